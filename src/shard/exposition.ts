@@ -1,0 +1,52 @@
+// Shared vocabulary of the exposition formats: what the parser reports and the shard builder consumes.
+
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/** OpenMetrics types; text 0.0.4's "untyped" is reported as "unknown". */
+export type MetricType =
+  | 'counter'
+  | 'gauge'
+  | 'histogram'
+  | 'gaugehistogram'
+  | 'summary'
+  | 'info'
+  | 'stateset'
+  | 'unknown';
+
+export interface FamilyMeta {
+  /** The family name exactly as declared (TYPE/HELP/UNIT line), or the sample name for an undeclared family. */
+  name: string;
+  type: MetricType;
+  /** Unescaped HELP text, undefined when there is no HELP line. */
+  help: string | undefined;
+  /** OpenMetrics UNIT, undefined when absent or empty. */
+  unit: string | undefined;
+}
+
+/**
+ * One sample line. The parser reuses a single object for every sample: a handler must copy what it keeps.
+ */
+export interface Sample {
+  /** The sample's metric name, e.g. "foo_bucket". */
+  name: string;
+  /** Flat [name0, value0, name1, value1, ...], values unescaped, in input order. */
+  labels: string[];
+  value: number;
+  /** Timestamp in milliseconds, or undefined. OpenMetrics seconds are converted (fractions below 1 ms are kept as fractional ms). */
+  timestampMs: number | undefined;
+  /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
+  exemplar: string | undefined;
+}
+
+export interface ExpositionHandler {
+  /** Called once per family, before its first sample. */
+  family(meta: FamilyMeta): void;
+  sample(sample: Sample): void;
+}
+
+export class ExpositionError extends Error {
+  constructor(readonly line: number, readonly reason: string) {
+    super(`line ${line}: ${reason}`);
+    this.name = 'ExpositionError';
+  }
+}
