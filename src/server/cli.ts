@@ -1,0 +1,144 @@
+import { serve } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { parseListen, type Config } from '../config/schema.js';
+import { ShardService } from '../shard/scraper.js';
+import { createApp } from './app.js';
+import { SAMPLE_CONFIG } from './sample-config.js';
+import { renderScrapeConfigs } from './scrape-config.js';
+
+const USAGE: Record<string, string> = {
+  run: `Usage: proxy --config=FILE [--log.level=LEVEL]
+
+Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
+/-/healthy, /-/ready.
+
+Commands:
+  proxy generate-config            print a commented sample config
+  proxy check-config --config=F    validate a config, list every problem
+  proxy scrape-config --config=F   print the Prometheus scrape_configs for the shard servers
+Run "proxy COMMAND --help" for a command's options.
+`,
+  'generate-config': `Usage: proxy generate-config
+
+Prints a commented sample config to standard output.
+`,
+  'check-config': `Usage: proxy check-config --config=FILE
+
+Validates FILE. Exits 0 when it is valid; otherwise prints every problem as
+"path.to.field: what is wrong" and exits 2.
+`,
+  'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K] [--target=HOST:PORT]
+
+Prints, for each shard (or only shard K), the Prometheus scrape_configs that the Prometheus server
+for that shard needs. All shards share one job name and use honor_labels: true, so series keep the
+same labels whichever shard holds them. Documents are separated by "---".
+  --target   address Prometheus reaches the proxy at (default: the config's listen address)
+`,
+};
+
+export const EXIT_CONFIG = 2;
+
+function fail(msg: string, code = EXIT_CONFIG): never {
+  process.stderr.write(msg.endsWith('\n') ? msg : `${msg}\n`);
+  process.exit(code);
+}
+
+function loadOrExit(file: string | undefined): Config {
+  if (!file) fail('error: --config=FILE is required');
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'run';
+  const rest = command === 'run' ? argv : argv.slice(1);
+  if (!(command in USAGE)) fail(`error: unknown command "${command}"\n\n${USAGE.run}`);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string' },
+        'log.level': { type: 'string' },
+        shard: { type: 'string' },
+        target: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(`error: ${(err as Error).message}\n\n${USAGE[command]}`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE[command]!);
+    return;
+  }
+
+  switch (command) {
+    case 'generate-config':
+      process.stdout.write(SAMPLE_CONFIG);
+      return;
+    case 'check-config': {
+      const config = loadOrExit(values.config as string | undefined);
+      const shards = config.shard ? `${config.shard.num_shards} shards, ${config.shard.sources.length} sources` : 'no shard section';
+      process.stdout.write(`${values.config}: valid (${shards})\n`);
+      return;
+    }
+    case 'scrape-config': {
+      const config = loadOrExit(values.config as string | undefined);
+      if (!config.shard) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
+      let only: number | undefined;
+      if (values.shard !== undefined) {
+        only = Number(values.shard);
+        if (!Number.isInteger(only) || only < 0 || only >= config.shard.num_shards) {
+          fail(`error: --shard must be an integer from 0 to ${config.shard.num_shards - 1}`);
+        }
+      }
+      process.stdout.write(renderScrapeConfigs(config, only, values.target as string | undefined));
+      return;
+    }
+    default:
+      await run(loadOrExit(values.config as string | undefined), values['log.level'] as string | undefined);
+  }
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+async function run(config: Config, levelFlag: string | undefined): Promise<void> {
+  if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
+  const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
+  const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
+  const app = createApp({ shard, startedAt: Date.now() });
+  const { host, port } = parseListen(config.listen);
+  const server = serve({ fetch: app.fetch, hostname: host, port });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    log.fatal({ err: err.message }, `cannot listen on ${config.listen}`);
+    process.exit(1);
+  });
+  server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0 }, 'promfront listening'));
+  await shard?.start();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close();
+    void shard?.stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+/** The commented sample printed by `proxy generate-config`; kept valid by a test. */
+export const SAMPLE_CONFIG = `# promfront configuration.
+# Durations are written the Prometheus way (30s, 5m, 1h30m); sizes as bytes or with a unit (64MiB).
+
+# Address the HTTP server listens on. ":9099" listens on every interface.
+listen: 127.0.0.1:9099
+
+# trace | debug | info | warn | error | fatal | silent (also --log.level on the command line)
+log_level: info
+
+# Sharding core: scrape high-cardinality exporters and split their series over num_shards
+# endpoints /metrics/shard/0 .. /metrics/shard/<num_shards-1>; one Prometheus scrapes each.
+shard:
+  num_shards: 4
+  # job_name used in the scrape_configs printed by \`proxy scrape-config\` (one for all shards).
+  job_name: promfront-shards
+  scrape_interval: 15s
+  # Per request to an upstream; defaults to scrape_interval. Sources may override it.
+  scrape_timeout: 10s
+  # A failed source's last good series are served for at most this long, then dropped.
+  # Default: 5 scrape intervals.
+  max_stale: 75s
+  # An upstream body (compressed or not) larger than this fails the scrape.
+  max_body_size: 512MiB
+  # gzip level of the prebuilt shard bodies (1 fastest .. 9 smallest).
+  gzip_level: 1
+  sources:
+    - url: http://127.0.0.1:9283/metrics
+      # Added to every series of this source. A scraped label with the same name is kept
+      # as exported_<name>, as Prometheus does.
+      labels:
+        cluster: ceph-a
+      # Optional per-source settings:
+      # timeout: 10s
+      # headers: {X-Scope-OrgID: tenant-1}
+      # basic_auth: {username: prom, password_file: /etc/promfront/ceph-a.pass}
+      # bearer_token_file: /var/run/secrets/token
+      # tls_config: {ca_file: /etc/ssl/ca.pem, cert_file: client.pem, key_file: client.key, server_name: ceph-a, insecure_skip_verify: false}
+      # max_body_size: 256MiB
+    # When two sources serve the very same series, the one listed first wins; the other copy
+    # is dropped and counted in promfront_duplicate_series_dropped_total.
+    - url: http://127.0.0.1:9100/metrics
+`;

@@ -1,0 +1,176 @@
+import { createGzip } from 'node:zlib';
+import { TEXT_SPLIT_SUFFIXES, type FamilyInfo } from './family.js';
+import type { FamilyPart, SourceData, SourceFamily } from './ingest.js';
+import { LineSink } from './line-sink.js';
+
+/** One shard's prebuilt response bodies: requests only pick these buffers, never compute. */
+export interface ShardBody {
+  id: number;
+  series: number;
+  families: number;
+  text: Buffer[];
+  textBytes: number;
+  textGzip: Buffer;
+  om: Buffer[];
+  omBytes: number;
+  omGzip: Buffer;
+}
+
+export interface ShardSet {
+  builtAt: number;
+  shards: ShardBody[];
+  /** Series left out because an earlier source (config order) had the same series, per source index. */
+  duplicatesDropped: number[];
+}
+
+function escapeHelp(help: string, om: boolean): string {
+  return help.replace(om ? /[\\\n"]/g : /[\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+function omHeader(info: FamilyInfo): string {
+  if (!info.declared) return '';
+  const name = info.om.name;
+  let h = '';
+  if (info.help !== undefined) h += `# HELP ${name} ${escapeHelp(info.help, true)}\n`;
+  h += `# TYPE ${name} ${info.om.type}\n`;
+  if (info.unit !== undefined) h += `# UNIT ${name} ${info.unit}\n`;
+  return h;
+}
+
+function textHeader(info: FamilyInfo, name = info.text.name, type = info.text.type): string {
+  if (!info.declared) return '';
+  let h = '';
+  if (info.help !== undefined) h += `# HELP ${name} ${escapeHelp(info.help, false)}\n`;
+  return `${h}# TYPE ${name} ${type}\n`;
+}
+
+/** End of the series part (`name{labels}`) of an exposition line, skipping quoted label values. */
+function seriesEnd(line: string): number {
+  let i = 0;
+  while (i < line.length) {
+    const c = line.charCodeAt(i);
+    if (c === 32) return i;
+    if (c === 34) {
+      i++;
+      while (i < line.length && line.charCodeAt(i) !== 34) i += line.charCodeAt(i) === 92 ? 2 : 1;
+    }
+    i++;
+  }
+  return i;
+}
+
+function linesOf(chunks: readonly Buffer[]): string[] {
+  const text = Buffer.concat(chunks).toString('latin1');
+  const lines = text.split('\n');
+  lines.pop();
+  return lines;
+}
+
+/** A copy of `sink` without the lines whose series is in `seen`; returns the copy and the drop count. */
+function withoutSeen(sink: LineSink, seen: Set<string>): [LineSink, number] {
+  const out = new LineSink();
+  let dropped = 0;
+  for (const line of linesOf(sink.buffers)) {
+    if (seen.has(line.slice(0, seriesEnd(line)))) dropped++;
+    else out.add(`${line}\n`);
+  }
+  out.flush();
+  return [out, dropped];
+}
+
+/**
+ * Parts of one family on one shard from several sources: a series that an earlier source (config
+ * order) already has is left out, so no shard ever exposes one series twice.
+ */
+function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: number[]): FamilyPart[] {
+  const seen = new Set<string>();
+  const out: FamilyPart[] = [];
+  for (const { part, source } of parts) {
+    let kept = part;
+    if (seen.size > 0) {
+      const [om, n] = withoutSeen(part.om, seen);
+      dropped[source]! += n;
+      kept = part.mapSinks((sink) => (sink === part.om ? om : withoutSeen(sink, seen)[0]), part.series - n);
+    }
+    for (const line of linesOf(part.om.buffers)) seen.add(line.slice(0, seriesEnd(line)));
+    out.push(kept);
+  }
+  return out;
+}
+
+function gzip(chunks: readonly Buffer[], level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const z = createGzip({ level });
+    const out: Buffer[] = [];
+    z.on('data', (d: Buffer) => out.push(d));
+    z.on('end', () => resolve(Buffer.concat(out)));
+    z.on('error', reject);
+    for (const c of chunks) z.write(c);
+    z.end();
+  });
+}
+
+function total(chunks: readonly Buffer[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
+}
+
+/**
+ * Assembles every shard's text 0.0.4 and OpenMetrics body from the sources' latest good data
+ * (`undefined` for a source with nothing to serve), in config order, then gzips them.
+ */
+export async function buildShards(sources: (SourceData | undefined)[], numShards: number, gzipLevel: number): Promise<ShardSet> {
+  // Family order: first appearance, sources in config order.
+  const byKey = new Map<string, { fam: SourceFamily; source: number }[]>();
+  sources.forEach((data, source) => {
+    if (!data) return;
+    for (const [key, fam] of data.families) {
+      let list = byKey.get(key);
+      if (!list) byKey.set(key, (list = []));
+      list.push({ fam, source });
+    }
+  });
+
+  const duplicatesDropped = new Array<number>(sources.length).fill(0);
+  const shards: Omit<ShardBody, 'textGzip' | 'omGzip'>[] = [];
+  for (let k = 0; k < numShards; k++) {
+    const om: Buffer[] = [];
+    const text: Buffer[] = [];
+    let series = 0;
+    let families = 0;
+    for (const entries of byKey.values()) {
+      const found = entries.flatMap(({ fam, source }) => (fam.parts[k] ? [{ part: fam.parts[k]!, source }] : []));
+      if (found.length === 0) continue;
+      const parts = found.length === 1 ? [found[0]!.part] : dedupeParts(found, duplicatesDropped);
+      const info = entries[0]!.fam.info;
+      families++;
+      const oh = omHeader(info);
+      if (oh) om.push(Buffer.from(oh, 'latin1'));
+      const th = textHeader(info);
+      if (th) text.push(Buffer.from(th, 'latin1'));
+      for (const p of parts) {
+        series += p.series;
+        om.push(...p.om.buffers);
+        text.push(...(p.text ?? p.om).buffers);
+      }
+      TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
+        const splits = parts.filter((p) => p.split[i]);
+        if (splits.length === 0) return;
+        const h = textHeader(info, info.om.name + suffix, 'gauge');
+        if (h) text.push(Buffer.from(h, 'latin1'));
+        for (const p of splits) text.push(...p.split[i]!.buffers);
+      });
+    }
+    om.push(Buffer.from('# EOF\n'));
+    shards.push({ id: k, series, families, om, omBytes: total(om), text, textBytes: total(text) });
+  }
+
+  // zlib runs on libuv's thread pool: all shards compress in parallel off the event loop.
+  const gz = await Promise.all(shards.flatMap((s) => [gzip(s.text, gzipLevel), gzip(s.om, gzipLevel)]));
+  return {
+    builtAt: Date.now(),
+    shards: shards.map((s, i) => ({ ...s, textGzip: gz[2 * i]!, omGzip: gz[2 * i + 1]! })),
+    duplicatesDropped,
+  };
+}

@@ -1,0 +1,168 @@
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { resolvedTimings, type ShardConfig, type SourceConfig } from '../config/schema.js';
+import { buildShards, type ShardSet } from './build.js';
+import { ExpositionError } from './exposition.js';
+import { createSourceClient, ScrapeError, type SourceClient } from './fetch.js';
+import { initHash } from './hash.js';
+import { SourceIngest, type SourceData } from './ingest.js';
+import { parseExposition } from './parse.js';
+
+/** What /status and /metrics show of one source; never holds a secret. */
+export interface SourceState {
+  index: number;
+  /** The URL without userinfo. */
+  url: string;
+  up: boolean;
+  durationMs: number;
+  series: number;
+  families: number;
+  bodyBytes: number;
+  wireBytes: number;
+  lastSuccessAt: number | undefined;
+  lastError: string | undefined;
+  failures: number;
+  /** Series no longer served because the source stayed down longer than max_stale. */
+  staleDropped: number;
+  duplicatesDropped: number;
+  data: SourceData | undefined;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/**
+ * Scrapes every source each interval, keeps each one's last good data for max_stale, and swaps in
+ * freshly built shard bodies after each cycle.
+ */
+export class ShardService {
+  readonly sources: SourceState[];
+  current: ShardSet | undefined;
+  cycles = 0;
+  lastCycleAt: number | undefined;
+  lastCycleDurationMs = 0;
+  private readonly clients: SourceClient[];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly timings;
+  private readonly limit = pLimit(32);
+  private readonly extraLabels: (readonly [string, string])[][];
+
+  constructor(private readonly config: ShardConfig, private readonly log: Logger) {
+    this.timings = resolvedTimings(config);
+    this.clients = config.sources.map((s) => createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }));
+    this.sources = config.sources.map((s, index) => ({
+      index,
+      url: redactUrl(s.url),
+      up: false,
+      durationMs: 0,
+      series: 0,
+      families: 0,
+      bodyBytes: 0,
+      wireBytes: 0,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      failures: 0,
+      staleDropped: 0,
+      duplicatesDropped: 0,
+      data: undefined,
+    }));
+    this.extraLabels = config.sources.map((s: SourceConfig) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  get numShards(): number {
+    return this.config.num_shards;
+  }
+
+  get ready(): boolean {
+    return this.current !== undefined;
+  }
+
+  async start(): Promise<void> {
+    await initHash();
+    this.loop();
+  }
+
+  private loop(): void {
+    if (this.stopped) return;
+    const started = Date.now();
+    this.running = this.runCycle()
+      .catch((err: unknown) => this.log.error({ err }, 'scrape cycle failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.stopped) return;
+        // Cycles never overlap: a slow cycle pushes the next one back instead of piling up.
+        const wait = Math.max(0, this.timings.intervalMs - (Date.now() - started));
+        this.timer = setTimeout(() => this.loop(), wait);
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+
+  /** One full cycle: scrape all sources in parallel, then build and swap in the shard bodies. */
+  async runCycle(): Promise<void> {
+    const started = performance.now();
+    await Promise.all(this.sources.map((state, i) => this.limit(() => this.scrapeOne(state, i))));
+    const now = Date.now();
+    for (const state of this.sources) {
+      if (state.data && !state.up && state.lastSuccessAt !== undefined && now - state.lastSuccessAt > this.timings.maxStaleMs) {
+        this.log.warn({ source: state.url, series: state.data.series, age_secs: (now - state.lastSuccessAt) / 1000 }, 'source down longer than max_stale: its series are no longer served');
+        state.staleDropped += state.data.series;
+        state.data = undefined;
+      }
+    }
+    const set = await buildShards(this.sources.map((s) => s.data), this.config.num_shards, this.config.gzip_level);
+    set.duplicatesDropped.forEach((n, i) => (this.sources[i]!.duplicatesDropped += n));
+    this.current = set;
+    this.cycles++;
+    this.lastCycleAt = Date.now();
+    this.lastCycleDurationMs = performance.now() - started;
+    this.log.debug({ duration_ms: Math.round(this.lastCycleDurationMs), series: set.shards.reduce((a, s) => a + s.series, 0) }, 'scrape cycle done');
+  }
+
+  private async scrapeOne(state: SourceState, i: number): Promise<void> {
+    const started = performance.now();
+    try {
+      const res = await this.clients[i]!.scrape();
+      // fetch checked the bytes are UTF-8; latin1 keeps one char per byte: bytes pass through to the shard bodies untouched.
+      const text = res.body.toString('latin1');
+      const ingest = new SourceIngest(res.format, this.config.num_shards, this.extraLabels[i]);
+      try {
+        parseExposition(text, res.format, ingest);
+      } catch (err) {
+        if (err instanceof ExpositionError) throw new ScrapeError(`invalid exposition (${res.format}): ${err.message}`);
+        throw err;
+      }
+      const data = ingest.finish();
+      state.data = data;
+      state.up = true;
+      state.series = data.series;
+      state.families = data.families.size;
+      state.bodyBytes = res.bodyBytes;
+      state.wireBytes = res.wireBytes;
+      state.lastSuccessAt = Date.now();
+      state.lastError = undefined;
+    } catch (err) {
+      state.up = false;
+      state.failures++;
+      state.lastError = err instanceof ScrapeError ? err.message : `internal error: ${(err as Error).message}`;
+      this.log.warn({ source: state.url, reason: state.lastError }, 'scrape failed');
+    } finally {
+      state.durationMs = performance.now() - started;
+    }
+  }
+}
