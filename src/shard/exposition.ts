@@ -32,8 +32,15 @@ export interface Sample {
   /** Flat [name0, value0, name1, value1, ...], values unescaped, in input order. */
   labels: string[];
   value: number;
-  /** Timestamp in milliseconds, or undefined. OpenMetrics seconds are converted (fractions below 1 ms are kept as fractional ms). */
+  /** The value exactly as written. */
+  valueText: string;
+  /**
+   * Timestamp in integer milliseconds, or undefined. OpenMetrics seconds become Math.trunc(seconds * 1000),
+   * the same float arithmetic Prometheus uses, so a proxied sample lands on the same millisecond.
+   */
   timestampMs: number | undefined;
+  /** The timestamp exactly as written (ms in text 0.0.4, seconds in OpenMetrics). */
+  timestampText: string | undefined;
   /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
   exemplar: string | undefined;
 }

@@ -1,0 +1,109 @@
+// Sharding benchmark: one full cycle (fetch, parse, shard, build both formats, gzip) over a Ceph-like
+// exposition of 60k / 600k / 1.2M series served by a separate local process, then serving one shard
+// with wrk. Each size runs in its own process so peak RSS is that size's alone.
+//
+//   npm run bench:shard                    # all sizes
+//   npm run bench:shard -- --series=600000 # one size
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cpus, totalmem } from 'node:os';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { parseConfigText } from '../src/config/load.js';
+import { createApp } from '../src/server/app.js';
+import { ShardService } from '../src/shard/scraper.js';
+import { startSyntheticExporter } from '../src/dev/synthetic.js';
+
+const self = fileURLToPath(import.meta.url);
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+
+async function exporterMain(series: number): Promise<void> {
+  const exp = await startSyntheticExporter({ series, stepMs: 3_600_000 });
+  // Warm the cache so the first measured fetch does not include generation.
+  await fetch(exp.url, { headers: { accept: 'application/openmetrics-text;version=1.0.0', 'accept-encoding': 'identity' } }).then((r) => r.arrayBuffer());
+  await fetch(exp.url, { headers: { accept: 'application/openmetrics-text;version=1.0.0', 'accept-encoding': 'gzip' } }).then((r) => r.arrayBuffer());
+  process.stdout.write(`${exp.url}\n`);
+}
+
+function wrk(url: string, gzip: boolean): { rps: number; transfer: string } {
+  const headers = ['-H', 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'];
+  if (gzip) headers.push('-H', 'Accept-Encoding: gzip');
+  const out = execFileSync('wrk', ['-t2', '-c4', '-d5s', ...headers, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const transfer = /Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '?';
+  return { rps, transfer };
+}
+
+async function childMain(series: number, encoding: 'identity' | 'gzip'): Promise<void> {
+  const exporter = spawn(process.execPath, [self, '--exporter', `--series=${series}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => exporter.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const config = parseConfigText(`
+shard:
+  num_shards: 4
+  scrape_interval: 1h
+  sources:
+    - url: ${url}
+      headers: {Accept-Encoding: ${encoding}}
+`);
+  const svc = new ShardService(config.shard!, pino({ level: 'warn' }));
+  await svc.start(); // first cycle (warm-up: JIT, pools)
+  await svc.stop();
+  const runs: { wall: number; cpu: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await svc.runCycle();
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    runs.push({ wall, cpu: (c.user + c.system) / 1000 });
+  }
+  const src = svc.sources[0]!;
+  if (!src.up) throw new Error(`source failed: ${src.lastError}`);
+  runs.sort((a, b) => a.wall - b.wall);
+  const med = runs[2]!;
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+
+  const app = createApp({ shard: svc, startedAt: Date.now() });
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const shardUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics/shard/0`;
+  const plain = wrk(shardUrl, false);
+  const gz = wrk(shardUrl, true);
+  const s0 = svc.current!.shards[0]!;
+  const result = {
+    series: src.series,
+    upstream_mb: +(src.bodyBytes / 1e6).toFixed(1),
+    upstream_encoding: encoding,
+    cycle_wall_ms_median: Math.round(med.wall),
+    cycle_wall_ms_min: Math.round(runs[0]!.wall),
+    cycle_cpu_ms_median: Math.round(med.cpu),
+    peak_rss_mb: Math.round(peakRss / 1e6),
+    rss_over_body: +(peakRss / src.bodyBytes).toFixed(2),
+    shard0_mb: +(s0.omBytes / 1e6).toFixed(1),
+    shard0_gzip_mb: +(s0.omGzip.length / 1e6).toFixed(2),
+    rps_identity: Math.round(plain.rps),
+    transfer_identity: plain.transfer,
+    rps_gzip: Math.round(gz.rps),
+    transfer_gzip: gz.transfer,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  server.close();
+  exporter.kill();
+  process.exit(0);
+}
+
+async function driver(): Promise<void> {
+  const sizes = args.series ? [Number(args.series)] : [60_000, 600_000, 1_200_000];
+  console.log(`# node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+  for (const encoding of ['identity', 'gzip'] as const) {
+    for (const series of sizes) {
+      const out = execFileSync(process.execPath, ['--expose-gc', self, '--child', `--series=${series}`, `--encoding=${encoding}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+      console.log(out.trim().split('\n').pop());
+    }
+  }
+}
+
+if (args.exporter !== undefined) await exporterMain(Number(args.series));
+else if (args.child !== undefined) await childMain(Number(args.series), (args.encoding as 'identity' | 'gzip') ?? 'identity');
+else await driver();

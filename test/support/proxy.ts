@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../../src/dev/prometheus-process.js';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const PROXY = join(REPO, 'proxy');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `./proxy ARGS` to completion. */
+export function runCli(args: string[], input?: string): CliResult {
+  const r = spawnSync(PROXY, args, { cwd: REPO, encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function writeTemp(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'promfront-test-'));
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  return file;
+}
+
+export interface ProxyProcess {
+  url: string;
+  port: number;
+  configFile: string;
+  child: ChildProcess;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `./proxy --config=...` with `listen` set to a free loopback port; waits for /-/healthy. */
+export async function startProxy(configBody: (listen: string) => string): Promise<ProxyProcess> {
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'promfront-proxy-'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, configBody(listen));
+  const child = spawn(PROXY, [`--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://${listen}`;
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error(`proxy exited early:\n${out}`);
+    try {
+      return (await fetch(`${url}/-/healthy`)).ok;
+    } catch {
+      return false;
+    }
+  }, 30_000, 'proxy /-/healthy');
+  return {
+    url,
+    port,
+    configFile,
+    child,
+    logs: () => out,
+    async stop() {
+      if (!exited) {
+        const done = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await done;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
