@@ -43,7 +43,8 @@ export interface SourceData {
   seriesPerShard: number[];
 }
 
-const OM_FLOAT = /^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|Inf)$|^NaN$/;
+/** Value spellings OpenMetrics accepts as they are; anything else from text 0.0.4 is respelled. */
+const OM_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]Inf$|^NaN$/;
 
 /** Formats a float the way OpenMetrics spells it. */
 export function formatOmFloat(v: number): string {
