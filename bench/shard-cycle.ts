@@ -4,7 +4,8 @@
 //
 //   npm run bench:shard                    # all sizes
 //   npm run bench:shard -- --series=600000 # one size
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { serve } from '@hono/node-server';
@@ -12,11 +13,15 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { parseConfigText } from '../src/config/load.js';
 import { createApp } from '../src/server/app.js';
+import { initHash } from '../src/shard/hash.js';
 import { ShardService } from '../src/shard/scraper.js';
 import { startSyntheticExporter } from '../src/dev/synthetic.js';
 
 const self = fileURLToPath(import.meta.url);
-const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+const args: Record<string, string> = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, '').split('=');
+  return [k, v ?? 'true'];
+}));
 
 async function exporterMain(series: number): Promise<void> {
   const exp = await startSyntheticExporter({ series, stepMs: 3_600_000 });
@@ -26,10 +31,11 @@ async function exporterMain(series: number): Promise<void> {
   process.stdout.write(`${exp.url}\n`);
 }
 
-function wrk(url: string, gzip: boolean): { rps: number; transfer: string } {
+// wrk runs as a separate process (asynchronously: the server under test is in this process).
+async function wrk(url: string, gzip: boolean): Promise<{ rps: number; transfer: string }> {
   const headers = ['-H', 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'];
   if (gzip) headers.push('-H', 'Accept-Encoding: gzip');
-  const out = execFileSync('wrk', ['-t2', '-c4', '-d5s', ...headers, url], { encoding: 'utf8' });
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', '-c4', '-d5s', '--timeout', '10s', ...headers, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const transfer = /Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '?';
   return { rps, transfer };
@@ -47,8 +53,8 @@ shard:
       headers: {Accept-Encoding: ${encoding}}
 `);
   const svc = new ShardService(config.shard!, pino({ level: 'warn' }));
-  await svc.start(); // first cycle (warm-up: JIT, pools)
-  await svc.stop();
+  await initHash();
+  await svc.runCycle(); // warm-up: JIT, connection pool
   const runs: { wall: number; cpu: number }[] = [];
   for (let i = 0; i < 5; i++) {
     const c0 = process.cpuUsage();
@@ -68,8 +74,8 @@ shard:
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const shardUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics/shard/0`;
-  const plain = wrk(shardUrl, false);
-  const gz = wrk(shardUrl, true);
+  const plain = await wrk(shardUrl, false);
+  const gz = await wrk(shardUrl, true);
   const s0 = svc.current!.shards[0]!;
   const result = {
     series: src.series,
@@ -90,7 +96,7 @@ shard:
   process.stdout.write(`${JSON.stringify(result)}\n`);
   server.close();
   exporter.kill();
-  process.exit(0);
+  await svc.stop();
 }
 
 async function driver(): Promise<void> {

@@ -9,8 +9,9 @@ beforeAll(initHash);
 
 /** Parses like the scrape path does: UTF-8 bytes read as latin1. */
 function ingest(body: string, format: ExpositionFormat, shards = 16, labels: [string, string][] = []): SourceData {
-  const ing = new SourceIngest(format, shards, labels);
-  parseExposition(Buffer.from(body, 'utf8').toString('latin1'), format, ing);
+  const text = Buffer.from(body, 'utf8').toString('latin1');
+  const ing = new SourceIngest(text, format, shards, labels);
+  parseExposition(text, format, ing);
   return ing.finish();
 }
 
@@ -79,11 +80,11 @@ describe('shard key', () => {
 });
 
 describe('source labels', () => {
-  it('adds them and keeps a clashing scraped label as exported_<name>', async () => {
+  it("adds them and renames a clashing scraped label exported_<name> (more prefixes while taken), as Prometheus does", async () => {
     const data = ingest('m{cluster="inner",exported_cluster="x",a="1"} 1\nn 2\n', 'text', 1, [['cluster', 'outer']]);
     const set = await buildShards([data], 1, 1);
     const body = Buffer.concat(set.shards[0]!.text).toString();
-    expect(body).toBe('m{a="1",cluster="outer",exported_cluster="inner",exported_exported_cluster="x"} 1\nn{cluster="outer"} 2\n');
+    expect(body).toBe('m{a="1",cluster="outer",exported_cluster="x",exported_exported_cluster="inner"} 1\nn{cluster="outer"} 2\n');
   });
 });
 

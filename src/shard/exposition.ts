@@ -43,6 +43,14 @@ export interface Sample {
   timestampText: string | undefined;
   /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
   exemplar: string | undefined;
+  /**
+   * Where the sample stands in the parsed text: its line is text.slice(lineStart, lineEnd) (without the
+   * newline), and the series part, name and label set exactly as written, ends at seriesEnd. Lets a
+   * consumer pass the upstream's bytes through instead of re-serializing them.
+   */
+  lineStart: number;
+  seriesEnd: number;
+  lineEnd: number;
 }
 
 export interface ExpositionHandler {

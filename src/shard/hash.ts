@@ -67,16 +67,47 @@ export function jumpHashBigInt(key: bigint, buckets: number): number {
   return Number(b);
 }
 
-let scratch = Buffer.allocUnsafe(4096);
+let scratch = new Uint8Array(4096);
+let used = 0;
+
+function grow(extra: number): void {
+  const next = new Uint8Array(Math.max(scratch.length * 2, used + extra));
+  next.set(scratch.subarray(0, used));
+  scratch = next;
+}
 
 /**
- * xxh64 of a byte string held in a latin1 JS string (one char per byte, as the scrape path keeps
- * upstream bodies), i.e. the hash of the original UTF-8 bytes. Returns [high, low] 32-bit halves.
+ * Builds a hash input from byte strings held in latin1 JS strings (one char per upstream byte, as the
+ * scrape path keeps bodies) without building a joined string: the bytes go straight into a reused
+ * buffer. hashKey() is then the xxh64 of the original UTF-8 bytes.
  */
+export const keyBytes = {
+  reset(): void {
+    used = 0;
+  },
+  add(text: string): void {
+    const n = text.length;
+    if (used + n > scratch.length) grow(n);
+    const buf = scratch;
+    let o = used;
+    for (let i = 0; i < n; i++) buf[o++] = text.charCodeAt(i);
+    used = o;
+  },
+  /** Byte 0xFF: never part of valid UTF-8, so it cannot be confused with a name or value byte. */
+  separator(): void {
+    if (used + 1 > scratch.length) grow(1);
+    scratch[used++] = 0xff;
+  },
+  hash(): [number, number] {
+    if (!hasher) throw new Error('initHash() must be awaited before hashing');
+    const h = hasher.h64Raw(scratch.subarray(0, used));
+    return [Number(h >> 32n), Number(h & LOW32)];
+  },
+};
+
+/** xxh64 of a byte string held in a latin1 JS string, as [high, low] 32-bit halves. */
 export function hash64Latin1(text: string): [number, number] {
-  if (!hasher) throw new Error('initHash() must be awaited before hashing');
-  if (text.length > scratch.length) scratch = Buffer.allocUnsafe(text.length * 2);
-  const n = scratch.write(text, 0, 'latin1');
-  const h = hasher.h64Raw(scratch.subarray(0, n));
-  return [Number(h >> 32n), Number(h & LOW32)];
+  keyBytes.reset();
+  keyBytes.add(text);
+  return keyBytes.hash();
 }

@@ -1,6 +1,6 @@
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
-import { hash64Latin1, jumpHash } from './hash.js';
+import { jumpHash, keyBytes } from './hash.js';
 import { LineSink } from './line-sink.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
@@ -65,6 +65,53 @@ export function msToOmSeconds(ms: number): string {
   return String((ms + (ms < 0 ? -0.5 : 0.5)) / 1000);
 }
 
+/**
+ * The name a scraped label that clashes with a source label is served under: exported_<name>, with
+ * more exported_ prefixes while that name is taken too (as Prometheus renames target label clashes).
+ */
+function exportedName(name: string, labels: string[]): string {
+  let out = `exported_${name}`;
+  for (;;) {
+    let taken = false;
+    for (let k = 0; k < labels.length; k += 2) if (labels[k] === out) taken = true;
+    if (!taken) return out;
+    out = `exported_${out}`;
+  }
+}
+
+/** Indexes of the label pairs of a flat [name, value, ...] list, sorted by name. */
+const sortScratch: number[] = [];
+function sortedPairs(labels: string[]): number[] {
+  const n = labels.length >> 1;
+  const order = sortScratch;
+  order.length = n;
+  for (let i = 0; i < n; i++) order[i] = i;
+  // Insertion sort: label sets are short and nearly always already sorted.
+  for (let i = 1; i < n; i++) {
+    const idx = order[i]!;
+    const name = labels[2 * idx]!;
+    let j = i - 1;
+    while (j >= 0 && labels[2 * order[j]!]! > name) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = idx;
+  }
+  return order;
+}
+
+/** `name{a="1",b="2"}` with labels sorted by name, in the spelling both formats accept. */
+export function serializeSeries(name: string, labels: string[]): string {
+  if (labels.length === 0) return name;
+  const order = sortedPairs(labels).slice();
+  let out = `${name}{`;
+  for (let j = 0; j < order.length; j++) {
+    const k = order[j]!;
+    out += `${j > 0 ? ',' : ''}${labels[2 * k]}="${escapeLabelValue(labels[2 * k + 1]!)}"`;
+  }
+  return `${out}}`;
+}
+
 function escapeLabelValue(v: string): string {
   let needs = false;
   for (let i = 0; i < v.length; i++) {
@@ -78,32 +125,42 @@ function escapeLabelValue(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 
+/** Text 0.0.4 allows blanks and a trailing comma in a label set; OpenMetrics does not. */
+const NOT_PLAIN_SERIES = /[ \t]|,}|\{}/;
+
 /**
  * The parser's handler: turns each sample into its output lines, decides its shard, and files it
  * under (family, shard). Strings are latin1 (one char per upstream byte) so that bytes pass through
- * unchanged and the shard key hashes the upstream's UTF-8 bytes.
+ * unchanged and the shard key hashes the upstream's UTF-8 bytes. The upstream's own spelling of a
+ * series is passed through whenever it is valid in both formats: re-serializing 600k series per
+ * cycle would cost more than parsing them.
  */
 export class SourceIngest implements ExpositionHandler {
   readonly families = new Map<string, SourceFamily>();
   private current: SourceFamily | undefined;
   private series = 0;
   private readonly seriesPerShard: number[];
-  private lastKey = '';
   private lastShard = 0;
   private lastTsIn: string | undefined;
   private lastTsOut = '';
-  // Reused per sample to avoid allocating.
-  private names: string[] = [];
-  private values: string[] = [];
-  private order: number[] = [];
+  // The previous sample's labels, to see that a sample belongs to the same child (shard) as it.
+  private prevNames: string[] = [];
+  private prevValues: string[] = [];
+  private prevValid = false;
+  private readonly extraNames: string[];
+  private readonly extraText: string;
 
   constructor(
+    /** The latin1 text being parsed: samples' offsets point into it. */
+    private readonly text: string,
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
-    /** Labels the config adds to every series of this source. */
+    /** Labels the config adds to every series of this source, sorted by name. */
     private readonly extraLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
+    this.extraNames = extraLabels.map(([n]) => n);
+    this.extraText = extraLabels.map(([n, v]) => `${n}="${escapeLabelValue(v)}"`).join(',');
   }
 
   family(meta: FamilyMeta): void {
@@ -114,66 +171,14 @@ export class SourceIngest implements ExpositionHandler {
       this.families.set(info.key, fam);
     }
     this.current = fam;
-    this.lastKey = '';
+    this.prevValid = false;
   }
 
   sample(s: Sample): void {
     const fam = this.current;
     if (!fam) throw new Error('sample before family');
     const info = fam.info;
-
-    // Label set: the sample's own, plus the source's extra labels; a clash renames the scraped one
-    // to exported_<name>, as Prometheus does for target labels without honor_labels.
-    const names = this.names;
-    const values = this.values;
-    names.length = 0;
-    values.length = 0;
-    const raw = s.labels;
-    for (let i = 0; i < raw.length; i += 2) {
-      names.push(raw[i]!);
-      values.push(raw[i + 1]!);
-    }
-    if (this.extraLabels.length > 0) this.addExtraLabels();
-    const n = names.length;
-    const order = this.order;
-    order.length = n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    // Insertion sort: label sets are short and nearly always already sorted.
-    for (let i = 1; i < n; i++) {
-      const idx = order[i]!;
-      const name = names[idx]!;
-      let j = i - 1;
-      while (j >= 0 && names[order[j]!]! > name) {
-        order[j + 1] = order[j]!;
-        j--;
-      }
-      order[j + 1] = idx;
-    }
-
-    let series = s.name;
-    let key = info.key;
-    if (n > 0) {
-      series += '{';
-      for (let k = 0; k < n; k++) {
-        const idx = order[k]!;
-        const name = names[idx]!;
-        const value = values[idx]!;
-        if (k > 0) series += ',';
-        series += `${name}="${escapeLabelValue(value)}"`;
-        if (value !== '' && name !== info.childLabel) key += `\xff${name}\xff${value}`;
-      }
-      series += '}';
-    }
-
-    let shard: number;
-    if (key === this.lastKey) {
-      shard = this.lastShard;
-    } else {
-      const [hi, lo] = hash64Latin1(key);
-      shard = jumpHash(hi, lo, this.numShards);
-      this.lastKey = key;
-      this.lastShard = shard;
-    }
+    const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
 
     let part = fam.parts[shard];
     if (!part) {
@@ -184,27 +189,35 @@ export class SourceIngest implements ExpositionHandler {
     this.series++;
     this.seriesPerShard[shard]!++;
 
+    const text = this.text;
+    let series: string | undefined;
+    if (this.extraLabels.length === 0) {
+      series = text.slice(s.lineStart, s.seriesEnd);
+      if (this.format === 'text' && NOT_PLAIN_SERIES.test(series)) series = serializeSeries(s.name, s.labels);
+    } else {
+      series = this.withExtraLabels(s);
+    }
+
     // The two formats' lines are one string object unless timestamps, exemplars or value spelling differ.
     let omLine: string;
     let textLine: string;
     const ts = s.timestampText;
     if (this.format === 'openmetrics') {
-      const base = `${series} ${s.valueText}`;
-      if (ts === undefined && s.exemplar === undefined) {
-        omLine = textLine = `${base}\n`;
+      if (this.extraLabels.length === 0) {
+        // OpenMetrics lines are canonical already: pass the whole line through.
+        omLine = text.charCodeAt(s.lineEnd) === 10 ? text.slice(s.lineStart, s.lineEnd + 1) : `${text.slice(s.lineStart, s.lineEnd)}\n`;
       } else {
-        omLine = ts === undefined ? base : `${base} ${ts}`;
-        if (s.exemplar !== undefined) omLine += ` # ${s.exemplar}`;
-        omLine += '\n';
-        textLine = ts === undefined ? `${base}\n` : `${base} ${this.tsOut(ts, s.timestampMs!)}\n`;
+        omLine = `${series}${text.slice(s.seriesEnd, s.lineEnd)}\n`;
       }
+      textLine = ts === undefined && s.exemplar === undefined
+        ? omLine
+        : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, s.timestampMs!)}`}\n`;
     } else {
-      const omValueOk = OM_FLOAT.test(s.valueText);
-      if (ts === undefined && omValueOk) {
-        omLine = textLine = `${series} ${s.valueText}\n`;
+      textLine = ts === undefined ? `${series} ${s.valueText}\n` : `${series} ${s.valueText} ${ts}\n`;
+      if (ts === undefined && OM_FLOAT.test(s.valueText)) {
+        omLine = textLine;
       } else {
-        const omValue = omValueOk ? s.valueText : formatOmFloat(s.value);
-        textLine = ts === undefined ? `${series} ${s.valueText}\n` : `${series} ${s.valueText} ${ts}\n`;
+        const omValue = OM_FLOAT.test(s.valueText) ? s.valueText : formatOmFloat(s.value);
         omLine = ts === undefined ? `${series} ${omValue}\n` : `${series} ${omValue} ${this.tsOut(ts, s.timestampMs!)}\n`;
       }
     }
@@ -217,29 +230,107 @@ export class SourceIngest implements ExpositionHandler {
     else part.text?.add(textLine);
   }
 
+  /**
+   * True when the sample has the same labels as the previous one of its family, but for the child
+   * label (le, quantile): then it is the same histogram/summary child and the same shard, and the
+   * key need not be hashed again. Remembers the labels for the next sample otherwise.
+   */
+  private sameChildAsPrevious(labels: string[], childLabel: string | undefined): boolean {
+    const names = this.prevNames;
+    const values = this.prevValues;
+    const n = labels.length >> 1;
+    if (this.prevValid && names.length === n) {
+      let same = true;
+      for (let k = 0; k < n; k++) {
+        const name = labels[2 * k]!;
+        if (name !== names[k] || (name !== childLabel && labels[2 * k + 1] !== values[k])) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return true;
+    }
+    names.length = n;
+    values.length = n;
+    for (let k = 0; k < n; k++) {
+      names[k] = labels[2 * k]!;
+      values[k] = labels[2 * k + 1]!;
+    }
+    this.prevValid = true;
+    return false;
+  }
+
+  /** jump_hash(xxh64(family, then 0xFF name 0xFF value per served label sorted by name)), see README. */
+  private shardOf(labels: string[], info: FamilyInfo): number {
+    // Without a clash the sample's labels and the (sorted) extra labels are merged while hashing;
+    // a clash renames labels, so the served label list is built first (rare).
+    let own = labels;
+    let extra = this.extraLabels;
+    if (extra.length > 0 && this.clashes(labels)) {
+      own = this.servedLabels(labels);
+      extra = [];
+    }
+    const n = own.length >> 1;
+    const order = sortedPairs(own);
+    keyBytes.reset();
+    keyBytes.add(info.key);
+    let e = 0;
+    for (let j = 0; j <= n; j++) {
+      const k = j < n ? order[j]! : -1;
+      const name = k >= 0 ? own[2 * k]! : '\uffff';
+      for (; e < extra.length && extra[e]![0] < name; e++) {
+        if (extra[e]![1] === '') continue;
+        keyBytes.separator();
+        keyBytes.add(extra[e]![0]);
+        keyBytes.separator();
+        keyBytes.add(extra[e]![1]);
+      }
+      if (k < 0) break;
+      const value = own[2 * k + 1]!;
+      if (value === '' || name === info.childLabel) continue;
+      keyBytes.separator();
+      keyBytes.add(name);
+      keyBytes.separator();
+      keyBytes.add(value);
+    }
+    const [hi, lo] = keyBytes.hash();
+    this.lastShard = jumpHash(hi, lo, this.numShards);
+    return this.lastShard;
+  }
+
+  private clashes(labels: string[]): boolean {
+    for (let k = 0; k < labels.length; k += 2) if (this.extraNames.includes(labels[k]!)) return true;
+    return false;
+  }
+
+  /** The sample's labels as served: clashing ones renamed exported_<name>, then the source's labels. */
+  private servedLabels(labels: string[]): string[] {
+    const all: string[] = [];
+    for (let k = 0; k < labels.length; k += 2) {
+      const name = labels[k]!;
+      all.push(this.extraNames.includes(name) ? exportedName(name, labels) : name, labels[k + 1]!);
+    }
+    for (const [n, v] of this.extraLabels) all.push(n, v);
+    return all;
+  }
+
+  /** The series with the source's labels added; a clashing scraped label becomes exported_<name>. */
+  private withExtraLabels(s: Sample): string {
+    const labels = s.labels;
+    if (this.clashes(labels)) return serializeSeries(s.name, this.servedLabels(labels));
+    const own = this.text.slice(s.lineStart, s.seriesEnd);
+    const brace = own.indexOf('{');
+    if (brace < 0) return `${s.name}{${this.extraText}}`;
+    if (this.format === 'text' && NOT_PLAIN_SERIES.test(own)) return serializeSeries(s.name, this.servedLabels(labels));
+    return `${s.name}{${this.extraText},${own.slice(brace + 1)}`;
+  }
+
   /** Timestamp in the other format; consecutive samples nearly always share it, so remember one. */
   private tsOut(tsText: string, tsMs: number): string {
     if (tsText === this.lastTsIn) return this.lastTsOut;
     this.lastTsIn = tsText;
     this.lastTsOut = this.format === 'openmetrics' ? String(tsMs) : msToOmSeconds(tsMs);
     return this.lastTsOut;
-  }
-
-  private addExtraLabels(): void {
-    const names = this.names;
-    const values = this.values;
-    for (const [name, value] of this.extraLabels) {
-      let clash = names.indexOf(name);
-      let renamed = name;
-      while (clash >= 0) {
-        renamed = `exported_${renamed}`;
-        const next = names.indexOf(renamed);
-        names[clash] = renamed;
-        clash = next;
-      }
-      names.push(name);
-      values.push(value);
-    }
   }
 
   finish(): SourceData {

@@ -400,6 +400,9 @@ class Parser {
     timestampMs: undefined,
     timestampText: undefined,
     exemplar: undefined,
+    lineStart: 0,
+    seriesEnd: 0,
+    lineEnd: 0,
   };
   private readonly labels: string[];
   /** Per label pair k of the current sample: [2k] where its name starts, [2k+1] just after its closing quote. */
@@ -545,9 +548,11 @@ class Parser {
     if (c !== CH_SPACE && c !== CH_TAB && c !== CH_BRACE_OPEN && c !== -1) {
       this.fail(`invalid character ${JSON.stringify(readable(s[i]!))} in metric name ${this.tokenSnippet(pos, eol)}`);
     }
+    let seriesEnd = i;
     i = skipBlanks(s, i, eol);
     if (i < eol && s.charCodeAt(i) === CH_BRACE_OPEN) {
-      i = skipBlanks(s, this.parseLabels(i + 1, eol, labels, false, true, name), eol);
+      seriesEnd = this.parseLabels(i + 1, eol, labels, false, true, name);
+      i = skipBlanks(s, seriesEnd, eol);
     } else if (labels.length !== 0) {
       labels.length = 0;
     }
@@ -595,6 +600,9 @@ class Parser {
     smp.timestampMs = ts;
     smp.timestampText = tsText;
     smp.exemplar = undefined;
+    smp.lineStart = pos;
+    smp.seriesEnd = seriesEnd;
+    smp.lineEnd = eol;
     this.handler.sample(smp);
   }
 
@@ -736,6 +744,10 @@ class Parser {
         }
       }
     }
+    const smp = this.sample;
+    smp.lineStart = pos;
+    smp.seriesEnd = vs - 1;
+    smp.lineEnd = eol;
     this.omAccept(name, value, vs, ve, tsSeconds, tsText, exemplar);
   }
 

@@ -140,7 +140,7 @@ export class ShardService {
       const res = await this.clients[i]!.scrape();
       // fetch checked the bytes are UTF-8; latin1 keeps one char per byte: bytes pass through to the shard bodies untouched.
       const text = res.body.toString('latin1');
-      const ingest = new SourceIngest(res.format, this.config.num_shards, this.extraLabels[i]);
+      const ingest = new SourceIngest(text, res.format, this.config.num_shards, this.extraLabels[i]);
       try {
         parseExposition(text, res.format, ingest);
       } catch (err) {
