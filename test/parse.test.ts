@@ -17,7 +17,9 @@ function parse(text: string, format: ExpositionFormat = 'text'): Got {
       family = meta.name;
     },
     sample(s) {
-      got.samples.push({ ...s, labels: [...s.labels], family });
+      // Offsets are checked on their own below; the contents are what these tests compare.
+      const { lineStart: _l, seriesEnd: _s, lineEnd: _e, ...rest } = s;
+      got.samples.push({ ...rest, labels: [...s.labels], family });
     },
   });
   return got;
@@ -102,6 +104,24 @@ describe('text format 0.0.4', () => {
         exemplar: undefined,
       },
     ]);
+  });
+
+  it('reports where each line and its series part stand in the text', () => {
+    for (const [text, format] of [
+      ['# TYPE a gauge\na{x="1", y="2"}\t5 123\nb 2', 'text'],
+      ['# TYPE a gauge\na{x="1",y="2"} 5 123\nb 2\n# EOF\n', 'openmetrics'],
+    ] as const) {
+      const spans: string[][] = [];
+      parseExposition(text, format, {
+        family() {},
+        sample(s) {
+          spans.push([text.slice(s.lineStart, s.seriesEnd), text.slice(s.lineStart, s.lineEnd)]);
+        },
+      });
+      expect(spans[0]![0]).toBe(format === 'text' ? 'a{x="1", y="2"}' : 'a{x="1",y="2"}');
+      expect(spans[0]![1]).toMatch(/^a\{x="1",.*5 123$/);
+      expect(spans[1]).toEqual(['b', 'b 2']);
+    }
   });
 
   it('reuses one Sample object and one labels array', () => {
