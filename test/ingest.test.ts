@@ -3,6 +3,7 @@ import { buildShards } from '../src/shard/build.js';
 import type { ExpositionFormat } from '../src/shard/exposition.js';
 import { initHash } from '../src/shard/hash.js';
 import { msToOmSeconds, SourceIngest, type SourceData } from '../src/shard/ingest.js';
+import { StreamingIngest } from '../src/shard/stream-ingest.js';
 import { parseExposition } from '../src/shard/parse.js';
 
 beforeAll(initHash);
@@ -142,5 +143,34 @@ describe('format conversion', () => {
       'st{st="b"} 0',
       '',
     ].join('\n'));
+  });
+});
+
+describe('StreamingIngest', () => {
+  const body = '\ufeff# HELP m Zürich ☃ help\n# TYPE m gauge\nm{city="Zürich",sym="☃"} 1\nm{city="東京"} 2\n# TYPE c counter\nc_total 5\n# EOF\n';
+
+  function lines(data: SourceData): string[] {
+    return [...placement(data).keys()].sort();
+  }
+
+  it('gives the same result however the body is cut, even inside a character', async () => {
+    const bytes = Buffer.from(body, 'utf8');
+    const whole = new StreamingIngest('openmetrics', 4, []);
+    whole.write(bytes);
+    const expected = lines(whole.finish());
+    expect(expected).toEqual(['c_total', 'm{city="Zürich",sym="☃"}', 'm{city="東京"}']);
+    for (let size = 1; size < 12; size++) {
+      const s = new StreamingIngest('openmetrics', 4, []);
+      for (let i = 0; i < bytes.length; i += size) s.write(bytes.subarray(i, i + size));
+      expect(lines(s.finish()), `pieces of ${size} bytes`).toEqual(expected);
+    }
+  });
+
+  it('rejects invalid UTF-8 and reports parse errors with the line of the whole body', async () => {
+    const bad = new StreamingIngest('text', 2, []);
+    expect(() => bad.write(Buffer.from([0x6d, 0x7b, 0x61, 0x3d, 0x22, 0xff, 0x22, 0x7d, 0x20, 0x31, 0x0a]))).toThrow(/not valid UTF-8/);
+    const s = new StreamingIngest('text', 2, []);
+    s.write(Buffer.from('a 1\nb 2\n'));
+    expect(() => s.write(Buffer.from('c 3\nd x\n'))).toThrow(/^line 4: invalid value "x" for sample d/);
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExpositionError, type ExpositionHandler } from '../src/shard/exposition.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { ExpositionParser, parseExposition } from '../src/shard/parse.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const corpusDir = path.resolve(repoRoot, '..', 'shared', 'openmetrics-parsers');
@@ -51,9 +51,16 @@ function checkingHandler(): ExpositionHandler & { samples: number } {
   return h;
 }
 
-function outcome(text: string): ExpositionError | undefined {
+/** Parses whole, or pushed one line at a time as a download delivers it (`pieces`). */
+function outcome(text: string, pieces = false): ExpositionError | undefined {
   try {
-    parseExposition(text, 'openmetrics', checkingHandler());
+    if (pieces) {
+      const p = new ExpositionParser('openmetrics', checkingHandler());
+      for (const piece of text.split(/(?<=\n)/)) p.push(piece);
+      p.end();
+    } else {
+      parseExposition(text, 'openmetrics', checkingHandler());
+    }
     return undefined;
   } catch (err) {
     if (err instanceof ExpositionError) return err;
@@ -78,5 +85,9 @@ describe('OpenMetrics conformance corpus', () => {
       if (shouldParse) expect(err?.message, `${encoding}: should parse`).toBeUndefined();
       else expect(err, `${encoding}: should be rejected`).toBeInstanceOf(ExpositionError);
     }
+    // Fed line by line, the verdict and the line of the error are the same.
+    const whole = outcome(body.toString('latin1'));
+    const inPieces = outcome(body.toString('latin1'), true);
+    expect(inPieces?.message, 'pushed line by line').toBe(whole?.message);
   });
 });

@@ -5,7 +5,7 @@ import { formatFromContentType, parseExposition } from '../src/shard/parse.js';
 interface Got {
   families: FamilyMeta[];
   /** Copies of the samples, with the family each one was reported under. */
-  samples: (Omit<Sample, 'labels'> & { labels: string[]; family: string })[];
+  samples: (Omit<Sample, 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd'> & { labels: string[]; family: string })[];
 }
 
 function parse(text: string, format: ExpositionFormat = 'text'): Got {

@@ -35,6 +35,28 @@ export interface ScrapeResult {
   durationMs: number;
 }
 
+/**
+ * Takes the decompressed body piece by piece while it downloads, instead of it being collected into
+ * `ScrapeResult.body` (which is then empty). An error thrown by write() aborts the scrape and is
+ * rethrown by scrape() as it is.
+ */
+export interface BodySink {
+  write(chunk: Buffer): void;
+}
+
+/** Carries a sink's own error through the body readers to scrape(). */
+class SinkFailure {
+  constructor(readonly error: unknown) {}
+}
+
+function deliver(sink: BodySink, chunk: Buffer): void {
+  try {
+    sink.write(chunk);
+  } catch (err) {
+    throw new SinkFailure(err);
+  }
+}
+
 /** A scrape failure. The message is a user-facing reason that never contains credentials. */
 export class ScrapeError extends Error {
   constructor(reason: string) {
@@ -44,7 +66,8 @@ export class ScrapeError extends Error {
 }
 
 export interface SourceClient {
-  scrape(signal?: AbortSignal): Promise<ScrapeResult>;
+  /** With `sinkFor`, the body goes to the sink it returns for the response's format, while it downloads. */
+  scrape(signal?: AbortSignal, sinkFor?: (format: ExpositionFormat) => BodySink): Promise<ScrapeResult>;
   /** Releases the connection pool; in-flight scrapes are aborted. */
   close(): Promise<void>;
   /** The source URL without userinfo. */
@@ -273,7 +296,7 @@ class HttpSourceClient implements SourceClient {
     return headers;
   }
 
-  async scrape(signal?: AbortSignal): Promise<ScrapeResult> {
+  async scrape(signal?: AbortSignal, sinkFor?: (format: ExpositionFormat) => BodySink): Promise<ScrapeResult> {
     if (this.closed) throw new ScrapeError('client is closed');
     const start = performance.now();
     const ac = new AbortController();
@@ -293,10 +316,11 @@ class HttpSourceClient implements SourceClient {
     else signal?.addEventListener('abort', onAbort, { once: true });
     this.inflight.add(ac);
 
-    const progress: Progress = { phase: 'preparing request', wire: 0, contentLength: undefined };
+    const progress: Progress = { phase: 'preparing request', wire: 0, body: 0, contentLength: undefined };
     try {
-      return await this.scrapeOnce(ac.signal, start, progress);
+      return await this.scrapeOnce(ac.signal, start, progress, sinkFor);
     } catch (err) {
+      if (err instanceof SinkFailure) throw err.error;
       if (timedOut) throw new ScrapeError(`timeout after ${formatDuration(this.timeoutMs)} (${describeProgress(progress)})`);
       if (aborted) throw new ScrapeError('scrape aborted');
       if (this.closed && ac.signal.aborted) throw new ScrapeError('scrape aborted: client closed');
@@ -310,7 +334,12 @@ class HttpSourceClient implements SourceClient {
     }
   }
 
-  private async scrapeOnce(signal: AbortSignal, start: number, progress: Progress): Promise<ScrapeResult> {
+  private async scrapeOnce(
+    signal: AbortSignal,
+    start: number,
+    progress: Progress,
+    sinkFor: ((format: ExpositionFormat) => BodySink) | undefined,
+  ): Promise<ScrapeResult> {
     const headers = await this.requestHeaders();
     const pool = await this.getPool();
     const requestOpts: Dispatcher.RequestOptions = {
@@ -357,11 +386,12 @@ class HttpSourceClient implements SourceClient {
       throw new ScrapeError(`body exceeds ${this.limitText} (Content-Length: ${contentLength})`);
     }
 
+    const sink = sinkFor?.(formatOf(contentType));
     let data: Buffer;
     if (encoding === '' || encoding === 'identity') {
-      data = await this.readPlain(body, contentLength, progress);
+      data = await this.readPlain(body, contentLength, progress, sink);
     } else if (encoding === 'gzip' || encoding === 'x-gzip') {
-      data = await this.readGzip(body, progress, signal);
+      data = await this.readGzip(body, progress, signal, sink);
     } else {
       discard(body);
       throw new ScrapeError(`unsupported Content-Encoding "${encoding.slice(0, 40)}"`);
@@ -370,8 +400,8 @@ class HttpSourceClient implements SourceClient {
       throw new ScrapeError(`body truncated: connection closed after ${progress.wire} of ${contentLength} bytes`);
     }
 
-    const bodyBytes = data.length;
-    if (!isUtf8(data)) throw new ScrapeError('body is not valid UTF-8');
+    const bodyBytes = sink ? progress.body : data.length;
+    if (!sink && !isUtf8(data)) throw new ScrapeError('body is not valid UTF-8');
     // Drop a UTF-8 byte order mark, as TextDecoder would.
     if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
     return {
@@ -389,8 +419,17 @@ class HttpSourceClient implements SourceClient {
   }
 
   /** Uncompressed body: one copy into a preallocated buffer when Content-Length is known, else one concat. */
-  private async readPlain(body: Readable, contentLength: number | undefined, progress: Progress): Promise<Buffer> {
+  private async readPlain(body: Readable, contentLength: number | undefined, progress: Progress, sink: BodySink | undefined): Promise<Buffer> {
     const max = this.maxBodySize;
+    if (sink) {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        progress.wire += chunk.length;
+        progress.body = progress.wire;
+        if (progress.wire > max) throw this.tooBig(); // leaving the loop destroys the body
+        deliver(sink, chunk);
+      }
+      return EMPTY;
+    }
     if (contentLength !== undefined) {
       const out = Buffer.allocUnsafe(contentLength);
       for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -414,7 +453,7 @@ class HttpSourceClient implements SourceClient {
   }
 
   /** Gzip body: streamed through gunzip with both the wire and the decompressed size bounded as they grow. */
-  private async readGzip(body: Readable, progress: Progress, signal: AbortSignal): Promise<Buffer> {
+  private async readGzip(body: Readable, progress: Progress, signal: AbortSignal, sink: BodySink | undefined): Promise<Buffer> {
     const max = this.maxBodySize;
     const chunks: Buffer[] = [];
     let total = 0;
@@ -438,19 +477,22 @@ class HttpSourceClient implements SourceClient {
         async function collect(src: AsyncIterable<Buffer>) {
           for await (const chunk of src) {
             total += chunk.length;
+            progress.body = total;
             if (total > max) throw tooBig();
-            chunks.push(chunk);
+            if (sink) deliver(sink, chunk);
+            else chunks.push(chunk);
           }
         },
         { signal },
       );
     } catch (err) {
-      if (err instanceof BodyAbort || signal.aborted) throw err;
+      if (err instanceof BodyAbort || err instanceof SinkFailure || signal.aborted) throw err;
       if (gunzipError !== undefined && isZlibError(gunzipError)) {
         throw new ScrapeError(`invalid gzip body: ${gunzipError.message}`);
       }
       throw err;
     }
+    if (sink) return EMPTY;
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   }
 
@@ -483,8 +525,12 @@ class HttpSourceClient implements SourceClient {
 interface Progress {
   phase: 'preparing request' | 'waiting for response headers' | 'reading body';
   wire: number;
+  /** Decompressed bytes delivered so far. */
+  body: number;
   contentLength: number | undefined;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function describeProgress(p: Progress): string {
   if (p.phase !== 'reading body') return p.phase;

@@ -2,6 +2,7 @@ import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';
 import { LineSink } from './line-sink.js';
+import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
 export class FamilyPart {
@@ -151,8 +152,8 @@ export class SourceIngest implements ExpositionHandler {
   private readonly extraText: string;
 
   constructor(
-    /** The latin1 text being parsed: samples' offsets point into it. */
-    private readonly text: string,
+    /** The latin1 text (or piece of it) being parsed: samples' offsets point into it. */
+    public text: string,
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
     /** Labels the config adds to every series of this source, sorted by name. */
@@ -164,7 +165,8 @@ export class SourceIngest implements ExpositionHandler {
   }
 
   family(meta: FamilyMeta): void {
-    const info = describeFamily(meta, this.format);
+    // Kept for as long as the source's data: must not pin the body piece they were sliced from.
+    const info = describeFamily({ name: detach(meta.name), type: meta.type, help: detach(meta.help), unit: detach(meta.unit) }, this.format);
     let fam = this.families.get(info.key);
     if (!fam) {
       fam = { info, parts: new Array(this.numShards).fill(undefined) };

@@ -9,6 +9,7 @@
 // The scraper decodes bodies as latin1 (one char per UTF-8 byte) after checking they are valid UTF-8, so every
 // check here works on code units; a properly decoded UTF-16 string parses the same way.
 
+import { detach } from '../util/strings.js';
 import { isUtf8 } from 'node:buffer';
 import { ExpositionError } from './exposition.js';
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from './exposition.js';
@@ -26,9 +27,32 @@ export function formatFromContentType(contentType: string | undefined): Expositi
  * Throws ExpositionError at the first problem; whatever the handler received before is then meaningless.
  */
 export function parseExposition(text: string, format: ExpositionFormat, handler: ExpositionHandler): void {
-  const parser = new Parser(text, handler);
-  if (format === 'openmetrics') parser.parseOpenMetrics();
-  else parser.parseText();
+  const parser = new ExpositionParser(format, handler);
+  parser.push(text);
+  parser.end();
+}
+
+/**
+ * Incremental parsing: push() takes the body in pieces that each end with a newline (only the last
+ * piece may lack it), so a body is parsed while it downloads and never held whole. Samples' offsets
+ * refer to the piece being pushed. Line numbers in errors count from the start of the body.
+ */
+export class ExpositionParser {
+  private readonly parser: Parser;
+  constructor(private readonly format: ExpositionFormat, handler: ExpositionHandler) {
+    this.parser = new Parser('', handler);
+  }
+
+  push(text: string): void {
+    if (this.format === 'openmetrics') this.parser.parseOpenMetrics(text);
+    else this.parser.parseText(text);
+  }
+
+  /** Checks what only the end can tell (# EOF, the last family) and reports the last family. */
+  end(): void {
+    if (this.format === 'openmetrics') this.parser.endOpenMetrics();
+    else this.parser.endFamilyAtEnd();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -387,7 +411,7 @@ interface UsedName {
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
 class Parser {
-  private readonly text: string;
+  private text: string;
   private readonly handler: ExpositionHandler;
   private om = false;
   private line = 0;
@@ -476,9 +500,11 @@ class Parser {
   // -------------------------------------------------------------------------------------------------------------
   // Text format 0.0.4
 
-  parseText(): void {
+  parseText(text: string): void {
     this.om = false;
-    const s = this.text;
+    this.text = text;
+    this.nextBackslash = -1;
+    const s = text;
     const len = s.length;
     let pos = 0;
     while (pos < len) {
@@ -494,6 +520,9 @@ class Parser {
       else if (pos < eol) this.textSample(pos, eol);
       pos = eol + 1;
     }
+  }
+
+  endFamilyAtEnd(): void {
     this.endFamily();
   }
 
@@ -609,12 +638,19 @@ class Parser {
   // -------------------------------------------------------------------------------------------------------------
   // OpenMetrics 1.0
 
-  parseOpenMetrics(): void {
+  private sawEof = false;
+  private endedWithNewline = true;
+
+  parseOpenMetrics(text: string): void {
     this.om = true;
-    const s = this.text;
+    this.text = text;
+    this.nextBackslash = -1;
+    const s = text;
     const len = s.length;
+    if (len === 0) return;
+    if (this.sawEof) this.fail('unexpected content after # EOF: it must be the last line', this.line + 1);
+    this.endedWithNewline = s.charCodeAt(len - 1) === 10;
     let pos = 0;
-    let sawEof = false;
     while (pos < len) {
       this.line++;
       let eol = s.indexOf('\n', pos);
@@ -622,7 +658,7 @@ class Parser {
       const c = s.charCodeAt(pos);
       if (c === CH_HASH) {
         if (eol - pos === 5 && s.startsWith('# EOF', pos)) {
-          sawEof = true;
+          this.sawEof = true;
           this.endFamily();
           if (eol + 1 < len) this.fail('unexpected content after # EOF: it must be the last line', this.line + 1);
           break;
@@ -635,8 +671,11 @@ class Parser {
       }
       pos = eol + 1;
     }
-    if (!sawEof) {
-      this.fail('missing # EOF: an OpenMetrics exposition must end with a "# EOF" line', len === 0 || s.charCodeAt(len - 1) === 10 ? this.line + 1 : this.line);
+  }
+
+  endOpenMetrics(): void {
+    if (!this.sawEof) {
+      this.fail('missing # EOF: an OpenMetrics exposition must end with a "# EOF" line', this.endedWithNewline ? this.line + 1 : this.line);
     }
   }
 
@@ -1127,6 +1166,8 @@ class Parser {
       this.fail(`${what} ${name} clashes with family ${u.family} (line ${u.line}), which uses that name`);
     }
     this.endFamily();
+    // Family names live in `used` until the end of the body: they must not pin the piece they came from.
+    name = detach(name);
     this.famActive = true;
     this.famName = name;
     this.famType = T_UNKNOWN;

@@ -2,11 +2,11 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { resolvedTimings, type ShardConfig, type SourceConfig } from '../config/schema.js';
 import { buildShards, type ShardSet } from './build.js';
-import { ExpositionError } from './exposition.js';
+import { ExpositionError, type ExpositionFormat } from './exposition.js';
 import { createSourceClient, ScrapeError, type SourceClient } from './fetch.js';
 import { initHash } from './hash.js';
-import { SourceIngest, type SourceData } from './ingest.js';
-import { parseExposition } from './parse.js';
+import type { SourceData } from './ingest.js';
+import { StreamingIngest } from './stream-ingest.js';
 
 /** What /status and /metrics show of one source; never holds a secret. */
 export interface SourceState {
@@ -136,18 +136,16 @@ export class ShardService {
 
   private async scrapeOne(state: SourceState, i: number): Promise<void> {
     const started = performance.now();
+    let format: ExpositionFormat | undefined;
     try {
-      const res = await this.clients[i]!.scrape();
-      // fetch checked the bytes are UTF-8; latin1 keeps one char per byte: bytes pass through to the shard bodies untouched.
-      const text = res.body.toString('latin1');
-      const ingest = new SourceIngest(text, res.format, this.config.num_shards, this.extraLabels[i]);
-      try {
-        parseExposition(text, res.format, ingest);
-      } catch (err) {
-        if (err instanceof ExpositionError) throw new ScrapeError(`invalid exposition (${res.format}): ${err.message}`);
-        throw err;
-      }
-      const data = ingest.finish();
+      let stream: StreamingIngest | undefined;
+      const res = await this.clients[i]!.scrape(undefined, (f) => {
+        format = f;
+        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]!);
+        return stream;
+      });
+      // Parse errors surface here, or from inside scrape() while the body was still arriving.
+      const data = stream!.finish();
       state.data = data;
       state.up = true;
       state.series = data.series;
@@ -159,7 +157,11 @@ export class ShardService {
     } catch (err) {
       state.up = false;
       state.failures++;
-      state.lastError = err instanceof ScrapeError ? err.message : `internal error: ${(err as Error).message}`;
+      state.lastError = err instanceof ScrapeError
+        ? err.message
+        : err instanceof ExpositionError
+          ? `invalid exposition (${format}): ${err.message}`
+          : `internal error: ${(err as Error).message}`;
       this.log.warn({ source: state.url, reason: state.lastError }, 'scrape failed');
     } finally {
       state.durationMs = performance.now() - started;
