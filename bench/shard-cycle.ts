@@ -15,6 +15,8 @@ import { parseConfigText } from '../src/config/load.js';
 import { createApp } from '../src/server/app.js';
 import { initHash } from '../src/shard/hash.js';
 import { ShardService } from '../src/shard/scraper.js';
+import { readFileSync } from 'node:fs';
+import { startPrometheus } from '../src/dev/prometheus-process.js';
 import { startSyntheticExporter } from '../src/dev/synthetic.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -99,17 +101,59 @@ shard:
   await svc.stop();
 }
 
+/**
+ * The peer: Prometheus 2.42 scraping the same upstream directly (fetch, parse and append to its
+ * head block), from its own scrape_duration_seconds, and its peak RSS.
+ */
+async function peerMain(series: number): Promise<void> {
+  const exporter = spawn(process.execPath, [self, '--exporter', `--series=${series}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => exporter.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const target = new URL(url).host;
+  const prom = await startPrometheus({
+    configYaml: `global: {scrape_interval: 20s, scrape_timeout: 19s}\nscrape_configs:\n  - job_name: upstream\n    static_configs: [{targets: ['${target}']}]\n`,
+  });
+  const durations: number[] = [];
+  const deadline = Date.now() + 150_000;
+  let last = 0;
+  while (durations.length < 4 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const r = (await prom.query('scrape_duration_seconds')) as { value: [number, string] }[];
+    const up = (await prom.query('up')) as { value: [number, string] }[];
+    if (r.length > 0 && up[0]?.value[1] === '1' && r[0]!.value[0] !== last) {
+      // The first scrape also creates every series in the head block; later ones only append.
+      const samples = (await prom.query('scrape_duration_seconds[5m]')) as { values: [number, string][] }[];
+      durations.length = 0;
+      for (const [, v] of samples[0]?.values ?? []) durations.push(Number(v) * 1000);
+      last = r[0]!.value[0];
+    }
+  }
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${prom.pid}/status`, 'utf8'))?.[1]) * 1024;
+  const later = durations.slice(1).sort((a, b) => a - b);
+  process.stdout.write(`${JSON.stringify({
+    peer: 'prometheus 2.42 scraping the upstream directly',
+    series,
+    first_scrape_ms: Math.round(durations[0] ?? NaN),
+    scrape_ms_median_after_first: Math.round(later[Math.floor(later.length / 2)] ?? NaN),
+    peak_rss_mb: Math.round(hwm / 1e6),
+  })}\n`);
+  await prom.stop();
+  exporter.kill();
+}
+
 async function driver(): Promise<void> {
   const sizes = args.series ? [Number(args.series)] : [60_000, 600_000, 1_200_000];
   console.log(`# node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+  const run = (flags: string[]) => {
+    const out = execFileSync(process.execPath, [self, ...flags], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    console.log(out.trim().split('\n').pop());
+  };
   for (const encoding of ['identity', 'gzip'] as const) {
-    for (const series of sizes) {
-      const out = execFileSync(process.execPath, ['--expose-gc', self, '--child', `--series=${series}`, `--encoding=${encoding}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-      console.log(out.trim().split('\n').pop());
-    }
+    for (const series of sizes) run(['--child', `--series=${series}`, `--encoding=${encoding}`]);
   }
+  if (args.peer !== 'false') for (const series of sizes) run(['--peer', `--series=${series}`]);
 }
 
 if (args.exporter !== undefined) await exporterMain(Number(args.series));
+else if (args.peer === 'true') await peerMain(Number(args.series));
 else if (args.child !== undefined) await childMain(Number(args.series), (args.encoding as 'identity' | 'gzip') ?? 'identity');
 else await driver();
