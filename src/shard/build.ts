@@ -44,19 +44,30 @@ function textHeader(info: FamilyInfo, name = info.text.name, type = info.text.ty
   return `${h}# TYPE ${name} ${type}\n`;
 }
 
-/** End of the series part (`name{labels}`) of an exposition line, skipping quoted label values. */
-function seriesEnd(line: string): number {
-  let i = 0;
+/**
+ * The identity of the series on an exposition line: its name and label pairs sorted by name, empty
+ * values left out. Lines pass through in the upstream's own spelling, so two sources may write one
+ * series with its labels in different orders.
+ */
+export function seriesIdentity(line: string): string {
+  const brace = line.indexOf('{');
+  const space = line.indexOf(' ');
+  if (brace < 0 || (space >= 0 && space < brace)) return line.slice(0, space < 0 ? line.length : space);
+  const pairs: string[] = [];
+  let i = brace + 1;
   while (i < line.length) {
-    const c = line.charCodeAt(i);
-    if (c === 32) return i;
-    if (c === 34) {
-      i++;
-      while (i < line.length && line.charCodeAt(i) !== 34) i += line.charCodeAt(i) === 92 ? 2 : 1;
-    }
+    while (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9 || line.charCodeAt(i) === 44) i++;
+    if (line.charCodeAt(i) === 125 || i >= line.length) break;
+    const start = i;
+    while (i < line.length && line.charCodeAt(i) !== 34) i++;
     i++;
+    while (i < line.length && line.charCodeAt(i) !== 34) i += line.charCodeAt(i) === 92 ? 2 : 1;
+    i++;
+    const pair = line.slice(start, i).replace(/\s*=\s*/, '=');
+    if (!pair.endsWith('=""')) pairs.push(pair);
   }
-  return i;
+  pairs.sort();
+  return `${line.slice(0, brace).trim()}{${pairs.join(',')}}`;
 }
 
 function linesOf(chunks: readonly Buffer[]): string[] {
@@ -71,7 +82,7 @@ function withoutSeen(sink: LineSink, seen: Set<string>): [LineSink, number] {
   const out = new LineSink();
   let dropped = 0;
   for (const line of linesOf(sink.buffers)) {
-    if (seen.has(line.slice(0, seriesEnd(line)))) dropped++;
+    if (seen.has(seriesIdentity(line))) dropped++;
     else out.add(`${line}\n`);
   }
   out.flush();
@@ -92,7 +103,7 @@ function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: num
       dropped[source]! += n;
       kept = part.mapSinks((sink) => (sink === part.om ? om : withoutSeen(sink, seen)[0]), part.series - n);
     }
-    for (const line of linesOf(part.om.buffers)) seen.add(line.slice(0, seriesEnd(line)));
+    for (const line of linesOf(part.om.buffers)) seen.add(seriesIdentity(line));
     out.push(kept);
   }
   return out;
