@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import YAML from 'yaml';
 import {
+  answers200,
   findPrometheus,
   freePort,
   isPortFree,
@@ -178,15 +179,7 @@ async function main(): Promise<void> {
   });
   process.stdout.write(`proxy: ${proxyCmd} --config=${configFile} (pid ${proxy.pid}), waiting for ${proxyUrl}/-/ready ...\n`);
   try {
-    await waitFor(async () => {
-      try {
-        const res = await fetch(`${proxyUrl}/-/ready`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      } catch {
-        return false;
-      }
-    }, 60_000, `the proxy at ${proxyUrl}/-/ready`, 200);
+    await waitFor(() => answers200(`${proxyUrl}/-/ready`), 60_000, `the proxy at ${proxyUrl}/-/ready`, 200);
   } catch (err) {
     await fatal(`${(err as Error).message}; last lines of ${proxyLog}:\n${logTail(proxyLog)}`);
   }

@@ -30,6 +30,17 @@ export function findPrometheus(dirs?: string[]): string {
 }
 
 /** Polls fn every 100 ms (or pollMs) until it resolves true; throws `timed out waiting for <what>` after timeoutMs. */
+/** True when GET `url` answers 200 within 2 s; false on any other status or error. */
+export async function answers200(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
 export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string, pollMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -278,13 +289,7 @@ async function launchOnce(bin: string, dir: string, port: number, opts: StartPro
       earlyExit,
       waitFor(async () => {
         if (child.exitCode !== null || child.signalCode !== null) return false;
-        try {
-          const res = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(2000) });
-          await res.arrayBuffer();
-          return res.status === 200;
-        } catch {
-          return false;
-        }
+        return answers200(`${base}/-/ready`);
       }, opts.readyTimeoutMs ?? 30_000, `prometheus on ${base} to become ready`),
     ]);
     ready = true;

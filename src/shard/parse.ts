@@ -608,31 +608,13 @@ class Parser {
       if (skipBlanks(s, te, eol) < eol) this.fail(`unexpected text after the timestamp of sample ${name}`);
     }
 
-    let kind: number;
-    if (name === this.lastName) kind = this.lastKind;
-    else {
-      kind = this.kindOf(name);
-      if (kind < 0) {
-        this.startFamilyForSample(name);
-        kind = K_BARE;
-      }
-      this.lastName = name;
-      this.lastKind = kind;
-    }
+    const kind = this.sampleKind(name);
     this.checkLabelNames(labels, name);
-    if (!this.famReported) this.reportFamily();
-    this.famHasSamples = true;
     const smp = this.sample;
-    smp.name = name;
-    smp.value = value;
-    smp.valueText = this.text.slice(vs, ve);
-    smp.timestampMs = ts;
-    smp.timestampText = tsText;
-    smp.exemplar = undefined;
     smp.lineStart = pos;
     smp.seriesEnd = seriesEnd;
     smp.lineEnd = eol;
-    this.handler.sample(smp);
+    this.emit(name, value, vs, ve, ts, tsText, undefined);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -837,17 +819,7 @@ class Parser {
     tsText: string | undefined,
     exemplar: string | undefined,
   ): void {
-    let kind: number;
-    if (name === this.lastName) kind = this.lastKind;
-    else {
-      kind = this.kindOf(name);
-      if (kind < 0) {
-        this.startFamilyForSample(name);
-        kind = K_BARE;
-      }
-      this.lastName = name;
-      this.lastKind = kind;
-    }
+    const kind = this.sampleKind(name);
     const labels = this.labels;
     this.checkLabelNames(labels, name);
     const t = this.famType;
@@ -936,14 +908,40 @@ class Parser {
     if (kind === K_TOTAL) this.groupHasTotal = true;
     if (t === T_HISTOGRAM || t === T_GAUGEHISTOGRAM) this.addToPoint(kind, value, le, ex);
 
+    // What Prometheus stores: int64(seconds * 1000).
+    this.emit(name, value, vs, ve, ts === undefined ? undefined : Math.trunc(ts * 1000), tsText, exemplar);
+  }
+
+  /** The sample name's kind in the current family; a name the family cannot have starts a family of its own. */
+  private sampleKind(name: string): number {
+    if (name === this.lastName) return this.lastKind;
+    let kind = this.kindOf(name);
+    if (kind < 0) {
+      this.startFamilyForSample(name);
+      kind = K_BARE;
+    }
+    this.lastName = name;
+    this.lastKind = kind;
+    return kind;
+  }
+
+  /** Hands a validated sample to the handler (its line offsets are already set), after its family. */
+  private emit(
+    name: string,
+    value: number,
+    vs: number,
+    ve: number,
+    tsMs: number | undefined,
+    tsText: string | undefined,
+    exemplar: string | undefined,
+  ): void {
     if (!this.famReported) this.reportFamily();
     this.famHasSamples = true;
     const smp = this.sample;
     smp.name = name;
     smp.value = value;
     smp.valueText = this.text.slice(vs, ve);
-    // What Prometheus stores: int64(seconds * 1000).
-    smp.timestampMs = ts === undefined ? undefined : Math.trunc(ts * 1000);
+    smp.timestampMs = tsMs;
     smp.timestampText = tsText;
     smp.exemplar = exemplar;
     this.handler.sample(smp);

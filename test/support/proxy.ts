@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '../../src/dev/prometheus-process.js';
+import { answers200, freePort, waitFor } from '../../src/dev/prometheus-process.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const PROXY = join(REPO, 'proxy');
@@ -56,11 +56,7 @@ export async function startProxy(configBody: (listen: string) => string): Promis
   child.on('exit', () => (exited = true));
   await waitFor(async () => {
     if (exited) throw new Error(`proxy exited early:\n${out}`);
-    try {
-      return (await fetch(`${url}/-/healthy`)).ok;
-    } catch {
-      return false;
-    }
+    return answers200(`${url}/-/healthy`);
   }, 30_000, 'proxy /-/healthy');
   return {
     url,
