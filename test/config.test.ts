@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../src/config/load.js';
 import { resolvedTimings } from '../src/config/schema.js';
@@ -33,6 +34,10 @@ describe('durations', () => {
 });
 
 describe('config', () => {
+  it('configs/example.yaml is the generated sample, kept in step', () => {
+    expect(readFileSync(new URL('../configs/example.yaml', import.meta.url), 'utf8')).toBe(SAMPLE_CONFIG);
+  });
+
   it('accepts the generated sample and resolves defaults', () => {
     const c = parseConfigText(SAMPLE_CONFIG);
     expect(c.shard!.num_shards).toBe(4);
