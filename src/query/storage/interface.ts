@@ -1,0 +1,190 @@
+// The storage interface the PromQL engine reads from, and helpers on label sets.
+
+import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../model.js';
+
+export interface SelectHints {
+  startMs: number;
+  endMs: number;
+  stepMs?: number;
+  func?: string;
+  rangeMs?: number;
+}
+
+export interface Series {
+  labels: Labels;
+  /** Sample timestamps in ms, strictly increasing. May be a view on storage memory: do not mutate. */
+  timestamps: Float64Array;
+  values: Float64Array;
+  /**
+   * Staleness markers are NOT NaN bit patterns: stale[i] is 1 where sample i is a staleness marker
+   * (its value is then meaningless, NaN by convention). Absent when the series has none in range.
+   */
+  stale?: Uint8Array;
+}
+
+export interface Storage {
+  /** Series matching all matchers with their samples in startMs <= t <= endMs; series sorted by labels (compareLabels). */
+  select(
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    hints?: SelectHints,
+    signal?: AbortSignal,
+  ): Promise<Series[]>;
+  /** Sorted label names of the series matching the matchers (all series when none) with samples in range. */
+  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
+  /** Sorted, non-empty values of label `name` over the matching series with samples in range. */
+  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
+}
+
+/**
+ * Go's string order (byte-wise on UTF-8, i.e. code point order). JavaScript's `<` compares UTF-16
+ * code units, which differs only between surrogate pairs (U+10000 and up) and U+E000..U+FFFF.
+ */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x >= 0xd800 && y >= 0xd800) {
+        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length - b.length;
+}
+
+/** Prometheus's labels.Compare: pairwise by name then value; a set that is a prefix of the other comes first. */
+export function compareLabels(a: Labels, b: Labels): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.name !== y.name) return compareStrings(x.name, y.name);
+    if (x.value !== y.value) return compareStrings(x.value, y.value);
+  }
+  return a.length - b.length;
+}
+
+/** A label set from a record: sorted by name, empty values dropped (as Prometheus does). */
+export function labelsFromRecord(r: Record<string, string>): Labels {
+  const out: Label[] = [];
+  for (const name of Object.keys(r)) {
+    const value = r[name];
+    if (value !== '' && value !== undefined) out.push({ name, value });
+  }
+  out.sort((x, y) => compareStrings(x.name, y.name));
+  return out;
+}
+
+/** Sorts a label list by name and drops empty values; returns the input itself when already in shape. */
+export function normalizeLabels(l: ReadonlyArray<Label>): Labels {
+  let ok = true;
+  for (let i = 0; i < l.length; i++) {
+    if (l[i].value === '' || (i > 0 && compareStrings(l[i - 1].name, l[i].name) >= 0)) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok) return l;
+  const out = l.filter((x) => x.value !== '').sort((x, y) => compareStrings(x.name, y.name));
+  // Duplicate names: keep the last one given.
+  const dedup: Label[] = [];
+  for (const x of out) {
+    if (dedup.length > 0 && dedup[dedup.length - 1].name === x.name) dedup[dedup.length - 1] = x;
+    else dedup.push(x);
+  }
+  return dedup;
+}
+
+export function labelsToRecord(l: Labels): Record<string, string> {
+  const r: Record<string, string> = {};
+  for (const x of l) r[x.name] = x.value;
+  return r;
+}
+
+const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+
+/** Go's strconv.Quote (as used by %q): double quotes, Go escapes, non-printable runes as \x / \u / \U. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    switch (ch) {
+      case '"':
+        out += '\\"';
+        continue;
+      case '\\':
+        out += '\\\\';
+        continue;
+      case '\x07':
+        out += '\\a';
+        continue;
+      case '\b':
+        out += '\\b';
+        continue;
+      case '\f':
+        out += '\\f';
+        continue;
+      case '\n':
+        out += '\\n';
+        continue;
+      case '\r':
+        out += '\\r';
+        continue;
+      case '\t':
+        out += '\\t';
+        continue;
+      case '\v':
+        out += '\\v';
+        continue;
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      out += '\\ufffd'; // a lone surrogate: invalid UTF-8 in Go
+    } else if (PRINTABLE.test(ch)) {
+      out += ch;
+    } else if (cp < 0x80) {
+      out += '\\x' + cp.toString(16).padStart(2, '0');
+    } else if (cp < 0x10000) {
+      out += '\\u' + cp.toString(16).padStart(4, '0');
+    } else {
+      out += '\\U' + cp.toString(16).padStart(8, '0');
+    }
+  }
+  return out + '"';
+}
+
+/**
+ * The form Prometheus prints a series in (model.Metric's String): `name{a="b", c="d"}`, `name` alone
+ * without other labels, `{a="b"}` without a name, `{}` for the empty set. Label names that are not
+ * legacy identifiers are quoted, and so is such a metric name, inside the braces, as Prometheus 3 does:
+ * `{"my.metric", a="b"}`.
+ */
+export function labelsToString(l: Labels): string {
+  let name: string | undefined;
+  const parts: string[] = [];
+  for (const x of l) {
+    if (x.name === METRIC_NAME) {
+      name = x.value;
+      continue;
+    }
+    const n = LEGACY_LABEL_NAME.test(x.name) ? x.name : goQuote(x.name);
+    parts.push(`${n}=${goQuote(x.value)}`);
+  }
+  if (name !== undefined && !LEGACY_METRIC_NAME.test(name)) {
+    return `{${[goQuote(name), ...parts].join(', ')}}`;
+  }
+  if (parts.length === 0) return name ?? '{}';
+  return `${name ?? ''}{${parts.join(', ')}}`;
+}
+
+/** Prometheus's labels.Labels String(): `{__name__="up", job="x"}`, every label including __name__. */
+export function labelsToSetString(l: Labels): string {
+  return `{${l.map((x) => `${LEGACY_LABEL_NAME.test(x.name) ? x.name : goQuote(x.name)}=${goQuote(x.value)}`).join(', ')}}`;
+}
