@@ -2,6 +2,8 @@
 // separate states for statements, the inside of braces and the inside of brackets.
 // Positions are JS string indices (UTF-16 code units) into the input.
 
+import { goQuote } from '../../util/go-quote.js';
+
 export type TokenKind =
   | 'EOF'
   | 'ERROR'
@@ -44,28 +46,7 @@ const isDigit = (c: string): boolean => c >= '0' && c <= '9';
 const isAlpha = (c: string): boolean => c === '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 const isAlphaNumeric = (c: string): boolean => isAlpha(c) || isDigit(c);
 
-/** Go's %q for a string (strconv.Quote). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if ((c >= 0x80 && c < 0xa0) || (c >= 0xd800 && c < 0xe000)) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
+export { goQuote };
 
 /** Go's %q for a rune. */
 export function goQuoteRune(ch: string): string {
