@@ -1,0 +1,432 @@
+// PromQL evaluation, following Prometheus's promql/engine.go (3.5, and 2.42 in 'prometheus-2' mode).
+//
+// Every query is a range evaluation over its steps (an instant query has one). The AST is walked
+// once: each node yields its value for all steps at once (see eval-types.ts), selectors read the
+// storage once and slide over each series with indexes that only move forward.
+
+import type { Labels } from '../model.js';
+import { compareLabels, type Series, type Storage } from '../storage/interface.js';
+import { valueTypeOf, documentedType, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
+import { PromQLParseError, parseExpr } from './parser.js';
+import type { Semantics } from './functions/types.js';
+import {
+  PromQLError, checkAbort, countPoints, dropMetricName, makeSteps, mergeSameLabels, newVSeries, tooManySamples,
+  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VSeries,
+} from './eval-types.js';
+import { evalBinary } from './eval-binary.js';
+import { evalAggregate } from './eval-aggr.js';
+import { evalCall } from './eval-call.js';
+
+export { PromQLError } from './eval-types.js';
+
+export interface EngineOptions {
+  /** Default 'prometheus-3'. */
+  semantics?: Semantics;
+  /** Default 5m. */
+  lookbackDeltaMs?: number;
+  /** Default 50e6. */
+  maxSamples?: number;
+  /** Default 2m. */
+  timeoutMs?: number;
+  /** Step of subqueries written without one (Prometheus's global evaluation_interval). Default 1m. */
+  noStepSubqueryIntervalMs?: number;
+  /** Allow experimental functions and limitk/limit_ratio (--enable-feature=promql-experimental-functions). Default false. */
+  enableExperimentalFunctions?: boolean;
+}
+
+export type Sample = { labels: Labels; t: number; v: number };
+
+export type QueryResult =
+  | { resultType: 'vector'; result: Sample[] }
+  | { resultType: 'matrix'; result: { labels: Labels; timestamps: number[]; values: number[] }[] }
+  | { resultType: 'scalar'; t: number; v: number }
+  | { resultType: 'string'; t: number; v: string };
+
+export interface QueryOutput {
+  result: QueryResult;
+  warnings: string[];
+  infos: string[];
+}
+
+/** Functions that did not exist in Prometheus 2.42 (beyond those flagged experimental). */
+const NOT_IN_2_42 = new Set(['double_exponential_smoothing', 'histogram_avg', 'histogram_stddev', 'histogram_stdvar']);
+
+export class Engine {
+  private readonly semantics: Semantics;
+  private readonly lookbackMs: number;
+  private readonly maxSamples: number;
+  private readonly timeoutMs: number;
+  private readonly noStepSubqueryIntervalMs: number;
+  private readonly enableExperimental: boolean;
+
+  constructor(opts: EngineOptions = {}) {
+    this.semantics = opts.semantics ?? 'prometheus-3';
+    this.lookbackMs = opts.lookbackDeltaMs ?? 5 * 60_000;
+    this.maxSamples = opts.maxSamples ?? 50e6;
+    this.timeoutMs = opts.timeoutMs ?? 2 * 60_000;
+    this.noStepSubqueryIntervalMs = opts.noStepSubqueryIntervalMs ?? 60_000;
+    this.enableExperimental = opts.enableExperimentalFunctions ?? false;
+  }
+
+  instantQuery(storage: Storage, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    return this.exec(storage, query, timeMs, timeMs, 0, signal, true);
+  }
+
+  rangeQuery(storage: Storage, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
+    return this.exec(storage, query, startMs, endMs, stepMs, signal, false);
+  }
+
+  /** Parses and checks a query as this engine's Prometheus version would; throws PromQLError('bad_data'). */
+  parse(query: string): Expr {
+    let expr: Expr;
+    try {
+      expr = parseExpr(query);
+    } catch (e) {
+      if (e instanceof PromQLParseError) throw new PromQLError('bad_data', e.message);
+      throw new PromQLError('bad_data', (e as Error).message);
+    }
+    this.checkFeatures(query, expr);
+    return expr;
+  }
+
+  private checkFeatures(query: string, e: Expr): void {
+    const fail = (start: number, end: number, detail: string): never => {
+      throw new PromQLError('bad_data', new PromQLParseError(query, { start, end }, detail).message);
+    };
+    const p2 = this.semantics === 'prometheus-2';
+    walk(e, (n) => {
+      if (n.type === 'Call') {
+        const f = n.func;
+        const nameEnd = n.pos.start + f.name.length;
+        if (p2) {
+          if ((f.experimental && !f.legacy && !this.enableExperimental) || NOT_IN_2_42.has(f.name)) {
+            fail(n.pos.start, nameEnd, `unknown function with name ${JSON.stringify(f.name)}`);
+          }
+        } else {
+          if (f.legacy) fail(n.pos.start, nameEnd, `unknown function with name ${JSON.stringify(f.name)}`);
+          if (f.experimental && !this.enableExperimental) fail(n.pos.start, nameEnd, `function ${JSON.stringify(f.name)} is not enabled`);
+        }
+      } else if (n.type === 'AggregateExpr' && n.experimental && !this.enableExperimental) {
+        if (p2) fail(n.pos.start, n.pos.start + n.op.length, `unknown function with name ${JSON.stringify(n.op)}`);
+        fail(n.pos.start, n.pos.end, 'limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions');
+      }
+    });
+  }
+
+  private async exec(
+    storage: Storage, query: string, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
+  ): Promise<QueryOutput> {
+    const expr = this.parse(query);
+    const vt = valueTypeOf(expr);
+    if (!instant && vt !== 'scalar' && vt !== 'vector') {
+      throw new PromQLError('bad_data', `invalid expression type ${JSON.stringify(documentedType(vt))} for range query, must be Scalar or instant Vector`);
+    }
+    const q: QueryState = {
+      storage, semantics: this.semantics, lookbackMs: this.lookbackMs, maxSamples: this.maxSamples,
+      deadline: Date.now() + this.timeoutMs, signal, queryStart: start, queryEnd: end,
+      noStepSubqueryIntervalMs: this.noStepSubqueryIntervalMs, enableExperimental: this.enableExperimental,
+      warnings: new Set(), infos: new Set(), checkCount: 0,
+    };
+    checkAbort(q, true);
+    const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
+    let val: Val;
+    try {
+      val = await evaluate(ctx, expr);
+    } catch (e) {
+      if (e instanceof PromQLError) throw e;
+      if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
+        throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+      }
+      throw new PromQLError('execution', (e as Error).message);
+    }
+    checkAbort(q, true);
+    const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
+    return out;
+  }
+}
+
+function walk(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  switch (e.type) {
+    case 'ParenExpr': case 'UnaryExpr': case 'StepInvariantExpr': case 'SubqueryExpr':
+      walk(e.expr, f);
+      break;
+    case 'MatrixSelector':
+      walk(e.vectorSelector, f);
+      break;
+    case 'Call':
+      for (const a of e.args) walk(a, f);
+      break;
+    case 'AggregateExpr':
+      if (e.param) walk(e.param, f);
+      walk(e.expr, f);
+      break;
+    case 'BinaryExpr':
+      walk(e.lhs, f);
+      walk(e.rhs, f);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+function isOrdered(e: Expr): boolean {
+  while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
+  if (e.type === 'Call') return ['sort', 'sort_desc', 'sort_by_label', 'sort_by_label_desc'].includes(e.func.name);
+  if (e.type === 'AggregateExpr') return e.op === 'topk' || e.op === 'bottomk';
+  return false;
+}
+
+function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): QueryResult {
+  const t = ctx.start;
+  switch (val.type) {
+    case 'string':
+      return { resultType: 'string', t, v: val.v };
+    case 'scalar':
+      if (instant) return { resultType: 'scalar', t, v: val.vals[0] };
+      return { resultType: 'matrix', result: [{ labels: [], timestamps: Array.from(ctx.steps), values: Array.from(val.vals) }] };
+    case 'vector': {
+      if (instant) {
+        const result: Sample[] = [];
+        for (const s of val.series) if (s.has[0]) result.push({ labels: s.labels, t, v: s.vals[0] });
+        if (!isOrdered(expr)) result.sort((a, b) => compareLabels(a.labels, b.labels));
+        return { resultType: 'vector', result };
+      }
+      const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
+      for (const s of val.series) {
+        const timestamps: number[] = [];
+        const values: number[] = [];
+        for (let i = 0; i < s.has.length; i++) {
+          if (!s.has[i]) continue;
+          timestamps.push(ctx.steps[i]);
+          values.push(s.vals[i]);
+        }
+        if (timestamps.length > 0) result.push({ labels: s.labels, timestamps, values });
+      }
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'matrix', result };
+    }
+    case 'matrix': {
+      const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
+      for (const s of val.series) {
+        let from = 0;
+        let to = 0;
+        forEachWindow(ctx, val, s, (_i, f, tt) => {
+          from = f;
+          to = tt;
+        });
+        if (to > from) result.push({ labels: s.labels, timestamps: Array.from(s.ts.subarray(from, to)), values: Array.from(s.vs.subarray(from, to)) });
+      }
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'matrix', result };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
+  checkAbort(ctx.q, true);
+  const n = ctx.steps.length;
+  switch (e.type) {
+    case 'NumberLiteral':
+      return { type: 'scalar', vals: new Float64Array(n).fill(e.val) };
+    case 'StringLiteral':
+      return { type: 'string', v: e.val };
+    case 'ParenExpr':
+    case 'StepInvariantExpr':
+      return evaluate(ctx, e.expr);
+    case 'UnaryExpr': {
+      const v = await evaluate(ctx, e.expr);
+      if (e.op === '+') return v;
+      if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
+      if (v.type !== 'vector') throw new PromQLError('execution', 'unary expression only allowed on expressions of type scalar or instant vector');
+      const series: VSeries[] = v.series.map((s) => ({ labels: dropMetricName(s.labels), vals: s.vals.map((x) => -x), has: s.has }));
+      return { type: 'vector', series: mergeSameLabels(series) };
+    }
+    case 'VectorSelector':
+      return { type: 'vector', series: await evalVectorSelector(ctx, e) };
+    case 'MatrixSelector':
+      return evalMatrixSelector(ctx, e);
+    case 'SubqueryExpr':
+      return evalSubquery(ctx, e);
+    case 'BinaryExpr': {
+      const lhs = await evaluate(ctx, e.lhs);
+      const rhs = await evaluate(ctx, e.rhs);
+      const v = evalBinary(ctx, e, lhs, rhs);
+      if (v.type === 'vector') checkSamples(ctx, v.series);
+      return v;
+    }
+    case 'AggregateExpr': {
+      const v = await evalAggregate(ctx, e, evaluate);
+      checkSamples(ctx, v.series);
+      return v;
+    }
+    case 'Call': {
+      const v = await evalCall(ctx, e, evaluate);
+      if (v.type === 'vector') checkSamples(ctx, v.series);
+      return v;
+    }
+  }
+}
+
+function checkSamples(ctx: EvalCtx, series: readonly VSeries[]): void {
+  if (countPoints(series) > ctx.q.maxSamples) throw tooManySamples();
+}
+
+/** The fixed evaluation time of an `@` modifier, or undefined. */
+export function atTime(ctx: EvalCtx, e: VectorSelector | SubqueryExpr): number | undefined {
+  if (e.timestampMs !== undefined) return e.timestampMs;
+  if (e.startOrEnd === 'start') return ctx.q.queryStart;
+  if (e.startOrEnd === 'end') return ctx.q.queryEnd;
+  return undefined;
+}
+
+async function select(ctx: EvalCtx, vs: VectorSelector, mint: number, maxt: number, rangeMs?: number): Promise<Series[]> {
+  try {
+    return await ctx.q.storage.select(vs.matchers, mint, maxt, { startMs: mint, endMs: maxt, stepMs: ctx.interval, rangeMs }, ctx.q.signal);
+  } catch (err) {
+    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    throw err;
+  }
+}
+
+/** Instant vector selection at every step: the latest sample in the lookback window, unless it is a staleness marker. */
+export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector): Promise<VSeries[]> {
+  const q = ctx.q;
+  const at = atTime(ctx, vs);
+  const off = vs.offsetMs;
+  const steps = ctx.steps;
+  const n = steps.length;
+  const lo = (at ?? ctx.start) - off - q.lookbackMs;
+  const hi = (at ?? ctx.end) - off;
+  const raw = await select(ctx, vs, lo, hi);
+  const p3 = q.semantics === 'prometheus-3';
+  const out: VSeries[] = [];
+  let total = 0;
+  for (const s of raw) {
+    checkAbort(q);
+    const r = newVSeries(s.labels, n);
+    const sampleTs = new Float64Array(n);
+    const ts = s.timestamps;
+    const len = ts.length;
+    let j = 0;
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const ref = (at ?? steps[i]) - off;
+      while (j < len && ts[j] <= ref) j++;
+      if (j === 0) continue;
+      const k = j - 1;
+      const minT = ref - q.lookbackMs;
+      if (p3 ? ts[k] <= minT : ts[k] < minT) continue;
+      if (s.stale !== undefined && s.stale[k]) continue;
+      r.has[i] = 1;
+      r.vals[i] = s.values[k];
+      sampleTs[i] = ts[k];
+      any = true;
+      total++;
+    }
+    if (total > q.maxSamples) throw tooManySamples();
+    if (any) {
+      r.sampleTs = sampleTs;
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+function toMSeries(s: Series): MSeries {
+  if (s.stale === undefined) return { labels: s.labels, ts: s.timestamps, vs: s.values };
+  const ts: number[] = [];
+  const vs: number[] = [];
+  for (let i = 0; i < s.timestamps.length; i++) {
+    if (s.stale[i]) continue;
+    ts.push(s.timestamps[i]);
+    vs.push(s.values[i]);
+  }
+  return { labels: s.labels, ts: Float64Array.from(ts), vs: Float64Array.from(vs) };
+}
+
+async function evalMatrixSelector(ctx: EvalCtx, ms: MatrixSelector): Promise<MatrixVal> {
+  const vs = ms.vectorSelector;
+  const at = atTime(ctx, vs);
+  const off = vs.offsetMs;
+  const lo = (at ?? ctx.start) - off - ms.rangeMs;
+  const hi = (at ?? ctx.end) - off;
+  const raw = await select(ctx, vs, lo, hi, ms.rangeMs);
+  const series: MSeries[] = [];
+  let total = 0;
+  for (const s of raw) {
+    const m = toMSeries(s);
+    if (m.ts.length === 0) continue;
+    total += m.ts.length;
+    if (total > ctx.q.maxSamples) throw tooManySamples();
+    series.push(m);
+  }
+  return { type: 'matrix', series, rangeMs: ms.rangeMs, offsetMs: off, atMs: at };
+}
+
+/** Subquery: the inner expression at steps aligned to absolute multiples of the subquery step. */
+async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr): Promise<MatrixVal> {
+  const q = ctx.q;
+  const at = atTime(ctx, sq);
+  const off = sq.offsetMs;
+  const interval = sq.stepMs > 0 ? sq.stepMs : q.noStepSubqueryIntervalMs;
+  const lowest = (at ?? ctx.start) - off - sq.rangeMs;
+  let innerStart = interval * Math.trunc(lowest / interval);
+  if (q.semantics === 'prometheus-3' ? innerStart <= lowest : innerStart < lowest) innerStart += interval;
+  const innerEnd = (at ?? ctx.end) - off;
+  const result: MatrixVal = { type: 'matrix', series: [], rangeMs: sq.rangeMs, offsetMs: off, atMs: at };
+  if (innerStart > innerEnd) return result;
+  const inner: EvalCtx = { q, start: innerStart, end: innerEnd, interval, steps: makeSteps(innerStart, innerEnd, interval) };
+  const v = await evaluate(inner, sq.expr);
+  let vseries: VSeries[];
+  if (v.type === 'vector') vseries = v.series;
+  else if (v.type === 'scalar') vseries = [{ labels: [], vals: v.vals, has: new Uint8Array(v.vals.length).fill(1) }];
+  else throw new PromQLError('execution', `subquery is only allowed on instant vector, got ${v.type}`);
+  let total = 0;
+  for (const s of vseries) {
+    const ts: number[] = [];
+    const vs: number[] = [];
+    for (let i = 0; i < s.has.length; i++) {
+      if (!s.has[i]) continue;
+      ts.push(inner.steps[i]);
+      vs.push(s.vals[i]);
+    }
+    if (ts.length === 0) continue;
+    total += ts.length;
+    if (total > q.maxSamples) throw tooManySamples();
+    result.series.push({ labels: s.labels, ts: Float64Array.from(ts), vs: Float64Array.from(vs) });
+  }
+  return result;
+}
+
+/**
+ * Calls `f(step, from, to)` for every step of `ctx` with the window [from, to) of `s`'s samples in
+ * (ref - range, ref] (prometheus-3) or [ref - range, ref] (prometheus-2), ref = (@ or step) - offset.
+ * Both indexes only move forward.
+ */
+export function forEachWindow(ctx: EvalCtx, m: MatrixVal, s: MSeries, f: (step: number, from: number, to: number) => void): void {
+  const p3 = ctx.q.semantics === 'prometheus-3';
+  const ts = s.ts;
+  const len = ts.length;
+  let from = 0;
+  let to = 0;
+  const steps = ctx.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const ref = (m.atMs ?? steps[i]) - m.offsetMs;
+    const lower = ref - m.rangeMs;
+    if (p3) while (from < len && ts[from] <= lower) from++;
+    else while (from < len && ts[from] < lower) from++;
+    if (to < from) to = from;
+    while (to < len && ts[to] <= ref) to++;
+    f(i, from, to);
+  }
+}
