@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { labelsFromRecord, labelsToString, compareLabels } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
+import { compileMatchers, matchesLabels } from '../matchers.js';
 import type { Labels } from '../model.js';
 import type { Expr } from './ast.js';
 import { Engine, type QueryOutput } from './engine.js';
@@ -41,8 +42,8 @@ const MINUTE = 60_000;
 
 export class ConformanceRunner {
   private storage = new MemoryStorage();
-  /** Metric names with native-histogram samples in the current storage (evals touching them are skipped). */
-  private histogramMetrics = new Set<string>();
+  /** Series with native-histogram samples in the current storage: evals that select one are skipped. */
+  private histogramSeries: Labels[] = [];
   private readonly engine: Engine;
 
   constructor(readonly semantics: Semantics) {
@@ -55,12 +56,12 @@ export class ConformanceRunner {
     const cmds = parseTestFile(readFileSync(file, 'utf8'), name);
     const out: EvalOutcome[] = [];
     this.storage = new MemoryStorage({ dotAll: this.semantics === 'prometheus-3' });
-    this.histogramMetrics.clear();
+    this.histogramSeries = [];
     const skipFile = SKIPPED_FILES[name];
     for (const cmd of cmds) {
       if (cmd.kind === 'clear') {
         this.storage = new MemoryStorage({ dotAll: this.semantics === 'prometheus-3' });
-        this.histogramMetrics.clear();
+        this.histogramSeries = [];
       } else if (cmd.kind === 'load') {
         this.load(cmd);
       } else {
@@ -79,9 +80,13 @@ export class ConformanceRunner {
         const t = i * cmd.intervalMs;
         if (v.kind === 'float') this.storage.add(labels, t, v.value);
         else if (v.kind === 'stale') this.storage.add(labels, t, NaN, { stale: true });
-        else if (v.kind === 'histogram') this.histogramMetrics.add(s.metric.name ?? '');
       });
-      if (cmd.withNhcb) this.histogramMetrics.add(s.metric.name?.replace(/_(bucket|count|sum)$/, '') ?? '');
+      if (s.values.some((v) => v.kind === 'histogram')) this.histogramSeries.push(labels);
+      // load_with_nhcb also stores each classic histogram as a native one under the base name.
+      if (cmd.withNhcb && s.metric.name && /_(bucket|count|sum)$/.test(s.metric.name)) {
+        const { le: _le, ...rest } = s.metric.labels;
+        this.histogramSeries.push(labelsFromRecord({ ...rest, __name__: s.metric.name.replace(/_(bucket|count|sum)$/, '') }));
+      }
     }
   }
 
@@ -89,11 +94,24 @@ export class ConformanceRunner {
     if (/\blimitk\b|\blimit_ratio\b/.test(cmd.expr)) return 'limitk/limit_ratio are behind a feature flag in Prometheus 3.5';
     const expected = cmd.expected;
     if (Array.isArray(expected) && expected.some((e) => e.values.some((v) => v.kind === 'histogram'))) return 'expects native histogram samples';
-    for (const m of this.histogramMetrics) {
-      // Whole names only: `foo` loaded with load_with_nhcb is native, `foo_bucket` stays classic.
-      if (m !== '' && new RegExp(`(?<![\\w:])${m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w:])`).test(cmd.expr)) return `queries ${m}, which has native histogram samples`;
-    }
+    if (this.histogramSeries.length > 0 && this.selectsHistogram(cmd.expr)) return 'selects series with native histogram samples';
     return undefined;
+  }
+
+  private selectsHistogram(exprText: string): boolean {
+    let expr: Expr;
+    try {
+      expr = parseExpr(exprText);
+    } catch {
+      return false;
+    }
+    let found = false;
+    walk(expr, (e) => {
+      if (e.type !== 'VectorSelector' || found) return;
+      const ms = compileMatchers(e.matchers, { dotAll: this.semantics === 'prometheus-3' });
+      found = this.histogramSeries.some((l) => matchesLabels(ms, l));
+    });
+    return found;
   }
 
   private async evaluate(cmd: EvalCommand): Promise<Outcome> {
@@ -281,6 +299,34 @@ export function atModifierVariants(exprText: string, atMs: number): { expr: stri
   const text = formatExpr(expr);
   const times = atMs === 0 ? [-1000, 0, 1000] : [-10 * atMs, 0, Math.trunc(atMs / 5), atMs, 10 * atMs];
   return times.map((at) => ({ expr: text, at }));
+}
+
+function walk(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  switch (e.type) {
+    case 'MatrixSelector':
+      walk(e.vectorSelector, f);
+      return;
+    case 'SubqueryExpr':
+    case 'ParenExpr':
+    case 'UnaryExpr':
+    case 'StepInvariantExpr':
+      walk(e.expr, f);
+      return;
+    case 'Call':
+      e.args.forEach((a) => walk(a, f));
+      return;
+    case 'AggregateExpr':
+      walk(e.expr, f);
+      if (e.param) walk(e.param, f);
+      return;
+    case 'BinaryExpr':
+      walk(e.lhs, f);
+      walk(e.rhs, f);
+      return;
+    default:
+      return;
+  }
 }
 
 export interface SuiteSummary {

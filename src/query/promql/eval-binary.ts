@@ -1,6 +1,7 @@
 // Binary operators: arithmetic, comparisons (filtering and `bool`), set operators, vector matching,
 // as Prometheus's VectorBinop / VectorAnd / VectorOr / VectorUnless / VectorscalarBinop.
 
+import type { Semantics } from './functions/types.js';
 import { METRIC_NAME, type Labels } from '../model.js';
 import { labelsToSetString } from '../storage/interface.js';
 import { COMPARISON_OPS, type BinaryExpr, type BinaryOp, type VectorMatching } from './ast.js';
@@ -10,8 +11,9 @@ import {
   sameLabelsetError, setLabel, type EvalCtx, type Val, type VSeries,
 } from './eval-types.js';
 
-function isArithmetic(op: BinaryOp): boolean {
-  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^' || op === 'atan2';
+/** Operators whose result drops __name__; atan2 joined them in Prometheus 3 (2.42 kept the name). */
+function dropsName(op: BinaryOp, semantics: Semantics): boolean {
+  return op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^' || (op === 'atan2' && semantics === 'prometheus-3');
 }
 
 /** Prometheus's vectorElemBinop for floats: [value, keep]. */
@@ -63,7 +65,7 @@ export function evalBinary(ctx: EvalCtx, e: BinaryExpr, lhs: Val, rhs: Val): Val
 function vectorScalar(ctx: EvalCtx, e: BinaryExpr, vec: VSeries[], scalar: Float64Array, swap: boolean): VSeries[] {
   const n = ctx.steps.length;
   const cmp = COMPARISON_OPS.has(e.op);
-  const drop = isArithmetic(e.op) || e.returnBool;
+  const drop = dropsName(e.op, ctx.q.semantics) || e.returnBool;
   const out: VSeries[] = [];
   for (const s of vec) {
     checkAbort(ctx.q);
@@ -138,9 +140,9 @@ function vectorOr(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: VectorMatchi
 }
 
 /** Prometheus's resultMetric. */
-function resultMetric(l: Labels, r: Labels, op: BinaryOp, vm: VectorMatching): Labels {
+function resultMetric(l: Labels, r: Labels, op: BinaryOp, vm: VectorMatching, semantics: Semantics): Labels {
   let out = l;
-  if (isArithmetic(op)) out = dropMetricName(out);
+  if (dropsName(op, semantics)) out = dropMetricName(out);
   if (vm.card === 'one-to-one') out = vm.on ? keepLabels(out, vm.matchingLabels) : delLabels(out, vm.matchingLabels);
   for (const ln of vm.include) out = setLabel(out, ln, getLabel(r, ln));
   return out;
@@ -187,7 +189,7 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       const pk = `${j},${k}`;
       let res = pairLabels.get(pk);
       if (res === undefined) {
-        let labels = resultMetric(lhs[j].labels, rhs[k].labels, e.op, vm);
+        let labels = resultMetric(lhs[j].labels, rhs[k].labels, e.op, vm, ctx.q.semantics);
         if (e.returnBool) labels = dropMetricName(labels);
         res = { labels, key: labelsKey(labels) };
         pairLabels.set(pk, res);

@@ -2,6 +2,7 @@
 // element-wise functions (ELEMENT_FUNCTIONS), and those the evaluator implements itself (time,
 // vector, scalar, timestamp, absent*, label_replace/label_join, sort*, histogram_quantile, pi).
 
+import { compareLabels } from '../storage/interface.js';
 import { METRIC_NAME, type LabelMatcher, type Labels } from '../model.js';
 import { compileRegex, expandTemplate, matchAnchored, RegexError } from '../regex.js';
 import { goQuote } from '../storage/interface.js';
@@ -232,8 +233,9 @@ async function rangeFunction(ctx: EvalCtx, e: Call, matrixIdx: number, evaluate:
       if (to <= from) return;
       for (let a = 0; a < scalars.length; a++) scalarArgs[a] = scalars[a][i];
       // With @, Prometheus evaluates the (step-invariant) call once at the evaluation's start, with
-      // the selector's offset adjusted so that the window ends at @ - offset.
-      const evalTs = mat.atMs !== undefined ? ctx.start : ctx.steps[i];
+      // the selector's offset adjusted so that the window ends at @ - offset. predict_linear is not
+      // step-invariant (its result depends on the evaluation time): it runs at every step.
+      const evalTs = mat.atMs !== undefined && name !== 'predict_linear' ? ctx.start : ctx.steps[i];
       const offsetMs = mat.atMs !== undefined ? evalTs - mat.atMs + mat.offsetMs : mat.offsetMs;
       const fctx: RangeFnContextWithOffset = {
         evalTs, rangeMs: mat.rangeMs, semantics: q.semantics, scalarArgs, metricName, annotate, offsetMs,
@@ -300,16 +302,20 @@ async function labelJoin(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<Vec
   return { type: 'vector', series: mergeSameLabels(out, true) };
 }
 
-/** sort / sort_desc: NaN first in both (Prometheus's vectorByValueHeap / vectorByReverseValueHeap Less). Orders the first step. */
+/**
+ * sort / sort_desc, ordering the first step: NaN first in both in Prometheus 3 (vectorByValueHeap /
+ * vectorByReverseValueHeap), NaN last in both in Prometheus 2.42.
+ */
 function sortByValue(ctx: EvalCtx, v: VectorVal, desc: boolean): VectorVal {
   if (ctx.steps.length !== 1) return v;
+  const nanFirst = ctx.q.semantics === 'prometheus-3' ? -1 : 1;
   const series = v.series.filter((s) => s.has[0]);
   series.sort((a, b) => {
     const x = a.vals[0];
     const y = b.vals[0];
     const nx = Number.isNaN(x);
     const ny = Number.isNaN(y);
-    if (nx || ny) return nx === ny ? 0 : nx ? -1 : 1;
+    if (nx || ny) return nx === ny ? 0 : nx ? nanFirst : -nanFirst;
     return desc ? y - x : x - y;
   });
   return { type: 'vector', series };
@@ -346,7 +352,9 @@ function sortByLabel(v: VectorVal, names: string[], desc: boolean): VectorVal {
       const c = naturalCompare(x, y);
       return desc ? -c : c;
     }
-    return 0;
+    // Equal on every given label: the whole label set decides, so the order is always the same.
+    const c = compareLabels(a.labels, b.labels);
+    return desc ? -c : c;
   });
   return { type: 'vector', series };
 }
