@@ -47,8 +47,15 @@ export class ConformanceRunner {
   private readonly engine: Engine;
 
   constructor(readonly semantics: Semantics) {
-    // Prometheus's test engine: 5m lookback, 10000 samples, experimental functions enabled.
-    this.engine = new Engine({ semantics, lookbackDeltaMs: 5 * MINUTE, maxSamples: 10000, enableExperimentalFunctions: true });
+    // Prometheus's test engine: 5m lookback, 10000 samples, experimental functions enabled, and in
+    // 3.x delayed __name__ removal (its runner turns that feature flag on).
+    this.engine = new Engine({
+      semantics,
+      lookbackDeltaMs: 5 * MINUTE,
+      maxSamples: 10000,
+      enableExperimentalFunctions: true,
+      delayedNameRemoval: semantics === 'prometheus-3',
+    });
   }
 
   async runFile(file: string): Promise<EvalOutcome[]> {

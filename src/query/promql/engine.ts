@@ -10,7 +10,7 @@ import { valueTypeOf, documentedType, type Expr, type MatrixSelector, type Subqu
 import { PromQLParseError, parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
-  PromQLError, checkAbort, countPoints, dropMetricName, makeSteps, mergeSameLabels, newVSeries, tooManySamples,
+  PromQLError, checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName,
   type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
@@ -32,6 +32,8 @@ export interface EngineOptions {
   noStepSubqueryIntervalMs?: number;
   /** Allow experimental functions and limitk/limit_ratio (--enable-feature=promql-experimental-functions). Default false. */
   enableExperimentalFunctions?: boolean;
+  /** --enable-feature=promql-delayed-name-removal (off by default in Prometheus 3.5; on in its own test runner). */
+  delayedNameRemoval?: boolean;
 }
 
 export type Sample = { labels: Labels; t: number; v: number };
@@ -58,6 +60,7 @@ export class Engine {
   private readonly timeoutMs: number;
   private readonly noStepSubqueryIntervalMs: number;
   private readonly enableExperimental: boolean;
+  private readonly delayedNameRemoval: boolean;
 
   constructor(opts: EngineOptions = {}) {
     this.semantics = opts.semantics ?? 'prometheus-3';
@@ -66,6 +69,7 @@ export class Engine {
     this.timeoutMs = opts.timeoutMs ?? 2 * 60_000;
     this.noStepSubqueryIntervalMs = opts.noStepSubqueryIntervalMs ?? 60_000;
     this.enableExperimental = opts.enableExperimentalFunctions ?? false;
+    this.delayedNameRemoval = opts.delayedNameRemoval ?? false;
   }
 
   instantQuery(storage: Storage, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
@@ -127,6 +131,7 @@ export class Engine {
       storage, semantics: this.semantics, lookbackMs: this.lookbackMs, maxSamples: this.maxSamples,
       deadline: Date.now() + this.timeoutMs, signal, queryStart: start, queryEnd: end,
       noStepSubqueryIntervalMs: this.noStepSubqueryIntervalMs, enableExperimental: this.enableExperimental,
+      delayedNameRemoval: this.delayedNameRemoval,
       warnings: new Set(), infos: new Set(), checkCount: 0,
     };
     checkAbort(q, true);
@@ -143,6 +148,7 @@ export class Engine {
       throw new PromQLError('execution', (e as Error).message);
     }
     checkAbort(q, true);
+    if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
     const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
     return out;
   }
@@ -175,6 +181,18 @@ function walk(e: Expr, f: (e: Expr) => void): void {
 
 // ---------------------------------------------------------------------------------------------
 // Results
+
+/** The end of delayed name removal: marked series lose __name__, and then no label set may repeat. */
+function dropDelayedNames(series: VSeries[]): VSeries[] {
+  const out = series.map((s) => (s.dropName ? { ...s, labels: dropMetricName(s.labels), dropName: false } : s));
+  const seen = new Set<string>();
+  for (const s of out) {
+    const k = labelsKey(s.labels);
+    if (seen.has(k)) throw sameLabelsetError();
+    seen.add(k);
+  }
+  return out;
+}
 
 function isOrdered(e: Expr): boolean {
   while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
@@ -248,7 +266,7 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
       if (e.op === '+') return v;
       if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
       if (v.type !== 'vector') throw new PromQLError('execution', 'unary expression only allowed on expressions of type scalar or instant vector');
-      const series: VSeries[] = v.series.map((s) => ({ labels: dropMetricName(s.labels), vals: s.vals.map((x) => -x), has: s.has }));
+      const series: VSeries[] = v.series.map((s) => ({ ...withoutName(ctx.q, s.labels, 0), vals: s.vals.map((x) => -x), has: s.has }));
       return { type: 'vector', series: mergeSameLabels(series) };
     }
     case 'VectorSelector':

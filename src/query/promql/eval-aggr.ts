@@ -35,6 +35,7 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
   // Groups are fixed per series: compute them once.
   const groupOf = new Int32Array(input.length);
   const groups: Labels[] = [];
+  const groupDropName: boolean[] = [];
   const byKey = new Map<string, number>();
   for (let j = 0; j < input.length; j++) {
     const gl = groupLabels(input[j].labels, e);
@@ -43,6 +44,8 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
     if (g === undefined) {
       g = groups.length;
       groups.push(gl);
+      // A group that keeps __name__ (by (__name__)) inherits whether it is to go (delayed name removal).
+      groupDropName.push(input[j].dropName === true && gl.some((l) => l.name === METRIC_NAME));
       byKey.set(k, g);
     }
     groupOf[j] = g;
@@ -60,7 +63,7 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
     }
   }
 
-  const out = groups.map((g) => newVSeries(g, n));
+  const out = groups.map((g, x) => newVSeries(g, n, groupDropName[x]));
   const sem = ctx.q.semantics;
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
@@ -161,7 +164,7 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
       for (let x = 0; x < Math.min(k, m.length); x++) {
         const j = m[x];
         let o = out[j];
-        if (o === undefined) o = out[j] = newVSeries(input[j].labels, n);
+        if (o === undefined) o = out[j] = newVSeries(input[j].labels, n, input[j].dropName === true);
         o.has[i] = 1;
         o.vals[i] = input[j].vals[i];
         if (i === 0) order.push(j);

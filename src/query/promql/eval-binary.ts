@@ -8,7 +8,7 @@ import { COMPARISON_OPS, type BinaryExpr, type BinaryOp, type VectorMatching } f
 import { goMod, goPow } from './functions/element.js';
 import {
   PromQLError, checkAbort, delLabels, dropMetricName, getLabel, keepLabels, labelsKey, mergeSameLabels, newVSeries,
-  sameLabelsetError, setLabel, type EvalCtx, type Val, type VSeries,
+  sameLabelsetError, setLabel, withoutName, type EvalCtx, type QueryState, type Val, type VSeries,
 } from './eval-types.js';
 
 /** Operators whose result drops __name__; atan2 joined them in Prometheus 3 (2.42 kept the name). */
@@ -69,7 +69,7 @@ function vectorScalar(ctx: EvalCtx, e: BinaryExpr, vec: VSeries[], scalar: Float
   const out: VSeries[] = [];
   for (const s of vec) {
     checkAbort(ctx.q);
-    const r = newVSeries(drop ? dropMetricName(s.labels) : s.labels, n);
+    const r = drop ? withoutName(ctx.q, s.labels, n) : newVSeries(s.labels, n, s.dropName === true);
     let any = false;
     for (let i = 0; i < n; i++) {
       if (!s.has[i]) continue;
@@ -106,7 +106,7 @@ function vectorAndUnless(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: Vecto
   const n = ctx.steps.length;
   const rsig = rhs.map((s) => signature(s.labels, vm));
   const lsig = lhs.map((s) => signature(s.labels, vm));
-  const out = lhs.map((s) => newVSeries(s.labels, n));
+  const out = lhs.map((s) => newVSeries(s.labels, n, s.dropName === true));
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
     const present = new Set<string>();
@@ -124,7 +124,7 @@ function vectorOr(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: VectorMatchi
   const n = ctx.steps.length;
   const rsig = rhs.map((s) => signature(s.labels, vm));
   const lsig = lhs.map((s) => signature(s.labels, vm));
-  const rout = rhs.map((s) => newVSeries(s.labels, n));
+  const rout = rhs.map((s) => newVSeries(s.labels, n, s.dropName === true));
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
     const present = new Set<string>();
@@ -135,17 +135,18 @@ function vectorOr(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: VectorMatchi
       rout[j].vals[i] = rhs[j].vals[i];
     }
   }
-  const out = [...lhs.map((s) => ({ labels: s.labels, vals: s.vals, has: s.has })), ...rout.filter((s) => s.has.includes(1))];
+  const out = [...lhs.map((s) => ({ labels: s.labels, vals: s.vals, has: s.has, dropName: s.dropName })), ...rout.filter((s) => s.has.includes(1))];
   return mergeSameLabels(out);
 }
 
-/** Prometheus's resultMetric. */
-function resultMetric(l: Labels, r: Labels, op: BinaryOp, vm: VectorMatching, semantics: Semantics): Labels {
+/** Prometheus's resultMetric; with delayed name removal the name is only marked to go. */
+function resultMetric(l: Labels, r: Labels, op: BinaryOp, vm: VectorMatching, q: QueryState): { labels: Labels; dropName: boolean } {
+  const drop = dropsName(op, q.semantics);
   let out = l;
-  if (dropsName(op, semantics)) out = dropMetricName(out);
+  if (drop && !q.delayedNameRemoval) out = dropMetricName(out);
   if (vm.card === 'one-to-one') out = vm.on ? keepLabels(out, vm.matchingLabels) : delLabels(out, vm.matchingLabels);
   for (const ln of vm.include) out = setLabel(out, ln, getLabel(r, ln));
-  return out;
+  return { labels: out, dropName: drop && q.delayedNameRemoval };
 }
 
 function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeries[], vm: VectorMatching): VSeries[] {
@@ -157,7 +158,7 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
   const lsig = lhs.map((s) => signature(s.labels, vm));
   const rsig = rhs.map((s) => signature(s.labels, vm));
   const outByKey = new Map<string, VSeries>();
-  const pairLabels = new Map<string, { labels: Labels; key: string }>();
+  const pairLabels = new Map<string, { labels: Labels; key: string; dropName: boolean }>();
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
     const right = new Map<string, number>();
@@ -189,9 +190,14 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       const pk = `${j},${k}`;
       let res = pairLabels.get(pk);
       if (res === undefined) {
-        let labels = resultMetric(lhs[j].labels, rhs[k].labels, e.op, vm, ctx.q.semantics);
-        if (e.returnBool) labels = dropMetricName(labels);
-        res = { labels, key: labelsKey(labels) };
+        const rm = resultMetric(lhs[j].labels, rhs[k].labels, e.op, vm, ctx.q);
+        let labels = rm.labels;
+        let dropName = rm.dropName || lhs[j].dropName === true;
+        if (e.returnBool) {
+          if (ctx.q.delayedNameRemoval) dropName = true;
+          else labels = dropMetricName(labels);
+        }
+        res = { labels, key: labelsKey(labels), dropName };
         pairLabels.set(pk, res);
       }
       const seen = matched.get(sig);
@@ -210,7 +216,7 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       }
       let o = outByKey.get(res.key);
       if (o === undefined) {
-        o = newVSeries(res.labels, n);
+        o = newVSeries(res.labels, n, res.dropName);
         outByKey.set(res.key, o);
       }
       if (o.has[i]) throw sameLabelsetError();

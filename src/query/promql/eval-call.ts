@@ -9,9 +9,9 @@ import { goQuote } from '../storage/interface.js';
 import type { Call, Expr, MatrixSelector } from './ast.js';
 import { ELEMENT_FUNCTIONS, clampDropsAll } from './functions/element.js';
 import { RANGE_FUNCTIONS, invalidQuantileWarning, possibleNonCounterInfo, type RangeFnContextWithOffset } from './functions/range.js';
-import { bucketQuantile, type ClassicBucket } from './functions/quantile.js';
+import { bucketFraction, bucketQuantile, type ClassicBucket } from './functions/quantile.js';
 import {
-  PromQLError, checkAbort, dropMetricName, getLabel, labelsKey, mergeSameLabels, newVSeries, setLabel,
+  PromQLError, checkAbort, dropMetricName, getLabel, labelsKey, mergeSameLabels, newVSeries, setLabel, withoutName,
   type EvalCtx, type MatrixVal, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { evalVectorSelector, forEachWindow } from './engine.js';
@@ -94,8 +94,10 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
     }
     case 'histogram_quantile':
       return histogramQuantile(ctx, e, evaluate);
+    case 'histogram_fraction':
+      return histogramFraction(ctx, e, evaluate);
     case 'histogram_count': case 'histogram_sum': case 'histogram_avg': case 'histogram_stddev':
-    case 'histogram_stdvar': case 'histogram_fraction':
+    case 'histogram_stdvar':
       // Native histograms only: float samples are ignored.
       for (const a of e.args) await evaluate(ctx, a);
       return { type: 'vector', series: [] };
@@ -121,7 +123,7 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
   for (const a of e.args.slice(1)) scalars.push(await scalarArg(ctx, a, evaluate));
   const sem = ctx.q.semantics;
   const args: number[] = new Array(scalars.length);
-  const out: VSeries[] = vec.series.map((s) => newVSeries(dropMetricName(s.labels), n));
+  const out: VSeries[] = vec.series.map((s) => withoutName(ctx.q, s.labels, n));
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
     for (let a = 0; a < scalars.length; a++) args[a] = scalars[a][i];
@@ -193,7 +195,7 @@ async function timestampFn(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<V
     series = (await vectorArg(ctx, e.args[0], evaluate)).series;
   }
   const out = series.map((s) => {
-    const r = newVSeries(dropMetricName(s.labels), n);
+    const r = withoutName(ctx.q, s.labels, n);
     for (let i = 0; i < n; i++) {
       if (!s.has[i]) continue;
       r.has[i] = 1;
@@ -227,7 +229,7 @@ async function rangeFunction(ctx: EvalCtx, e: Call, matrixIdx: number, evaluate:
   for (const s of mat.series) {
     checkAbort(q);
     const metricName = getLabel(s.labels, METRIC_NAME) || undefined;
-    const r = newVSeries(keepName ? s.labels : dropMetricName(s.labels), n);
+    const r = keepName ? newVSeries(s.labels, n) : withoutName(ctx.q, s.labels, n);
     let any = false;
     forEachWindow(ctx, mat, s, (i, from, to) => {
       if (to <= from) return;
@@ -264,7 +266,8 @@ function regexError(fn: string, err: unknown): PromQLError {
 
 function validLabelName(name: string, sem: string): boolean {
   if (sem === 'prometheus-2') return /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name);
-  return name.length > 0 && !/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''));
+  // Any valid UTF-8 in Prometheus 3. Strings decode invalid byte escapes (e.g. "\xff") to U+FFFD.
+  return name.length > 0 && !name.includes('\ufffd') && !/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''));
 }
 
 async function labelReplace(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<VectorVal> {
@@ -283,7 +286,8 @@ async function labelReplace(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<
   const out = v.series.map((s) => {
     const m = matchAnchored(re, getLabel(s.labels, src));
     if (m === undefined) return s;
-    return { ...s, labels: setLabel(s.labels, dst, expandTemplate(repl, m)) };
+    // Writing __name__ explicitly keeps it, even where it was marked to go (delayed name removal).
+    return { ...s, labels: setLabel(s.labels, dst, expandTemplate(repl, m)), dropName: s.dropName === true && dst !== METRIC_NAME };
   });
   return { type: 'vector', series: mergeSameLabels(out, true) };
 }
@@ -298,7 +302,7 @@ async function labelJoin(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<Vec
   }
   if (!validLabelName(dst, ctx.q.semantics)) throw new PromQLError('execution', `invalid destination label name in label_join(): ${dst}`);
   const v = await vectorArg(ctx, e.args[0], evaluate);
-  const out = v.series.map((s) => ({ ...s, labels: setLabel(s.labels, dst, srcs.map((l) => getLabel(s.labels, l)).join(sep)) }));
+  const out = v.series.map((s) => ({ ...s, labels: setLabel(s.labels, dst, srcs.map((l) => getLabel(s.labels, l)).join(sep)), dropName: s.dropName === true && dst !== METRIC_NAME }));
   return { type: 'vector', series: mergeSameLabels(out, true) };
 }
 
@@ -359,13 +363,16 @@ function sortByLabel(v: VectorVal, names: string[], desc: boolean): VectorVal {
   return { type: 'vector', series };
 }
 
-async function histogramQuantile(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<VectorVal> {
-  const n = ctx.steps.length;
-  const qs = await scalarArg(ctx, e.args[0], evaluate);
-  const v = await vectorArg(ctx, e.args[1], evaluate);
+interface BucketGroup {
+  labels: Labels;
+  dropName: boolean;
+  members: { le: number; s: VSeries }[];
+}
+
+/** Classic histogram series grouped by all labels but `le` (the name included; outputs drop it). */
+function bucketGroups(ctx: EvalCtx, v: VectorVal): BucketGroup[] {
   const q = ctx.q;
-  // Group by all labels but `le` (the metric name included); output labels drop the name too.
-  const groups = new Map<string, { labels: Labels; members: { le: number; s: VSeries }[] }>();
+  const groups = new Map<string, BucketGroup>();
   for (const s of v.series) {
     const leStr = getLabel(s.labels, 'le');
     const le = parseGoFloat(leStr);
@@ -378,37 +385,68 @@ async function histogramQuantile(ctx: EvalCtx, e: Call, evaluate: Evaluate): Pro
     const withoutLe = s.labels.filter((l) => l.name !== 'le');
     const k = labelsKey(withoutLe);
     let g = groups.get(k);
-    if (g === undefined) groups.set(k, (g = { labels: dropMetricName(withoutLe), members: [] }));
+    if (g === undefined) {
+      const delayed = q.delayedNameRemoval;
+      groups.set(k, (g = { labels: delayed ? withoutLe : dropMetricName(withoutLe), dropName: delayed, members: [] }));
+    }
     g.members.push({ le, s });
   }
-  for (let i = 0; i < n; i++) {
+  return [...groups.values()];
+}
+
+/** One output value per group and step from that step's buckets; undefined = no point. */
+function perBuckets(ctx: EvalCtx, groups: BucketGroup[], f: (i: number, buckets: ClassicBucket[], g: BucketGroup) => number | undefined): VectorVal {
+  const n = ctx.steps.length;
+  const out: VSeries[] = [];
+  for (const g of groups) {
+    checkAbort(ctx.q);
+    const r = newVSeries(g.labels, n, g.dropName);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const buckets: ClassicBucket[] = [];
+      for (const m of g.members) if (m.s.has[i]) buckets.push({ upperBound: m.le, count: m.s.vals[i] });
+      if (buckets.length === 0) continue;
+      const v = f(i, buckets, g);
+      if (v === undefined) continue;
+      r.has[i] = 1;
+      r.vals[i] = v;
+      any = true;
+    }
+    if (any) out.push(r);
+  }
+  return { type: 'vector', series: mergeSameLabels(out) };
+}
+
+async function histogramQuantile(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<VectorVal> {
+  const qs = await scalarArg(ctx, e.args[0], evaluate);
+  const v = await vectorArg(ctx, e.args[1], evaluate);
+  const q = ctx.q;
+  const groups = bucketGroups(ctx, v);
+  for (let i = 0; i < ctx.steps.length; i++) {
     const qv = qs[i];
     if (qv < 0 || qv > 1 || Number.isNaN(qv)) {
       q.warnings.add(invalidQuantileWarning(qv));
       break;
     }
   }
-  const out: VSeries[] = [];
-  for (const g of groups.values()) {
-    checkAbort(q);
-    const r = newVSeries(g.labels, n);
-    let any = false;
-    for (let i = 0; i < n; i++) {
-      const buckets: ClassicBucket[] = [];
-      for (const m of g.members) if (m.s.has[i]) buckets.push({ upperBound: m.le, count: m.s.vals[i] });
-      if (buckets.length === 0) continue;
-      const res = bucketQuantile(qs[i], buckets, q.semantics);
-      if (res.forcedMonotonic && q.semantics === 'prometheus-3') {
-        const metric = getLabel(g.members[0].s.labels, METRIC_NAME);
-        q.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(metric)}`);
-      }
-      r.has[i] = 1;
-      r.vals[i] = res.value;
-      any = true;
+  return perBuckets(ctx, groups, (i, buckets, g) => {
+    const res = bucketQuantile(qs[i], buckets, q.semantics);
+    if (res.forcedMonotonic && q.semantics === 'prometheus-3') {
+      const metric = getLabel(g.members[0].s.labels, METRIC_NAME);
+      q.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(metric)}`);
     }
-    if (any) out.push(r);
-  }
-  return { type: 'vector', series: mergeSameLabels(out) };
+    return res.value;
+  });
+}
+
+/** histogram_fraction(lower, upper, classic buckets): Prometheus 3 interpolates within buckets. */
+async function histogramFraction(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<VectorVal> {
+  const lower = await scalarArg(ctx, e.args[0], evaluate);
+  const upper = await scalarArg(ctx, e.args[1], evaluate);
+  const v = await vectorArg(ctx, e.args[2], evaluate);
+  // 2.42 had no classic-bucket histogram_fraction: float samples gave nothing.
+  if (ctx.q.semantics === 'prometheus-2') return { type: 'vector', series: [] };
+  return perBuckets(ctx, bucketGroups(ctx, v), (i, buckets) => bucketFraction(lower[i], upper[i], buckets));
 }
 
 /** Go's strconv.ParseFloat for bucket bounds: decimal, hex, Inf/NaN spellings; undefined when invalid. */

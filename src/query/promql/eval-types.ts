@@ -22,6 +22,11 @@ export class PromQLError extends Error {
 /** One series of an instant-vector node: vals[i] is defined where has[i] is 1. */
 export interface VSeries {
   labels: Labels;
+  /**
+   * With delayed name removal: __name__ is still in `labels` but goes at the end of the query
+   * (Prometheus's DropName). Always false otherwise, the name being dropped where it happens.
+   */
+  dropName?: boolean;
   vals: Float64Array;
   has: Uint8Array;
   /** Sample timestamps (ms) per step, kept by vector selectors for timestamp(). */
@@ -65,6 +70,8 @@ export interface QueryState {
   readonly queryEnd: number;
   readonly noStepSubqueryIntervalMs: number;
   readonly enableExperimental: boolean;
+  /** --enable-feature=promql-delayed-name-removal: __name__ is dropped at the end, not where it happens. */
+  readonly delayedNameRemoval: boolean;
   readonly warnings: Set<string>;
   readonly infos: Set<string>;
   checkCount: number;
@@ -98,8 +105,17 @@ export function tooManySamples(): PromQLError {
   return new PromQLError('execution', 'query processing would load too many samples into memory in query execution');
 }
 
-export function newVSeries(labels: Labels, n: number): VSeries {
-  return { labels, vals: new Float64Array(n), has: new Uint8Array(n) };
+export function newVSeries(labels: Labels, n: number, dropName = false): VSeries {
+  return dropName ? { labels, vals: new Float64Array(n), has: new Uint8Array(n), dropName } : { labels, vals: new Float64Array(n), has: new Uint8Array(n) };
+}
+
+/**
+ * A series whose result loses its metric name, as a new series: the name goes now, or, with delayed
+ * name removal, is only marked to go at the end of the query (so label_replace can still read it and
+ * two series differing only by name do not collide midway).
+ */
+export function withoutName(q: QueryState, labels: Labels, n: number): VSeries {
+  return q.delayedNameRemoval ? newVSeries(labels, n, true) : newVSeries(dropMetricName(labels), n);
 }
 
 /** A collision-free key of a label set. */
