@@ -275,3 +275,32 @@ const FUNCTION_LIST: FunctionSpec[] = [
 ];
 
 export const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map(FUNCTION_LIST.map((f) => [f.name, f]));
+
+/** Calls `f` on `e` and every expression below it, parents first. */
+export function walkExpr(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  switch (e.type) {
+    case 'ParenExpr':
+    case 'UnaryExpr':
+    case 'StepInvariantExpr':
+    case 'SubqueryExpr':
+      walkExpr(e.expr, f);
+      return;
+    case 'MatrixSelector':
+      walkExpr(e.vectorSelector, f);
+      return;
+    case 'Call':
+      for (const a of e.args) walkExpr(a, f);
+      return;
+    case 'AggregateExpr':
+      if (e.param) walkExpr(e.param, f);
+      walkExpr(e.expr, f);
+      return;
+    case 'BinaryExpr':
+      walkExpr(e.lhs, f);
+      walkExpr(e.rhs, f);
+      return;
+    default:
+      return;
+  }
+}

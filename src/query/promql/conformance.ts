@@ -8,7 +8,7 @@ import { labelsFromRecord, labelsToString, compareLabels } from '../storage/inte
 import { MemoryStorage } from '../storage/memory.js';
 import { compileMatchers, matchesLabels } from '../matchers.js';
 import type { Labels } from '../model.js';
-import type { Expr } from './ast.js';
+import { walkExpr, type Expr } from './ast.js';
 import { Engine, type QueryOutput } from './engine.js';
 import type { Semantics } from './functions/types.js';
 import { formatExpr, parseExpr } from './parser.js';
@@ -113,7 +113,7 @@ export class ConformanceRunner {
       return false;
     }
     let found = false;
-    walk(expr, (e) => {
+    walkExpr(expr, (e) => {
       if (e.type !== 'VectorSelector' || found) return;
       const ms = compileMatchers(e.matchers, { dotAll: this.semantics === 'prometheus-3' });
       found = this.histogramSeries.some((l) => matchesLabels(ms, l));
@@ -306,34 +306,6 @@ export function atModifierVariants(exprText: string, atMs: number): { expr: stri
   const text = formatExpr(expr);
   const times = atMs === 0 ? [-1000, 0, 1000] : [-10 * atMs, 0, Math.trunc(atMs / 5), atMs, 10 * atMs];
   return times.map((at) => ({ expr: text, at }));
-}
-
-function walk(e: Expr, f: (e: Expr) => void): void {
-  f(e);
-  switch (e.type) {
-    case 'MatrixSelector':
-      walk(e.vectorSelector, f);
-      return;
-    case 'SubqueryExpr':
-    case 'ParenExpr':
-    case 'UnaryExpr':
-    case 'StepInvariantExpr':
-      walk(e.expr, f);
-      return;
-    case 'Call':
-      e.args.forEach((a) => walk(a, f));
-      return;
-    case 'AggregateExpr':
-      walk(e.expr, f);
-      if (e.param) walk(e.param, f);
-      return;
-    case 'BinaryExpr':
-      walk(e.lhs, f);
-      walk(e.rhs, f);
-      return;
-    default:
-      return;
-  }
 }
 
 export interface SuiteSummary {

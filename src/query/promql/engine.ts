@@ -6,7 +6,7 @@
 
 import type { Labels } from '../model.js';
 import { compareLabels, type Series, type Storage } from '../storage/interface.js';
-import { valueTypeOf, documentedType, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
+import { valueTypeOf, documentedType, walkExpr, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
 import { PromQLParseError, parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
@@ -100,7 +100,7 @@ export class Engine {
       throw new PromQLError('bad_data', new PromQLParseError(query, { start, end }, detail).message);
     };
     const p2 = this.semantics === 'prometheus-2';
-    walk(e, (n) => {
+    walkExpr(e, (n) => {
       if (n.type === 'Call') {
         const f = n.func;
         const nameEnd = n.pos.start + f.name.length;
@@ -151,31 +151,6 @@ export class Engine {
     if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
     const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
     return out;
-  }
-}
-
-function walk(e: Expr, f: (e: Expr) => void): void {
-  f(e);
-  switch (e.type) {
-    case 'ParenExpr': case 'UnaryExpr': case 'StepInvariantExpr': case 'SubqueryExpr':
-      walk(e.expr, f);
-      break;
-    case 'MatrixSelector':
-      walk(e.vectorSelector, f);
-      break;
-    case 'Call':
-      for (const a of e.args) walk(a, f);
-      break;
-    case 'AggregateExpr':
-      if (e.param) walk(e.param, f);
-      walk(e.expr, f);
-      break;
-    case 'BinaryExpr':
-      walk(e.lhs, f);
-      walk(e.rhs, f);
-      break;
-    default:
-      break;
   }
 }
 

@@ -15,6 +15,8 @@
 // Lines are trimmed and a line whose first non-blank character is `#` counts as blank, exactly as
 // promqltest's getLines does, so a comment ends a load/eval block.
 
+import { almostEqual } from './functions/quantile.js';
+
 /** One value of a series description. 'stale' is Prometheus's staleness marker (a special NaN). */
 export type SampleValue =
   | { kind: 'float'; value: number }
@@ -433,24 +435,15 @@ export function parseSeriesDescription(line: string): { labelsText: string; metr
 // ---------------------------------------------------------------------------------------------------------------
 // Value comparison
 
-const MIN_NORMAL = 2.2250738585072014e-308; // math.Float64frombits(0x0010000000000000)
 /** promqltest's defaultEpsilon: relative error allowed for sample values. */
 export const DEFAULT_EPSILON = 0.000001;
 
 /**
- * Prometheus's util/almost.Equal(a, b, defaultEpsilon) as used by promqltest in 3.x: any NaN equals any NaN
- * (the staleness marker included), exact equality, else |a-b| / min(|a|+|b|, MaxFloat64) < 1e-6, with an absolute
- * test (|a-b| < 1e-6 * MinNormal) when either side is 0 or the sum is subnormal. (2.42's almostEqual differs only
- * in using `|a-b| < MinNormal` instead of `|a|+|b| < MinNormal` for that branch and not clamping the sum, which
- * gives the same answer for every pair of finite values that are not both tiny.)
+ * How promqltest compares sample values: Prometheus's util/almost.Equal(a, b, 1e-6) (any NaN equals
+ * any NaN, exact equality, else a relative difference below epsilon; see functions/quantile.ts).
  */
 export function compareSeriesValue(expected: number, actual: number, epsilon = DEFAULT_EPSILON): boolean {
-  if (Number.isNaN(expected) && Number.isNaN(actual)) return true;
-  if (expected === actual) return true;
-  const absSum = Math.abs(expected) + Math.abs(actual);
-  const diff = Math.abs(expected - actual);
-  if (expected === 0 || actual === 0 || absSum < MIN_NORMAL) return diff < epsilon * MIN_NORMAL;
-  return diff / Math.min(absSum, Number.MAX_VALUE) < epsilon;
+  return almostEqual(expected, actual, epsilon);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
