@@ -211,6 +211,11 @@ export interface StartPrometheusOptions {
   logFile?: string;
   /** Deadline for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * Called with the (empty) TSDB directory before Prometheus starts, e.g. to backfill blocks into it.
+   * Called again for a fresh directory if the start is retried on another port.
+   */
+  prepareDataDir?: (tsdbDir: string) => Promise<void> | void;
 }
 
 class PrometheusExitedError extends Error {
@@ -337,6 +342,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     fs.mkdirSync(path.join(dir, 'data'));
     const port = opts.port ?? (await freePort());
     try {
+      if (opts.prepareDataDir) await opts.prepareDataDir(path.join(dir, 'data'));
       return await launchOnce(bin, dir, port, opts);
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
