@@ -151,18 +151,33 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
       if (members[g].length === 0) groupOrder.push(g);
       members[g].push(j);
     }
+    const cmp = (a: number, b: number): number => {
+      const va = input[a].vals[i];
+      const vb = input[b].vals[i];
+      const na = Number.isNaN(va);
+      const nb = Number.isNaN(vb);
+      if (na || nb) return na === nb ? 0 : na ? 1 : -1;
+      return top ? vb - va : va - vb;
+    };
     for (const g of groupOrder) {
-      const m = members[g];
-      m.sort((a, b) => {
-        const va = input[a].vals[i];
-        const vb = input[b].vals[i];
-        const na = Number.isNaN(va);
-        const nb = Number.isNaN(vb);
-        if (na || nb) return na === nb ? 0 : na ? 1 : -1;
-        return top ? vb - va : va - vb;
-      });
-      for (let x = 0; x < Math.min(k, m.length); x++) {
-        const j = m[x];
+      // The k best in order, ties in input order: what a stable sort and a cut at k give, without
+      // sorting the whole group at every step.
+      // (Insertion into a short list; for a large k a stable sort of the group is cheaper.)
+      let best: number[];
+      if (k > 64) {
+        best = members[g].sort(cmp).slice(0, k);
+      } else {
+        best = [];
+        for (const j of members[g]) {
+          if (best.length === k && cmp(j, best[k - 1]!) >= 0) continue;
+          let pos = best.length;
+          while (pos > 0 && cmp(j, best[pos - 1]!) < 0) pos--;
+          best.splice(pos, 0, j);
+          if (best.length > k) best.pop();
+        }
+      }
+      for (let x = 0; x < best.length; x++) {
+        const j = best[x]!;
         let o = out[j];
         if (o === undefined) o = out[j] = newVSeries(input[j].labels, n, input[j].dropName === true);
         o.has[i] = 1;
