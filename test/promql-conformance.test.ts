@@ -29,6 +29,10 @@ for (const { version, semantics } of suites) {
   const { outcomes } = await runSuite(dir, semantics);
   const byFile = new Map<string, EvalOutcome[]>();
   for (const o of outcomes) (byFile.get(o.file) ?? byFile.set(o.file, []).get(o.file)!).push(o);
+  // The skips, grouped by reason, printed with every run.
+  const reasons = new Map<string, number>();
+  for (const o of outcomes) if (o.outcome.status === 'skipped') reasons.set(o.outcome.reason, (reasons.get(o.outcome.reason) ?? 0) + 1);
+  if (reasons.size > 0) process.stdout.write(`promqltest ${version} skipped evals by reason:\n${[...reasons].map(([r, n]) => `  ${n} x ${r}`).join('\n')}\n`);
   describe(`promqltest ${version} (${semantics})`, () => {
     for (const [file, list] of byFile) {
       describe(file, () => {
