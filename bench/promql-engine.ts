@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Engine } from '../src/query/promql/engine.js';
 import { MemoryStorage } from '../src/query/storage/memory.js';
+import { findPromtool, prng } from '../src/dev/backfill.js';
 import { startPrometheus } from '../src/dev/prometheus-process.js';
 import { parseExposition } from '../src/shard/parse.js';
 
@@ -25,22 +26,10 @@ const END_MS = START_MS + 3600_000;
 const JOBS = 10;
 const LE = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** OpenMetrics with timestamps: 5,000 counter series and 500 histogram children (5,000 buckets + sum/count). */
 function generate(): string {
   const out: string[] = [];
-  const r = rng(42);
+  const r = prng(42);
   out.push('# TYPE http_requests counter');
   for (let j = 0; j < JOBS; j++) {
     for (let i = 0; i < 100; i++) {
@@ -144,7 +133,7 @@ async function prometheusTimes(om: string, qStart: number): Promise<Record<strin
   const file = path.join(dir, 'data.om');
   writeFileSync(file, om);
   const blocks = path.join(dir, 'blocks');
-  execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', file, blocks], { stdio: 'ignore' });
+  execFileSync(findPromtool(), ['tsdb', 'create-blocks-from', 'openmetrics', file, blocks], { stdio: 'ignore' });
   const prom = await startPrometheus({
     configYaml: 'global: {scrape_interval: 1h}\n',
     extraArgs: ['--storage.tsdb.retention.time=100y'],
