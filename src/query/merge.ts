@@ -1,0 +1,171 @@
+// Merging HA replicas' copies of the same series (see docs/merge-rules.md).
+//
+// A server group is a set of replicas scraping the same targets. Each replica's copy of a series has
+// the same labels but samples at slightly different times (each replica scrapes on its own clock
+// phase), and either copy may have gaps (replica restarted, scrape failed). The merge fills one
+// copy's gaps from the other without doubling the sample density.
+//
+// Rule (anti-affinity merge):
+//   * Walk all replicas' samples in time order. One replica is "followed" (the source of the last
+//     taken sample). The followed replica's next sample is taken whenever it is after the last taken
+//     sample, so its scrape stream passes through unchanged.
+//   * Another replica's sample is eligible only when it is at least `antiAffinityMs` after the last
+//     taken sample; samples of other replicas closer than that are near-duplicates and are dropped.
+//   * Stickiness: when the followed replica's next sample is less than `antiAffinityMs` later than the
+//     earliest eligible sample of another replica (equal or near-equal times), the followed replica
+//     wins. The merge switches replica only when the followed one has a gap longer than
+//     anti-affinity (or has ended). Sticking avoids zig-zagging between two replicas' slightly
+//     different counter values, each switch of which can read as a tiny counter reset.
+//   * Staleness markers: a marker from one replica is dropped when another replica is still live at
+//     that time, i.e. it has a real (non-stale) sample within `antiAffinityMs` after the marker, or
+//     its most recent sample at or before marker + antiAffinityMs is a real sample no older than
+//     marker - antiAffinityMs. Otherwise the marker is kept. A dropped marker does not count as a
+//     taken sample, so the other replica's samples fill in right after the followed one's last sample.
+//
+// Cannot handle: replicas whose clocks are offset by more than anti-affinity (their samples are not
+// recognised as near-duplicates, density doubles), and replicas that disagree on the value at the
+// same time where both are "right" (one is picked, the other silently dropped).
+
+import type { Series } from './storage/interface.js';
+import { compareLabels } from './storage/interface.js';
+
+const EMPTY_F64 = new Float64Array(0);
+
+/** Index of the last timestamp <= t in ts (strictly increasing), or -1. */
+function lastAtOrBefore(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length; // first index with ts > t lies in [lo, hi]
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Whether replica q is still live around a staleness marker at time t (see the rule above). */
+function liveAround(q: Series, t: number, aa: number): boolean {
+  const ts = q.timestamps;
+  const st = q.stale;
+  const j = lastAtOrBefore(ts, t + aa);
+  if (j < 0) return false;
+  // A real sample within anti-affinity after the marker.
+  for (let k = j; k >= 0 && ts[k] >= t; k--) {
+    if (st === undefined || st[k] === 0) return true;
+  }
+  // Most recent event up to t + aa is a real sample, and recent enough.
+  return ts[j] >= t - aa && (st === undefined || st[j] === 0);
+}
+
+/** Merges the same series (same labels) from several replicas into one, filling gaps, keeping density. */
+export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number): Series {
+  const aa = Number.isFinite(antiAffinityMs) && antiAffinityMs > 0 ? antiAffinityMs : 0;
+  const live = replicas.filter((s) => s.timestamps.length > 0);
+  if (live.length === 0) {
+    return { labels: replicas.length > 0 ? replicas[0].labels : [], timestamps: EMPTY_F64, values: EMPTY_F64 };
+  }
+  if (live.length === 1) return live[0];
+
+  const R = live.length;
+  const ts = live.map((s) => s.timestamps);
+  const vs = live.map((s) => s.values);
+  const st = live.map((s) => s.stale);
+  const len = ts.map((a) => a.length);
+  const pos = new Array<number>(R).fill(0);
+  let cap = 0;
+  for (const l of len) cap += l;
+
+  const outT = new Float64Array(cap);
+  const outV = new Float64Array(cap);
+  let outS: Uint8Array | undefined;
+  let n = 0;
+  let lastT = -Infinity;
+  let cur = -1;
+
+  for (;;) {
+    // The followed replica's next sample after the last taken one.
+    let tf = Infinity;
+    if (cur >= 0) {
+      const a = ts[cur];
+      let p = pos[cur];
+      while (p < len[cur] && a[p] <= lastT) p++;
+      pos[cur] = p;
+      if (p < len[cur]) tf = a[p];
+    }
+    // The earliest eligible sample of the other replicas; near-duplicates are skipped for good.
+    const minOther = lastT + aa;
+    let best = -1;
+    let tb = Infinity;
+    for (let r = 0; r < R; r++) {
+      if (r === cur) continue;
+      const a = ts[r];
+      let p = pos[r];
+      while (p < len[r] && (a[p] < minOther || a[p] <= lastT)) p++;
+      pos[r] = p;
+      if (p < len[r] && a[p] < tb) {
+        tb = a[p];
+        best = r;
+      }
+    }
+    let r: number;
+    if (tf !== Infinity && (tf <= tb || tf < tb + aa)) r = cur;
+    else if (best >= 0) r = best;
+    else break;
+
+    const i = pos[r]++;
+    const t = ts[r][i];
+    const s = st[r];
+    if (s !== undefined && s[i] !== 0) {
+      let drop = false;
+      for (let q = 0; q < R && !drop; q++) {
+        if (q !== r && liveAround(live[q], t, aa)) drop = true;
+      }
+      if (drop) continue;
+      outS ??= new Uint8Array(cap);
+      outS[n] = 1;
+    }
+    outT[n] = t;
+    outV[n] = vs[r][i];
+    n++;
+    lastT = t;
+    cur = r;
+  }
+
+  const out: Series = {
+    labels: live[0].labels,
+    timestamps: n === cap ? outT : outT.slice(0, n),
+    values: n === cap ? outV : outV.slice(0, n),
+  };
+  if (outS !== undefined) out.stale = n === cap ? outS : outS.slice(0, n);
+  return out;
+}
+
+/**
+ * Merges several replicas' select results (each sorted by labels): series with identical labels are
+ * merged with mergeReplicaSamples, others kept apart; output sorted by labels.
+ */
+export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number): Series[] {
+  const nonEmpty = sets.filter((s) => s.length > 0);
+  if (nonEmpty.length === 0) return [];
+  if (nonEmpty.length === 1) return nonEmpty[0].slice();
+  const K = nonEmpty.length;
+  const pos = new Array<number>(K).fill(0);
+  const out: Series[] = [];
+  const group: Series[] = [];
+  for (;;) {
+    let min: Series | undefined;
+    for (let k = 0; k < K; k++) {
+      const s = nonEmpty[k][pos[k]];
+      if (s !== undefined && (min === undefined || compareLabels(s.labels, min.labels) < 0)) min = s;
+    }
+    if (min === undefined) break;
+    group.length = 0;
+    for (let k = 0; k < K; k++) {
+      const set = nonEmpty[k];
+      // A set should not repeat a label set, but take every repeat if it does.
+      while (pos[k] < set.length && compareLabels(set[pos[k]].labels, min.labels) === 0) group.push(set[pos[k]++]);
+    }
+    out.push(group.length === 1 ? group[0] : mergeReplicaSamples(group, antiAffinityMs));
+  }
+  return out;
+}
