@@ -10,6 +10,7 @@
 // vectors), so the returned Series never carry `stale`. A series that went stale is seen as merely
 // ending at its last real sample.
 
+import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
 import { METRIC_NAME, type Label, type LabelMatcher } from '../model.js';
 import { compareLabels, compareStrings, goQuote, type SelectHints, type Series, type Storage } from '../storage/interface.js';
@@ -66,11 +67,6 @@ function matchesEmpty(m: LabelMatcher): boolean {
         return true;
       }
   }
-}
-
-/** Go-style duration for messages: 5s, 300ms, 1.5s. */
-function formatDuration(ms: number): string {
-  return ms % 1000 === 0 || ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function parseSampleValue(s: unknown): number {

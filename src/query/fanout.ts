@@ -1,0 +1,344 @@
+// Fan-out over server groups: makes several shards (each a set of HA replicas) look like one Storage.
+//
+// select / labelNames / labelValues ask every target of every group in parallel, bounded by one
+// p-limit shared by all requests of this FanoutStorage, each request bounded by its group's timeout
+// and the caller's AbortSignal.
+//
+// Within a group, the replicas that answered are merged with mergeSeriesSets (anti-affinity merge).
+// A failing replica while another answers gives a warning. A group whose targets all fail is left
+// out with a warning when ignoreError is set; otherwise the call rejects with a GroupError.
+//
+// Group labels (like Prometheus external labels / federation without honor_labels=false): a group
+// label is added to a series only when the series lacks that label; a series' own value wins.
+// Matchers on group label names are answered locally:
+//   * a group whose value for the label does not satisfy the matcher is not asked at all (pruned);
+//   * when the group's value satisfies it, the matcher is not sent downstream, and it is applied
+//     locally to the final label sets (so a series carrying its own non-matching value is dropped).
+// Pruning assumes downstream series normally do not carry the group's label names themselves: a
+// series with its own value of a group label is not found through a matcher that the group's value
+// fails, even when its own value satisfies it.
+// Matchers of any type (=, !=, =~, !~) on group labels are treated this way.
+
+import { formatDuration } from '../util/duration.js';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { Label, LabelMatcher, Labels } from './model.js';
+import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matchers.js';
+import { mergeSeriesSets } from './merge.js';
+import { DownstreamError } from './downstream/json-api.js';
+import { compareLabels, compareStrings, type SelectHints, type Series, type Storage } from './storage/interface.js';
+
+export interface GroupSpec {
+  name: string;
+  targets: Storage[];
+  targetNames: string[];
+  antiAffinityMs: number;
+  ignoreError: boolean;
+  timeoutMs?: number;
+  /** Added to every series of the group that lacks the label (the series' own value wins). */
+  labels?: Record<string, string>;
+}
+
+export interface FanoutOptions {
+  /** Maximum concurrent target requests over all groups and queries of this FanoutStorage. */
+  maxConcurrency: number;
+}
+
+export class GroupError extends Error {
+  constructor(
+    readonly group: string,
+    readonly target: string | undefined,
+    reason: string,
+  ) {
+    super(`server group ${JSON.stringify(group)} failed: ${reason}`);
+    this.name = 'GroupError';
+  }
+}
+
+class TimeoutError extends Error {}
+
+interface Group {
+  spec: GroupSpec;
+  /** Group labels sorted by name, empty values dropped. */
+  labels: Labels;
+  labelMap: Map<string, string>;
+}
+
+interface TargetFailure {
+  target: string;
+  reason: string;
+}
+
+/** Result of one group for one request: undefined value when the group was pruned. */
+type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[] };
+
+const MATCHER_OPTS = { dotAll: true };
+
+export class FanoutStorage {
+  private readonly groups: Group[];
+  private readonly limit: LimitFunction;
+
+  constructor(groups: GroupSpec[], opts: FanoutOptions) {
+    this.groups = groups.map((spec) => {
+      if (spec.targets.length !== spec.targetNames.length) {
+        throw new Error(`server group ${JSON.stringify(spec.name)}: targets and targetNames differ in length`);
+      }
+      const labels: Label[] = Object.entries(spec.labels ?? {})
+        .filter(([, v]) => v !== '')
+        .map(([name, value]) => ({ name, value }))
+        .sort((a, b) => compareStrings(a.name, b.name));
+      return { spec, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])) };
+    });
+    this.limit = pLimit(Math.max(1, opts.maxConcurrency));
+  }
+
+  /** A view for one query: its warnings (Prometheus-style strings) collect in `warnings`. */
+  forQuery(): { storage: Storage; warnings: string[] } {
+    const warnings: string[] = [];
+    const storage: Storage = {
+      select: (matchers, startMs, endMs, hints, signal) => this.select(warnings, matchers, startMs, endMs, hints, signal),
+      labelNames: (matchers, startMs, endMs) => this.labelNames(warnings, matchers, startMs, endMs),
+      labelValues: (name, matchers, startMs, endMs) => this.labelValues(warnings, name, matchers, startMs, endMs),
+    };
+    return { storage, warnings };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async select(
+    warnings: string[],
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    hints: SelectHints | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Series[]> {
+    const outcomes = await this.fanout(
+      matchers,
+      (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig),
+      signal,
+    );
+    const perGroup: Series[][] = [];
+    this.collect(outcomes, warnings, (g, results, local) => {
+      const merged = mergeSeriesSets(results, g.spec.antiAffinityMs);
+      let out = g.labels.length === 0 ? merged : merged.map((s) => withGroupLabels(s, g.labels));
+      if (local.length > 0) out = out.filter((s) => matchesLabels(local, s.labels));
+      if (g.labels.length > 0) out.sort((a, b) => compareLabels(a.labels, b.labels));
+      perGroup.push(out);
+    });
+    // Identical series from different groups (e.g. a series that moved shard) merge; use the largest
+    // anti-affinity of the groups involved.
+    const aa = Math.max(0, ...this.groups.map((g) => g.spec.antiAffinityMs));
+    const out = mergeSeriesSets(perGroup, aa);
+    return out;
+  }
+
+  private async labelNames(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
+    const outcomes = await this.fanout(matchers, (t, downstream) => t.labelNames(downstream, startMs, endMs), undefined);
+    const names = new Set<string>();
+    this.collect(outcomes, warnings, (g, results) => {
+      let any = false;
+      for (const r of results) {
+        for (const n of r) names.add(n);
+        if (r.length > 0) any = true;
+      }
+      // Group label names count only when the group has matching series.
+      if (any) for (const l of g.labels) names.add(l.name);
+    });
+    return [...names].sort(compareStrings);
+  }
+
+  private async labelValues(
+    warnings: string[],
+    name: string,
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+  ): Promise<string[]> {
+    const outcomes = await this.fanout(
+      matchers,
+      async (t, downstream, _sig, g) => {
+        const own = await t.labelValues(name, downstream, startMs, endMs);
+        // For a group label, the group's value counts when the target has any matching series.
+        const groupValue = g.labelMap.get(name);
+        if (groupValue === undefined) return own;
+        const anyNames = await t.labelNames(downstream, startMs, endMs);
+        return anyNames.length > 0 ? [...own, groupValue] : own;
+      },
+      undefined,
+    );
+    const values = new Set<string>();
+    this.collect(outcomes, warnings, (_g, results) => {
+      for (const r of results) for (const v of r) if (v !== '') values.add(v);
+    });
+    return [...values].sort(compareStrings);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Runs `call` on every target of every non-pruned group in parallel (bounded by the shared limit)
+   * and waits for all. Rejects with the caller's abort reason when `signal` aborts.
+   */
+  private async fanout<T>(
+    matchers: LabelMatcher[],
+    call: (t: Storage, downstream: LabelMatcher[], signal: AbortSignal, g: Group) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ group: Group; outcome: GroupOutcome<T>; local: CompiledMatcher[] }[]> {
+    signal?.throwIfAborted();
+    const plans = this.groups.map((g) => ({ group: g, ...planGroup(g, matchers) }));
+    const outcomes = await Promise.all(
+      plans.map(async (p) => {
+        if (p.pruned) return { group: p.group, outcome: { pruned: true } as GroupOutcome<T>, local: [] };
+        const g = p.group;
+        const settled = await Promise.allSettled(
+          g.spec.targets.map((t) =>
+            this.limit(() => withDeadline((sig) => call(t, p.downstream, sig, g), g.spec.timeoutMs, signal)),
+          ),
+        );
+        const results: T[] = [];
+        const failures: TargetFailure[] = [];
+        settled.forEach((s, i) => {
+          if (s.status === 'fulfilled') results.push(s.value);
+          else failures.push({ target: g.spec.targetNames[i], reason: errorReason(s.reason) });
+        });
+        return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
+      }),
+    );
+    signal?.throwIfAborted();
+    return outcomes;
+  }
+
+  /** Applies the warning / error rules and hands each answering group's results to `use`. */
+  private collect<T>(
+    outcomes: { group: Group; outcome: GroupOutcome<T>; local: CompiledMatcher[] }[],
+    warnings: string[],
+    use: (g: Group, results: T[], local: CompiledMatcher[]) => void,
+  ): void {
+    // Throw before adding warnings of other groups? Warnings are irrelevant when the call rejects.
+    for (const { group: g, outcome } of outcomes) {
+      if (outcome.pruned || outcome.results.length > 0 || outcome.failures.length === 0) continue;
+      if (!g.spec.ignoreError) {
+        const first = outcome.failures[0];
+        throw new GroupError(g.spec.name, first.target, describeFailures(outcome.failures));
+      }
+    }
+    for (const { group: g, outcome, local } of outcomes) {
+      if (outcome.pruned) continue;
+      const name = JSON.stringify(g.spec.name);
+      if (outcome.results.length === 0 && outcome.failures.length > 0) {
+        warnings.push(`server group ${name} failed: ${describeFailures(outcome.failures)}`);
+        continue;
+      }
+      for (const f of outcome.failures) {
+        warnings.push(`server group ${name}: target ${JSON.stringify(f.target)} failed: ${f.reason}`);
+      }
+      use(g, outcome.results, local);
+    }
+  }
+}
+
+/**
+ * Which matchers go downstream for a group, which are checked locally, and whether the group is
+ * pruned (one of its labels fails a matcher on that label).
+ */
+function planGroup(g: Group, matchers: LabelMatcher[]): { pruned: boolean; downstream: LabelMatcher[]; local: CompiledMatcher[] } {
+  if (g.labels.length === 0) return { pruned: false, downstream: matchers, local: [] };
+  const downstream: LabelMatcher[] = [];
+  const local: CompiledMatcher[] = [];
+  for (const m of matchers) {
+    const v = g.labelMap.get(m.name);
+    if (v === undefined) {
+      downstream.push(m);
+      continue;
+    }
+    const c = compileLabelMatcher(m, MATCHER_OPTS);
+    if (!c.matches(v)) return { pruned: true, downstream: [], local: [] };
+    local.push(c);
+  }
+  return { pruned: false, downstream, local };
+}
+
+/** Adds the group labels the series lacks (the series' own values win). */
+function withGroupLabels(s: Series, groupLabels: Labels): Series {
+  const out: Label[] = [];
+  let i = 0;
+  let j = 0;
+  const a = s.labels;
+  while (i < a.length || j < groupLabels.length) {
+    if (j >= groupLabels.length) out.push(a[i++]);
+    else if (i >= a.length) out.push(groupLabels[j++]);
+    else {
+      const c = compareStrings(a[i].name, groupLabels[j].name);
+      if (c < 0) out.push(a[i++]);
+      else if (c > 0) out.push(groupLabels[j++]);
+      else {
+        out.push(a[i++]); // series' own value wins
+        j++;
+      }
+    }
+  }
+  if (out.length === a.length) return s;
+  return { ...s, labels: out };
+}
+
+/**
+ * Runs fn with a signal aborted on the caller's abort or after timeoutMs; settles at the deadline
+ * even when fn ignores its signal.
+ */
+function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number | undefined, outer: AbortSignal | undefined): Promise<T> {
+  if (outer?.aborted) return Promise.reject(outer.reason);
+  const ctl = new AbortController();
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => {
+      ctl.abort(outer!.reason);
+      finish();
+      reject(outer!.reason);
+    };
+    const finish = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    };
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0) {
+      timer = setTimeout(() => {
+        const err = new TimeoutError(`timeout after ${formatDuration(timeoutMs)}`);
+        ctl.abort(err);
+        finish();
+        reject(err);
+      }, timeoutMs);
+    }
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let p: Promise<T>;
+    try {
+      p = fn(ctl.signal);
+    } catch (err) {
+      finish();
+      reject(err);
+      return;
+    }
+    p.then(
+      (v) => {
+        finish();
+        resolve(v);
+      },
+      (err) => {
+        finish();
+        reject(err);
+      },
+    );
+  });
+}
+
+/** The reason text of a target's error, without the target prefix DownstreamError adds. */
+function errorReason(err: unknown): string {
+  if (err instanceof DownstreamError) {
+    const prefix = `${err.target}: `;
+    return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function describeFailures(fs: TargetFailure[]): string {
+  return fs.map((f) => `target ${JSON.stringify(f.target)}: ${f.reason}`).join('; ');
+}
