@@ -77,9 +77,17 @@ shard:
     expect(p.length).toBeGreaterThanOrEqual(9);
   });
 
-  it('reports YAML syntax errors and refuses the unimplemented query section', () => {
+  it('reports YAML syntax errors and checks the query section', () => {
     expect(problems('shard: [\n')[0]).toMatch(/^yaml: /);
-    expect(problems('query: {}\n').join()).toMatch(/query: the query layer is not implemented yet/);
+    expect(problems('query: {}\n').join('\n')).toMatch(/^query\.server_groups: /m);
+    const p = problems('query:\n  semantics: prometheus-4\n  server_groups:\n    - static_configs: [{targets: ["no-port"]}]\n      anti_affinity: 10\n      bogus: 1\n').join('\n');
+    expect(p).toMatch(/^query\.semantics: /m);
+    expect(p).toMatch(/^query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port/m);
+    expect(p).toMatch(/^query\.server_groups\.0\.anti_affinity: durations are written with a unit/m);
+    expect(p).toMatch(/^query\.server_groups\.0: unknown field "bogus"/m);
+    const ok = parseConfigText('query:\n  server_groups:\n    - static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9091"]}]\n').query!;
+    expect(ok.server_groups[0]).toMatchObject({ scheme: 'http', anti_affinity: 10_000, ignore_error: false });
+    expect(ok).toMatchObject({ lookback_delta: 300_000, timeout: 120_000, semantics: 'prometheus-3' });
   });
 
   it('checks timeouts against the interval', () => {

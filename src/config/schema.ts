@@ -114,21 +114,58 @@ export const shardSchema = z.strictObject({
   });
 });
 
+const TARGET = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/;
+
+/** One server group: the HA replicas of one shard. Field names are promxy's where they mean the same. */
+export const serverGroupSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  static_configs: z.array(z.strictObject({
+    targets: z.array(z.string().regex(TARGET, 'must be host:port')).min(1),
+  })).min(1, 'at least one static_configs entry is needed'),
+  scheme: z.enum(['http', 'https']).default('http'),
+  path_prefix: z.string().regex(/^(\/[^?#]*)?$/, 'must start with "/"').default(''),
+  /** Added to every series of the group; matchers on them are answered locally. */
+  labels: labelSet.default({}),
+  query_params: z.record(z.string(), z.string()).default({}),
+  http_headers: z.record(z.string(), z.string()).default({}),
+  /** Samples of two replicas closer than this are the same scrape. */
+  anti_affinity: duration.default(parseDuration('10s')),
+  ignore_error: z.boolean().default(false),
+  timeout: duration.optional(),
+});
+
+export const querySchema = z.strictObject({
+  server_groups: z.array(serverGroupSchema).min(1, 'at least one server group is needed'),
+  lookback_delta: duration.default(parseDuration('5m')),
+  timeout: duration.default(parseDuration('2m')),
+  max_samples: z.number().int().min(1).default(50_000_000),
+  max_concurrency: z.number().int().min(1).max(10_000).default(64),
+  semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
+}).superRefine((q, ctx) => {
+  const names = new Map<string, number>();
+  q.server_groups.forEach((g, i) => {
+    const name = g.name ?? `group-${i}`;
+    const prev = names.get(name);
+    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['server_groups', i, 'name'], message: `same name as server_groups.${prev}` });
+    names.set(name, i);
+  });
+});
+
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]*):(\d{1,5})$/;
 
 export const configSchema = z.strictObject({
   listen: z.string().regex(LISTEN, 'must be host:port, e.g. "127.0.0.1:9099" or ":9099"').default('127.0.0.1:9099'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   shard: shardSchema.optional(),
-  // The query layer's settings arrive with the query issue; until then the section is refused
-  // rather than silently ignored, so nobody believes a setting there has an effect.
-  query: z.never({ message: 'the query layer is not implemented yet; remove the query section' }).optional(),
+  query: querySchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ShardConfig = z.infer<typeof shardSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type TlsConfig = z.infer<typeof tlsConfigSchema>;
+export type QueryConfig = z.infer<typeof querySchema>;
+export type ServerGroupConfig = z.infer<typeof serverGroupSchema>;
 
 /** Derived shard settings with every default resolved. */
 export function resolvedTimings(s: ShardConfig): { intervalMs: number; timeoutMs: number; maxStaleMs: number } {

@@ -8,6 +8,8 @@ import { renderSelfMetrics, statusDocument, type ShardRequestCounters } from './
 
 export interface AppDeps {
   shard: ShardService | undefined;
+  /** Prometheus's /api/v1 over the server groups, when the config has a query section. */
+  queryApi?: Hono;
   startedAt: number;
 }
 
@@ -64,6 +66,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   });
 
   app.use('*', compress());
+
+  if (deps.queryApi) app.route('/api/v1', deps.queryApi);
 
   app.get('/metrics', (c) => c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt), 200, { 'Content-Type': CONTENT_TYPE_TEXT }));
   app.get('/status', (c) => c.json(statusDocument(deps.shard)));

@@ -5,6 +5,7 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { ShardService } from '../shard/scraper.js';
 import { createApp } from './app.js';
+import { createQueryLayer } from './query-layer.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 
@@ -115,14 +116,15 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
   const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
-  const app = createApp({ shard, startedAt: Date.now() });
+  const query = config.query ? createQueryLayer(config.query) : undefined;
+  const app = createApp({ shard, queryApi: query?.api, startedAt: Date.now() });
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });
   server.on('error', (err: NodeJS.ErrnoException) => {
     log.fatal({ err: err.message }, `cannot listen on ${config.listen}`);
     process.exit(1);
   });
-  server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0 }, 'promfront listening'));
+  server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0, server_groups: config.query?.server_groups.length ?? 0 }, 'promfront listening'));
   await shard?.start();
 
   let stopping = false;
@@ -131,7 +133,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close();
-    void shard?.stop().finally(() => process.exit(0));
+    void Promise.all([shard?.stop(), query?.close()]).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));

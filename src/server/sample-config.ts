@@ -40,4 +40,18 @@ shard:
     # When two sources serve the very same series, the one listed first wins; the other copy
     # is dropped and counted in promfront_duplicate_series_dropped_total.
     - url: http://127.0.0.1:9100/metrics
+
+# Query layer (in progress): Prometheus's /api/v1/query and /api/v1/query_range over server groups,
+# one group per shard, each a set of HA replicas whose series are merged.
+# query:
+#   semantics: prometheus-3        # or prometheus-2, to match 2.x downstream servers
+#   lookback_delta: 5m
+#   timeout: 2m
+#   max_samples: 50000000
+#   max_concurrency: 64
+#   server_groups:
+#     - name: shard-0
+#       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
+#       anti_affinity: 10s
+#       ignore_error: false
 `;

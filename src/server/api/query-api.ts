@@ -22,8 +22,15 @@ import { formatFloatF } from '../../query/promql/eval-types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
 
-export interface QueryApiDeps {
+/** A storage for one query, with the warnings it collects while the query runs (e.g. a group left out). */
+export interface ScopedStorage {
   storage: Storage;
+  warnings: string[];
+}
+
+export interface QueryApiDeps {
+  /** A fixed storage, or one made per query so its warnings reach that query's response. */
+  storage: Storage | (() => ScopedStorage);
   engine: Engine;
   /** Upper bound of a query's run time, also when `timeout` asks for more. Default 2m. */
   defaultTimeoutMs?: number;
@@ -277,7 +284,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
   const maxTimeoutMs = deps.defaultTimeoutMs ?? 2 * 60_000;
-  const { engine, storage } = deps;
+  const { engine } = deps;
+  const scoped = (): ScopedStorage => (typeof deps.storage === 'function' ? deps.storage() : { storage: deps.storage, warnings: [] });
+  /** Storage warnings first, then the engine's, as Prometheus lists storage warnings. */
+  const withStorageWarnings = (out: QueryOutput, view: ScopedStorage): QueryOutput =>
+    view.warnings.length === 0 ? out : { ...out, warnings: [...view.warnings, ...out.warnings] };
 
   const parseQuery = (form: FormValue): Expr => {
     try {
@@ -356,8 +367,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       }
       const timeoutMs = timeoutOf(form);
       parseQuery(form);
-      const out = await run(c, timeoutMs, (signal) => engine.instantQuery(storage, form('query'), t, signal));
-      return queryRespond(c, out);
+      const view = scoped();
+      const out = await run(c, timeoutMs, (signal) => engine.instantQuery(view.storage, form('query'), t, signal));
+      return queryRespond(c, withStorageWarnings(out, view));
     } catch (e) {
       return errorResponse(c, e);
     }
@@ -391,8 +403,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       // sub-millisecond step would make Prometheus loop forever, we refuse it.
       const stepMs = Math.trunc(stepNs / 1e6);
       if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-      const out = await run(c, timeoutMs, (signal) => engine.rangeQuery(storage, form('query'), start, end, stepMs, signal));
-      return queryRespond(c, out);
+      const view = scoped();
+      const out = await run(c, timeoutMs, (signal) => engine.rangeQuery(view.storage, form('query'), start, end, stepMs, signal));
+      return queryRespond(c, withStorageWarnings(out, view));
     } catch (e) {
       return errorResponse(c, e);
     }
