@@ -370,3 +370,29 @@ describe('formatting helpers', () => {
     expect(() => parseDurationNs('1e300')).toThrow('cannot parse "1e300" to a valid duration. It overflows int64');
   });
 });
+
+describe('storage that is unavailable', () => {
+  it('answers 503 "unavailable" with the storage error naming the group, and passes query warnings through', async () => {
+    const { GroupError } = await import('../src/query/fanout.js');
+    const failing: Storage = {
+      select: async () => {
+        throw new GroupError('shard-1', 'http://10.0.0.1:9090', 'target "http://10.0.0.1:9090": timeout after 5s');
+      },
+      labelNames: async () => [],
+      labelValues: async () => [],
+    };
+    const down = createQueryApi({ storage: failing, engine: new Engine() });
+    const res = await down.request('/query?query=up&time=100');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({
+      status: 'error',
+      errorType: 'unavailable',
+      error: 'server group "shard-1" failed: target "http://10.0.0.1:9090": timeout after 5s',
+    });
+
+    const warned = createQueryApi({ storage: () => ({ storage: makeStorage(), warnings: ['server group "down" failed: refused'] }), engine: new Engine() });
+    const ok = (await (await warned.request('/query?query=1&time=100')).json()) as { status: string; warnings?: string[] };
+    expect(ok.status).toBe('success');
+    expect(ok.warnings).toEqual(['server group "down" failed: refused']);
+  });
+});

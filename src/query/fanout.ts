@@ -25,7 +25,7 @@ import type { Label, LabelMatcher, Labels } from './model.js';
 import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matchers.js';
 import { mergeSeriesSets } from './merge.js';
 import { DownstreamError } from './downstream/json-api.js';
-import { compareLabels, compareStrings, type SelectHints, type Series, type Storage } from './storage/interface.js';
+import { compareLabels, compareStrings, type SelectHints, type Series, type Storage, StorageUnavailableError } from './storage/interface.js';
 
 export interface GroupSpec {
   name: string;
@@ -43,7 +43,7 @@ export interface FanoutOptions {
   maxConcurrency: number;
 }
 
-export class GroupError extends Error {
+export class GroupError extends StorageUnavailableError {
   constructor(
     readonly group: string,
     readonly target: string | undefined,

@@ -5,7 +5,7 @@
 // storage once and slide over each series with indexes that only move forward.
 
 import type { Labels } from '../model.js';
-import { compareLabels, type Series, type Storage } from '../storage/interface.js';
+import { compareLabels, StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
 import { valueTypeOf, documentedType, walkExpr, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
 import { PromQLParseError, parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
@@ -140,7 +140,7 @@ export class Engine {
     try {
       val = await evaluate(ctx, expr);
     } catch (e) {
-      if (e instanceof PromQLError) throw e;
+      if (e instanceof PromQLError || e instanceof StorageUnavailableError) throw e;
       if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
       if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
         throw new PromQLError('canceled', 'query was canceled in expression evaluation');

@@ -141,3 +141,14 @@ export function labelsToSetString(l: Labels): string {
 }
 
 export { goQuote };
+
+/**
+ * A storage that could not answer (a downstream server group down or timing out). The engine passes
+ * it through untouched, and the API answers it as Prometheus's "unavailable" (HTTP 503).
+ */
+export class StorageUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import type { Labels } from '../../query/model.js';
-import type { Storage } from '../../query/storage/interface.js';
+import { StorageUnavailableError, type Storage } from '../../query/storage/interface.js';
 import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../query/promql/engine.js';
 import { documentedType, valueTypeOf, type Expr } from '../../query/promql/ast.js';
 import { formatExpr } from '../../query/promql/parser.js';
@@ -38,7 +38,7 @@ export interface QueryApiDeps {
   now?: () => number;
 }
 
-type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal';
+type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable';
 
 class ApiError extends Error {
   constructor(
@@ -55,6 +55,7 @@ const STATUS_BY_TYPE: Record<ApiErrorType, number> = {
   canceled: 499, // statusClientClosedConnection
   timeout: 503,
   internal: 500,
+  unavailable: 503,
 };
 
 const MAX_POINTS = 11000;
@@ -336,6 +337,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     } catch (e) {
       if (e instanceof ApiError) throw e;
       if (timedOut) throw new ApiError('timeout', 'query timed out in expression evaluation');
+      // A server group that failed without ignore_error: the error names the group and its targets.
+      if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
       if (e instanceof PromQLError) {
         // Parse and type errors were caught before; whatever else the engine calls bad data is
         // an evaluation failure for the API (api.go maps every other engine error to execution).
