@@ -7,13 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKFILL_END_MS,
   BACKFILL_START_MS,
-  backfillTsdb,
-  findPromtool,
+  startBackfilledPrometheus,
   generateBackfillData,
   loadIntoMemory,
   type BackfillDataSet,
 } from '../src/dev/backfill.js';
-import { findPrometheus, freePort, startPrometheus, type PrometheusProcess } from '../src/dev/prometheus-process.js';
+import { freePort, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { DownstreamError, JsonApiTarget, matchersToSelector } from '../src/query/downstream/json-api.js';
 import type { LabelMatcher } from '../src/query/model.js';
 import { labelsToString, type Series } from '../src/query/storage/interface.js';
@@ -68,15 +67,9 @@ describe('JsonApiTarget against Prometheus 2.42 on backfilled data', () => {
 
   beforeAll(async () => {
     // Fail (not skip) with an install hint when the binaries are missing.
-    findPrometheus();
-    findPromtool();
     data = generateBackfillData();
     memory = loadIntoMemory(data);
-    prom = await startPrometheus({
-      configYaml: 'global:\n  evaluation_interval: 1m\n',
-      extraArgs: ['--storage.tsdb.retention.time=100y', '--log.level=warn'],
-      prepareDataDir: (dir) => backfillTsdb(data, dir),
-    });
+    prom = await startBackfilledPrometheus(data);
     target = new JsonApiTarget({ url: prom.url, timeoutMs: 30_000 });
   }, 120_000);
 

@@ -10,13 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKFILL_END_MS,
   BACKFILL_START_MS,
-  backfillTsdb,
-  findPromtool,
+  startBackfilledPrometheus,
   generateBackfillData,
   loadIntoMemory,
   type BackfillDataSet,
 } from '../src/dev/backfill.js';
-import { findPrometheus, startPrometheus, type PrometheusProcess } from '../src/dev/prometheus-process.js';
+import type { PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { Engine, type QueryResult } from '../src/query/promql/engine.js';
 import { compareSeriesValue } from '../src/query/promql/testfile.js';
 import type { MemoryStorage } from '../src/query/storage/memory.js';
@@ -573,16 +572,10 @@ async function crossCheck(c: Case, mode: Mode): Promise<string[]> {
 
 describe('PromQL engine (prometheus-2) agrees with a live Prometheus 2.42 on backfilled data', () => {
   beforeAll(async () => {
-    // Fail (not skip) with an install hint when the binaries are missing.
-    findPrometheus();
-    findPromtool();
     data = generateBackfillData();
     storage = loadIntoMemory(data);
-    prom = await startPrometheus({
-      configYaml: 'global:\n  evaluation_interval: 1m\n',
-      extraArgs: ['--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn'],
-      prepareDataDir: (dir) => backfillTsdb(data, dir),
-    });
+    // Fails (never skips) with an install hint when prometheus or promtool is missing.
+    prom = await startBackfilledPrometheus(data);
     // The backfilled blocks must be visible before the corpus runs.
     const params = new URLSearchParams({ 'match[]': '{__name__=~".+"}', start: String(T0 - 60), end: String(T_END + 60) });
     const series = (await (await fetch(`${prom.url}/api/v1/series?${params.toString()}`)).json()) as { data: unknown[] };

@@ -3,8 +3,8 @@
 // reference Prometheus holding all of it. A second group that is down and has ignore_error only
 // adds a warning.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfillTsdb, BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, type BackfillDataSet } from '../src/dev/backfill.js';
-import { findPrometheus, freePort, startPrometheus, type PrometheusProcess } from '../src/dev/prometheus-process.js';
+import { BACKFILL_END_MS, startBackfilledPrometheus, BACKFILL_START_MS, generateBackfillData, type BackfillDataSet } from '../src/dev/backfill.js';
+import { freePort, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { compareSeriesValue } from '../src/query/promql/testfile.js';
 import { startProxy, type ProxyProcess } from './support/proxy.js';
 
@@ -69,18 +69,10 @@ describe('query layer over HA replicas with gaps', () => {
   const end = BACKFILL_END_MS / 1000;
 
   beforeAll(async () => {
-    findPrometheus();
-    findPromtool();
     const data = generateBackfillData();
     const a = withGap(data, BACKFILL_START_MS + 20 * MIN, BACKFILL_START_MS + 40 * MIN);
     const b = withGap(data, BACKFILL_START_MS + 70 * MIN, BACKFILL_START_MS + 90 * MIN);
-    const args = ['--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn'];
-    const cfg = 'global:\n  evaluation_interval: 1m\n';
-    [reference, ...replicas] = await Promise.all([
-      startPrometheus({ configYaml: cfg, extraArgs: args, prepareDataDir: (dir) => backfillTsdb(data, dir) }),
-      startPrometheus({ configYaml: cfg, extraArgs: args, prepareDataDir: (dir) => backfillTsdb(a, dir) }),
-      startPrometheus({ configYaml: cfg, extraArgs: args, prepareDataDir: (dir) => backfillTsdb(b, dir) }),
-    ]);
+    [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
     const dead = await freePort();
     proxy = await startProxy((listen) => `
 listen: ${listen}

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MemoryStorage } from '../query/storage/memory.js';
+import { findPrometheus, startPrometheus, type PrometheusProcess } from './prometheus-process.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -348,4 +349,19 @@ export async function backfillTsdb(data: BackfillDataSet, tsdbDir: string): Prom
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A Prometheus 2.42 serving `data` backfilled into its TSDB (no scraping). Retention is set far out:
+ * the backfilled blocks lie years in the past and would otherwise be deleted at start. Fails with an
+ * install hint when prometheus or promtool is missing.
+ */
+export async function startBackfilledPrometheus(data: BackfillDataSet): Promise<PrometheusProcess> {
+  findPrometheus();
+  findPromtool();
+  return startPrometheus({
+    configYaml: 'global:\n  evaluation_interval: 1m\n',
+    extraArgs: ['--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn'],
+    prepareDataDir: (dir) => backfillTsdb(data, dir),
+  });
 }
