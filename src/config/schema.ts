@@ -132,6 +132,11 @@ export const serverGroupSchema = z.strictObject({
   anti_affinity: duration.default(parseDuration('10s')),
   ignore_error: z.boolean().default(false),
   timeout: duration.optional(),
+  /**
+   * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
+   * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
+   */
+  pushdown: z.boolean().default(false),
 });
 
 export const querySchema = z.strictObject({

@@ -24,8 +24,10 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from './model.js';
 import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matchers.js';
 import { mergeSeriesSets } from './merge.js';
-import { DownstreamError } from './downstream/json-api.js';
-import { compareLabels, compareStrings, type SelectHints, type Series, type Storage, StorageUnavailableError } from './storage/interface.js';
+import { DownstreamApiError, DownstreamError } from './downstream/json-api.js';
+import {
+  compareLabels, compareStrings, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage, StorageUnavailableError,
+} from './storage/interface.js';
 
 export interface GroupSpec {
   name: string;
@@ -36,7 +38,24 @@ export interface GroupSpec {
   timeoutMs?: number;
   /** Added to every series of the group that lacks the label (the series' own value wins). */
   labels?: Record<string, string>;
+  /**
+   * The group's servers evaluate PromQL exactly as our engine does (same semantics): per-series
+   * sub-expressions may be evaluated there. See docs/pushdown.md.
+   */
+  pushdown?: boolean;
 }
+
+/** A downstream that can evaluate PromQL itself (JsonApiTarget). */
+export interface EvaluatingTarget {
+  evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult>;
+}
+
+function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
+  return typeof (t as Partial<EvaluatingTarget>).evaluate === 'function';
+}
+
+/** Why a pushdown was not used (counted per reason), or 'pushed'. */
+export type PushdownOutcome = 'pushed' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups';
 
 export interface FanoutOptions {
   /** Maximum concurrent target requests over all groups and queries of this FanoutStorage. */
@@ -76,6 +95,8 @@ const MATCHER_OPTS = { dotAll: true };
 export class FanoutStorage {
   private readonly groups: Group[];
   private readonly limit: LimitFunction;
+  /** How pushdown requests ended, by outcome. */
+  readonly pushdownOutcomes = new Map<PushdownOutcome, number>();
 
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
     this.groups = groups.map((spec) => {
@@ -98,6 +119,7 @@ export class FanoutStorage {
       select: (matchers, startMs, endMs, hints, signal) => this.select(warnings, matchers, startMs, endMs, hints, signal),
       labelNames: (matchers, startMs, endMs) => this.labelNames(warnings, matchers, startMs, endMs),
       labelValues: (name, matchers, startMs, endMs) => this.labelValues(warnings, name, matchers, startMs, endMs),
+      pushdown: (req, signal) => this.pushdown(warnings, req, signal),
     };
     return { storage, warnings };
   }
@@ -171,6 +193,59 @@ export class FanoutStorage {
       for (const r of results) for (const v of r) if (v !== '') values.add(v);
     });
     return [...values].sort(compareStrings);
+  }
+
+  /**
+   * Evaluates a per-series expression on each group's server and concatenates the answers. Exact
+   * only when each group's merged data is one server's data (a single target), no matcher touches a
+   * group label, and no series is in two groups: otherwise resolves undefined and the engine reads
+   * raw data. A downstream that refuses the query (an error answer) also means undefined; a
+   * downstream that is down or hangs fails the group as select would.
+   */
+  private async pushdown(warnings: string[], req: PushdownRequest, signal: AbortSignal | undefined): Promise<PushdownResult | undefined> {
+    const outcome = (o: PushdownOutcome): undefined => {
+      this.pushdownOutcomes.set(o, (this.pushdownOutcomes.get(o) ?? 0) + 1);
+      return undefined;
+    };
+    for (const g of this.groups) {
+      const p = planGroup(g, req.matchers);
+      if (p.pruned) continue;
+      if (!g.spec.pushdown) return outcome('disabled');
+      if (p.local.length > 0) return outcome('group_label_matcher');
+      if (g.spec.targets.length !== 1 || !canEvaluate(g.spec.targets[0]!)) return outcome('replicas');
+    }
+    let refused = false;
+    const outcomes = await this.fanout(req.matchers, async (t, _downstream, sig) => {
+      try {
+        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
+      } catch (err) {
+        if (err instanceof DownstreamApiError) {
+          refused = true;
+          return { series: [] };
+        }
+        throw err;
+      }
+    }, signal);
+    if (refused) return outcome('refused');
+    const groupWarnings: string[] = [];
+    const seen = new Set<string>();
+    const series: PushdownResult['series'] = [];
+    let clash = false;
+    this.collect(outcomes, groupWarnings, (g, results) => {
+      for (const r of results) {
+        for (const s of r.series) {
+          const labels = g.labels.length === 0 ? s.labels : withGroupLabels({ labels: s.labels } as Series, g.labels).labels;
+          const key = labelsKeyOf(labels);
+          if (seen.has(key)) clash = true;
+          seen.add(key);
+          series.push({ ...s, labels });
+        }
+      }
+    });
+    if (clash) return outcome('same_series_in_two_groups');
+    warnings.push(...groupWarnings);
+    outcome('pushed');
+    return { series };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -256,6 +331,12 @@ function planGroup(g: Group, matchers: LabelMatcher[]): { pruned: boolean; downs
     local.push(c);
   }
   return { pruned: false, downstream, local };
+}
+
+function labelsKeyOf(l: Labels): string {
+  let k = '';
+  for (const x of l) k += `${x.name}\xff${x.value}\xfe`;
+  return k;
 }
 
 /** Adds the group labels the series lacks (the series' own values win). */

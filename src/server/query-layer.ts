@@ -31,6 +31,7 @@ export function createQueryLayer(q: QueryConfig): { api: Hono; close(): Promise<
       ignoreError: g.ignore_error,
       timeoutMs: g.timeout ?? q.timeout,
       labels: g.labels,
+      pushdown: g.pushdown,
     };
   });
   const fanout = new FanoutStorage(groups, { maxConcurrency: q.max_concurrency });

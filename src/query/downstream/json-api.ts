@@ -13,7 +13,9 @@
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
 import { METRIC_NAME, type Label, type LabelMatcher } from '../model.js';
-import { compareLabels, compareStrings, goQuote, type SelectHints, type Series, type Storage } from '../storage/interface.js';
+import {
+  compareLabels, compareStrings, goQuote, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage,
+} from '../storage/interface.js';
 
 export class DownstreamError extends Error {
   constructor(
@@ -22,6 +24,18 @@ export class DownstreamError extends Error {
   ) {
     super(`${target}: ${reason}`);
     this.name = 'DownstreamError';
+  }
+}
+
+/** The downstream understood the request and refused it with a Prometheus error (bad_data, execution, ...). */
+export class DownstreamApiError extends DownstreamError {
+  constructor(
+    target: string,
+    readonly errorType: string,
+    reason: string,
+  ) {
+    super(target, reason);
+    this.name = 'DownstreamApiError';
   }
 }
 
@@ -143,6 +157,24 @@ export class JsonApiTarget implements Storage {
     return this.stringList(data).filter((v) => v !== '');
   }
 
+  /**
+   * Evaluates `query` downstream at startMs, startMs+stepMs, ... <= endMs (one instant when stepMs is
+   * 0). The step goes as a millisecond duration: Prometheus truncates float seconds to nanoseconds,
+   * which would move the steps (4.1 s becomes 4.099999999 s).
+   */
+  async evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
+    const data = req.stepMs > 0
+      ? await this.get('/api/v1/query_range', [
+        ['query', req.query], ['start', secondsParam(req.startMs)], ['end', secondsParam(req.endMs)], ['step', `${req.stepMs}ms`],
+      ], signal)
+      : await this.get('/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal);
+    try {
+      return { series: parseEvaluated(data, req.stepMs > 0) };
+    } catch (err) {
+      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -200,7 +232,7 @@ export class JsonApiTarget implements Storage {
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw new DownstreamError(this.target, `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
+        throw new DownstreamApiError(this.target, String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
       }
       const detail = isJson ? snippet(text) : `unexpected content type ${mediaType || '(none)'}`;
       throw new DownstreamError(this.target, `HTTP ${status}: ${detail}`);
@@ -208,7 +240,7 @@ export class JsonApiTarget implements Storage {
     if (!isJson) throw new DownstreamError(this.target, `unexpected content type ${mediaType || '(none)'}`);
     if (typeof body !== 'object' || body === null) throw new DownstreamError(this.target, 'invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw new DownstreamError(this.target, `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
+      throw new DownstreamApiError(this.target, String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
     }
     return body.data;
   }
@@ -233,6 +265,41 @@ function describeError(err: unknown): string {
     return msg;
   }
   return String(err);
+}
+
+function parseMetric(metric: unknown): Label[] {
+  if (typeof metric !== 'object' || metric === null) throw new Error('series without metric');
+  const labels: Label[] = [];
+  for (const [name, value] of Object.entries(metric)) {
+    if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+    if (value !== '') labels.push({ name, value });
+  }
+  labels.sort((x, y) => compareStrings(x.name, y.name));
+  return labels;
+}
+
+function parsePoint(p: unknown): [number, number] {
+  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number') throw new Error('malformed sample');
+  return [Math.round(p[0] * 1000), parseSampleValue(p[1])];
+}
+
+/** A query's or query_range's result (an instant vector or a matrix of steps) as point lists. */
+export function parseEvaluated(data: any, range: boolean): PushdownResult['series'] {
+  if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
+  const expected = range ? 'matrix' : 'vector';
+  if (data.resultType !== expected) throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected ${JSON.stringify(expected)}`);
+  if (!Array.isArray(data.result)) throw new Error('result is not a list');
+  return data.result.map((r: any) => {
+    if (r?.histogram !== undefined || r?.histograms !== undefined) throw new Error('native histograms are not supported');
+    const points: unknown[] = range ? r?.values ?? [] : [r?.value];
+    if (!Array.isArray(points)) throw new Error('values is not a list');
+    const timestamps = new Float64Array(points.length);
+    const values = new Float64Array(points.length);
+    points.forEach((p, i) => {
+      [timestamps[i], values[i]] = parsePoint(p);
+    });
+    return { labels: parseMetric(r?.metric), timestamps, values };
+  });
 }
 
 /** Parses `{resultType: "matrix", result: [{metric, values}]}` into sorted Series within [startMs, endMs]. */

@@ -6,16 +6,17 @@
 
 import type { Labels } from '../model.js';
 import { compareLabels, StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
-import { valueTypeOf, documentedType, walkExpr, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
+import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
 import { PromQLParseError, parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
   PromQLError, checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName,
-  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VSeries,
+  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
 import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
+import { planPushdown, pushdownValue } from './pushdown.js';
 
 export { PromQLError } from './eval-types.js';
 
@@ -251,8 +252,13 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
     case 'SubqueryExpr':
       return evalSubquery(ctx, e);
     case 'BinaryExpr': {
-      const lhs = await evaluate(ctx, e.lhs);
-      const rhs = await evaluate(ctx, e.rhs);
+      // Both sides at once, so their storage reads overlap; the left side's error wins, as it would
+      // evaluated in order.
+      const [l, r] = await Promise.allSettled([evaluate(ctx, e.lhs), evaluate(ctx, e.rhs)]);
+      if (l.status === 'rejected') throw l.reason;
+      if (r.status === 'rejected') throw r.reason;
+      const lhs = l.value;
+      const rhs = r.value;
       const v = evalBinary(ctx, e, lhs, rhs);
       if (v.type === 'vector') checkSamples(ctx, v.series);
       return v;
@@ -263,11 +269,27 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
       return v;
     }
     case 'Call': {
-      const v = await evalCall(ctx, e, evaluate);
+      const v = (await tryPushdown(ctx, e)) ?? (await evalCall(ctx, e, evaluate));
       if (v.type === 'vector') checkSamples(ctx, v.series);
       return v;
     }
   }
+}
+
+/** The call's value evaluated downstream, when the expression and the storage both allow it. */
+async function tryPushdown(ctx: EvalCtx, e: Call): Promise<VectorVal | undefined> {
+  const storage = ctx.q.storage;
+  if (storage.pushdown === undefined) return undefined;
+  const plan = planPushdown(ctx, e);
+  if (plan === undefined) return undefined;
+  let res;
+  try {
+    res = await storage.pushdown(plan.request, ctx.q.signal);
+  } catch (err) {
+    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    throw err;
+  }
+  return res === undefined ? undefined : pushdownValue(ctx, e, plan, res);
 }
 
 function checkSamples(ctx: EvalCtx, series: readonly VSeries[]): void {

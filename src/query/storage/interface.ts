@@ -36,6 +36,28 @@ export interface Storage {
   labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
   /** Sorted, non-empty values of label `name` over the matching series with samples in range. */
   labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
+  /**
+   * Evaluates a per-series PromQL expression downstream (see src/query/pushdown.ts for when the
+   * engine asks). Resolves undefined when this storage cannot answer it exactly; the engine then
+   * evaluates the expression itself on raw data.
+   */
+  pushdown?(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult | undefined>;
+}
+
+/** A sub-expression to evaluate downstream at the steps startMs, startMs+stepMs, ... <= endMs (stepMs 0: one instant). */
+export interface PushdownRequest {
+  /** The expression as PromQL text. */
+  query: string;
+  /** The matchers of its one selector: groups are pruned on them as for select. */
+  matchers: LabelMatcher[];
+  startMs: number;
+  endMs: number;
+  stepMs: number;
+}
+
+export interface PushdownResult {
+  /** One entry per result series: its points at (a subset of) the requested steps. */
+  series: { labels: Labels; timestamps: Float64Array; values: Float64Array }[];
 }
 
 /**
