@@ -48,7 +48,7 @@ shard:
 #   lookback_delta: 5m
 #   timeout: 2m
 #   max_samples: 50000000
-#   max_concurrency: 64            # per server group
+#   max_concurrency: 64
 #   server_groups:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
