@@ -236,6 +236,45 @@ describe('JsonApiTarget errors', () => {
     }
   });
 
+  it('credentials a downstream echoes back are cut out of the error', async () => {
+    // Each answer quotes the credentials the request carried, as some misconfigured gateways do.
+    const answers: [number, string, (auth: string) => string][] = [
+      [500, 'application/json', (a) => JSON.stringify({ status: 'error', errorType: 'internal', error: `denied for ${a}` })],
+      [200, 'application/json', (a) => JSON.stringify({ status: 'error', errorType: 'bad_data', error: `token ${a.split(' ')[1]} unknown` })],
+      [200, 'application/json', (a) => `${a.split(' ')[1]} is not JSON`],
+      [502, 'application/json', (a) => `{"oops": "${'x'.repeat(190)}${a}"}`],
+    ];
+    for (const [status, type, body] of answers) {
+      const url = await serve((req, res) => {
+        res.writeHead(status, { 'content-type': type });
+        res.end(body(req.headers.authorization ?? 'none none'));
+      });
+      for (const [headers, base, secret] of [
+        [{ Authorization: 'Bearer s3cretT0ken' }, url, 's3cretT0ken'],
+        [{}, url.replace('http://', 'http://alice:pa55word@'), Buffer.from('alice:pa55word').toString('base64')],
+      ] as const) {
+        const t = new JsonApiTarget({ url: base, timeoutMs: 5_000, headers });
+        try {
+          const err = (await t.select([eq('__name__', 'up')], T0, T_END).catch((e: unknown) => e)) as Error;
+          expect(err).toBeInstanceOf(DownstreamError);
+          expect(err.message).not.toContain(secret);
+          // Not even a piece of it (V8's JSON errors and our snippets quote parts of the body).
+          expect(err.message).not.toContain(secret.slice(0, 4));
+        } finally {
+          await t.close();
+        }
+      }
+    }
+    // The echo is really there: the errors say where the credentials were cut out.
+    const url = await serve((req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'error', errorType: 'internal', error: `denied for ${req.headers.authorization}` }));
+    });
+    const t = new JsonApiTarget({ url, timeoutMs: 5_000, headers: { Authorization: 'Bearer s3cretT0ken' } });
+    await expect(t.select([eq('__name__', 'up')], T0, T_END)).rejects.toThrow(`${url}: HTTP 500: internal: denied for <secret>`);
+    await t.close();
+  });
+
   it('a refused connection, without the credentials in the message', async () => {
     const port = await freePort();
     const err = await failure(`http://alice:s3cret@127.0.0.1:${port}/prefix`);

@@ -209,13 +209,6 @@ describe('PromQL parser: valid expressions', () => {
     expect(err.positionStart).toBe(13);
     expect(err.message).toBe("1:15: parse error: unexpected character: '$'"); // Go counts UTF-8 bytes
   });
-  test('speed: a dashboard query parses well under 1 ms', () => {
-    const q = 'histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket{job=~"api|web", code!~"5.."}[5m]))) > on(job) group_left() max by (job) (slo_target{env="prod"}) * 1.5';
-    for (let i = 0; i < 200; i++) parseExpr(q);
-    const t0 = performance.now();
-    for (let i = 0; i < 1000; i++) parseExpr(q);
-    expect((performance.now() - t0) / 1000).toBeLessThan(0.5);
-  });
   test('table sizes', () => {
     expect(VALID.length).toBeGreaterThanOrEqual(120);
     expect(INVALID.length).toBeGreaterThanOrEqual(60);

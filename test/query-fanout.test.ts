@@ -196,14 +196,52 @@ describe('FanoutStorage.select', () => {
       labelNames: async () => [],
       labelValues: async () => [],
     });
-    const f = new FanoutStorage(
-      [group('g1', [slow(), slow(), slow()]), group('g2', [slow(), slow(), slow()]), group('g3', [slow(), slow()])],
-      { maxConcurrency: 3 },
-    );
-    // Two queries at once share the bound.
+    // The bound is per group: one group of 6 targets, and two queries at once share its bound.
+    const f = new FanoutStorage([group('g1', [slow(), slow(), slow(), slow(), slow(), slow()])], { maxConcurrency: 3 });
     await Promise.all([f.forQuery().storage.select([], 0, 1), f.forQuery().storage.select([], 0, 1)]);
-    expect(calls).toBe(16);
+    expect(calls).toBe(12);
     expect(peak).toBe(3);
+  });
+
+  it('a group whose slots are all held by hanging requests does not hold up other groups', async () => {
+    const f = new FanoutStorage(
+      [group('hung', [hanging()], { labels: { g: 'hung' }, timeoutMs: 60_000 }), group('ok', [replica([UP_A])], { labels: { g: 'ok' } })],
+      { maxConcurrency: 2 },
+    );
+    const ctl = new AbortController();
+    const stuck = [1, 2, 3].map(() => f.forQuery().storage.select([eq('g', 'hung')], 0, 200_000, undefined, ctl.signal).catch(() => 'aborted'));
+    const heldUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held up behind the hung group')), 5_000).unref());
+    const out = await Promise.race([f.forQuery().storage.select([eq('__name__', 'up'), eq('g', 'ok')], 0, 200_000), heldUp]);
+    expect(summary(out)).toEqual([{ labels: { ...UP_A, g: 'ok' }, ts: ALL_TS }]);
+    ctl.abort(new Error('done'));
+    expect(await Promise.all(stuck)).toEqual(['aborted', 'aborted', 'aborted']);
+  });
+
+  it('a request waiting for a slot ends at its group timeout and at the caller\'s abort', async () => {
+    let calls = 0;
+    const counted: Storage = {
+      select: () => {
+        calls++;
+        return new Promise<Series[]>(() => {});
+      },
+      labelNames: async () => [],
+      labelValues: async () => [],
+    };
+    const f = new FanoutStorage([group('g1', [counted], { timeoutMs: 300 })], { maxConcurrency: 1 });
+    const first = f.forQuery().storage.select([], 0, 1).catch((e: Error) => e.message);
+    // Queued behind `first`, which holds the only slot until its own timeout.
+    const ctl = new AbortController();
+    const aborted = f.forQuery().storage.select([], 0, 1, undefined, ctl.signal).catch((e: Error) => e.message);
+    const queued = f.forQuery().storage.select([], 0, 1).catch((e: Error) => e.message);
+    ctl.abort(new Error('caller gave up'));
+    expect(await aborted).toBe('caller gave up');
+    // `queued` times out while still waiting (both timers started together), so it is never sent.
+    expect(await Promise.all([first, queued])).toEqual([
+      'server group "g1" failed: target "g1-r0": timeout after 300ms',
+      'server group "g1" failed: target "g1-r0": timeout after 300ms',
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(1);
   });
 });
 

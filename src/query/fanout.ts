@@ -1,8 +1,9 @@
 // Fan-out over server groups: makes several shards (each a set of HA replicas) look like one Storage.
 //
 // select / labelNames / labelValues ask every target of every group in parallel, bounded by one
-// p-limit shared by all requests of this FanoutStorage, each request bounded by its group's timeout
-// and the caller's AbortSignal.
+// p-limit per group shared by all queries (so a hung group, holding all its slots, cannot hold up
+// requests to other groups), each request bounded by its group's timeout and the caller's
+// AbortSignal from the moment it is wanted, time spent waiting for a slot included.
 //
 // Within a group, the replicas that answered are merged with mergeSeriesSets (anti-affinity merge).
 // A failing replica while another answers gives a warning. A group whose targets all fail is left
@@ -58,7 +59,7 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
 export type PushdownOutcome = 'pushed' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups';
 
 export interface FanoutOptions {
-  /** Maximum concurrent target requests over all groups and queries of this FanoutStorage. */
+  /** Maximum concurrent target requests to one group, over all queries of this FanoutStorage. */
   maxConcurrency: number;
 }
 
@@ -80,6 +81,7 @@ interface Group {
   /** Group labels sorted by name, empty values dropped. */
   labels: Labels;
   labelMap: Map<string, string>;
+  limit: LimitFunction;
 }
 
 interface TargetFailure {
@@ -94,7 +96,6 @@ const MATCHER_OPTS = { dotAll: true };
 
 export class FanoutStorage {
   private readonly groups: Group[];
-  private readonly limit: LimitFunction;
   /** How pushdown requests ended, by outcome. */
   readonly pushdownOutcomes = new Map<PushdownOutcome, number>();
 
@@ -107,9 +108,9 @@ export class FanoutStorage {
         .filter(([, v]) => v !== '')
         .map(([name, value]) => ({ name, value }))
         .sort((a, b) => compareStrings(a.name, b.name));
-      return { spec, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])) };
+      const limit = pLimit(Math.max(1, opts.maxConcurrency));
+      return { spec, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])), limit };
     });
-    this.limit = pLimit(Math.max(1, opts.maxConcurrency));
   }
 
   /** A view for one query: its warnings (Prometheus-style strings) collect in `warnings`. */
@@ -251,7 +252,7 @@ export class FanoutStorage {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Runs `call` on every target of every non-pruned group in parallel (bounded by the shared limit)
+   * Runs `call` on every target of every non-pruned group in parallel (bounded by the group's limit)
    * and waits for all. Rejects with the caller's abort reason when `signal` aborts.
    */
   private async fanout<T>(
@@ -266,8 +267,10 @@ export class FanoutStorage {
         if (p.pruned) return { group: p.group, outcome: { pruned: true } as GroupOutcome<T>, local: [] };
         const g = p.group;
         const settled = await Promise.allSettled(
+          // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
+          // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
           g.spec.targets.map((t) =>
-            this.limit(() => withDeadline((sig) => call(t, p.downstream, sig, g), g.spec.timeoutMs, signal)),
+            withDeadline((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t, p.downstream, sig, g))), g.spec.timeoutMs, signal),
           ),
         );
         const results: T[] = [];

@@ -111,6 +111,8 @@ export class JsonApiTarget implements Storage {
   private readonly headers: Record<string, string>;
   private readonly queryParams: Record<string, string>;
   private readonly timeoutMs: number;
+  /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
+  private readonly secrets: string[];
 
   constructor(opts: JsonApiTargetOptions) {
     const u = new URL(opts.url);
@@ -120,6 +122,7 @@ export class JsonApiTarget implements Storage {
       const creds = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
       this.headers.authorization = `Basic ${Buffer.from(creds).toString('base64')}`;
     }
+    this.secrets = credentialsOf(this.headers, decodeURIComponent(u.password));
     u.username = '';
     u.password = '';
     this.pathPrefix = u.pathname.replace(/\/+$/, '');
@@ -143,7 +146,7 @@ export class JsonApiTarget implements Storage {
     try {
       return parseMatrix(data, startMs, endMs);
     } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+      throw this.error(`invalid response: ${(err as Error).message}`);
     }
   }
 
@@ -181,6 +184,20 @@ export class JsonApiTarget implements Storage {
 
   // -------------------------------------------------------------------------------------------
 
+  private error(reason: string): DownstreamError {
+    return new DownstreamError(this.target, this.redact(reason));
+  }
+
+  /** The downstream answered with a Prometheus error: it understood the request and refused it. */
+  private apiError(errorType: string, reason: string): DownstreamApiError {
+    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason));
+  }
+
+  private redact(text: string): string {
+    for (const s of this.secrets) if (text.includes(s)) text = text.split(s).join('<secret>');
+    return text;
+  }
+
   private labelParams(matchers: LabelMatcher[], startMs: number, endMs: number): [string, string][] {
     const p: [string, string][] = [];
     if (matchers.length > 0) p.push(['match[]', matchersToSelector(matchers)]);
@@ -190,7 +207,7 @@ export class JsonApiTarget implements Storage {
 
   private stringList(data: unknown): string[] {
     if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) {
-      throw new DownstreamError(this.target, 'invalid response: data is not a list of strings');
+      throw this.error('invalid response: data is not a list of strings');
     }
     return [...(data as string[])].sort(compareStrings);
   }
@@ -216,8 +233,8 @@ export class JsonApiTarget implements Storage {
       text = await res.body.text();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw new DownstreamError(this.target, `timeout after ${formatDuration(this.timeoutMs)}`);
-      throw new DownstreamError(this.target, `request failed: ${describeError(err)}`);
+      if (timeout.aborted) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`);
+      throw this.error(`request failed: ${describeError(err)}`);
     }
 
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
@@ -227,22 +244,49 @@ export class JsonApiTarget implements Storage {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new DownstreamError(this.target, `HTTP ${status}: invalid JSON: ${(err as Error).message}`);
+        // V8's message quotes a piece of the text, which may hold part of an echoed credential:
+        // describe the text with the credentials cut out instead.
+        throw this.error(`HTTP ${status}: invalid JSON: ${jsonParseError(this.redact(text)) ?? (err as Error).message}`);
       }
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw new DownstreamApiError(this.target, String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
+        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
       }
-      const detail = isJson ? snippet(text) : `unexpected content type ${mediaType || '(none)'}`;
-      throw new DownstreamError(this.target, `HTTP ${status}: ${detail}`);
+      const detail = isJson ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
+      throw this.error(`HTTP ${status}: ${detail}`);
     }
-    if (!isJson) throw new DownstreamError(this.target, `unexpected content type ${mediaType || '(none)'}`);
-    if (typeof body !== 'object' || body === null) throw new DownstreamError(this.target, 'invalid response: not a JSON object');
+    if (!isJson) throw this.error(`unexpected content type ${mediaType || '(none)'}`);
+    if (typeof body !== 'object' || body === null) throw this.error('invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw new DownstreamApiError(this.target, String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
+      throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
     }
     return body.data;
+  }
+}
+
+const CREDENTIAL_HEADER = /auth|cookie|token|secret|key|pass/i;
+
+/** The values of credential-bearing headers (also without their scheme, e.g. the token of "Bearer x"), and a URL password. */
+function credentialsOf(headers: Record<string, string>, password: string): string[] {
+  const out = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADER.test(name)) continue;
+    out.add(value.trim());
+    const m = /^\S+\s+(.+)$/.exec(value.trim());
+    if (m) out.add(m[1]!.trim());
+  }
+  out.add(password);
+  return [...out].filter((x) => x !== '').sort((a, b) => b.length - a.length);
+}
+
+/** JSON.parse's error message for text, or undefined when it parses. */
+function jsonParseError(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 
