@@ -12,13 +12,20 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
-import { METRIC_NAME, type Label, type LabelMatcher } from '../model.js';
-import { compareLabels, compareStrings, goQuote, type SelectHints, type Series, type Storage } from '../storage/interface.js';
+import { MAX_TIME_MS, METRIC_NAME, MIN_TIME_MS, type Label, type LabelMatcher, type Labels } from '../model.js';
+import {
+  compareLabels, compareStrings, goQuote, unionLabelSets, type MetricMetadata, type MetricMetadataMap, type SelectHints, type Series, type Storage,
+} from '../storage/interface.js';
+import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
+
+/** How a downstream request failed, for the error metrics. */
+export type DownstreamErrorKind = 'timeout' | 'connection' | 'http_status' | 'invalid_response' | 'api_error';
 
 export class DownstreamError extends Error {
   constructor(
     readonly target: string,
     reason: string,
+    readonly kind: DownstreamErrorKind = 'invalid_response',
   ) {
     super(`${target}: ${reason}`);
     this.name = 'DownstreamError';
@@ -34,6 +41,10 @@ export interface JsonApiTargetOptions {
   headers?: Record<string, string>;
   /** Extra query parameters added to every request (e.g. a tenant id). */
   queryParams?: Record<string, string>;
+  /** The server group this target belongs to, for metrics. */
+  group?: string;
+  /** Told about every request (endpoint, outcome, duration, bytes). */
+  observer?: DownstreamObserver;
 }
 
 const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -97,6 +108,8 @@ export class JsonApiTarget implements Storage {
   private readonly headers: Record<string, string>;
   private readonly queryParams: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly group: string;
+  private readonly observer: DownstreamObserver | undefined;
 
   constructor(opts: JsonApiTargetOptions) {
     const u = new URL(opts.url);
@@ -112,6 +125,8 @@ export class JsonApiTarget implements Storage {
     this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
     this.target = `${u.origin}${this.pathPrefix}`;
     this.timeoutMs = opts.timeoutMs;
+    this.group = opts.group ?? '';
+    this.observer = opts.observer;
     this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 });
   }
 
@@ -125,7 +140,7 @@ export class JsonApiTarget implements Storage {
     if (endMs < startMs) return [];
     const rangeMs = endMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    const data = await this.get('/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal);
+    const data = await this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal);
     try {
       return parseMatrix(data, startMs, endMs);
     } catch (err) {
@@ -134,13 +149,37 @@ export class JsonApiTarget implements Storage {
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get('/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal);
+    const data = await this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal);
     return this.stringList(data);
   }
 
   async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get(`/api/v1/label/${encodeURIComponent(name)}/values`, this.labelParams(matchers, startMs, endMs), signal);
+    const data = await this.get('label_values', `/api/v1/label/${encodeURIComponent(name)}/values`, this.labelParams(matchers, startMs, endMs), signal);
     return this.stringList(data).filter((v) => v !== '');
+  }
+
+  /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
+  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+    const params: [string, string][] = [['match[]', matchersToSelector(matchers)], ...timeRangeParams(startMs, endMs)];
+    const data = await this.get('series', '/api/v1/series', params, signal);
+    try {
+      return parseSeriesList(data);
+    } catch (err) {
+      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+    }
+  }
+
+  /** The downstream's /api/v1/metadata (metric and limit_per_metric passed on; limit is applied by the caller). */
+  async metadata(metric: string | undefined, limitPerMetric: number, signal?: AbortSignal): Promise<MetricMetadataMap> {
+    const params: [string, string][] = [];
+    if (metric !== undefined && metric !== '') params.push(['metric', metric]);
+    if (limitPerMetric > 0) params.push(['limit_per_metric', String(limitPerMetric)]);
+    const data = await this.get('metadata', '/api/v1/metadata', params, signal);
+    try {
+      return parseMetadata(data, limitPerMetric);
+    } catch (err) {
+      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+    }
   }
 
   async close(): Promise<void> {
@@ -152,7 +191,7 @@ export class JsonApiTarget implements Storage {
   private labelParams(matchers: LabelMatcher[], startMs: number, endMs: number): [string, string][] {
     const p: [string, string][] = [];
     if (matchers.length > 0) p.push(['match[]', matchersToSelector(matchers)]);
-    p.push(['start', secondsParam(startMs)], ['end', secondsParam(endMs)]);
+    p.push(...timeRangeParams(startMs, endMs));
     return p;
   }
 
@@ -163,8 +202,35 @@ export class JsonApiTarget implements Storage {
     return [...(data as string[])].sort(compareStrings);
   }
 
-  /** GET apiPath; returns the envelope's `data` or throws DownstreamError. */
-  private async get(apiPath: string, params: [string, string][], signal?: AbortSignal): Promise<unknown> {
+  /** GET apiPath; returns the envelope's `data` or throws DownstreamError. Tells the observer how it went. */
+  private async get(endpoint: DownstreamEndpoint, apiPath: string, params: [string, string][], signal?: AbortSignal): Promise<unknown> {
+    const observer = this.observer;
+    if (observer === undefined) return this.request(apiPath, params, signal, () => {});
+    const t0 = performance.now();
+    let bytes = 0;
+    const done = (outcome: 'success' | 'error' | 'timeout' | 'canceled', err?: unknown) => {
+      observer.observe({
+        group: this.group,
+        target: this.target,
+        endpoint,
+        outcome,
+        seconds: (performance.now() - t0) / 1000,
+        bytes,
+        errorKind: err instanceof DownstreamError ? err.kind : outcome === 'timeout' ? 'timeout' : undefined,
+        error: err === undefined ? undefined : err instanceof Error ? err.message : String(err),
+      });
+    };
+    try {
+      const data = await this.request(apiPath, params, signal, (n) => (bytes = n));
+      done('success');
+      return data;
+    } catch (err) {
+      done(outcomeOf(err, signal), err);
+      throw err;
+    }
+  }
+
+  private async request(apiPath: string, params: [string, string][], signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<unknown> {
     const search = new URLSearchParams(Object.entries(this.queryParams));
     for (const [k, v] of params) search.append(k, v);
     const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
@@ -182,10 +248,11 @@ export class JsonApiTarget implements Storage {
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
       text = await res.body.text();
+      onBytes(Buffer.byteLength(text));
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw new DownstreamError(this.target, `timeout after ${formatDuration(this.timeoutMs)}`);
-      throw new DownstreamError(this.target, `request failed: ${describeError(err)}`);
+      if (timeout.aborted) throw new DownstreamError(this.target, `timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
+      throw new DownstreamError(this.target, `request failed: ${describeError(err)}`, 'connection');
     }
 
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
@@ -195,23 +262,86 @@ export class JsonApiTarget implements Storage {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new DownstreamError(this.target, `HTTP ${status}: invalid JSON: ${(err as Error).message}`);
+        throw new DownstreamError(this.target, `HTTP ${status}: invalid JSON: ${(err as Error).message}`, status < 200 || status > 299 ? 'http_status' : 'invalid_response');
       }
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw new DownstreamError(this.target, `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
+        throw new DownstreamError(this.target, `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
       }
       const detail = isJson ? snippet(text) : `unexpected content type ${mediaType || '(none)'}`;
-      throw new DownstreamError(this.target, `HTTP ${status}: ${detail}`);
+      throw new DownstreamError(this.target, `HTTP ${status}: ${detail}`, 'http_status');
     }
     if (!isJson) throw new DownstreamError(this.target, `unexpected content type ${mediaType || '(none)'}`);
     if (typeof body !== 'object' || body === null) throw new DownstreamError(this.target, 'invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw new DownstreamError(this.target, `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
+      throw new DownstreamError(this.target, `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`, 'api_error');
     }
     return body.data;
   }
+}
+
+/**
+ * start/end parameters for [startMs, endMs]; a bound at or past Prometheus's open-range default is
+ * left out, so the downstream applies its own default instead of parsing a year-292-million date.
+ */
+function timeRangeParams(startMs: number, endMs: number): [string, string][] {
+  const p: [string, string][] = [];
+  if (startMs > MIN_TIME_MS) p.push(['start', secondsParam(startMs)]);
+  if (endMs < MAX_TIME_MS) p.push(['end', secondsParam(endMs)]);
+  return p;
+}
+
+/** success, or how a request failed: a caller's abort is canceled unless it was a deadline. */
+function outcomeOf(err: unknown, signal: AbortSignal | undefined): 'error' | 'timeout' | 'canceled' {
+  if (err instanceof DownstreamError) return err.kind === 'timeout' ? 'timeout' : 'error';
+  if (signal?.aborted && err === signal.reason) {
+    // The fan-out's group deadline aborts with an Error saying "timeout after ...".
+    const e = err as { name?: string; message?: string } | undefined;
+    if (e?.name === 'TimeoutError' || /^timeout\b/.test(e?.message ?? '')) return 'timeout';
+    return 'canceled';
+  }
+  return 'error';
+}
+
+/** Parses /api/v1/series data (a list of label objects) into sorted, distinct label sets. */
+export function parseSeriesList(data: unknown): Labels[] {
+  if (!Array.isArray(data)) throw new Error('data is not a list');
+  const out: Labels[] = [];
+  for (const r of data) {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error('series is not an object');
+    const labels: Label[] = [];
+    for (const [name, value] of Object.entries(r as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+      if (value !== '') labels.push({ name, value });
+    }
+    labels.sort((x, y) => compareStrings(x.name, y.name));
+    out.push(labels);
+  }
+  // Prometheus sends one match[]'s series in storage order, which need not be label order.
+  return unionLabelSets([out.sort(compareLabels)]);
+}
+
+/** Parses /api/v1/metadata data ({name: [{type, help, unit}]}), entries distinct per name. */
+export function parseMetadata(data: unknown, limitPerMetric: number): MetricMetadataMap {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('data is not an object');
+  const out: MetricMetadataMap = new Map();
+  for (const [name, list] of Object.entries(data as Record<string, unknown>)) {
+    if (!Array.isArray(list)) throw new Error(`metadata of ${JSON.stringify(name)} is not a list`);
+    const entries: MetricMetadata[] = [];
+    for (const m of list) {
+      if (typeof m !== 'object' || m === null) throw new Error(`metadata of ${JSON.stringify(name)} is not an object`);
+      const { type, help, unit } = m as Record<string, unknown>;
+      if (typeof type !== 'string' || typeof help !== 'string' || (unit !== undefined && typeof unit !== 'string')) {
+        throw new Error(`metadata of ${JSON.stringify(name)} has a field that is not a string`);
+      }
+      const e = { type, help, unit: unit ?? '' };
+      if (limitPerMetric > 0 && entries.length >= limitPerMetric) break;
+      if (!entries.some((x) => x.type === e.type && x.help === e.help && x.unit === e.unit)) entries.push(e);
+    }
+    out.set(name, entries);
+  }
+  return out;
 }
 
 function lowerKeys(h: Record<string, string>): Record<string, string> {

@@ -3,7 +3,7 @@
 // error types with their HTTP codes, and the JSON envelope written the way Go's encoder writes it.
 
 import type { Context } from 'hono';
-import type { Labels } from '../../query/model.js';
+import { MAX_TIME_MS, MIN_TIME_MS, type Labels } from '../../query/model.js';
 import type { Semantics } from '../../query/promql/functions/types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
@@ -37,8 +37,7 @@ const MAX_ANNOTATIONS = 10;
 /** Prometheus's boundary times (api.go MinTime/MaxTime), in ms, and how they are written. */
 const MIN_TIME_TEXT = '-292273086-05-16T16:47:06Z';
 const MAX_TIME_TEXT = '292277025-08-18T07:12:54.999999999Z';
-export const MIN_TIME_MS = -9223309901257974 * 1000;
-export const MAX_TIME_MS = 9223309901257974 * 1000 + 999;
+export { MAX_TIME_MS, MIN_TIME_MS };
 
 /** Go's strconv.ParseFloat syntax (decimal form, plus inf/infinity/nan); undefined when it fails. */
 function goParseFloat(s: string): number | undefined {

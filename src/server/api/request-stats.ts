@@ -3,6 +3,9 @@
 // how many warnings went out and how it failed.
 
 import type { Context } from 'hono';
+import type { StorageStats } from '../../query/storage/counting.js';
+
+export type { StorageStats } from '../../query/storage/counting.js';
 
 /** Query kinds with their own metrics; endpoints that read no data are 'other'. */
 export type QueryType = 'instant' | 'range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'federate' | 'read' | 'other';
@@ -19,13 +22,6 @@ export interface RequestStats {
   warnings: number;
   /** Prometheus's error type when the request failed with an API error. */
   errorType?: string;
-}
-
-/** Storage-side counters that one storage view fills while a request uses it. */
-export interface StorageStats {
-  groups: Set<string>;
-  series: number;
-  samples: number;
 }
 
 const byRequest = new WeakMap<Request, RequestStats>();
@@ -48,8 +44,4 @@ export function addStorageStats(c: Context, s: StorageStats | undefined): void {
   for (const g of s.groups) stats.groups.add(g);
   stats.series += s.series;
   stats.samples += s.samples;
-}
-
-export function newStorageStats(): StorageStats {
-  return { groups: new Set(), series: 0, samples: 0 };
 }
