@@ -140,33 +140,22 @@ export class JsonApiTarget implements Storage {
     if (endMs < startMs) return [];
     const rangeMs = endMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    const data = await this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal);
-    try {
-      return parseMatrix(data, startMs, endMs);
-    } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
-    }
+    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal, (data) => parseMatrix(data, startMs, endMs));
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal);
-    return this.stringList(data);
+    return this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal, stringList);
   }
 
   async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get('label_values', `/api/v1/label/${encodeURIComponent(name)}/values`, this.labelParams(matchers, startMs, endMs), signal);
-    return this.stringList(data).filter((v) => v !== '');
+    const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
+    return this.get('label_values', path, this.labelParams(matchers, startMs, endMs), signal, (data) => stringList(data).filter((v) => v !== ''));
   }
 
   /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
   async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
     const params: [string, string][] = [['match[]', matchersToSelector(matchers)], ...timeRangeParams(startMs, endMs)];
-    const data = await this.get('series', '/api/v1/series', params, signal);
-    try {
-      return parseSeriesList(data);
-    } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
-    }
+    return this.get('series', '/api/v1/series', params, signal, parseSeriesList);
   }
 
   /** The downstream's /api/v1/metadata (metric and limit_per_metric passed on; limit is applied by the caller). */
@@ -174,12 +163,7 @@ export class JsonApiTarget implements Storage {
     const params: [string, string][] = [];
     if (metric !== undefined && metric !== '') params.push(['metric', metric]);
     if (limitPerMetric > 0) params.push(['limit_per_metric', String(limitPerMetric)]);
-    const data = await this.get('metadata', '/api/v1/metadata', params, signal);
-    try {
-      return parseMetadata(data, limitPerMetric);
-    } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
-    }
+    return this.get('metadata', '/api/v1/metadata', params, signal, (data) => parseMetadata(data, limitPerMetric));
   }
 
   async close(): Promise<void> {
@@ -195,17 +179,21 @@ export class JsonApiTarget implements Storage {
     return p;
   }
 
-  private stringList(data: unknown): string[] {
-    if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) {
-      throw new DownstreamError(this.target, 'invalid response: data is not a list of strings');
-    }
-    return [...(data as string[])].sort(compareStrings);
-  }
-
-  /** GET apiPath; returns the envelope's `data` or throws DownstreamError. Tells the observer how it went. */
-  private async get(endpoint: DownstreamEndpoint, apiPath: string, params: [string, string][], signal?: AbortSignal): Promise<unknown> {
+  /**
+   * GET apiPath and parse the envelope's `data`; throws DownstreamError, "invalid response" when
+   * `parse` fails. Tells the observer how it went, a bad answer included.
+   */
+  private async get<T>(endpoint: DownstreamEndpoint, apiPath: string, params: [string, string][], signal: AbortSignal | undefined, parse: (data: unknown) => T): Promise<T> {
+    const parsed = async (onBytes: (n: number) => void): Promise<T> => {
+      const data = await this.request(apiPath, params, signal, onBytes);
+      try {
+        return parse(data);
+      } catch (err) {
+        throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+      }
+    };
     const observer = this.observer;
-    if (observer === undefined) return this.request(apiPath, params, signal, () => {});
+    if (observer === undefined) return parsed(() => {});
     const t0 = performance.now();
     let bytes = 0;
     const done = (outcome: 'success' | 'error' | 'timeout' | 'canceled', err?: unknown) => {
@@ -221,7 +209,7 @@ export class JsonApiTarget implements Storage {
       });
     };
     try {
-      const data = await this.request(apiPath, params, signal, (n) => (bytes = n));
+      const data = await parsed((n) => (bytes = n));
       done('success');
       return data;
     } catch (err) {
@@ -302,6 +290,12 @@ function outcomeOf(err: unknown, signal: AbortSignal | undefined): 'error' | 'ti
     return 'canceled';
   }
   return 'error';
+}
+
+/** Parses a /labels or /label/:name/values answer: a sorted list of strings. */
+function stringList(data: unknown): string[] {
+  if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) throw new Error('data is not a list of strings');
+  return [...(data as string[])].sort(compareStrings);
 }
 
 /** Parses /api/v1/series data (a list of label objects) into sorted, distinct label sets. */
