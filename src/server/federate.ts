@@ -59,14 +59,15 @@ export function createFederation(deps: FederationDeps): Hono {
 
   app.get('/federate', async (c) => {
     const url = new URL(c.req.url);
+    const match = url.searchParams.getAll('match[]');
+    const stats = requestStats(c);
+    if (stats && match.length > 0) stats.match = match;
     let sets: LabelMatcher[][];
     try {
-      sets = url.searchParams.getAll('match[]').map((m) => parseMetricSelector(m));
+      sets = match.map((m) => parseMetricSelector(m));
     } catch (e) {
       return httpError(c, (e as Error).message, 400, 'bad_data');
     }
-    const stats = requestStats(c);
-    if (stats) stats.match = url.searchParams.getAll('match[]');
 
     const maxT = now();
     const minT = maxT - deps.lookbackDeltaMs;
