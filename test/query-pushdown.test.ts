@@ -17,6 +17,7 @@ import { compareSeriesValue } from '../src/query/promql/testfile.js';
 import { labelsToString } from '../src/query/storage/interface.js';
 import type { Call } from '../src/query/promql/ast.js';
 import type { EvalCtx } from '../src/query/promql/eval-types.js';
+import { startProxy } from './support/proxy.js';
 
 const MIN = 60_000;
 const T0 = BACKFILL_START_MS;
@@ -228,6 +229,47 @@ describe('pushdown against Prometheus 2.42', () => {
     expect(a.result.resultType === 'vector' && a.result.result.length).toBeGreaterThan(0);
     expect(sameOutput(a, b)).toBeUndefined();
     expect(count(pushed, 'refused')).toBe(1);
+  });
+});
+
+describe('pushdown in the running proxy', () => {
+  let a: PrometheusProcess;
+  let b: PrometheusProcess;
+  beforeAll(async () => {
+    const data = generateBackfillData();
+    [a, b] = await Promise.all([startBackfilledPrometheus(half(data, 0)), startBackfilledPrometheus(half(data, 1))]);
+  });
+  afterAll(async () => {
+    await Promise.all([a, b].filter(Boolean).map((p) => p.stop()));
+  });
+
+  it('pushes when the groups allow it, answers as without, and counts it in /metrics', async () => {
+    const config = (pushdown: boolean) => (listen: string) => `
+listen: ${listen}
+log_level: warn
+query:
+  semantics: prometheus-2
+  server_groups:
+    - {name: a, pushdown: ${pushdown}, static_configs: [{targets: ["127.0.0.1:${a.port}"]}]}
+    - {name: b, pushdown: ${pushdown}, static_configs: [{targets: ["127.0.0.1:${b.port}"]}]}
+`;
+    const [pushed, raw] = await Promise.all([startProxy(config(true)), startProxy(config(false))]);
+    try {
+      const params = new URLSearchParams({
+        query: 'sum by (job) (rate(http_requests_total[5m]))', start: String(T0 / 1000 + 600), end: String(BACKFILL_END_MS / 1000), step: '30',
+      });
+      const answers = await Promise.all([pushed, raw].map(async (p) => (await fetch(`${p.url}/api/v1/query_range?${params}`)).json()));
+      expect((answers[1] as { data: { result: unknown[] } }).data.result.length).toBeGreaterThan(0);
+      expect(answers[0]).toEqual(answers[1]);
+      const metrics = await (await fetch(`${pushed.url}/metrics`)).text();
+      expect(metrics).toMatch(/^promfront_query_pushdown_total\{outcome="pushed"\} [1-9]/m);
+      expect(metrics).toMatch(/^promfront_query_downstream_requests_total\{[^}]*endpoint="query_range"[^}]*\} [1-9]/m);
+      const rawMetrics = await (await fetch(`${raw.url}/metrics`)).text();
+      expect(rawMetrics).not.toMatch(/outcome="pushed"/);
+      expect(rawMetrics).toMatch(/^promfront_query_pushdown_total\{outcome="disabled"\} [1-9]/m);
+    } finally {
+      await Promise.all([pushed.stop(), raw.stop()]);
+    }
   });
 });
 

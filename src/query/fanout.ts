@@ -27,7 +27,8 @@ import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matc
 import { mergeSeriesSets } from './merge.js';
 import { DownstreamApiError, DownstreamError } from './downstream/json-api.js';
 import {
-  compareLabels, compareStrings, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage, StorageUnavailableError,
+  compareLabels, compareStrings, seriesOf, unionLabelSets, unionMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
+  type SelectHints, type Series, type Storage, StorageUnavailableError,
 } from './storage/interface.js';
 
 export interface GroupSpec {
@@ -120,9 +121,16 @@ export class FanoutStorage {
       select: (matchers, startMs, endMs, hints, signal) => this.select(warnings, matchers, startMs, endMs, hints, signal),
       labelNames: (matchers, startMs, endMs) => this.labelNames(warnings, matchers, startMs, endMs),
       labelValues: (name, matchers, startMs, endMs) => this.labelValues(warnings, name, matchers, startMs, endMs),
+      series: (matchers, startMs, endMs, signal) => this.series(warnings, matchers, startMs, endMs, signal),
+      metadata: (metric, limitPerMetric, signal) => this.metadata(warnings, metric, limitPerMetric, signal),
       pushdown: (req, signal) => this.pushdown(warnings, req, signal),
     };
     return { storage, warnings };
+  }
+
+  /** Names of the groups a request with these matchers asks (those its group labels do not prune). */
+  groupsFor(matchers: LabelMatcher[]): string[] {
+    return this.groups.filter((g) => !planGroup(g, matchers).pruned).map((g) => g.spec.name);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -153,6 +161,49 @@ export class FanoutStorage {
     const aa = Math.max(0, ...this.groups.map((g) => g.spec.antiAffinityMs));
     const out = mergeSeriesSets(perGroup, aa);
     return out;
+  }
+
+  /**
+   * Label sets only: each target's own series lookup (Storage.series, else select's labels), group
+   * labels and pruning as select does, replicas and groups unioned.
+   */
+  private async series(
+    warnings: string[],
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Labels[]> {
+    const outcomes = await this.fanout(matchers, (t, downstream, sig) => seriesOf(t, downstream, startMs, endMs, sig), signal);
+    const perGroup: Labels[][] = [];
+    this.collect(outcomes, warnings, (g, results, local) => {
+      let out = unionLabelSets(results);
+      if (g.labels.length > 0) out = unionLabelSets([out.map((l) => addGroupLabels(l, g.labels)).sort(compareLabels)]);
+      if (local.length > 0) out = out.filter((l) => matchesLabels(local, l));
+      perGroup.push(out);
+    });
+    return unionLabelSets(perGroup);
+  }
+
+  /**
+   * Every target's metric metadata (a target without metadata has none), unioned in group and
+   * target order: distinct entries per metric, at most limitPerMetric when > 0. Groups failing
+   * follow select's rules.
+   */
+  private async metadata(
+    warnings: string[],
+    metric: string | undefined,
+    limitPerMetric: number,
+    signal: AbortSignal | undefined,
+  ): Promise<MetricMetadataMap> {
+    const outcomes = await this.fanout(
+      [],
+      async (t, _downstream, sig) => (t.metadata ? t.metadata(metric, limitPerMetric, sig) : new Map() as MetricMetadataMap),
+      signal,
+    );
+    const maps: MetricMetadataMap[] = [];
+    this.collect(outcomes, warnings, (_g, results) => maps.push(...results));
+    return unionMetadata(maps, limitPerMetric);
   }
 
   private async labelNames(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
@@ -344,10 +395,15 @@ function labelsKeyOf(l: Labels): string {
 
 /** Adds the group labels the series lacks (the series' own values win). */
 function withGroupLabels(s: Series, groupLabels: Labels): Series {
+  const labels = addGroupLabels(s.labels, groupLabels);
+  return labels === s.labels ? s : { ...s, labels };
+}
+
+/** Adds the group labels a label set lacks (its own values win); the same array when none is added. */
+function addGroupLabels(a: Labels, groupLabels: Labels): Labels {
   const out: Label[] = [];
   let i = 0;
   let j = 0;
-  const a = s.labels;
   while (i < a.length || j < groupLabels.length) {
     if (j >= groupLabels.length) out.push(a[i++]);
     else if (i >= a.length) out.push(groupLabels[j++]);
@@ -361,8 +417,8 @@ function withGroupLabels(s: Series, groupLabels: Labels): Series {
       }
     }
   }
-  if (out.length === a.length) return s;
-  return { ...s, labels: out };
+  if (out.length === a.length) return a;
+  return out;
 }
 
 /**

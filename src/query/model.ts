@@ -18,3 +18,10 @@ export interface LabelMatcher {
 }
 
 export const METRIC_NAME = '__name__';
+
+/**
+ * Prometheus's API defaults for an open start / end (api.go MinTime / MaxTime) in ms: the widest
+ * range a request can ask for.
+ */
+export const MIN_TIME_MS = -9223309901257974 * 1000;
+export const MAX_TIME_MS = 9223309901257974 * 1000 + 999;

@@ -10,6 +10,12 @@ export interface AppDeps {
   shard: ShardService | undefined;
   /** Prometheus's /api/v1 over the server groups, when the config has a query section. */
   queryApi?: Hono;
+  /** Prometheus's /federate over the server groups, mounted at the root. */
+  federate?: Hono;
+  /** The query layer's own metrics, appended to /metrics. */
+  queryMetrics?: { render(): string };
+  /** The query section of /status. */
+  queryStatus?: () => unknown;
   startedAt: number;
 }
 
@@ -68,9 +74,12 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   app.use('*', compress());
 
   if (deps.queryApi) app.route('/api/v1', deps.queryApi);
+  if (deps.federate) app.route('/', deps.federate);
 
-  app.get('/metrics', (c) => c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt), 200, { 'Content-Type': CONTENT_TYPE_TEXT }));
-  app.get('/status', (c) => c.json(statusDocument(deps.shard)));
+  app.get('/metrics', (c) =>
+    c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + (deps.queryMetrics?.render() ?? ''), 200, { 'Content-Type': CONTENT_TYPE_TEXT }),
+  );
+  app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {
     if (deps.shard && !deps.shard.ready) return c.text('promfront is not ready: the first scrape cycle has not completed yet\n', 503);

@@ -13,7 +13,8 @@ const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
-/-/healthy, /-/ready.
+/-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
+server groups.
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -116,8 +117,15 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
   const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
-  const query = config.query ? createQueryLayer(config.query) : undefined;
-  const app = createApp({ shard, queryApi: query?.api, startedAt: Date.now() });
+  const query = config.query ? createQueryLayer(config.query, { log: log.child({ component: 'query' }), config }) : undefined;
+  const app = createApp({
+    shard,
+    queryApi: query?.api,
+    federate: query?.federate,
+    queryMetrics: query?.metrics,
+    queryStatus: query?.status,
+    startedAt: Date.now(),
+  });
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });
   server.on('error', (err: NodeJS.ErrnoException) => {

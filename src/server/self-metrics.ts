@@ -69,9 +69,12 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
   return e.toString();
 }
 
-/** The /status document: per source and per shard, never with secrets. */
-export function statusDocument(svc: ShardService | undefined): unknown {
-  if (!svc) return { shard: null };
+/**
+ * The /status document: per source and per shard, and the query layer's groups and targets
+ * (`query`, null without a query section); never with secrets.
+ */
+export function statusDocument(svc: ShardService | undefined, query?: unknown): unknown {
+  if (!svc) return { shard: null, query: query ?? null };
   const now = Date.now();
   return {
     num_shards: svc.numShards,
@@ -103,5 +106,6 @@ export function statusDocument(svc: ShardService | undefined): unknown {
       openmetrics_size_bytes: s.omBytes,
       openmetrics_gzip_bytes: s.omGzip.length,
     })),
+    query: query ?? null,
   };
 }

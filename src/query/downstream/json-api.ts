@@ -12,15 +12,21 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
-import { METRIC_NAME, type Label, type LabelMatcher } from '../model.js';
+import { MAX_TIME_MS, METRIC_NAME, MIN_TIME_MS, type Label, type LabelMatcher, type Labels } from '../model.js';
 import {
-  compareLabels, compareStrings, goQuote, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage,
+  compareLabels, compareStrings, goQuote, unionLabelSets, type MetricMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
+  type SelectHints, type Series, type Storage,
 } from '../storage/interface.js';
+import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
+
+/** How a downstream request failed, for the error metrics. */
+export type DownstreamErrorKind = 'timeout' | 'connection' | 'http_status' | 'invalid_response' | 'api_error';
 
 export class DownstreamError extends Error {
   constructor(
     readonly target: string,
     reason: string,
+    readonly kind: DownstreamErrorKind = 'invalid_response',
   ) {
     super(`${target}: ${reason}`);
     this.name = 'DownstreamError';
@@ -33,8 +39,9 @@ export class DownstreamApiError extends DownstreamError {
     target: string,
     readonly errorType: string,
     reason: string,
+    kind: DownstreamErrorKind,
   ) {
-    super(target, reason);
+    super(target, reason, kind);
     this.name = 'DownstreamApiError';
   }
 }
@@ -48,6 +55,10 @@ export interface JsonApiTargetOptions {
   headers?: Record<string, string>;
   /** Extra query parameters added to every request (e.g. a tenant id). */
   queryParams?: Record<string, string>;
+  /** The server group this target belongs to, for metrics. */
+  group?: string;
+  /** Told about every request (endpoint, outcome, duration, bytes). */
+  observer?: DownstreamObserver;
 }
 
 const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -111,6 +122,8 @@ export class JsonApiTarget implements Storage {
   private readonly headers: Record<string, string>;
   private readonly queryParams: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly group: string;
+  private readonly observer: DownstreamObserver | undefined;
   /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
   private readonly secrets: string[];
 
@@ -129,6 +142,8 @@ export class JsonApiTarget implements Storage {
     this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
     this.target = `${u.origin}${this.pathPrefix}`;
     this.timeoutMs = opts.timeoutMs;
+    this.group = opts.group ?? '';
+    this.observer = opts.observer;
     this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 });
   }
 
@@ -142,22 +157,30 @@ export class JsonApiTarget implements Storage {
     if (endMs < startMs) return [];
     const rangeMs = endMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    const data = await this.get('/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal);
-    try {
-      return parseMatrix(data, startMs, endMs);
-    } catch (err) {
-      throw this.error(`invalid response: ${(err as Error).message}`);
-    }
+    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal, (data) => parseMatrix(data, startMs, endMs));
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get('/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal);
-    return this.stringList(data);
+    return this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal, stringList);
   }
 
   async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
-    const data = await this.get(`/api/v1/label/${encodeURIComponent(name)}/values`, this.labelParams(matchers, startMs, endMs), signal);
-    return this.stringList(data).filter((v) => v !== '');
+    const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
+    return this.get('label_values', path, this.labelParams(matchers, startMs, endMs), signal, (data) => stringList(data).filter((v) => v !== ''));
+  }
+
+  /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
+  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+    const params: [string, string][] = [['match[]', matchersToSelector(matchers)], ...timeRangeParams(startMs, endMs)];
+    return this.get('series', '/api/v1/series', params, signal, parseSeriesList);
+  }
+
+  /** The downstream's /api/v1/metadata (metric and limit_per_metric passed on; limit is applied by the caller). */
+  async metadata(metric: string | undefined, limitPerMetric: number, signal?: AbortSignal): Promise<MetricMetadataMap> {
+    const params: [string, string][] = [];
+    if (metric !== undefined && metric !== '') params.push(['metric', metric]);
+    if (limitPerMetric > 0) params.push(['limit_per_metric', String(limitPerMetric)]);
+    return this.get('metadata', '/api/v1/metadata', params, signal, (data) => parseMetadata(data, limitPerMetric));
   }
 
   /**
@@ -166,16 +189,13 @@ export class JsonApiTarget implements Storage {
    * which would move the steps (4.1 s becomes 4.099999999 s).
    */
   async evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
-    const data = req.stepMs > 0
-      ? await this.get('/api/v1/query_range', [
+    const range = req.stepMs > 0;
+    const series = range
+      ? await this.get('query_range', '/api/v1/query_range', [
         ['query', req.query], ['start', secondsParam(req.startMs)], ['end', secondsParam(req.endMs)], ['step', `${req.stepMs}ms`],
-      ], signal)
-      : await this.get('/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal);
-    try {
-      return { series: parseEvaluated(data, req.stepMs > 0) };
-    } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
-    }
+      ], signal, (data) => parseEvaluated(data, true))
+      : await this.get('query', '/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal, (data) => parseEvaluated(data, false));
+    return { series };
   }
 
   async close(): Promise<void> {
@@ -184,13 +204,59 @@ export class JsonApiTarget implements Storage {
 
   // -------------------------------------------------------------------------------------------
 
-  private error(reason: string): DownstreamError {
-    return new DownstreamError(this.target, this.redact(reason));
+  private labelParams(matchers: LabelMatcher[], startMs: number, endMs: number): [string, string][] {
+    const p: [string, string][] = [];
+    if (matchers.length > 0) p.push(['match[]', matchersToSelector(matchers)]);
+    p.push(...timeRangeParams(startMs, endMs));
+    return p;
+  }
+
+  /**
+   * GET apiPath and parse the envelope's `data`; throws DownstreamError, "invalid response" when
+   * `parse` fails. Tells the observer how it went, a bad answer included.
+   */
+  private async get<T>(endpoint: DownstreamEndpoint, apiPath: string, params: [string, string][], signal: AbortSignal | undefined, parse: (data: unknown) => T): Promise<T> {
+    const parsed = async (onBytes: (n: number) => void): Promise<T> => {
+      const data = await this.request(apiPath, params, signal, onBytes);
+      try {
+        return parse(data);
+      } catch (err) {
+        throw this.error(`invalid response: ${(err as Error).message}`);
+      }
+    };
+    const observer = this.observer;
+    if (observer === undefined) return parsed(() => {});
+    const t0 = performance.now();
+    let bytes = 0;
+    const done = (outcome: 'success' | 'error' | 'timeout' | 'canceled', err?: unknown) => {
+      observer.observe({
+        group: this.group,
+        target: this.target,
+        endpoint,
+        outcome,
+        seconds: (performance.now() - t0) / 1000,
+        bytes,
+        errorKind: err instanceof DownstreamError ? err.kind : outcome === 'timeout' ? 'timeout' : undefined,
+        error: err === undefined ? undefined : err instanceof Error ? err.message : String(err),
+      });
+    };
+    try {
+      const data = await parsed((n) => (bytes = n));
+      done('success');
+      return data;
+    } catch (err) {
+      done(outcomeOf(err, signal), err);
+      throw err;
+    }
+  }
+
+  private error(reason: string, kind?: DownstreamErrorKind): DownstreamError {
+    return new DownstreamError(this.target, this.redact(reason), kind);
   }
 
   /** The downstream answered with a Prometheus error: it understood the request and refused it. */
-  private apiError(errorType: string, reason: string): DownstreamApiError {
-    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason));
+  private apiError(errorType: string, reason: string, kind: DownstreamErrorKind): DownstreamApiError {
+    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason), kind);
   }
 
   private redact(text: string): string {
@@ -198,22 +264,7 @@ export class JsonApiTarget implements Storage {
     return text;
   }
 
-  private labelParams(matchers: LabelMatcher[], startMs: number, endMs: number): [string, string][] {
-    const p: [string, string][] = [];
-    if (matchers.length > 0) p.push(['match[]', matchersToSelector(matchers)]);
-    p.push(['start', secondsParam(startMs)], ['end', secondsParam(endMs)]);
-    return p;
-  }
-
-  private stringList(data: unknown): string[] {
-    if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) {
-      throw this.error('invalid response: data is not a list of strings');
-    }
-    return [...(data as string[])].sort(compareStrings);
-  }
-
-  /** GET apiPath; returns the envelope's `data` or throws DownstreamError. */
-  private async get(apiPath: string, params: [string, string][], signal?: AbortSignal): Promise<unknown> {
+  private async request(apiPath: string, params: [string, string][], signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<unknown> {
     const search = new URLSearchParams(Object.entries(this.queryParams));
     for (const [k, v] of params) search.append(k, v);
     const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
@@ -231,10 +282,11 @@ export class JsonApiTarget implements Storage {
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
       text = await res.body.text();
+      onBytes(Buffer.byteLength(text));
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`);
-      throw this.error(`request failed: ${describeError(err)}`);
+      if (timeout.aborted) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
+      throw this.error(`request failed: ${describeError(err)}`, 'connection');
     }
 
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
@@ -246,23 +298,93 @@ export class JsonApiTarget implements Storage {
       } catch (err) {
         // V8's message quotes a piece of the text, which may hold part of an echoed credential:
         // describe the text with the credentials cut out instead.
-        throw this.error(`HTTP ${status}: invalid JSON: ${jsonParseError(this.redact(text)) ?? (err as Error).message}`);
+        const reason = jsonParseError(this.redact(text)) ?? (err as Error).message;
+        throw this.error(`HTTP ${status}: invalid JSON: ${reason}`, status < 200 || status > 299 ? 'http_status' : 'invalid_response');
       }
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
+        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
       }
       const detail = isJson ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
-      throw this.error(`HTTP ${status}: ${detail}`);
+      throw this.error(`HTTP ${status}: ${detail}`, 'http_status');
     }
     if (!isJson) throw this.error(`unexpected content type ${mediaType || '(none)'}`);
     if (typeof body !== 'object' || body === null) throw this.error('invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
+      throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`, 'api_error');
     }
     return body.data;
   }
+}
+
+/**
+ * start/end parameters for [startMs, endMs]; a bound at or past Prometheus's open-range default is
+ * left out, so the downstream applies its own default instead of parsing a year-292-million date.
+ */
+function timeRangeParams(startMs: number, endMs: number): [string, string][] {
+  const p: [string, string][] = [];
+  if (startMs > MIN_TIME_MS) p.push(['start', secondsParam(startMs)]);
+  if (endMs < MAX_TIME_MS) p.push(['end', secondsParam(endMs)]);
+  return p;
+}
+
+/** success, or how a request failed: a caller's abort is canceled unless it was a deadline. */
+function outcomeOf(err: unknown, signal: AbortSignal | undefined): 'error' | 'timeout' | 'canceled' {
+  if (err instanceof DownstreamError) return err.kind === 'timeout' ? 'timeout' : 'error';
+  if (signal?.aborted && err === signal.reason) {
+    // The fan-out's group deadline aborts with an Error saying "timeout after ...".
+    const e = err as { name?: string; message?: string } | undefined;
+    if (e?.name === 'TimeoutError' || /^timeout\b/.test(e?.message ?? '')) return 'timeout';
+    return 'canceled';
+  }
+  return 'error';
+}
+
+/** Parses a /labels or /label/:name/values answer: a sorted list of strings. */
+function stringList(data: unknown): string[] {
+  if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) throw new Error('data is not a list of strings');
+  return [...(data as string[])].sort(compareStrings);
+}
+
+/** Parses /api/v1/series data (a list of label objects) into sorted, distinct label sets. */
+export function parseSeriesList(data: unknown): Labels[] {
+  if (!Array.isArray(data)) throw new Error('data is not a list');
+  const out: Labels[] = [];
+  for (const r of data) {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error('series is not an object');
+    const labels: Label[] = [];
+    for (const [name, value] of Object.entries(r as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+      if (value !== '') labels.push({ name, value });
+    }
+    labels.sort((x, y) => compareStrings(x.name, y.name));
+    out.push(labels);
+  }
+  // Prometheus sends one match[]'s series in storage order, which need not be label order.
+  return unionLabelSets([out.sort(compareLabels)]);
+}
+
+/** Parses /api/v1/metadata data ({name: [{type, help, unit}]}), entries distinct per name. */
+export function parseMetadata(data: unknown, limitPerMetric: number): MetricMetadataMap {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('data is not an object');
+  const out: MetricMetadataMap = new Map();
+  for (const [name, list] of Object.entries(data as Record<string, unknown>)) {
+    if (!Array.isArray(list)) throw new Error(`metadata of ${JSON.stringify(name)} is not a list`);
+    const entries: MetricMetadata[] = [];
+    for (const m of list) {
+      if (typeof m !== 'object' || m === null) throw new Error(`metadata of ${JSON.stringify(name)} is not an object`);
+      const { type, help, unit } = m as Record<string, unknown>;
+      if (typeof type !== 'string' || typeof help !== 'string' || (unit !== undefined && typeof unit !== 'string')) {
+        throw new Error(`metadata of ${JSON.stringify(name)} has a field that is not a string`);
+      }
+      const e = { type, help, unit: unit ?? '' };
+      if (limitPerMetric > 0 && entries.length >= limitPerMetric) break;
+      if (!entries.some((x) => x.type === e.type && x.help === e.help && x.unit === e.unit)) entries.push(e);
+    }
+    out.set(name, entries);
+  }
+  return out;
 }
 
 const CREDENTIAL_HEADER = /auth|cookie|token|secret|key|pass/i;
@@ -311,41 +433,6 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-function parseMetric(metric: unknown): Label[] {
-  if (typeof metric !== 'object' || metric === null) throw new Error('series without metric');
-  const labels: Label[] = [];
-  for (const [name, value] of Object.entries(metric)) {
-    if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
-    if (value !== '') labels.push({ name, value });
-  }
-  labels.sort((x, y) => compareStrings(x.name, y.name));
-  return labels;
-}
-
-function parsePoint(p: unknown): [number, number] {
-  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number') throw new Error('malformed sample');
-  return [Math.round(p[0] * 1000), parseSampleValue(p[1])];
-}
-
-/** A query's or query_range's result (an instant vector or a matrix of steps) as point lists. */
-export function parseEvaluated(data: any, range: boolean): PushdownResult['series'] {
-  if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
-  const expected = range ? 'matrix' : 'vector';
-  if (data.resultType !== expected) throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected ${JSON.stringify(expected)}`);
-  if (!Array.isArray(data.result)) throw new Error('result is not a list');
-  return data.result.map((r: any) => {
-    if (r?.histogram !== undefined || r?.histograms !== undefined) throw new Error('native histograms are not supported');
-    const points: unknown[] = range ? r?.values ?? [] : [r?.value];
-    if (!Array.isArray(points)) throw new Error('values is not a list');
-    const timestamps = new Float64Array(points.length);
-    const values = new Float64Array(points.length);
-    points.forEach((p, i) => {
-      [timestamps[i], values[i]] = parsePoint(p);
-    });
-    return { labels: parseMetric(r?.metric), timestamps, values };
-  });
-}
-
 /** Parses `{resultType: "matrix", result: [{metric, values}]}` into sorted Series within [startMs, endMs]. */
 export function parseMatrix(data: any, startMs: number, endMs: number): Series[] {
   if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
@@ -384,3 +471,39 @@ export function parseMatrix(data: any, startMs: number, endMs: number): Series[]
   out.sort((a, b) => compareLabels(a.labels, b.labels));
   return out;
 }
+
+function parseMetric(metric: unknown): Label[] {
+  if (typeof metric !== 'object' || metric === null) throw new Error('series without metric');
+  const labels: Label[] = [];
+  for (const [name, value] of Object.entries(metric)) {
+    if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+    if (value !== '') labels.push({ name, value });
+  }
+  labels.sort((x, y) => compareStrings(x.name, y.name));
+  return labels;
+}
+
+function parsePoint(p: unknown): [number, number] {
+  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number') throw new Error('malformed sample');
+  return [Math.round(p[0] * 1000), parseSampleValue(p[1])];
+}
+
+/** A query's or query_range's result (an instant vector or a matrix of steps) as point lists. */
+export function parseEvaluated(data: any, range: boolean): PushdownResult['series'] {
+  if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
+  const expected = range ? 'matrix' : 'vector';
+  if (data.resultType !== expected) throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected ${JSON.stringify(expected)}`);
+  if (!Array.isArray(data.result)) throw new Error('result is not a list');
+  return data.result.map((r: any) => {
+    if (r?.histogram !== undefined || r?.histograms !== undefined) throw new Error('native histograms are not supported');
+    const points: unknown[] = range ? r?.values ?? [] : [r?.value];
+    if (!Array.isArray(points)) throw new Error('values is not a list');
+    const timestamps = new Float64Array(points.length);
+    const values = new Float64Array(points.length);
+    points.forEach((p, i) => {
+      [timestamps[i], values[i]] = parsePoint(p);
+    });
+    return { labels: parseMetric(r?.metric), timestamps, values };
+  });
+}
+

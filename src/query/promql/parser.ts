@@ -60,6 +60,15 @@ export function parseExpr(input: string): Expr {
   return new Parser(input).parse();
 }
 
+/**
+ * Prometheus's parser.ParseMetricSelector: the input must be a bare vector selector (no range,
+ * offset or @), its matchers returned as written plus the name's. Unlike a query, a selector
+ * whose matchers all match the empty string is not refused here (callers check that themselves).
+ */
+export function parseMetricSelector(input: string): LabelMatcher[] {
+  return new Parser(input).parseMetricSelector();
+}
+
 class Parser {
   private readonly lexer: Lexer;
   private tok!: Token;
@@ -111,6 +120,20 @@ class Parser {
     if (this.k() !== 'EOF') this.unexpected();
     this.checkAST(e);
     return e;
+  }
+
+  parseMetricSelector(): LabelMatcher[] {
+    const t = this.tok;
+    let vs: VectorSelector;
+    if (t.kind === '{') vs = this.parseVectorSelector(undefined);
+    else if (t.kind === 'IDENT' || t.kind === 'METRIC_IDENT' || t.kind === 'AGGR' || ((t.kind === 'KW' || t.kind === 'OP') && METRIC_NAME_KEYWORDS.has(t.val))) {
+      this.advance();
+      vs = this.parseVectorSelector(t);
+    } else {
+      return this.unexpected();
+    }
+    if (this.k() !== 'EOF') this.unexpected();
+    return vs.matchers;
   }
 
   // ---- expressions ----

@@ -37,6 +37,18 @@ export interface Storage {
   /** Sorted, non-empty values of label `name` over the matching series with samples in range. */
   labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
   /**
+   * Label sets of the series matching all matchers in [startMs, endMs], sorted (compareLabels),
+   * without reading samples. Optional: without it, callers take the labels of select's series
+   * (seriesOf does that).
+   */
+  series?(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]>;
+  /**
+   * Metric metadata as Prometheus's /api/v1/metadata gives it: per metric name, its distinct
+   * entries. `metric` restricts to one name; `limitPerMetric` > 0 caps the entries per name.
+   * Optional: a storage without it has no metadata.
+   */
+  metadata?(metric: string | undefined, limitPerMetric: number, signal?: AbortSignal): Promise<MetricMetadataMap>;
+  /**
    * Evaluates a per-series PromQL expression downstream (see src/query/pushdown.ts for when the
    * engine asks). Resolves undefined when this storage cannot answer it exactly; the engine then
    * evaluates the expression itself on raw data.
@@ -58,6 +70,68 @@ export interface PushdownRequest {
 export interface PushdownResult {
   /** One entry per result series: its points at (a subset of) the requested steps. */
   series: { labels: Labels; timestamps: Float64Array; values: Float64Array }[];
+}
+
+/** One metadata entry of a metric (Prometheus's metadata.Metadata, as its API writes it). */
+export interface MetricMetadata {
+  type: string;
+  help: string;
+  unit: string;
+}
+
+/** Metric name -> distinct metadata entries, in the order they were found. */
+export type MetricMetadataMap = Map<string, MetricMetadata[]>;
+
+/** The label sets of the matching series: Storage.series when present, else from select. */
+export async function seriesOf(storage: Storage, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+  if (storage.series) return storage.series(matchers, startMs, endMs, signal);
+  const found = await storage.select(matchers, startMs, endMs, { startMs, endMs, func: 'series' }, signal);
+  return found.map((s) => s.labels);
+}
+
+/** Merges sorted label-set lists into one sorted list without duplicates. */
+export function unionLabelSets(lists: ReadonlyArray<ReadonlyArray<Labels>>): Labels[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  if (nonEmpty.length === 0) return [];
+  if (nonEmpty.length === 1) return dedupeSorted([...nonEmpty[0]]);
+  const all: Labels[] = [];
+  for (const l of nonEmpty) for (const x of l) all.push(x);
+  all.sort(compareLabels);
+  return dedupeSorted(all);
+}
+
+function dedupeSorted(sorted: Labels[]): Labels[] {
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (n > 0 && compareLabels(sorted[n - 1], sorted[i]) === 0) continue;
+    sorted[n++] = sorted[i];
+  }
+  sorted.length = n;
+  return sorted;
+}
+
+/** Whether two metadata entries are the same (Prometheus keys its sets by the whole entry). */
+export function sameMetadata(a: MetricMetadata, b: MetricMetadata): boolean {
+  return a.type === b.type && a.help === b.help && a.unit === b.unit;
+}
+
+/**
+ * Unions metadata maps in the order given: per metric the distinct entries, first found first,
+ * at most limitPerMetric of them when it is > 0.
+ */
+export function unionMetadata(maps: ReadonlyArray<MetricMetadataMap>, limitPerMetric: number): MetricMetadataMap {
+  const out: MetricMetadataMap = new Map();
+  for (const m of maps) {
+    for (const [name, entries] of m) {
+      let list = out.get(name);
+      if (list === undefined) out.set(name, (list = []));
+      for (const e of entries) {
+        if (limitPerMetric > 0 && list.length >= limitPerMetric) break;
+        if (!list.some((x) => sameMetadata(x, e))) list.push(e);
+      }
+    }
+  }
+  return out;
 }
 
 /**

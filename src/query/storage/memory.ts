@@ -32,7 +32,7 @@ const ABORT_CHECK_EVERY = 4096;
 export interface MemoryStorageOptions extends Partial<MatcherOptions> {}
 
 export class MemoryStorage implements Storage {
-  private series: MemSeries[] = [];
+  private memSeries: MemSeries[] = [];
   private byKey = new Map<string, MemSeries>();
   /** label name -> label value -> ids of the series having it, ascending. */
   private index = new Map<string, Map<string, number[]>>();
@@ -46,7 +46,7 @@ export class MemoryStorage implements Storage {
 
   /** Number of series held. */
   get seriesCount(): number {
-    return this.series.length;
+    return this.memSeries.length;
   }
 
   /**
@@ -77,7 +77,7 @@ export class MemoryStorage implements Storage {
 
   /** Drops every series and sample. Views handed out earlier stay intact. */
   clear(): void {
-    this.series = [];
+    this.memSeries = [];
     this.byKey = new Map();
     this.index = new Map();
     this.rank = undefined;
@@ -98,7 +98,7 @@ export class MemoryStorage implements Storage {
     let k = 0;
     for (const id of ids) {
       if (++k % ABORT_CHECK_EVERY === 0) signal?.throwIfAborted();
-      const s = this.series[id];
+      const s = this.memSeries[id];
       if (!matchesLabels(compiled, s.labels)) continue;
       const r = this.range(s, startMs, endMs);
       if (r === undefined) continue;
@@ -114,6 +114,19 @@ export class MemoryStorage implements Storage {
     return out;
   }
 
+  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+    signal?.throwIfAborted();
+    const compiled = compileMatchers(matchers, this.matcherOpts);
+    const out: Labels[] = [];
+    let k = 0;
+    for (const id of this.candidates(compiled)) {
+      if (++k % ABORT_CHECK_EVERY === 0) signal?.throwIfAborted();
+      const s = this.memSeries[id];
+      if (matchesLabels(compiled, s.labels) && this.range(s, startMs, endMs) !== undefined) out.push(s.labels);
+    }
+    return out;
+  }
+
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
     const compiled = compileMatchers(matchers, this.matcherOpts);
     const names = new Set<string>();
@@ -124,7 +137,7 @@ export class MemoryStorage implements Storage {
       }
     } else {
       for (const id of this.candidates(compiled)) {
-        const s = this.series[id];
+        const s = this.memSeries[id];
         if (!matchesLabels(compiled, s.labels) || this.range(s, startMs, endMs) === undefined) continue;
         for (const l of s.labels) names.add(l.name);
       }
@@ -139,7 +152,7 @@ export class MemoryStorage implements Storage {
     const values: string[] = [];
     for (const [value, ids] of byValue) {
       for (const id of ids) {
-        const s = this.series[id];
+        const s = this.memSeries[id];
         if (matchesLabels(compiled, s.labels) && this.range(s, startMs, endMs) !== undefined) {
           values.push(value);
           break;
@@ -156,7 +169,7 @@ export class MemoryStorage implements Storage {
     let s = this.byKey.get(key);
     if (s !== undefined) return s;
     s = {
-      id: this.series.length,
+      id: this.memSeries.length,
       labels,
       ts: new Float64Array(INITIAL_CAPACITY),
       vals: new Float64Array(INITIAL_CAPACITY),
@@ -164,7 +177,7 @@ export class MemoryStorage implements Storage {
       n: 0,
       sorted: true,
     };
-    this.series.push(s);
+    this.memSeries.push(s);
     this.byKey.set(key, s);
     for (const l of labels) {
       let byValue = this.index.get(l.name);
@@ -239,7 +252,7 @@ export class MemoryStorage implements Storage {
 
   private anyInRange(byValue: Map<string, number[]>, startMs: number, endMs: number): boolean {
     for (const ids of byValue.values()) {
-      for (const id of ids) if (this.range(this.series[id], startMs, endMs) !== undefined) return true;
+      for (const id of ids) if (this.range(this.memSeries[id], startMs, endMs) !== undefined) return true;
     }
     return false;
   }
@@ -270,10 +283,10 @@ export class MemoryStorage implements Storage {
       if (set.length === 0) return [];
     }
     if (set === undefined) return this.idsByRank();
-    if (this.rank === undefined && set.length * 8 < this.series.length) {
+    if (this.rank === undefined && set.length * 8 < this.memSeries.length) {
       // Few candidates and the global order is stale (series were added): sort just these rather
       // than all series.
-      return [...set].sort((a, b) => compareLabels(this.series[a].labels, this.series[b].labels));
+      return [...set].sort((a, b) => compareLabels(this.memSeries[a].labels, this.memSeries[b].labels));
     }
     const rank = this.ranks();
     // Order by label order: sort the ranks natively, then map back.
@@ -290,8 +303,8 @@ export class MemoryStorage implements Storage {
 
   private ranks(): Uint32Array {
     if (this.rank === undefined) {
-      const order = Array.from({ length: this.series.length }, (_, i) => i);
-      order.sort((a, b) => compareLabels(this.series[a].labels, this.series[b].labels));
+      const order = Array.from({ length: this.memSeries.length }, (_, i) => i);
+      order.sort((a, b) => compareLabels(this.memSeries[a].labels, this.memSeries[b].labels));
       const rank = new Uint32Array(order.length);
       for (let r = 0; r < order.length; r++) rank[order[r]] = r;
       this.rank = rank;

@@ -1,0 +1,182 @@
+// The query layer's own metrics: what each downstream target was asked and how it went, and what
+// each kind of query cost. Downstream clients (JSON API, remote read, ...) report every request with
+// observe(); the API reports every request with observeQuery(). render() writes the families in
+// the text exposition format for /metrics, and targets() feeds the /status page.
+
+export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read';
+
+/** success; error (refused, HTTP error, bad answer); timeout; canceled (the caller gave up). */
+export type DownstreamOutcome = 'success' | 'error' | 'timeout' | 'canceled';
+
+export interface DownstreamObservation {
+  group: string;
+  /** The target's URL without credentials. */
+  target: string;
+  endpoint: DownstreamEndpoint;
+  outcome: DownstreamOutcome;
+  seconds: number;
+  /** Response body bytes received. */
+  bytes: number;
+  /** For errors and timeouts: a short kind for promfront_query_downstream_errors_total. */
+  errorKind?: string;
+  /** For errors and timeouts: what went wrong, free of secrets (shown on /status). */
+  error?: string;
+}
+
+/** What a downstream client needs: one call per request it made. */
+export interface DownstreamObserver {
+  observe(o: DownstreamObservation): void;
+}
+
+export interface QueryObservation {
+  /** instant, range, series, labels, label_values, metadata, federate, read, other. */
+  type: string;
+  /** success, or the API error type (bad_data, execution, unavailable, ...). */
+  outcome: string;
+  seconds: number;
+  warnings: number;
+  samples: number;
+}
+
+export interface TargetState {
+  group: string;
+  target: string;
+  requests: number;
+  errors: number;
+  lastSuccessAt?: number;
+  lastErrorAt?: number;
+  lastError?: string;
+}
+
+/** Prometheus's default buckets, extended to the query layer's 2m default timeout. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: readonly number[]) {
+    this.counts = new Array<number>(buckets.length).fill(0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
+  }
+}
+
+type LabelSet = Record<string, string>;
+
+/** Values keyed by their label set, in first-seen order. */
+class Family<T> {
+  private readonly byKey = new Map<string, { labels: LabelSet; value: T }>();
+  constructor(private readonly make: () => T) {}
+  get(labels: LabelSet): T {
+    const key = JSON.stringify(labels);
+    let e = this.byKey.get(key);
+    if (e === undefined) this.byKey.set(key, (e = { labels, value: this.make() }));
+    return e.value;
+  }
+  entries(): Iterable<{ labels: LabelSet; value: T }> {
+    return this.byKey.values();
+  }
+}
+
+class Counter {
+  value = 0;
+}
+
+export class QueryMetrics implements DownstreamObserver {
+  private readonly dsRequests = new Family(() => new Counter());
+  private readonly dsErrors = new Family(() => new Counter());
+  private readonly dsDuration = new Family(() => new Histogram(LATENCY_BUCKETS));
+  private readonly dsBytes = new Family(() => new Counter());
+  private readonly qRequests = new Family(() => new Counter());
+  private readonly qDuration = new Family(() => new Histogram(LATENCY_BUCKETS));
+  private readonly qWarnings = new Family(() => new Counter());
+  private readonly qSamples = new Family(() => new Counter());
+  private readonly state = new Map<string, TargetState>();
+
+  observe(o: DownstreamObservation): void {
+    const base = { group: o.group, target: o.target, endpoint: o.endpoint };
+    this.dsRequests.get({ ...base, outcome: o.outcome }).value++;
+    this.dsDuration.get(base).observe(o.seconds);
+    this.dsBytes.get(base).value += o.bytes;
+    const key = `${o.group}\u0000${o.target}`;
+    let st = this.state.get(key);
+    if (st === undefined) this.state.set(key, (st = { group: o.group, target: o.target, requests: 0, errors: 0 }));
+    st.requests++;
+    const now = Date.now();
+    if (o.outcome === 'success') st.lastSuccessAt = now;
+    else if (o.outcome === 'error' || o.outcome === 'timeout') {
+      this.dsErrors.get({ ...base, kind: o.errorKind ?? o.outcome }).value++;
+      st.errors++;
+      st.lastErrorAt = now;
+      st.lastError = o.error ?? o.outcome;
+    }
+  }
+
+  observeQuery(o: QueryObservation): void {
+    this.qRequests.get({ type: o.type, outcome: o.outcome }).value++;
+    this.qDuration.get({ type: o.type }).observe(o.seconds);
+    if (o.warnings > 0) this.qWarnings.get({ type: o.type }).value += o.warnings;
+    if (o.samples > 0) this.qSamples.get({ type: o.type }).value += o.samples;
+  }
+
+  /** Per target of every group that has been asked: counts and the last error. */
+  targets(): TargetState[] {
+    return [...this.state.values()].map((s) => ({ ...s }));
+  }
+
+  /** Where render() reads the pushdown decisions from (the fan-out counts them). */
+  pushdownOutcomes: (() => ReadonlyMap<string, number>) | undefined;
+
+  render(): string {
+    const out: string[] = [];
+    counterFamily(out, 'promfront_query_downstream_requests_total', 'Requests to downstream targets by server group, target, endpoint and outcome.', this.dsRequests);
+    counterFamily(out, 'promfront_query_downstream_errors_total', 'Failed downstream requests by server group, target, endpoint and kind of failure.', this.dsErrors);
+    histogramFamily(out, 'promfront_query_downstream_request_duration_seconds', 'Duration of downstream requests, until the whole answer was read.', this.dsDuration);
+    counterFamily(out, 'promfront_query_downstream_response_bytes_total', 'Response body bytes received from downstream targets.', this.dsBytes);
+    counterFamily(out, 'promfront_query_requests_total', 'Query API requests by query type and outcome (success or the API error type).', this.qRequests);
+    histogramFamily(out, 'promfront_query_duration_seconds', 'Duration of query API requests by query type.', this.qDuration);
+    counterFamily(out, 'promfront_query_warnings_total', 'Warnings returned with query API answers (e.g. a server group left out), by query type.', this.qWarnings);
+    counterFamily(out, 'promfront_query_samples_loaded_total', 'Samples read from the server groups, by query type.', this.qSamples);
+    if (this.pushdownOutcomes !== undefined) {
+      const name = 'promfront_query_pushdown_total';
+      out.push(`# HELP ${name} Sub-expressions considered for pushdown, by outcome: pushed, or why raw data was read instead (docs/pushdown.md).\n# TYPE ${name} counter\n`);
+      for (const [outcome, n] of [...this.pushdownOutcomes()].sort()) out.push(`${name}${labelText({ outcome })} ${n}\n`);
+    }
+    return out.join('');
+  }
+}
+
+function escapeLabelValue(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+function labelText(labels: LabelSet, extra?: [string, string]): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  if (extra) parts.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+function num(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+function counterFamily(out: string[], name: string, help: string, f: Family<Counter>): void {
+  out.push(`# HELP ${name} ${help}\n# TYPE ${name} counter\n`);
+  for (const { labels, value } of f.entries()) out.push(`${name}${labelText(labels)} ${num(value.value)}\n`);
+}
+
+function histogramFamily(out: string[], name: string, help: string, f: Family<Histogram>): void {
+  out.push(`# HELP ${name} ${help}\n# TYPE ${name} histogram\n`);
+  for (const { labels, value: h } of f.entries()) {
+    h.buckets.forEach((b, i) => out.push(`${name}_bucket${labelText(labels, ['le', num(b)])} ${h.counts[i]}\n`));
+    out.push(`${name}_bucket${labelText(labels, ['le', '+Inf'])} ${h.count}\n`);
+    out.push(`${name}_sum${labelText(labels)} ${num(h.sum)}\n`);
+    out.push(`${name}_count${labelText(labels)} ${h.count}\n`);
+  }
+}

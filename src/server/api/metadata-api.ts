@@ -1,0 +1,67 @@
+// Prometheus's /api/v1/metadata (web/api/v1/api.go metricMetadata) over the server groups: every
+// downstream's metadata, unioned with identical entries per metric merged.
+//
+// Prometheus walks its targets and a Go map, so which metrics a `limit` keeps is arbitrary there;
+// here it keeps the first ones in name order, and the entries of a metric in the order the groups
+// (in config order) and their targets gave them.
+
+import { Hono, type Context } from 'hono';
+import { StorageUnavailableError, type MetricMetadataMap, type Storage } from '../../query/storage/interface.js';
+import { compareStrings } from '../../query/storage/interface.js';
+import { ApiError, errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
+import { scopedStorage, type ScopedStorage } from './query-api.js';
+import { addStorageStats } from './request-stats.js';
+
+export interface MetadataApiDeps {
+  storage: Storage | (() => ScopedStorage);
+}
+
+/** A number parameter of /metadata: -1 when absent, Prometheus's own text when not an integer. */
+function intParam(value: string, name: string): number {
+  if (value === '') return -1;
+  try {
+    return goAtoi(value);
+  } catch {
+    throw new ApiError('bad_data', `${name} must be a number`);
+  }
+}
+
+export function metadataJson(m: MetricMetadataMap, limit: number): string {
+  let names = [...m.keys()].sort(compareStrings);
+  if (limit >= 0) names = names.slice(0, limit);
+  const parts = names.map((name) => {
+    const entries = m.get(name)!.map((e) => `{"type":${goJsonString(e.type)},"help":${goJsonString(e.help)},"unit":${goJsonString(e.unit)}}`);
+    return `${goJsonString(name)}:[${entries.join(',')}]`;
+  });
+  return `{${parts.join(',')}}`;
+}
+
+export function createMetadataApi(deps: MetadataApiDeps): Hono {
+  const app = new Hono();
+
+  const metadata = async (c: Context): Promise<Response> => {
+    try {
+      const form = await formOf(c);
+      const limit = intParam(form('limit'), 'limit');
+      const limitPerMetric = intParam(form('limit_per_metric'), 'limit_per_metric');
+      const metric = form('metric');
+      const view = scopedStorage(deps.storage);
+      let found: MetricMetadataMap;
+      try {
+        found = view.storage.metadata ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal) : new Map();
+      } catch (e) {
+        if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
+        throw new ApiError('execution', e instanceof Error ? e.message : String(e));
+      } finally {
+        addStorageStats(c, view.stats);
+      }
+      return respondSuccess(c, metadataJson(found, limit), view.warnings);
+    } catch (e) {
+      return errorResponse(c, e);
+    }
+  };
+
+  app.get('/metadata', metadata);
+  app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '/metadata', (c) => methodNotAllowed(c, 'GET, OPTIONS'));
+  return app;
+}
