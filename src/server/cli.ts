@@ -5,7 +5,7 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { ShardService } from '../shard/scraper.js';
 import { createApp } from './app.js';
-import { createQueryLayer } from './query-layer.js';
+import { createQueryLayer, queryConfigFileProblems } from './query-layer.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 
@@ -48,12 +48,17 @@ function fail(msg: string, code = EXIT_CONFIG): never {
 
 function loadOrExit(file: string | undefined): Config {
   if (!file) fail('error: --config=FILE is required');
+  let config: Config;
   try {
-    return loadConfigFile(file);
+    config = loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  // Files the config names (CA, certificates, credentials) must be usable too.
+  const problems = config.query ? queryConfigFileProblems(config.query) : [];
+  if (problems.length > 0) fail(new ConfigError(file, problems).message);
+  return config;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -116,7 +121,9 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
   const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
-  const query = config.query ? createQueryLayer(config.query) : undefined;
+  const query = config.query ? createQueryLayer(config.query, { log: log.child({ component: 'query' }) }) : undefined;
+  // Serve queries only once service discovery has had its first look, not with empty groups.
+  await query?.ready;
   const app = createApp({ shard, queryApi: query?.api, startedAt: Date.now() });
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });

@@ -12,6 +12,7 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
+import { isTlsFailure } from './http-client.js';
 import { METRIC_NAME, type Label, type LabelMatcher } from '../model.js';
 import { compareLabels, compareStrings, goQuote, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 
@@ -34,7 +35,21 @@ export interface JsonApiTargetOptions {
   headers?: Record<string, string>;
   /** Extra query parameters added to every request (e.g. a tenant id). */
   queryParams?: Record<string, string>;
+  /** Connection and authentication settings (a server group's http_client); see http-client.ts. */
+  client?: TargetClient;
 }
+
+/** What a target needs from its server group's HTTP client settings (DownstreamClient). */
+export interface TargetClient {
+  /** The Authorization header to send now and the generation of the TLS material; throws with a safe message. */
+  prepare(): Promise<{ authorization: string | undefined; tlsGeneration: number }>;
+  /** undici Pool options (TLS, connect timeout) for the current TLS material. */
+  poolOptions(): Pool.Options;
+  /** Removes the client's secrets from a message. */
+  redact(text: string): string;
+}
+
+const POOL_DEFAULTS: Pool.Options = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 };
 
 const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -89,10 +104,19 @@ function secondsParam(ms: number): string {
   return (ms / 1000).toFixed(3).replace(/\.?0+$/, '');
 }
 
+/** How a target with this base URL is named in errors: origin and path, no userinfo or query. */
+export function targetName(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
 export class JsonApiTarget implements Storage {
   /** The base URL without userinfo, used in error messages. */
   readonly target: string;
-  private readonly pool: Pool;
+  private pool: Pool;
+  private poolGeneration = 0;
+  private readonly origin: string;
+  private readonly client: TargetClient | undefined;
   private readonly pathPrefix: string;
   private readonly headers: Record<string, string>;
   private readonly queryParams: Record<string, string>;
@@ -110,9 +134,20 @@ export class JsonApiTarget implements Storage {
     u.password = '';
     this.pathPrefix = u.pathname.replace(/\/+$/, '');
     this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
-    this.target = `${u.origin}${this.pathPrefix}`;
+    this.target = targetName(opts.url);
     this.timeoutMs = opts.timeoutMs;
-    this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 });
+    this.origin = u.origin;
+    this.client = opts.client;
+    this.pool = this.newPool();
+  }
+
+  private newPool(): Pool {
+    return new Pool(this.origin, { ...POOL_DEFAULTS, ...this.client?.poolOptions() });
+  }
+
+  /** A DownstreamError whose reason carries none of the client's secrets. */
+  private fail(reason: string): DownstreamError {
+    return new DownstreamError(this.target, this.client ? this.client.redact(reason) : reason);
   }
 
   async select(
@@ -129,7 +164,7 @@ export class JsonApiTarget implements Storage {
     try {
       return parseMatrix(data, startMs, endMs);
     } catch (err) {
-      throw new DownstreamError(this.target, `invalid response: ${(err as Error).message}`);
+      throw this.fail(`invalid response: ${(err as Error).message}`);
     }
   }
 
@@ -158,7 +193,7 @@ export class JsonApiTarget implements Storage {
 
   private stringList(data: unknown): string[] {
     if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) {
-      throw new DownstreamError(this.target, 'invalid response: data is not a list of strings');
+      throw this.fail('invalid response: data is not a list of strings');
     }
     return [...(data as string[])].sort(compareStrings);
   }
@@ -170,6 +205,25 @@ export class JsonApiTarget implements Storage {
     const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
 
     signal?.throwIfAborted();
+    let headers = this.headers;
+    let pool = this.pool;
+    if (this.client !== undefined) {
+      let prepared: { authorization: string | undefined; tlsGeneration: number };
+      try {
+        prepared = await this.client.prepare();
+      } catch (err) {
+        throw this.fail((err as Error).message);
+      }
+      if (prepared.authorization !== undefined) headers = { ...headers, authorization: prepared.authorization };
+      if (prepared.tlsGeneration !== this.poolGeneration) {
+        // New certificates: new connections use them; requests on the old pool finish first.
+        const old = this.pool;
+        this.pool = this.newPool();
+        this.poolGeneration = prepared.tlsGeneration;
+        old.close().catch(() => {});
+      }
+      pool = this.pool;
+    }
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
 
@@ -177,15 +231,15 @@ export class JsonApiTarget implements Storage {
     let contentType: string;
     let text: string;
     try {
-      const res = await this.pool.request({ method: 'GET', path, headers: this.headers, signal: combined });
+      const res = await pool.request({ method: 'GET', path, headers, signal: combined });
       status = res.statusCode;
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
       text = await res.body.text();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw new DownstreamError(this.target, `timeout after ${formatDuration(this.timeoutMs)}`);
-      throw new DownstreamError(this.target, `request failed: ${describeError(err)}`);
+      if (timeout.aborted) throw this.fail(`timeout after ${formatDuration(this.timeoutMs)}`);
+      throw this.fail(`request failed: ${describeError(err)}`);
     }
 
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
@@ -195,20 +249,21 @@ export class JsonApiTarget implements Storage {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new DownstreamError(this.target, `HTTP ${status}: invalid JSON: ${(err as Error).message}`);
+        throw this.fail(`HTTP ${status}: invalid JSON: ${(err as Error).message}`);
       }
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw new DownstreamError(this.target, `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
+        throw this.fail(`HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`);
       }
-      const detail = isJson ? snippet(text) : `unexpected content type ${mediaType || '(none)'}`;
-      throw new DownstreamError(this.target, `HTTP ${status}: ${detail}`);
+      // A plain-text error body (e.g. "Unauthorized" from Prometheus's web config) says what is wrong.
+      const detail = isJson || (mediaType === 'text/plain' && text.trim() !== '') ? snippet(text) : `unexpected content type ${mediaType || '(none)'}`;
+      throw this.fail(`HTTP ${status}: ${detail}`);
     }
-    if (!isJson) throw new DownstreamError(this.target, `unexpected content type ${mediaType || '(none)'}`);
-    if (typeof body !== 'object' || body === null) throw new DownstreamError(this.target, 'invalid response: not a JSON object');
+    if (!isJson) throw this.fail(`unexpected content type ${mediaType || '(none)'}`);
+    if (typeof body !== 'object' || body === null) throw this.fail('invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw new DownstreamError(this.target, `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
+      throw this.fail(`${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`);
     }
     return body.data;
   }
@@ -230,6 +285,7 @@ function describeError(err: unknown): string {
     const e = err as Error & { code?: string; cause?: unknown };
     let msg = e.message;
     if (e.cause instanceof Error && !msg.includes(e.cause.message)) msg += `: ${e.cause.message}`;
+    if (isTlsFailure(e.code)) return `TLS handshake failed: ${msg} (${e.code})`;
     return msg;
   }
   return String(err);
