@@ -1,7 +1,7 @@
 // File patterns of file_sd_configs, matched like Go's filepath.Glob (which Prometheus uses), with
 // metacharacters honoured in the file name only; Prometheus's own rule already keeps "*" there.
 
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 const META = /[*?[]/;
@@ -31,32 +31,25 @@ function escapeRe(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, (m) => `\\${m}`);
 }
 
-/** The regular files the pattern names now, sorted; a missing directory names none. */
+/**
+ * The paths the pattern names now, sorted; a missing directory names none. Like Go's Glob, any kind
+ * of entry matches: one that cannot be read as a file is then a read error, not a missing file.
+ */
 export async function expandFilePattern(pattern: string): Promise<string[]> {
   const dir = path.dirname(pattern);
   const base = path.basename(pattern);
   if (!META.test(base)) {
     try {
-      return (await stat(pattern)).isFile() ? [pattern] : [];
+      await lstat(pattern);
+      return [pattern];
     } catch {
       return [];
     }
   }
   const re = globElementToRegExp(base);
-  let names: string[];
   try {
-    names = await readdir(dir);
+    return (await readdir(dir)).filter((n) => re.test(n)).sort().map((n) => path.join(dir, n));
   } catch {
     return [];
   }
-  const out: string[] = [];
-  for (const n of names.filter((x) => re.test(x)).sort()) {
-    const file = path.join(dir, n);
-    try {
-      if ((await stat(file)).isFile()) out.push(file);
-    } catch {
-      // removed meanwhile
-    }
-  }
-  return out;
 }

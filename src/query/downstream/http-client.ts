@@ -10,6 +10,7 @@
 // Secrets never leave this module except in the Authorization header: every message that could
 // carry one (a downstream error body echoing the request, say) goes through redact().
 
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { buildConnector, type Pool } from 'undici';
 import type { HttpClientConfig } from '../../config/schema.js';
@@ -66,8 +67,8 @@ export class DownstreamClient {
       this.tlsFiles.key = open(t.key_file, 'tls_config.key_file');
       if (problems.length === 0) {
         this.tls = this.material();
-        const bad = tlsProblem(this.tls);
-        if (bad !== undefined) problems.push(`tls_config: ${bad}`);
+        const bad = tlsProblem(this.tls, this.tlsPaths());
+        if (bad !== undefined) problems.push(bad.message);
       }
     }
     const b = cfg.basic_auth;
@@ -138,6 +139,10 @@ export class DownstreamClient {
     return { ca: this.tlsFiles.ca?.last, cert: this.tlsFiles.cert?.last, key: this.tlsFiles.key?.last };
   }
 
+  private tlsPaths(): { ca?: string; cert?: string } {
+    return { ca: this.tlsFiles.ca?.path, cert: this.tlsFiles.cert?.path };
+  }
+
   private async refreshTls(): Promise<void> {
     const files = [this.tlsFiles.ca, this.tlsFiles.cert, this.tlsFiles.key].filter((f) => f !== undefined);
     if (files.length === 0) return;
@@ -145,9 +150,9 @@ export class DownstreamClient {
     await Promise.all(files.map((f) => f.current()));
     if (files.map((f) => f.generation).join() === before) return;
     const next = this.material();
-    const bad = tlsProblem(next);
+    const bad = tlsProblem(next, this.tlsPaths());
     // A half-rotated pair (new cert, old key) is not used; the next check sees the finished rotation.
-    if (bad !== undefined) throw new FileProblem('tls_config', bad);
+    if (bad !== undefined) throw bad;
     this.tls = next;
     this.tlsGen++;
   }
@@ -189,13 +194,28 @@ function secretOf(text: string): string {
   return text.trim();
 }
 
-/** Why Node would refuse this CA / certificate / key (bad PEM, key not matching), or undefined. */
-function tlsProblem(m: TlsMaterial): string | undefined {
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** Why this CA / certificate / key cannot be used (no or bad PEM, key not matching), or undefined. */
+function tlsProblem(m: TlsMaterial, paths: { ca?: string; cert?: string }): FileProblem | undefined {
+  // Node silently ignores a CA bundle without certificates; say so instead of failing every handshake.
+  for (const [field, pem, path] of [['tls_config.ca_file', m.ca, paths.ca], ['tls_config.cert_file', m.cert, paths.cert]] as const) {
+    if (pem === undefined) continue;
+    const blocks = pem.match(PEM_CERT) ?? [];
+    if (blocks.length === 0) return new FileProblem(field, `no PEM certificate in ${path}`);
+    for (const b of blocks) {
+      try {
+        new X509Certificate(b);
+      } catch (err) {
+        return new FileProblem(field, `invalid certificate in ${path}: ${(err as Error).message}`);
+      }
+    }
+  }
   try {
     createSecureContext({ ca: m.ca, cert: m.cert, key: m.key });
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    return new FileProblem('tls_config', `certificate and key cannot be used: ${(err as Error).message}`);
   }
 }
 
