@@ -12,7 +12,8 @@
 
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { buildConnector, type Pool } from 'undici';
+import { connect, type Socket } from 'node:net';
+import { buildConnector, errors as undiciErrors, type Pool } from 'undici';
 import type { HttpClientConfig } from '../../config/schema.js';
 import { FileProblem, WatchedFile } from './watched-file.js';
 
@@ -158,7 +159,7 @@ export class DownstreamClient {
   }
 
   private connector(): ReturnType<typeof buildConnector> {
-    const plain = buildConnector({ timeout: this.cfg.dial_timeout });
+    const dialMs = this.cfg.dial_timeout;
     const t = this.cfg.tls_config;
     const secure = buildConnector({
       ...this.tls,
@@ -167,14 +168,15 @@ export class DownstreamClient {
       timeout: this.opts.requestTimeoutMs,
     });
     return (options, callback) => {
-      if (options.protocol !== 'https:') {
-        plain(options, callback);
-        return;
-      }
+      const https = options.protocol === 'https:';
       // TCP first under dial_timeout, then the handshake on that socket under the request timeout.
-      plain({ ...options, protocol: 'http:', port: options.port || '443' }, (err, socket) => {
+      dial(options.hostname, Number(options.port) || (https ? 443 : 80), dialMs, (err, socket) => {
         if (err !== null) {
           callback(err, null);
+          return;
+        }
+        if (!https) {
+          callback(null, socket);
           return;
         }
         secure({ ...options, httpSocket: socket }, (tlsErr, tlsSocket) => {
@@ -188,6 +190,34 @@ export class DownstreamClient {
       });
     };
   }
+}
+
+/**
+ * Opens a TCP connection, failing after timeoutMs (undici's own connect timeout ticks in steps of
+ * about half a second, too coarse for promxy's 200ms default).
+ */
+function dial(host: string, port: number, timeoutMs: number, callback: (...args: [null, Socket] | [Error, null]) => void): void {
+  const socket = connect({ host: host.startsWith('[') ? host.slice(1, -1) : host, port });
+  let done = false;
+  const finish = (err: Error | null): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (err !== null) {
+      socket.destroy();
+      callback(err, null);
+    } else {
+      callback(null, socket);
+    }
+  };
+  const timer = setTimeout(() => {
+    finish(new undiciErrors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${timeoutMs}ms)`));
+  }, timeoutMs);
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  socket.once('connect', () => finish(null));
+  // Stays after the callback: undici adds its own listeners a moment later.
+  socket.on('error', (err) => finish(err));
 }
 
 function secretOf(text: string): string {
