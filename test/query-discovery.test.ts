@@ -19,6 +19,7 @@ import { labelsToRecord, type Series } from '../src/query/storage/interface.js';
 import { createQueryLayer, type QueryLayer } from '../src/server/query-layer.js';
 import { startApiServer, type ApiServer } from './support/api-server.js';
 import { startDnsServer, type DnsServer } from './support/dns-server.js';
+import { startProxy, type ProxyProcess } from './support/proxy.js';
 
 const MIN = 60_000;
 const tmp = mkdtempSync(join(tmpdir(), 'promfront-sd-'));
@@ -502,5 +503,80 @@ query:
     expect((await servers()).servers).toEqual(['fixed', 's2']);
     expect(s1.requests.length).toBe(asked);
     expect(layer.groups[0]!.pool.openClients()).toEqual([`127.0.0.2:${s1.port}`]);
+  });
+});
+
+describe('./proxy with file_sd and basic auth: metrics, logs, and no secret anywhere', () => {
+  const SECRET = 'proxy-test-only-s3cret';
+  let api: ApiServer;
+  let proxy: ProxyProcess;
+  let sdFile: string;
+
+  beforeAll(async () => {
+    api = await startApiServer({ name: 'p1' });
+    const dir = freshDir();
+    sdFile = join(dir, 'g.json');
+    writeAtomic(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${api.port}`], labels: { dc: 'east' } }]));
+    proxy = await startProxy((listen) => `
+listen: ${listen}
+log_level: info
+query:
+  server_groups:
+    - name: g
+      file_sd_configs: [{files: ["${join(dir, '*.json')}"], refresh_interval: 1h}]
+      http_client:
+        basic_auth: {username: promfront, password: ${SECRET}}
+`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await api?.close();
+  });
+
+  const metrics = async (): Promise<string> => (await fetch(`${proxy.url}/metrics`)).text();
+  const query = async (): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${proxy.url}/api/v1/query?query=up&time=1000`);
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('answers from the discovered target with its labels and the configured credentials', async () => {
+    const r = await query();
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text).data.result).toEqual([{ metric: { __name__: 'up', dc: 'east', server: 'p1' }, value: [1000, '1'] }]);
+    expect(api.requests.at(-1)!.authorization).toBe(`Basic ${Buffer.from(`promfront:${SECRET}`).toString('base64')}`);
+    expect(await metrics()).toContain('promfront_server_group_targets{group="g"} 1\n');
+  });
+
+  it('counts and logs a malformed file naming it; the target list stays', async () => {
+    writeAtomic(sdFile, '[{"targets": ["127.0.0.1:1"');
+    await waitFor(async () => (await metrics()).includes('promfront_sd_failures_total{group="g",sd="file_sd_configs[0]"} 1\n'), 5000, 'the failure count');
+    expect(await metrics()).toContain('promfront_server_group_targets{group="g"} 1\n');
+    const line = proxy.logs().split('\n').find((l) => l.includes('file_sd: cannot use'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 50, group: 'g', sd: 'file_sd_configs[0]', file: sdFile });
+    expect((await query()).status).toBe(200);
+  });
+
+  it('a downstream error echoing the credentials reaches the client without them; logs and /status carry none', async () => {
+    api.override = (req, res) => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      const auth = req.headers.authorization ?? '';
+      res.end(JSON.stringify({ status: 'error', errorType: 'internal', error: `rejected ${auth} = ${Buffer.from(auth.slice(6), 'base64').toString()}` }));
+      return true;
+    };
+    try {
+      const r = await query();
+      expect(r.status).toBe(503);
+      const error = (JSON.parse(r.text) as { error: string }).error;
+      expect(error).toMatch(/^server group "g" failed: target "http:\/\/127\.0\.0\.1:\d+": HTTP 500: internal: rejected <secret> = promfront:<secret>$/);
+      const b64 = Buffer.from(`promfront:${SECRET}`).toString('base64');
+      for (const text of [r.text, proxy.logs(), await (await fetch(`${proxy.url}/status`)).text(), await metrics()]) {
+        expect(text).not.toContain(SECRET);
+        expect(text).not.toContain(b64);
+      }
+    } finally {
+      api.override = undefined;
+    }
   });
 });

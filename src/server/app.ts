@@ -10,6 +10,8 @@ export interface AppDeps {
   shard: ShardService | undefined;
   /** Prometheus's /api/v1 over the server groups, when the config has a query section. */
   queryApi?: Hono;
+  /** The query layer's own metrics (text format), appended to /metrics. */
+  queryMetrics?: () => string;
   startedAt: number;
 }
 
@@ -69,7 +71,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   if (deps.queryApi) app.route('/api/v1', deps.queryApi);
 
-  app.get('/metrics', (c) => c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt), 200, { 'Content-Type': CONTENT_TYPE_TEXT }));
+  app.get('/metrics', (c) => c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + (deps.queryMetrics?.() ?? ''), 200, { 'Content-Type': CONTENT_TYPE_TEXT }));
   app.get('/status', (c) => c.json(statusDocument(deps.shard)));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {

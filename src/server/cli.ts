@@ -124,7 +124,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
   const query = config.query ? createQueryLayer(config.query, { log: log.child({ component: 'query' }) }) : undefined;
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await query?.ready;
-  const app = createApp({ shard, queryApi: query?.api, startedAt: Date.now() });
+  const app = createApp({ shard, queryApi: query?.api, queryMetrics: query?.metrics, startedAt: Date.now() });
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });
   server.on('error', (err: NodeJS.ErrnoException) => {

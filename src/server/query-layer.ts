@@ -10,6 +10,7 @@ import { JsonApiTarget, targetName } from '../query/downstream/json-api.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../query/promql/engine.js';
 import { createQueryApi } from './api/query-api.js';
+import { Exposition } from './self-metrics.js';
 
 export interface QueryLayerOptions {
   log?: DiscoveryLog;
@@ -29,6 +30,8 @@ export interface QueryLayer {
   groups: QueryLayerGroup[];
   /** Resolves when every group's service discovery has done its first refresh. */
   ready: Promise<void>;
+  /** Targets per group and service discovery failures, in the text format (for /metrics). */
+  metrics: () => string;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     fanout,
     groups,
     ready,
+    metrics: () => renderMetrics(groups),
     close: async () => {
       for (const g of groups) g.targets.stop();
       await Promise.all(groups.map((g) => g.pool.close()));
@@ -104,25 +108,40 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
   return { clients, problems };
 }
 
+function renderMetrics(groups: QueryLayerGroup[]): string {
+  const e = new Exposition();
+  e.family('promfront_server_group_targets', 'gauge', 'Targets the server group has now, static and discovered.',
+    groups.map((g) => [{ group: g.name }, g.targets.targets().length]));
+  e.family('promfront_sd_failures_total', 'counter', 'Failed file_sd reads and dns_sd lookups; the last good targets were kept.',
+    groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])));
+  return e.toString();
+}
+
 function staticTargets(g: ServerGroupConfig): DiscoveredTarget[] {
   return g.static_configs.flatMap((sc) => sc.targets.map((address) => ({ address, labels: sc.labels })));
 }
 
 function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOptions): Discoverer[] {
+  const base = opts.log;
+  const log: DiscoveryLog | undefined = base && {
+    info: (obj, msg) => base.info({ group, ...obj }, msg),
+    warn: (obj, msg) => base.warn({ group, ...obj }, msg),
+    error: (obj, msg) => base.error({ group, ...obj }, msg),
+  };
   return [
     ...g.file_sd_configs.map((c, j) => new FileDiscovery({
-      name: `${group} file_sd_configs[${j}]`,
+      name: `file_sd_configs[${j}]`,
       files: c.files,
       refreshIntervalMs: c.refresh_interval,
-      log: opts.log,
+      log,
     })),
     ...g.dns_sd_configs.map((c, j) => new DnsDiscovery({
-      name: `${group} dns_sd_configs[${j}]`,
+      name: `dns_sd_configs[${j}]`,
       names: c.names,
       type: c.type,
       port: c.port,
       refreshIntervalMs: c.refresh_interval,
-      log: opts.log,
+      log,
       servers: opts.dnsServers,
     })),
   ];
