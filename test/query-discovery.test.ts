@@ -580,3 +580,35 @@ query:
     }
   });
 });
+
+describe('static_configs labels and group labels', () => {
+  let api: ApiServer;
+  let layer: QueryLayer;
+  beforeAll(async () => {
+    api = await startApiServer({ name: 's' });
+    const q = parseConfigText(`
+query:
+  server_groups:
+    - name: labelled
+      static_configs: [{targets: ["127.0.0.1:${api.port}"], labels: {dc: target-dc, team: db}}]
+      labels: {dc: group-dc}
+`).query!;
+    layer = createQueryLayer(q);
+    await layer.ready;
+  });
+  afterAll(async () => {
+    await layer?.close();
+    await api?.close();
+  });
+
+  it('a target label is added to its series; where the group has the same label name the group value wins (promxy)', async () => {
+    const storage = layer.fanout.forQuery().storage;
+    const got = await storage.select([eq('__name__', 'up'), eq('team', 'db')], 1_000_000, 1_060_000);
+    expect(got.map((s) => labelsToRecord(s.labels))).toEqual([{ __name__: 'up', dc: 'group-dc', server: 's', team: 'db' }]);
+    expect(await storage.select([eq('__name__', 'up'), eq('dc', 'target-dc')], 1_000_000, 1_060_000)).toEqual([]);
+    const asked = api.requests.length;
+    expect(await storage.select([eq('__name__', 'up'), eq('team', 'web')], 1_000_000, 1_060_000)).toEqual([]);
+    expect(api.requests.length).toBe(asked); // pruned: the target was not asked
+    expect(await storage.labelValues('team', [], 1_000_000, 1_060_000)).toEqual(['db']);
+  });
+});

@@ -43,6 +43,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       json([opts.name]);
     } else if (u.pathname.endsWith('/api/v1/label/__name__/values')) {
       json(['up']);
+    } else if (/\/api\/v1\/label\/[^/]+\/values$/.test(u.pathname)) {
+      json([]);
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('not found\n');
