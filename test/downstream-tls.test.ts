@@ -368,7 +368,7 @@ describe('authorization headers and secrets (local HTTPS server)', () => {
     });
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
     const port = (front.address() as net.AddressInfo).port;
-    const t = target(port, { dial_timeout: '50ms', tls_config: { ca_file: server.cert } });
+    const t = target(port, { dial_timeout: '250ms', tls_config: { ca_file: server.cert } });
     try {
       expect(await t.labelValues('server', [], 0, 1000)).toEqual(['h']);
     } finally {
@@ -379,6 +379,24 @@ describe('authorization headers and secrets (local HTTPS server)', () => {
 });
 
 describe('dial_timeout', () => {
+  it('a connect that completed while the event loop was busy is not taken for a timeout', async () => {
+    const api = await startApiServer({ name: 'busy' });
+    const t = target(api.port, { dial_timeout: '100ms' }, 10_000, 'http');
+    try {
+      const pending = t.labelValues('server', [], 0, 1000);
+      // The connect starts within this turn's microtasks; then block the loop past dial_timeout, as
+      // a long query evaluation would. The kernel completes the connect meanwhile, and the expired
+      // dial timer comes before the connect event in the next loop turn.
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+      const until = Date.now() + 400;
+      while (Date.now() < until) { /* busy */ }
+      expect(await pending).toEqual(['busy']);
+    } finally {
+      await t.close();
+      await api.close();
+    }
+  });
+
   it('fails a connect that gets no answer after dial_timeout, not the request timeout', async () => {
     // A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
     // connect hangs. The listener is a child node process whose event loop is blocked.

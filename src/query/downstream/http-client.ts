@@ -211,7 +211,9 @@ function dial(host: string, port: number, timeoutMs: number, callback: (...args:
     }
   };
   const timer = setTimeout(() => {
-    finish(new undiciErrors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${timeoutMs}ms)`));
+    // Timers run before I/O in an event loop turn: after a stall (a long query evaluation) a connect
+    // that did complete is still waiting to be seen. Decide after the I/O phase.
+    setImmediate(() => finish(new undiciErrors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${timeoutMs}ms)`)));
   }, timeoutMs);
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 60_000);
