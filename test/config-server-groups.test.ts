@@ -178,6 +178,17 @@ describe('files named in http_client', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('the proxy refuses to start on the same problems (exit 2), and scrape-config does not need the files', () => {
+    const file = join(tmp, 'start.yaml');
+    writeFileSync(file, `shard:\n  num_shards: 2\n  sources: [{url: "http://127.0.0.1:9/metrics"}]\n${config(`{tls_config: {ca_file: ${missing}}}`)}`);
+    const r = runCli([`--config=${file}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`query.server_groups.0.http_client.tls_config.ca_file: cannot read ${missing}: ENOENT`);
+    const sc = runCli(['scrape-config', `--config=${file}`]);
+    expect(sc.stderr).toBe('');
+    expect(sc.code).toBe(0);
+  });
+
   it('check-config accepts the config once the files are there', () => {
     const pass = join(tmp, 'good.pass');
     writeFileSync(pass, 'pw\n');

@@ -216,7 +216,7 @@ describe('DnsDiscovery (local UDP DNS server)', () => {
     dns.table = { A: {}, AAAA: {}, SRV: {} };
   });
   function discover(opts: { names: string[]; type: 'SRV' | 'A' | 'AAAA'; port?: number; log?: DiscoveryLog; servers?: string[] }): DnsDiscovery {
-    const d = new DnsDiscovery({ name: 'test dns_sd_configs[0]', refreshIntervalMs: 3_600_000, servers: [dns.address], timeoutMs: 500, tries: 1, ...opts });
+    const d = new DnsDiscovery({ name: 'test dns_sd_configs[0]', refreshIntervalMs: 3_600_000, servers: [dns.address], timeoutMs: 2000, tries: 1, ...opts });
     running.push(d);
     return d;
   }

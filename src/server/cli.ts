@@ -46,7 +46,8 @@ function fail(msg: string, code = EXIT_CONFIG): never {
   process.exit(code);
 }
 
-function loadOrExit(file: string | undefined): Config {
+/** Loads and validates the config; with `checkFiles`, the files it names (CA, credentials) must be usable too. */
+function loadOrExit(file: string | undefined, checkFiles = true): Config {
   if (!file) fail('error: --config=FILE is required');
   let config: Config;
   try {
@@ -55,8 +56,7 @@ function loadOrExit(file: string | undefined): Config {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  // Files the config names (CA, certificates, credentials) must be usable too.
-  const problems = config.query ? queryConfigFileProblems(config.query) : [];
+  const problems = checkFiles && config.query ? queryConfigFileProblems(config.query) : [];
   if (problems.length > 0) fail(new ConfigError(file, problems).message);
   return config;
 }
@@ -98,7 +98,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'scrape-config': {
-      const config = loadOrExit(values.config as string | undefined);
+      const config = loadOrExit(values.config as string | undefined, false);
       if (!config.shard) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
       let only: number | undefined;
       if (values.shard !== undefined) {
