@@ -117,14 +117,79 @@ export const shardSchema = z.strictObject({
   });
 });
 
-const TARGET = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/;
+export const TARGET_ADDRESS = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/;
+const target = z.string().regex(TARGET_ADDRESS, 'must be host:port');
+
+const positiveDuration = duration.refine((ms) => ms > 0, 'must be greater than 0');
+
+/**
+ * Prometheus's rule for file_sd_configs paths: a JSON or YAML file name, with at most one "*" and
+ * only in the last path element.
+ */
+export const FILE_SD_PATTERN = /^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$/;
+
+/** Prometheus's file_sd_config. */
+export const fileSdConfigSchema = z.strictObject({
+  files: z.array(z.string().regex(FILE_SD_PATTERN, 'must name .json, .yml or .yaml files, with "*" only in the file name'))
+    .min(1, 'at least one file pattern is needed'),
+  refresh_interval: positiveDuration.default(parseDuration('5m')),
+});
+
+/** Prometheus's dns_sd_config (A, AAAA and SRV records; the type is case-insensitive as in Prometheus). */
+export const dnsSdConfigSchema = z.strictObject({
+  names: z.array(z.string().min(1)).min(1, 'at least one name is needed'),
+  type: z.string().transform((t) => t.toUpperCase()).pipe(z.enum(['SRV', 'A', 'AAAA'])).default('SRV'),
+  port: z.number().int().min(1).max(65535).optional(),
+  refresh_interval: positiveDuration.default(parseDuration('30s')),
+}).superRefine((d, ctx) => {
+  if (d.type !== 'SRV' && d.port === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['port'], message: `is required for type ${d.type} (only SRV records carry a port)` });
+  }
+});
+
+/** prometheus/common's authorization block: an Authorization header of the given type. */
+export const authorizationSchema = z.strictObject({
+  type: z.string().trim().min(1).default('Bearer'),
+  credentials: secretString.optional(),
+  credentials_file: z.string().optional(),
+}).superRefine((a, ctx) => {
+  if (a.credentials !== undefined && a.credentials_file !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'at most one of credentials and credentials_file may be set' });
+  }
+  if (a.credentials === undefined && a.credentials_file === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'credentials or credentials_file is needed' });
+  }
+  if (a.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', path: ['type'], message: 'use basic_auth for Basic authorization' });
+});
+
+/**
+ * promxy's http_client: its dial_timeout plus the prometheus/common HTTP client fields promfront
+ * supports (other fields of that block are rejected as unknown, not ignored).
+ */
+export const httpClientSchema = z.strictObject({
+  /** Bound on resolving the name and opening the TCP connection (TLS handshake not included), as Go's Dialer.Timeout. */
+  dial_timeout: positiveDuration.default(parseDuration('200ms')),
+  tls_config: tlsConfigSchema.optional(),
+  basic_auth: basicAuthSchema.optional(),
+  authorization: authorizationSchema.optional(),
+  bearer_token: secretString.optional(),
+  bearer_token_file: z.string().optional(),
+}).superRefine((h, ctx) => {
+  const set = (['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'] as const).filter((k) => h[k] !== undefined);
+  if (set.length > 1) ctx.addIssue({ code: 'custom', message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})` });
+});
 
 /** One server group: the HA replicas of one shard. Field names are promxy's where they mean the same. */
 export const serverGroupSchema = z.strictObject({
   name: z.string().min(1).optional(),
   static_configs: z.array(z.strictObject({
-    targets: z.array(z.string().regex(TARGET, 'must be host:port')).min(1),
-  })).min(1, 'at least one static_configs entry is needed'),
+    targets: z.array(target).min(1),
+    /** As file SD labels: added to the series of these targets (see README). */
+    labels: labelSet.default({}),
+  })).default([]),
+  file_sd_configs: z.array(fileSdConfigSchema).default([]),
+  dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+  http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
   scheme: z.enum(['http', 'https']).default('http'),
   path_prefix: z.string().regex(/^(\/[^?#]*)?$/, 'must start with "/"').default(''),
   /** Added to every series of the group; matchers on them are answered locally. */
@@ -140,6 +205,17 @@ export const serverGroupSchema = z.strictObject({
    * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
    */
   pushdown: z.boolean().default(false),
+}).superRefine((g, ctx) => {
+  if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
+  }
+  const h = g.http_client;
+  const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file;
+  for (const name of Object.keys(g.http_headers)) {
+    if (name.toLowerCase() === 'authorization' && auth !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['http_headers', name], message: 'conflicts with the authentication set in http_client' });
+    }
+  }
 });
 
 export const querySchema = z.strictObject({
@@ -174,6 +250,9 @@ export type SourceConfig = z.infer<typeof sourceSchema>;
 export type TlsConfig = z.infer<typeof tlsConfigSchema>;
 export type QueryConfig = z.infer<typeof querySchema>;
 export type ServerGroupConfig = z.infer<typeof serverGroupSchema>;
+export type HttpClientConfig = z.infer<typeof httpClientSchema>;
+export type FileSdConfig = z.infer<typeof fileSdConfigSchema>;
+export type DnsSdConfig = z.infer<typeof dnsSdConfigSchema>;
 
 /** Derived shard settings with every default resolved. */
 export function resolvedTimings(s: ShardConfig): { intervalMs: number; timeoutMs: number; maxStaleMs: number } {

@@ -212,6 +212,11 @@ export interface StartPrometheusOptions {
   /** Deadline for /-/ready (default 30 s). */
   readyTimeoutMs?: number;
   /**
+   * True once the server is ready; default: GET http://127.0.0.1:<port>/-/ready answers 200. For a
+   * server behind --web.config.file (TLS, basic auth) the caller knows how to ask.
+   */
+  readyCheck?: (port: number) => Promise<boolean>;
+  /**
    * Called with the (empty) TSDB directory before Prometheus starts, e.g. to backfill blocks into it.
    * Called again for a fresh directory if the start is retried on another port.
    */
@@ -294,7 +299,7 @@ async function launchOnce(bin: string, dir: string, port: number, opts: StartPro
       earlyExit,
       waitFor(async () => {
         if (child.exitCode !== null || child.signalCode !== null) return false;
-        return answers200(`${base}/-/ready`);
+        return opts.readyCheck ? opts.readyCheck(port) : answers200(`${base}/-/ready`);
       }, opts.readyTimeoutMs ?? 30_000, `prometheus on ${base} to become ready`),
     ]);
     ready = true;

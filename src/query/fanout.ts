@@ -31,10 +31,23 @@ import {
   type SelectHints, type Series, type Storage, StorageUnavailableError,
 } from './storage/interface.js';
 
+/** One target of a group, as the fan-out sees it. */
+export interface GroupTarget {
+  storage: Storage;
+  /** Names the target in warnings and errors. */
+  name: string;
+}
+
 export interface GroupSpec {
   name: string;
-  targets: Storage[];
-  targetNames: string[];
+  /** Fixed targets; `targetNames[i]` names `targets[i]`. */
+  targets?: Storage[];
+  targetNames?: string[];
+  /**
+   * Instead of fixed targets: the group's targets now (they change with service discovery), read
+   * once per request. A group with no targets fails like one whose targets all failed.
+   */
+  currentTargets?: () => readonly GroupTarget[];
   antiAffinityMs: number;
   ignoreError: boolean;
   timeoutMs?: number;
@@ -79,6 +92,7 @@ class TimeoutError extends Error {}
 
 interface Group {
   spec: GroupSpec;
+  members: () => readonly GroupTarget[];
   /** Group labels sorted by name, empty values dropped. */
   labels: Labels;
   labelMap: Map<string, string>;
@@ -91,7 +105,9 @@ interface TargetFailure {
 }
 
 /** Result of one group for one request: undefined value when the group was pruned. */
-type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[] };
+type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
+
+const NO_TARGETS = 'no targets: service discovery currently finds none';
 
 const MATCHER_OPTS = { dotAll: true };
 
@@ -102,15 +118,13 @@ export class FanoutStorage {
 
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
     this.groups = groups.map((spec) => {
-      if (spec.targets.length !== spec.targetNames.length) {
-        throw new Error(`server group ${JSON.stringify(spec.name)}: targets and targetNames differ in length`);
-      }
+      const members = groupMembers(spec);
       const labels: Label[] = Object.entries(spec.labels ?? {})
         .filter(([, v]) => v !== '')
         .map(([name, value]) => ({ name, value }))
         .sort((a, b) => compareStrings(a.name, b.name));
       const limit = pLimit(Math.max(1, opts.maxConcurrency));
-      return { spec, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])), limit };
+      return { spec, members, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])), limit };
     });
   }
 
@@ -264,7 +278,9 @@ export class FanoutStorage {
       if (p.pruned) continue;
       if (!g.spec.pushdown) return outcome('disabled');
       if (p.local.length > 0) return outcome('group_label_matcher');
-      if (g.spec.targets.length !== 1 || !canEvaluate(g.spec.targets[0]!)) return outcome('replicas');
+      // A target with its own (service discovery) labels is wrapped and cannot evaluate: raw data.
+      const members = g.members();
+      if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
     }
     let refused = false;
     const outcomes = await this.fanout(req.matchers, async (t, _downstream, sig) => {
@@ -317,18 +333,22 @@ export class FanoutStorage {
       plans.map(async (p) => {
         if (p.pruned) return { group: p.group, outcome: { pruned: true } as GroupOutcome<T>, local: [] };
         const g = p.group;
+        const members = g.members();
+        if (members.length === 0) {
+          return { group: g, outcome: { pruned: false, results: [], failures: [], noTargets: true } as GroupOutcome<T>, local: p.local };
+        }
         const settled = await Promise.allSettled(
           // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
           // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
-          g.spec.targets.map((t) =>
-            withDeadline((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t, p.downstream, sig, g))), g.spec.timeoutMs, signal),
+          members.map((t) =>
+            withDeadline((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t.storage, p.downstream, sig, g))), g.spec.timeoutMs, signal),
           ),
         );
         const results: T[] = [];
         const failures: TargetFailure[] = [];
         settled.forEach((s, i) => {
           if (s.status === 'fulfilled') results.push(s.value);
-          else failures.push({ target: g.spec.targetNames[i], reason: errorReason(s.reason) });
+          else failures.push({ target: members[i].name, reason: errorReason(s.reason) });
         });
         return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
       }),
@@ -345,17 +365,17 @@ export class FanoutStorage {
   ): void {
     // Throw before adding warnings of other groups? Warnings are irrelevant when the call rejects.
     for (const { group: g, outcome } of outcomes) {
-      if (outcome.pruned || outcome.results.length > 0 || outcome.failures.length === 0) continue;
+      if (outcome.pruned || outcome.results.length > 0 || (outcome.failures.length === 0 && !outcome.noTargets)) continue;
       if (!g.spec.ignoreError) {
         const first = outcome.failures[0];
-        throw new GroupError(g.spec.name, first.target, describeFailures(outcome.failures));
+        throw new GroupError(g.spec.name, first?.target, outcome.noTargets ? NO_TARGETS : describeFailures(outcome.failures));
       }
     }
     for (const { group: g, outcome, local } of outcomes) {
       if (outcome.pruned) continue;
       const name = JSON.stringify(g.spec.name);
-      if (outcome.results.length === 0 && outcome.failures.length > 0) {
-        warnings.push(`server group ${name} failed: ${describeFailures(outcome.failures)}`);
+      if (outcome.results.length === 0 && (outcome.failures.length > 0 || outcome.noTargets)) {
+        warnings.push(`server group ${name} failed: ${outcome.noTargets ? NO_TARGETS : describeFailures(outcome.failures)}`);
         continue;
       }
       for (const f of outcome.failures) {
@@ -364,6 +384,20 @@ export class FanoutStorage {
       use(g, outcome.results, local);
     }
   }
+}
+
+/** The group's targets as a function: its currentTargets, or its fixed targets. */
+function groupMembers(spec: GroupSpec): () => readonly GroupTarget[] {
+  const quoted = JSON.stringify(spec.name);
+  if (spec.currentTargets !== undefined) {
+    if (spec.targets !== undefined) throw new Error(`server group ${quoted}: give either targets or currentTargets, not both`);
+    return spec.currentTargets;
+  }
+  const targets = spec.targets ?? [];
+  const names = spec.targetNames ?? [];
+  if (targets.length !== names.length) throw new Error(`server group ${quoted}: targets and targetNames differ in length`);
+  const fixed = targets.map((storage, i) => ({ storage, name: names[i]! }));
+  return () => fixed;
 }
 
 /**

@@ -12,8 +12,8 @@ export interface AppDeps {
   queryApi?: Hono;
   /** Prometheus's /federate over the server groups, mounted at the root. */
   federate?: Hono;
-  /** The query layer's own metrics, appended to /metrics. */
-  queryMetrics?: { render(): string };
+  /** The query layer's own metrics (text format), appended to /metrics. */
+  queryMetrics?: () => string;
   /** The query section of /status. */
   queryStatus?: () => unknown;
   startedAt: number;
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   if (deps.federate) app.route('/', deps.federate);
 
   app.get('/metrics', (c) =>
-    c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + (deps.queryMetrics?.render() ?? ''), 200, { 'Content-Type': CONTENT_TYPE_TEXT }),
+    c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + (deps.queryMetrics?.() ?? ''), 200, { 'Content-Type': CONTENT_TYPE_TEXT }),
   );
   app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));

@@ -5,7 +5,7 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { ShardService } from '../shard/scraper.js';
 import { createApp } from './app.js';
-import { createQueryLayer } from './query-layer.js';
+import { createQueryLayer, queryConfigFileProblems } from './query-layer.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 
@@ -47,14 +47,19 @@ function fail(msg: string, code = EXIT_CONFIG): never {
   process.exit(code);
 }
 
-function loadOrExit(file: string | undefined): Config {
+/** Loads and validates the config; with `checkFiles`, the files it names (CA, credentials) must be usable too. */
+function loadOrExit(file: string | undefined, checkFiles = true): Config {
   if (!file) fail('error: --config=FILE is required');
+  let config: Config;
   try {
-    return loadConfigFile(file);
+    config = loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  const problems = checkFiles && config.query ? queryConfigFileProblems(config.query) : [];
+  if (problems.length > 0) fail(new ConfigError(file, problems).message);
+  return config;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -94,7 +99,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'scrape-config': {
-      const config = loadOrExit(values.config as string | undefined);
+      const config = loadOrExit(values.config as string | undefined, false);
       if (!config.shard) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
       let only: number | undefined;
       if (values.shard !== undefined) {
@@ -118,6 +123,8 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
   const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
   const query = config.query ? createQueryLayer(config.query, { log: log.child({ component: 'query' }), config }) : undefined;
+  // Serve queries only once service discovery has had its first look, not with empty groups.
+  await query?.ready;
   const app = createApp({
     shard,
     queryApi: query?.api,

@@ -7,7 +7,7 @@
 // plain-text 500, or 503 when a server group could not answer (Prometheus's "not ready" status).
 
 import { Hono, type Context } from 'hono';
-import type { Logger } from 'pino';
+import type { DiscoveryLog } from '../query/discovery/target.js';
 import type { LabelMatcher } from '../query/model.js';
 import { parseMetricSelector } from '../query/promql/parser.js';
 import { compareLabels, labelsToString, StorageUnavailableError, type Series, type Storage } from '../query/storage/interface.js';
@@ -23,7 +23,7 @@ export interface FederationDeps {
   lookbackDeltaMs: number;
   /** Clock in ms since the epoch (default Date.now): federation evaluates at "now". */
   now?: () => number;
-  log?: Logger;
+  log?: DiscoveryLog;
 }
 
 /** Go's http.Error: a plain-text body ending in a newline. */
@@ -83,7 +83,7 @@ export function createFederation(deps: FederationDeps): Hono {
       addStorageStats(c, view.stats);
     }
     if (stats) stats.warnings += view.warnings.length;
-    if (view.warnings.length > 0) deps.log?.debug({ warnings: view.warnings }, 'federation select returned warnings');
+    if (view.warnings.length > 0) deps.log?.info({ warnings: view.warnings }, 'federation select returned warnings');
 
     const body = federationText(latestSamples(found, maxT), {}, (labels) =>
       deps.log?.warn({ metric: labelsToString(labels) }, 'ignoring nameless metric during federation'),

@@ -1,7 +1,12 @@
 import { Hono } from 'hono';
-import type { Logger } from 'pino';
-import type { Config, QueryConfig } from '../config/schema.js';
-import { JsonApiTarget } from '../query/downstream/json-api.js';
+import type { Config, QueryConfig, ServerGroupConfig } from '../config/schema.js';
+import { DnsDiscovery } from '../query/discovery/dns-sd.js';
+import { FileDiscovery } from '../query/discovery/file-sd.js';
+import type { DiscoveredTarget, Discoverer, DiscoveryLog } from '../query/discovery/target.js';
+import { TargetPool } from '../query/discovery/target-pool.js';
+import { TargetSet } from '../query/discovery/target-set.js';
+import { DownstreamClient, HttpClientFilesError } from '../query/downstream/http-client.js';
+import { JsonApiTarget, targetName } from '../query/downstream/json-api.js';
 import { QueryMetrics } from '../query/downstream/metrics.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../query/promql/engine.js';
@@ -13,14 +18,23 @@ import { createSeriesApi } from './api/series-api.js';
 import { createStatusApi } from './api/status-api.js';
 import { configToYaml } from './config-yaml.js';
 import { createFederation } from './federate.js';
+import { Exposition } from './self-metrics.js';
 
 export interface QueryLayerOptions {
-  /** Gets one line per API request (component=query is up to the caller). */
-  log?: Logger;
+  /** Gets one line per API request and service discovery's news (component=query is up to the caller). */
+  log?: DiscoveryLog;
   /** The whole running config, shown (secrets hidden) by /api/v1/status/config. */
   config?: Config;
   /** Clock for /federate and /query's default time (default Date.now). */
   now?: () => number;
+  /** DNS servers for dns_sd_configs ("ip" or "ip:port"); default: the system's. */
+  dnsServers?: string[];
+}
+
+export interface QueryLayerGroup {
+  name: string;
+  targets: TargetSet;
+  pool: TargetPool;
 }
 
 export interface QueryLayer {
@@ -28,7 +42,14 @@ export interface QueryLayer {
   api: Hono;
   /** /federate, to mount at the root. */
   federate: Hono;
-  metrics: QueryMetrics;
+  fanout: FanoutStorage;
+  groups: QueryLayerGroup[];
+  /** Resolves when every group's service discovery has done its first refresh. */
+  ready: Promise<void>;
+  /** The query layer's metrics in the text format (for /metrics). */
+  metrics: () => string;
+  /** Requests, errors and latencies per target and query type. */
+  queryMetrics: QueryMetrics;
   /** The query section of /status: groups, targets, their last errors (no secrets). */
   status(): QueryStatus;
   close(): Promise<void>;
@@ -51,40 +72,47 @@ export interface QueryStatus {
 }
 
 /**
- * The query layer from its config: one JSON-API target per downstream server, the server groups'
- * fan-out (HA replicas merged, groups merged), the PromQL engine, and Prometheus's HTTP API on top,
- * every request logged and measured.
+ * The query layer from its config: per server group its targets (static and discovered) with one
+ * JSON-API client per target address, the fan-out over the groups (HA replicas merged, groups
+ * merged), the PromQL engine, and Prometheus's HTTP API on top, every request logged and measured.
+ *
+ * Throws HttpClientFilesError when a group's TLS or credential files cannot be used; its problems
+ * name the config path (see queryConfigFileProblems).
  */
 export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): QueryLayer {
+  const { clients, problems } = buildClients(q);
+  if (problems.length > 0) throw new HttpClientFilesError(problems);
   const metrics = new QueryMetrics();
-  const targets: JsonApiTarget[] = [];
-  const groups: GroupSpec[] = q.server_groups.map((g, i) => {
+  const groups: QueryLayerGroup[] = [];
+  const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
-    const addrs = g.static_configs.flatMap((sc) => sc.targets);
-    const group = addrs.map((addr) => {
-      const t = new JsonApiTarget({
-        url: `${g.scheme}://${addr}${g.path_prefix}`,
-        timeoutMs: g.timeout ?? q.timeout,
-        headers: g.http_headers,
-        queryParams: g.query_params,
-        group: name,
-        observer: metrics,
-      });
-      targets.push(t);
-      return t;
-    });
+    const timeoutMs = g.timeout ?? q.timeout;
+    const client = clients[i]!;
+    const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
+    const pool = new TargetPool(
+      (address) => new JsonApiTarget({
+        url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics,
+      }),
+      (address) => targetName(url(address)),
+    );
+    const targets = new TargetSet(name, staticTargets(g), discoverers(g, name, opts), opts.log);
+    // promxy: where a target's labels and the group's labels share a name, the group's value wins.
+    const own = (ts: readonly DiscoveredTarget[]): DiscoveredTarget[] =>
+      ts.map((t) => ({ address: t.address, labels: Object.fromEntries(Object.entries(t.labels).filter(([k]) => !Object.hasOwn(g.labels, k))) }));
+    pool.update(own(targets.targets()));
+    targets.onChange((ts) => pool.update(own(ts)));
+    groups.push({ name, targets, pool });
     return {
       name,
-      targets: group,
-      targetNames: group.map((t) => t.target),
+      currentTargets: () => pool.current(),
       antiAffinityMs: g.anti_affinity,
       ignoreError: g.ignore_error,
-      timeoutMs: g.timeout ?? q.timeout,
+      timeoutMs,
       labels: g.labels,
       pushdown: g.pushdown,
     };
   });
-  const fanout = new FanoutStorage(groups, { maxConcurrency: q.max_concurrency });
+  const fanout = new FanoutStorage(specs, { maxConcurrency: q.max_concurrency });
   metrics.pushdownOutcomes = () => fanout.pushdownOutcomes;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
@@ -113,12 +141,12 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     const ago = (t: number | undefined) => (t === undefined ? null : (now - t) / 1000);
     const seen = metrics.targets();
     return {
-      groups: groups.map((g) => {
-        const names = new Set([...g.targetNames, ...seen.filter((s) => s.group === g.name).map((s) => s.target)]);
+      groups: groups.map((g, i) => {
+        const names = new Set([...g.pool.current().map((t) => t.name), ...seen.filter((s) => s.group === g.name).map((s) => s.target)]);
         return {
           name: g.name,
-          labels: g.labels ?? {},
-          ignore_error: g.ignoreError,
+          labels: q.server_groups[i]!.labels,
+          ignore_error: q.server_groups[i]!.ignore_error,
           targets: [...names].map((url) => {
             const s = seen.find((x) => x.group === g.name && x.target === url);
             return {
@@ -135,5 +163,77 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     };
   };
 
-  return { api, federate, metrics, status, close: async () => void (await Promise.all(targets.map((t) => t.close()))) };
+  const ready = Promise.all(groups.map((g) => g.targets.start())).then(() => undefined);
+  return {
+    api,
+    federate,
+    fanout,
+    groups,
+    ready,
+    metrics: () => metrics.render() + renderMetrics(groups),
+    queryMetrics: metrics,
+    status,
+    close: async () => {
+      for (const g of groups) g.targets.stop();
+      await Promise.all(groups.map((g) => g.pool.close()));
+    },
+  };
+}
+
+/** Problems with the files the server groups' http_client blocks name, as `config.path: what is wrong`. */
+export function queryConfigFileProblems(q: QueryConfig): string[] {
+  return buildClients(q).problems;
+}
+
+function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)[]; problems: string[] } {
+  const problems: string[] = [];
+  const clients = q.server_groups.map((g, i) => {
+    try {
+      return new DownstreamClient(g.http_client, { requestTimeoutMs: g.timeout ?? q.timeout });
+    } catch (err) {
+      if (!(err instanceof HttpClientFilesError)) throw err;
+      problems.push(...err.problems.map((p) => `query.server_groups.${i}.http_client.${p}`));
+      return undefined;
+    }
+  });
+  return { clients, problems };
+}
+
+function renderMetrics(groups: QueryLayerGroup[]): string {
+  const e = new Exposition();
+  e.family('promfront_server_group_targets', 'gauge', 'Targets the server group has now, static and discovered.',
+    groups.map((g) => [{ group: g.name }, g.targets.targets().length]));
+  e.family('promfront_sd_failures_total', 'counter', 'Failed file_sd reads and dns_sd lookups; the last good targets were kept.',
+    groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])));
+  return e.toString();
+}
+
+function staticTargets(g: ServerGroupConfig): DiscoveredTarget[] {
+  return g.static_configs.flatMap((sc) => sc.targets.map((address) => ({ address, labels: sc.labels })));
+}
+
+function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOptions): Discoverer[] {
+  const base = opts.log;
+  const log: DiscoveryLog | undefined = base && {
+    info: (obj, msg) => base.info({ group, ...obj }, msg),
+    warn: (obj, msg) => base.warn({ group, ...obj }, msg),
+    error: (obj, msg) => base.error({ group, ...obj }, msg),
+  };
+  return [
+    ...g.file_sd_configs.map((c, j) => new FileDiscovery({
+      name: `file_sd_configs[${j}]`,
+      files: c.files,
+      refreshIntervalMs: c.refresh_interval,
+      log,
+    })),
+    ...g.dns_sd_configs.map((c, j) => new DnsDiscovery({
+      name: `dns_sd_configs[${j}]`,
+      names: c.names,
+      type: c.type,
+      port: c.port,
+      refreshIntervalMs: c.refresh_interval,
+      log,
+      servers: opts.dnsServers,
+    })),
+  ];
 }

@@ -54,4 +54,16 @@ shard:
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
 #       anti_affinity: 10s
 #       ignore_error: false
+#     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.
+#     - name: shard-1
+#       # Prometheus file_sd files: [{targets: ["host:port"], labels: {...}}]; re-read on change.
+#       file_sd_configs: [{files: [/etc/promfront/shard-1/*.json], refresh_interval: 5m}]
+#       # SRV records (or type A / AAAA with a port).
+#       dns_sd_configs: [{names: [_prometheus._tcp.shard-1.example.internal], refresh_interval: 30s}]
+#       scheme: https
+#       http_client:
+#         dial_timeout: 200ms
+#         tls_config: {ca_file: /etc/ssl/prometheus-ca.pem, server_name: prometheus.example.internal}
+#         basic_auth: {username: promfront, password_file: /etc/promfront/prometheus.pass}
+#         # or: bearer_token_file: /var/run/secrets/token
 `;

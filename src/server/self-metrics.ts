@@ -12,7 +12,7 @@ function fmt(v: number): string {
 }
 
 /** A tiny text-format writer: every family is declared once, its samples directly below. */
-class Exposition {
+export class Exposition {
   private out: string[] = [];
   family(name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]): void {
     this.out.push(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);

@@ -12,6 +12,7 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
+import { isTlsFailure } from './http-client.js';
 import { MAX_TIME_MS, METRIC_NAME, MIN_TIME_MS, type Label, type LabelMatcher, type Labels } from '../model.js';
 import {
   compareLabels, compareStrings, goQuote, unionLabelSets, type MetricMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
@@ -59,7 +60,21 @@ export interface JsonApiTargetOptions {
   group?: string;
   /** Told about every request (endpoint, outcome, duration, bytes). */
   observer?: DownstreamObserver;
+  /** Connection and authentication settings (a server group's http_client); see http-client.ts. */
+  client?: TargetClient;
 }
+
+/** What a target needs from its server group's HTTP client settings (DownstreamClient). */
+export interface TargetClient {
+  /** The Authorization header to send now and the generation of the TLS material; throws with a safe message. */
+  prepare(): Promise<{ authorization: string | undefined; tlsGeneration: number }>;
+  /** undici Pool options (TLS, connect timeout) for the current TLS material. */
+  poolOptions(): Pool.Options;
+  /** Removes the client's secrets from a message. */
+  redact(text: string): string;
+}
+
+const POOL_DEFAULTS: Pool.Options = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 };
 
 const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -114,10 +129,19 @@ function secondsParam(ms: number): string {
   return (ms / 1000).toFixed(3).replace(/\.?0+$/, '');
 }
 
+/** How a target with this base URL is named in errors: origin and path, no userinfo or query. */
+export function targetName(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
 export class JsonApiTarget implements Storage {
   /** The base URL without userinfo, used in error messages. */
   readonly target: string;
-  private readonly pool: Pool;
+  private pool: Pool;
+  private poolGeneration = 0;
+  private readonly origin: string;
+  private readonly client: TargetClient | undefined;
   private readonly pathPrefix: string;
   private readonly headers: Record<string, string>;
   private readonly queryParams: Record<string, string>;
@@ -140,11 +164,17 @@ export class JsonApiTarget implements Storage {
     u.password = '';
     this.pathPrefix = u.pathname.replace(/\/+$/, '');
     this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
-    this.target = `${u.origin}${this.pathPrefix}`;
+    this.target = targetName(opts.url);
     this.timeoutMs = opts.timeoutMs;
     this.group = opts.group ?? '';
     this.observer = opts.observer;
-    this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 });
+    this.origin = u.origin;
+    this.client = opts.client;
+    this.pool = this.newPool();
+  }
+
+  private newPool(): Pool {
+    return new Pool(this.origin, { ...POOL_DEFAULTS, ...this.client?.poolOptions() });
   }
 
   async select(
@@ -250,6 +280,7 @@ export class JsonApiTarget implements Storage {
     }
   }
 
+  /** A DownstreamError whose reason carries none of the secrets this target sends. */
   private error(reason: string, kind?: DownstreamErrorKind): DownstreamError {
     return new DownstreamError(this.target, this.redact(reason), kind);
   }
@@ -261,7 +292,7 @@ export class JsonApiTarget implements Storage {
 
   private redact(text: string): string {
     for (const s of this.secrets) if (text.includes(s)) text = text.split(s).join('<secret>');
-    return text;
+    return this.client ? this.client.redact(text) : text;
   }
 
   private async request(apiPath: string, params: [string, string][], signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<unknown> {
@@ -270,6 +301,25 @@ export class JsonApiTarget implements Storage {
     const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
 
     signal?.throwIfAborted();
+    let headers = this.headers;
+    let pool = this.pool;
+    if (this.client !== undefined) {
+      let prepared: { authorization: string | undefined; tlsGeneration: number };
+      try {
+        prepared = await this.client.prepare();
+      } catch (err) {
+        throw this.error((err as Error).message);
+      }
+      if (prepared.authorization !== undefined) headers = { ...headers, authorization: prepared.authorization };
+      if (prepared.tlsGeneration !== this.poolGeneration) {
+        // New certificates: new connections use them; requests on the old pool finish first.
+        const old = this.pool;
+        this.pool = this.newPool();
+        this.poolGeneration = prepared.tlsGeneration;
+        old.close().catch(() => {});
+      }
+      pool = this.pool;
+    }
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
 
@@ -277,7 +327,7 @@ export class JsonApiTarget implements Storage {
     let contentType: string;
     let text: string;
     try {
-      const res = await this.pool.request({ method: 'GET', path, headers: this.headers, signal: combined });
+      const res = await pool.request({ method: 'GET', path, headers, signal: combined });
       status = res.statusCode;
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
@@ -306,7 +356,8 @@ export class JsonApiTarget implements Storage {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
         throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
       }
-      const detail = isJson ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
+      // A plain-text error body (e.g. "Unauthorized" from Prometheus's web config) says what is wrong.
+      const detail = isJson || (mediaType === 'text/plain' && text.trim() !== '') ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
       throw this.error(`HTTP ${status}: ${detail}`, 'http_status');
     }
     if (!isJson) throw this.error(`unexpected content type ${mediaType || '(none)'}`);
@@ -428,6 +479,7 @@ function describeError(err: unknown): string {
     const e = err as Error & { code?: string; cause?: unknown };
     let msg = e.message;
     if (e.cause instanceof Error && !msg.includes(e.cause.message)) msg += `: ${e.cause.message}`;
+    if (isTlsFailure(e.code)) return `TLS handshake failed: ${msg} (${e.code})`;
     return msg;
   }
   return String(err);

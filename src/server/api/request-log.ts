@@ -3,7 +3,7 @@
 // samples it loaded and how many warnings it returned. Never request headers (they carry secrets).
 
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from 'pino';
+import type { DiscoveryLog } from '../../query/discovery/target.js';
 import type { QueryMetrics } from '../../query/downstream/metrics.js';
 import { beginRequest, type QueryType } from './request-stats.js';
 
@@ -23,7 +23,7 @@ export function queryTypeOf(path: string): QueryType {
   return 'other';
 }
 
-export function instrumentRequests(opts: { metrics?: QueryMetrics; log?: Logger }): MiddlewareHandler {
+export function instrumentRequests(opts: { metrics?: QueryMetrics; log?: DiscoveryLog }): MiddlewareHandler {
   return async (c, next) => {
     const stats = beginRequest(c, queryTypeOf(c.req.path));
     const t0 = performance.now();
