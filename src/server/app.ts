@@ -4,12 +4,20 @@ import { Hono, type Context } from 'hono';
 import { compress } from 'hono/compress';
 import type { ShardService } from '../shard/scraper.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
-import { renderSelfMetrics, statusDocument, type ShardRequestCounters } from './self-metrics.js';
+import { renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
+  /** Read on every request: a config reload may replace the service (pass a getter then). */
   shard: ShardService | undefined;
-  /** Prometheus's /api/v1 over the server groups, when the config has a query section. */
-  queryApi?: Hono;
+  /**
+   * Prometheus's /api/v1 over the server groups, answered by the query layer current when the
+   * request arrives (a reload swaps it); undefined when there is no query layer or no such route.
+   */
+  queryApi?: (req: Request, env: HttpBindings) => Promise<Response | undefined>;
+  /** Reloads the config file (POST/PUT /-/reload); rejects with the reason the new one was refused. */
+  reload?: () => Promise<void>;
+  /** The outcome of the last reload, for /metrics. */
+  reloadStatus?: () => ReloadStatus;
   startedAt: number;
 }
 
@@ -67,9 +75,27 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   app.use('*', compress());
 
-  if (deps.queryApi) app.route('/api/v1', deps.queryApi);
+  const queryApi = deps.queryApi;
+  if (queryApi) app.all('/api/v1/*', async (c) => (await queryApi(c.req.raw, c.env)) ?? c.notFound());
 
-  app.get('/metrics', (c) => c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt), 200, { 'Content-Type': CONTENT_TYPE_TEXT }));
+  if (deps.reload) {
+    const reload = deps.reload;
+    // Prometheus's lifecycle endpoint: an empty 200, or 500 with the reason the config was refused.
+    app.on(['POST', 'PUT'], '/-/reload', async (c) => {
+      try {
+        await reload();
+        return c.body(null, 200);
+      } catch (err) {
+        return c.text(`failed to reload config: ${(err as Error).message}\n`, 500, { 'X-Content-Type-Options': 'nosniff' });
+      }
+    });
+    app.get('/-/reload', (c) => c.text('Only POST or PUT requests allowed', 405));
+  }
+
+  app.get('/metrics', (c) => {
+    const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
+    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
+  });
   app.get('/status', (c) => c.json(statusDocument(deps.shard)));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {

@@ -3,9 +3,8 @@ import { pino, type Logger } from 'pino';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
-import { ShardService } from '../shard/scraper.js';
 import { createApp } from './app.js';
-import { createQueryLayer } from './query-layer.js';
+import { Runtime } from './reload.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 
@@ -13,7 +12,7 @@ const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
-/-/healthy, /-/ready.
+/-/healthy, /-/ready. SIGHUP or POST /-/reload reloads the config file.
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -105,19 +104,22 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(renderScrapeConfigs(config, only, values.target as string | undefined));
       return;
     }
-    default:
-      await run(loadOrExit(values.config as string | undefined), values['log.level'] as string | undefined);
+    default: {
+      const file = values.config as string | undefined;
+      await run(file!, loadOrExit(file), values['log.level'] as string | undefined);
+    }
   }
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-async function run(config: Config, levelFlag: string | undefined): Promise<void> {
+async function run(file: string, config: Config, levelFlag: string | undefined): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
-  const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
-  const query = config.query ? createQueryLayer(config.query) : undefined;
-  const app = createApp({ shard, queryApi: query?.api, startedAt: Date.now() });
+  const runtime = new Runtime({ file, config, log, levelFlag });
+  const app = createApp(runtime.appDeps());
+  // Registered before listening: SIGHUP's default action would end the process.
+  process.on('SIGHUP', () => void runtime.reload().catch(() => undefined)); // the runtime logs the outcome
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -125,7 +127,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
     process.exit(1);
   });
   server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0, server_groups: config.query?.server_groups.length ?? 0 }, 'promfront listening'));
-  await shard?.start();
+  await runtime.start();
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -133,7 +135,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close();
-    void Promise.all([shard?.stop(), query?.close()]).finally(() => process.exit(0));
+    void runtime.stop().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,0 +1,119 @@
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+
+/** A built query layer: Prometheus's /api/v1 (routes relative to /api/v1) and its downstream pools. */
+export interface QueryLayer {
+  api: Hono;
+  close(): Promise<void>;
+}
+
+interface Live {
+  layer: QueryLayer;
+  /** The layer's API at its real paths, so a request passes through unchanged. */
+  app: Hono<{ Bindings: HttpBindings }>;
+  inflight: number;
+  /** Called when `inflight` drops to 0 after the layer was retired. */
+  onIdle: (() => void) | undefined;
+}
+
+/** Thrown by a layer's notFound handler: the request falls through to the main app's routes. */
+const NO_ROUTE = new Error('no query API route');
+
+/**
+ * The query layer in service, swappable at run time. Each request is served from start to end by
+ * the layer current when it arrived; a replaced layer's downstream pools are closed once its last
+ * request finished, or after a drain limit at the latest.
+ */
+export class QueryLayerSlot {
+  private live: Live | undefined;
+  private readonly retiring = new Set<Promise<void>>();
+
+  constructor(private readonly log: Logger) {}
+
+  get current(): QueryLayer | undefined {
+    return this.live?.layer;
+  }
+
+  /** Requests in flight on the current layer. */
+  get inflight(): number {
+    return this.live?.inflight ?? 0;
+  }
+
+  /** Layers replaced but not closed yet. */
+  get retiringCount(): number {
+    return this.retiring.size;
+  }
+
+  /**
+   * Answers an /api/v1 request with the current layer; undefined when there is no layer or it has
+   * no route for the request (the caller answers 404 then).
+   */
+  async fetch(req: Request, env: HttpBindings): Promise<Response | undefined> {
+    const live = this.live;
+    if (!live) return undefined;
+    live.inflight++;
+    try {
+      return await live.app.fetch(req, env);
+    } catch (err) {
+      if (err === NO_ROUTE) return undefined;
+      throw err;
+    } finally {
+      live.inflight--;
+      if (live.inflight === 0) live.onIdle?.();
+    }
+  }
+
+  /**
+   * Puts `next` in service at once. The previous layer keeps its in-flight requests; its pools are
+   * closed when the last one is done, or after `drainLimitMs` even if some are still running.
+   */
+  swap(next: QueryLayer | undefined, drainLimitMs: number): void {
+    const old = this.live;
+    this.live = next ? wrap(next) : undefined;
+    if (old) this.retire(old, drainLimitMs);
+  }
+
+  /** Closes the current layer and every retiring one, without waiting for requests. */
+  async close(): Promise<void> {
+    const live = this.live;
+    this.live = undefined;
+    await Promise.all([live?.layer.close(), ...this.retiring]);
+  }
+
+  private retire(old: Live, drainLimitMs: number): void {
+    const done = new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const closeNow = (why: 'idle' | 'limit') => {
+        if (timer) clearTimeout(timer);
+        old.onIdle = undefined;
+        if (why === 'limit') {
+          this.log.warn({ inflight: old.inflight, drain_limit_ms: drainLimitMs }, 'replaced query layer still busy at its drain limit: closing its downstream connections now');
+        }
+        old.layer.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the replaced query layer failed')).finally(() => {
+          this.log.debug({ reason: why }, 'replaced query layer closed');
+          resolve();
+        });
+      };
+      if (old.inflight === 0) return closeNow('idle');
+      old.onIdle = () => closeNow('idle');
+      timer = setTimeout(() => closeNow('limit'), drainLimitMs);
+      timer.unref();
+    });
+    this.retiring.add(done);
+    void done.then(() => this.retiring.delete(done));
+  }
+}
+
+function wrap(layer: QueryLayer): Live {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  app.route('/api/v1', layer.api);
+  // Unmatched paths and errors leave the layer: the main app answers them as for any other route.
+  app.notFound(() => {
+    throw NO_ROUTE;
+  });
+  app.onError((err) => {
+    throw err;
+  });
+  return { layer, app, inflight: 0, onIdle: undefined };
+}
