@@ -77,6 +77,22 @@ describe('QueryLayerSlot', () => {
     expect(await (await stuck)!.text()).toBe('b slow');
   });
 
+  it('close() on shutdown closes the current layer and a busy replaced one without waiting for its drain', async () => {
+    const slot = new QueryLayerSlot(silent);
+    const a = fakeLayer('a');
+    const b = fakeLayer('b');
+    slot.swap(a.layer, 60_000);
+    const stuck = slot.fetch(req('/slow'), ENV);
+    await waitFor(async () => a.waiting === 1, 2000, 'request on a');
+    slot.swap(b.layer, 600_000);
+    await slot.close();
+    expect([a.closed, b.closed]).toEqual([true, true]);
+    expect(slot.retiringCount).toBe(0);
+    expect(await slot.fetch(req('/who'), ENV)).toBeUndefined();
+    a.release();
+    await stuck;
+  });
+
   it('answers undefined without a layer or for a path the layer does not have, and passes errors on', async () => {
     const slot = new QueryLayerSlot(silent);
     expect(await slot.fetch(req('/who'), ENV)).toBeUndefined();
@@ -415,6 +431,32 @@ describe('config reload of a running proxy', () => {
     const status = await (await fetch(`${proxy.url}/status`)).json() as { sources: { failures: number; up: boolean }[] };
     expect(status.sources[0]).toMatchObject({ up: true, failures: 0 });
     expect(await reloadMetrics()).toMatchObject({ ok: 1 });
+  });
+
+  it('a reload while a new shard service is still in its first cycle replaces that one; the running one serves until the newest is ready', async () => {
+    const groups = [{ name: 'a', target: promTarget(), labels: { group: 'a' } }];
+    const counts = new Set<number>();
+    const codes = new Set<number>();
+    const numShards = async () => (await (await fetch(`${proxy.url}/status`)).json() as { num_shards: number }).num_shards;
+    const before = await numShards();
+    upstream.delayMs = 1200;
+    try {
+      write({ groups, numShards: 5 });
+      expect((await reload()).status).toBe(200);
+      write({ groups, numShards: 2 });
+      expect((await reload()).status).toBe(200);
+      await waitFor(async () => {
+        const n = await numShards();
+        counts.add(n);
+        codes.add(await shardStatus(0));
+        return n === 2;
+      }, 20_000, 'num_shards 2 served', 25);
+    } finally {
+      upstream.delayMs = 0;
+    }
+    expect([...counts].sort()).toEqual([before, 2].sort());
+    expect([...codes]).toEqual([200]);
+    expect(await allShardSeries(2)).toEqual(UPSTREAM_SERIES);
   });
 
   it('removing and re-adding the shard section: 404 without it, then served after the first cycle with no 503', async () => {

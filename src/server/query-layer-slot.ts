@@ -27,7 +27,8 @@ const NO_ROUTE = new Error('no query API route');
  */
 export class QueryLayerSlot {
   private live: Live | undefined;
-  private readonly retiring = new Set<Promise<void>>();
+  /** Replaced layers not closed yet: each one's `closeNow` (for shutdown) and its closing. */
+  private readonly retiring = new Map<Live, { closeNow: () => void; closed: Promise<void> }>();
 
   constructor(private readonly log: Logger) {}
 
@@ -74,17 +75,23 @@ export class QueryLayerSlot {
     if (old) this.retire(old, drainLimitMs);
   }
 
-  /** Closes the current layer and every retiring one, without waiting for requests. */
+  /** Closes the current layer and every retiring one, without waiting for their requests. */
   async close(): Promise<void> {
     const live = this.live;
     this.live = undefined;
-    await Promise.all([live?.layer.close(), ...this.retiring]);
+    const retiring = [...this.retiring.values()];
+    for (const r of retiring) r.closeNow();
+    await Promise.all([live?.layer.close(), ...retiring.map((r) => r.closed)]);
   }
 
   private retire(old: Live, drainLimitMs: number): void {
-    const done = new Promise<void>((resolve) => {
+    let closeNow!: (why: 'idle' | 'limit' | 'shutdown') => void;
+    const closed = new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const closeNow = (why: 'idle' | 'limit') => {
+      let closing = false;
+      closeNow = (why) => {
+        if (closing) return;
+        closing = true;
         if (timer) clearTimeout(timer);
         old.onIdle = undefined;
         if (why === 'limit') {
@@ -92,16 +99,18 @@ export class QueryLayerSlot {
         }
         old.layer.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the replaced query layer failed')).finally(() => {
           this.log.debug({ reason: why }, 'replaced query layer closed');
+          this.retiring.delete(old);
           resolve();
         });
       };
-      if (old.inflight === 0) return closeNow('idle');
-      old.onIdle = () => closeNow('idle');
-      timer = setTimeout(() => closeNow('limit'), drainLimitMs);
-      timer.unref();
+      if (old.inflight > 0) {
+        old.onIdle = () => closeNow('idle');
+        timer = setTimeout(() => closeNow('limit'), drainLimitMs);
+        timer.unref();
+      }
     });
-    this.retiring.add(done);
-    void done.then(() => this.retiring.delete(done));
+    this.retiring.set(old, { closeNow: () => closeNow('shutdown'), closed });
+    if (old.inflight === 0) closeNow('idle');
   }
 }
 

@@ -15,7 +15,7 @@ import type { Config, ShardConfig } from '../config/schema.js';
 import { ShardService } from '../shard/scraper.js';
 import type { AppDeps } from './app.js';
 import { createQueryLayer } from './query-layer.js';
-import { QueryLayerSlot } from './query-layer-slot.js';
+import { QueryLayerSlot, type QueryLayer } from './query-layer-slot.js';
 import type { ReloadStatus } from './self-metrics.js';
 
 /** How long a replaced query layer may keep running requests beyond the longest query it allows. */
@@ -105,13 +105,16 @@ export class Runtime {
     const { file } = this.opts;
     this.log.info({ file }, 'loading configuration file');
     let next: Config;
-    let layer: ReturnType<typeof createQueryLayer> | undefined;
+    let layer: QueryLayer | undefined;
+    let shard: ShardSlot | undefined;
     const queryChanged = () => !isDeepStrictEqual(next.query, this.config.query);
     try {
       next = loadConfigFile(file);
-      // Built before anything is swapped, so a failure here leaves the running config untouched.
+      // Everything new is built before anything is swapped: a failure leaves the running config whole.
       if (queryChanged() && next.query) layer = createQueryLayer(next.query);
+      if (this.needsNewShardService(next.shard)) shard = { svc: this.newShardService(next.shard!), config: next.shard! };
     } catch (err) {
+      layer?.close().catch(() => undefined);
       this.status = { ...this.status, successful: false };
       const e = err as Error & { problems?: string[] };
       this.log.error({ file, problems: e.problems ?? [e.message] }, 'config reload failed: the running config stays in service');
@@ -124,7 +127,7 @@ export class Runtime {
       this.queries.swap(layer, (this.config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
       changed.push('query');
     }
-    if (this.replaceShard(next.shard)) changed.push('shard');
+    if (this.replaceShard(next.shard, shard)) changed.push('shard');
     if (next.log_level !== this.config.log_level) {
       changed.push('log_level');
       if (this.opts.levelFlag === undefined) this.log.level = next.log_level;
@@ -138,30 +141,39 @@ export class Runtime {
     this.log.info({ file, changed }, 'completed loading of configuration file');
   }
 
-  /** Starts a replacement for a changed shard section; true if the section changed. */
-  private replaceShard(next: ShardConfig | undefined): boolean {
-    const target = this.pending?.config ?? this.serving?.config;
-    if (isDeepStrictEqual(target, next)) return false;
+  /** The shard section the proxy is heading for: the waiting replacement's, else the running one's. */
+  private get shardTarget(): ShardConfig | undefined {
+    return (this.pending ?? this.serving)?.config;
+  }
+
+  private needsNewShardService(next: ShardConfig | undefined): boolean {
+    return next !== undefined && !isDeepStrictEqual(this.shardTarget, next) && !isDeepStrictEqual(this.serving?.config, next);
+  }
+
+  /**
+   * Moves towards the shard section `next`, with `fresh` built for it when needsNewShardService
+   * said so; true if the section changed.
+   */
+  private replaceShard(next: ShardConfig | undefined, fresh: ShardSlot | undefined): boolean {
+    if (isDeepStrictEqual(this.shardTarget, next)) return false;
     if (this.pending) {
       // Superseded before it took over: the running service stays until the newest one is ready.
-      void this.pending.svc.stop();
+      this.stopShard(this.pending.svc);
       this.pending = undefined;
     }
-    if (isDeepStrictEqual(this.serving?.config, next)) return true;
     if (!next) {
       const old = this.serving;
       this.serving = undefined;
-      void old?.svc.stop();
+      if (old) this.stopShard(old.svc);
       this.log.info('shard section removed: shard endpoints are gone');
       return true;
     }
-    const slot: ShardSlot = { svc: this.newShardService(next), config: next };
-    if (this.serving) slot.svc.inheritFrom(this.serving.svc);
-    this.pending = slot;
-    void slot.svc.start();
-    void slot.svc.whenReady().then((ready) => {
-      if (!ready || this.pending !== slot) return;
-      this.takeOver(slot);
+    if (!fresh) return true; // back to the section already running
+    if (this.serving) fresh.svc.inheritFrom(this.serving.svc);
+    this.pending = fresh;
+    fresh.svc.start().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'starting the new shard service failed'));
+    void fresh.svc.whenReady().then((ready) => {
+      if (ready && this.pending === fresh) this.takeOver(fresh);
     });
     return true;
   }
@@ -180,7 +192,11 @@ export class Runtime {
         this.log.warn({ source: slot.svc.sources[i]!.url, reason: slot.svc.sources[i]!.lastError }, 'source failed its first scrape after num_shards changed: its earlier series are no longer served');
       }
     });
-    void old.svc.stop();
+    this.stopShard(old.svc);
+  }
+
+  private stopShard(svc: ShardService): void {
+    svc.stop().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'stopping a replaced shard service failed'));
   }
 
   private newShardService(config: ShardConfig): ShardService {
