@@ -76,7 +76,14 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   app.use('*', compress());
 
   const queryApi = deps.queryApi;
-  if (queryApi) app.all('/api/v1/*', async (c) => (await queryApi(c.req.raw, c.env)) ?? c.notFound());
+  if (queryApi) {
+    // Paths the query layer does not have fall through to later routes and the 404 handler.
+    app.all('/api/v1/*', async (c, next) => {
+      const res = await queryApi(c.req.raw, c.env);
+      if (res) return res;
+      await next();
+    });
+  }
 
   if (deps.reload) {
     const reload = deps.reload;
