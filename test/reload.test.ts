@@ -164,19 +164,29 @@ describe('ShardService.inheritFrom', () => {
   });
 });
 
-/** A downstream that answers Prometheus's JSON API through `target`, each answer `delayMs` late. */
-interface Delayer {
+/**
+ * A downstream that answers Prometheus's JSON API through `target`; while `holding`, requests wait
+ * until release() (a query that is slow for as long as the test needs).
+ */
+interface Gate {
   port: number;
   received: number;
+  holding: boolean;
+  release(): void;
   sockets: Set<Socket>;
   close(): Promise<void>;
 }
 
-async function startDelayer(target: string, delayMs: number): Promise<Delayer> {
-  const state = { port: 0, received: 0, sockets: new Set<Socket>() } as Delayer;
+async function startGate(target: string): Promise<Gate> {
+  const held: (() => void)[] = [];
+  const state = { port: 0, received: 0, holding: false, sockets: new Set<Socket>() } as Gate;
+  state.release = () => {
+    state.holding = false;
+    held.splice(0).forEach((go) => go());
+  };
   const server: Server = createServer((rq, rs) => {
     state.received++;
-    setTimeout(() => {
+    const answer = () => {
       fetch(`${target}${rq.url}`)
         .then(async (r) => {
           rs.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? 'text/plain' });
@@ -186,7 +196,9 @@ async function startDelayer(target: string, delayMs: number): Promise<Delayer> {
           rs.writeHead(502);
           rs.end(String(err));
         });
-    }, delayMs);
+    };
+    if (state.holding) held.push(answer);
+    else answer();
   });
   // Idle connections stay open until the client closes them, so their closing shows the pool closed.
   server.keepAliveTimeout = 300_000;
@@ -197,6 +209,7 @@ async function startDelayer(target: string, delayMs: number): Promise<Delayer> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.port = (server.address() as AddressInfo).port;
   state.close = async () => {
+    state.release();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   };
@@ -237,7 +250,7 @@ interface Group {
 describe('config reload of a running proxy', () => {
   let prom: PrometheusProcess;
   let upstream: Upstream;
-  let delayer: Delayer;
+  let gate: Gate;
   let proxy: ProxyProcess;
   const time = BACKFILL_END_MS / 1000;
   let upCount = 0;
@@ -292,7 +305,7 @@ describe('config reload of a running proxy', () => {
   beforeAll(async () => {
     prom = await startBackfilledPrometheus(generateBackfillData());
     upstream = await startUpstream(UPSTREAM_BODY);
-    delayer = await startDelayer(prom.url, 2500);
+    gate = await startGate(prom.url);
     // The expected answers come from the Prometheus itself.
     const direct = async (q: string) => Number((await instant(prom.url, q, time)).data.result[0]!.value[1]);
     upCount = await direct('count(up)');
@@ -304,7 +317,7 @@ describe('config reload of a running proxy', () => {
 
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([prom?.stop(), upstream?.close(), delayer?.close()]);
+    await Promise.all([prom?.stop(), upstream?.close(), gate?.close()]);
   });
 
   it('starts with one server group, a successful load in /metrics, and answers GET /-/reload with 405', async () => {
@@ -382,25 +395,30 @@ describe('config reload of a running proxy', () => {
   });
 
   it('(d) a query in flight finishes on the layer it started on; the old pools close once it is done', async () => {
-    write({ groups: [{ name: 'slow', target: `127.0.0.1:${delayer.port}`, labels: { group: 'slow' } }] });
+    write({ groups: [{ name: 'slow', target: `127.0.0.1:${gate.port}`, labels: { group: 'slow' } }] });
     expect((await reload()).status).toBe(200);
     // Two selectors, evaluated one after the other: the second downstream request is made after
     // the reload below, through the old layer's pool.
     const query = 'count by (group) (up) + on (group) count by (group) (up offset 1m)';
-    const received = delayer.received;
+    const received = gate.received;
+    gate.holding = true;
     const inFlight = instant(proxy.url, query, time);
-    await waitFor(async () => delayer.received > received, 10_000, 'the slow query reached the downstream');
+    try {
+      await waitFor(async () => gate.received > received, 10_000, 'the slow query reached the downstream');
 
-    write({ groups: [{ name: 'fast', target: promTarget(), labels: { group: 'fast' } }] });
-    expect((await reload()).status).toBe(200);
-    expect(delayer.received).toBe(received + 1);
-    // New queries already go to the new layer while the old one is still busy.
-    expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ fast: upCount });
+      write({ groups: [{ name: 'fast', target: promTarget(), labels: { group: 'fast' } }] });
+      expect((await reload()).status).toBe(200);
+      // New queries already go to the new layer while the old one is still busy.
+      expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ fast: upCount });
+      expect(gate.received).toBe(received + 1);
+    } finally {
+      gate.release();
+    }
 
     expect(byGroup(await inFlight)).toEqual({ slow: upCount + upOffsetCount });
-    expect(delayer.received).toBe(received + 2);
-    // The delayer keeps idle connections for minutes: only the proxy closing its pool ends them.
-    await waitFor(async () => delayer.sockets.size === 0, 15_000, 'old layer closed its downstream connections');
+    expect(gate.received).toBe(received + 2);
+    // The gate keeps idle connections for minutes: only the proxy closing its pool ends them.
+    await waitFor(async () => gate.sockets.size === 0, 15_000, 'old layer closed its downstream connections');
   });
 
   it('(e) a new num_shards is served after the new service\'s first cycle, with no 503 in between', async () => {
