@@ -23,7 +23,9 @@ const NO_ROUTE = new Error('no query API route');
 /**
  * The query layer in service, swappable at run time. Each request is served from start to end by
  * the layer current when it arrived; a replaced layer's downstream pools are closed once its last
- * request finished, or after a drain limit at the latest.
+ * request finished, or after a drain limit at the latest. A request counts until its Response is
+ * returned: the query API builds whole bodies before answering, so no downstream read is left then
+ * (a handler that streams downstream data into its body would have to be tracked to its end).
  */
 export class QueryLayerSlot {
   private live: Live | undefined;

@@ -76,7 +76,7 @@ export class Runtime {
       },
       queryApi: (req: Request, env: HttpBindings) => rt.queries.fetch(req, env),
       reload: () => rt.reload(),
-      reloadStatus: () => rt.status,
+      reloadStatus: () => rt.reloadStatus,
       startedAt: this.startedAt,
     };
   }
