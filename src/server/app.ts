@@ -4,18 +4,24 @@ import { Hono, type Context } from 'hono';
 import { compress } from 'hono/compress';
 import type { ShardService } from '../shard/scraper.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
-import { renderSelfMetrics, statusDocument, type ShardRequestCounters } from './self-metrics.js';
+import { renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
+  /** Read on every request: a config reload may replace the service (pass a getter then). */
   shard: ShardService | undefined;
-  /** Prometheus's /api/v1 over the server groups, when the config has a query section. */
-  queryApi?: Hono;
-  /** Prometheus's /federate over the server groups, mounted at the root. */
-  federate?: Hono;
+  /**
+   * Prometheus's /api/v1 over the server groups, answered by the query layer current when the
+   * request arrives (a reload swaps it); undefined when there is no query layer or no such route.
+   */
+  queryApi?: (req: Request, env: HttpBindings) => Promise<Response | undefined>;
   /** The query layer's own metrics (text format), appended to /metrics. */
   queryMetrics?: () => string;
   /** The query section of /status. */
   queryStatus?: () => unknown;
+  /** Reloads the config file (POST/PUT /-/reload); rejects with the reason the new one was refused. */
+  reload?: () => Promise<void>;
+  /** The outcome of the last reload, for /metrics. */
+  reloadStatus?: () => ReloadStatus;
   startedAt: number;
 }
 
@@ -73,12 +79,37 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   app.use('*', compress());
 
-  if (deps.queryApi) app.route('/api/v1', deps.queryApi);
-  if (deps.federate) app.route('/', deps.federate);
+  const queryApi = deps.queryApi;
+  if (queryApi) {
+    // Paths the query layer does not have fall through to later routes and the 404 handler.
+    const dispatch = async (c: Context<{ Bindings: HttpBindings }>, next: () => Promise<void>) => {
+      const res = await queryApi(c.req.raw, c.env);
+      if (res) return res;
+      await next();
+    };
+    app.all('/api/v1/*', dispatch);
+    app.all('/federate', dispatch);
+  }
 
-  app.get('/metrics', (c) =>
-    c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + (deps.queryMetrics?.() ?? ''), 200, { 'Content-Type': CONTENT_TYPE_TEXT }),
-  );
+  if (deps.reload) {
+    const reload = deps.reload;
+    // Prometheus's lifecycle endpoint: an empty 200, or 500 with the reason the config was refused.
+    app.on(['POST', 'PUT'], '/-/reload', async (c) => {
+      try {
+        await reload();
+        return c.body(null, 200);
+      } catch (err) {
+        return c.text(`failed to reload config: ${(err as Error).message}\n`, 500, { 'X-Content-Type-Options': 'nosniff' });
+      }
+    });
+    app.get('/-/reload', (c) => c.text('Only POST or PUT requests allowed', 405));
+  }
+
+  app.get('/metrics', (c) => {
+    const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
+    const query = deps.queryMetrics?.() ?? '';
+    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
+  });
   app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {

@@ -3,9 +3,9 @@ import { pino, type Logger } from 'pino';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
-import { ShardService } from '../shard/scraper.js';
 import { createApp } from './app.js';
-import { createQueryLayer, queryConfigFileProblems } from './query-layer.js';
+import { queryConfigFileProblems } from './query-layer.js';
+import { Runtime } from './reload.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 
@@ -14,7 +14,7 @@ const USAGE: Record<string, string> = {
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
-server groups.
+server groups. SIGHUP or POST /-/reload reloads the config file.
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -111,28 +111,24 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(renderScrapeConfigs(config, only, values.target as string | undefined));
       return;
     }
-    default:
-      await run(loadOrExit(values.config as string | undefined), values['log.level'] as string | undefined);
+    default: {
+      const file = values.config as string | undefined;
+      await run(file!, loadOrExit(file), values['log.level'] as string | undefined);
+    }
   }
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-async function run(config: Config, levelFlag: string | undefined): Promise<void> {
+async function run(file: string, config: Config, levelFlag: string | undefined): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
-  const shard = config.shard ? new ShardService(config.shard, log.child({ component: 'shard' })) : undefined;
-  const query = config.query ? createQueryLayer(config.query, { log: log.child({ component: 'query' }), config }) : undefined;
+  const runtime = new Runtime({ file, config, log, levelFlag });
   // Serve queries only once service discovery has had its first look, not with empty groups.
-  await query?.ready;
-  const app = createApp({
-    shard,
-    queryApi: query?.api,
-    federate: query?.federate,
-    queryMetrics: query?.metrics,
-    queryStatus: query?.status,
-    startedAt: Date.now(),
-  });
+  await runtime.ready();
+  const app = createApp(runtime.appDeps());
+  // Registered before listening: SIGHUP's default action would end the process.
+  process.on('SIGHUP', () => void runtime.reload().catch(() => undefined)); // the runtime logs the outcome
   const { host, port } = parseListen(config.listen);
   const server = serve({ fetch: app.fetch, hostname: host, port });
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -140,7 +136,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
     process.exit(1);
   });
   server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0, server_groups: config.query?.server_groups.length ?? 0 }, 'promfront listening'));
-  await shard?.start();
+  await runtime.start();
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -148,7 +144,7 @@ async function run(config: Config, levelFlag: string | undefined): Promise<void>
     stopping = true;
     log.info({ signal }, 'shutting down');
     server.close();
-    void Promise.all([shard?.stop(), query?.close()]).finally(() => process.exit(0));
+    void runtime.stop().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,8 +1,9 @@
 /** The commented sample printed by `proxy generate-config`; kept valid by a test. */
 export const SAMPLE_CONFIG = `# promfront configuration.
 # Durations are written the Prometheus way (30s, 5m, 1h30m); sizes as bytes or with a unit (64MiB).
+# A running proxy re-reads this file on SIGHUP or POST /-/reload; every field but listen applies.
 
-# Address the HTTP server listens on. ":9099" listens on every interface.
+# Address the HTTP server listens on. ":9099" listens on every interface. Changes need a restart.
 listen: 127.0.0.1:9099
 
 # trace | debug | info | warn | error | fatal | silent (also --log.level on the command line)

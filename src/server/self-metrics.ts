@@ -69,6 +69,21 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
   return e.toString();
 }
 
+/** The outcome of the last config reload (the start-up load counts as one). */
+export interface ReloadStatus {
+  successful: boolean;
+  /** When the config in service was loaded, ms since the epoch. */
+  lastSuccessAt: number;
+}
+
+/** Prometheus's prometheus_config_last_reload_* pair, under our prefix. */
+export function renderReloadMetrics(status: ReloadStatus): string {
+  const e = new Exposition();
+  e.family('promfront_config_last_reload_successful', 'gauge', 'Whether the last configuration reload attempt was successful.', [[{}, status.successful ? 1 : 0]]);
+  e.family('promfront_config_last_reload_success_timestamp_seconds', 'gauge', 'Timestamp of the last successful configuration reload.', [[{}, status.lastSuccessAt / 1000]]);
+  return e.toString();
+}
+
 /**
  * The /status document: per source and per shard, and the query layer's groups and targets
  * (`query`, null without a query section); never with secrets.

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { resolvedTimings, type ShardConfig, type SourceConfig } from '../config/schema.js';
@@ -56,6 +57,7 @@ export class ShardService {
   private readonly timings;
   private readonly limit = pLimit(32);
   private readonly extraLabels: (readonly [string, string])[][];
+  private readonly readyWaiters: ((ready: boolean) => void)[] = [];
 
   constructor(private readonly config: ShardConfig, private readonly log: Logger) {
     this.timings = resolvedTimings(config);
@@ -87,6 +89,29 @@ export class ShardService {
     return this.current !== undefined;
   }
 
+  /** Resolves true once the first cycle has built shard bodies, false if stopped before that. */
+  whenReady(): Promise<boolean> {
+    if (this.current) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /**
+   * Takes over the state of every source that `prev` has with exactly the same settings, before
+   * start(): counters go on, and its last good series keep being served for max_stale if its first
+   * scrape here fails. Series are split by shard as they are scraped, so they carry over only when
+   * num_shards is the same.
+   */
+  inheritFrom(prev: ShardService): void {
+    const sameShards = prev.config.num_shards === this.config.num_shards;
+    this.config.sources.forEach((src, i) => {
+      const j = prev.config.sources.findIndex((p) => isDeepStrictEqual(p, src));
+      if (j < 0) return;
+      const old = prev.sources[j]!;
+      this.sources[i] = { ...old, index: i, data: sameShards ? old.data : undefined };
+    });
+  }
+
   async start(): Promise<void> {
     await initHash();
     this.loop();
@@ -109,6 +134,7 @@ export class ShardService {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const resolve of this.readyWaiters.splice(0)) resolve(false);
     await this.running;
     await Promise.all(this.clients.map((c) => c.close()));
   }
@@ -131,6 +157,7 @@ export class ShardService {
     this.cycles++;
     this.lastCycleAt = Date.now();
     this.lastCycleDurationMs = performance.now() - started;
+    for (const resolve of this.readyWaiters.splice(0)) resolve(true);
     this.log.debug({ duration_ms: Math.round(this.lastCycleDurationMs), series: set.shards.reduce((a, s) => a + s.series, 0) }, 'scrape cycle done');
   }
 

@@ -9,6 +9,8 @@ export interface Upstream {
   mode: UpstreamMode;
   body: string;
   contentType: string;
+  /** How long a 'good' answer waits before it is sent (a slow exporter). */
+  delayMs: number;
   requests: number;
   lastHeaders: Record<string, string | string[] | undefined>;
   close(): Promise<void>;
@@ -21,6 +23,7 @@ export async function startUpstream(body: string, contentType = 'text/plain; ver
     mode: 'good',
     body,
     contentType,
+    delayMs: 0,
     requests: 0,
     lastHeaders: {},
     close: async () => {
@@ -35,10 +38,15 @@ export async function startUpstream(body: string, contentType = 'text/plain; ver
     open.add(res);
     res.on('close', () => open.delete(res));
     switch (state.mode) {
-      case 'good':
-        res.writeHead(200, { 'Content-Type': state.contentType });
-        res.end(state.body);
+      case 'good': {
+        const answer = () => {
+          res.writeHead(200, { 'Content-Type': state.contentType });
+          res.end(state.body);
+        };
+        if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+        else answer();
         return;
+      }
       case '500':
         res.writeHead(500, { 'Content-Type': 'text/plain' });
         res.end('boom');

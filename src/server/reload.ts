@@ -1,0 +1,220 @@
+// What a running ./proxy serves, and how a config reload (SIGHUP, POST /-/reload) changes it
+// without a restart. A new config is loaded and validated exactly as at start-up; when it is
+// refused nothing changes. When it is accepted:
+// - the query layer is rebuilt (if its section changed) and swapped in at once; requests already
+//   running finish on the old layer, whose downstream pools close when they are done;
+// - a changed shard section gets a new ShardService, which takes over from the running one only
+//   after its first cycle, so shard endpoints never fall back to 503 in between;
+// - log_level applies at once; a new listen address only after a restart (a warning says so).
+
+import type { HttpBindings } from '@hono/node-server';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../config/load.js';
+import type { Config, ShardConfig } from '../config/schema.js';
+import { ShardService } from '../shard/scraper.js';
+import type { AppDeps } from './app.js';
+import { createQueryLayer, type QueryLayer } from './query-layer.js';
+import { QueryLayerSlot } from './query-layer-slot.js';
+import type { ReloadStatus } from './self-metrics.js';
+
+/** How long a replaced query layer may keep running requests beyond the longest query it allows. */
+const DRAIN_GRACE_MS = 60_000;
+
+export interface RuntimeOptions {
+  /** The config file, re-read at every reload. */
+  file: string;
+  /** Its content as loaded at start-up. */
+  config: Config;
+  log: Logger;
+  /** --log.level: when given it wins over the file's log_level, also after a reload. */
+  levelFlag?: string;
+}
+
+interface ShardSlot {
+  svc: ShardService;
+  config: ShardConfig;
+}
+
+export class Runtime {
+  /** The config in service; `listen` is the address bound at start-up even if the file changed it. */
+  config: Config;
+  readonly queries: QueryLayerSlot<QueryLayer>;
+  readonly startedAt = Date.now();
+  private status: ReloadStatus;
+  /** The shard service answering requests. */
+  private serving: ShardSlot | undefined;
+  /** A replacement still running its first cycle. */
+  private pending: ShardSlot | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.status = { successful: true, lastSuccessAt: this.startedAt };
+    this.queries = new QueryLayerSlot<QueryLayer>(this.log.child({ component: 'query' }));
+    if (opts.config.query) this.queries.swap(this.newQueryLayer(opts.config), 0);
+    if (opts.config.shard) this.serving = { svc: this.newShardService(opts.config.shard), config: opts.config.shard };
+  }
+
+  /** Resolves once the query layer's service discovery has had its first look. */
+  async ready(): Promise<void> {
+    await this.queries.current?.ready;
+  }
+
+  get shard(): ShardService | undefined {
+    return this.serving?.svc;
+  }
+
+  get reloadStatus(): ReloadStatus {
+    return this.status;
+  }
+
+  /** What the HTTP app reads on every request. */
+  appDeps(): AppDeps {
+    const rt = this;
+    return {
+      get shard() {
+        return rt.shard;
+      },
+      queryApi: (req: Request, env: HttpBindings) => rt.queries.fetch(req, env),
+      queryMetrics: () => rt.queries.current?.metrics() ?? '',
+      queryStatus: () => rt.queries.current?.status(),
+      reload: () => rt.reload(),
+      reloadStatus: () => rt.reloadStatus,
+      startedAt: this.startedAt,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.serving?.svc.start();
+  }
+
+  /**
+   * Re-reads the config file and applies it; rejects with the reason when it is refused (the
+   * config in service stays). Reloads run one after the other, each reading the file anew.
+   */
+  reload(): Promise<void> {
+    const run = this.queue.then(() => this.apply());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.serving?.svc.stop(), this.pending?.svc.stop(), this.queries.close()]);
+  }
+
+  private newQueryLayer(config: Config): QueryLayer {
+    return createQueryLayer(config.query!, { log: this.log.child({ component: 'query' }), config });
+  }
+
+  private async apply(): Promise<void> {
+    if (this.stopped) throw new Error('shutting down');
+    const { file } = this.opts;
+    this.log.info({ file }, 'loading configuration file');
+    let next: Config;
+    let layer: QueryLayer | undefined;
+    let shard: ShardSlot | undefined;
+    const queryChanged = () => !isDeepStrictEqual(next.query, this.config.query);
+    try {
+      next = loadConfigFile(file);
+      // Everything new is built before anything is swapped: a failure leaves the running config whole.
+      if (queryChanged() && next.query) {
+        layer = this.newQueryLayer(next);
+        // Service discovery's first look, so the new layer does not start with empty groups.
+        await layer.ready;
+      }
+      if (this.needsNewShardService(next.shard)) shard = { svc: this.newShardService(next.shard!), config: next.shard! };
+    } catch (err) {
+      layer?.close().catch(() => undefined);
+      this.status = { ...this.status, successful: false };
+      const e = err as Error & { problems?: string[] };
+      this.log.error({ file, problems: e.problems ?? [e.message] }, 'config reload failed: the running config stays in service');
+      throw err;
+    }
+
+    const changed: string[] = [];
+    if (queryChanged()) {
+      // In-flight queries may run up to the old layer's timeout; give them that and a grace period.
+      this.queries.swap(layer, (this.config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
+      changed.push('query');
+    }
+    if (this.replaceShard(next.shard, shard)) changed.push('shard');
+    if (next.log_level !== this.config.log_level) {
+      changed.push('log_level');
+      if (this.opts.levelFlag === undefined) this.log.level = next.log_level;
+    }
+    const listen = this.config.listen;
+    if (next.listen !== listen) {
+      this.log.warn({ listen, new_listen: next.listen }, 'listen changed: the listen address cannot move while running; restart promfront to apply it');
+    }
+    this.config = { ...next, listen };
+    this.status = { successful: true, lastSuccessAt: Date.now() };
+    this.log.info({ file, changed }, 'completed loading of configuration file');
+  }
+
+  /** The shard section the proxy is heading for: the waiting replacement's, else the running one's. */
+  private get shardTarget(): ShardConfig | undefined {
+    return (this.pending ?? this.serving)?.config;
+  }
+
+  private needsNewShardService(next: ShardConfig | undefined): boolean {
+    return next !== undefined && !isDeepStrictEqual(this.shardTarget, next) && !isDeepStrictEqual(this.serving?.config, next);
+  }
+
+  /**
+   * Moves towards the shard section `next`, with `fresh` built for it when needsNewShardService
+   * said so; true if the section changed.
+   */
+  private replaceShard(next: ShardConfig | undefined, fresh: ShardSlot | undefined): boolean {
+    if (isDeepStrictEqual(this.shardTarget, next)) return false;
+    if (this.pending) {
+      // Superseded before it took over: the running service stays until the newest one is ready.
+      this.stopShard(this.pending.svc);
+      this.pending = undefined;
+    }
+    if (!next) {
+      const old = this.serving;
+      this.serving = undefined;
+      if (old) this.stopShard(old.svc);
+      this.log.info('shard section removed: shard endpoints are gone');
+      return true;
+    }
+    if (!fresh) return true; // back to the section already running
+    if (this.serving) fresh.svc.inheritFrom(this.serving.svc);
+    this.pending = fresh;
+    fresh.svc.start().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'starting the new shard service failed'));
+    void fresh.svc.whenReady().then((ready) => {
+      if (ready && this.pending === fresh) this.takeOver(fresh);
+    });
+    return true;
+  }
+
+  private takeOver(slot: ShardSlot): void {
+    const old = this.serving;
+    this.pending = undefined;
+    this.serving = slot;
+    this.log.info({ shards: slot.config.num_shards, sources: slot.config.sources.length }, 'new shard configuration completed its first cycle and is now served');
+    if (!old) return;
+    // Series are split by shard as they are scraped: with a new num_shards, a source whose first
+    // scrape failed cannot keep serving what it had before.
+    slot.config.sources.forEach((src, i) => {
+      const j = old.config.sources.findIndex((p) => isDeepStrictEqual(p, src));
+      if (j >= 0 && old.svc.sources[j]!.data && !slot.svc.sources[i]!.data) {
+        this.log.warn({ source: slot.svc.sources[i]!.url, reason: slot.svc.sources[i]!.lastError }, 'source failed its first scrape after num_shards changed: its earlier series are no longer served');
+      }
+    });
+    this.stopShard(old.svc);
+  }
+
+  private stopShard(svc: ShardService): void {
+    svc.stop().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'stopping a replaced shard service failed'));
+  }
+
+  private newShardService(config: ShardConfig): ShardService {
+    return new ShardService(config, this.log.child({ component: 'shard' }));
+  }
+}
