@@ -181,6 +181,30 @@ describe('JsonApiTarget errors', () => {
     }
   }
 
+  it('asks 1 ms past the end (VictoriaMetrics < 1.132 misses new series at exactly midnight) and keeps only [start, end]', async () => {
+    const seen: URLSearchParams[] = [];
+    const start = Date.UTC(2024, 0, 1, 0, 0, 0) - 5 * MIN;
+    const end = Date.UTC(2024, 0, 1, 0, 0, 0);
+    const url = await serve((req, res) => {
+      seen.push(new URL(req.url!, 'http://x').searchParams);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const values = [start - 1, start, end, end + 1].map((t) => [t / 1000, String(t % 7)]);
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { __name__: 'up' }, values }] } }));
+    });
+    const t = new JsonApiTarget({ url, timeoutMs: 5_000 });
+    try {
+      const got = await t.select([eq('__name__', 'up')], start, end);
+      expect(plain(got)).toEqual([{ labels: 'up', timestamps: [start, end], values: [String(start % 7), String(end % 7)] }]);
+    } finally {
+      await t.close();
+    }
+    expect(seen).toHaveLength(1);
+    // time = end + 1 ms, and a window of end - start + 2 ms reaches back to start - 1 ms: start is
+    // inside whether the server's window is left-closed (Prometheus 2) or left-open (Prometheus 3, VM).
+    expect(seen[0]!.get('time')).toBe(String((end + 1) / 1000));
+    expect(seen[0]!.get('query')).toBe(`{__name__="up"}[${end - start + 2}ms]`);
+  });
+
   it('HTTP 500 with a Prometheus error envelope', async () => {
     const url = await serve((_req, res) => {
       res.writeHead(500, { 'content-type': 'application/json' });

@@ -291,6 +291,25 @@ describe('aggregations', () => {
     expect(r.result.map((s) => s.values)).toEqual([[20, 40]]);
   });
 
+  it('topk/bottomk break ties with Prometheus heap moves, which differ between 2.42 and 3.x', async () => {
+    // Ten gauges where sensor-0 and sensor-1 tie for third lowest. In the query layer's reference
+    // suite, a live Prometheus 2.42 answered bottomk(3, …) with sensor-9, sensor-8, sensor-1 (2.42 pops
+    // the worst and pushes the new sample). 3.x overwrites the worst and fixes the heap, which keeps
+    // sensor-0; worked through by hand from aggregationK in v3.5.0.
+    const temps = [-9.89, -9.89, -1.29, -2.57, -2.97, 11.83, -1.59, 4.77, -10.06, -10.74];
+    const s = new MemoryStorage();
+    temps.forEach((v, i) => s.add({ __name__: 't', instance: `sensor-${i}` }, 0, v));
+    expect(await inst('bottomk(3, t)', 0, p2, s)).toEqual(['t{instance="sensor-9"} => -10.74', 't{instance="sensor-8"} => -10.06', 't{instance="sensor-1"} => -9.89']);
+    expect(await inst('bottomk(3, t)', 0, p3, s)).toEqual(['t{instance="sensor-9"} => -10.74', 't{instance="sensor-8"} => -10.06', 't{instance="sensor-0"} => -9.89']);
+    // The same moves for topk, on the negated values.
+    expect(await inst('topk(3, -t)', 0, p2, s)).toEqual(['{instance="sensor-9"} => 10.74', '{instance="sensor-8"} => 10.06', '{instance="sensor-1"} => 9.89']);
+    expect(await inst('topk(3, -t)', 0, p3, s)).toEqual(['{instance="sensor-9"} => 10.74', '{instance="sensor-8"} => 10.06', '{instance="sensor-0"} => 9.89']);
+    // A range query keeps the same series at that step.
+    const r = (await p2.rangeQuery(s, 'bottomk(3, t)', 0, 0, M)).result;
+    if (r.resultType !== 'matrix') throw new Error();
+    expect(r.result.map((x) => labelsToString(x.labels)).sort()).toEqual(['t{instance="sensor-1"}', 't{instance="sensor-8"}', 't{instance="sensor-9"}']);
+  });
+
   it('count_values', async () => {
     expect(await inst('count_values("value", http_requests_total)', t)).toEqual([
       '{value="100"} => 1',

@@ -20,7 +20,7 @@ export const BACKFILL_START_MS = Date.UTC(2024, 0, 1, 0, 0, 0);
 export const BACKFILL_END_MS = Date.UTC(2024, 0, 1, 2, 0, 0);
 export const BACKFILL_STEP_MS = 15_000;
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 export interface BackfillSeries {
   /** Includes __name__. */
@@ -66,11 +66,24 @@ const round = (v: number, digits: number): number => {
 
 export const HISTOGRAM_BUCKETS = ['0.05', '0.1', '0.25', '0.5', '1.5', '2.5', '7.5', '+Inf'];
 
+export interface BackfillOptions {
+  seed?: number;
+  startMs?: number;
+  endMs?: number;
+  stepMs?: number;
+  /**
+   * Adds the families of `extraFamilies` after the default ones (a summary, a gauge whose series are
+   * replaced mid-range, a gauge with NaN samples). They draw from their own PRNG, so the default
+   * families are the same with and without them.
+   */
+  extended?: boolean;
+}
+
 /**
  * Builds the data set: counters with resets, gauges (with negative values), classic histograms, series
  * that start late / stop early / have a gap longer than the lookback window. Deterministic for a seed.
  */
-export function generateBackfillData(opts: { seed?: number; startMs?: number; endMs?: number; stepMs?: number } = {}): BackfillDataSet {
+export function generateBackfillData(opts: BackfillOptions = {}): BackfillDataSet {
   const rnd = prng(opts.seed ?? 42);
   const startMs = opts.startMs ?? BACKFILL_START_MS;
   const endMs = opts.endMs ?? BACKFILL_END_MS;
@@ -260,6 +273,8 @@ export function generateBackfillData(opts: { seed?: number; startMs?: number; en
     families.push({ name: 'batch_processed', type: 'counter', help: 'Batch items processed.', series });
   }
 
+  if (opts.extended) families.push(...extraFamilies(prng(((opts.seed ?? 42) ^ 0x5eed5eed) >>> 0), targets, targetTimes));
+
   let seriesCount = 0;
   let sampleCount = 0;
   for (const f of families) {
@@ -267,6 +282,100 @@ export function generateBackfillData(opts: { seed?: number; startMs?: number; en
     for (const s of f.series) sampleCount += s.values.length;
   }
   return { startMs, endMs, stepMs, families, seriesCount, sampleCount };
+}
+
+/** 2024-01-01T04:00:00Z in ms: the end of the four-hour data set of generateReferenceData. */
+export const REFERENCE_END_MS = Date.UTC(2024, 0, 1, 4, 0, 0);
+
+/** Four hours at 15 s with the extra families: the data set of the query layer's reference suite. */
+export function generateReferenceData(): BackfillDataSet {
+  return generateBackfillData({ endMs: REFERENCE_END_MS, extended: true });
+}
+
+export const SUMMARY_QUANTILES = ['0.5', '0.9', '0.99'];
+
+/**
+ * The families of `extended` data sets:
+ * - rpc_duration_seconds: a summary per target and method (quantiles, _sum, _count), its counters
+ *   reset once in some children;
+ * - build_info: a gauge of 1 per target whose `version` label changes once or twice mid-range, so
+ *   series end and others begin in the middle;
+ * - cache_hit_ratio: a gauge in [0, 1] with NaN samples (0/0 when there was no traffic).
+ */
+function extraFamilies(
+  rnd: () => number,
+  targets: { job: string; instance: string; phase: number; times: number[] }[],
+  targetTimes: (phaseSec: number, from?: number, to?: number) => number[],
+): BackfillFamily[] {
+  const families: BackfillFamily[] = [];
+
+  {
+    const series: BackfillSeries[] = [];
+    for (const tg of targets) {
+      for (const method of ['Get', 'List']) {
+        const base = { job: tg.job, instance: tg.instance, method };
+        const scale = method === 'Get' ? 0.02 : 0.4;
+        const resetAt = rnd() < 0.5 ? Math.floor(tg.times.length * (0.1 + 0.8 * rnd())) : -1;
+        const qVals = SUMMARY_QUANTILES.map(() => [] as number[]);
+        const sVals: number[] = [];
+        const cVals: number[] = [];
+        let sum = 0;
+        let count = 0;
+        for (let i = 0; i < tg.times.length; i++) {
+          if (i === resetAt) {
+            sum = 0;
+            count = 0;
+          }
+          const n = 1 + Math.floor(rnd() * 40);
+          count += n;
+          sum = round(sum + n * scale * (0.5 + rnd()), 4);
+          const median = round(scale * (0.6 + 0.8 * rnd()), 5);
+          qVals[0]!.push(median);
+          qVals[1]!.push(round(median * (1.5 + rnd()), 5));
+          qVals[2]!.push(round(median * (3 + 3 * rnd()), 5));
+          sVals.push(sum);
+          cVals.push(count);
+        }
+        SUMMARY_QUANTILES.forEach((quantile, k) =>
+          series.push({ labels: { __name__: 'rpc_duration_seconds', ...base, quantile }, timestamps: tg.times, values: qVals[k]! }),
+        );
+        series.push({ labels: { __name__: 'rpc_duration_seconds_count', ...base }, timestamps: tg.times, values: cVals });
+        series.push({ labels: { __name__: 'rpc_duration_seconds_sum', ...base }, timestamps: tg.times, values: sVals });
+      }
+    }
+    families.push({ name: 'rpc_duration_seconds', type: 'summary', help: 'RPC duration.', series });
+  }
+
+  {
+    const series: BackfillSeries[] = [];
+    for (const tg of targets) {
+      const n = tg.times.length;
+      const cuts = [0, Math.floor(n * (0.15 + 0.5 * rnd()))];
+      if (rnd() < 0.5) cuts.push(cuts[1]! + Math.floor((n - cuts[1]!) * (0.2 + 0.6 * rnd())));
+      cuts.push(n);
+      for (let v = 0; v + 1 < cuts.length; v++) {
+        const times = tg.times.slice(cuts[v], cuts[v + 1]);
+        series.push({
+          labels: { __name__: 'build_info', job: tg.job, instance: tg.instance, version: `1.${v}.${Math.floor(rnd() * 10)}` },
+          timestamps: times,
+          values: times.map(() => 1),
+        });
+      }
+    }
+    families.push({ name: 'build_info', type: 'gauge', help: 'Running build.', series });
+  }
+
+  {
+    const series: BackfillSeries[] = [];
+    for (let s = 0; s < 6; s++) {
+      const times = targetTimes(Math.floor(rnd() * 15));
+      const values = times.map(() => (rnd() < 0.04 ? NaN : round(rnd(), 4)));
+      series.push({ labels: { __name__: 'cache_hit_ratio', job: 'cache', instance: `cache-${s}` }, timestamps: times, values });
+    }
+    families.push({ name: 'cache_hit_ratio', type: 'gauge', help: 'Cache hit ratio.', series });
+  }
+
+  return families;
 }
 
 function formatValue(v: number): string {
@@ -300,6 +409,25 @@ export function toOpenMetrics(data: BackfillDataSet): string {
     }
   }
   out.push('# EOF');
+  return out.join('\n') + '\n';
+}
+
+/**
+ * The data set as Prometheus text format 0.0.4 with millisecond timestamps (what VictoriaMetrics's
+ * /api/v1/import/prometheus takes): one line per sample, no TYPE or HELP lines.
+ */
+export function toPrometheusText(data: BackfillDataSet): string {
+  const out: string[] = [];
+  for (const f of data.families) {
+    for (const s of f.series) {
+      const { __name__: name, ...rest } = s.labels;
+      const ls = Object.entries(rest)
+        .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
+        .join(',');
+      const prefix = ls === '' ? name! : `${name}{${ls}}`;
+      for (let i = 0; i < s.values.length; i++) out.push(`${prefix} ${formatValue(s.values[i]!)} ${s.timestamps[i]!}`);
+    }
+  }
   return out.join('\n') + '\n';
 }
 

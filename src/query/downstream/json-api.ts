@@ -1,10 +1,11 @@
 // Reading raw samples from a downstream Prometheus-compatible server through its JSON HTTP API
 // (Prometheus, VictoriaMetrics, another promfront).
 //
-// select() asks for a range-vector selector at an instant: `GET /api/v1/query?query={...}[Nms]&time=end`,
-// which returns the raw samples of every matching series in the window ending at `end`. The window is
-// one millisecond longer than [start, end] so it covers `start` both with Prometheus 2's left-closed
-// and Prometheus 3's left-open range windows; the result is then filtered to start <= t <= end.
+// select() asks for a range-vector selector at an instant: `GET /api/v1/query?query={...}[Nms]&time=T`,
+// which returns the raw samples of every matching series in the window ending at T = end + 1 ms (see
+// select for why not `end`). The window reaches one millisecond before `start` so it covers `start`
+// both with Prometheus 2's left-closed and Prometheus 3's (and VictoriaMetrics's) left-open range
+// windows; the result is then filtered to start <= t <= end.
 //
 // Limitation: staleness markers are not visible through this API (Prometheus drops them from range
 // vectors), so the returned Series never carry `stale`. A series that went stale is seen as merely
@@ -185,9 +186,14 @@ export class JsonApiTarget implements Storage {
     signal?: AbortSignal,
   ): Promise<Series[]> {
     if (endMs < startMs) return [];
-    const rangeMs = endMs - startMs + 1;
+    // Asked at end + 1 ms: VictoriaMetrics before 1.132 (issue #9804) searches its per-day series index
+    // only up to the day of (window end - 1 ms), so with a window ending exactly at midnight UTC it
+    // misses the series that begin that day. The window still reaches `start` whether it is
+    // left-closed or left-open.
+    const queryMs = endMs + 1;
+    const rangeMs = queryMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(endMs)]], signal, (data) => parseMatrix(data, startMs, endMs));
+    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(queryMs)]], signal, (data) => parseMatrix(data, startMs, endMs));
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {

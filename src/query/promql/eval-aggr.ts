@@ -11,6 +11,7 @@ import {
   type EvalCtx, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { goQuote } from '../storage/interface.js';
+import { heapFix, heapPop, heapPush, sortReverse } from './go-heap.js';
 
 type Evaluate = (ctx: EvalCtx, e: Expr) => Promise<Val>;
 
@@ -127,7 +128,7 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
   return { type: 'vector', series: out.filter((s) => s.has.includes(1)) };
 }
 
-/** NaN sorts last for both topk (descending) and bottomk (ascending). */
+/** topk / bottomk per group and step, as Prometheus's aggregationK (see go-heap.ts for why its heap). */
 function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Array, ngroups: number, kParam: Float64Array): VectorVal {
   const n = ctx.steps.length;
   const top = e.op === 'topk';
@@ -151,31 +152,41 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
       if (members[g].length === 0) groupOrder.push(g);
       members[g].push(j);
     }
-    const cmp = (a: number, b: number): number => {
-      const va = input[a].vals[i];
-      const vb = input[b].vals[i];
-      const na = Number.isNaN(va);
-      const nb = Number.isNaN(vb);
-      if (na || nb) return na === nb ? 0 : na ? 1 : -1;
-      return top ? vb - va : va - vb;
-    };
+    const vals = (j: number): number => input[j].vals[i];
+    // Prometheus's heap order: the worst of the k kept on top, NaN counting as the worst.
+    const less = top
+      ? (a: number, b: number): boolean => Number.isNaN(vals(a)) || vals(a) < vals(b)
+      : (a: number, b: number): boolean => Number.isNaN(vals(a)) || vals(a) > vals(b);
+    const beats = (v: number, worst: number): boolean => (top ? worst < v : worst > v);
     for (const g of groupOrder) {
-      // The k best in order, ties in input order: what a stable sort and a cut at k give, without
-      // sorting the whole group at every step.
-      // (Insertion into a short list; for a large k a stable sort of the group is cheaper.)
-      let best: number[];
-      if (k > 64) {
-        best = members[g].sort(cmp).slice(0, k);
-      } else {
-        best = [];
-        for (const j of members[g]) {
-          if (best.length === k && cmp(j, best[k - 1]!) >= 0) continue;
-          let pos = best.length;
-          while (pos > 0 && cmp(j, best[pos - 1]!) < 0) pos--;
-          best.splice(pos, 0, j);
-          if (best.length > k) best.pop();
+      // Prometheus's own heap moves (aggregationK), so that ties keep the same series in the same order.
+      const best: number[] = [];
+      for (const j of members[g]) {
+        const v = vals(j);
+        if (ctx.q.semantics === 'prometheus-2') {
+          // 2.42: pop the worst and push the new one (replace in place for k == 1).
+          if (best.length < k || beats(v, vals(best[0]!)) || Number.isNaN(vals(best[0]!))) {
+            if (best.length === k) {
+              if (k === 1) {
+                best[0] = j;
+                continue;
+              }
+              heapPop(best, less);
+            }
+            heapPush(best, j, less);
+          }
+        } else if (best.length < k) {
+          heapPush(best, j, less);
+        } else {
+          // 3.x: overwrite the worst and fix the heap.
+          const w = vals(best[0]!);
+          if (beats(v, w) || (Number.isNaN(w) && !Number.isNaN(v))) {
+            best[0] = j;
+            if (k > 1) heapFix(best, 0, less);
+          }
         }
       }
+      if (best.length > 1) sortReverse(best, less);
       for (let x = 0; x < best.length; x++) {
         const j = best[x]!;
         let o = out[j];
