@@ -1,7 +1,8 @@
 // The one-command local demo (`npm run demo`): a synthetic Ceph-like exporter, the promfront proxy
-// splitting it into shards, and one real Prometheus per shard.
+// splitting it into shards, real Prometheus servers scraping each shard (HA replicas), and the same
+// proxy answering PromQL over all of them as one Prometheus.
 //
-//   node dist/src/dev/demo.js [--series=30000] [--shards=3]
+//   node dist/src/dev/demo.js [--series=30000] [--shards=3] [--replicas=2]
 //
 // PROMFRONT_PROXY=/path/to/launcher overrides the proxy command (default: <repo>/proxy).
 
@@ -30,10 +31,12 @@ const execFileAsync = promisify(execFile);
 const HOST = '127.0.0.1';
 const STEP_MS = 5000;
 
-const USAGE = `Usage: npm run demo -- [--series=N] [--shards=N]
+const USAGE = `Usage: npm run demo -- [--series=N] [--shards=N] [--replicas=N]
 
 Starts a synthetic Ceph-like exporter (N series, default 30000), the promfront proxy sharding it
-(default 3 shards) and one Prometheus per shard. Ctrl-C stops everything.
+(default 3 shards), Prometheus servers scraping each shard (default 2 HA replicas per shard), and
+then reloads the proxy with a query section so that it answers PromQL over all of them as one
+Prometheus. Ctrl-C stops everything.
 `;
 
 function repoRoot(): string {
@@ -81,11 +84,11 @@ function graphLink(promUrl: string, expr: string, tab: 0 | 1): string {
 }
 
 async function main(): Promise<void> {
-  let values: { series?: string; shards?: string; help?: boolean };
+  let values: { series?: string; shards?: string; replicas?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: process.argv.slice(2),
-      options: { series: { type: 'string' }, shards: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { series: { type: 'string' }, shards: { type: 'string' }, replicas: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
   }
   const series = positiveInt(values.series, 'series', 30_000);
   const shards = positiveInt(values.shards, 'shards', 3);
+  const replicas = positiveInt(values.replicas, 'replicas', 2);
   const root = repoRoot();
   const proxyCmd = process.env.PROMFRONT_PROXY || path.join(root, 'proxy');
 
@@ -148,21 +152,19 @@ async function main(): Promise<void> {
   // 2. The proxy.
   const proxyPort = await preferredPort(9099);
   const configFile = path.join(tmp, 'promfront.yml');
-  fs.writeFileSync(
-    configFile,
-    [
-      `listen: ${HOST}:${proxyPort}`,
-      'log_level: info',
-      'shard:',
-      `  num_shards: ${shards}`,
-      '  job_name: demo',
-      `  scrape_interval: ${STEP_MS / 1000}s`,
-      '  sources:',
-      `    - url: ${exporter.url}`,
-      '      labels: {cluster: demo}',
-      '',
-    ].join('\n'),
-  );
+  const shardSection = [
+    `listen: ${HOST}:${proxyPort}`,
+    'log_level: info',
+    'shard:',
+    `  num_shards: ${shards}`,
+    '  job_name: demo',
+    `  scrape_interval: ${STEP_MS / 1000}s`,
+    '  sources:',
+    `    - url: ${exporter.url}`,
+    '      labels: {cluster: demo}',
+    '',
+  ].join('\n');
+  fs.writeFileSync(configFile, shardSection);
   const proxyLog = path.join(tmp, 'proxy.log');
   const proxyUrl = `http://${HOST}:${proxyPort}`;
   if (!fs.existsSync(proxyCmd)) await fatal(`the proxy launcher ${proxyCmd} does not exist`);
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
   }
   proxyReady = true;
 
-  // 3. One Prometheus per shard.
+  // 3. Prometheus servers: `replicas` per shard, all scraping that shard.
   let promBin: string | undefined;
   try {
     promBin = findPrometheus();
@@ -210,19 +212,35 @@ async function main(): Promise<void> {
       if (!doc) await fatal(`${proxyCmd} scrape-config --shard=${k} printed no scrape_configs:\n${out}`);
       const { global: _ignored, ...rest } = doc!;
       const configYaml = YAML.stringify({ global: { scrape_interval: '5s', evaluation_interval: '5s' }, ...rest });
-      const logFile = path.join(tmp, `prometheus-${k}.log`);
-      promLogs.push(logFile);
-      const port = await preferredPort(9090 + k);
-      try {
-        proms.push(await startPrometheus({ configYaml, port, logFile }));
-      } catch (err) {
-        await fatal(`Prometheus for shard ${k} did not start: ${(err as Error).message}`);
-      }
       fs.writeFileSync(path.join(tmp, `prometheus-${k}.yml`), configYaml);
+      for (let r = 0; r < replicas; r++) {
+        const logFile = path.join(tmp, `prometheus-${k}-${r}.log`);
+        promLogs.push(logFile);
+        const port = await preferredPort(9090 + k * replicas + r);
+        try {
+          proms.push(await startPrometheus({ configYaml, port, logFile }));
+        } catch (err) {
+          await fatal(`Prometheus ${r} for shard ${k} did not start: ${(err as Error).message}`);
+        }
+      }
     }
   }
 
-  // 4. What to open.
+  // 4. The query layer: the same proxy, reloaded with one server group per shard (its replicas).
+  let queryReady = false;
+  if (proms.length > 0) {
+    const groups: string[] = ['query:', '  server_groups:'];
+    for (let k = 0; k < shards; k++) {
+      const targets = proms.slice(k * replicas, (k + 1) * replicas).map((p) => `"${HOST}:${p.port}"`);
+      groups.push(`    - name: shard-${k}`, `      static_configs: [{targets: [${targets.join(', ')}]}]`);
+    }
+    fs.writeFileSync(configFile, `${shardSection}${groups.join('\n')}\n`);
+    const res = await fetch(`${proxyUrl}/-/reload`, { method: 'POST' });
+    if (!res.ok) await fatal(`reloading the proxy with a query section failed: HTTP ${res.status} ${await res.text()}`);
+    queryReady = true;
+  }
+
+  // 5. What to open.
   const countExpr = 'count({__name__=~".+"})';
   const p90Expr = `histogram_quantile(0.9, sum by (le) (rate(${SYNTHETIC_HISTOGRAM}_bucket[1m])))`;
   const lines: string[] = [
@@ -234,8 +252,7 @@ async function main(): Promise<void> {
   ];
   for (let k = 0; k < shards; k++) {
     lines.push('', `  shard ${k}       ${proxyUrl}/metrics/shard/${k}`);
-    const p = proms[k];
-    if (p) {
+    for (const p of proms.slice(k * replicas, (k + 1) * replicas)) {
       lines.push(
         `    Prometheus  ${p.url}   (pid ${p.pid})`,
         `      series    ${graphLink(p.url, countExpr, 1)}`,
@@ -250,8 +267,19 @@ async function main(): Promise<void> {
       '  (plus each server\'s own scrape metrics). Rates need two scrapes: give it ~15 s.',
     );
   }
+  if (queryReady) {
+    const q = (expr: string) => `${proxyUrl}/api/v1/query?query=${encodeURIComponent(expr)}`;
+    lines.push(
+      '',
+      `  all shards as one Prometheus (point Grafana or promtool at ${proxyUrl})`,
+      `    series      ${q(countExpr)}`,
+      `    p90         ${q(p90Expr)}`,
+      `    promtool    promtool query instant ${proxyUrl} '${countExpr}'`,
+      `    kill one replica of a shard: the answers stay the same, with a warning naming it`,
+    );
+  }
   lines.push('', '  logs', `    proxy       ${proxyLog}`);
-  promLogs.forEach((f, k) => lines.push(`    shard ${k}     ${f}`));
+  promLogs.forEach((f, i) => lines.push(`    shard ${Math.floor(i / replicas)}.${i % replicas}   ${f}`));
   lines.push(`  config        ${configFile}`, '', 'Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n'));
 }
