@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { QueryConfig } from '../config/schema.js';
 import { JsonApiTarget } from '../query/downstream/json-api.js';
+import { RemoteReadTarget } from '../query/downstream/remote-read.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../query/promql/engine.js';
 import { createQueryApi } from './api/query-api.js';
@@ -10,16 +11,17 @@ import { createQueryApi } from './api/query-api.js';
  * fan-out (HA replicas merged, groups merged), the PromQL engine, and Prometheus's /api/v1 on top.
  */
 export function createQueryLayer(q: QueryConfig): { api: Hono; close(): Promise<void> } {
-  const targets: JsonApiTarget[] = [];
+  const targets: (JsonApiTarget | RemoteReadTarget)[] = [];
   const groups: GroupSpec[] = q.server_groups.map((g, i) => {
     const addrs = g.static_configs.flatMap((sc) => sc.targets);
     const group = addrs.map((addr) => {
-      const t = new JsonApiTarget({
+      const opts = {
         url: `${g.scheme}://${addr}${g.path_prefix}`,
         timeoutMs: g.timeout ?? q.timeout,
         headers: g.http_headers,
         queryParams: g.query_params,
-      });
+      };
+      const t = g.remote_read ? new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path }) : new JsonApiTarget(opts);
       targets.push(t);
       return t;
     });

@@ -21,6 +21,7 @@ import { formatExpr } from '../../query/promql/parser.js';
 import { formatFloatF } from '../../query/promql/eval-types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
+import { createRemoteReadApi } from './remote-read.js';
 
 /** A storage for one query, with the warnings it collects while the query runs (e.g. a group left out). */
 export interface ScopedStorage {
@@ -451,5 +452,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   app.on(['GET', 'POST'], '/format_query', formatQuery);
   app.on(['GET', 'POST'], '/query_exemplars', exemplars);
   app.get('/status/buildinfo', (c) => jsonResponse(c, successBody(buildInfoJson()), 200));
+  // Remote read (POST /api/v1/read) over the same storage: Prometheus or another promfront can read from us.
+  app.route('/read', createRemoteReadApi({ storage: deps.storage }));
   return app;
 }
