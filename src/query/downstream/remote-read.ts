@@ -49,6 +49,8 @@ export interface RemoteReadTargetOptions extends JsonApiTargetOptions {
   maxFrameBytes?: number;
   /** Largest SAMPLES answer, compressed and decompressed (default 512 MiB). */
   maxResponseBytes?: number;
+  /** The answers asked for, in order of preference; default streamed, then samples. */
+  responseKinds?: ResponseKind[];
 }
 
 export type ResponseKind = 'streamed' | 'samples';
@@ -76,6 +78,7 @@ export class RemoteReadTarget implements Storage {
   private readonly timeoutMs: number;
   private readonly maxFrameBytes: number;
   private readonly maxResponseBytes: number;
+  private readonly accepted: number[];
 
   constructor(opts: RemoteReadTargetOptions) {
     this.json = new JsonApiTarget(opts);
@@ -102,6 +105,9 @@ export class RemoteReadTarget implements Storage {
     this.timeoutMs = opts.timeoutMs;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const kinds = opts.responseKinds ?? ['streamed', 'samples'];
+    if (kinds.length === 0) throw new Error('responseKinds must not be empty');
+    this.accepted = kinds.map((k) => (k === 'streamed' ? ResponseType.STREAMED_XOR_CHUNKS : ResponseType.SAMPLES));
     this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 });
   }
 
@@ -116,7 +122,7 @@ export class RemoteReadTarget implements Storage {
     const body = snappyCompress(
       encodeReadRequest({
         queries: [{ startTimestampMs: startMs, endTimestampMs: endMs, matchers: toPbMatchers(matchers), hints: toReadHints(hints) }],
-        acceptedResponseTypes: [ResponseType.STREAMED_XOR_CHUNKS, ResponseType.SAMPLES],
+        acceptedResponseTypes: this.accepted,
       }),
     );
 
