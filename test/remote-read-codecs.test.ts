@@ -339,8 +339,12 @@ describe('XOR chunks', () => {
     // meaningful length (11), the 11 bits 0x7ff of 1.0 XOR 2.0 = 0x7ff0000000000000; zero padding.
     const chunk = encodeXorChunk(new Float64Array([1000, 2000, 3000]), new Float64Array([1, 1, 2]));
     expect(hex(chunk)).toBe('0003' + 'd00f' + '3ff0000000000000' + 'e807' + '3097ffc0');
+    // One sample: Prometheus's bstream.writeByte always appends the next byte, so a chunk whose last
+    // byte-wise write ends on a byte boundary carries one more, empty, byte.
     const one = encodeXorChunk(new Float64Array([1000]), new Float64Array([1]));
-    expect(hex(one)).toBe('0001d00f3ff0000000000000');
+    expect(hex(one)).toBe('0001d00f3ff0000000000000' + '00');
+    // Two equal samples: the value's single '0' bit goes into that byte.
+    expect(hex(encodeXorChunk(new Float64Array([1000, 2000]), new Float64Array([1, 1])))).toBe('0002d00f3ff0000000000000e80700');
     const d = decodeXorChunk(fromHex('0003 d00f 3ff0000000000000 e807 3097ffc0'));
     expect(Array.from(d.timestamps)).toEqual([1000, 2000, 3000]);
     expect(Array.from(d.values)).toEqual([1, 1, 2]);

@@ -69,6 +69,12 @@ export class BitReader {
   }
 }
 
+/**
+ * Writes bits as Prometheus's bstream does, down to its length: bstream.writeByte always appends a
+ * fresh byte after the one it fills, so when a write of a multiple of 8 bits (which bstream does
+ * byte by byte) ends on a byte boundary, the stream carries one more, empty, byte. Chunks written
+ * by Prometheus end that way about one time in eight; `bytes()` reproduces it.
+ */
 export class BitWriter {
   buf: Uint8Array;
   /** Complete bytes written. */
@@ -76,6 +82,8 @@ export class BitWriter {
   /** Pending bits (fewer than 8 between calls), in the low `accBits` bits. */
   private acc = 0;
   private accBits = 0;
+  /** Whether bstream would hold an extra empty byte at the end (see above). */
+  private padByte = false;
 
   constructor(initialBytes = 128) {
     this.buf = new Uint8Array(Math.max(8, initialBytes));
@@ -92,10 +100,10 @@ export class BitWriter {
     this.buf = b;
   }
 
-  /** Writes the low n (0..32) bits of v. */
-  writeBits(v: number, n: number): void {
+  /** Appends the low n (0..32) bits of v. */
+  private put(v: number, n: number): void {
     if (n > 24) {
-      this.writeBits(v >>> 16, n - 16);
+      this.put(v >>> 16, n - 16);
       n = 16;
     }
     this.acc = (this.acc << n) | (v & ((1 << n) - 1));
@@ -107,29 +115,48 @@ export class BitWriter {
     }
   }
 
-  writeBit(bit: number): void {
-    this.writeBits(bit & 1, 1);
+  private afterWrite(n: number): void {
+    if (n > 0) this.padByte = n % 8 === 0 && this.accBits === 0;
   }
 
-  /** Writes the low n (0..64) bits of the 64-bit value hi * 2^32 + lo. */
+  /** Bits that are not part of a bstream write (the chunk header): no padding rule applies. */
+  writeRaw(v: number, n: number): void {
+    this.put(v, n);
+  }
+
+  /** bstream.writeBits for n (0..32) bits: the low n bits of v. */
+  writeBits(v: number, n: number): void {
+    this.put(v, n);
+    this.afterWrite(n);
+  }
+
+  /** bstream.writeBits for n (0..64) bits of the 64-bit value hi * 2^32 + lo. */
   writeBits64(hi: number, lo: number, n: number): void {
     if (n > 32) {
-      this.writeBits(hi, n - 32);
-      this.writeBits(lo, 32);
+      this.put(hi, n - 32);
+      this.put(lo, 32);
     } else {
-      this.writeBits(lo, n);
+      this.put(lo, n);
     }
+    this.afterWrite(n);
   }
 
+  writeBit(bit: number): void {
+    this.put(bit & 1, 1);
+    this.padByte = false;
+  }
+
+  /** bstream.writeByte. */
   writeByte(b: number): void {
     this.writeBits(b & 0xff, 8);
   }
 
-  /** The bytes written; the last one padded with zero bits. A view: copy it to keep it. */
+  /** The bytes written, the last one padded with zero bits. A view: copy it to keep it. */
   bytes(): Uint8Array {
-    if (this.accBits === 0) return this.buf.subarray(0, this.len);
-    if (this.len === this.buf.length) this.grow();
-    this.buf[this.len] = (this.acc << (8 - this.accBits)) & 0xff;
-    return this.buf.subarray(0, this.len + 1);
+    const n = this.len + (this.accBits > 0 ? 1 : 0) + (this.padByte ? 1 : 0);
+    while (n > this.buf.length) this.grow();
+    if (this.accBits > 0) this.buf[this.len] = (this.acc << (8 - this.accBits)) & 0xff;
+    if (this.padByte) this.buf[n - 1] = 0;
+    return this.buf.subarray(0, n);
   }
 }

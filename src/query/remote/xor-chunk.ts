@@ -11,7 +11,9 @@
 // meaningful-bit count (64 written as 0) and those bits.
 //
 // Values are handled as two 32-bit words, never as JS numbers, so every NaN payload survives; the
-// staleness marker (0x7ff0000000000002) is reported as a stale flag.
+// staleness marker (0x7ff0000000000002) is reported as a stale flag. Prometheus's bit writer leaves
+// an extra empty byte at the end when its last byte-wise write ends on a byte boundary; the encoder
+// reproduces that (see BitWriter), the decoder ignores whatever follows the last sample.
 
 import { BitReader, BitWriter, BitstreamError } from './bitstream.js';
 import { GO_NAN_HI, GO_NAN_LO, STALE_NAN_HI, STALE_NAN_LO, valueBits } from './prompb.js';
@@ -155,7 +157,7 @@ export function encodeXorChunk(
   if (n < 0 || n > MAX_SAMPLES) throw new XorChunkError(`cannot hold ${n} samples`);
   const bits = valueBits(values);
   const w = new BitWriter(16 + n * 3);
-  w.writeBits(0, 16); // the count, written at the end
+  w.writeRaw(0, 16); // the count, filled in at the end
   let prevT = 0;
   let tDelta = 0;
   let ph = 0;
@@ -177,8 +179,7 @@ export function encodeXorChunk(
     if (!Number.isSafeInteger(t)) throw new XorChunkError(`timestamp ${t} of sample ${k} is not an integer`);
     if (k === 0) {
       writeUvarintBits(w, t >= 0 ? 2 * t : -2 * t - 1);
-      w.writeBits(vh, 32);
-      w.writeBits(vl, 32);
+      w.writeBits64(vh, vl, 64);
     } else {
       if (t <= prevT) throw new XorChunkError(`timestamps must increase: ${t} after ${prevT}`);
       const delta = t - prevT;
@@ -199,8 +200,7 @@ export function encodeXorChunk(
         } else {
           w.writeBits(0b1111, 4);
           const hi = Math.floor(dod / TWO_32);
-          w.writeBits(hi >>> 0, 32);
-          w.writeBits((dod - hi * TWO_32) >>> 0, 32);
+          w.writeBits64(hi >>> 0, (dod - hi * TWO_32) >>> 0, 64);
         }
       }
       tDelta = delta;
