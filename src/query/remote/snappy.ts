@@ -63,7 +63,7 @@ export function snappyDecompress(src: Uint8Array, maxLength = 256 * 1024 * 1024)
           s += 1 + extra;
         }
         len += 1;
-        if (len > end - s) throw new SnappyError(`literal of ${len} bytes at byte ${s} runs past the end of the input`);
+        if (len > end - s) throw new SnappyError(`literal of ${len} bytes at byte ${s} runs past the end of the input (truncated)`);
         if (len > length - d) throw new SnappyError(`literal at byte ${s} overflows the declared length ${length}`);
         if (len < 32) {
           for (let k = 0; k < len; k++) dst[d + k] = src[s + k]!;
