@@ -89,7 +89,7 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
         tDelta += dod;
       }
       t += tDelta;
-      if (!Number.isSafeInteger(t)) throw new XorChunkError(`timestamp of sample ${i} is out of range`);
+      if (!Number.isSafeInteger(t)) throw new XorChunkError(`timestamp of sample ${i + 1} of ${n} is out of range (corrupt)`);
 
       // The value.
       if (r.readBit() !== 0) {
@@ -99,7 +99,7 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
           mbits = r.readBits(6);
           if (mbits === 0) mbits = 64;
           trailing = 64 - leading - mbits;
-          if (trailing < 0) throw new XorChunkError(`sample ${i}: ${leading} leading zeros and ${mbits} meaningful bits exceed 64 (corrupt)`);
+          if (trailing < 0) throw new XorChunkError(`sample ${i + 1} of ${n}: ${leading} leading zeros and ${mbits} meaningful bits exceed 64 (corrupt)`);
         } else {
           mbits = 64 - leading - trailing;
         }
@@ -123,7 +123,7 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
       }
     }
   } catch (err) {
-    if (err instanceof BitstreamError) throw new XorChunkError(`sample ${i} of ${n}: ${err.message}`);
+    if (err instanceof BitstreamError) throw new XorChunkError(`sample ${i + 1} of ${n}: ${err.message}`);
     throw err;
   }
   return stale === undefined ? { timestamps, values } : { timestamps, values, stale };
