@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../src/config/load.js';
 import { freePort } from '../src/dev/prometheus-process.js';
 import { DownstreamError } from '../src/query/downstream/json-api.js';
 import { RemoteReadTarget, type RemoteReadTargetOptions } from '../src/query/downstream/remote-read.js';
@@ -274,5 +275,37 @@ describe('RemoteReadTarget errors', () => {
     expect(err.message).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/prefix: remote read: request failed: .*ECONNREFUSED`));
     expect(err.message).not.toContain('s3cret');
     expect(err.message).not.toContain('alice');
+  });
+});
+
+describe('config: remote_read and remote_read_path of a server group', () => {
+  const group = (extra: string) => `
+query:
+  server_groups:
+    - static_configs: [{targets: ["127.0.0.1:9090"]}]
+${extra}`;
+  const problems = (text: string): string[] => {
+    try {
+      parseConfigText(text);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    return [];
+  };
+
+  it('default to the JSON API and /api/v1/read', () => {
+    const g = parseConfigText(group('')).query!.server_groups[0]!;
+    expect([g.remote_read, g.remote_read_path]).toEqual([false, '/api/v1/read']);
+  });
+
+  it('are read as given', () => {
+    const g = parseConfigText(group('      remote_read: true\n      remote_read_path: /prometheus/api/v1/read\n')).query!.server_groups[0]!;
+    expect([g.remote_read, g.remote_read_path]).toEqual([true, '/prometheus/api/v1/read']);
+  });
+
+  it('are checked', () => {
+    expect(problems(group('      remote_read: "yes"\n')).join('\n')).toMatch(/query\.server_groups\.0\.remote_read: /);
+    expect(problems(group('      remote_read_path: api/v1/read\n')).join('\n')).toMatch(/query\.server_groups\.0\.remote_read_path: must start with "\/"/);
   });
 });

@@ -138,10 +138,17 @@ export class RemoteReadTarget implements Storage {
     };
 
     let res: Awaited<ReturnType<Pool['request']>>;
-    try {
-      res = await this.pool.request({ method: 'POST', path: this.path, headers: this.headers, body, signal: combined });
-    } catch (err) {
-      return fail(err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.pool.request({ method: 'POST', path: this.path, headers: this.headers, body, signal: combined });
+        break;
+      } catch (err) {
+        // A kept-alive connection the server closed just as we reused it (its idle timer and our
+        // request crossed, more likely after we spent seconds decoding the previous answer): a
+        // read has no side effects, so it is sent once more on a fresh connection.
+        if (attempt === 1 && !combined.aborted && isStaleConnection(err)) continue;
+        return fail(err);
+      }
     }
     try {
       const ct = res.headers['content-type'];
@@ -237,6 +244,12 @@ export class RemoteReadTarget implements Storage {
     }
     return acc.finish();
   }
+}
+
+/** Errors of a connection that died under a request before any answer came. */
+function isStaleConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
 }
 
 function isCodecError(err: Error): boolean {

@@ -93,7 +93,8 @@ function decodeLabel(r: ProtoReader): Label {
   let name = '';
   let value = '';
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) name = r.string();
     else if (field === 2 && wire === WIRE_LEN) value = r.string();
     else r.skip(wire);
@@ -104,7 +105,8 @@ function decodeLabel(r: ProtoReader): Label {
 function decodeMatcher(r: ProtoReader): PbLabelMatcher {
   const m: PbLabelMatcher = { type: 0, name: '', value: '' };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_VARINT) m.type = r.enumValue();
     else if (field === 2 && wire === WIRE_LEN) m.name = r.string();
     else if (field === 3 && wire === WIRE_LEN) m.value = r.string();
@@ -116,7 +118,8 @@ function decodeMatcher(r: ProtoReader): PbLabelMatcher {
 function decodeHints(r: ProtoReader): ReadHints {
   const h: ReadHints = { stepMs: 0, func: '', startMs: 0, endMs: 0, grouping: [], by: false, rangeMs: 0 };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_VARINT) h.stepMs = r.int64();
     else if (field === 2 && wire === WIRE_LEN) h.func = r.string();
     else if (field === 3 && wire === WIRE_VARINT) h.startMs = r.int64();
@@ -132,7 +135,8 @@ function decodeHints(r: ProtoReader): ReadHints {
 function decodeQuery(r: ProtoReader): PbQuery {
   const q: PbQuery = { startTimestampMs: 0, endTimestampMs: 0, matchers: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_VARINT) q.startTimestampMs = r.int64();
     else if (field === 2 && wire === WIRE_VARINT) q.endTimestampMs = r.int64();
     else if (field === 3 && wire === WIRE_LEN) q.matchers.push(decodeMatcher(r.message()));
@@ -146,7 +150,8 @@ export function decodeReadRequest(buf: Uint8Array): ReadRequest {
   const r = new ProtoReader(buf);
   const req: ReadRequest = { queries: [], acceptedResponseTypes: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) req.queries.push(decodeQuery(r.message()));
     else if (field === 2) r.repeatedEnum(field, wire, (v) => req.acceptedResponseTypes.push(v));
     else r.skip(wire);
@@ -166,7 +171,8 @@ class SampleColumns {
     let lo = 0;
     let hi = 0;
     while (!r.done) {
-      const { field, wire } = r.tag();
+      const field = r.tag();
+      const wire = r.wire;
       if (field === 1 && wire === WIRE_FIXED64) {
         lo = r.fixed64Bits();
         hi = r.hi;
@@ -194,11 +200,19 @@ class SampleColumns {
 function decodeTimeSeries(r: ProtoReader): PbTimeSeries {
   const labels: Label[] = [];
   const cols = new SampleColumns();
+  // One reader moved from sample to sample: there can be millions of them.
+  const sample = new ProtoReader(r.buf, 0, 0);
   let histograms = 0;
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) labels.push(decodeLabel(r.message()));
-    else if (field === 2 && wire === WIRE_LEN) cols.push(r.message());
+    else if (field === 2 && wire === WIRE_LEN) {
+      const [s, e] = r.lengthDelimited();
+      sample.pos = s;
+      sample.end = e;
+      cols.push(sample);
+    }
     else if (field === 4 && wire === WIRE_LEN) {
       histograms++;
       r.skip(wire);
@@ -210,7 +224,8 @@ function decodeTimeSeries(r: ProtoReader): PbTimeSeries {
 function decodeQueryResult(r: ProtoReader): QueryResult {
   const res: QueryResult = { timeseries: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) res.timeseries.push(decodeTimeSeries(r.message()));
     else r.skip(wire);
   }
@@ -221,7 +236,8 @@ export function decodeReadResponse(buf: Uint8Array): ReadResponse {
   const r = new ProtoReader(buf);
   const resp: ReadResponse = { results: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) resp.results.push(decodeQueryResult(r.message()));
     else r.skip(wire);
   }
@@ -231,7 +247,8 @@ export function decodeReadResponse(buf: Uint8Array): ReadResponse {
 function decodeChunk(r: ProtoReader): PbChunk {
   const c: PbChunk = { minTimeMs: 0, maxTimeMs: 0, type: 0, data: new Uint8Array(0) };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_VARINT) c.minTimeMs = r.int64();
     else if (field === 2 && wire === WIRE_VARINT) c.maxTimeMs = r.int64();
     else if (field === 3 && wire === WIRE_VARINT) c.type = r.enumValue();
@@ -244,7 +261,8 @@ function decodeChunk(r: ProtoReader): PbChunk {
 function decodeChunkedSeries(r: ProtoReader): ChunkedSeries {
   const s: ChunkedSeries = { labels: [], chunks: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) s.labels.push(decodeLabel(r.message()));
     else if (field === 2 && wire === WIRE_LEN) s.chunks.push(decodeChunk(r.message()));
     else r.skip(wire);
@@ -257,7 +275,8 @@ export function decodeChunkedReadResponse(buf: Uint8Array): ChunkedReadResponse 
   const r = new ProtoReader(buf);
   const resp: ChunkedReadResponse = { chunkedSeries: [], queryIndex: 0 };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const field = r.tag();
+    const wire = r.wire;
     if (field === 1 && wire === WIRE_LEN) resp.chunkedSeries.push(decodeChunkedSeries(r.message()));
     else if (field === 2 && wire === WIRE_VARINT) resp.queryIndex = r.int64();
     else r.skip(wire);

@@ -25,7 +25,7 @@ export class ProtoReader {
   constructor(
     readonly buf: Uint8Array,
     start = 0,
-    readonly end = buf.length,
+    public end = buf.length,
   ) {
     this.pos = start;
   }
@@ -34,12 +34,16 @@ export class ProtoReader {
     return this.pos >= this.end;
   }
 
-  /** A field's tag: field number in the upper bits, wire type in the low three. */
-  tag(): { field: number; wire: number } {
+  /** The wire type of the tag read last. */
+  wire = 0;
+
+  /** Reads a field's tag: returns the field number and leaves the wire type in `wire`. */
+  tag(): number {
     const t = this.uint32();
     const field = t >>> 3;
     if (field === 0) throw new ProtobufError(`field number 0 at byte ${this.pos}`);
-    return { field, wire: t & 7 };
+    this.wire = t & 7;
+    return field;
   }
 
   /** A varint that must fit 32 bits unsigned (tags, lengths); larger values are an error. */
