@@ -260,6 +260,32 @@ describe('RemoteReadTarget errors', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('a kept-alive connection that dies under the request is retried once on a fresh one', async () => {
+    const perSocket = new WeakMap<object, number>();
+    let killed = 0;
+    const { url, seen } = await serve((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n > 1) {
+        killed++;
+        req.socket.destroy(); // as a server whose idle timer fired just as the request came
+        return;
+      }
+      res.writeHead(200, { 'content-type': STREAMED });
+      res.end(goodFrame);
+    });
+    await withTarget({ url, timeoutMs: 5_000 }, async (t) => {
+      for (let i = 0; i < 3; i++) expect((await t.select(up, 0, 10_000)).length).toBe(1);
+    });
+    // Every request on a reused connection died, and was sent again.
+    expect(killed).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBe(3 + killed);
+    const always = await serve((req) => req.socket.destroy());
+    const err = await failure(always.url);
+    expect(err.message).toMatch(new RegExp(`^${always.url.replace(/\./g, '\\.')}: remote read: request failed: (other side closed|.*ECONNRESET)`));
+    expect(always.seen.length).toBe(2);
+  });
+
   it('the caller aborting', async () => {
     const { url } = await serve(() => {});
     const ac = new AbortController();
