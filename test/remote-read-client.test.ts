@@ -109,7 +109,8 @@ describe('RemoteReadTarget: what it sends', () => {
             { type: 2, name: 'job', value: 'a|b' },
             { type: 1, name: 'x', value: 'y' },
           ],
-          hints: { startMs: 500, endMs: 2000, stepMs: 60_000, func: 'rate', rangeMs: 300_000, grouping: [], by: false },
+          // The hints' range is the query's: Prometheus's TSDB would read only the hints' range.
+          hints: { startMs: 1000, endMs: 2000, stepMs: 60_000, func: 'rate', rangeMs: 300_000, grouping: [], by: false },
         },
       ],
       acceptedResponseTypes: [1, 0],

@@ -121,7 +121,7 @@ export class RemoteReadTarget implements Storage {
     if (endMs < startMs) return [];
     const body = snappyCompress(
       encodeReadRequest({
-        queries: [{ startTimestampMs: startMs, endTimestampMs: endMs, matchers: toPbMatchers(matchers), hints: toReadHints(hints) }],
+        queries: [{ startTimestampMs: startMs, endTimestampMs: endMs, matchers: toPbMatchers(matchers), hints: toReadHints(hints, startMs, endMs) }],
         acceptedResponseTypes: this.accepted,
       }),
     );
@@ -275,9 +275,13 @@ export function toPbMatchers(matchers: LabelMatcher[]): PbLabelMatcher[] {
   return out;
 }
 
-function toReadHints(h: SelectHints | undefined): ReadHints | undefined {
+/**
+ * The hints sent along. Their start and end are the query's own: Prometheus's TSDB reads only the
+ * hints' time range when hints are given, and select must return all of [start, end].
+ */
+function toReadHints(h: SelectHints | undefined, startMs: number, endMs: number): ReadHints | undefined {
   if (h === undefined) return undefined;
-  return { startMs: h.startMs, endMs: h.endMs, stepMs: h.stepMs ?? 0, func: h.func ?? '', rangeMs: h.rangeMs ?? 0, grouping: [], by: false };
+  return { startMs, endMs, stepMs: h.stepMs ?? 0, func: h.func ?? '', rangeMs: h.rangeMs ?? 0, grouping: [], by: false };
 }
 
 function staleFlags(values: Float64Array): Uint8Array | undefined {

@@ -453,6 +453,6 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   app.on(['GET', 'POST'], '/query_exemplars', exemplars);
   app.get('/status/buildinfo', (c) => jsonResponse(c, successBody(buildInfoJson()), 200));
   // Remote read (POST /api/v1/read) over the same storage: Prometheus or another promfront can read from us.
-  app.route('/read', createRemoteReadApi({ storage: deps.storage }));
+  app.route('/read', createRemoteReadApi({ storage: deps.storage, timeoutMs: maxTimeoutMs }));
   return app;
 }
