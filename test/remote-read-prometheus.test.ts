@@ -23,6 +23,7 @@ import { snappyCompress } from '../src/query/remote/snappy.js';
 import { decodeXorChunk, encodeXorChunk } from '../src/query/remote/xor-chunk.js';
 import { labelsToString, type Series } from '../src/query/storage/interface.js';
 import type { MemoryStorage } from '../src/query/storage/memory.js';
+import { startProxy, type ProxyProcess } from './support/proxy.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;
@@ -258,6 +259,45 @@ scrape_configs:
     const viaJson = await json.select(name('flappy_metric'), start, end);
     expect(viaJson[0]!.stale).toBeUndefined();
     expect(Array.from(viaJson[0]!.timestamps)).toEqual(Array.from(flap!.timestamps.subarray(0, n - 1)));
+
+    // The query layer over remote read sees the series end where Prometheus does; over the JSON API
+    // (which drops markers) it would still show the last value for the 5m lookback.
+    const markerSec = flap!.timestamps[n - 1]! / 1000;
+    const proxies: ProxyProcess[] = [];
+    try {
+      for (const remoteRead of [true, false]) {
+        proxies.push(
+          await startProxy((listen) => `
+listen: ${listen}
+log_level: warn
+query:
+  semantics: prometheus-2
+  server_groups:
+    - static_configs: [{targets: ["127.0.0.1:${prom!.port}"]}]
+      remote_read: ${remoteRead}
+`),
+        );
+      }
+      const instant = async (base: string, query: string, t: number) => {
+        const res = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: String(t) })}`);
+        const body = (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+        return body.data.result.map((r) => [r.metric, r.value]);
+      };
+      for (const [query, t] of [
+        ['flappy_metric', markerSec - 1],
+        ['flappy_metric', markerSec + 0.5],
+        ['flappy_metric', markerSec + 30],
+        ['count_over_time(flappy_metric[5m])', markerSec + 30],
+        ['last_over_time(flappy_metric[5m])', markerSec + 30],
+      ] as const) {
+        const want = await instant(prom!.url, query, t);
+        expect(await instant(proxies[0]!.url, query, t), `${query} at ${t}, remote read`).toEqual(want);
+      }
+      expect(await instant(prom!.url, 'flappy_metric', markerSec + 0.5)).toEqual([]);
+      expect((await instant(proxies[1]!.url, 'flappy_metric', markerSec + 0.5)).length, 'JSON API: the marker is not seen').toBe(1);
+    } finally {
+      await Promise.all(proxies.map((p) => p.stop()));
+    }
 
     // The target goes away: a failed scrape marks all its series stale, and up turns 0.
     target.closeAllConnections();
