@@ -364,6 +364,19 @@ describe('XOR chunks', () => {
     expect(total).toBeGreaterThan(20_000);
   });
 
+  it('round-trip delta-of-deltas at the edges of every bucket', () => {
+    const dods = [0, 1, -1, 8191, -8191, 8192, -8192, 8193, 65535, -65535, 65536, -65536, 65537, 524287, -524287, 524288, -524288, 524289, 2 ** 40, -(2 ** 40)];
+    const ts = [1_000_000_000_000, 1_000_000_000_000 + 3_000_000_000];
+    let delta = 3_000_000_000;
+    for (const d of dods) {
+      delta += d;
+      ts.push(ts[ts.length - 1]! + delta);
+    }
+    const t = new Float64Array(ts);
+    const d = decodeXorChunk(encodeXorChunk(t, new Float64Array(t.length).fill(1)));
+    expect(Array.from(d.timestamps)).toEqual(ts);
+  });
+
   it('keep NaN payloads, -0 and the staleness marker bit for bit', () => {
     const ts = new Float64Array([1, 2, 3, 4, 5, 6]);
     const vs = new Float64Array(6);

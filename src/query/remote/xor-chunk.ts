@@ -131,13 +131,13 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
 
 /** The two's complement reading of an n-bit field, as xor.go does it (values above 2^(n-1) are negative). */
 function signed(bits: number, n: number): number {
-  return bits > 2 ** (n - 1) ? bits - 2 ** n : bits;
+  return bits > 1 << (n - 1) ? bits - (1 << n) : bits;
 }
 
 /** Whether dod fits the n-bit bucket: -(2^(n-1) - 1) <= dod <= 2^(n-1) (xor.go's bitRange). */
 function bitRange(dod: number, n: number): boolean {
-  const half = 2 ** (n - 1);
-  return -(half - 1) <= dod && dod <= half;
+  const half = 1 << (n - 1);
+  return dod > -half && dod <= half;
 }
 
 /**
