@@ -220,6 +220,13 @@ describe('remote-read endpoint: storage failures and limits', () => {
     expect(await call(createRemoteReadApi({ storage: failing(new Error('boom')) }))).toMatchObject({ status: 500, text: 'boom\n' });
   });
 
+  it('a storage slower than the timeout is 503, even one that ignores its abort signal', async () => {
+    const hanging: Storage = { select: () => new Promise(() => {}), labelNames: () => Promise.resolve([]), labelValues: () => Promise.resolve([]) };
+    const started = Date.now();
+    expect(await call(createRemoteReadApi({ storage: hanging, timeoutMs: 100 }))).toMatchObject({ status: 503, text: 'remote read timed out after 100 ms\n' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('a SAMPLES answer over the sample limit is refused as Prometheus does; a streamed one is not limited', async () => {
     const m = new MemoryStorage();
     for (let i = 0; i < 11; i++) m.add({ __name__: 'up' }, i * 1000, 1);

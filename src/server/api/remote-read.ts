@@ -118,6 +118,25 @@ function toHints(q: PbQuery): SelectHints | undefined {
   return out;
 }
 
+/** p, or the signal's reason as soon as it aborts (a storage that ignores its signal cannot hold us). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
   const app = new Hono();
   const maxSamples = deps.maxSamples ?? 50_000_000;
@@ -138,7 +157,7 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
       const out: Series[][] = [];
       for (const p of plans) {
         try {
-          out.push(await view.storage.select(p.matchers, p.q.startTimestampMs, p.q.endTimestampMs, p.hints, ctl.signal));
+          out.push(await untilAborted(view.storage.select(p.matchers, p.q.startTimestampMs, p.q.endTimestampMs, p.hints, ctl.signal), ctl.signal));
         } catch (e) {
           if (ctl.signal.aborted && ctl.signal.reason instanceof Error) throw new HttpError(503, ctl.signal.reason.message);
           throw new HttpError(e instanceof StorageUnavailableError ? 503 : 500, e instanceof Error ? e.message : String(e));
