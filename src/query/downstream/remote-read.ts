@@ -39,7 +39,6 @@ export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
 /** Default bound of a SAMPLES answer, both as received and decompressed. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 
-export const CONTENT_TYPE_STREAMED = 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse';
 export const CONTENT_TYPE_PROTOBUF = 'application/x-protobuf';
 
 export interface RemoteReadTargetOptions extends JsonApiTargetOptions {

@@ -191,11 +191,6 @@ export class ProtoReader {
         throw new ProtobufError(`unsupported wire type ${wire}`);
     }
   }
-
-  /** Throws unless `wire` is what the field needs. */
-  expect(field: number, wire: number, want: number): void {
-    if (wire !== want) throw new ProtobufError(`field ${field} has wire type ${wire}, expected ${want}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

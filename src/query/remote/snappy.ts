@@ -14,11 +14,6 @@ export class SnappyError extends Error {
   }
 }
 
-/** Reads the decoded length from a block's header without decoding it. */
-export function snappyDecodedLength(src: Uint8Array): number {
-  return readHeader(src).length;
-}
-
 function readHeader(src: Uint8Array): { length: number; headerBytes: number } {
   let length = 0;
   let shift = 1;
