@@ -200,6 +200,10 @@ export const serverGroupSchema = z.strictObject({
   anti_affinity: duration.default(parseDuration('10s')),
   ignore_error: z.boolean().default(false),
   timeout: duration.optional(),
+  /** Read samples through Prometheus's remote-read protocol instead of the JSON query API. */
+  remote_read: z.boolean().default(false),
+  /** Path of the remote-read endpoint below path_prefix. */
+  remote_read_path: z.string().regex(/^\/[^?#]*$/, 'must start with "/"').default('/api/v1/read'),
   /**
    * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
    * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).

@@ -382,6 +382,8 @@ function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
+  // String(-0) is "0": Prometheus would store +0 where loadIntoMemory stores -0.
+  if (Object.is(v, -0)) return '-0';
   return String(v);
 }
 

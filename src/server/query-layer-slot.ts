@@ -1,6 +1,6 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 
 /** What the slot needs of a query layer: /api/v1 (routes relative to it), /federate, and its pools. */
 export interface SlotLayer {
@@ -129,4 +129,11 @@ function wrap<L extends SlotLayer>(layer: L): Live<L> {
     throw err;
   });
   return { layer, app, inflight: 0, onIdle: undefined };
+}
+
+/** A fixed /api/v1 app as the app's queryApi dispatcher (benchmarks and tests without reloads). */
+export function fixedQueryApi(api: Hono): (req: Request, env: HttpBindings) => Promise<Response | undefined> {
+  const slot = new QueryLayerSlot(pino({ level: 'silent' }));
+  slot.swap({ api, close: async () => {} }, 0);
+  return (req, env) => slot.fetch(req, env);
 }

@@ -8,6 +8,7 @@ import { TargetSet } from '../query/discovery/target-set.js';
 import { DownstreamClient, HttpClientFilesError } from '../query/downstream/http-client.js';
 import { JsonApiTarget, targetName } from '../query/downstream/json-api.js';
 import { QueryMetrics } from '../query/downstream/metrics.js';
+import { RemoteReadTarget } from '../query/downstream/remote-read.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../query/promql/engine.js';
 import { countingStorage, newStorageStats } from '../query/storage/counting.js';
@@ -90,9 +91,10 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     const client = clients[i]!;
     const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
     const pool = new TargetPool(
-      (address) => new JsonApiTarget({
-        url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics,
-      }),
+      (address) => {
+        const opts = { url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics };
+        return g.remote_read ? new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path }) : new JsonApiTarget(opts);
+      },
       (address) => targetName(url(address)),
     );
     const targets = new TargetSet(name, staticTargets(g), discoverers(g, name, opts), opts.log);

@@ -296,7 +296,8 @@ export class JsonApiTarget implements Storage {
     return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason), kind);
   }
 
-  private redact(text: string): string {
+  /** `text` with every credential this target sends (and its client's secrets) cut out. */
+  redact(text: string): string {
     for (const s of this.secrets) if (text.includes(s)) text = text.split(s).join('<secret>');
     return this.client ? this.client.redact(text) : text;
   }

@@ -25,6 +25,7 @@ import {
   parseTimeMs, respondSuccess, successBody, timeParam, type Form,
 } from './http-api.js';
 import { addStorageStats, type StorageStats } from './request-stats.js';
+import { createRemoteReadApi } from './remote-read.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
 
@@ -302,5 +303,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   app.on(['GET', 'POST'], '/format_query', formatQuery);
   app.on(['GET', 'POST'], '/query_exemplars', exemplars);
   app.get('/status/buildinfo', (c) => jsonResponse(c, successBody(buildInfoJson()), 200));
+  // Remote read (POST /api/v1/read) over the same storage: Prometheus or another promfront can read from us.
+  app.route('/read', createRemoteReadApi({ storage: deps.storage, timeoutMs: maxTimeoutMs }));
   return app;
 }
