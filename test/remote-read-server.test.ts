@@ -367,6 +367,10 @@ query:
     const after = await requests();
     expect((after['/api/v1/read'] ?? 0) - (before['/api/v1/read'] ?? 0)).toBe(1);
     expect(after['/api/v1/query'] ?? 0).toBe(before['/api/v1/query'] ?? 0);
+    // The proxy's own metrics count those reads per target, with the bytes they brought.
+    const own = await (await fetch(`${proxy.url}/metrics`)).text();
+    expect(own).toMatch(new RegExp(`^promfront_query_downstream_requests_total\\{[^}]*endpoint="read"[^}]*outcome="success"[^}]*\\} [1-9]`, 'm'));
+    expect(own).toMatch(/^promfront_query_downstream_response_bytes_total\{[^}]*endpoint="read"[^}]*\} [1-9]/m);
   });
 
   it('our staleness marker ends the series for Prometheus at once, not after the lookback', async () => {
