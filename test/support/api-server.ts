@@ -35,7 +35,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       res.end(JSON.stringify({ status: 'success', data }));
     };
     if (u.pathname.endsWith('/api/v1/query')) {
-      const t = Number(u.searchParams.get('time'));
+      // One sample 1 ms before the evaluation time: JsonApiTarget asks at the end of its range + 1 ms.
+      const t = (Math.round(Number(u.searchParams.get('time')) * 1000) - 1) / 1000;
       json({ resultType: 'matrix', result: [{ metric: { __name__: 'up', server: opts.name }, values: [[t, '1']] }] });
     } else if (u.pathname.endsWith('/api/v1/labels')) {
       json(['__name__', 'server']);
