@@ -205,6 +205,11 @@ export const serverGroupSchema = z.strictObject({
   /** Path of the remote-read endpoint below path_prefix. */
   remote_read_path: z.string().regex(/^\/[^?#]*$/, 'must start with "/"').default('/api/v1/read'),
   /**
+   * The group's servers write their stored staleness markers as "NaN" samples and keep no real NaN
+   * (VictoriaMetrics): NaN samples read through the JSON API are taken as staleness markers.
+   */
+  stale_nan: z.boolean().default(false),
+  /**
    * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
    * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
    */

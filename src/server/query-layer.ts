@@ -92,7 +92,9 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
     const pool = new TargetPool(
       (address) => {
-        const opts = { url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics };
+        const opts = {
+          url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics, nanIsStale: g.stale_nan,
+        };
         return g.remote_read ? new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path }) : new JsonApiTarget(opts);
       },
       (address) => targetName(url(address)),

@@ -63,6 +63,11 @@ export interface JsonApiTargetOptions {
   observer?: DownstreamObserver;
   /** Connection and authentication settings (a server group's http_client); see http-client.ts. */
   client?: TargetClient;
+  /**
+   * NaN samples are staleness markers: the downstream keeps no real NaN and writes its stored
+   * staleness markers as "NaN" (VictoriaMetrics). Prometheus's range vectors never contain markers.
+   */
+  nanIsStale?: boolean;
 }
 
 /** What a target needs from its server group's HTTP client settings (DownstreamClient). */
@@ -149,6 +154,7 @@ export class JsonApiTarget implements Storage {
   private readonly timeoutMs: number;
   private readonly group: string;
   private readonly observer: DownstreamObserver | undefined;
+  private readonly nanIsStale: boolean;
   /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
   private readonly secrets: string[];
 
@@ -169,6 +175,7 @@ export class JsonApiTarget implements Storage {
     this.timeoutMs = opts.timeoutMs;
     this.group = opts.group ?? '';
     this.observer = opts.observer;
+    this.nanIsStale = opts.nanIsStale ?? false;
     this.origin = u.origin;
     this.client = opts.client;
     this.pool = this.newPool();
@@ -193,7 +200,7 @@ export class JsonApiTarget implements Storage {
     const queryMs = endMs + 1;
     const rangeMs = queryMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(queryMs)]], signal, (data) => parseMatrix(data, startMs, endMs));
+    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(queryMs)]], signal, (data) => parseMatrix(data, startMs, endMs, this.nanIsStale));
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
@@ -493,7 +500,7 @@ function describeError(err: unknown): string {
 }
 
 /** Parses `{resultType: "matrix", result: [{metric, values}]}` into sorted Series within [startMs, endMs]. */
-export function parseMatrix(data: any, startMs: number, endMs: number): Series[] {
+export function parseMatrix(data: any, startMs: number, endMs: number, nanIsStale = false): Series[] {
   if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
   if (data.resultType !== 'matrix') throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected "matrix"`);
   if (!Array.isArray(data.result)) throw new Error('result is not a list');
@@ -514,6 +521,7 @@ export function parseMatrix(data: any, startMs: number, endMs: number): Series[]
     const n = values?.length ?? 0;
     const ts = new Float64Array(n);
     const vs = new Float64Array(n);
+    let stale: Uint8Array | undefined;
     let k = 0;
     for (let i = 0; i < n; i++) {
       const p = values[i];
@@ -522,10 +530,13 @@ export function parseMatrix(data: any, startMs: number, endMs: number): Series[]
       if (t < startMs || t > endMs) continue;
       ts[k] = t;
       vs[k] = parseSampleValue(p[1]);
+      if (nanIsStale && Number.isNaN(vs[k])) (stale ??= new Uint8Array(n))[k] = 1;
       k++;
     }
     if (k === 0) continue;
-    out.push({ labels, timestamps: k === n ? ts : ts.slice(0, k), values: k === n ? vs : vs.slice(0, k) });
+    const series: Series = { labels, timestamps: k === n ? ts : ts.slice(0, k), values: k === n ? vs : vs.slice(0, k) };
+    if (stale !== undefined) series.stale = k === n ? stale : stale.slice(0, k);
+    out.push(series);
   }
   out.sort((a, b) => compareLabels(a.labels, b.labels));
   return out;
