@@ -425,9 +425,11 @@ query:
     expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'a', endpoint: 'series', outcome: 'success' })).toBe(3);
     expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'a', endpoint: 'labels', outcome: 'success' })).toBe(2);
     expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'down', endpoint: 'series', outcome: 'error' })).toBe(3);
-    expect(metricValue(metrics, 'promfront_query_downstream_errors_total', { group: 'down', kind: 'connection' })).toBe(6); // 3 series + 2 labels + 1 federate
+    expect(metricValue(metrics, 'promfront_query_downstream_errors_total', { group: 'down', kind: 'connection' })).toBe(6); // 3 series + 2 labels + 1 federate (read)
     // Series came from the downstream's /api/v1/series: the only sample reads were federation's.
-    expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'a', endpoint: 'query' })).toBe(1);
+    // (a remote read: Prometheus serves it, and remote_read is unset).
+    expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'a', endpoint: 'read' })).toBe(1);
+    expect(metricValue(metrics, 'promfront_query_downstream_requests_total', { group: 'a', endpoint: 'query' })).toBeUndefined();
     expect(metricValue(metrics, 'promfront_query_samples_loaded_total', { type: 'series' })).toBeUndefined();
     expect(metricValue(metrics, 'promfront_query_downstream_request_duration_seconds_count', { group: 'a', endpoint: 'series' })).toBe(3);
     expect(metricValue(metrics, 'promfront_query_downstream_response_bytes_total', { group: 'a', endpoint: 'series' })).toBeGreaterThan(100);

@@ -175,11 +175,14 @@ const error500Server = () =>
 // ---------------------------------------------------------------------------------------------
 
 /** One server group of a proxy config, as YAML list item. */
-function groupYaml(name: string, targets: number[], opts: { label?: string; timeout?: string; ignoreError?: boolean; auth?: boolean } = {}): string {
+function groupYaml(name: string, targets: number[], opts: { label?: string; timeout?: string; ignoreError?: boolean; auth?: boolean; jsonApi?: boolean } = {}): string {
   const lines = [
     `    - name: ${name}`,
     `      static_configs: [{targets: [${targets.map((p) => `"127.0.0.1:${p}"`).join(', ')}]}]`,
   ];
+  // The fault servers fake the JSON API: their groups read through it. The real Prometheus groups
+  // read as configured by default (remote read, which Prometheus serves).
+  if (opts.jsonApi) lines.push('      remote_read: false');
   if (opts.label !== undefined) lines.push(`      labels: {pf: "${opts.label}"}`);
   if (opts.timeout !== undefined) lines.push(`      timeout: ${opts.timeout}`);
   if (opts.ignoreError) lines.push('      ignore_error: true');
@@ -231,7 +234,7 @@ describe('query layer faults', () => {
     refusedPort = await freePort();
 
     const faultGroups = (ignoreError: boolean) =>
-      FAULTS.map((f) => groupYaml(f, [portOf(f)], { label: f, timeout: f === 'hang' ? '2s' : '1s', ignoreError, auth: true })).join('\n');
+      FAULTS.map((f) => groupYaml(f, [portOf(f)], { label: f, timeout: f === 'hang' ? '2s' : '1s', ignoreError, auth: true, jsonApi: true })).join('\n');
     [strict, lenient, sampleLimited, ha] = await Promise.all([
       startProxy((listen) => `
 listen: ${listen}
@@ -243,7 +246,7 @@ query:
   server_groups:
 ${groupYaml('ok', [replicaB.port], { label: 'ok', timeout: '2s' })}
 ${faultGroups(false)}
-${groupYaml('hang-long', [faults.hang.port], { label: 'hang-long', timeout: '30s', auth: true })}
+${groupYaml('hang-long', [faults.hang.port], { label: 'hang-long', timeout: '30s', auth: true, jsonApi: true })}
 `),
       startProxy((listen) => `
 listen: ${listen}
@@ -459,7 +462,7 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       for (const a of duringAnswers) for (const w of a.body.warnings ?? []) expect(w).toContain(`server group "ha": target "${deadTarget}" failed: `);
       for (const a of after) {
         expect(a.body.warnings, a.text).toHaveLength(1);
-        expect(a.body.warnings![0]).toMatch(new RegExp(`^server group "ha": target "${deadTarget.replace(/[.]/g, '\\.')}" failed: request failed: .*ECONNREFUSED`));
+        expect(a.body.warnings![0]).toMatch(new RegExp(`^server group "ha": target "${deadTarget.replace(/[.]/g, '\\.')}" failed: (remote read: )?request failed: .*ECONNREFUSED`));
       }
     });
   });

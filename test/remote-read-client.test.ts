@@ -305,6 +305,44 @@ describe('RemoteReadTarget errors', () => {
   });
 });
 
+describe('fallback to the JSON API where remote read is not served (remote_read unset)', () => {
+  /** A server without remote read (answering `status` there) whose JSON API has one `up` sample. */
+  const jsonOnly = (status: number, contentType = 'text/plain', text = 'unsupported path requested: "/api/v1/read"') => serve((req, res) => {
+    if (req.url!.startsWith('/api/v1/read')) {
+      res.writeHead(status, { 'content-type': contentType });
+      res.end(text);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { __name__: 'up' }, values: [[99, '1']] }] } }));
+  });
+
+  for (const [status, contentType] of [[400, 'text/plain'], [404, 'text/plain'], [405, 'text/plain'], [200, 'text/html']] as const) {
+    it(`HTTP ${status} ${contentType} at the remote-read path: the JSON API answers, and is asked directly from then on`, async () => {
+      const srv = await jsonOnly(status, contentType);
+      await withTarget({ url: srv.url, timeoutMs: 5_000, fallbackToJson: true }, async (t) => {
+        for (let i = 0; i < 2; i++) {
+          const got = await t.select(up, 0, 100_000);
+          expect(got.map((s) => [s.labels, Array.from(s.timestamps), Array.from(s.values)])).toEqual([[[{ name: '__name__', value: 'up' }], [99_000], [1]]]);
+        }
+        expect(t.fellBackBecause).toMatch(status === 200 ? /unexpected content type/ : new RegExp(`HTTP ${status}`));
+      });
+      expect(srv.seen.filter((s) => s.url.startsWith('/api/v1/read'))).toHaveLength(1);
+      expect(srv.seen.filter((s) => s.url.startsWith('/api/v1/query'))).toHaveLength(2);
+    });
+  }
+
+  it('does not fall back on other failures (500, 401), nor when remote_read is set', async () => {
+    for (const status of [500, 401]) {
+      const srv = await jsonOnly(status);
+      const err = await failure(srv.url, { fallbackToJson: true });
+      expect(err.message).toMatch(new RegExp(`HTTP ${status}`));
+    }
+    const srv = await jsonOnly(404);
+    expect((await failure(srv.url, { fallbackToJson: false })).message).toMatch(/HTTP 404/);
+  });
+});
+
 describe('config: remote_read and remote_read_path of a server group', () => {
   const group = (extra: string) => `
 query:
@@ -323,7 +361,8 @@ ${extra}`;
 
   it('default to the JSON API and /api/v1/read', () => {
     const g = parseConfigText(group('')).query!.server_groups[0]!;
-    expect([g.remote_read, g.remote_read_path]).toEqual([false, '/api/v1/read']);
+    // Unset: remote read where the server serves it (see the fallback tests).
+    expect([g.remote_read, g.remote_read_path]).toEqual([undefined, '/api/v1/read']);
   });
 
   it('are read as given', () => {

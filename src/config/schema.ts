@@ -200,8 +200,11 @@ export const serverGroupSchema = z.strictObject({
   anti_affinity: duration.default(parseDuration('10s')),
   ignore_error: z.boolean().default(false),
   timeout: duration.optional(),
-  /** Read samples through Prometheus's remote-read protocol instead of the JSON query API. */
-  remote_read: z.boolean().default(false),
+  /**
+   * Read samples through Prometheus's remote-read protocol (true) or the JSON query API (false).
+   * Unset: remote read where the server serves it, the JSON API where it does not.
+   */
+  remote_read: z.boolean().optional(),
   /** Path of the remote-read endpoint below path_prefix. */
   remote_read_path: z.string().regex(/^\/[^?#]*$/, 'must start with "/"').default('/api/v1/read'),
   /**

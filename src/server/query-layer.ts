@@ -95,7 +95,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
         const opts = {
           url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics, nanIsStale: g.stale_nan,
         };
-        return g.remote_read ? new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path }) : new JsonApiTarget(opts);
+        if (g.remote_read === false) return new JsonApiTarget(opts);
+        return new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path, fallbackToJson: g.remote_read === undefined });
       },
       (address) => targetName(url(address)),
     );

@@ -53,6 +53,12 @@ export interface RemoteReadTargetOptions extends JsonApiTargetOptions {
   maxResponseBytes?: number;
   /** The answers asked for, in order of preference; default streamed, then samples. */
   responseKinds?: ResponseKind[];
+  /**
+   * Read through the JSON API from then on when the server turns out not to serve remote read
+   * (it answers 400, 404, 405, 415 or 501, or 2xx with another content type): "where the target
+   * supports it". Default false: every failure is an error.
+   */
+  fallbackToJson?: boolean;
 }
 
 export type ResponseKind = 'streamed' | 'samples';
@@ -65,6 +71,11 @@ const MATCH_TYPES: Record<LabelMatcher['type'], number> = {
 };
 
 class InvalidResponse extends Error {}
+
+/** The server does not serve remote read at this path (VictoriaMetrics answers 400 "unsupported path"). */
+class RemoteReadUnsupported extends DownstreamError {}
+
+const UNSUPPORTED_STATUS = new Set([400, 404, 405, 415, 501]);
 
 export class RemoteReadTarget implements Storage {
   /** The base URL without userinfo, used in error messages. */
@@ -79,6 +90,8 @@ export class RemoteReadTarget implements Storage {
   private readonly observer: DownstreamObserver | undefined;
   /** Response body bytes read so far, for the metrics. */
   private bytesRead = 0;
+  private readonly fallbackToJson: boolean;
+  private fallbackReason: string | undefined;
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
@@ -116,6 +129,7 @@ export class RemoteReadTarget implements Storage {
     if (kinds.length === 0) throw new Error('responseKinds must not be empty');
     this.accepted = kinds.map((k) => (k === 'streamed' ? ResponseType.STREAMED_XOR_CHUNKS : ResponseType.SAMPLES));
     this.client = opts.client;
+    this.fallbackToJson = opts.fallbackToJson ?? false;
     this.group = opts.group ?? '';
     this.observer = opts.observer;
     // TLS material is read when the target is built; a rotated certificate reaches remote reads on
@@ -123,8 +137,30 @@ export class RemoteReadTarget implements Storage {
     this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1, ...opts.client?.poolOptions() });
   }
 
-  /** select, told to the metrics observer (endpoint "read") like every JSON-API request. */
+  /** Why this target reads through the JSON API instead (fallbackToJson), once it found out. */
+  get fellBackBecause(): string | undefined {
+    return this.fallbackReason;
+  }
+
   async select(
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    hints?: SelectHints,
+    signal?: AbortSignal,
+  ): Promise<Series[]> {
+    if (this.fallbackReason !== undefined) return this.json.select(matchers, startMs, endMs, hints, signal);
+    try {
+      return await this.observedRead(matchers, startMs, endMs, hints, signal);
+    } catch (err) {
+      if (!this.fallbackToJson || !(err instanceof RemoteReadUnsupported)) throw err;
+      this.fallbackReason = err.message;
+      return this.json.select(matchers, startMs, endMs, hints, signal);
+    }
+  }
+
+  /** A remote read, told to the metrics observer (endpoint "read") like every JSON-API request. */
+  private async observedRead(
     matchers: LabelMatcher[],
     startMs: number,
     endMs: number,
@@ -191,6 +227,7 @@ export class RemoteReadTarget implements Storage {
       if (timeout.aborted) throw new DownstreamError(this.target, `remote read: timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
       // A downstream may echo our credentials back in its error body: they are cut out here.
       const safe = (reason: string) => this.json.redact(reason);
+      if (err instanceof RemoteReadUnsupported) throw new RemoteReadUnsupported(this.target, safe(err.message.slice(this.target.length + 2)), err.kind);
       if (err instanceof DownstreamError) throw new DownstreamError(this.target, safe(err.message.slice(this.target.length + 2)), err.kind);
       if (err instanceof InvalidResponse) throw new DownstreamError(this.target, safe(`remote read: invalid response: ${err.message}`));
       throw new DownstreamError(this.target, safe(`remote read: request failed: ${describeError(err)}`), 'connection');
@@ -214,12 +251,13 @@ export class RemoteReadTarget implements Storage {
       const contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
       if (res.statusCode < 200 || res.statusCode > 299) {
         const text = await readText(res.body, 4096);
-        throw new DownstreamError(this.target, `remote read: HTTP ${res.statusCode}: ${snippet(text) || '(empty body)'}`, 'http_status');
+        const E = UNSUPPORTED_STATUS.has(res.statusCode) ? RemoteReadUnsupported : DownstreamError;
+        throw new E(this.target, `remote read: HTTP ${res.statusCode}: ${snippet(text) || '(empty body)'}`, 'http_status');
       }
       const kind = responseKind(contentType);
       if (kind === undefined) {
         await res.body.dump();
-        throw new DownstreamError(this.target, `remote read: unexpected content type ${JSON.stringify(contentType || '(none)')}`);
+        throw new RemoteReadUnsupported(this.target, `remote read: unexpected content type ${JSON.stringify(contentType || '(none)')}`);
       }
       const out = kind === 'streamed' ? await this.readStreamed(res.body, startMs, endMs) : await this.readSamples(res.body, startMs, endMs);
       this.responses[kind]++;
