@@ -63,11 +63,13 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const url = `http://${listen}`;
+  // 'close' comes after the output streams end, so the message below has all the proxy wrote.
+  const exited = new Promise<never>((_, reject) => {
+    child.once('close', (codeOrNull) => reject(new Error(`proxy exited early (code ${codeOrNull}):\n${out.trim()}`)));
+  });
+  exited.catch(() => {});
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`proxy exited early (code ${child.exitCode}):\n${out.trim()}`);
-      return answers200(`${url}/-/healthy`);
-    }, 30_000, 'proxy /-/healthy');
+    await Promise.race([exited, waitFor(() => answers200(`${url}/-/healthy`), 30_000, 'proxy /-/healthy')]);
   } catch (err) {
     await terminate(child, 2000);
     const msg = (err as Error).message;
