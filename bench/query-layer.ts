@@ -12,24 +12,26 @@
 //
 // With none of them, all three run. Other flags: --runs=N (timed runs per query and target,
 // default 10), --breakdown-runs=N (default 3), --profile (CPU profile of the proxy in --sharded even
-// when sharding is faster), --remote-read (sets `remote_read: true` on every server group).
+// when sharding is faster), --remote-read (sets `remote_read: true` on every server group),
+// --wait-idle (before each scenario's timings, wait up to 15 min for a 1-minute load average < 1.5).
 //
 //   npm run bench:query [-- --sharded --runs=5]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { findPrometheus, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { profileIn, summarizeProfile } from './cpu-profile.js';
 import { buildBlocks, DASHBOARD, SHARDED, type BuiltData } from './query-data.js';
 import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown } from './query-measure.js';
-import { addr, memoryStatus, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
+import { addr, memoryStatus, prometheusFromBlocks, proxyConfig, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k!, v ?? 'true'] as const;
 }));
-const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read'];
+const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'wait-idle'];
 for (const k of args.keys()) {
   if (!KNOWN.includes(k)) {
     console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
@@ -42,6 +44,7 @@ const RUNS = Number(args.get('runs') ?? 10);
 const BREAKDOWN_RUNS = Number(args.get('breakdown-runs') ?? 3);
 const PROFILE = args.has('profile');
 const REMOTE_READ = args.has('remote-read');
+const WAIT_IDLE = args.has('wait-idle');
 
 const MIN = 60_000;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-query-'));
@@ -102,12 +105,26 @@ async function timeRounds(bases: string[], query: string, startMs: number, endMs
 
 function printBreakdown(title: string, rows: { query: string; proxyMs: number; b: Breakdown }[]): void {
   console.log(`\n${title}`);
-  console.log('| query | proxy over HTTP, median | in-process engine total | select (fetch, decode, merge) | evaluation | API + response encoding (HTTP − in-process) | of select: downstream HTTP | JSON.parse | to columnar | downstream JSON | raw samples |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| query | proxy over HTTP, median | in-process query layer | engine | select (fetch, decode, merge) | evaluation | API + response encoding | of select: downstream HTTP | JSON.parse | to columnar | downstream JSON | raw samples |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const { query, proxyMs, b } of rows) {
-    console.log(`| ${code(query)} | ${fmtMs(proxyMs)} ms | ${fmtMs(b.engineMs)} ms | ${fmtMs(b.selectMs)} ms (${Math.round((100 * b.selectMs) / b.engineMs)}%) | ${fmtMs(b.evalMs)} ms | ${fmtMs(proxyMs - b.engineMs)} ms | ${fmtMs(b.httpMs)} ms | ${fmtMs(b.jsonParseMs)} ms | ${fmtMs(b.toSeriesMs)} ms | ${fmtMb(b.bytes)} | ${b.samples.toLocaleString('en-US')} |`);
+    console.log(`| ${code(query)} | ${fmtMs(proxyMs)} ms | ${fmtMs(b.layerMs)} ms | ${fmtMs(b.engineMs)} ms | ${fmtMs(b.selectMs)} ms (${Math.round((100 * b.selectMs) / b.engineMs)}%) | ${fmtMs(b.evalMs)} ms | ${fmtMs(b.encodeMs)} ms | ${fmtMs(b.httpMs)} ms | ${fmtMs(b.jsonParseMs)} ms | ${fmtMs(b.toSeriesMs)} ms | ${fmtMb(b.bytes)} | ${b.samples.toLocaleString('en-US')} |`);
   }
+  if (REMOTE_READ) console.log('(with --remote-read the in-process query layer reads through remote read; the engine / select split still measures the JSON-API path, for comparison)');
 }
+
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** With --wait-idle: waits (up to 15 min) until the 1-minute load average is below 1.5. */
+async function settle(): Promise<void> {
+  if (WAIT_IDLE) {
+    const deadline = Date.now() + 15 * MIN;
+    while (loadavg()[0]! >= 1.5 && Date.now() < deadline) await sleep(10_000);
+  }
+  console.log(`# load average (1, 5, 15 min): ${load()}${loadavg()[0]! >= 1.5 ? ' — the machine is busy, timings are noisy' : ''}`);
+}
+
+const BREAKDOWN_TITLE = 'in-process: the query layer built from the proxy\'s config and asked without a socket; the engine over the same fan-out storage with storage.select timed; each select replayed to split it';
 
 // ---------------------------------------------------------------------------------------------
 // 1. One group vs direct
@@ -135,6 +152,7 @@ async function oneGroup(): Promise<void> {
     const end = DASHBOARD.endMs;
     const step = 15_000;
     console.log(`# range queries from +5 min to +60 min at 15 s (${(end - start) / step + 1} steps); ${RUNS} runs per query and target, after one warm-up that is also the correctness check`);
+    await settle();
     const rows: { query: string; direct: number[]; proxied: number[]; series: number; points: number }[] = [];
     for (const q of DASHBOARD_QUERIES) {
       const d = await timedRange(prom.url, q, start, end, step);
@@ -154,13 +172,13 @@ async function oneGroup(): Promise<void> {
     }
     console.log(`\nproxy / direct over the ${rows.length} queries: median ${fmtX(median(ratios))}, min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))} (target: median ≤ 1.3×)`);
 
-    if (REMOTE_READ) {
-      console.log('\n(in-process breakdown skipped: it measures the JSON-API read path, not remote read)');
-      return;
-    }
+    console.log(`# load average after: ${load()}`);
+    const groups = [[addr(prom)]];
     const bd: { query: string; proxyMs: number; b: Breakdown }[] = [];
-    for (const r of rows) bd.push({ query: r.query, proxyMs: median(r.proxied), b: await breakdown([[addr(prom)]], r.query, start, end, step, BREAKDOWN_RUNS) });
-    printBreakdown(`Where the proxy's time goes (in-process, same pieces as the proxy, median of ${BREAKDOWN_RUNS}; the downstream HTTP includes Prometheus reading and encoding the raw samples):`, bd);
+    for (const r of rows) {
+      bd.push({ query: r.query, proxyMs: median(r.proxied), b: await breakdown(proxyConfig('127.0.0.1:0', groups, REMOTE_READ), groups, r.query, start, end, step, BREAKDOWN_RUNS) });
+    }
+    printBreakdown(`Where the proxy's time goes (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; the downstream HTTP includes Prometheus reading and encoding the raw samples):`, bd);
   } finally {
     await proxy?.stop();
     await prom.stop();
@@ -213,6 +231,7 @@ async function sharded(): Promise<void> {
     const end = start + 360 * MIN;
     const step = 30_000;
     console.log(`# range queries over 6 h at 30 s (${(end - start) / step + 1} steps); ${RUNS} runs per query and target`);
+    await settle();
     const rows: { query: string; single: number[]; one: number[]; four: number[]; series: number }[] = [];
     for (const q of SHARDED_QUERIES) {
       const d = await timedRange(single.url, q, start, end, step);
@@ -229,18 +248,18 @@ async function sharded(): Promise<void> {
       if (ratio >= 1) slower = true;
       console.log(`| ${code(r.query)} | ${r.series} | ${fmtMs(median(r.single))} ms (${fmtMs(percentile(r.single, 90))}) | ${fmtMs(median(r.one))} ms | ${fmtMs(median(r.four))} ms (${fmtMs(percentile(r.four, 90))}) | ${fmtX(ratio)} |`);
     }
+    console.log(`# load average after: ${load()}`);
     console.log(`\nsharded ${slower ? 'is NOT faster than' : 'is faster than'} one Prometheus on ${slower ? 'at least one query' : 'both queries'} (target: faster)`);
 
-    if (!REMOTE_READ) {
-      const bd4: { query: string; proxyMs: number; b: Breakdown }[] = [];
-      const bd1: { query: string; proxyMs: number; b: Breakdown }[] = [];
-      for (const r of rows) {
-        bd4.push({ query: r.query, proxyMs: median(r.four), b: await breakdown(groups4, r.query, start, end, step, BREAKDOWN_RUNS) });
-        bd1.push({ query: r.query, proxyMs: median(r.one), b: await breakdown([[addr(single)]], r.query, start, end, step, BREAKDOWN_RUNS) });
-      }
-      printBreakdown(`Where the time goes, proxy over 4 shards (in-process, median of ${BREAKDOWN_RUNS}; downstream HTTP = the 4 requests in parallel):`, bd4);
-      printBreakdown(`Where the time goes, proxy over the one Prometheus (in-process, median of ${BREAKDOWN_RUNS}):`, bd1);
+    const groups1 = [[addr(single)]];
+    const bd4: { query: string; proxyMs: number; b: Breakdown }[] = [];
+    const bd1: { query: string; proxyMs: number; b: Breakdown }[] = [];
+    for (const r of rows) {
+      bd4.push({ query: r.query, proxyMs: median(r.four), b: await breakdown(proxyConfig('127.0.0.1:0', groups4, REMOTE_READ), groups4, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd1.push({ query: r.query, proxyMs: median(r.one), b: await breakdown(proxyConfig('127.0.0.1:0', groups1, REMOTE_READ), groups1, r.query, start, end, step, BREAKDOWN_RUNS) });
     }
+    printBreakdown(`Where the time goes, proxy over 4 shards (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; downstream HTTP = the 4 requests in parallel):`, bd4);
+    printBreakdown(`Where the time goes, proxy over the one Prometheus (same method, median of ${BREAKDOWN_RUNS}):`, bd1);
     for (const p of proxies.splice(0)) await p.stop();
     if (slower || PROFILE) await profileProxy(groups4, start, end, step);
   } finally {
@@ -264,6 +283,7 @@ async function memory(): Promise<void> {
     const start = DASHBOARD.startMs + step;
     const end = DASHBOARD.endMs;
     console.log(`# query ${q} from +5 s to +60 min at 5 s (${(end - start) / step + 1} steps); fresh processes; Prometheus first, then the proxy three times`);
+    await settle();
 
     const promBefore = memoryStatus(prom.pid);
     const d = await timedRange(prom.url, q, start, end, step);

@@ -2,12 +2,14 @@
 // agree, and an in-process breakdown of where the proxy's time goes (fetch vs evaluation).
 
 import { Pool, request } from 'undici';
+import { parseConfigText } from '../src/config/load.js';
 import { JsonApiTarget, matchersToSelector, parseMatrix } from '../src/query/downstream/json-api.js';
 import { FanoutStorage, type GroupSpec } from '../src/query/fanout.js';
 import type { LabelMatcher } from '../src/query/model.js';
 import { Engine } from '../src/query/promql/engine.js';
 import { compareSeriesValue } from '../src/query/promql/testfile.js';
 import type { Series, Storage } from '../src/query/storage/interface.js';
+import { createQueryLayer } from '../src/server/query-layer.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -119,6 +121,10 @@ export function sameUpToTies(ref: string, got: string): { diff?: string; tieStep
 // In-process breakdown
 
 export interface Breakdown {
+  /** The proxy's query layer built from its config, asked in-process (API, engine, response encoding; no socket). */
+  layerMs: number;
+  /** layerMs - engineMs: parameter handling and writing the JSON answer. */
+  encodeMs: number;
   /** Engine.rangeQuery over the fan-out storage, as the proxy runs it (no HTTP API around it). */
   engineMs: number;
   /** Wall time inside storage.select (downstream requests, decoding, replica/group merge). */
@@ -161,12 +167,17 @@ function unionMs(iv: [number, number][]): number {
 }
 
 /**
- * Runs the query `runs` times in this process through the same pieces the proxy wires up
- * (JsonApiTarget per server, FanoutStorage, Engine in prometheus-2 mode), timing storage.select,
- * then replays each select's downstream request to split it into HTTP, JSON.parse and conversion.
- * Medians over runs. Measures the JSON-API read path only.
+ * Runs the query `runs` times in this process: through the query layer built from the proxy's own
+ * config (createQueryLayer, asked without a socket), and through the same pieces it wires up
+ * (JsonApiTarget per server, FanoutStorage, Engine in prometheus-2 mode) with storage.select
+ * timed; then replays each select's downstream request to split it into HTTP, JSON.parse and
+ * conversion. Medians over runs. The split measures the JSON-API read path.
  */
-export async function breakdown(groups: string[][], query: string, startMs: number, endMs: number, stepMs: number, runs: number): Promise<Breakdown> {
+export async function breakdown(
+  configText: string, groups: string[][], query: string, startMs: number, endMs: number, stepMs: number, runs: number,
+): Promise<Breakdown> {
+  const layer = createQueryLayer(parseConfigText(configText).query!);
+  const layerQs = new URLSearchParams({ query, start: String(startMs / 1000), end: String(endMs / 1000), step: `${stepMs / 1000}s` });
   const targets = groups.map((g) => g.map((a) => new JsonApiTarget({ url: `http://${a}`, timeoutMs: 300_000 })));
   const specs: GroupSpec[] = groups.map((g, i) => ({
     name: `shard-${i}`,
@@ -182,6 +193,12 @@ export async function breakdown(groups: string[][], query: string, startMs: numb
   const rows: Breakdown[] = [];
   try {
     for (let run = 0; run < runs; run++) {
+      const l0 = performance.now();
+      const res = await layer.api.request(`/query_range?${layerQs.toString()}`);
+      await res.text();
+      const layerMs = performance.now() - l0;
+      if (res.status !== 200) throw new Error(`in-process query layer: ${query}: HTTP ${res.status}`);
+
       const calls: SelectCall[] = [];
       const intervals: [number, number][] = [];
       const view = fanout.forQuery().storage;
@@ -227,13 +244,15 @@ export async function breakdown(groups: string[][], query: string, startMs: numb
           for (const s of series) samples += s.timestamps.length;
         }
       }
-      rows.push({ engineMs, selectMs, evalMs: engineMs - selectMs, httpMs, jsonParseMs, toSeriesMs, bytes, samples });
+      rows.push({ layerMs, encodeMs: layerMs - engineMs, engineMs, selectMs, evalMs: engineMs - selectMs, httpMs, jsonParseMs, toSeriesMs, bytes, samples });
     }
   } finally {
-    await Promise.all([...targets.flat().map((t) => t.close()), ...pools.map((p) => p.close())]);
+    await Promise.all([layer.close(), ...targets.flat().map((t) => t.close()), ...pools.map((p) => p.close())]);
   }
   const med = (f: (b: Breakdown) => number): number => median(rows.map(f));
   return {
+    layerMs: med((b) => b.layerMs),
+    encodeMs: med((b) => b.encodeMs),
     engineMs: med((b) => b.engineMs),
     selectMs: med((b) => b.selectMs),
     evalMs: med((b) => b.evalMs),
