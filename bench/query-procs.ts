@@ -41,7 +41,8 @@ export function proxyConfig(listen: string, groups: string[][], remoteRead: bool
   const lines = [`listen: ${listen}`, 'log_level: warn', 'query:', '  semantics: prometheus-2', '  server_groups:'];
   groups.forEach((targets, i) => {
     lines.push(`    - name: shard-${i}`, '      static_configs:', `        - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
-    if (remoteRead) lines.push('      remote_read: true');
+    // Explicit both ways: unset would mean "remote read where served", i.e. remote read here.
+    lines.push(`      remote_read: ${remoteRead}`);
   });
   return `${lines.join('\n')}\n`;
 }

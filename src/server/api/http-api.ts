@@ -212,12 +212,17 @@ function capAnnotations(list: readonly string[], kind: 'warning' | 'info'): stri
 }
 
 export function successBody(dataJson: string, warnings: readonly string[] = [], infos: readonly string[] = []): string {
-  let out = `{"status":"success","data":${dataJson}`;
+  return `{"status":"success","data":${dataJson}${annotationsJson(warnings, infos)}}`;
+}
+
+/** The envelope's `,"warnings":[...],"infos":[...]` part (each capped as Prometheus caps them), or ''. */
+export function annotationsJson(warnings: readonly string[], infos: readonly string[]): string {
+  let out = '';
   const w = capAnnotations(warnings, 'warning');
   const i = capAnnotations(infos, 'info');
   if (w.length > 0) out += `,"warnings":[${w.map(goJsonString).join(',')}]`;
   if (i.length > 0) out += `,"infos":[${i.map(goJsonString).join(',')}]`;
-  return `${out}}`;
+  return out;
 }
 
 export function jsonResponse(c: Context, body: string, status: number): Response {

@@ -21,10 +21,10 @@ import { formatFloatF } from '../../query/promql/eval-types.js';
 import type { Semantics } from '../../query/promql/functions/types.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  ApiError, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs,
+  annotationsJson, ApiError, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs,
   parseTimeMs, respondSuccess, successBody, timeParam, type Form,
 } from './http-api.js';
-import { addStorageStats, type StorageStats } from './request-stats.js';
+import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
@@ -88,14 +88,64 @@ function pointJson(t: number, v: number): string {
   return `[${formatTimestamp(t)},"${formatValue(v)}"]`;
 }
 
+type MatrixResult = Extract<QueryResult, { resultType: 'matrix' }>;
+
+/** Matrices with at least this many points are written series by series instead of as one string. */
+const STREAM_MIN_POINTS = 100_000;
+/** Series encoded per chunk of a streamed matrix. */
+const STREAM_BATCH = 200;
+
+function matrixPoints(r: MatrixResult): number {
+  let n = 0;
+  for (const s of r.result) n += s.timestamps.length;
+  return n;
+}
+
+function matrixSeriesJson(s: MatrixResult['result'][number]): string {
+  return `{"metric":${metricJson(s.labels)},"values":[${s.timestamps.map((t, i) => pointJson(t, s.values[i]!)).join(',')}]}`;
+}
+
+/**
+ * A large range-query answer, the same bytes as resultJson's, written a batch of series at a time:
+ * the whole body never exists as one string (150 MB for 10,000 series x 720 points), and each series
+ * is let go once written.
+ */
+function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], infos: readonly string[]): Response {
+  const stats = requestStats(c);
+  if (stats) stats.warnings += warnings.length;
+  const series: (MatrixResult['result'][number] | undefined)[] = r.result;
+  const tail = `]}${annotationsJson(warnings, infos)}}`;
+  const encoder = new TextEncoder();
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode('{"status":"success","data":{"resultType":"matrix","result":['));
+    },
+    pull(controller) {
+      if (next >= series.length) {
+        controller.enqueue(encoder.encode(tail));
+        controller.close();
+        return;
+      }
+      const end = Math.min(series.length, next + STREAM_BATCH);
+      const parts: string[] = [];
+      for (let i = next; i < end; i++) {
+        parts.push(matrixSeriesJson(series[i]!));
+        series[i] = undefined;
+      }
+      controller.enqueue(encoder.encode(`${next === 0 ? '' : ','}${parts.join(',')}`));
+      next = end;
+    },
+  });
+  return c.body(body, 200, { 'Content-Type': 'application/json' });
+}
+
 function resultJson(r: QueryResult): string {
   switch (r.resultType) {
     case 'vector':
       return `[${r.result.map((s) => `{"metric":${metricJson(s.labels)},"value":${pointJson(s.t, s.v)}}`).join(',')}]`;
     case 'matrix':
-      return `[${r.result
-        .map((s) => `{"metric":${metricJson(s.labels)},"values":[${s.timestamps.map((t, i) => pointJson(t, s.values[i]!)).join(',')}]}`)
-        .join(',')}]`;
+      return `[${r.result.map(matrixSeriesJson).join(',')}]`;
     case 'scalar':
       return pointJson(r.t, r.v);
     case 'string':
@@ -214,8 +264,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput): Response =>
-    respondSuccess(c, `{"resultType":"${out.result.resultType}","result":${resultJson(out.result)}}`, out.warnings, out.infos);
+  const queryRespond = (c: Context, out: QueryOutput): Response => {
+    const r = out.result;
+    if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
+    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r)}}`, out.warnings, out.infos);
+  };
 
   /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
   const runOnView = async (c: Context, timeoutMs: number, exec: (view: ScopedStorage, signal: AbortSignal) => Promise<QueryOutput>): Promise<QueryOutput> => {
