@@ -193,15 +193,28 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
         return { resultType: 'vector', result };
       }
       const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
-      for (const s of val.series) {
-        const timestamps: number[] = [];
-        const values: number[] = [];
+      const series: (VSeries | undefined)[] = val.series;
+      // Series present at every step share one timestamps array (read-only from here on).
+      let allSteps: number[] | undefined;
+      for (let j = 0; j < series.length; j++) {
+        const s = series[j]!;
+        // Each series is let go once converted: the engine's arrays and the result's are not all
+        // held at once (10,000 series x 720 steps are ~100 MB each). Exact-size arrays, filled in
+        // order, stay packed doubles.
+        series[j] = undefined;
+        let count = 0;
+        for (let i = 0; i < s.has.length; i++) count += s.has[i];
+        if (count === 0) continue;
+        const full = count === s.has.length;
+        const timestamps: number[] = full ? (allSteps ??= Array.from(ctx.steps)) : new Array<number>(count).fill(0);
+        const values: number[] = new Array<number>(count).fill(0);
+        let k = 0;
         for (let i = 0; i < s.has.length; i++) {
           if (!s.has[i]) continue;
-          timestamps.push(ctx.steps[i]);
-          values.push(s.vals[i]);
+          if (!full) timestamps[k] = ctx.steps[i];
+          values[k++] = s.vals[i];
         }
-        if (timestamps.length > 0) result.push({ labels: s.labels, timestamps, values });
+        result.push({ labels: s.labels, timestamps, values });
       }
       result.sort((a, b) => compareLabels(a.labels, b.labels));
       return { resultType: 'matrix', result };
@@ -314,7 +327,8 @@ async function select(ctx: EvalCtx, vs: VectorSelector, mint: number, maxt: numb
 }
 
 /** Instant vector selection at every step: the latest sample in the lookback window, unless it is a staleness marker. */
-export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector): Promise<VSeries[]> {
+/** `keepSampleTs`: also record each step's sample time (only timestamp() needs it; it costs 8 bytes a point). */
+export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector, keepSampleTs = false): Promise<VSeries[]> {
   const q = ctx.q;
   const at = atTime(ctx, vs);
   const off = vs.offsetMs;
@@ -329,7 +343,7 @@ export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector): Prom
   for (const s of raw) {
     checkAbort(q);
     const r = newVSeries(s.labels, n);
-    const sampleTs = new Float64Array(n);
+    const sampleTs = keepSampleTs ? new Float64Array(n) : undefined;
     const ts = s.timestamps;
     const len = ts.length;
     let j = 0;
@@ -344,13 +358,13 @@ export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector): Prom
       if (s.stale !== undefined && s.stale[k]) continue;
       r.has[i] = 1;
       r.vals[i] = s.values[k];
-      sampleTs[i] = ts[k];
+      if (sampleTs !== undefined) sampleTs[i] = ts[k];
       any = true;
       total++;
     }
     if (total > q.maxSamples) throw tooManySamples();
     if (any) {
-      r.sampleTs = sampleTs;
+      if (sampleTs !== undefined) r.sampleTs = sampleTs;
       out.push(r);
     }
   }

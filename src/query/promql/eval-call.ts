@@ -189,7 +189,7 @@ async function timestampFn(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<V
   let series: VSeries[];
   let sampleTime = false;
   if (arg.type === 'VectorSelector') {
-    series = await evalVectorSelector(ctx, arg);
+    series = await evalVectorSelector(ctx, arg, true);
     sampleTime = true;
   } else {
     series = (await vectorArg(ctx, e.args[0], evaluate)).series;
