@@ -13,6 +13,7 @@
 // With none of them, all three run. Other flags: --runs=N (timed runs per query and target,
 // default 10), --breakdown-runs=N (default 3), --profile (CPU profile of the proxy in --sharded even
 // when sharding is faster), --remote-read (sets `remote_read: true` on every server group),
+// --pushdown (sets `pushdown: true` on every server group),
 // --wait-idle (before each scenario's timings, wait up to 15 min for a 1-minute load average < 1.5).
 //
 //   npm run bench:query [-- --sharded --runs=5]
@@ -31,7 +32,7 @@ const args = new Map(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k!, v ?? 'true'] as const;
 }));
-const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'wait-idle'];
+const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'pushdown', 'wait-idle'];
 for (const k of args.keys()) {
   if (!KNOWN.includes(k)) {
     console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
@@ -44,6 +45,7 @@ const RUNS = Number(args.get('runs') ?? 10);
 const BREAKDOWN_RUNS = Number(args.get('breakdown-runs') ?? 3);
 const PROFILE = args.has('profile');
 const REMOTE_READ = args.has('remote-read');
+const PUSHDOWN = args.has('pushdown');
 const WAIT_IDLE = args.has('wait-idle');
 
 const MIN = 60_000;
@@ -147,7 +149,7 @@ async function oneGroup(): Promise<void> {
   const prom = await prometheusFromBlocks(data.all.dir);
   let proxy: ProxyProcess | undefined;
   try {
-    proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, dir: work });
+    proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work });
     const start = DASHBOARD.startMs + 5 * MIN;
     const end = DASHBOARD.endMs;
     const step = 15_000;
@@ -176,7 +178,7 @@ async function oneGroup(): Promise<void> {
     const groups = [[addr(prom)]];
     const bd: { query: string; proxyMs: number; b: Breakdown }[] = [];
     for (const r of rows) {
-      bd.push({ query: r.query, proxyMs: median(r.proxied), b: await breakdown(proxyConfig('127.0.0.1:0', groups, REMOTE_READ), groups, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd.push({ query: r.query, proxyMs: median(r.proxied), b: await breakdown(proxyConfig('127.0.0.1:0', groups, REMOTE_READ, PUSHDOWN), groups, r.query, start, end, step, BREAKDOWN_RUNS) });
     }
     printBreakdown(`Where the proxy's time goes (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; the downstream HTTP includes Prometheus reading and encoding the raw samples):`, bd);
   } finally {
@@ -193,7 +195,7 @@ const SHARDED_QUERIES = ['sum by (job) (rate(x_total[5m]))', 'histogram_quantile
 async function profileProxy(groups: string[][], start: number, end: number, step: number): Promise<void> {
   const dir = path.join(work, 'cpu-profile');
   fs.mkdirSync(dir, { recursive: true });
-  const proxy = await startProxyProcess({ groups, remoteRead: REMOTE_READ, dir: work, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const proxy = await startProxyProcess({ groups, remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   try {
     for (const q of SHARDED_QUERIES) for (let i = 0; i < RUNS; i++) await timedRange(proxy.url, q, start, end, step);
   } finally {
@@ -222,9 +224,9 @@ async function sharded(): Promise<void> {
     for (const b of [data.all, ...data.shards]) procs.push(await prometheusFromBlocks(b.dir));
     const [single, ...shards] = procs as [PrometheusProcess, ...PrometheusProcess[]];
     const groups4 = shards.map((s) => [addr(s)]);
-    const proxy4 = await startProxyProcess({ groups: groups4, remoteRead: REMOTE_READ, dir: work });
+    const proxy4 = await startProxyProcess({ groups: groups4, remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work });
     proxies.push(proxy4);
-    const proxy1 = await startProxyProcess({ groups: [[addr(single)]], remoteRead: REMOTE_READ, dir: work });
+    const proxy1 = await startProxyProcess({ groups: [[addr(single)]], remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work });
     proxies.push(proxy1);
 
     const start = SHARDED.startMs + 10 * MIN;
@@ -255,8 +257,8 @@ async function sharded(): Promise<void> {
     const bd4: { query: string; proxyMs: number; b: Breakdown }[] = [];
     const bd1: { query: string; proxyMs: number; b: Breakdown }[] = [];
     for (const r of rows) {
-      bd4.push({ query: r.query, proxyMs: median(r.four), b: await breakdown(proxyConfig('127.0.0.1:0', groups4, REMOTE_READ), groups4, r.query, start, end, step, BREAKDOWN_RUNS) });
-      bd1.push({ query: r.query, proxyMs: median(r.one), b: await breakdown(proxyConfig('127.0.0.1:0', groups1, REMOTE_READ), groups1, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd4.push({ query: r.query, proxyMs: median(r.four), b: await breakdown(proxyConfig('127.0.0.1:0', groups4, REMOTE_READ, PUSHDOWN), groups4, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd1.push({ query: r.query, proxyMs: median(r.one), b: await breakdown(proxyConfig('127.0.0.1:0', groups1, REMOTE_READ, PUSHDOWN), groups1, r.query, start, end, step, BREAKDOWN_RUNS) });
     }
     printBreakdown(`Where the time goes, proxy over 4 shards (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; downstream HTTP = the 4 requests in parallel):`, bd4);
     printBreakdown(`Where the time goes, proxy over the one Prometheus (same method, median of ${BREAKDOWN_RUNS}):`, bd1);
@@ -277,7 +279,7 @@ async function memory(): Promise<void> {
   const prom = await prometheusFromBlocks(data.all.dir);
   let proxy: ProxyProcess | undefined;
   try {
-    proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, dir: work });
+    proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work });
     const q = '{job=~".+"}';
     const step = 5_000;
     const start = DASHBOARD.startMs + step;

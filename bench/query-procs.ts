@@ -32,17 +32,20 @@ export interface ProxyOptions {
   /** One list of host:port per server group. */
   groups: string[][];
   remoteRead: boolean;
+  /** `pushdown: true` on every group (the servers evaluate PromQL as the proxy does). */
+  pushdown?: boolean;
   /** Where the config file goes. */
   dir: string;
   nodeArgs?: string[];
 }
 
-export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean): string {
+export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean, pushdown = false): string {
   const lines = [`listen: ${listen}`, 'log_level: warn', 'query:', '  semantics: prometheus-2', '  server_groups:'];
   groups.forEach((targets, i) => {
     lines.push(`    - name: shard-${i}`, '      static_configs:', `        - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
     // Explicit both ways: unset would mean "remote read where served", i.e. remote read here.
     lines.push(`      remote_read: ${remoteRead}`);
+    if (pushdown) lines.push('      pushdown: true');
   });
   return `${lines.join('\n')}\n`;
 }
@@ -53,7 +56,7 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
   const listen = `127.0.0.1:${port}`;
   fs.mkdirSync(opts.dir, { recursive: true });
   const configFile = path.join(opts.dir, `proxy-${port}.yaml`);
-  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead));
+  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdown));
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';

@@ -217,6 +217,52 @@ describe('pushdown against Prometheus 2.42', () => {
     expect(count(pushed, 'pushed')).toBe(before);
   });
 
+  it('sends a whole query to the one server that holds all its data, with the raw path\'s answers', async () => {
+    const pushed = new FanoutStorage([group('a', [halves[0]!], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]!], false)], { maxConcurrency: 8 });
+    const failures: string[] = [];
+    for (const q of [
+      'sum by (job) (rate(http_requests_total[5m]))',
+      'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
+      'sort_desc(max by (instance) (memory_usage_bytes))',
+      'topk(3, queue_length)',
+      'up == 1',
+      'absent(nonexistent_metric)',
+      'max_over_time(rate(http_requests_total[5m])[20m:1m])',
+      'temperature_celsius @ start()',
+      'count(up offset 10m) by (job)',
+      'label_replace(up, "host", "$1", "instance", "(.*):.*")',
+    ]) {
+      const before = count(pushed, 'pushed_query');
+      const diff = await runBoth(engine, pushed, raw, q);
+      if (diff !== undefined && !diff.includes('proves nothing')) failures.push(`${q}: ${diff}`);
+      if (count(pushed, 'pushed_query') === before) failures.push(`${q}: the whole query was not pushed down`);
+    }
+    expect(failures).toEqual([]);
+    // Not a vector query: evaluated here.
+    const before = count(pushed, 'pushed_query');
+    await engine.instantQuery(pushed.forQuery().storage, 'scalar(sum(up))', TIMES[0]!);
+    expect(count(pushed, 'pushed_query')).toBe(before);
+  });
+
+  it('does not send a whole query where two groups or group labels are involved', async () => {
+    const two = new FanoutStorage([group('a', [halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
+    await engine.instantQuery(two.forQuery().storage, 'sum(up)', TIMES[0]!);
+    expect(count(two, 'several_groups')).toBe(1);
+    expect(count(two, 'pushed_query')).toBe(0);
+    const labelled = new FanoutStorage([{ ...group('a', [halves[0]!], true), labels: { region: 'eu' } }], { maxConcurrency: 8 });
+    const out = await engine.instantQuery(labelled.forQuery().storage, 'count by (region) (up)', TIMES[0]!);
+    expect(count(labelled, 'group_labels')).toBe(1);
+    expect(out.result.resultType === 'vector' && out.result.result.map((x) => labelsToString(x.labels))).toEqual(['{region="eu"}']);
+    // A selector that a group's label prunes leaves one group: the whole query goes there.
+    const pruned = new FanoutStorage([
+      { ...group('a', [halves[0]!], true) },
+      { ...group('b', [halves[1]!], true), labels: { region: 'us' } },
+    ], { maxConcurrency: 8 });
+    await engine.instantQuery(pruned.forQuery().storage, 'sum(up{region!="us"})', TIMES[0]!);
+    expect(count(pruned, 'pushed_query')).toBe(1);
+  });
+
   it('falls back to raw data when the downstream refuses the expression', async () => {
     // Prometheus 2.42 does not know double_exponential_smoothing; our engine in prometheus-3 mode
     // with experimental functions does.

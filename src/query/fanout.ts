@@ -69,8 +69,10 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
   return typeof (t as Partial<EvaluatingTarget>).evaluate === 'function';
 }
 
-/** Why a pushdown was not used (counted per reason), or 'pushed'. */
-export type PushdownOutcome = 'pushed' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups';
+/** Why a pushdown was not used (counted per reason), or 'pushed' / 'pushed_query' (a whole query). */
+export type PushdownOutcome =
+  | 'pushed' | 'pushed_query' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups' | 'several_groups'
+  | 'group_labels' | 'group_failed';
 
 export interface FanoutOptions {
   /** Maximum concurrent target requests to one group, over all queries of this FanoutStorage. */
@@ -273,6 +275,7 @@ export class FanoutStorage {
       this.pushdownOutcomes.set(o, (this.pushdownOutcomes.get(o) ?? 0) + 1);
       return undefined;
     };
+    if (req.wholeQuerySelectors !== undefined) return this.pushdownWholeQuery(req, req.wholeQuerySelectors, signal, outcome);
     for (const g of this.groups) {
       const p = planGroup(g, req.matchers);
       if (p.pruned) continue;
@@ -314,6 +317,49 @@ export class FanoutStorage {
     warnings.push(...groupWarnings);
     outcome('pushed');
     return { series };
+  }
+
+  /**
+   * A whole query evaluated by one server: exact when every selector reaches one group only, that
+   * group is one server with no group or target labels (labels added here could be aggregated or
+   * matched on), and it evaluates PromQL as we do (`pushdown: true`). Its answer is the answer.
+   */
+  private async pushdownWholeQuery(
+    req: PushdownRequest,
+    selectors: LabelMatcher[][],
+    signal: AbortSignal | undefined,
+    outcome: (o: PushdownOutcome) => undefined,
+  ): Promise<PushdownResult | undefined> {
+    const reached = this.groups.filter((g) => selectors.some((ms) => !planGroup(g, ms).pruned));
+    if (reached.length !== 1) return outcome('several_groups');
+    const g = reached[0]!;
+    if (!g.spec.pushdown) return outcome('disabled');
+    if (g.labels.length > 0) return outcome('group_labels');
+    const members = g.members();
+    if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
+    const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
+    let refused = false;
+    const outcomes = await this.fanout(first, async (t, _downstream, sig) => {
+      try {
+        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
+      } catch (err) {
+        if (err instanceof DownstreamApiError) {
+          refused = true;
+          return { series: [] };
+        }
+        throw err;
+      }
+    }, signal);
+    if (refused) return outcome('refused');
+    let result: PushdownResult | undefined;
+    // Throws GroupError as select would; under ignore_error the group is left out and the raw path
+    // answers (as with no data: `absent(x)` is 1 there, not empty), with its own warning.
+    this.collect(outcomes, [], (_g, results) => {
+      result = results[0];
+    });
+    if (result === undefined) return outcome('group_failed');
+    outcome('pushed_query');
+    return result;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -233,12 +233,17 @@ export class JsonApiTarget implements Storage {
    */
   async evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
     const range = req.stepMs > 0;
+    const annotations = { warnings: [] as string[], infos: [] as string[] };
+    const keep = (warnings: string[], infos: string[]): void => {
+      annotations.warnings = warnings;
+      annotations.infos = infos;
+    };
     const series = range
       ? await this.get('query_range', '/api/v1/query_range', [
         ['query', req.query], ['start', secondsParam(req.startMs)], ['end', secondsParam(req.endMs)], ['step', `${req.stepMs}ms`],
-      ], signal, (data) => parseEvaluated(data, true))
-      : await this.get('query', '/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal, (data) => parseEvaluated(data, false));
-    return { series };
+      ], signal, (data) => parseEvaluated(data, true), keep)
+      : await this.get('query', '/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal, (data) => parseEvaluated(data, false), keep);
+    return { series, ...annotations };
   }
 
   async close(): Promise<void> {
@@ -258,9 +263,16 @@ export class JsonApiTarget implements Storage {
    * GET apiPath and parse the envelope's `data`; throws DownstreamError, "invalid response" when
    * `parse` fails. Tells the observer how it went, a bad answer included.
    */
-  private async get<T>(endpoint: DownstreamEndpoint, apiPath: string, params: [string, string][], signal: AbortSignal | undefined, parse: (data: unknown) => T): Promise<T> {
+  private async get<T>(
+    endpoint: DownstreamEndpoint,
+    apiPath: string,
+    params: [string, string][],
+    signal: AbortSignal | undefined,
+    parse: (data: unknown) => T,
+    onAnnotations?: (warnings: string[], infos: string[]) => void,
+  ): Promise<T> {
     const parsed = async (onBytes: (n: number) => void): Promise<T> => {
-      const data = await this.request(apiPath, params, signal, onBytes);
+      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations);
       try {
         return parse(data);
       } catch (err) {
@@ -309,7 +321,13 @@ export class JsonApiTarget implements Storage {
     return this.client ? this.client.redact(text) : text;
   }
 
-  private async request(apiPath: string, params: [string, string][], signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<unknown> {
+  private async request(
+    apiPath: string,
+    params: [string, string][],
+    signal: AbortSignal | undefined,
+    onBytes: (n: number) => void,
+    onAnnotations?: (warnings: string[], infos: string[]) => void,
+  ): Promise<unknown> {
     const search = new URLSearchParams(Object.entries(this.queryParams));
     for (const [k, v] of params) search.append(k, v);
     const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
@@ -378,6 +396,10 @@ export class JsonApiTarget implements Storage {
     if (typeof body !== 'object' || body === null) throw this.error('invalid response: not a JSON object');
     if (body.status !== 'success') {
       throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`, 'api_error');
+    }
+    if (onAnnotations !== undefined) {
+      const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
+      onAnnotations(strings(body.warnings), strings(body.infos));
     }
     return body.data;
   }

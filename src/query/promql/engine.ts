@@ -139,7 +139,7 @@ export class Engine {
     const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
     let val: Val;
     try {
-      val = await evaluate(ctx, expr);
+      val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
     } catch (e) {
       if (e instanceof PromQLError || e instanceof StorageUnavailableError) throw e;
       if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
@@ -287,6 +287,53 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
       return v;
     }
   }
+}
+
+/**
+ * The whole query evaluated by the one server that holds all its data, when the storage finds
+ * there is such a server (see FanoutStorage.pushdownWholeQuery): its answer is the answer, and its
+ * annotations are the query's. Only for instant-vector queries with at least one selector.
+ */
+async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): Promise<VectorVal | undefined> {
+  const q = ctx.q;
+  const storage = q.storage;
+  if (storage.pushdown === undefined || q.delayedNameRemoval || valueTypeOf(expr) !== 'vector') return undefined;
+  const selectors: VectorSelector[] = [];
+  walkExpr(expr, (n) => {
+    if (n.type === 'VectorSelector') selectors.push(n);
+  });
+  if (selectors.length === 0) return undefined;
+  let res;
+  try {
+    res = await storage.pushdown({
+      query: query.trim(),
+      matchers: selectors[0]!.matchers,
+      startMs: ctx.start,
+      endMs: ctx.end,
+      stepMs: ctx.interval,
+      wholeQuerySelectors: selectors.map((v) => v.matchers),
+    }, q.signal);
+  } catch (err) {
+    if (q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    throw err;
+  }
+  if (res === undefined) return undefined;
+  const n = ctx.steps.length;
+  const series: VSeries[] = [];
+  for (const s of res.series) {
+    const r = newVSeries(s.labels, n);
+    for (let k = 0; k < s.timestamps.length; k++) {
+      const t = s.timestamps[k]!;
+      const i = ctx.interval > 0 ? (t - ctx.start) / ctx.interval : t === ctx.start ? 0 : -1;
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new PromQLError('execution', `the downstream answered a point at ${t}, which is not a step of the query`);
+      r.has[i] = 1;
+      r.vals[i] = s.values[k]!;
+    }
+    series.push(r);
+  }
+  for (const w of res.warnings ?? []) q.warnings.add(w);
+  for (const i of res.infos ?? []) q.infos.add(i);
+  return { type: 'vector', series };
 }
 
 /** The call's value evaluated downstream, when the expression and the storage both allow it. */

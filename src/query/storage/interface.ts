@@ -65,11 +65,19 @@ export interface PushdownRequest {
   startMs: number;
   endMs: number;
   stepMs: number;
+  /**
+   * The whole query, not one per-series call: answerable only where one server holds every series
+   * any of its selectors (these matcher lists) can reach. `matchers` is then the first selector's.
+   */
+  wholeQuerySelectors?: LabelMatcher[][];
 }
 
 export interface PushdownResult {
   /** One entry per result series: its points at (a subset of) the requested steps. */
   series: { labels: Labels; timestamps: Float64Array; values: Float64Array }[];
+  /** The downstream's own annotations (Prometheus's `warnings` and `infos`), when it sent any. */
+  warnings?: string[];
+  infos?: string[];
 }
 
 /** One metadata entry of a metric (Prometheus's metadata.Metadata, as its API writes it). */
