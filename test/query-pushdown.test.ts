@@ -263,6 +263,18 @@ describe('pushdown against Prometheus 2.42', () => {
     expect(count(pruned, 'pushed_query')).toBe(1);
   });
 
+  it('pushes range queries per series only where raw samples would come as JSON', async () => {
+    // A target reading raw samples through remote read: per-step JSON answers would cost more.
+    const binary = (p: PrometheusProcess) => Object.assign(target(p), { readsBinarySamples: () => true });
+    const spec = (name: string, p: PrometheusProcess): GroupSpec => ({ ...group(name, [], true), targets: [binary(p)], targetNames: [name] });
+    const pushed = new FanoutStorage([spec('a', halves[0]!), spec('b', halves[1]!)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+    expect(await runBoth(engine, pushed, raw, 'sum by (job) (rate(http_requests_total[5m]))')).toBeUndefined();
+    // Instant queries (one point for a whole window of samples) are pushed, range queries are not.
+    expect(count(pushed, 'pushed')).toBe(TIMES.length);
+    expect(count(pushed, 'binary_reads')).toBe(RANGES.length);
+  });
+
   it('falls back to raw data when the downstream refuses the expression', async () => {
     // Prometheus 2.42 does not know double_exponential_smoothing; our engine in prometheus-3 mode
     // with experimental functions does.
@@ -296,8 +308,8 @@ log_level: warn
 query:
   semantics: prometheus-2
   server_groups:
-    - {name: a, pushdown: ${pushdown}, static_configs: [{targets: ["127.0.0.1:${a.port}"]}]}
-    - {name: b, pushdown: ${pushdown}, static_configs: [{targets: ["127.0.0.1:${b.port}"]}]}
+    - {name: a, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${a.port}"]}]}
+    - {name: b, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${b.port}"]}]}
 `;
     const [pushed, raw] = await Promise.all([startProxy(config(true)), startProxy(config(false))]);
     try {

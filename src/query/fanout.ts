@@ -63,6 +63,11 @@ export interface GroupSpec {
 /** A downstream that can evaluate PromQL itself (JsonApiTarget). */
 export interface EvaluatingTarget {
   evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult>;
+  /**
+   * True when raw samples come as compact binary (remote read): a range query's per-step JSON answer
+   * then costs more to move and parse than the raw samples it replaces.
+   */
+  readsBinarySamples?(): boolean;
 }
 
 function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
@@ -72,7 +77,7 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
 /** Why a pushdown was not used (counted per reason), or 'pushed' / 'pushed_query' (a whole query). */
 export type PushdownOutcome =
   | 'pushed' | 'pushed_query' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups' | 'several_groups'
-  | 'group_labels' | 'group_failed';
+  | 'group_labels' | 'group_failed' | 'binary_reads';
 
 export interface FanoutOptions {
   /** Maximum concurrent target requests to one group, over all queries of this FanoutStorage. */
@@ -284,6 +289,10 @@ export class FanoutStorage {
       // A target with its own (service discovery) labels is wrapped and cannot evaluate: raw data.
       const members = g.members();
       if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
+      // Per step, a pushed answer has one JSON point per series; raw reads through remote read move
+      // each sample in about 1.4 bytes. Only an instant query (one point for a window of samples)
+      // then gains; range queries read raw samples.
+      if (req.stepMs > 0 && members[0]!.storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     }
     let refused = false;
     const outcomes = await this.fanout(req.matchers, async (t, _downstream, sig) => {

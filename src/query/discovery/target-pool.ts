@@ -15,6 +15,7 @@ export interface ClosableStorage extends Storage {
   close(): Promise<void>;
   /** PromQL evaluated by the downstream itself (JsonApiTarget), for pushdown. */
   evaluate?(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult>;
+  readsBinarySamples?(): boolean;
 }
 
 /** A target's client, opened on first use and closed once retired and idle. */
@@ -44,6 +45,11 @@ class ManagedTarget implements Storage {
 
   metadata(metric: string | undefined, limitPerMetric: number, signal?: AbortSignal): Promise<MetricMetadataMap> {
     return this.run(async (t) => (t.metadata ? t.metadata(metric, limitPerMetric, signal) : new Map()));
+  }
+
+  /** Whether the client reads raw samples through remote read (known once it was used). */
+  readsBinarySamples(): boolean {
+    return this.inner?.readsBinarySamples?.() === true;
   }
 
   evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {

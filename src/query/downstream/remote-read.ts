@@ -285,6 +285,11 @@ export class RemoteReadTarget implements Storage {
     return this.json.metadata(metric, limitPerMetric, signal);
   }
 
+  /** True while raw samples come through remote read (not after a fallback to the JSON API). */
+  readsBinarySamples(): boolean {
+    return this.fallbackReason === undefined;
+  }
+
   /** PromQL evaluated by the server itself (pushdown) goes through its JSON API. */
   evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
     return this.json.evaluate(req, signal);
