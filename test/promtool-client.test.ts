@@ -8,23 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, startBackfilledPrometheus, type BackfillDataSet,
 } from '../src/dev/backfill.js';
+import { withoutStretches } from '../src/dev/split.js';
 import type { PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { startProxy, type ProxyProcess } from './support/proxy.js';
 
 const run = promisify(execFile);
 const MIN = 60_000;
 
+/** The data set without the samples in [fromMs, toMs): one replica's outage. */
 function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return {
-    ...data,
-    families: data.families.map((f) => ({
-      ...f,
-      series: f.series.map((s) => {
-        const keep = s.timestamps.map((t) => t < fromMs || t >= toMs);
-        return { ...s, timestamps: s.timestamps.filter((_, i) => keep[i]), values: s.values.filter((_, i) => keep[i]) };
-      }).filter((s) => s.timestamps.length > 0),
-    })),
-  };
+  return withoutStretches(data, [{ fromMs, toMs }]);
 }
 
 async function promtool(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

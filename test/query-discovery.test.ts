@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../src/config/load.js';
 import { BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, loadIntoMemory, startBackfilledPrometheus, type BackfillDataSet } from '../src/dev/backfill.js';
+import { withoutStretches } from '../src/dev/split.js';
 import { freePort, waitFor, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { DnsDiscovery } from '../src/query/discovery/dns-sd.js';
 import { FileDiscovery } from '../src/query/discovery/file-sd.js';
@@ -303,16 +304,7 @@ describe('DnsDiscovery (local UDP DNS server)', () => {
 
 /** The data set without the samples in [fromMs, toMs): one replica's outage. */
 function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return {
-    ...data,
-    families: data.families.map((f) => ({
-      ...f,
-      series: f.series.map((s) => {
-        const keep = s.timestamps.map((t) => t < fromMs || t >= toMs);
-        return { ...s, timestamps: s.timestamps.filter((_, i) => keep[i]), values: s.values.filter((_, i) => keep[i]) };
-      }).filter((s) => s.timestamps.length > 0),
-    })),
-  };
+  return withoutStretches(data, [{ fromMs, toMs }]);
 }
 
 function summary(ss: Series[]): { labels: Record<string, string>; ts: number[]; vs: number[] }[] {

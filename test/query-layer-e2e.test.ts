@@ -4,6 +4,7 @@
 // adds a warning.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_END_MS, startBackfilledPrometheus, BACKFILL_START_MS, generateBackfillData, type BackfillDataSet } from '../src/dev/backfill.js';
+import { withoutStretches } from '../src/dev/split.js';
 import { freePort, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { compareSeriesValue } from '../src/query/promql/testfile.js';
 import { startProxy, type ProxyProcess } from './support/proxy.js';
@@ -12,16 +13,7 @@ const MIN = 60_000;
 
 /** The data set without the samples in [fromMs, toMs): one replica's outage. */
 function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return {
-    ...data,
-    families: data.families.map((f) => ({
-      ...f,
-      series: f.series.map((s) => {
-        const keep = s.timestamps.map((t) => t < fromMs || t >= toMs);
-        return { ...s, timestamps: s.timestamps.filter((_, i) => keep[i]), values: s.values.filter((_, i) => keep[i]) };
-      }).filter((s) => s.timestamps.length > 0),
-    })),
-  };
+  return withoutStretches(data, [{ fromMs, toMs }]);
 }
 
 type Json = { status: string; data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] }; warnings?: string[] };

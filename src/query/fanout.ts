@@ -23,7 +23,7 @@
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from './model.js';
-import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matchers.js';
+import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from './matchers.js';
 import { mergeSeriesSets } from './merge.js';
 import { DownstreamApiError, DownstreamError } from './downstream/json-api.js';
 import {
@@ -116,7 +116,6 @@ type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failure
 
 const NO_TARGETS = 'no targets: service discovery currently finds none';
 
-const MATCHER_OPTS = { dotAll: true };
 
 export class FanoutStorage {
   private readonly groups: Group[];
@@ -294,18 +293,7 @@ export class FanoutStorage {
       // then gains; range queries read raw samples.
       if (req.stepMs > 0 && members[0]!.storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     }
-    let refused = false;
-    const outcomes = await this.fanout(req.matchers, async (t, _downstream, sig) => {
-      try {
-        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
-      } catch (err) {
-        if (err instanceof DownstreamApiError) {
-          refused = true;
-          return { series: [] };
-        }
-        throw err;
-      }
-    }, signal);
+    const { outcomes, refused } = await this.evaluateOn(req.matchers, req, signal);
     if (refused) return outcome('refused');
     const groupWarnings: string[] = [];
     const seen = new Set<string>();
@@ -347,18 +335,7 @@ export class FanoutStorage {
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
-    let refused = false;
-    const outcomes = await this.fanout(first, async (t, _downstream, sig) => {
-      try {
-        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
-      } catch (err) {
-        if (err instanceof DownstreamApiError) {
-          refused = true;
-          return { series: [] };
-        }
-        throw err;
-      }
-    }, signal);
+    const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');
     let result: PushdownResult | undefined;
     // Throws GroupError as select would; under ignore_error the group is left out and the raw path
@@ -369,6 +346,24 @@ export class FanoutStorage {
     if (result === undefined) return outcome('group_failed');
     outcome('pushed_query');
     return result;
+  }
+
+  /**
+   * Asks the servers of the groups `matchers` reach to evaluate `req`. `refused`: one answered with
+   * a Prometheus error (it understood and declined), so the caller reads raw data instead.
+   */
+  private async evaluateOn(matchers: LabelMatcher[], req: PushdownRequest, signal: AbortSignal | undefined) {
+    let refused = false;
+    const outcomes = await this.fanout(matchers, async (t, _downstream, sig) => {
+      try {
+        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
+      } catch (err) {
+        if (!(err instanceof DownstreamApiError)) throw err;
+        refused = true;
+        return { series: [] } as PushdownResult;
+      }
+    }, signal);
+    return { outcomes, refused };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -459,21 +454,8 @@ function groupMembers(spec: GroupSpec): () => readonly GroupTarget[] {
  * Which matchers go downstream for a group, which are checked locally, and whether the group is
  * pruned (one of its labels fails a matcher on that label).
  */
-function planGroup(g: Group, matchers: LabelMatcher[]): { pruned: boolean; downstream: LabelMatcher[]; local: CompiledMatcher[] } {
-  if (g.labels.length === 0) return { pruned: false, downstream: matchers, local: [] };
-  const downstream: LabelMatcher[] = [];
-  const local: CompiledMatcher[] = [];
-  for (const m of matchers) {
-    const v = g.labelMap.get(m.name);
-    if (v === undefined) {
-      downstream.push(m);
-      continue;
-    }
-    const c = compileLabelMatcher(m, MATCHER_OPTS);
-    if (!c.matches(v)) return { pruned: true, downstream: [], local: [] };
-    local.push(c);
-  }
-  return { pruned: false, downstream, local };
+function planGroup(g: Group, matchers: LabelMatcher[]): FixedLabelPlan {
+  return planFixedLabels(g.labelMap, matchers);
 }
 
 function labelsKeyOf(l: Labels): string {

@@ -69,3 +69,31 @@ export function matchesLabels(matchers: ReadonlyArray<CompiledMatcher>, labels: 
   }
   return true;
 }
+
+/** How matchers apply to series that get fixed labels added here (a server group's or a target's). */
+export interface FixedLabelPlan {
+  /** A matcher on a fixed label fails for its value: no series of the source can match. */
+  pruned: boolean;
+  /** The matchers to send on: those on other labels. */
+  downstream: LabelMatcher[];
+  /** The matchers on fixed labels, to check on the final label sets (a series' own value wins). */
+  local: CompiledMatcher[];
+}
+
+/** Splits `matchers` for a source whose series get `fixed` labels (name -> value) added. */
+export function planFixedLabels(fixed: ReadonlyMap<string, string>, matchers: LabelMatcher[]): FixedLabelPlan {
+  if (fixed.size === 0) return { pruned: false, downstream: matchers, local: [] };
+  const downstream: LabelMatcher[] = [];
+  const local: CompiledMatcher[] = [];
+  for (const m of matchers) {
+    const v = fixed.get(m.name);
+    if (v === undefined) {
+      downstream.push(m);
+      continue;
+    }
+    const c = compileLabelMatcher(m, { dotAll: true });
+    if (!c.matches(v)) return { pruned: true, downstream: [], local: [] };
+    local.push(c);
+  }
+  return { pruned: false, downstream, local };
+}

@@ -6,11 +6,10 @@
 // the label wins; a target whose value fails a matcher on the label is not asked (its answer is
 // empty); a matcher the value passes is not sent downstream and is checked on the final label sets.
 
-import { compileLabelMatcher, matchesLabels, type CompiledMatcher } from './matchers.js';
+import { matchesLabels, planFixedLabels } from './matchers.js';
 import type { Label, LabelMatcher, Labels } from './model.js';
 import { compareLabels, compareStrings, type SelectHints, type Series, type Storage } from './storage/interface.js';
 
-const MATCHER_OPTS = { dotAll: true };
 
 /** `inner` with `labels` added to its series; `inner` itself when there are none. */
 export function withTargetLabels(inner: Storage, labels: Record<string, string>): Storage {
@@ -21,21 +20,7 @@ export function withTargetLabels(inner: Storage, labels: Record<string, string>)
   if (sorted.length === 0) return inner;
   const byName = new Map(sorted.map((l) => [l.name, l.value]));
 
-  const plan = (matchers: LabelMatcher[]): { pruned: boolean; downstream: LabelMatcher[]; local: CompiledMatcher[] } => {
-    const downstream: LabelMatcher[] = [];
-    const local: CompiledMatcher[] = [];
-    for (const m of matchers) {
-      const v = byName.get(m.name);
-      if (v === undefined) {
-        downstream.push(m);
-        continue;
-      }
-      const c = compileLabelMatcher(m, MATCHER_OPTS);
-      if (!c.matches(v)) return { pruned: true, downstream: [], local: [] };
-      local.push(c);
-    }
-    return { pruned: false, downstream, local };
-  };
+  const plan = (matchers: LabelMatcher[]) => planFixedLabels(byName, matchers);
 
   const wrapped: Storage = {
     async select(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
