@@ -451,3 +451,18 @@ describe('limits', () => {
     expect((await err(slow.instantQuery(st, 'http_requests_total', 0))).errorType).toBe('timeout');
   });
 });
+
+describe('label sets that differ only by where separators fall', () => {
+  it('stay two series (a value may hold any character, þ and ÿ included)', async () => {
+    const m = new MemoryStorage();
+    // With keys joined by \xff / \xfe these two sets would read the same.
+    m.add({ __name__: 'm', a: 'x\u00feb\u00ffy' }, 0, 1);
+    m.add({ __name__: 'm', a: 'x', b: 'y' }, 0, 2);
+    expect(m.seriesCount).toBe(2);
+    const out = await new Engine().instantQuery(m, 'm * 2', 0);
+    expect(out.result.resultType === 'vector' && out.result.result.map((s) => `${labelsToString(s.labels)} ${s.v}`).sort()).toEqual([
+      '{a="x", b="y"} 4',
+      '{a="xþbÿy"} 2',
+    ]);
+  });
+});

@@ -27,7 +27,7 @@ import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPl
 import { mergeSeriesSets } from './merge.js';
 import { DownstreamApiError, DownstreamError } from './downstream/json-api.js';
 import {
-  compareLabels, compareStrings, seriesOf, unionLabelSets, unionMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
+  compareLabels, compareStrings, labelsKey, seriesOf, unionLabelSets, unionMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
   type SelectHints, type Series, type Storage, StorageUnavailableError,
 } from './storage/interface.js';
 
@@ -303,7 +303,7 @@ export class FanoutStorage {
       for (const r of results) {
         for (const s of r.series) {
           const labels = g.labels.length === 0 ? s.labels : withGroupLabels({ labels: s.labels } as Series, g.labels).labels;
-          const key = labelsKeyOf(labels);
+          const key = labelsKey(labels);
           if (seen.has(key)) clash = true;
           seen.add(key);
           series.push({ ...s, labels });
@@ -456,12 +456,6 @@ function groupMembers(spec: GroupSpec): () => readonly GroupTarget[] {
  */
 function planGroup(g: Group, matchers: LabelMatcher[]): FixedLabelPlan {
   return planFixedLabels(g.labelMap, matchers);
-}
-
-function labelsKeyOf(l: Labels): string {
-  let k = '';
-  for (const x of l) k += `${x.name}\xff${x.value}\xfe`;
-  return k;
 }
 
 /** Adds the group labels the series lacks (the series' own values win). */

@@ -4,7 +4,9 @@
 // an instant-vector node yields a list of series, each with one value per step and a presence flag.
 
 import { METRIC_NAME, type Label, type Labels } from '../model.js';
-import type { Storage } from '../storage/interface.js';
+import { labelsKey, type Storage } from '../storage/interface.js';
+
+export { labelsKey };
 import type { Semantics } from './functions/types.js';
 
 export type ErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled';
@@ -118,12 +120,6 @@ export function withoutName(q: QueryState, labels: Labels, n: number): VSeries {
   return q.delayedNameRemoval ? newVSeries(labels, n, true) : newVSeries(dropMetricName(labels), n);
 }
 
-/** A collision-free key of a label set. */
-export function labelsKey(l: Labels): string {
-  let k = '';
-  for (const x of l) k += `${x.name}\xff${x.value}\xfe`;
-  return k;
-}
 
 export function dropMetricName(l: Labels): Labels {
   for (let i = 0; i < l.length; i++) {

@@ -175,6 +175,16 @@ export function compareLabels(a: Labels, b: Labels): number {
   return a.length - b.length;
 }
 
+/**
+ * A collision-free key of a label set: each name and value prefixed by its length, so no character
+ * a value may hold (every one may) can make two different sets meet.
+ */
+export function labelsKey(l: Labels): string {
+  let k = '';
+  for (const x of l) k += `${x.name.length}:${x.name}${x.value.length}:${x.value}`;
+  return k;
+}
+
 /** A label set from a record: sorted by name, empty values dropped (as Prometheus does). */
 export function labelsFromRecord(r: Record<string, string>): Labels {
   const out: Label[] = [];

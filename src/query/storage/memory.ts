@@ -10,6 +10,7 @@ import {
   compareLabels,
   compareStrings,
   labelsFromRecord,
+  labelsKey,
   normalizeLabels,
   type SelectHints,
   type Series,
@@ -165,7 +166,7 @@ export class MemoryStorage implements Storage {
   // -------------------------------------------------------------------------------------------
 
   private getOrCreate(labels: Labels): MemSeries {
-    const key = seriesKey(labels);
+    const key = labelsKey(labels);
     let s = this.byKey.get(key);
     if (s !== undefined) return s;
     s = {
@@ -317,13 +318,6 @@ export class MemoryStorage implements Storage {
     this.ranks();
     return this.byRankCache!;
   }
-}
-
-/** A collision-free key of a label set: length-prefixed names and values. */
-function seriesKey(labels: Labels): string {
-  let k = '';
-  for (const l of labels) k += `${l.name.length}:${l.name}${l.value.length}:${l.value}`;
-  return k;
 }
 
 function lowerBound(a: Float64Array, n: number, x: number): number {
