@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, startBackfilledPrometheus, type BackfillDataSet,
+  BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, startBackfilledPrometheus,
 } from '../src/dev/backfill.js';
 import { withoutStretches } from '../src/dev/split.js';
 import type { PrometheusProcess } from '../src/dev/prometheus-process.js';
@@ -15,10 +15,6 @@ import { startProxy, type ProxyProcess } from './support/proxy.js';
 const run = promisify(execFile);
 const MIN = 60_000;
 
-/** The data set without the samples in [fromMs, toMs): one replica's outage. */
-function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return withoutStretches(data, [{ fromMs, toMs }]);
-}
 
 async function promtool(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -59,8 +55,8 @@ describe('promtool query against the proxy', () => {
 
   beforeAll(async () => {
     const data = generateBackfillData();
-    const a = withGap(data, BACKFILL_START_MS + 10 * MIN, BACKFILL_START_MS + 30 * MIN);
-    const b = withGap(data, BACKFILL_START_MS + 60 * MIN, BACKFILL_START_MS + 75 * MIN);
+    const a = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 10 * MIN, toMs: BACKFILL_START_MS + 30 * MIN }]);
+    const b = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 60 * MIN, toMs: BACKFILL_START_MS + 75 * MIN }]);
     [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
     proxy = await startProxy((listen) => `
 listen: ${listen}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../src/config/load.js';
-import { BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, loadIntoMemory, startBackfilledPrometheus, type BackfillDataSet } from '../src/dev/backfill.js';
+import { BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, loadIntoMemory, startBackfilledPrometheus } from '../src/dev/backfill.js';
 import { withoutStretches } from '../src/dev/split.js';
 import { freePort, waitFor, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { DnsDiscovery } from '../src/query/discovery/dns-sd.js';
@@ -302,10 +302,6 @@ describe('DnsDiscovery (local UDP DNS server)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** The data set without the samples in [fromMs, toMs): one replica's outage. */
-function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return withoutStretches(data, [{ fromMs, toMs }]);
-}
 
 function summary(ss: Series[]): { labels: Record<string, string>; ts: number[]; vs: number[] }[] {
   return ss.map((s) => ({ labels: labelsToRecord(s.labels), ts: Array.from(s.timestamps), vs: Array.from(s.values) }));
@@ -325,8 +321,8 @@ describe('file_sd end to end: the query layer follows the file (Prometheus 2.42 
 
   beforeAll(async () => {
     const data = generateBackfillData();
-    const a = withGap(data, START + 20 * MIN, START + 40 * MIN);
-    const b = withGap(data, START + 70 * MIN, START + 90 * MIN);
+    const a = withoutStretches(data, [{ fromMs: START + 20 * MIN, toMs: START + 40 * MIN }]);
+    const b = withoutStretches(data, [{ fromMs: START + 70 * MIN, toMs: START + 90 * MIN }]);
     memory.a = loadIntoMemory(a);
     memory.b = loadIntoMemory(b);
     [promA, promB] = await Promise.all([a, b].map(startBackfilledPrometheus));

@@ -3,7 +3,7 @@
 // reference Prometheus holding all of it. A second group that is down and has ignore_error only
 // adds a warning.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKFILL_END_MS, startBackfilledPrometheus, BACKFILL_START_MS, generateBackfillData, type BackfillDataSet } from '../src/dev/backfill.js';
+import { BACKFILL_END_MS, startBackfilledPrometheus, BACKFILL_START_MS, generateBackfillData } from '../src/dev/backfill.js';
 import { withoutStretches } from '../src/dev/split.js';
 import { freePort, type PrometheusProcess } from '../src/dev/prometheus-process.js';
 import { compareSeriesValue } from '../src/query/promql/testfile.js';
@@ -11,10 +11,6 @@ import { startProxy, type ProxyProcess } from './support/proxy.js';
 
 const MIN = 60_000;
 
-/** The data set without the samples in [fromMs, toMs): one replica's outage. */
-function withGap(data: BackfillDataSet, fromMs: number, toMs: number): BackfillDataSet {
-  return withoutStretches(data, [{ fromMs, toMs }]);
-}
 
 type Json = { status: string; data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] }; warnings?: string[] };
 
@@ -62,8 +58,8 @@ describe('query layer over HA replicas with gaps', () => {
 
   beforeAll(async () => {
     const data = generateBackfillData();
-    const a = withGap(data, BACKFILL_START_MS + 20 * MIN, BACKFILL_START_MS + 40 * MIN);
-    const b = withGap(data, BACKFILL_START_MS + 70 * MIN, BACKFILL_START_MS + 90 * MIN);
+    const a = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 20 * MIN, toMs: BACKFILL_START_MS + 40 * MIN }]);
+    const b = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 70 * MIN, toMs: BACKFILL_START_MS + 90 * MIN }]);
     [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
     const dead = await freePort();
     proxy = await startProxy((listen) => `

@@ -16,7 +16,7 @@ import {
 import { evalBinary } from './eval-binary.js';
 import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
-import { planPushdown, pushdownValue } from './pushdown.js';
+import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
 
 export { PromQLError } from './eval-types.js';
 
@@ -318,19 +318,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
     throw err;
   }
   if (res === undefined) return undefined;
-  const n = ctx.steps.length;
-  const series: VSeries[] = [];
-  for (const s of res.series) {
-    const r = newVSeries(s.labels, n);
-    for (let k = 0; k < s.timestamps.length; k++) {
-      const t = s.timestamps[k]!;
-      const i = ctx.interval > 0 ? (t - ctx.start) / ctx.interval : t === ctx.start ? 0 : -1;
-      if (!Number.isInteger(i) || i < 0 || i >= n) throw new PromQLError('execution', `the downstream answered a point at ${t}, which is not a step of the query`);
-      r.has[i] = 1;
-      r.vals[i] = s.values[k]!;
-    }
-    series.push(r);
-  }
+  const series = answerSeries(ctx, res);
   for (const w of res.warnings ?? []) q.warnings.add(w);
   for (const i of res.infos ?? []) q.infos.add(i);
   return { type: 'vector', series };

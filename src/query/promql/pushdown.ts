@@ -12,7 +12,7 @@ import { compareLabels, type PushdownRequest, type PushdownResult } from '../sto
 import type { Call, Expr, MatrixSelector } from './ast.js';
 import { formatExpr } from './parser.js';
 import { possibleNonCounterInfo } from './functions/range.js';
-import { newVSeries, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
+import { newVSeries, PromQLError, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
 
 /** Range functions whose value for a series depends on that series' window only. */
 const PER_SERIES_RANGE_FUNCTIONS = new Set([
@@ -68,28 +68,33 @@ export function planPushdown(ctx: EvalCtx, e: Call): PushdownPlan | undefined {
   };
 }
 
-/** The storage's answer as the value the engine would have computed, with its annotations. */
-export function pushdownValue(ctx: EvalCtx, e: Call, plan: PushdownPlan, res: PushdownResult): VectorVal {
+/**
+ * A downstream answer as per-step series of `ctx`, in the answer's order; throws when a point is
+ * not at one of the steps asked for.
+ */
+export function answerSeries(ctx: EvalCtx, res: PushdownResult): VSeries[] {
   const n = ctx.steps.length;
-  const start = ctx.start;
-  const interval = ctx.interval;
   const out: VSeries[] = [];
   for (const s of res.series) {
+    if (s.timestamps.length === 0) continue;
     const r = newVSeries(s.labels, n);
-    let any = false;
     for (let k = 0; k < s.timestamps.length; k++) {
       const t = s.timestamps[k]!;
-      const i = interval > 0 ? (t - start) / interval : t === start ? 0 : -1;
+      const i = ctx.interval > 0 ? (t - ctx.start) / ctx.interval : t === ctx.start ? 0 : -1;
       if (!Number.isInteger(i) || i < 0 || i >= n) {
-        throw new Error(`pushdown answer has a point at ${t}, which is not a step of the query`);
+        throw new PromQLError('execution', `the downstream answered a point at ${t}, which is not a step of the query`);
       }
       r.has[i] = 1;
       r.vals[i] = s.values[k]!;
-      any = true;
     }
-    if (any) out.push(r);
+    out.push(r);
   }
-  out.sort((a, b) => compareLabels(a.labels, b.labels));
+  return out;
+}
+
+/** The storage's answer as the value the engine would have computed, with its annotations. */
+export function pushdownValue(ctx: EvalCtx, e: Call, plan: PushdownPlan, res: PushdownResult): VectorVal {
+  const out = answerSeries(ctx, res).sort((a, b) => compareLabels(a.labels, b.labels));
   const name = e.func.name;
   if (out.length > 0 && ctx.q.semantics === 'prometheus-3' && (name === 'rate' || name === 'increase')) {
     const info = possibleNonCounterInfo(plan.metricName);
