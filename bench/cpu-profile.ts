@@ -22,13 +22,13 @@ export interface ProfileSummary {
   topFiles: { file: string; ms: number; share: number }[];
 }
 
-/** A short location: the part after node_modules/ or after the repository's dist/, else the url. */
+/** A short location: the part after node_modules/ or after the repository's dist/ (or dist-tools/), else the url. */
 function shortFile(url: string): string {
   if (url === '') return '(native / V8)';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
-  const dist = url.lastIndexOf('/dist/');
-  if (dist >= 0) return url.slice(dist + '/dist/'.length);
+  const dist = /\/dist(?:-tools)?\//.exec(url);
+  if (dist) return url.slice(dist.index + dist[0].length);
   return url.replace(/^file:\/\//, '');
 }
 

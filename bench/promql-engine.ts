@@ -3,15 +3,15 @@
 // answering the same queries on the same data backfilled with promtool (whole-request time on
 // loopback, median of several runs).
 //
-//   npm run build && node --expose-gc dist/bench/promql-engine.js [--runs=7] [--no-prometheus]
+//   npm run build:tools && node --expose-gc dist-tools/bench/promql-engine.js [--runs=7] [--no-prometheus]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { Engine } from '../src/query/promql/engine.js';
-import { MemoryStorage } from '../src/query/storage/memory.js';
-import { findPromtool, prng } from '../src/dev/backfill.js';
-import { startPrometheus } from '../src/dev/prometheus-process.js';
+import { Engine } from '../src/promql/engine.js';
+import { MemoryStorage } from '../src/storage/memory.js';
+import { findPromtool, prng } from '../dev/backfill.js';
+import { startPrometheus } from '../dev/prometheus-process.js';
 import { parseExposition } from '../src/shard/parse.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findPromtool, prng } from '../src/dev/backfill.js';
+import { findPromtool, prng } from '../dev/backfill.js';
 import { initHash, jumpHash, keyBytes } from '../src/shard/hash.js';
 import { SourceIngest } from '../src/shard/ingest.js';
 import { parseExposition } from '../src/shard/parse.js';

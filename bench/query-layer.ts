@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { findPrometheus, type PrometheusProcess } from '../src/dev/prometheus-process.js';
+import { findPrometheus, type PrometheusProcess } from '../dev/prometheus-process.js';
 import { profileIn, summarizeProfile } from './cpu-profile.js';
 import { buildBlocks, DASHBOARD, SHARDED, type BuiltData } from './query-data.js';
 import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown } from './query-measure.js';

@@ -3,12 +3,12 @@
 
 import { Pool, request } from 'undici';
 import { parseConfigText } from '../src/config/load.js';
-import { JsonApiTarget, matchersToSelector, parseMatrix } from '../src/query/downstream/json-api.js';
+import { JsonApiTarget, matchersToSelector, parseMatrix } from '../src/query/downstream/json-api-client.js';
 import { FanoutStorage, type GroupSpec } from '../src/query/fanout.js';
-import type { LabelMatcher } from '../src/query/model.js';
-import { Engine } from '../src/query/promql/engine.js';
-import { compareSeriesValue } from '../src/query/promql/testfile.js';
-import type { Series, Storage } from '../src/query/storage/interface.js';
+import type { LabelMatcher } from '../src/model/labels.js';
+import { Engine } from '../src/promql/engine.js';
+import { compareSeriesValue } from '../src/promql/promqltest/testfile.js';
+import type { Series, Storage } from '../src/storage/interface.js';
 import { createQueryLayer } from '../src/server/query-layer.js';
 
 export function median(xs: number[]): number {

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { answers200, freePort, startPrometheus, terminate, trackChild, waitFor, type PrometheusProcess } from '../src/dev/prometheus-process.js';
+import { answers200, freePort, startPrometheus, terminate, trackChild, waitFor, type PrometheusProcess } from '../dev/prometheus-process.js';
 
-/** The repository root (this file runs as dist/bench/query-procs.js). */
+/** The repository root (this file runs as dist-tools/bench/query-procs.js). */
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = path.join(REPO, 'dist', 'src', 'server', 'cli.js');
 

@@ -3,18 +3,18 @@
 // Prometheus 2.42 holding the same data (backfilled with promtool), and RemoteReadTarget against
 // our own endpoint over a MemoryStorage. Median of several runs.
 //
-//   npm run build && node dist/bench/remote-read.js [--runs=5] [--series=2000] [--hours=6] [--no-prometheus]
+//   npm run build:tools && node dist-tools/bench/remote-read.js [--runs=5] [--series=2000] [--hours=6] [--no-prometheus]
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { backfillTsdb, loadIntoMemory, prng, type BackfillDataSet, type BackfillSeries } from '../src/dev/backfill.js';
-import { startPrometheus } from '../src/dev/prometheus-process.js';
-import { JsonApiTarget } from '../src/query/downstream/json-api.js';
-import { RemoteReadTarget } from '../src/query/downstream/remote-read.js';
-import { Engine } from '../src/query/promql/engine.js';
-import { decodeReadResponse, encodeReadResponse } from '../src/query/remote/prompb.js';
-import { snappyCompress, snappyDecompress } from '../src/query/remote/snappy.js';
-import { decodeXorChunk, encodeXorChunk } from '../src/query/remote/xor-chunk.js';
-import type { Storage } from '../src/query/storage/interface.js';
+import { backfillTsdb, loadIntoMemory, prng, type BackfillDataSet, type BackfillSeries } from '../dev/backfill.js';
+import { startPrometheus } from '../dev/prometheus-process.js';
+import { JsonApiTarget } from '../src/query/downstream/json-api-client.js';
+import { RemoteReadTarget } from '../src/query/downstream/remote-read-client.js';
+import { Engine } from '../src/promql/engine.js';
+import { decodeReadResponse, encodeReadResponse } from '../src/remote/prompb.js';
+import { snappyCompress, snappyDecompress } from '../src/remote/snappy.js';
+import { decodeXorChunk, encodeXorChunk } from '../src/remote/xor-chunk.js';
+import type { Storage } from '../src/storage/interface.js';
 import { createApp } from '../src/server/app.js';
 import { createQueryApi } from '../src/server/api/query-api.js';
 import { fixedQueryApi } from '../src/server/query-layer-slot.js';

@@ -14,10 +14,10 @@ import { pino } from 'pino';
 import { parseConfigText } from '../src/config/load.js';
 import { createApp } from '../src/server/app.js';
 import { initHash } from '../src/shard/hash.js';
-import { ShardService } from '../src/shard/scraper.js';
+import { ShardService } from '../src/shard/shard-service.js';
 import { readFileSync } from 'node:fs';
-import { startPrometheus } from '../src/dev/prometheus-process.js';
-import { startSyntheticExporter } from '../src/dev/synthetic.js';
+import { startPrometheus } from '../dev/prometheus-process.js';
+import { startSyntheticExporter } from '../dev/synthetic.js';
 
 const self = fileURLToPath(import.meta.url);
 const args: Record<string, string> = Object.fromEntries(process.argv.slice(2).map((a) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../util/duration.js';
+import { isLegacyLabelName } from '../model/label-name.js';
 
 // Durations and sizes are written the Prometheus way in YAML and carried as milliseconds / bytes.
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -24,10 +25,9 @@ const byteSize = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
 });
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const labelSet = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
   for (const name of Object.keys(labels)) {
-    if (!LABEL_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `invalid label name "${name}"` });
+    if (!isLegacyLabelName(name)) ctx.addIssue({ code: 'custom', path: [name], message: `invalid label name "${name}"` });
     else if (name.startsWith('__')) ctx.addIssue({ code: 'custom', path: [name], message: `label names starting with "__" are reserved` });
   }
 });

@@ -22,14 +22,13 @@
 
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { Label, LabelMatcher, Labels } from './model.js';
-import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from './matchers.js';
+import type { Label, LabelMatcher, Labels } from '../model/labels.js';
+import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
 import { mergeSeriesSets } from './merge.js';
-import { DownstreamApiError, DownstreamError } from './downstream/json-api.js';
-import {
-  compareLabels, compareStrings, labelsKey, seriesOf, unionLabelSets, unionMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult,
-  type SelectHints, type Series, type Storage, StorageUnavailableError,
-} from './storage/interface.js';
+import { DownstreamApiError, DownstreamError } from './downstream/json-api-client.js';
+import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage, StorageUnavailableError } from '../storage/interface.js';
+import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
+import { seriesOf, unionLabelSets, unionMetadata } from '../storage/read.js';
 
 /** One target of a group, as the fan-out sees it. */
 export interface GroupTarget {

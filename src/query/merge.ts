@@ -26,8 +26,8 @@
 // recognised as near-duplicates, density doubles), and replicas that disagree on the value at the
 // same time where both are "right" (one is picked, the other silently dropped).
 
-import type { Series } from './storage/interface.js';
-import { compareLabels } from './storage/interface.js';
+import type { Series } from '../storage/interface.js';
+import { compareLabels } from '../model/labels.js';
 
 const EMPTY_F64 = new Float64Array(0);
 

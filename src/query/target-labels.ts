@@ -6,9 +6,10 @@
 // the label wins; a target whose value fails a matcher on the label is not asked (its answer is
 // empty); a matcher the value passes is not sent downstream and is checked on the final label sets.
 
-import { matchesLabels, planFixedLabels } from './matchers.js';
-import type { Label, LabelMatcher, Labels } from './model.js';
-import { compareLabels, compareStrings, type SelectHints, type Series, type Storage } from './storage/interface.js';
+import { matchesLabels, planFixedLabels } from '../model/matchers.js';
+import type { Label, LabelMatcher, Labels } from '../model/labels.js';
+import { type SelectHints, type Series, type Storage } from '../storage/interface.js';
+import { compareLabels, compareStrings } from '../model/labels.js';
 
 
 /** `inner` with `labels` added to its series; `inner` itself when there are none. */

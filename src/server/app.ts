@@ -2,7 +2,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { compress } from 'hono/compress';
-import type { ShardService } from '../shard/scraper.js';
+import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
 import { renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 

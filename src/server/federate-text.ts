@@ -3,8 +3,9 @@
 // `# TYPE name untyped` line, label pairs in the series' order followed by the external labels the
 // series lacks (`instance=""` at least), values as Go's strconv 'g' shortest, timestamps in ms.
 
-import { METRIC_NAME, type Labels } from '../query/model.js';
-import { compareStrings } from '../query/storage/interface.js';
+import { METRIC_NAME, type Labels } from '../model/labels.js';
+import { compareStrings } from '../model/labels.js';
+import { isLegacyLabelName, isLegacyMetricName } from '../model/label-name.js';
 
 export interface FederatedSample {
   labels: Labels;
@@ -12,8 +13,6 @@ export interface FederatedSample {
   v: number;
 }
 
-const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** expfmt writeFloat: strconv.AppendFloat(f, 'g', -1, 64) with +Inf/-Inf/NaN. */
 export function goFormatFloatG(v: number): string {
@@ -41,7 +40,7 @@ function escapeName(n: string): string {
 }
 
 function labelName(n: string): string {
-  return LEGACY_LABEL_NAME.test(n) ? n : escapeName(n);
+  return isLegacyLabelName(n) ? n : escapeName(n);
 }
 
 function metricNameOf(l: Labels): string {
@@ -68,11 +67,11 @@ export function federationText(samples: FederatedSample[], externalLabels: Recor
   let last: string | undefined;
   for (const { name, s } of named) {
     if (name !== last) {
-      out.push(`# TYPE ${LEGACY_METRIC_NAME.test(name) ? name : escapeName(name)} untyped\n`);
+      out.push(`# TYPE ${isLegacyMetricName(name) ? name : escapeName(name)} untyped\n`);
       last = name;
     }
     const pairs: string[] = [];
-    if (!LEGACY_METRIC_NAME.test(name)) pairs.push(escapeName(name));
+    if (!isLegacyMetricName(name)) pairs.push(escapeName(name));
     const own = new Set<string>();
     for (const l of s.labels) {
       if (l.name === METRIC_NAME || l.value === '') continue;
@@ -80,7 +79,7 @@ export function federationText(samples: FederatedSample[], externalLabels: Recor
       pairs.push(`${labelName(l.name)}="${escapeLabelValue(l.value)}"`);
     }
     for (const n of externalNames) if (!own.has(n)) pairs.push(`${labelName(n)}="${escapeLabelValue(external[n]!)}"`);
-    const series = LEGACY_METRIC_NAME.test(name) ? `${name}{${pairs.join(',')}}` : `{${pairs.join(',')}}`;
+    const series = isLegacyMetricName(name) ? `${name}{${pairs.join(',')}}` : `{${pairs.join(',')}}`;
     out.push(`${series} ${goFormatFloatG(s.v)} ${Math.trunc(s.t)}\n`);
   }
   return out.join('');

@@ -8,11 +8,12 @@
 
 import { Hono, type Context } from 'hono';
 import type { DiscoveryLog } from '../query/discovery/target.js';
-import type { LabelMatcher } from '../query/model.js';
-import { parseMetricSelector } from '../query/promql/parser.js';
-import { compareLabels, labelsToString, StorageUnavailableError, type Series, type Storage } from '../query/storage/interface.js';
+import type { LabelMatcher } from '../model/labels.js';
+import { parseMetricSelector } from '../promql/parser.js';
+import { StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
+import { compareLabels, labelsToString } from '../model/labels.js';
 import { methodNotAllowed } from './api/http-api.js';
-import { scopedStorage, type ScopedStorage } from './api/query-api.js';
+import { scopedStorage, type ScopedStorage } from '../storage/view.js';
 import { addStorageStats, requestStats } from './api/request-stats.js';
 import { federationText, type FederatedSample } from './federate-text.js';
 

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../config/load.js';
 import type { Config, ShardConfig } from '../config/schema.js';
-import { ShardService } from '../shard/scraper.js';
+import { ShardService } from '../shard/shard-service.js';
 import type { AppDeps } from './app.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';

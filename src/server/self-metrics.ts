@@ -1,4 +1,4 @@
-import type { ShardService } from '../shard/scraper.js';
+import type { ShardService } from '../shard/shard-service.js';
 
 function esc(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));

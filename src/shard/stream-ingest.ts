@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { ExpositionFormat } from './exposition.js';
-import { ScrapeError, type BodySink } from './fetch.js';
+import { ScrapeError, type BodySink } from './source-client.js';
 import { SourceIngest, type SourceData } from './ingest.js';
 import { ExpositionParser } from './parse.js';
 

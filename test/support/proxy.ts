@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { answers200, freePort, waitFor } from '../../src/dev/prometheus-process.js';
+import { answers200, freePort, waitFor } from '../../dev/prometheus-process.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const PROXY = join(REPO, 'proxy');

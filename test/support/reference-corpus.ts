@@ -3,7 +3,7 @@
 // cross-check (test/promql-live.test.ts); the rest use the extended families (summary, build_info
 // whose series change mid-range, cache_hit_ratio with NaN samples) and the longer range.
 
-import { BACKFILL_START_MS, REFERENCE_END_MS } from '../../src/dev/backfill.js';
+import { BACKFILL_START_MS, REFERENCE_END_MS } from '../../dev/backfill.js';
 
 export const T0 = BACKFILL_START_MS / 1000; // 2024-01-01T00:00:00Z
 export const T_END = REFERENCE_END_MS / 1000; // 2024-01-01T04:00:00Z

@@ -4,10 +4,9 @@
 // query took the target list just before the change) gets a fresh client, closed again after it.
 
 import type { GroupTarget } from '../fanout.js';
-import type { LabelMatcher, Labels } from '../model.js';
-import {
-  seriesOf, type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage,
-} from '../storage/interface.js';
+import type { LabelMatcher, Labels } from '../../model/labels.js';
+import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../../storage/interface.js';
+import { seriesOf } from '../../storage/read.js';
 import { withTargetLabels } from '../target-labels.js';
 import type { DiscoveredTarget } from './target.js';
 

@@ -3,6 +3,7 @@
 
 import { parse as parseYaml } from 'yaml';
 import { TARGET_ADDRESS } from '../../config/schema.js';
+import { isLegacyLabelName } from '../../model/label-name.js';
 
 export interface DiscoveredTarget {
   /** host:port */
@@ -47,7 +48,6 @@ export function sameTargets(a: readonly DiscoveredTarget[], b: readonly Discover
   return a.length === b.length && a.every((t, i) => targetKey(t) === targetKey(b[i]!));
 }
 
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
  * Parses a file_sd file: a JSON (.json) or YAML (.yml/.yaml) list of `{targets: [...], labels: {...}}`.
@@ -83,7 +83,7 @@ export function parseTargetGroupsFile(text: string, file: string): DiscoveredTar
     if (g.labels !== undefined && g.labels !== null) {
       if (typeof g.labels !== 'object' || Array.isArray(g.labels)) throw new Error(`${at}: labels must be a mapping of label names to strings`);
       for (const [name, value] of Object.entries(g.labels)) {
-        if (!LABEL_NAME.test(name)) throw new Error(`${at}: invalid label name ${JSON.stringify(name)}`);
+        if (!isLegacyLabelName(name)) throw new Error(`${at}: invalid label name ${JSON.stringify(name)}`);
         if (typeof value !== 'string') throw new Error(`${at}: label ${name} must be a string`);
         if (!name.startsWith('__') && value !== '') labels[name] = value;
       }

@@ -3,8 +3,9 @@
 // error types with their HTTP codes, and the JSON envelope written the way Go's encoder writes it.
 
 import type { Context } from 'hono';
-import { MAX_TIME_MS, MIN_TIME_MS, type Labels } from '../../query/model.js';
-import type { Semantics } from '../../query/promql/functions/types.js';
+import { type Labels } from '../../model/labels.js';
+import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
+import type { Semantics } from '../../promql/functions/types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
 import { requestStats } from './request-stats.js';

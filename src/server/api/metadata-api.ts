@@ -6,10 +6,10 @@
 // (in config order) and their targets gave them.
 
 import { Hono, type Context } from 'hono';
-import { StorageUnavailableError, type MetricMetadataMap, type Storage } from '../../query/storage/interface.js';
-import { compareStrings } from '../../query/storage/interface.js';
+import { StorageUnavailableError, type MetricMetadataMap, type Storage } from '../../storage/interface.js';
+import { compareStrings } from '../../model/labels.js';
 import { ApiError, errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
-import { scopedStorage, type ScopedStorage } from './query-api.js';
+import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 
 export interface MetadataApiDeps {

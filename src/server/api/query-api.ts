@@ -13,34 +13,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
-import { StorageUnavailableError, type Storage } from '../../query/storage/interface.js';
-import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../query/promql/engine.js';
-import { documentedType, valueTypeOf, type Expr } from '../../query/promql/ast.js';
-import { formatExpr } from '../../query/promql/parser.js';
-import { formatFloatF } from '../../query/promql/eval-types.js';
-import type { Semantics } from '../../query/promql/functions/types.js';
+import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../promql/engine.js';
+import { documentedType, valueTypeOf, type Expr } from '../../promql/ast.js';
+import { formatExpr } from '../../promql/parser.js';
+import { formatFloatF } from '../../promql/eval-types.js';
+import type { Semantics } from '../../promql/functions/types.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
   annotationsJson, ApiError, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs,
   parseTimeMs, respondSuccess, successBody, timeParam, type Form,
 } from './http-api.js';
 import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
-import { createRemoteReadApi } from './remote-read.js';
+import { createRemoteReadApi } from './remote-read-api.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
-
-/** A storage for one request, with the warnings it collects while the request runs (e.g. a group left out). */
-export interface ScopedStorage {
-  storage: Storage;
-  warnings: string[];
-  /** What the storage did for this request (groups asked, samples returned), when it counts. */
-  stats?: StorageStats;
-}
-
-/** The storage view for one request: a fixed storage, or a fresh view from the factory. */
-export function scopedStorage(storage: Storage | (() => ScopedStorage)): ScopedStorage {
-  return typeof storage === 'function' ? storage() : { storage, warnings: [] };
-}
 
 export interface QueryApiDeps {
   /** A fixed storage, or one made per query so its warnings reach that query's response. */

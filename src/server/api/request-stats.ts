@@ -3,9 +3,9 @@
 // how many warnings went out and how it failed.
 
 import type { Context } from 'hono';
-import type { StorageStats } from '../../query/storage/counting.js';
+import type { StorageStats } from '../../storage/counting.js';
 
-export type { StorageStats } from '../../query/storage/counting.js';
+export type { StorageStats } from '../../storage/counting.js';
 
 /** Query kinds with their own metrics; endpoints that read no data are 'other'. */
 export type QueryType = 'instant' | 'range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'federate' | 'read' | 'other';

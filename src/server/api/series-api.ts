@@ -7,16 +7,20 @@
 // Series are found without reading samples where the storage can (Storage.series).
 
 import { Hono, type Context } from 'hono';
-import { MAX_TIME_MS, MIN_TIME_MS, type LabelMatcher, type Labels } from '../../query/model.js';
-import { matcherMatchesEmpty, parseMetricSelector } from '../../query/promql/parser.js';
-import type { Semantics } from '../../query/promql/functions/types.js';
-import { compareStrings, seriesOf, StorageUnavailableError, unionLabelSets, type Storage } from '../../query/storage/interface.js';
+import { type LabelMatcher, type Labels } from '../../model/labels.js';
+import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
+import { matcherMatchesEmpty, parseMetricSelector } from '../../promql/parser.js';
+import type { Semantics } from '../../promql/functions/types.js';
+import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { compareStrings } from '../../model/labels.js';
+import { seriesOf, unionLabelSets } from '../../storage/read.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
   ApiError, errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
 } from './http-api.js';
-import { scopedStorage, type ScopedStorage } from './query-api.js';
+import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
+import { isLegacyLabelName } from '../../model/label-name.js';
 
 export interface SeriesApiDeps {
   /** A fixed storage, or one made per request so its warnings reach that request's response. */
@@ -47,7 +51,6 @@ function storageError(e: unknown, signal: AbortSignal): ApiError {
   return new ApiError('execution', e instanceof Error ? e.message : String(e));
 }
 
-const LEGACY_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** A string that is not valid UTF-8 once encoded (Go's utf8.ValidString fails). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -173,7 +176,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     try {
       let name = c.req.param('name') ?? '';
       if (semantics === 'prometheus-2') {
-        if (!LEGACY_LABEL_NAME.test(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
+        if (!isLegacyLabelName(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
       } else {
         name = unescapeLabelName(name);
         if (name === '' || LONE_SURROGATE.test(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);

@@ -1,0 +1,347 @@
+// PromQL evaluation, following Prometheus's promql/engine.go (3.5, and 2.42 in 'prometheus-2' mode).
+//
+// Every query is a range evaluation over its steps (an instant query has one). The AST is walked
+// once: each node yields its value for all steps at once (see eval-types.ts), selectors read the
+// storage once and slide over each series with indexes that only move forward.
+
+import type { Labels } from '../model/labels.js';
+import { StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
+import { compareLabels } from '../model/labels.js';
+import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
+import { PromQLParseError, parseExpr } from './parser.js';
+import type { Semantics } from './functions/types.js';
+import {
+  PromQLError, checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName,
+  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
+} from './eval-types.js';
+import { evalBinary } from './eval-binary.js';
+import { evalAggregate } from './eval-aggr.js';
+import { evalCall } from './eval-call.js';
+import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
+import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
+
+export { PromQLError } from './eval-types.js';
+
+export interface EngineOptions {
+  /** Default 'prometheus-3'. */
+  semantics?: Semantics;
+  /** Default 5m. */
+  lookbackDeltaMs?: number;
+  /** Default 50e6. */
+  maxSamples?: number;
+  /** Default 2m. */
+  timeoutMs?: number;
+  /** Step of subqueries written without one (Prometheus's global evaluation_interval). Default 1m. */
+  noStepSubqueryIntervalMs?: number;
+  /** Allow experimental functions and limitk/limit_ratio (--enable-feature=promql-experimental-functions). Default false. */
+  enableExperimentalFunctions?: boolean;
+  /** --enable-feature=promql-delayed-name-removal (off by default in Prometheus 3.5; on in its own test runner). */
+  delayedNameRemoval?: boolean;
+}
+
+export type Sample = { labels: Labels; t: number; v: number };
+
+export type QueryResult =
+  | { resultType: 'vector'; result: Sample[] }
+  | { resultType: 'matrix'; result: { labels: Labels; timestamps: number[]; values: number[] }[] }
+  | { resultType: 'scalar'; t: number; v: number }
+  | { resultType: 'string'; t: number; v: string };
+
+export interface QueryOutput {
+  result: QueryResult;
+  warnings: string[];
+  infos: string[];
+}
+
+/** Functions that did not exist in Prometheus 2.42 (beyond those flagged experimental). */
+const NOT_IN_2_42 = new Set(['double_exponential_smoothing', 'histogram_avg', 'histogram_stddev', 'histogram_stdvar']);
+
+export class Engine {
+  private readonly semantics: Semantics;
+  private readonly lookbackMs: number;
+  private readonly maxSamples: number;
+  private readonly timeoutMs: number;
+  private readonly noStepSubqueryIntervalMs: number;
+  private readonly enableExperimental: boolean;
+  private readonly delayedNameRemoval: boolean;
+
+  constructor(opts: EngineOptions = {}) {
+    this.semantics = opts.semantics ?? 'prometheus-3';
+    this.lookbackMs = opts.lookbackDeltaMs ?? 5 * 60_000;
+    this.maxSamples = opts.maxSamples ?? 50e6;
+    this.timeoutMs = opts.timeoutMs ?? 2 * 60_000;
+    this.noStepSubqueryIntervalMs = opts.noStepSubqueryIntervalMs ?? 60_000;
+    this.enableExperimental = opts.enableExperimentalFunctions ?? false;
+    this.delayedNameRemoval = opts.delayedNameRemoval ?? false;
+  }
+
+  instantQuery(storage: Storage, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    return this.exec(storage, query, timeMs, timeMs, 0, signal, true);
+  }
+
+  rangeQuery(storage: Storage, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
+    return this.exec(storage, query, startMs, endMs, stepMs, signal, false);
+  }
+
+  /** Parses and checks a query as this engine's Prometheus version would; throws PromQLError('bad_data'). */
+  parse(query: string): Expr {
+    let expr: Expr;
+    try {
+      expr = parseExpr(query);
+    } catch (e) {
+      if (e instanceof PromQLParseError) throw new PromQLError('bad_data', e.message);
+      throw new PromQLError('bad_data', (e as Error).message);
+    }
+    this.checkFeatures(query, expr);
+    return expr;
+  }
+
+  private checkFeatures(query: string, e: Expr): void {
+    const fail = (start: number, end: number, detail: string): never => {
+      throw new PromQLError('bad_data', new PromQLParseError(query, { start, end }, detail).message);
+    };
+    const p2 = this.semantics === 'prometheus-2';
+    walkExpr(e, (n) => {
+      if (n.type === 'Call') {
+        const f = n.func;
+        const nameEnd = n.pos.start + f.name.length;
+        if (p2) {
+          if ((f.experimental && !f.legacy && !this.enableExperimental) || NOT_IN_2_42.has(f.name)) {
+            fail(n.pos.start, nameEnd, `unknown function with name ${JSON.stringify(f.name)}`);
+          }
+        } else {
+          if (f.legacy) fail(n.pos.start, nameEnd, `unknown function with name ${JSON.stringify(f.name)}`);
+          if (f.experimental && !this.enableExperimental) fail(n.pos.start, nameEnd, `function ${JSON.stringify(f.name)} is not enabled`);
+        }
+      } else if (n.type === 'AggregateExpr' && n.experimental && !this.enableExperimental) {
+        if (p2) fail(n.pos.start, n.pos.start + n.op.length, `unknown function with name ${JSON.stringify(n.op)}`);
+        fail(n.pos.start, n.pos.end, 'limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions');
+      }
+    });
+  }
+
+  private async exec(
+    storage: Storage, query: string, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
+  ): Promise<QueryOutput> {
+    const expr = this.parse(query);
+    const vt = valueTypeOf(expr);
+    if (!instant && vt !== 'scalar' && vt !== 'vector') {
+      throw new PromQLError('bad_data', `invalid expression type ${JSON.stringify(documentedType(vt))} for range query, must be Scalar or instant Vector`);
+    }
+    const q: QueryState = {
+      storage, semantics: this.semantics, lookbackMs: this.lookbackMs, maxSamples: this.maxSamples,
+      deadline: Date.now() + this.timeoutMs, signal, queryStart: start, queryEnd: end,
+      noStepSubqueryIntervalMs: this.noStepSubqueryIntervalMs, enableExperimental: this.enableExperimental,
+      delayedNameRemoval: this.delayedNameRemoval,
+      warnings: new Set(), infos: new Set(), checkCount: 0,
+    };
+    checkAbort(q, true);
+    const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
+    let val: Val;
+    try {
+      val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
+    } catch (e) {
+      if (e instanceof PromQLError || e instanceof StorageUnavailableError) throw e;
+      if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
+        throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+      }
+      throw new PromQLError('execution', (e as Error).message);
+    }
+    checkAbort(q, true);
+    if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
+    const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+/** The end of delayed name removal: marked series lose __name__, and then no label set may repeat. */
+function dropDelayedNames(series: VSeries[]): VSeries[] {
+  const out = series.map((s) => (s.dropName ? { ...s, labels: dropMetricName(s.labels), dropName: false } : s));
+  const seen = new Set<string>();
+  for (const s of out) {
+    const k = labelsKey(s.labels);
+    if (seen.has(k)) throw sameLabelsetError();
+    seen.add(k);
+  }
+  return out;
+}
+
+function isOrdered(e: Expr): boolean {
+  while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
+  if (e.type === 'Call') return ['sort', 'sort_desc', 'sort_by_label', 'sort_by_label_desc'].includes(e.func.name);
+  if (e.type === 'AggregateExpr') return e.op === 'topk' || e.op === 'bottomk';
+  return false;
+}
+
+function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): QueryResult {
+  const t = ctx.start;
+  switch (val.type) {
+    case 'string':
+      return { resultType: 'string', t, v: val.v };
+    case 'scalar':
+      if (instant) return { resultType: 'scalar', t, v: val.vals[0] };
+      return { resultType: 'matrix', result: [{ labels: [], timestamps: Array.from(ctx.steps), values: Array.from(val.vals) }] };
+    case 'vector': {
+      if (instant) {
+        const result: Sample[] = [];
+        for (const s of val.series) if (s.has[0]) result.push({ labels: s.labels, t, v: s.vals[0] });
+        if (!isOrdered(expr)) result.sort((a, b) => compareLabels(a.labels, b.labels));
+        return { resultType: 'vector', result };
+      }
+      const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
+      const series: (VSeries | undefined)[] = val.series;
+      // Series present at every step share one timestamps array (read-only from here on).
+      let allSteps: number[] | undefined;
+      for (let j = 0; j < series.length; j++) {
+        const s = series[j]!;
+        // Each series is let go once converted: the engine's arrays and the result's are not all
+        // held at once (10,000 series x 720 steps are ~100 MB each). Exact-size arrays, filled in
+        // order, stay packed doubles.
+        series[j] = undefined;
+        let count = 0;
+        for (let i = 0; i < s.has.length; i++) count += s.has[i];
+        if (count === 0) continue;
+        const full = count === s.has.length;
+        const timestamps: number[] = full ? (allSteps ??= Array.from(ctx.steps)) : new Array<number>(count).fill(0);
+        const values: number[] = new Array<number>(count).fill(0);
+        let k = 0;
+        for (let i = 0; i < s.has.length; i++) {
+          if (!s.has[i]) continue;
+          if (!full) timestamps[k] = ctx.steps[i];
+          values[k++] = s.vals[i];
+        }
+        result.push({ labels: s.labels, timestamps, values });
+      }
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'matrix', result };
+    }
+    case 'matrix': {
+      const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
+      for (const s of val.series) {
+        let from = 0;
+        let to = 0;
+        forEachWindow(ctx, val, s, (_i, f, tt) => {
+          from = f;
+          to = tt;
+        });
+        if (to > from) result.push({ labels: s.labels, timestamps: Array.from(s.ts.subarray(from, to)), values: Array.from(s.vs.subarray(from, to)) });
+      }
+      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      return { resultType: 'matrix', result };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
+  checkAbort(ctx.q, true);
+  const n = ctx.steps.length;
+  switch (e.type) {
+    case 'NumberLiteral':
+      return { type: 'scalar', vals: new Float64Array(n).fill(e.val) };
+    case 'StringLiteral':
+      return { type: 'string', v: e.val };
+    case 'ParenExpr':
+    case 'StepInvariantExpr':
+      return evaluate(ctx, e.expr);
+    case 'UnaryExpr': {
+      const v = await evaluate(ctx, e.expr);
+      if (e.op === '+') return v;
+      if (v.type === 'scalar') return { type: 'scalar', vals: v.vals.map((x) => -x) };
+      if (v.type !== 'vector') throw new PromQLError('execution', 'unary expression only allowed on expressions of type scalar or instant vector');
+      const series: VSeries[] = v.series.map((s) => ({ ...withoutName(ctx.q, s.labels, 0), vals: s.vals.map((x) => -x), has: s.has }));
+      return { type: 'vector', series: mergeSameLabels(series) };
+    }
+    case 'VectorSelector':
+      return { type: 'vector', series: await evalVectorSelector(ctx, e) };
+    case 'MatrixSelector':
+      return evalMatrixSelector(ctx, e);
+    case 'SubqueryExpr':
+      return evalSubquery(ctx, e, evaluate);
+    case 'BinaryExpr': {
+      // Both sides at once, so their storage reads overlap; the left side's error wins, as it would
+      // evaluated in order.
+      const [l, r] = await Promise.allSettled([evaluate(ctx, e.lhs), evaluate(ctx, e.rhs)]);
+      if (l.status === 'rejected') throw l.reason;
+      if (r.status === 'rejected') throw r.reason;
+      const lhs = l.value;
+      const rhs = r.value;
+      const v = evalBinary(ctx, e, lhs, rhs);
+      if (v.type === 'vector') checkSamples(ctx, v.series);
+      return v;
+    }
+    case 'AggregateExpr': {
+      const v = await evalAggregate(ctx, e, evaluate);
+      checkSamples(ctx, v.series);
+      return v;
+    }
+    case 'Call': {
+      const v = (await tryPushdown(ctx, e)) ?? (await evalCall(ctx, e, evaluate));
+      if (v.type === 'vector') checkSamples(ctx, v.series);
+      return v;
+    }
+  }
+}
+
+/**
+ * The whole query evaluated by the one server that holds all its data, when the storage finds
+ * there is such a server (see FanoutStorage.pushdownWholeQuery): its answer is the answer, and its
+ * annotations are the query's. Only for instant-vector queries with at least one selector.
+ */
+async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): Promise<VectorVal | undefined> {
+  const q = ctx.q;
+  const storage = q.storage;
+  if (storage.pushdown === undefined || q.delayedNameRemoval || valueTypeOf(expr) !== 'vector') return undefined;
+  const selectors: VectorSelector[] = [];
+  walkExpr(expr, (n) => {
+    if (n.type === 'VectorSelector') selectors.push(n);
+  });
+  if (selectors.length === 0) return undefined;
+  let res;
+  try {
+    res = await storage.pushdown({
+      query: query.trim(),
+      matchers: selectors[0]!.matchers,
+      startMs: ctx.start,
+      endMs: ctx.end,
+      stepMs: ctx.interval,
+      wholeQuerySelectors: selectors.map((v) => v.matchers),
+    }, q.signal);
+  } catch (err) {
+    if (q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    throw err;
+  }
+  if (res === undefined) return undefined;
+  const series = answerSeries(ctx, res);
+  for (const w of res.warnings ?? []) q.warnings.add(w);
+  for (const i of res.infos ?? []) q.infos.add(i);
+  return { type: 'vector', series };
+}
+
+/** The call's value evaluated downstream, when the expression and the storage both allow it. */
+async function tryPushdown(ctx: EvalCtx, e: Call): Promise<VectorVal | undefined> {
+  const storage = ctx.q.storage;
+  if (storage.pushdown === undefined) return undefined;
+  const plan = planPushdown(ctx, e);
+  if (plan === undefined) return undefined;
+  let res;
+  try {
+    res = await storage.pushdown(plan.request, ctx.q.signal);
+  } catch (err) {
+    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    throw err;
+  }
+  return res === undefined ? undefined : pushdownValue(ctx, e, plan, res);
+}
+
+function checkSamples(ctx: EvalCtx, series: readonly VSeries[]): void {
+  if (countPoints(series) > ctx.q.maxSamples) throw tooManySamples();
+}

@@ -1,0 +1,602 @@
+// Reading raw samples from a downstream Prometheus-compatible server through its JSON HTTP API
+// (Prometheus, VictoriaMetrics, another promfront).
+//
+// select() asks for a range-vector selector at an instant: `GET /api/v1/query?query={...}[Nms]&time=T`,
+// which returns the raw samples of every matching series in the window ending at T = end + 1 ms (see
+// select for why not `end`). The window reaches one millisecond before `start` so it covers `start`
+// both with Prometheus 2's left-closed and Prometheus 3's (and VictoriaMetrics's) left-open range
+// windows; the result is then filtered to start <= t <= end.
+//
+// Limitation: staleness markers are not visible through this API (Prometheus drops them from range
+// vectors), so the returned Series never carry `stale`. A series that went stale is seen as merely
+// ending at its last real sample.
+
+import { formatDuration } from '../../util/duration.js';
+import { Pool, errors as undiciErrors } from 'undici';
+import { isTlsFailure } from '../../client/http-client.js';
+import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../../model/labels.js';
+import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
+import { type MetricMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../../storage/interface.js';
+import { compareLabels, compareStrings } from '../../model/labels.js';
+import { goQuote } from '../../util/go-quote.js';
+import { unionLabelSets } from '../../storage/read.js';
+import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
+import { isLegacyLabelName } from '../../model/label-name.js';
+
+/** How a downstream request failed, for the error metrics. */
+export type DownstreamErrorKind = 'timeout' | 'connection' | 'http_status' | 'invalid_response' | 'api_error';
+
+export class DownstreamError extends Error {
+  constructor(
+    readonly target: string,
+    reason: string,
+    readonly kind: DownstreamErrorKind = 'invalid_response',
+  ) {
+    super(`${target}: ${reason}`);
+    this.name = 'DownstreamError';
+  }
+}
+
+/** The downstream understood the request and refused it with a Prometheus error (bad_data, execution, ...). */
+export class DownstreamApiError extends DownstreamError {
+  constructor(
+    target: string,
+    readonly errorType: string,
+    reason: string,
+    kind: DownstreamErrorKind,
+  ) {
+    super(target, reason, kind);
+    this.name = 'DownstreamApiError';
+  }
+}
+
+export interface JsonApiTargetOptions {
+  /** Base URL, e.g. http://host:9090 or http://host/prefix. Userinfo becomes a basic-auth header. */
+  url: string;
+  /** Bound on each request (connect + headers + body). */
+  timeoutMs: number;
+  /** Extra request headers (e.g. Authorization). */
+  headers?: Record<string, string>;
+  /** Extra query parameters added to every request (e.g. a tenant id). */
+  queryParams?: Record<string, string>;
+  /** The server group this target belongs to, for metrics. */
+  group?: string;
+  /** Told about every request (endpoint, outcome, duration, bytes). */
+  observer?: DownstreamObserver;
+  /** Connection and authentication settings (a server group's http_client); see http-client.ts. */
+  client?: TargetClient;
+  /**
+   * NaN samples are staleness markers: the downstream keeps no real NaN and writes its stored
+   * staleness markers as "NaN" (VictoriaMetrics). Prometheus's range vectors never contain markers.
+   */
+  nanIsStale?: boolean;
+}
+
+/** What a target needs from its server group's HTTP client settings (DownstreamClient). */
+export interface TargetClient {
+  /** The Authorization header to send now and the generation of the TLS material; throws with a safe message. */
+  prepare(): Promise<{ authorization: string | undefined; tlsGeneration: number }>;
+  /** undici Pool options (TLS, connect timeout) for the current TLS material. */
+  poolOptions(): Pool.Options;
+  /** Removes the client's secrets from a message. */
+  redact(text: string): string;
+}
+
+const POOL_DEFAULTS: Pool.Options = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 };
+
+
+/** A selector for the matchers: `{__name__="x", job=~"a|b"}`; non-identifier names quoted (3.x syntax). */
+export function matchersToSelector(matchers: LabelMatcher[]): string {
+  const parts = matchers.map((m) => `${isLegacyLabelName(m.name) ? m.name : goQuote(m.name)}${m.type}${goQuote(m.value)}`);
+  // Prometheus rejects selectors whose matchers all match the empty string; every stored series has
+  // a name, so requiring one does not change the result.
+  if (!matchers.some((m) => !matchesEmpty(m))) parts.push(`${METRIC_NAME}=~".+"`);
+  return `{${parts.join(', ')}}`;
+}
+
+/** Conservative: true unless the matcher surely rejects "" (so at worst we add a redundant name matcher). */
+function matchesEmpty(m: LabelMatcher): boolean {
+  switch (m.type) {
+    case '=':
+      return m.value === '';
+    case '!=':
+      return m.value !== '';
+    case '=~':
+      try {
+        return new RegExp(`^(?:${m.value})$`, 'u').test('');
+      } catch {
+        return true;
+      }
+    case '!~':
+      try {
+        return !new RegExp(`^(?:${m.value})$`, 'u').test('');
+      } catch {
+        return true;
+      }
+  }
+}
+
+function parseSampleValue(s: unknown): number {
+  if (typeof s !== 'string') throw new Error(`sample value is not a string: ${JSON.stringify(s)}`);
+  switch (s) {
+    case 'NaN':
+      return NaN;
+    case '+Inf':
+    case 'Inf':
+      return Infinity;
+    case '-Inf':
+      return -Infinity;
+  }
+  const v = Number(s);
+  if (Number.isNaN(v) || s.trim() === '') throw new Error(`invalid sample value ${JSON.stringify(s)}`);
+  return v;
+}
+
+function secondsParam(ms: number): string {
+  return (ms / 1000).toFixed(3).replace(/\.?0+$/, '');
+}
+
+/** How a target with this base URL is named in errors: origin and path, no userinfo or query. */
+export function targetName(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+export class JsonApiTarget implements Storage {
+  /** The base URL without userinfo, used in error messages. */
+  readonly target: string;
+  private pool: Pool;
+  private poolGeneration = 0;
+  private readonly origin: string;
+  private readonly client: TargetClient | undefined;
+  private readonly pathPrefix: string;
+  private readonly headers: Record<string, string>;
+  private readonly queryParams: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly group: string;
+  private readonly observer: DownstreamObserver | undefined;
+  private readonly nanIsStale: boolean;
+  /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
+  private readonly secrets: string[];
+
+  constructor(opts: JsonApiTargetOptions) {
+    const u = new URL(opts.url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported URL scheme ${u.protocol}`);
+    this.headers = { accept: 'application/json', ...lowerKeys(opts.headers ?? {}) };
+    if ((u.username !== '' || u.password !== '') && this.headers.authorization === undefined) {
+      const creds = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      this.headers.authorization = `Basic ${Buffer.from(creds).toString('base64')}`;
+    }
+    this.secrets = credentialsOf(this.headers, decodeURIComponent(u.password));
+    u.username = '';
+    u.password = '';
+    this.pathPrefix = u.pathname.replace(/\/+$/, '');
+    this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
+    this.target = targetName(opts.url);
+    this.timeoutMs = opts.timeoutMs;
+    this.group = opts.group ?? '';
+    this.observer = opts.observer;
+    this.nanIsStale = opts.nanIsStale ?? false;
+    this.origin = u.origin;
+    this.client = opts.client;
+    this.pool = this.newPool();
+  }
+
+  private newPool(): Pool {
+    return new Pool(this.origin, { ...POOL_DEFAULTS, ...this.client?.poolOptions() });
+  }
+
+  async select(
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    _hints?: SelectHints,
+    signal?: AbortSignal,
+  ): Promise<Series[]> {
+    if (endMs < startMs) return [];
+    // Asked at end + 1 ms: VictoriaMetrics before 1.132 (issue #9804) searches its per-day series index
+    // only up to the day of (window end - 1 ms), so with a window ending exactly at midnight UTC it
+    // misses the series that begin that day. The window still reaches `start` whether it is
+    // left-closed or left-open.
+    const queryMs = endMs + 1;
+    const rangeMs = queryMs - startMs + 1;
+    const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
+    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(queryMs)]], signal, (data) => parseMatrix(data, startMs, endMs, this.nanIsStale));
+  }
+
+  async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    return this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal, stringList);
+  }
+
+  async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
+    return this.get('label_values', path, this.labelParams(matchers, startMs, endMs), signal, (data) => stringList(data).filter((v) => v !== ''));
+  }
+
+  /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
+  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+    const params: [string, string][] = [['match[]', matchersToSelector(matchers)], ...timeRangeParams(startMs, endMs)];
+    return this.get('series', '/api/v1/series', params, signal, parseSeriesList);
+  }
+
+  /** The downstream's /api/v1/metadata (metric and limit_per_metric passed on; limit is applied by the caller). */
+  async metadata(metric: string | undefined, limitPerMetric: number, signal?: AbortSignal): Promise<MetricMetadataMap> {
+    const params: [string, string][] = [];
+    if (metric !== undefined && metric !== '') params.push(['metric', metric]);
+    if (limitPerMetric > 0) params.push(['limit_per_metric', String(limitPerMetric)]);
+    return this.get('metadata', '/api/v1/metadata', params, signal, (data) => parseMetadata(data, limitPerMetric));
+  }
+
+  /**
+   * Evaluates `query` downstream at startMs, startMs+stepMs, ... <= endMs (one instant when stepMs is
+   * 0). The step goes as a millisecond duration: Prometheus truncates float seconds to nanoseconds,
+   * which would move the steps (4.1 s becomes 4.099999999 s).
+   */
+  async evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
+    const range = req.stepMs > 0;
+    const annotations = { warnings: [] as string[], infos: [] as string[] };
+    const keep = (warnings: string[], infos: string[]): void => {
+      annotations.warnings = warnings;
+      annotations.infos = infos;
+    };
+    const series = range
+      ? await this.get('query_range', '/api/v1/query_range', [
+        ['query', req.query], ['start', secondsParam(req.startMs)], ['end', secondsParam(req.endMs)], ['step', `${req.stepMs}ms`],
+      ], signal, (data) => parseEvaluated(data, true), keep)
+      : await this.get('query', '/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal, (data) => parseEvaluated(data, false), keep);
+    return { series, ...annotations };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private labelParams(matchers: LabelMatcher[], startMs: number, endMs: number): [string, string][] {
+    const p: [string, string][] = [];
+    if (matchers.length > 0) p.push(['match[]', matchersToSelector(matchers)]);
+    p.push(...timeRangeParams(startMs, endMs));
+    return p;
+  }
+
+  /**
+   * GET apiPath and parse the envelope's `data`; throws DownstreamError, "invalid response" when
+   * `parse` fails. Tells the observer how it went, a bad answer included.
+   */
+  private async get<T>(
+    endpoint: DownstreamEndpoint,
+    apiPath: string,
+    params: [string, string][],
+    signal: AbortSignal | undefined,
+    parse: (data: unknown) => T,
+    onAnnotations?: (warnings: string[], infos: string[]) => void,
+  ): Promise<T> {
+    const parsed = async (onBytes: (n: number) => void): Promise<T> => {
+      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations);
+      try {
+        return parse(data);
+      } catch (err) {
+        throw this.error(`invalid response: ${(err as Error).message}`);
+      }
+    };
+    const observer = this.observer;
+    if (observer === undefined) return parsed(() => {});
+    const t0 = performance.now();
+    let bytes = 0;
+    const done = (outcome: 'success' | 'error' | 'timeout' | 'canceled', err?: unknown) => {
+      observer.observe({
+        group: this.group,
+        target: this.target,
+        endpoint,
+        outcome,
+        seconds: (performance.now() - t0) / 1000,
+        bytes,
+        errorKind: err instanceof DownstreamError ? err.kind : outcome === 'timeout' ? 'timeout' : undefined,
+        error: err === undefined ? undefined : err instanceof Error ? err.message : String(err),
+      });
+    };
+    try {
+      const data = await parsed((n) => (bytes = n));
+      done('success');
+      return data;
+    } catch (err) {
+      done(outcomeOf(err, signal), err);
+      throw err;
+    }
+  }
+
+  /** A DownstreamError whose reason carries none of the secrets this target sends. */
+  private error(reason: string, kind?: DownstreamErrorKind): DownstreamError {
+    return new DownstreamError(this.target, this.redact(reason), kind);
+  }
+
+  /** The downstream answered with a Prometheus error: it understood the request and refused it. */
+  private apiError(errorType: string, reason: string, kind: DownstreamErrorKind): DownstreamApiError {
+    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason), kind);
+  }
+
+  /** `text` with every credential this target sends (and its client's secrets) cut out. */
+  redact(text: string): string {
+    for (const s of this.secrets) if (text.includes(s)) text = text.split(s).join('<secret>');
+    return this.client ? this.client.redact(text) : text;
+  }
+
+  private async request(
+    apiPath: string,
+    params: [string, string][],
+    signal: AbortSignal | undefined,
+    onBytes: (n: number) => void,
+    onAnnotations?: (warnings: string[], infos: string[]) => void,
+  ): Promise<unknown> {
+    const search = new URLSearchParams(Object.entries(this.queryParams));
+    for (const [k, v] of params) search.append(k, v);
+    const path = `${this.pathPrefix}${apiPath}?${search.toString()}`;
+
+    signal?.throwIfAborted();
+    let headers = this.headers;
+    let pool = this.pool;
+    if (this.client !== undefined) {
+      let prepared: { authorization: string | undefined; tlsGeneration: number };
+      try {
+        prepared = await this.client.prepare();
+      } catch (err) {
+        throw this.error((err as Error).message);
+      }
+      if (prepared.authorization !== undefined) headers = { ...headers, authorization: prepared.authorization };
+      if (prepared.tlsGeneration !== this.poolGeneration) {
+        // New certificates: new connections use them; requests on the old pool finish first.
+        const old = this.pool;
+        this.pool = this.newPool();
+        this.poolGeneration = prepared.tlsGeneration;
+        old.close().catch(() => {});
+      }
+      pool = this.pool;
+    }
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+
+    let status: number;
+    let contentType: string;
+    let text: string;
+    try {
+      const res = await pool.request({ method: 'GET', path, headers, signal: combined });
+      status = res.statusCode;
+      const ct = res.headers['content-type'];
+      contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
+      text = await res.body.text();
+      onBytes(Buffer.byteLength(text));
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
+      throw this.error(`request failed: ${describeError(err)}`, 'connection');
+    }
+
+    const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+    const isJson = mediaType === 'application/json' || mediaType.endsWith('+json');
+    let body: any;
+    if (isJson) {
+      try {
+        body = JSON.parse(text);
+      } catch (err) {
+        // V8's message quotes a piece of the text, which may hold part of an echoed credential:
+        // describe the text with the credentials cut out instead.
+        const reason = jsonParseError(this.redact(text)) ?? (err as Error).message;
+        throw this.error(`HTTP ${status}: invalid JSON: ${reason}`, status < 200 || status > 299 ? 'http_status' : 'invalid_response');
+      }
+    }
+    if (status < 200 || status > 299) {
+      if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
+        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
+      }
+      // A plain-text error body (e.g. "Unauthorized" from Prometheus's web config) says what is wrong.
+      const detail = isJson || (mediaType === 'text/plain' && text.trim() !== '') ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
+      throw this.error(`HTTP ${status}: ${detail}`, 'http_status');
+    }
+    if (!isJson) throw this.error(`unexpected content type ${mediaType || '(none)'}`);
+    if (typeof body !== 'object' || body === null) throw this.error('invalid response: not a JSON object');
+    if (body.status !== 'success') {
+      throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`, 'api_error');
+    }
+    if (onAnnotations !== undefined) {
+      const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
+      onAnnotations(strings(body.warnings), strings(body.infos));
+    }
+    return body.data;
+  }
+}
+
+/**
+ * start/end parameters for [startMs, endMs]; a bound at or past Prometheus's open-range default is
+ * left out, so the downstream applies its own default instead of parsing a year-292-million date.
+ */
+function timeRangeParams(startMs: number, endMs: number): [string, string][] {
+  const p: [string, string][] = [];
+  if (startMs > MIN_TIME_MS) p.push(['start', secondsParam(startMs)]);
+  if (endMs < MAX_TIME_MS) p.push(['end', secondsParam(endMs)]);
+  return p;
+}
+
+/** success, or how a request failed: a caller's abort is canceled unless it was a deadline. */
+function outcomeOf(err: unknown, signal: AbortSignal | undefined): 'error' | 'timeout' | 'canceled' {
+  if (err instanceof DownstreamError) return err.kind === 'timeout' ? 'timeout' : 'error';
+  if (signal?.aborted && err === signal.reason) {
+    // The fan-out's group deadline aborts with an Error saying "timeout after ...".
+    const e = err as { name?: string; message?: string } | undefined;
+    if (e?.name === 'TimeoutError' || /^timeout\b/.test(e?.message ?? '')) return 'timeout';
+    return 'canceled';
+  }
+  return 'error';
+}
+
+/** Parses a /labels or /label/:name/values answer: a sorted list of strings. */
+function stringList(data: unknown): string[] {
+  if (!Array.isArray(data) || data.some((x) => typeof x !== 'string')) throw new Error('data is not a list of strings');
+  return [...(data as string[])].sort(compareStrings);
+}
+
+/** Parses /api/v1/series data (a list of label objects) into sorted, distinct label sets. */
+export function parseSeriesList(data: unknown): Labels[] {
+  if (!Array.isArray(data)) throw new Error('data is not a list');
+  const out: Labels[] = [];
+  for (const r of data) {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error('series is not an object');
+    const labels: Label[] = [];
+    for (const [name, value] of Object.entries(r as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+      if (value !== '') labels.push({ name, value });
+    }
+    labels.sort((x, y) => compareStrings(x.name, y.name));
+    out.push(labels);
+  }
+  // Prometheus sends one match[]'s series in storage order, which need not be label order.
+  return unionLabelSets([out.sort(compareLabels)]);
+}
+
+/** Parses /api/v1/metadata data ({name: [{type, help, unit}]}), entries distinct per name. */
+export function parseMetadata(data: unknown, limitPerMetric: number): MetricMetadataMap {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('data is not an object');
+  const out: MetricMetadataMap = new Map();
+  for (const [name, list] of Object.entries(data as Record<string, unknown>)) {
+    if (!Array.isArray(list)) throw new Error(`metadata of ${JSON.stringify(name)} is not a list`);
+    const entries: MetricMetadata[] = [];
+    for (const m of list) {
+      if (typeof m !== 'object' || m === null) throw new Error(`metadata of ${JSON.stringify(name)} is not an object`);
+      const { type, help, unit } = m as Record<string, unknown>;
+      if (typeof type !== 'string' || typeof help !== 'string' || (unit !== undefined && typeof unit !== 'string')) {
+        throw new Error(`metadata of ${JSON.stringify(name)} has a field that is not a string`);
+      }
+      const e = { type, help, unit: unit ?? '' };
+      if (limitPerMetric > 0 && entries.length >= limitPerMetric) break;
+      if (!entries.some((x) => x.type === e.type && x.help === e.help && x.unit === e.unit)) entries.push(e);
+    }
+    out.set(name, entries);
+  }
+  return out;
+}
+
+const CREDENTIAL_HEADER = /auth|cookie|token|secret|key|pass/i;
+
+/** The values of credential-bearing headers (also without their scheme, e.g. the token of "Bearer x"), and a URL password. */
+function credentialsOf(headers: Record<string, string>, password: string): string[] {
+  const out = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADER.test(name)) continue;
+    out.add(value.trim());
+    const m = /^\S+\s+(.+)$/.exec(value.trim());
+    if (m) out.add(m[1]!.trim());
+  }
+  out.add(password);
+  return [...out].filter((x) => x !== '').sort((a, b) => b.length - a.length);
+}
+
+/** JSON.parse's error message for text, or undefined when it parses. */
+function jsonParseError(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function lowerKeys(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function snippet(text: string): string {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof undiciErrors.UndiciError || err instanceof Error) {
+    const e = err as Error & { code?: string; cause?: unknown };
+    let msg = e.message;
+    if (e.cause instanceof Error && !msg.includes(e.cause.message)) msg += `: ${e.cause.message}`;
+    if (isTlsFailure(e.code)) return `TLS handshake failed: ${msg} (${e.code})`;
+    return msg;
+  }
+  return String(err);
+}
+
+/** Parses `{resultType: "matrix", result: [{metric, values}]}` into sorted Series within [startMs, endMs]. */
+export function parseMatrix(data: any, startMs: number, endMs: number, nanIsStale = false): Series[] {
+  if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
+  if (data.resultType !== 'matrix') throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected "matrix"`);
+  if (!Array.isArray(data.result)) throw new Error('result is not a list');
+  const out: Series[] = [];
+  for (const r of data.result) {
+    const metric = r?.metric;
+    if (typeof metric !== 'object' || metric === null) throw new Error('series without metric');
+    const labels: Label[] = [];
+    for (const name of Object.keys(metric)) {
+      const value = metric[name];
+      if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+      if (value !== '') labels.push({ name, value });
+    }
+    labels.sort((x, y) => compareStrings(x.name, y.name));
+    const values = r.values;
+    if (values !== undefined && !Array.isArray(values)) throw new Error('values is not a list');
+    if (r.histograms !== undefined) throw new Error('native histograms are not supported');
+    const n = values?.length ?? 0;
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let stale: Uint8Array | undefined;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const p = values[i];
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number') throw new Error('malformed sample');
+      const t = Math.round(p[0] * 1000);
+      if (t < startMs || t > endMs) continue;
+      ts[k] = t;
+      vs[k] = parseSampleValue(p[1]);
+      if (nanIsStale && Number.isNaN(vs[k])) (stale ??= new Uint8Array(n))[k] = 1;
+      k++;
+    }
+    if (k === 0) continue;
+    const series: Series = { labels, timestamps: k === n ? ts : ts.slice(0, k), values: k === n ? vs : vs.slice(0, k) };
+    if (stale !== undefined) series.stale = k === n ? stale : stale.slice(0, k);
+    out.push(series);
+  }
+  out.sort((a, b) => compareLabels(a.labels, b.labels));
+  return out;
+}
+
+function parseMetric(metric: unknown): Label[] {
+  if (typeof metric !== 'object' || metric === null) throw new Error('series without metric');
+  const labels: Label[] = [];
+  for (const [name, value] of Object.entries(metric)) {
+    if (typeof value !== 'string') throw new Error(`label ${name} is not a string`);
+    if (value !== '') labels.push({ name, value });
+  }
+  labels.sort((x, y) => compareStrings(x.name, y.name));
+  return labels;
+}
+
+function parsePoint(p: unknown): [number, number] {
+  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number') throw new Error('malformed sample');
+  return [Math.round(p[0] * 1000), parseSampleValue(p[1])];
+}
+
+/** A query's or query_range's result (an instant vector or a matrix of steps) as point lists. */
+export function parseEvaluated(data: any, range: boolean): PushdownResult['series'] {
+  if (typeof data !== 'object' || data === null) throw new Error('data is not an object');
+  const expected = range ? 'matrix' : 'vector';
+  if (data.resultType !== expected) throw new Error(`resultType ${JSON.stringify(data.resultType)}, expected ${JSON.stringify(expected)}`);
+  if (!Array.isArray(data.result)) throw new Error('result is not a list');
+  return data.result.map((r: any) => {
+    if (r?.histogram !== undefined || r?.histograms !== undefined) throw new Error('native histograms are not supported');
+    const points: unknown[] = range ? r?.values ?? [] : [r?.value];
+    if (!Array.isArray(points)) throw new Error('values is not a list');
+    const timestamps = new Float64Array(points.length);
+    const values = new Float64Array(points.length);
+    points.forEach((p, i) => {
+      [timestamps[i], values[i]] = parsePoint(p);
+    });
+    return { labels: parseMetric(r?.metric), timestamps, values };
+  });
+}
+

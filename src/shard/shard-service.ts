@@ -1,0 +1,197 @@
+import { isDeepStrictEqual } from 'node:util';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { resolvedTimings, type ShardConfig, type SourceConfig } from '../config/schema.js';
+import { buildShards, type ShardSet } from './build.js';
+import { ExpositionError, type ExpositionFormat } from './exposition.js';
+import { createSourceClient, ScrapeError, type SourceClient } from './source-client.js';
+import { initHash } from './hash.js';
+import type { SourceData } from './ingest.js';
+import { StreamingIngest } from './stream-ingest.js';
+
+/** What /status and /metrics show of one source; never holds a secret. */
+export interface SourceState {
+  index: number;
+  /** The URL without userinfo. */
+  url: string;
+  up: boolean;
+  durationMs: number;
+  series: number;
+  families: number;
+  bodyBytes: number;
+  wireBytes: number;
+  lastSuccessAt: number | undefined;
+  lastError: string | undefined;
+  failures: number;
+  /** Series no longer served because the source stayed down longer than max_stale. */
+  staleDropped: number;
+  duplicatesDropped: number;
+  data: SourceData | undefined;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/**
+ * Scrapes every source each interval, keeps each one's last good data for max_stale, and swaps in
+ * freshly built shard bodies after each cycle.
+ */
+export class ShardService {
+  readonly sources: SourceState[];
+  current: ShardSet | undefined;
+  cycles = 0;
+  lastCycleAt: number | undefined;
+  lastCycleDurationMs = 0;
+  private readonly clients: SourceClient[];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly timings;
+  private readonly limit = pLimit(32);
+  private readonly extraLabels: (readonly [string, string])[][];
+  private readonly readyWaiters: ((ready: boolean) => void)[] = [];
+
+  constructor(private readonly config: ShardConfig, private readonly log: Logger) {
+    this.timings = resolvedTimings(config);
+    this.clients = config.sources.map((s) => createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }));
+    this.sources = config.sources.map((s, index) => ({
+      index,
+      url: redactUrl(s.url),
+      up: false,
+      durationMs: 0,
+      series: 0,
+      families: 0,
+      bodyBytes: 0,
+      wireBytes: 0,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      failures: 0,
+      staleDropped: 0,
+      duplicatesDropped: 0,
+      data: undefined,
+    }));
+    this.extraLabels = config.sources.map((s: SourceConfig) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  get numShards(): number {
+    return this.config.num_shards;
+  }
+
+  get ready(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Resolves true once the first cycle has built shard bodies, false if stopped before that. */
+  whenReady(): Promise<boolean> {
+    if (this.current) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /**
+   * Takes over the state of every source that `prev` has with exactly the same settings, before
+   * start(): counters go on, and its last good series keep being served for max_stale if its first
+   * scrape here fails. Series are split by shard as they are scraped, so they carry over only when
+   * num_shards is the same.
+   */
+  inheritFrom(prev: ShardService): void {
+    const sameShards = prev.config.num_shards === this.config.num_shards;
+    this.config.sources.forEach((src, i) => {
+      const j = prev.config.sources.findIndex((p) => isDeepStrictEqual(p, src));
+      if (j < 0) return;
+      const old = prev.sources[j]!;
+      this.sources[i] = { ...old, index: i, data: sameShards ? old.data : undefined };
+    });
+  }
+
+  async start(): Promise<void> {
+    await initHash();
+    this.loop();
+  }
+
+  private loop(): void {
+    if (this.stopped) return;
+    const started = Date.now();
+    this.running = this.runCycle()
+      .catch((err: unknown) => this.log.error({ err }, 'scrape cycle failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.stopped) return;
+        // Cycles never overlap: a slow cycle pushes the next one back instead of piling up.
+        const wait = Math.max(0, this.timings.intervalMs - (Date.now() - started));
+        this.timer = setTimeout(() => this.loop(), wait);
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const resolve of this.readyWaiters.splice(0)) resolve(false);
+    await this.running;
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+
+  /** One full cycle: scrape all sources in parallel, then build and swap in the shard bodies. */
+  async runCycle(): Promise<void> {
+    const started = performance.now();
+    await Promise.all(this.sources.map((state, i) => this.limit(() => this.scrapeOne(state, i))));
+    const now = Date.now();
+    for (const state of this.sources) {
+      if (state.data && !state.up && state.lastSuccessAt !== undefined && now - state.lastSuccessAt > this.timings.maxStaleMs) {
+        this.log.warn({ source: state.url, series: state.data.series, age_secs: (now - state.lastSuccessAt) / 1000 }, 'source down longer than max_stale: its series are no longer served');
+        state.staleDropped += state.data.series;
+        state.data = undefined;
+      }
+    }
+    const set = await buildShards(this.sources.map((s) => s.data), this.config.num_shards, this.config.gzip_level);
+    set.duplicatesDropped.forEach((n, i) => (this.sources[i]!.duplicatesDropped += n));
+    this.current = set;
+    this.cycles++;
+    this.lastCycleAt = Date.now();
+    this.lastCycleDurationMs = performance.now() - started;
+    for (const resolve of this.readyWaiters.splice(0)) resolve(true);
+    this.log.debug({ duration_ms: Math.round(this.lastCycleDurationMs), series: set.shards.reduce((a, s) => a + s.series, 0) }, 'scrape cycle done');
+  }
+
+  private async scrapeOne(state: SourceState, i: number): Promise<void> {
+    const started = performance.now();
+    let format: ExpositionFormat | undefined;
+    try {
+      let stream: StreamingIngest | undefined;
+      const res = await this.clients[i]!.scrape(undefined, (f) => {
+        format = f;
+        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]!);
+        return stream;
+      });
+      // Parse errors surface here, or from inside scrape() while the body was still arriving.
+      const data = stream!.finish();
+      state.data = data;
+      state.up = true;
+      state.series = data.series;
+      state.families = data.families.size;
+      state.bodyBytes = res.bodyBytes;
+      state.wireBytes = res.wireBytes;
+      state.lastSuccessAt = Date.now();
+      state.lastError = undefined;
+    } catch (err) {
+      state.up = false;
+      state.failures++;
+      state.lastError = err instanceof ScrapeError
+        ? err.message
+        : err instanceof ExpositionError
+          ? `invalid exposition (${format}): ${err.message}`
+          : `internal error: ${(err as Error).message}`;
+      this.log.warn({ source: state.url, reason: state.lastError }, 'scrape failed');
+    } finally {
+      state.durationMs = performance.now() - started;
+    }
+  }
+}

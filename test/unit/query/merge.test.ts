@@ -1,0 +1,234 @@
+import { prng } from '../../../dev/backfill.js';
+import { describe, expect, it } from 'vitest';
+import { mergeReplicaSamples, mergeSeriesSets } from '../../../src/query/merge.js';
+import { type Series } from '../../../src/storage/interface.js';
+import { compareLabels, labelsFromRecord } from '../../../src/model/labels.js';
+
+const L = labelsFromRecord;
+const LBL = L({ __name__: 'up', job: 'x' });
+
+function series(ts: number[], vs?: number[], staleIdx: number[] = [], labels = LBL): Series {
+  const s: Series = {
+    labels,
+    timestamps: Float64Array.from(ts),
+    values: Float64Array.from(vs ?? ts.map((t) => t / 1000)),
+  };
+  if (staleIdx.length > 0) {
+    s.stale = new Uint8Array(ts.length);
+    for (const i of staleIdx) {
+      s.stale[i] = 1;
+      s.values[i] = NaN;
+    }
+  }
+  return s;
+}
+
+const rng = prng;
+
+function jittered(n: number, intervalMs: number, jitterMs: number, rand: () => number, skip = new Set<number>()): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (skip.has(i)) continue;
+    out.push(1_000_000 + i * intervalMs + Math.round((rand() * 2 - 1) * jitterMs));
+  }
+  return out;
+}
+
+function staleFlags(s: Series): number[] {
+  return Array.from(s.stale ?? new Uint8Array(s.timestamps.length));
+}
+
+describe('mergeReplicaSamples', () => {
+  it('identical replicas give one copy', () => {
+    const ts = [0, 15_000, 30_000, 45_000];
+    const m = mergeReplicaSamples([series(ts), series(ts), series(ts)], 10_000);
+    expect(Array.from(m.timestamps)).toEqual(ts);
+    expect(Array.from(m.values)).toEqual([0, 15, 30, 45]);
+    expect(m.labels).toBe(LBL);
+    expect(m.stale).toBeUndefined();
+  });
+
+  it('fills a gap in replica A from replica B', () => {
+    const a = series([0, 15_000, 75_000, 90_000], [1, 2, 6, 7]);
+    const b = series([1_000, 16_000, 31_000, 46_000, 61_000, 76_000, 91_000], [1, 2, 3, 4, 5, 6, 7]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    // A is followed until its gap, B fills it and is then followed (sticky) to the end.
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 31_000, 46_000, 61_000, 76_000, 91_000]);
+    expect(Array.from(m.values)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('switches back to A when B ends', () => {
+    const a = series([0, 15_000, 30_000, 45_000, 60_000]);
+    const b = series([-20_000, -5_000, 10_000]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    // B starts first and is followed; A's 0 and 15000 are near-duplicates of B's samples... 0 is 5 s
+    // after -5000 (dropped), 15000 is 5 s after 10000 (dropped); after B ends A takes over.
+    expect(Array.from(m.timestamps)).toEqual([-20_000, -5_000, 10_000, 30_000, 45_000, 60_000]);
+  });
+
+  it('keeps one sample per interval with ±2 s jitter at 15 s and anti-affinity 10 s', () => {
+    const rand = rng(42);
+    const n = 240;
+    const a = series(jittered(n, 15_000, 2_000, rand));
+    const b = series(jittered(n, 15_000, 2_000, rand));
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(m.timestamps.length).toBe(n);
+    for (let i = 1; i < m.timestamps.length; i++) {
+      expect(m.timestamps[i] - m.timestamps[i - 1]).toBeGreaterThanOrEqual(10_000);
+    }
+    // Sticky: all samples come from one replica.
+    const fromA = Array.from(m.timestamps).every((t, i) => t === a.timestamps[i]);
+    const fromB = Array.from(m.timestamps).every((t, i) => t === b.timestamps[i]);
+    expect(fromA || fromB).toBe(true);
+  });
+
+  it('with jitter and gaps in both replicas, fills the gaps and keeps density', () => {
+    const rand = rng(7);
+    const n = 240;
+    const a = series(jittered(n, 15_000, 2_000, rand, new Set([10, 11, 12, 100, 101])));
+    const b = series(jittered(n, 15_000, 2_000, rand, new Set([50, 51, 200])));
+    const m = mergeReplicaSamples([a, b], 10_000);
+    // Every 15 s slot is covered once (no slot is missing in both replicas).
+    expect(m.timestamps.length).toBe(n);
+    for (let i = 1; i < m.timestamps.length; i++) {
+      const d = m.timestamps[i] - m.timestamps[i - 1];
+      expect(d).toBeGreaterThanOrEqual(10_000);
+      expect(d).toBeLessThanOrEqual(20_000);
+    }
+  });
+
+  it('anti-affinity 0 gives the strictly increasing union of timestamps', () => {
+    const m = mergeReplicaSamples([series([0, 10, 20]), series([0, 10, 15, 20, 30])], 0);
+    expect(Array.from(m.timestamps)).toEqual([0, 10, 15, 20, 30]);
+  });
+
+  it('takes every sample of the followed replica even when its interval is below anti-affinity', () => {
+    const m = mergeReplicaSamples([series([0, 5_000, 10_000, 15_000]), series([1_000, 6_000, 11_000])], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([0, 5_000, 10_000, 15_000]);
+  });
+
+  it('drops a stale marker when another replica still has a sample within anti-affinity after it', () => {
+    // A goes stale at 32 s (e.g. its scrape failed); B keeps scraping.
+    const a = series([0, 15_000, 32_000], undefined, [2]);
+    const b = series([5_000, 20_000, 35_000, 50_000]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 35_000, 50_000]);
+    expect(m.stale).toBeUndefined();
+  });
+
+  it('drops a stale marker when another replica was live just before it (interval > anti-affinity)', () => {
+    const a = series([0, 15_000, 30_000], undefined, [2]);
+    const b = series([12_000, 27_000, 42_000, 57_000]);
+    const m = mergeReplicaSamples([a, b], 5_000);
+    // B's 27 s is within 5 s before A's marker at 30 s and is B's latest event up to 35 s: B is live.
+    // B's next sample is 15 s after the marker (beyond anti-affinity), so only this clause applies.
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 27_000, 42_000, 57_000]);
+    expect(m.stale).toBeUndefined();
+  });
+
+  it('keeps a stale marker when no other replica has data after it', () => {
+    const a = series([0, 15_000, 30_000], undefined, [2]);
+    const b = series([1_000, 16_000]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 30_000]);
+    expect(staleFlags(m)).toEqual([0, 0, 1]);
+    expect(Number.isNaN(m.values[2])).toBe(true);
+  });
+
+  it('keeps a stale marker when both replicas go stale', () => {
+    const a = series([0, 15_000, 30_000], undefined, [2]);
+    const b = series([2_000, 17_000, 31_000], undefined, [2]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 30_000]);
+    expect(staleFlags(m)).toEqual([0, 0, 1]);
+  });
+
+  it('keeps a stale marker and later samples when the series comes back', () => {
+    const a = series([0, 15_000, 30_000, 120_000], undefined, [2]);
+    const b = series([1_000, 16_000, 31_000, 121_000], undefined, [2]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([0, 15_000, 30_000, 120_000]);
+    expect(staleFlags(m)).toEqual([0, 0, 1, 0]);
+  });
+
+  it('handles empty inputs', () => {
+    const e = mergeReplicaSamples([], 10_000);
+    expect(e.timestamps.length).toBe(0);
+    expect(e.values.length).toBe(0);
+    expect(e.timestamps).toBeInstanceOf(Float64Array);
+    const e2 = mergeReplicaSamples([series([]), series([])], 10_000);
+    expect(e2.labels).toBe(LBL);
+    expect(e2.timestamps.length).toBe(0);
+    const one = series([1, 2, 3]);
+    const m = mergeReplicaSamples([series([]), one], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([1, 2, 3]);
+  });
+
+  it('outputs Float64Array timestamps and values', () => {
+    const m = mergeReplicaSamples([series([0, 15_000]), series([30_000, 45_000], undefined, [1])], 10_000);
+    expect(m.timestamps).toBeInstanceOf(Float64Array);
+    expect(m.values).toBeInstanceOf(Float64Array);
+    expect(m.stale).toBeInstanceOf(Uint8Array);
+    expect(m.timestamps.length).toBe(4);
+    expect(m.values.length).toBe(4);
+    expect(m.stale!.length).toBe(4);
+  });
+});
+
+describe('mergeSeriesSets', () => {
+  const la = L({ __name__: 'up', instance: 'a' });
+  const lb = L({ __name__: 'up', instance: 'b' });
+  const lc = L({ __name__: 'up', instance: 'c' });
+  const ld = L({ __name__: 'up', instance: 'd' });
+
+  it('keeps series with different labels apart, merges equal ones, output sorted', () => {
+    const r1 = [series([0, 15_000], [1, 1], [], la), series([0, 15_000], [2, 2], [], lc)];
+    const r2 = [
+      series([1_000, 16_000, 31_000], [1, 1, 1], [], la),
+      series([0], [3], [], lb),
+      series([0], [4], [], ld),
+    ];
+    const out = mergeSeriesSets([r1, r2], 10_000);
+    expect(out.map((s) => s.labels)).toEqual([la, lb, lc, ld]);
+    for (let i = 1; i < out.length; i++) expect(compareLabels(out[i - 1].labels, out[i].labels)).toBeLessThan(0);
+    expect(Array.from(out[0].timestamps)).toEqual([0, 15_000, 31_000]);
+    expect(Array.from(out[1].values)).toEqual([3]);
+    expect(Array.from(out[2].values)).toEqual([2, 2]);
+  });
+
+  it('handles empty inputs', () => {
+    expect(mergeSeriesSets([], 10_000)).toEqual([]);
+    expect(mergeSeriesSets([[], []], 10_000)).toEqual([]);
+    const s = [series([0], [1], [], la)];
+    expect(mergeSeriesSets([[], s], 10_000)).toEqual(s);
+  });
+
+  it('merges 2 replicas × 10,000 series × 240 samples (the time is printed, not asserted)', () => {
+    const rand = rng(1);
+    const nSeries = 10_000;
+    const n = 240;
+    const mk = (): Series[] => {
+      const out: Series[] = [];
+      for (let k = 0; k < nSeries; k++) {
+        const labels = L({ __name__: 'm', id: String(k).padStart(6, '0') });
+        const ts = new Float64Array(n);
+        const vs = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          ts[i] = i * 15_000 + Math.round((rand() * 2 - 1) * 2_000);
+          vs[i] = i;
+        }
+        out.push({ labels, timestamps: ts, values: vs });
+      }
+      return out;
+    };
+    const a = mk();
+    const b = mk();
+    const t0 = performance.now();
+    const out = mergeSeriesSets([a, b], 10_000);
+    const ms = performance.now() - t0;
+    console.log(`mergeSeriesSets 2 × ${nSeries} series × ${n} samples: ${ms.toFixed(1)} ms`);
+    expect(out.length).toBe(nSeries);
+    expect(out[0].timestamps.length).toBe(n);
+    expect(out[nSeries - 1].timestamps.length).toBe(n);
+  });
+});

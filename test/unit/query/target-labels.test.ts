@@ -1,0 +1,43 @@
+// Labels that service discovery attaches to one target (src/query/target-labels.ts): every kind of
+// lookup sees them, and matchers on them are answered locally.
+import { describe, expect, it } from 'vitest';
+import type { LabelMatcher } from '../../../src/model/labels.js';
+import { type MetricMetadataMap } from '../../../src/storage/interface.js';
+import { labelsToRecord } from '../../../src/model/labels.js';
+import { MemoryStorage } from '../../../src/storage/memory.js';
+import { withTargetLabels } from '../../../src/query/target-labels.js';
+
+const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
+
+function target(): MemoryStorage {
+  const m = new MemoryStorage();
+  m.add({ __name__: 'up', job: 'a' }, 1000, 1);
+  m.add({ __name__: 'up', job: 'b', dc: 'own' }, 1000, 1);
+  return m;
+}
+
+describe('withTargetLabels', () => {
+  it('series() carries the target labels, the series\' own value winning', async () => {
+    const t = withTargetLabels(target(), { dc: 'eu' });
+    const found = await t.series!([eq('__name__', 'up')], 0, 2000);
+    expect(found.map(labelsToRecord)).toEqual([
+      { __name__: 'up', dc: 'eu', job: 'a' },
+      { __name__: 'up', dc: 'own', job: 'b' },
+    ]);
+    const selected = await t.select([eq('__name__', 'up')], 0, 2000);
+    expect(selected.map((s) => labelsToRecord(s.labels))).toEqual(found.map(labelsToRecord));
+  });
+
+  it('series() answers matchers on target labels locally', async () => {
+    const t = withTargetLabels(target(), { dc: 'eu' });
+    expect((await t.series!([eq('dc', 'us')], 0, 2000))).toEqual([]);
+    expect((await t.series!([eq('dc', 'eu')], 0, 2000)).map(labelsToRecord)).toEqual([{ __name__: 'up', dc: 'eu', job: 'a' }]);
+  });
+
+  it('metadata passes through untouched', async () => {
+    const md: MetricMetadataMap = new Map([['up', [{ type: 'gauge', help: 'Up.', unit: '' }]]]);
+    const inner = Object.assign(target(), { metadata: async () => md });
+    const t = withTargetLabels(inner, { dc: 'eu' });
+    expect(await t.metadata!(undefined, 0)).toBe(md);
+  });
+});

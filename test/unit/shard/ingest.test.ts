@@ -1,0 +1,176 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildShards } from '../../../src/shard/build.js';
+import type { ExpositionFormat } from '../../../src/shard/exposition.js';
+import { initHash } from '../../../src/shard/hash.js';
+import { msToOmSeconds, SourceIngest, type SourceData } from '../../../src/shard/ingest.js';
+import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
+import { parseExposition } from '../../../src/shard/parse.js';
+
+beforeAll(initHash);
+
+/** Parses like the scrape path does: UTF-8 bytes read as latin1. */
+function ingest(body: string, format: ExpositionFormat, shards = 16, labels: [string, string][] = []): SourceData {
+  const text = Buffer.from(body, 'utf8').toString('latin1');
+  const ing = new SourceIngest(text, format, shards, labels);
+  parseExposition(text, format, ing);
+  return ing.finish();
+}
+
+/** Shard of every series line: `series part` -> shard id. */
+function placement(data: SourceData): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const fam of data.families.values()) {
+    fam.parts.forEach((part, shard) => {
+      if (!part) return;
+      for (const line of Buffer.concat(part.om.buffers).toString('utf8').split('\n')) {
+        if (line) out.set(line.slice(0, line.lastIndexOf('} ') + 1 || line.indexOf(' ')), shard);
+      }
+    });
+  }
+  return out;
+}
+
+function shardOf(body: string, format: ExpositionFormat = 'text', shards = 16): number {
+  const p = [...placement(ingest(body, format, shards)).values()];
+  expect(p).toHaveLength(1);
+  return p[0]!;
+}
+
+describe('shard key', () => {
+  it('keeps every child of a histogram and a summary on one shard', () => {
+    const lines: string[] = ['# TYPE h histogram'];
+    for (let i = 0; i < 300; i++) {
+      for (const le of ['0.1', '1', '+Inf']) lines.push(`h_bucket{inst="${i}",le="${le}"} 1`);
+      lines.push(`h_sum{inst="${i}"} 1`, `h_count{inst="${i}"} 1`);
+    }
+    lines.push('# TYPE s summary');
+    for (let i = 0; i < 300; i++) {
+      for (const q of ['0.5', '0.99']) lines.push(`s{inst="${i}",quantile="${q}"} 1`);
+      lines.push(`s_sum{inst="${i}"} 1`, `s_count{inst="${i}"} 1`);
+    }
+    const place = placement(ingest(`${lines.join('\n')}\n`, 'text', 4));
+    const byChild = new Map<string, Set<number>>();
+    for (const [series, shard] of place) {
+      const child = series.replace(/_(bucket|sum|count)\{/, '{').replace(/,?(le|quantile)="[^"]*"/, '');
+      (byChild.get(child) ?? byChild.set(child, new Set()).get(child)!).add(shard);
+    }
+    expect(byChild.size).toBe(600);
+    for (const [child, shards] of byChild) expect(shards.size, child).toBe(1);
+    // ...and the children are spread over all shards.
+    expect(new Set(place.values()).size).toBe(4);
+  });
+
+  it('does not depend on label order, escaping spelled differently, empty labels, or the exposition format', () => {
+    const a = shardOf('m{a="1",b="x\\"y"} 1\n');
+    expect(shardOf('m{b="x\\"y",a="1"} 1\n')).toBe(a);
+    expect(shardOf('m{b="x\\"y",a="1",c=""} 1\n')).toBe(a);
+    expect(shardOf('# TYPE m gauge\nm{b="x\\"y",a="1"} 1\n# EOF\n', 'openmetrics')).toBe(a);
+    // A counter is x_total in text 0.0.4 and family x in OpenMetrics: same placement.
+    const c = shardOf('# TYPE req_total counter\nreq_total{code="200"} 5\n');
+    expect(shardOf('# TYPE req counter\nreq_total{code="200"} 5\n# EOF\n', 'openmetrics')).toBe(c);
+    // Different values do move series.
+    const spread = new Set(Array.from({ length: 50 }, (_, i) => shardOf(`m{a="${i}"} 1\n`)));
+    expect(spread.size).toBeGreaterThan(8);
+  });
+
+  it('hashes UTF-8 label values byte for byte and passes them through unchanged', () => {
+    const data = ingest('m{city="Zürich",sym="☃"} 1\n', 'text', 8);
+    const out = [...placement(data).keys()];
+    expect(out).toEqual(['m{city="Zürich",sym="☃"}']);
+  });
+});
+
+describe('source labels', () => {
+  it("adds them and renames a clashing scraped label exported_<name> (more prefixes while taken), as Prometheus does", async () => {
+    const data = ingest('m{cluster="inner",exported_cluster="x",a="1"} 1\nn 2\n', 'text', 1, [['cluster', 'outer']]);
+    const set = await buildShards([data], 1, 1);
+    const body = Buffer.concat(set.shards[0]!.text).toString();
+    expect(body).toBe('m{a="1",cluster="outer",exported_cluster="x",exported_exported_cluster="inner"} 1\nn{cluster="outer"} 2\n');
+  });
+});
+
+describe('format conversion', () => {
+  it('turns text millisecond timestamps into OpenMetrics seconds Prometheus reads back exactly', async () => {
+    const data = ingest('# HELP g A "quoted" help\\nline\n# TYPE g gauge\ng 1 1700000000001\ng2 Inf -5\n', 'text', 1);
+    const set = await buildShards([data], 1, 1);
+    expect(Buffer.concat(set.shards[0]!.om).toString()).toBe(
+      '# HELP g A \\"quoted\\" help\\nline\n# TYPE g gauge\ng 1 1700000000.001\ng2 +Inf -0.005\n# EOF\n',
+    );
+    expect(Buffer.concat(set.shards[0]!.text).toString()).toBe('# HELP g A "quoted" help\\nline\n# TYPE g gauge\ng 1 1700000000001\ng2 Inf -5\n');
+  });
+
+  it('msToOmSeconds always round-trips through Prometheus arithmetic', () => {
+    let x = 1234567;
+    for (let i = 0; i < 100_000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const ms = 1_600_000_000_000 + x * 97 + (i % 1000);
+      const s = msToOmSeconds(ms);
+      expect(Math.trunc(Number(s) * 1000), s).toBe(ms);
+      const neg = -ms;
+      expect(Math.trunc(Number(msToOmSeconds(neg)) * 1000)).toBe(neg);
+    }
+  });
+
+  it('serves OpenMetrics-only series shapes in text as their own gauge families, without exemplars', async () => {
+    const om = [
+      '# TYPE gh gaugehistogram',
+      'gh_bucket{le="1"} 2',
+      'gh_bucket{le="+Inf"} 3 # {trace_id="a"} 0.5',
+      'gh_gcount 3',
+      'gh_gsum 4',
+      '# TYPE i info',
+      'i_info{v="1"} 1',
+      '# TYPE st stateset',
+      'st{st="a"} 1',
+      'st{st="b"} 0',
+      '# EOF',
+      '',
+    ].join('\n');
+    const set = await buildShards([ingest(om, 'openmetrics', 1)], 1, 1);
+    expect(Buffer.concat(set.shards[0]!.om).toString()).toBe(om);
+    expect(Buffer.concat(set.shards[0]!.text).toString()).toBe([
+      '# TYPE gh histogram',
+      'gh_bucket{le="1"} 2',
+      'gh_bucket{le="+Inf"} 3',
+      '# TYPE gh_gcount gauge',
+      'gh_gcount 3',
+      '# TYPE gh_gsum gauge',
+      'gh_gsum 4',
+      '# TYPE i_info gauge',
+      'i_info{v="1"} 1',
+      '# TYPE st gauge',
+      'st{st="a"} 1',
+      'st{st="b"} 0',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe('StreamingIngest', () => {
+  const body = '\ufeff# HELP m Zürich ☃ help\n# TYPE m gauge\nm{city="Zürich",sym="☃"} 1\nm{city="東京"} 2\n# TYPE c counter\nc_total 5\n# EOF\n';
+
+  function lines(data: SourceData): string[] {
+    return [...placement(data).keys()].sort();
+  }
+
+  it('gives the same result however the body is cut, even inside a character', async () => {
+    const bytes = Buffer.from(body, 'utf8');
+    const whole = new StreamingIngest('openmetrics', 4, []);
+    whole.write(bytes);
+    const expected = lines(whole.finish());
+    expect(expected).toEqual(['c_total', 'm{city="Zürich",sym="☃"}', 'm{city="東京"}']);
+    for (let size = 1; size < 12; size++) {
+      const s = new StreamingIngest('openmetrics', 4, []);
+      for (let i = 0; i < bytes.length; i += size) s.write(bytes.subarray(i, i + size));
+      expect(lines(s.finish()), `pieces of ${size} bytes`).toEqual(expected);
+    }
+  });
+
+  it('rejects invalid UTF-8 and reports parse errors with the line of the whole body', async () => {
+    const bad = new StreamingIngest('text', 2, []);
+    expect(() => bad.write(Buffer.from([0x6d, 0x7b, 0x61, 0x3d, 0x22, 0xff, 0x22, 0x7d, 0x20, 0x31, 0x0a]))).toThrow(/not valid UTF-8/);
+    const s = new StreamingIngest('text', 2, []);
+    s.write(Buffer.from('a 1\nb 2\n'));
+    expect(() => s.write(Buffer.from('c 3\nd x\n'))).toThrow(/^line 4: invalid value "x" for sample d/);
+  });
+});
