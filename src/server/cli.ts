@@ -8,6 +8,7 @@ import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
+import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 
 const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL]
@@ -20,7 +21,7 @@ Commands:
   proxy generate-config            print a commented sample config
   proxy check-config --config=F    validate a config, list every problem
   proxy scrape-config --config=F   print the Prometheus scrape_configs for the shard servers
-Run "proxy COMMAND --help" for a command's options.
+Run "proxy COMMAND --help" for a command's options; "proxy --version" prints the version.
 `,
   'generate-config': `Usage: proxy generate-config
 
@@ -76,12 +77,17 @@ export async function main(argv: string[]): Promise<void> {
         shard: { type: 'string' },
         target: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (err) {
     fail(`error: ${(err as Error).message}\n\n${USAGE[command]}`);
+  }
+  if (values.version) {
+    process.stdout.write(`${PROGRAM}, version ${VERSION} (${RUNTIME_VERSION})\n`);
+    return;
   }
   if (values.help) {
     process.stdout.write(USAGE[command]!);

@@ -1,4 +1,5 @@
 import type { ShardService } from '../shard/shard-service.js';
+import { RUNTIME_VERSION, VERSION } from '../version.js';
 
 function esc(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
@@ -35,6 +36,7 @@ export interface ShardRequestCounters {
 export function renderSelfMetrics(svc: ShardService | undefined, counters: ShardRequestCounters, startedAt: number): string {
   const e = new Exposition();
   const now = Date.now();
+  e.family('promfront_build_info', 'gauge', 'A metric with a constant 1 value labelled by the version of promfront and of the runtime it runs on.', [[{ version: VERSION, runtime: RUNTIME_VERSION }, 1]]);
   e.family('promfront_start_time_seconds', 'gauge', 'Start time of the proxy since the Unix epoch in seconds.', [[{}, startedAt / 1000]]);
   if (svc) {
     const src = (s: { index: number; url: string }) => ({ source: String(s.index), url: s.url });

@@ -13,8 +13,8 @@ import type { Dispatcher } from 'undici';
 import type { SourceConfig, TlsConfig } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
 import type { ExpositionFormat } from './exposition.js';
+import { USER_AGENT } from '../version.js';
 
-export const USER_AGENT = 'promfront/0.1.0';
 
 export const ACCEPT_HEADER =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' +

@@ -1,8 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli, writeTemp } from '../support/proxy.js';
 
 describe('./proxy command line', () => {
+  it('--version prints the version of package.json and the runtime', () => {
+    const r = runCli(['--version']);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(r.stdout).toBe(`promfront, version ${pkg.version} (node${process.versions.node})\n`);
+  });
+
   it('generate-config prints a sample that check-config accepts', () => {
     const gen = runCli(['generate-config']);
     expect(gen.code).toBe(0);

@@ -9,10 +9,8 @@
 // seconds.millis (jsonutil.MarshalTimestamp), values as strings (jsonutil.MarshalFloat), and Go's
 // HTML-safe string escaping.
 
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
+import { RUNTIME_VERSION, VERSION } from '../../version.js';
 import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../promql/engine.js';
@@ -146,33 +144,14 @@ function resultJson(r: QueryResult): string {
 
 let buildInfoCache: string | undefined;
 
-function promfrontVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const p = path.join(dir, 'package.json');
-    if (existsSync(p)) {
-      try {
-        const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'promfront' && pkg.version) return pkg.version;
-      } catch {
-        // keep looking upwards
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return 'unknown';
-}
-
 function buildInfoJson(): string {
   buildInfoCache ??= JSON.stringify({
-    version: promfrontVersion(),
+    version: VERSION,
     revision: 'unknown',
     branch: 'unknown',
     buildUser: 'unknown',
     buildDate: 'unknown',
-    goVersion: `node${process.versions.node}`,
+    goVersion: RUNTIME_VERSION,
   });
   return buildInfoCache;
 }
