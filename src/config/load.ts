@@ -1,3 +1,6 @@
+// Reads and validates a config file, collecting every problem as `path: what is wrong` so that a
+// user fixes all mistakes in one go.
+
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';

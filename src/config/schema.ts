@@ -1,3 +1,6 @@
+// The config file's schema (zod): every field, default and check of the sections in one place, with
+// Prometheus's conventions (durations like 30s, label-name rules, file_sd paths).
+
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../util/duration.js';
 import { isLegacyLabelName } from '../model/label-name.js';

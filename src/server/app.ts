@@ -1,3 +1,6 @@
+// The one HTTP app of the process: shard endpoints, /metrics, /status, health and readiness, reload,
+// and the query layer's routes handed to whichever layer is current (query-layer-slot.ts).
+
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';

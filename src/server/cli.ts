@@ -1,3 +1,6 @@
+// The command line: `./proxy` (run), `generate-config`, `check-config`, `scrape-config`,
+// `--version`. Every config mistake is listed with its path and exit code 2, never a stack trace.
+
 import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { parseArgs } from 'node:util';

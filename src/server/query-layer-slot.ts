@@ -1,3 +1,5 @@
+// The query layer currently in service, swappable by a reload without dropping requests in flight.
+
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { pino, type Logger } from 'pino';

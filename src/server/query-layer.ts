@@ -1,3 +1,7 @@
+// Builds the query layer from the `query:` section: targets and discovery per server group, their
+// downstream clients, the fan-out storage, the engine and the HTTP API on top. Reload builds a new
+// one and swaps it in (reload.ts, query-layer-slot.ts).
+
 import { Hono } from 'hono';
 import type { Config, QueryConfig, ServerGroupConfig } from '../config/schema.js';
 import { DnsDiscovery } from '../query/discovery/dns-sd.js';

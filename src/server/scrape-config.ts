@@ -1,3 +1,6 @@
+// `./proxy scrape-config`: the scrape_configs the per-shard Prometheus servers need, derived from the
+// shard section so that they cannot drift from what the proxy serves.
+
 import { stringify } from 'yaml';
 import { formatDuration } from '../util/duration.js';
 import { parseListen, resolvedTimings, type Config } from '../config/schema.js';

@@ -1,3 +1,7 @@
+// The proxy's own /metrics in text format 0.0.4: build info, start time, and the sharding core's
+// per-source and per-shard counters. Written by hand because these few families need no client
+// library, and the query layer appends its own families (downstream and request metrics).
+
 import type { ShardService } from '../shard/shard-service.js';
 import { RUNTIME_VERSION, VERSION } from '../version.js';
 
