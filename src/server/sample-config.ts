@@ -42,7 +42,8 @@ shard:
     # is dropped and counted in promfront_duplicate_series_dropped_total.
     - url: http://127.0.0.1:9100/metrics
 
-# Query layer (in progress): Prometheus's /api/v1/query and /api/v1/query_range over server groups,
+# Query layer: Prometheus's HTTP API (/api/v1/query, query_range, series, labels, read...) and
+# /federate over server groups,
 # one group per shard, each a set of HA replicas whose series are merged.
 # query:
 #   semantics: prometheus-3        # or prometheus-2, to match 2.x downstream servers
