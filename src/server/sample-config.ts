@@ -43,8 +43,8 @@ shard:
     - url: http://127.0.0.1:9100/metrics
 
 # Query layer: Prometheus's HTTP API (/api/v1/query, query_range, series, labels, read...) and
-# /federate over server groups,
-# one group per shard, each a set of HA replicas whose series are merged.
+# /federate over server groups, one group per shard, each a set of HA replicas whose series are
+# merged.
 # query:
 #   semantics: prometheus-3        # or prometheus-2, to match 2.x downstream servers
 #   lookback_delta: 5m
