@@ -26,9 +26,9 @@ export default tseslint.config(
     rules: { '@typescript-eslint/require-await': 'off' },
   },
   {
-    // Tests read untyped JSON answers (Prometheus's and ours) and assert on their fields: typing
-    // each answer would repeat the code under test.
-    files: ['test/**/*.ts'],
+    // Tests, benches and their fixtures read untyped JSON answers (Prometheus's and ours) and assert
+    // on or measure their fields: typing each answer would repeat the code under test.
+    files: ['test/**/*.ts', 'dev/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
@@ -36,10 +36,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allow: [{ name: ['URLSearchParams', 'URL'], from: 'lib' }] }],
     },
   },
   {
     files: ['**/*.js', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { module: 'writable', require: 'readonly', process: 'readonly' } },
   },
 );

@@ -223,7 +223,7 @@ async function backfill(om: string, blocks: string): Promise<void> {
     await execFileAsync(findPromtool(), ['tsdb', 'create-blocks-from', 'openmetrics', om, blocks], { maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`promtool tsdb create-blocks-from openmetrics ${om} failed: ${e.message}\n${e.stderr ?? ''}`);
+    throw new Error(`promtool tsdb create-blocks-from openmetrics ${om} failed: ${e.message}\n${e.stderr ?? ''}`, { cause: err });
   }
   fs.rmSync(om);
 }

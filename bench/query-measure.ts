@@ -90,7 +90,7 @@ export function sameUpToTies(ref: string, got: string): { diff?: string; tieStep
       const k = JSON.stringify(Object.entries(s.metric).sort());
       for (const [t, v] of s.values) {
         let at = m.get(t);
-        if (!at) m.set(t, (at = new Map()));
+        if (!at) m.set(t, (at = new Map<string, string>()));
         at.set(k, v);
       }
     }

@@ -78,7 +78,7 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
     await terminate(child, 2000);
     const msg = (err as Error).message;
     if (opts.remoteRead) {
-      throw new Error(`--remote-read: the proxy did not start with \`remote_read: true\` on its server groups; this build may not have the remote-read client yet (it lands with the remote-read branch). Proxy said: ${msg}`);
+      throw new Error(`--remote-read: the proxy did not start with \`remote_read: true\` on its server groups; this build may not have the remote-read client yet (it lands with the remote-read branch). Proxy said: ${msg}`, { cause: err });
     }
     throw err;
   }

@@ -474,7 +474,7 @@ export async function backfillTsdb(data: BackfillDataSet, tsdbDir: string): Prom
       await execFileAsync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', file, tsdbDir], { maxBuffer: 16 * 1024 * 1024 });
     } catch (err) {
       const e = err as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`promtool tsdb create-blocks-from openmetrics failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+      throw new Error(`promtool tsdb create-blocks-from openmetrics failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -308,7 +308,7 @@ async function launchOnce(bin: string, dir: string, port: number, opts: StartPro
     const wasRunning = child.exitCode === null && child.signalCode === null;
     await terminate(child, 2000);
     if (wasRunning && !(err instanceof PrometheusExitedError)) {
-      throw new Error(`${(err as Error).message}; last output:\n${lastLines(output(), 20)}`);
+      throw new Error(`${(err as Error).message}; last output:\n${lastLines(output(), 20)}`, { cause: err });
     }
     throw err;
   }

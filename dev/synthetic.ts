@@ -247,7 +247,7 @@ export function* generateChunks(opts: SyntheticOptions): Generator<string, void,
 
   // --- per-OSD families (none at all when the fixed part already uses up the series budget)
   if (osds > 0) {
-    const osdLabels: string[] = new Array(osds);
+    const osdLabels = new Array<string>(osds);
     for (let o = 0; o < osds; o++) {
       osdLabels[o] = `${cl},ceph_daemon="osd.${o}",hostname="${hostOf(o)}"`;
     }

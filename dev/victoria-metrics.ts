@@ -189,7 +189,7 @@ export async function startBackfilledVictoriaMetrics(data: BackfillDataSet): Pro
         return got.series === want.series && got.samples === want.samples;
       }, 30_000, `victoria-metrics to serve ${want.series} series / ${want.samples} samples`, 200);
     } catch (err) {
-      throw new Error(`${(err as Error).message}; it serves ${got.series} / ${got.samples}`);
+      throw new Error(`${(err as Error).message}; it serves ${got.series} / ${got.samples}`, { cause: err });
     }
     return vm;
   } catch (err) {

@@ -36,7 +36,7 @@ export function parseConfigText(text: string, file = '<config>'): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
   }
-  const raw = doc.toJS() ?? {};
+  const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(top level): must be a mapping']);
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));

@@ -3,7 +3,7 @@
 import type { LabelMatcher, Labels } from './labels.js';
 import { compileRegex, type RegexOptions } from './regex.js';
 
-export interface MatcherOptions extends RegexOptions {}
+export type MatcherOptions = RegexOptions;
 
 export interface CompiledMatcher {
   readonly name: string;

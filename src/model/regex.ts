@@ -384,7 +384,7 @@ function extractRef(s: string): { name: string; num: number; rest: string } | un
 export function matchAnchored(regex: CompiledRegex, input: string): TemplateMatch | undefined {
   const m = regex.re.matcher(input);
   if (!m.matches()) return undefined;
-  const groups: (string | undefined)[] = new Array(regex.groupCount + 1);
+  const groups = new Array<string | undefined>(regex.groupCount + 1);
   for (let i = 0; i <= regex.groupCount; i++) groups[i] = m.group(i) ?? undefined;
   return { groups, names: regex.names };
 }

@@ -133,15 +133,15 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
 function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Array, ngroups: number, kParam: Float64Array): VectorVal {
   const n = ctx.steps.length;
   const top = e.op === 'topk';
-  const out: (VSeries | undefined)[] = new Array(input.length);
+  const out = new Array<VSeries | undefined>(input.length);
   const order: number[] = []; // output order of the first step (what an instant query shows)
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
     const kf = kParam[i];
     if (ctx.q.semantics === 'prometheus-3') {
       if (Number.isNaN(kf)) throw new PromQLError('execution', 'Parameter value is NaN');
-      if (kf <= -9223372036854775808) throw new PromQLError('execution', `Scalar value ${formatFloatG(kf)} underflows int64`);
-      if (kf >= 9223372036854775807) throw new PromQLError('execution', `Scalar value ${formatFloatG(kf)} overflows int64`);
+      if (kf <= -(2 ** 63)) throw new PromQLError('execution', `Scalar value ${formatFloatG(kf)} underflows int64`);
+      if (kf >= 2 ** 63) throw new PromQLError('execution', `Scalar value ${formatFloatG(kf)} overflows int64`);
     }
     const k = Math.trunc(kf);
     if (!(k >= 1)) continue;

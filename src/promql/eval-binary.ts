@@ -184,9 +184,9 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       let fl = lhs[j].vals[i];
       let fr = rhs[k].vals[i];
       if (oneToMany) [fl, fr] = [fr, fl];
-      let [v, keep] = elemBinop(e.op, fl, fr);
-      if (e.returnBool) v = keep ? 1 : 0;
-      else if (!keep) continue;
+      const [value, keep] = elemBinop(e.op, fl, fr);
+      if (!e.returnBool && !keep) continue;
+      const v = e.returnBool ? (keep ? 1 : 0) : value;
       const pk = `${j},${k}`;
       let res = pairLabels.get(pk);
       if (res === undefined) {

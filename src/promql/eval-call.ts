@@ -123,7 +123,7 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
   const scalars: Float64Array[] = [];
   for (const a of e.args.slice(1)) scalars.push(await scalarArg(ctx, a, evaluate));
   const sem = ctx.q.semantics;
-  const args: number[] = new Array(scalars.length);
+  const args = new Array<number>(scalars.length);
   const out: VSeries[] = vec.series.map((s) => withoutName(ctx.q, s.labels, n));
   for (let i = 0; i < n; i++) {
     checkAbort(ctx.q);
@@ -225,7 +225,7 @@ async function rangeFunction(ctx: EvalCtx, e: Call, matrixIdx: number, evaluate:
   const annotate = (kind: 'warning' | 'info', text: string): void => {
     (kind === 'warning' ? q.warnings : q.infos).add(text);
   };
-  const scalarArgs: number[] = new Array(scalars.length);
+  const scalarArgs = new Array<number>(scalars.length);
   const out: VSeries[] = [];
   for (const s of mat.series) {
     checkAbort(q);

@@ -78,7 +78,7 @@ export class ProtoReader {
     const buf = this.buf;
     let p = this.pos;
     let lo = 0;
-    let hi = 0;
+    let hi: number;
     let b: number;
     // Bits 0..27 in four bytes, then bits 28..34 split over lo and hi, then the rest of hi.
     for (let i = 0; i < 4; i++) {

@@ -77,8 +77,11 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
       } else {
         let dod = 0;
         if (r.readBit() !== 0) {
+          // Each readBit() consumes the next bit of the prefix, so the repeated test is not a duplicate.
           if (r.readBit() === 0) dod = signed(r.readBits(14), 14);
+          // eslint-disable-next-line no-dupe-else-if
           else if (r.readBit() === 0) dod = signed(r.readBits(17), 17);
+          // eslint-disable-next-line no-dupe-else-if
           else if (r.readBit() === 0) dod = signed(r.readBits(20), 20);
           else {
             const hi = r.readBits(32);

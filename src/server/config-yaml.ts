@@ -18,8 +18,18 @@ const SENSITIVE_NAME = /auth|token|secret|passw|cookie|session|api[-_]?key|acces
 
 type AnySchema = z.core.$ZodType;
 
-function defOf(s: AnySchema): any {
-  return (s as { _zod: { def: any } })._zod.def;
+/** The parts of a zod schema definition this walk reads; which are set depends on `type`. */
+interface SchemaDef {
+  type: string;
+  innerType?: AnySchema;
+  out?: AnySchema;
+  element?: AnySchema;
+  shape?: Record<string, AnySchema>;
+  valueType?: AnySchema;
+}
+
+function defOf(s: AnySchema): SchemaDef {
+  return (s as unknown as { _zod: { def: SchemaDef } })._zod.def;
 }
 
 /** Follows wrappers (optional, default, nullable, ...) down to the schema that shapes the value. */
@@ -52,7 +62,7 @@ function present(schema: AnySchema | undefined, value: unknown, key: string | un
   if (key !== undefined && SECRET_KEY.test(key) && typeof value === 'string') return SECRET;
   if (typeof value === 'string') return key === 'url' ? redactUrl(value) : value;
   if (Array.isArray(value)) {
-    const element = s === undefined ? undefined : defOf(s).element;
+    const element: AnySchema | undefined = s === undefined ? undefined : defOf(s).element;
     return value.map((v) => present(element, v, undefined));
   }
   if (typeof value === 'object') {

@@ -74,6 +74,8 @@ export class Runtime {
 
   /** What the HTTP app reads on every request. */
   appDeps(): AppDeps {
+    // The getters below have their own `this` (the returned object): they read the runtime's fields.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const rt = this;
     return {
       get shard() {

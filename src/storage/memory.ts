@@ -22,7 +22,7 @@ interface MemSeries {
 const INITIAL_CAPACITY = 8;
 const ABORT_CHECK_EVERY = 4096;
 
-export interface MemoryStorageOptions extends Partial<MatcherOptions> {}
+export type MemoryStorageOptions = Partial<MatcherOptions>;
 
 export class MemoryStorage implements Storage {
   private memSeries: MemSeries[] = [];
@@ -174,7 +174,7 @@ export class MemoryStorage implements Storage {
     this.byKey.set(key, s);
     for (const l of labels) {
       let byValue = this.index.get(l.name);
-      if (byValue === undefined) this.index.set(l.name, (byValue = new Map()));
+      if (byValue === undefined) this.index.set(l.name, (byValue = new Map<string, number[]>()));
       let ids = byValue.get(l.value);
       if (ids === undefined) byValue.set(l.value, (ids = []));
       ids.push(s.id);

@@ -82,7 +82,7 @@ describe('VictoriaMetrics 1.79 through the JSON-API target', () => {
     const values: Record<string, number> = {
       third: 1 / 3, // 0.333333333333 back
       sum: 0.1 + 0.2, // 0.3 back
-      pi_big: 31415926535.897932, // 31415926535.8979 back (15 digits above 1e6)
+      pi_big: 31415926535.89793, // 31415926535.8979 back (15 digits above 1e6)
       tiny: 5e-324, // 0 back
       int: 123456789012345, // integers below 2^55 come back exactly
       short: 1234.5678, // values with few digits come back exactly

@@ -44,8 +44,9 @@ export function ldexp(frac: number, exp: number): number {
   return m * 2 ** g;
 }
 
-const LOG2E = 1.44269504088896340735992468100189213742664595415298593; // 1/Ln2
-const LN2_OVER_LN10 = 0.30102999566398119521373889472449302676818988146210854131; // Ln2/Ln10
+// Go's constants, written as the doubles they round to.
+const LOG2E = 1.4426950408889634; // 1/Ln2
+const LN2_OVER_LN10 = 0.3010299956639812; // Ln2/Ln10
 
 /** Go's math.Log2: exact for powers of two, otherwise Log(frac)·(1/Ln2) + exp. */
 export function goLog2(x: number): number {

@@ -173,10 +173,10 @@ export function parseGoNumber(s: string): number | undefined {
     const neg = s.startsWith('-');
     let body = s.replace(/^[+-]/, '').replaceAll('_', '');
     let radix = 10;
-    if (/^0[xX]/.test(body)) (radix = 16), (body = body.slice(2));
-    else if (/^0[bB]/.test(body)) (radix = 2), (body = body.slice(2));
-    else if (/^0[oO]/.test(body)) (radix = 8), (body = body.slice(2));
-    else if (body.length > 1 && body.startsWith('0')) (radix = 8), (body = body.slice(1));
+    if (/^0[xX]/.test(body)) [radix, body] = [16, body.slice(2)];
+    else if (/^0[bB]/.test(body)) [radix, body] = [2, body.slice(2)];
+    else if (/^0[oO]/.test(body)) [radix, body] = [8, body.slice(2)];
+    else if (body.length > 1 && body.startsWith('0')) [radix, body] = [8, body.slice(1)];
     const big = BigInt.asIntN(128, [...body].reduce((acc, c) => acc * BigInt(radix) + BigInt(parseInt(c, radix)), 0n));
     const v = neg ? -big : big;
     // Out of int64 range: ParseInt fails and ParseFloat is tried (which rejects 0x/0b/0o and leading-zero octal
