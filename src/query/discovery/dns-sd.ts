@@ -1,6 +1,10 @@
 // dns_sd_configs: targets from DNS A, AAAA or SRV records, looked up again every refresh_interval,
 // as Prometheus's DNS discovery does.
 //
+// It exists so a fleet whose Prometheus servers are published in DNS (a headless Kubernetes
+// service, Consul DNS, SRV records kept by hand) is followed as servers come and go, without a
+// config change or restart; the refresh lifecycle is RefreshingDiscoverer's (refresher.ts).
+//
 // Outcomes of one lookup, following Prometheus: records → those targets; the name does not exist
 // (NXDOMAIN) or has no records of the type → no targets for that name; any other failure (SERVFAIL,
 // timeout, refused, unreachable server) → the name keeps its last good targets, and the failure is

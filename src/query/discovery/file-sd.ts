@@ -1,5 +1,9 @@
 // file_sd_configs: target groups read from JSON/YAML files, as Prometheus's file discovery does.
 //
+// It exists so whatever already writes target files for Prometheus (config management, a script,
+// an inventory export) can add and remove servers from promfront's fleet without a restart; the
+// refresh lifecycle is RefreshingDiscoverer's (refresher.ts), this module only finds and reads files.
+//
 // The files matching the patterns are read again whenever something changes in the patterns'
 // directories (fs.watch) and every refresh_interval (watches can miss events or fail to be set).
 // A file that cannot be read or parsed keeps the targets it had the last time it was good, and the
