@@ -1,13 +1,18 @@
 // dns_sd_configs: targets from DNS A, AAAA or SRV records, looked up again every refresh_interval,
 // as Prometheus's DNS discovery does.
 //
+// It exists so a fleet whose Prometheus servers are published in DNS (a headless Kubernetes
+// service, Consul DNS, SRV records kept by hand) is followed as servers come and go, without a
+// config change or restart; the refresh lifecycle is RefreshingDiscoverer's (refresher.ts).
+//
 // Outcomes of one lookup, following Prometheus: records → those targets; the name does not exist
 // (NXDOMAIN) or has no records of the type → no targets for that name; any other failure (SERVFAIL,
 // timeout, refused, unreachable server) → the name keeps its last good targets, and the failure is
 // logged and counted. Names are looked up as written (no resolv.conf search domains).
 
 import { Resolver } from 'node:dns/promises';
-import { dedupeTargets, type DiscoveredTarget, type Discoverer, type DiscoveryLog, sameTargets, SILENT_LOG } from './target.js';
+import { RefreshingDiscoverer } from './refresher.js';
+import { dedupeTargets, type DiscoveredTarget, type DiscoveryLog } from './target.js';
 
 export interface DnsDiscoveryOptions {
   name: string;
@@ -27,80 +32,40 @@ export interface DnsDiscoveryOptions {
 /** Lookup results that mean "no such records", not a failure. */
 const EMPTY_ANSWER = new Set(['ENOTFOUND', 'ENODATA']);
 
-export class DnsDiscovery implements Discoverer {
-  readonly name: string;
-  errors = 0;
-  private readonly log: DiscoveryLog;
+export class DnsDiscovery extends RefreshingDiscoverer {
   private readonly resolver: Resolver;
   private readonly byName = new Map<string, DiscoveredTarget[]>();
-  private readonly failing = new Map<string, string>();
-  private current: DiscoveredTarget[] = [];
-  private onChange: () => void = () => {};
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
 
   constructor(private readonly opts: DnsDiscoveryOptions) {
     if (opts.type !== 'SRV' && opts.port === undefined) throw new Error(`${opts.name}: a port is needed for ${opts.type} records`);
-    this.name = opts.name;
-    this.log = opts.log ?? SILENT_LOG;
+    // A lookup started while one runs would get the same answers: join it.
+    super({ name: opts.name, refreshIntervalMs: opts.refreshIntervalMs, log: opts.log, overlap: 'join' });
     this.resolver = new Resolver({ timeout: opts.timeoutMs ?? 2000, tries: opts.tries ?? 2 });
     if (opts.servers !== undefined) this.resolver.setServers(opts.servers);
   }
 
-  targets(): readonly DiscoveredTarget[] {
-    return this.current;
-  }
-
-  /** The names whose last lookup failed, with why. */
-  failures(): ReadonlyMap<string, string> {
-    return this.failing;
-  }
-
-  async start(onChange: () => void): Promise<void> {
-    this.onChange = onChange;
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshIntervalMs);
-    this.timer.unref();
-    await this.refresh();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+  protected override released(): void {
     this.resolver.cancel();
   }
 
-  /** Looks every name up now (joins a refresh already running). */
-  refresh(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    this.running ??= this.refreshOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async refreshOnce(): Promise<void> {
+  protected async refreshOnce(): Promise<void> {
     await Promise.all(this.opts.names.map(async (name) => {
       try {
         this.byName.set(name, await this.lookup(name));
-        if (this.failing.delete(name)) this.log.info({ sd: this.name, dns_name: name }, 'dns_sd: lookup works again');
+        this.succeeded(name, { sd: this.name, dns_name: name }, 'dns_sd: lookup works again');
       } catch (err) {
         if (this.stopped) return;
         const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        this.errors++;
-        this.failing.set(name, reason);
-        this.log.error(
+        this.failed(
+          name,
+          reason,
           { sd: this.name, dns_name: name, err: reason, kept_targets: this.byName.get(name)?.length ?? 0 },
           `dns_sd: ${this.opts.type} lookup of ${name} failed: ${reason}; keeping its last good targets`,
         );
       }
     }));
     if (this.stopped) return;
-    const union = dedupeTargets(this.opts.names.flatMap((n) => this.byName.get(n) ?? []));
-    if (!sameTargets(union, this.current)) {
-      this.current = union;
-      this.onChange();
-    }
+    this.publish(dedupeTargets(this.opts.names.flatMap((n) => this.byName.get(n) ?? [])));
   }
 
   private async lookup(name: string): Promise<DiscoveredTarget[]> {

@@ -1,5 +1,9 @@
 // file_sd_configs: target groups read from JSON/YAML files, as Prometheus's file discovery does.
 //
+// It exists so whatever already writes target files for Prometheus (config management, a script,
+// an inventory export) can add and remove servers from promfront's fleet without a restart; the
+// refresh lifecycle is RefreshingDiscoverer's (refresher.ts), this module only finds and reads files.
+//
 // The files matching the patterns are read again whenever something changes in the patterns'
 // directories (fs.watch) and every refresh_interval (watches can miss events or fail to be set).
 // A file that cannot be read or parsed keeps the targets it had the last time it was good, and the
@@ -10,7 +14,8 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expandFilePattern } from './glob.js';
-import { dedupeTargets, type DiscoveredTarget, type Discoverer, type DiscoveryLog, parseTargetGroupsFile, sameTargets, SILENT_LOG } from './target.js';
+import { RefreshingDiscoverer } from './refresher.js';
+import { dedupeTargets, type DiscoveredTarget, type DiscoveryLog, parseTargetGroupsFile } from './target.js';
 
 export interface FileDiscoveryOptions {
   name: string;
@@ -21,86 +26,37 @@ export interface FileDiscoveryOptions {
   settleMs?: number;
 }
 
-export class FileDiscovery implements Discoverer {
-  readonly name: string;
-  errors = 0;
-  private readonly log: DiscoveryLog;
+export class FileDiscovery extends RefreshingDiscoverer {
   private byFile = new Map<string, DiscoveredTarget[]>();
-  private current: DiscoveredTarget[] = [];
-  /** Files whose last read failed, with the reason. */
-  private readonly failing = new Map<string, string>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly unwatchable = new Set<string>();
-  private onChange: () => void = () => {};
-  private timer: ReturnType<typeof setInterval> | undefined;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
 
   constructor(private readonly opts: FileDiscoveryOptions) {
-    this.name = opts.name;
-    this.log = opts.log ?? SILENT_LOG;
+    // A file can change after a running refresh read it: run one more refresh after it.
+    super({ name: opts.name, refreshIntervalMs: opts.refreshIntervalMs, log: opts.log, overlap: 'rerun' });
   }
 
-  targets(): readonly DiscoveredTarget[] {
-    return this.current;
-  }
-
-  /** The files whose last read failed, with why. */
-  failures(): ReadonlyMap<string, string> {
-    return this.failing;
-  }
-
-  async start(onChange: () => void): Promise<void> {
-    this.onChange = onChange;
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshIntervalMs);
-    this.timer.unref();
-    await this.refresh();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+  protected override released(): void {
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
   }
 
-  /** Reads the files now; a refresh already running is followed by one more. */
-  refresh(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.refreshOnce();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
-  }
-
-  private async refreshOnce(): Promise<void> {
+  protected async refreshOnce(): Promise<void> {
     const files = [...new Set((await Promise.all(this.opts.files.map(expandFilePattern))).flat())];
     const next = new Map<string, DiscoveredTarget[]>();
     for (const file of files) {
       try {
         next.set(file, parseTargetGroupsFile(await readTextFile(file), file));
-        if (this.failing.delete(file)) this.log.info({ sd: this.name, file }, 'file_sd: file is good again');
+        this.succeeded(file, { sd: this.name, file }, 'file_sd: file is good again');
       } catch (err) {
         const reason = (err as Error).message;
-        this.errors++;
-        this.failing.set(file, reason);
         const prev = this.byFile.get(file);
         if (prev !== undefined) next.set(file, prev);
-        this.log.error(
+        this.failed(
+          file,
+          reason,
           { sd: this.name, file, err: reason, kept_targets: prev?.length ?? 0 },
           `file_sd: cannot use ${file}: ${reason}; keeping its last good targets`,
         );
@@ -109,11 +65,7 @@ export class FileDiscovery implements Discoverer {
     for (const f of this.failing.keys()) if (!next.has(f)) this.failing.delete(f);
     if (this.stopped) return;
     this.byFile = next;
-    const union = dedupeTargets([...next.values()].flat());
-    if (!sameTargets(union, this.current)) {
-      this.current = union;
-      this.onChange();
-    }
+    this.publish(dedupeTargets([...next.values()].flat()));
     this.watchDirectories();
   }
 

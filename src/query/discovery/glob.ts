@@ -1,5 +1,9 @@
 // File patterns of file_sd_configs, matched like Go's filepath.Glob (which Prometheus uses), with
 // metacharacters honoured in the file name only; Prometheus's own rule already keeps "*" there.
+//
+// Written here rather than taken from a glob package so a pattern means exactly what it means to
+// Prometheus (the same file_sd_configs must select the same files), and because Node 20 has no
+// fs.glob.
 
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -2,6 +2,9 @@
 // keep-alive connection pool) per address, created when the address appears and closed when it is
 // gone and its in-flight requests have ended. A request that still reaches a removed address (its
 // query took the target list just before the change) gets a fresh client, closed again after it.
+//
+// It exists so discovery can change the targets at any moment without failing queries in flight
+// and without leaking a connection pool per address that ever appeared.
 
 import type { GroupTarget } from '../fanout.js';
 import type { LabelMatcher, Labels } from '../../model/labels.js';

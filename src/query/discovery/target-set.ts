@@ -1,6 +1,9 @@
 // The targets of one server group: its static targets plus what its discoverers find now, each
 // target once, in a stable order (static first, then each discoverer's in config order). Listeners
 // hear of every change.
+//
+// It exists so the rest of the query layer sees one list per group however many static and
+// discovered sources feed it, and is told when that list changes instead of polling the sources.
 
 import { dedupeTargets, type DiscoveredTarget, type Discoverer, type DiscoveryLog, sameTargets, SILENT_LOG, targetKey } from './target.js';
 

@@ -1,5 +1,8 @@
 // What service discovery yields: a downstream address and the labels its target group carried,
 // and the reader for Prometheus's file_sd file format.
+//
+// Kept apart from any one discoverer so all of them, and the target set that merges their output,
+// agree on what one target is (address plus labels) and on when a list of targets has changed.
 
 import { parse as parseYaml } from 'yaml';
 import { TARGET_ADDRESS } from '../../config/schema.js';
