@@ -5,22 +5,20 @@
 // storage once and slide over each series with indexes that only move forward.
 
 import type { Labels } from '../model/labels.js';
-import { StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
+import { type Series, type Storage } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
 import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
-import { PromQLParseError, parseExpr } from './parser.js';
+import { parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
-  PromQLError, checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName,
-  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
+  checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName, type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
 import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
-
-export { PromQLError } from './eval-types.js';
+import { StorageUnavailableError, PromQLParseError, PromQLError } from '../errors.js';
 
 export interface EngineOptions {
   /** Default 'prometheus-3'. */

@@ -6,11 +6,12 @@
 // (in config order) and their targets gave them.
 
 import { Hono, type Context } from 'hono';
-import { StorageUnavailableError, type MetricMetadataMap, type Storage } from '../../storage/interface.js';
+import { type MetricMetadataMap, type Storage } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
-import { ApiError, errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
+import { errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
+import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface MetadataApiDeps {
   storage: Storage | (() => ScopedStorage);

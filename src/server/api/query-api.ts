@@ -11,20 +11,20 @@
 
 import { Hono, type Context } from 'hono';
 import { RUNTIME_VERSION, VERSION } from '../../version.js';
-import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
-import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../promql/engine.js';
+import { Engine, type QueryOutput, type QueryResult } from '../../promql/engine.js';
 import { documentedType, valueTypeOf, type Expr } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
 import { formatFloatF } from '../../promql/eval-types.js';
 import type { Semantics } from '../../promql/functions/types.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  annotationsJson, ApiError, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs,
-  parseTimeMs, respondSuccess, successBody, timeParam, type Form,
+  annotationsJson, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs, parseTimeMs, respondSuccess, successBody, timeParam, type Form,
 } from './http-api.js';
 import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
+import { StorageUnavailableError, PromQLError, ApiError } from '../../errors.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
 

@@ -11,16 +11,17 @@ import { type LabelMatcher, type Labels } from '../../model/labels.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
 import { matcherMatchesEmpty, parseMetricSelector } from '../../promql/parser.js';
 import type { Semantics } from '../../promql/functions/types.js';
-import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { type Storage } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
 import { seriesOf, unionLabelSets } from '../../storage/read.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  ApiError, errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
+  errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
 } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
+import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface SeriesApiDeps {
   /** A fixed storage, or one made per request so its warnings reach that request's response. */
