@@ -278,3 +278,37 @@ export function apiErrorOf(e: unknown): ApiErrorInfo {
   if (e instanceof ApiError) return { errorType: e.errorType, status: STATUS_BY_TYPE[e.errorType], message: e.message };
   return { errorType: 'internal', status: STATUS_BY_TYPE.internal, message: e instanceof Error ? e.message : String(e) };
 }
+
+/** What Prometheus says when a query's context is cancelled (promql.ErrQueryCanceled). */
+export const QUERY_CANCELED_MESSAGE = 'query was canceled in expression evaluation';
+/** What Prometheus says when a query runs past its timeout (promql.ErrQueryTimeout). */
+export const QUERY_TIMEOUT_MESSAGE = 'query timed out in expression evaluation';
+
+/**
+ * What the engine throws for an error out of evaluation: PromQLErrors and unavailable storage pass
+ * through (the API answers them by type), an abort becomes "canceled", anything else "execution".
+ * `aborted` is whether the query's own signal fired; an AbortError/TimeoutError from deeper down
+ * (a fetch's own signal) is a cancellation too.
+ */
+export function evaluationError(e: unknown, aborted: boolean): PromQLError | StorageUnavailableError {
+  if (e instanceof PromQLError || e instanceof StorageUnavailableError) return e;
+  if (aborted) return new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
+  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
+  return new PromQLError('execution', (e as Error).message);
+}
+
+/**
+ * The ApiError a query endpoint answers a failed query with, as api.go's returnAPIError: the
+ * query's deadline first (whatever the evaluation threw on its way out), then unavailable storage,
+ * then the engine's type. Parse and type errors were reported before evaluation, so whatever else
+ * the engine calls bad data is an evaluation failure ("execution") for the API.
+ */
+export function queryApiError(e: unknown, timedOut: boolean, aborted: boolean): ApiError {
+  if (e instanceof ApiError) return e;
+  if (timedOut) return new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
+  // A server group that failed without ignore_error: the error names the group and its targets.
+  if (e instanceof StorageUnavailableError) return new ApiError('unavailable', e.message);
+  if (e instanceof PromQLError) return new ApiError(e.errorType === 'bad_data' ? 'execution' : e.errorType, e.message);
+  if (aborted) return new ApiError('canceled', QUERY_CANCELED_MESSAGE);
+  return new ApiError('execution', e instanceof Error ? e.message : String(e));
+}

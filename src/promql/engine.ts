@@ -18,7 +18,7 @@ import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
-import { StorageUnavailableError, PromQLParseError, PromQLError } from '../errors.js';
+import { PromQLParseError, PromQLError, QUERY_CANCELED_MESSAGE, evaluationError } from '../errors.js';
 
 export interface EngineOptions {
   /** Default 'prometheus-3'. */
@@ -141,12 +141,7 @@ export class Engine {
     try {
       val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
     } catch (e) {
-      if (e instanceof PromQLError || e instanceof StorageUnavailableError) throw e;
-      if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
-        throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-      }
-      throw new PromQLError('execution', (e as Error).message);
+      throw evaluationError(e, signal?.aborted === true);
     }
     checkAbort(q, true);
     if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
@@ -314,7 +309,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
       wholeQuerySelectors: selectors.map((v) => v.matchers),
     }, q.signal);
   } catch (err) {
-    if (q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
     throw err;
   }
   if (res === undefined) return undefined;
@@ -334,7 +329,7 @@ async function tryPushdown(ctx: EvalCtx, e: Call): Promise<VectorVal | undefined
   try {
     res = await storage.pushdown(plan.request, ctx.q.signal);
   } catch (err) {
-    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
     throw err;
   }
   return res === undefined ? undefined : pushdownValue(ctx, e, plan, res);

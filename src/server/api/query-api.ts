@@ -24,7 +24,7 @@ import {
 } from './http-api.js';
 import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
-import { StorageUnavailableError, PromQLError, ApiError } from '../../errors.js';
+import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
 
@@ -211,20 +211,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       // An evaluation that never yields to the event loop cannot be interrupted by the timer: a
       // result that comes past the deadline is a timeout all the same.
       if (Date.now() > deadline) onTimeout();
-      if (timedOut) throw new ApiError('timeout', 'query timed out in expression evaluation');
+      if (timedOut) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
       return out;
     } catch (e) {
-      if (e instanceof ApiError) throw e;
-      if (timedOut) throw new ApiError('timeout', 'query timed out in expression evaluation');
-      // A server group that failed without ignore_error: the error names the group and its targets.
-      if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
-      if (e instanceof PromQLError) {
-        // Parse and type errors were caught before; whatever else the engine calls bad data is
-        // an evaluation failure for the API (api.go maps every other engine error to execution).
-        throw new ApiError(e.errorType === 'bad_data' ? 'execution' : e.errorType, e.message);
-      }
-      if (ctl.signal.aborted) throw new ApiError('canceled', 'query was canceled in expression evaluation');
-      throw new ApiError('execution', e instanceof Error ? e.message : String(e));
+      throw queryApiError(e, timedOut, ctl.signal.aborted);
     } finally {
       if (timer) clearTimeout(timer);
       reqSignal.removeEventListener('abort', onClose);
