@@ -161,6 +161,8 @@ function buildInfoJson(): string {
 
 export function createQueryApi(deps: QueryApiDeps): Hono {
   const app = new Hono();
+  // Errors thrown by this app's handlers; Hono runs it for them also once the app is mounted with route().
+  app.onError((e, c) => errorResponse(c, e));
   const now = deps.now ?? Date.now;
   const maxTimeoutMs = deps.defaultTimeoutMs ?? 2 * 60_000;
   const { engine } = deps;
@@ -238,74 +240,58 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   };
 
   const instant = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const t = timeParam(form, 'time', now(), semantics);
-      const timeoutMs = timeoutOf(form);
-      parseQuery(form);
-      const out = await runOnView(c, timeoutMs, (view, signal) => engine.instantQuery(view.storage, form('query'), t, signal));
-      return queryRespond(c, out);
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const t = timeParam(form, 'time', now(), semantics);
+    const timeoutMs = timeoutOf(form);
+    parseQuery(form);
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.instantQuery(view.storage, form('query'), t, signal));
+    return queryRespond(c, out);
   };
 
   const range = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const param = <T>(name: string, parse: (s: string) => T): T => {
-        try {
-          return parse(form(name));
-        } catch (e) {
-          throw invalidParam(e, name);
-        }
-      };
-      const start = param('start', parseTimeMs);
-      const end = param('end', parseTimeMs);
-      if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-      const stepNs = param('step', parseDurationNs);
-      if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-      if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
-        throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    const form = await formOf(c);
+    const param = <T>(name: string, parse: (s: string) => T): T => {
+      try {
+        return parse(form(name));
+      } catch (e) {
+        throw invalidParam(e, name);
       }
-      const timeoutMs = timeoutOf(form);
-      const expr = parseQuery(form);
-      const vt = valueTypeOf(expr);
-      if (vt !== 'scalar' && vt !== 'vector') {
-        throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
-      }
-      // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
-      // sub-millisecond step would make Prometheus loop forever, we refuse it.
-      const stepMs = Math.trunc(stepNs / 1e6);
-      if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-      const out = await runOnView(c, timeoutMs, (view, signal) => engine.rangeQuery(view.storage, form('query'), start, end, stepMs, signal));
-      return queryRespond(c, out);
-    } catch (e) {
-      return errorResponse(c, e);
+    };
+    const start = param('start', parseTimeMs);
+    const end = param('end', parseTimeMs);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    const stepNs = param('step', parseDurationNs);
+    if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
+      throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
+    const timeoutMs = timeoutOf(form);
+    const expr = parseQuery(form);
+    const vt = valueTypeOf(expr);
+    if (vt !== 'scalar' && vt !== 'vector') {
+      throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
+    }
+    // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
+    // sub-millisecond step would make Prometheus loop forever, we refuse it.
+    const stepMs = Math.trunc(stepNs / 1e6);
+    if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.rangeQuery(view.storage, form('query'), start, end, stepMs, signal));
+    return queryRespond(c, out);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const expr = parseQuery(form);
-      return respondSuccess(c, goJsonString(formatExpr(expr)));
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const expr = parseQuery(form);
+    return respondSuccess(c, goJsonString(formatExpr(expr)));
   };
 
   const exemplars = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
-      const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
-      if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-      parseQuery(form);
-      return respondSuccess(c, '[]');
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
+    const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    parseQuery(form);
+    return respondSuccess(c, '[]');
   };
 
   app.on(['GET', 'POST'], '/query', instant);
