@@ -20,6 +20,12 @@ import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } f
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
 import { PromQLParseError, PromQLError, QUERY_CANCELED_MESSAGE, evaluationError } from '../errors.js';
 
+/** A query parsed and checked by Engine.prepare, ready to run any number of times. */
+export interface PreparedQuery {
+  readonly query: string;
+  readonly expr: Expr;
+}
+
 export interface EngineOptions {
   /** Default 'prometheus-3'. */
   semantics?: Semantics;
@@ -73,14 +79,38 @@ export class Engine {
     this.delayedNameRemoval = opts.delayedNameRemoval ?? false;
   }
 
+  /** Parses and runs an instant query; parse errors come back as a rejected promise. */
   instantQuery(storage: Storage, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
-    return this.exec(storage, query, timeMs, timeMs, 0, signal, true);
+    return (async () => this.execInstant(this.prepare(query), storage, timeMs, signal))();
   }
 
+  /** Parses and runs a range query; a bad step or end throws at once, parse errors come back as a rejected promise. */
   rangeQuery(storage: Storage, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
-    if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
-    return this.exec(storage, query, startMs, endMs, stepMs, signal, false);
+    checkRange(startMs, endMs, stepMs);
+    return (async () => this.execRange(this.prepare(query), storage, startMs, endMs, stepMs, signal))();
+  }
+
+  /**
+   * Parses and checks a query once (syntax, and the functions this engine's Prometheus version
+   * knows) so that a caller can report its errors before running it, and run it without parsing
+   * it again. Throws PromQLError('bad_data').
+   */
+  prepare(query: string): PreparedQuery {
+    return { query, expr: this.parse(query) };
+  }
+
+  /** Runs a prepared query at one time. */
+  execInstant(prepared: PreparedQuery, storage: Storage, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    return this.exec(storage, prepared, timeMs, timeMs, 0, signal, true);
+  }
+
+  /**
+   * Runs a prepared query over a range. A bad step or end throws at once, a query that is not a
+   * scalar or instant vector is a rejected promise (as rangeQuery reports them).
+   */
+  execRange(prepared: PreparedQuery, storage: Storage, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    checkRange(startMs, endMs, stepMs);
+    return this.exec(storage, prepared, startMs, endMs, stepMs, signal, false);
   }
 
   /** Parses and checks a query as this engine's Prometheus version would; throws PromQLError('bad_data'). */
@@ -121,9 +151,9 @@ export class Engine {
   }
 
   private async exec(
-    storage: Storage, query: string, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
+    storage: Storage, prepared: PreparedQuery, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
   ): Promise<QueryOutput> {
-    const expr = this.parse(query);
+    const { query, expr } = prepared;
     const vt = valueTypeOf(expr);
     if (!instant && vt !== 'scalar' && vt !== 'vector') {
       throw new PromQLError('bad_data', `invalid expression type ${JSON.stringify(documentedType(vt))} for range query, must be Scalar or instant Vector`);
@@ -148,6 +178,12 @@ export class Engine {
     const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
     return out;
   }
+}
+
+/** The engine's own guard on a range; the HTTP API checks the same before, in Prometheus's order. */
+function checkRange(startMs: number, endMs: number, stepMs: number): void {
+  if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+  if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
 }
 
 // ---------------------------------------------------------------------------------------------

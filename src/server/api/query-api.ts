@@ -13,8 +13,8 @@ import { Hono, type Context } from 'hono';
 import { RUNTIME_VERSION, VERSION } from '../../version.js';
 import { type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
-import { Engine, type QueryOutput, type QueryResult } from '../../promql/engine.js';
-import { documentedType, valueTypeOf, type Expr } from '../../promql/ast.js';
+import { Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
+import { documentedType, valueTypeOf } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
 import { formatFloatF } from '../../promql/eval-types.js';
 import type { Semantics } from '../../promql/functions/types.js';
@@ -172,9 +172,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const withStorageWarnings = (out: QueryOutput, view: ScopedStorage): QueryOutput =>
     view.warnings.length === 0 ? out : { ...out, warnings: [...view.warnings, ...out.warnings] };
 
-  const parseQuery = (form: Form): Expr => {
+  /** The `query` parameter parsed and checked once; the handlers run what this returns. */
+  const parseQuery = (form: Form): PreparedQuery => {
     try {
-      return engine.parse(form('query'));
+      return engine.prepare(form('query'));
     } catch (e) {
       throw invalidParam(e, 'query');
     }
@@ -243,8 +244,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const form = await formOf(c);
     const t = timeParam(form, 'time', now(), semantics);
     const timeoutMs = timeoutOf(form);
-    parseQuery(form);
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.instantQuery(view.storage, form('query'), t, signal));
+    const prepared = parseQuery(form);
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execInstant(prepared, view.storage, t, signal));
     return queryRespond(c, out);
   };
 
@@ -266,8 +267,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
     const timeoutMs = timeoutOf(form);
-    const expr = parseQuery(form);
-    const vt = valueTypeOf(expr);
+    const prepared = parseQuery(form);
+    const vt = valueTypeOf(prepared.expr);
     if (vt !== 'scalar' && vt !== 'vector') {
       throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
     }
@@ -275,13 +276,13 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.rangeQuery(view.storage, form('query'), start, end, stepMs, signal));
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execRange(prepared, view.storage, start, end, stepMs, signal));
     return queryRespond(c, out);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
     const form = await formOf(c);
-    const expr = parseQuery(form);
+    const { expr } = parseQuery(form);
     return respondSuccess(c, goJsonString(formatExpr(expr)));
   };
 
