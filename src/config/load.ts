@@ -5,14 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
-
-/** A config that could not be read or validated; `problems` lists every mistake as `path: what is wrong`. */
-export class ConfigError extends Error {
-  constructor(readonly file: string, readonly problems: string[]) {
-    super(`invalid config ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from '../errors.js';
 
 function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   const out: string[] = [];

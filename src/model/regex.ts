@@ -9,21 +9,11 @@
 // (and the `.+` variants), `.*` and `.+`. They are exact: they agree with the engine on every input.
 
 import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
+import { RegexError } from '../errors.js';
 
 export interface RegexOptions {
   /** `.` matches `\n` (Prometheus 3); false gives Prometheus 2's behaviour. */
   readonly dotAll: boolean;
-}
-
-/** An invalid pattern; the message mirrors Go's regexp/syntax, e.g. "error parsing regexp: missing closing ): `(a`". */
-export class RegexError extends Error {
-  constructor(
-    message: string,
-    readonly pattern: string,
-  ) {
-    super(message);
-    this.name = 'RegexError';
-  }
 }
 
 export interface CompiledRegex {

@@ -5,22 +5,26 @@
 // storage once and slide over each series with indexes that only move forward.
 
 import type { Labels } from '../model/labels.js';
-import { StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
+import { type Series, type Storage } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
 import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
-import { PromQLParseError, parseExpr } from './parser.js';
+import { parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
-  PromQLError, checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName,
-  type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
+  checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName, type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
 import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
+import { PromQLParseError, PromQLError, QUERY_CANCELED_MESSAGE, evaluationError } from '../errors.js';
 
-export { PromQLError } from './eval-types.js';
+/** A query parsed and checked by Engine.prepare, ready to run any number of times. */
+export interface PreparedQuery {
+  readonly query: string;
+  readonly expr: Expr;
+}
 
 export interface EngineOptions {
   /** Default 'prometheus-3'. */
@@ -75,14 +79,38 @@ export class Engine {
     this.delayedNameRemoval = opts.delayedNameRemoval ?? false;
   }
 
+  /** Parses and runs an instant query; parse errors come back as a rejected promise. */
   instantQuery(storage: Storage, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
-    return this.exec(storage, query, timeMs, timeMs, 0, signal, true);
+    return (async () => this.execInstant(this.prepare(query), storage, timeMs, signal))();
   }
 
+  /** Parses and runs a range query; a bad step or end throws at once, parse errors come back as a rejected promise. */
   rangeQuery(storage: Storage, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
-    if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
-    return this.exec(storage, query, startMs, endMs, stepMs, signal, false);
+    checkRange(startMs, endMs, stepMs);
+    return (async () => this.execRange(this.prepare(query), storage, startMs, endMs, stepMs, signal))();
+  }
+
+  /**
+   * Parses and checks a query once (syntax, and the functions this engine's Prometheus version
+   * knows) so that a caller can report its errors before running it, and run it without parsing
+   * it again. Throws PromQLError('bad_data').
+   */
+  prepare(query: string): PreparedQuery {
+    return { query, expr: this.parse(query) };
+  }
+
+  /** Runs a prepared query at one time. */
+  execInstant(prepared: PreparedQuery, storage: Storage, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    return this.exec(storage, prepared, timeMs, timeMs, 0, signal, true);
+  }
+
+  /**
+   * Runs a prepared query over a range. A bad step or end throws at once, a query that is not a
+   * scalar or instant vector is a rejected promise (as rangeQuery reports them).
+   */
+  execRange(prepared: PreparedQuery, storage: Storage, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+    checkRange(startMs, endMs, stepMs);
+    return this.exec(storage, prepared, startMs, endMs, stepMs, signal, false);
   }
 
   /** Parses and checks a query as this engine's Prometheus version would; throws PromQLError('bad_data'). */
@@ -123,9 +151,9 @@ export class Engine {
   }
 
   private async exec(
-    storage: Storage, query: string, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
+    storage: Storage, prepared: PreparedQuery, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
   ): Promise<QueryOutput> {
-    const expr = this.parse(query);
+    const { query, expr } = prepared;
     const vt = valueTypeOf(expr);
     if (!instant && vt !== 'scalar' && vt !== 'vector') {
       throw new PromQLError('bad_data', `invalid expression type ${JSON.stringify(documentedType(vt))} for range query, must be Scalar or instant Vector`);
@@ -143,18 +171,19 @@ export class Engine {
     try {
       val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
     } catch (e) {
-      if (e instanceof PromQLError || e instanceof StorageUnavailableError) throw e;
-      if (signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
-        throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-      }
-      throw new PromQLError('execution', (e as Error).message);
+      throw evaluationError(e, signal?.aborted === true);
     }
     checkAbort(q, true);
     if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
     const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
     return out;
   }
+}
+
+/** The engine's own guard on a range; the HTTP API checks the same before, in Prometheus's order. */
+function checkRange(startMs: number, endMs: number, stepMs: number): void {
+  if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+  if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +345,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
       wholeQuerySelectors: selectors.map((v) => v.matchers),
     }, q.signal);
   } catch (err) {
-    if (q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
     throw err;
   }
   if (res === undefined) return undefined;
@@ -336,7 +365,7 @@ async function tryPushdown(ctx: EvalCtx, e: Call): Promise<VectorVal | undefined
   try {
     res = await storage.pushdown(plan.request, ctx.q.signal);
   } catch (err) {
-    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
+    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
     throw err;
   }
   return res === undefined ? undefined : pushdownValue(ctx, e, plan, res);

@@ -7,12 +7,12 @@ import { AvgAccumulator, SumAccumulator, VarianceAccumulator } from './functions
 import { quantile } from './functions/quantile.js';
 import { invalidQuantileWarning } from './functions/range.js';
 import {
-  PromQLError, checkAbort, delLabels, formatFloatF, formatFloatG, keepLabels, labelsKey, newVSeries, setLabel,
-  type EvalCtx, type Val, type VectorVal, type VSeries,
+  checkAbort, delLabels, formatFloatF, formatFloatG, keepLabels, labelsKey, newVSeries, setLabel, type EvalCtx, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { goQuote } from '../util/go-quote.js';
 import { heapFix, heapPop, heapPush, sortReverse } from './go-heap.js';
 import { isLegacyLabelName } from '../model/label-name.js';
+import { PromQLError } from '../errors.js';
 
 type Evaluate = (ctx: EvalCtx, e: Expr) => Promise<Val>;
 

@@ -7,9 +7,9 @@ import { labelsToSetString } from '../model/labels.js';
 import { COMPARISON_OPS, type BinaryExpr, type BinaryOp, type VectorMatching } from './ast.js';
 import { goMod, goPow } from './functions/element.js';
 import {
-  PromQLError, checkAbort, delLabels, dropMetricName, getLabel, keepLabels, labelsKey, mergeSameLabels, newVSeries,
-  sameLabelsetError, setLabel, withoutName, type EvalCtx, type QueryState, type Val, type VSeries,
+  checkAbort, delLabels, dropMetricName, getLabel, keepLabels, labelsKey, mergeSameLabels, newVSeries, sameLabelsetError, setLabel, withoutName, type EvalCtx, type QueryState, type Val, type VSeries,
 } from './eval-types.js';
+import { PromQLError } from '../errors.js';
 
 /** Operators whose result drops __name__; atan2 joined them in Prometheus 3 (2.42 kept the name). */
 function dropsName(op: BinaryOp, semantics: Semantics): boolean {

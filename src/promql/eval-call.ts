@@ -4,18 +4,18 @@
 
 import { compareLabels } from '../model/labels.js';
 import { METRIC_NAME, type LabelMatcher, type Labels } from '../model/labels.js';
-import { compileRegex, expandTemplate, matchAnchored, RegexError } from '../model/regex.js';
+import { compileRegex, expandTemplate, matchAnchored } from '../model/regex.js';
 import { goQuote } from '../util/go-quote.js';
 import type { Call, Expr, MatrixSelector } from './ast.js';
 import { ELEMENT_FUNCTIONS, clampDropsAll } from './functions/element.js';
 import { RANGE_FUNCTIONS, invalidQuantileWarning, possibleNonCounterInfo, type RangeFnContextWithOffset } from './functions/range.js';
 import { bucketFraction, bucketQuantile, type ClassicBucket } from './functions/quantile.js';
 import {
-  PromQLError, checkAbort, dropMetricName, getLabel, labelsKey, mergeSameLabels, newVSeries, setLabel, withoutName,
-  type EvalCtx, type MatrixVal, type Val, type VectorVal, type VSeries,
+  checkAbort, dropMetricName, getLabel, labelsKey, mergeSameLabels, newVSeries, setLabel, withoutName, type EvalCtx, type MatrixVal, type Val, type VectorVal, type VSeries,
 } from './eval-types.js';
 import { evalVectorSelector, forEachWindow } from './eval-select.js';
 import { isLegacyLabelName } from '../model/label-name.js';
+import { RegexError, PromQLError } from '../errors.js';
 
 type Evaluate = (ctx: EvalCtx, e: Expr) => Promise<Val>;
 

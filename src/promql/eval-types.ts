@@ -9,18 +9,7 @@ import { labelsKey } from '../model/labels.js';
 
 export { labelsKey };
 import type { Semantics } from './functions/types.js';
-
-export type ErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled';
-
-export class PromQLError extends Error {
-  constructor(
-    readonly errorType: ErrorType,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PromQLError';
-  }
-}
+import { PromQLError } from '../errors.js';
 
 /** One series of an instant-vector node: vals[i] is defined where has[i] is 1. */
 export interface VSeries {
@@ -120,7 +109,6 @@ export function newVSeries(labels: Labels, n: number, dropName = false): VSeries
 export function withoutName(q: QueryState, labels: Labels, n: number): VSeries {
   return q.delayedNameRemoval ? newVSeries(labels, n, true) : newVSeries(dropMetricName(labels), n);
 }
-
 
 export function dropMetricName(l: Labels): Labels {
   for (let i = 0; i < l.length; i++) {

@@ -13,36 +13,7 @@ import {
 } from './ast.js';
 import { Lexer, describeToken, goQuote, unquoteString, type Token } from './lexer.js';
 import { isLegacyLabelName } from '../model/label-name.js';
-
-export class PromQLParseError extends Error {
-  readonly positionStart: number;
-  readonly positionEnd: number;
-  /** The message without the "line:col: parse error: " prefix. */
-  readonly detail: string;
-
-  constructor(input: string, pos: PosRange, detail: string) {
-    super(`${positionPrefix(input, pos.start)} parse error: ${detail}`);
-    this.name = 'PromQLParseError';
-    this.positionStart = pos.start;
-    this.positionEnd = pos.end;
-    this.detail = detail;
-  }
-}
-
-/** "line:col:" as Prometheus prints it (1-based; the column counts UTF-8 bytes like Go). */
-function positionPrefix(input: string, pos: number): string {
-  if (pos < 0 || pos > input.length) return 'invalid position:';
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < pos; i++) {
-    if (input.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  const col = Buffer.byteLength(input.slice(lineStart, pos), 'utf8') + 1;
-  return `${line}:${col}:`;
-}
+import { PromQLParseError } from '../errors.js';
 
 const PREC: Record<string, number> = {
   or: 1, and: 2, unless: 2,
@@ -424,7 +395,6 @@ class Parser {
     if (desired === 2) agg.param = args[0];
     return agg;
   }
-
 
   private parseRangeOrSubquery(e: Expr): Expr {
     const open = this.advance(); // [

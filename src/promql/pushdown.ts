@@ -13,7 +13,8 @@ import { compareLabels } from '../model/labels.js';
 import type { Call, Expr, MatrixSelector } from './ast.js';
 import { formatExpr } from './parser.js';
 import { possibleNonCounterInfo } from './functions/range.js';
-import { newVSeries, PromQLError, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
+import { newVSeries, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
+import { PromQLError } from '../errors.js';
 
 /** Range functions whose value for a series depends on that series' window only. */
 const PER_SERIES_RANGE_FUNCTIONS = new Set([

@@ -25,10 +25,11 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
 import { mergeSeriesSets } from './merge.js';
-import { DownstreamApiError, DownstreamError } from './downstream/json-api-client.js';
-import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage, StorageUnavailableError } from '../storage/interface.js';
+import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
 import { seriesOf, unionLabelSets, unionMetadata } from '../storage/read.js';
+import { DownstreamApiError, DownstreamError, StorageUnavailableError } from '../errors.js';
+import { GroupError, TimeoutError } from '../errors.js';
 
 /** One target of a group, as the fan-out sees it. */
 export interface GroupTarget {
@@ -83,19 +84,6 @@ export interface FanoutOptions {
   maxConcurrency: number;
 }
 
-export class GroupError extends StorageUnavailableError {
-  constructor(
-    readonly group: string,
-    readonly target: string | undefined,
-    reason: string,
-  ) {
-    super(`server group ${JSON.stringify(group)} failed: ${reason}`);
-    this.name = 'GroupError';
-  }
-}
-
-class TimeoutError extends Error {}
-
 interface Group {
   spec: GroupSpec;
   members: () => readonly GroupTarget[];
@@ -114,7 +102,6 @@ interface TargetFailure {
 type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
 
 const NO_TARGETS = 'no targets: service discovery currently finds none';
-
 
 export class FanoutStorage {
   private readonly groups: Group[];

@@ -1,7 +1,7 @@
 // Bit-level reading and writing, most significant bit first, as Prometheus's tsdb/chunkenc bstream
 // lays bits out. Values of up to 32 bits go through readBits/writeBits; 64-bit values as two halves.
 
-export class BitstreamError extends Error {}
+import { BitstreamError } from '../errors.js';
 
 export class BitReader {
   /** Position in bits from the start of `buf`. */

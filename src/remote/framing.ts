@@ -2,16 +2,10 @@
 // message is preceded by its length as a uvarint and the big-endian CRC-32C of its bytes.
 
 import { crc32c } from './crc32c.js';
+import { FrameError } from '../errors.js';
 
 /** Prometheus's DefaultChunkedReadLimit: the largest frame a client accepts by default (50 MB). */
 export const DEFAULT_MAX_FRAME_BYTES = 50e6;
-
-export class FrameError extends Error {
-  constructor(message: string) {
-    super(`streamed response: ${message}`);
-    this.name = 'FrameError';
-  }
-}
 
 /** One frame: uvarint length, CRC-32C (big-endian), the message. */
 export function encodeFrame(message: Uint8Array): Uint8Array {

@@ -6,7 +6,8 @@
 // staleness marker above all) survive. Samples are kept columnar (Float64Array), as in Series.
 
 import type { Label } from '../model/labels.js';
-import { ProtoReader, ProtoWriter, ProtobufError, varintSize, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
+import { ProtoReader, ProtoWriter, varintSize, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
+import { ProtobufError } from '../errors.js';
 
 export const MatcherType = { EQ: 0, NEQ: 1, RE: 2, NRE: 3 } as const;
 export const ResponseType = { SAMPLES: 0, STREAMED_XOR_CHUNKS: 1 } as const;

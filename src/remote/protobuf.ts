@@ -2,12 +2,7 @@
 // exact within ±2^53), length-delimited fields, fixed64 doubles (raw bits kept), packed and unpacked
 // repeated scalars, and skipping of unknown fields.
 
-export class ProtobufError extends Error {
-  constructor(message: string) {
-    super(`protobuf: ${message}`);
-    this.name = 'ProtobufError';
-  }
-}
+import { ProtobufError } from '../errors.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;

@@ -7,12 +7,7 @@
 //   10 copy, length 1..64 in the upper six bits, 2-byte little-endian offset
 //   11 copy, length 1..64 in the upper six bits, 4-byte little-endian offset
 
-export class SnappyError extends Error {
-  constructor(message: string) {
-    super(`snappy: ${message}`);
-    this.name = 'SnappyError';
-  }
-}
+import { SnappyError } from '../errors.js';
 
 function readHeader(src: Uint8Array): { length: number; headerBytes: number } {
   let length = 0;

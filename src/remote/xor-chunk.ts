@@ -15,20 +15,15 @@
 // an extra empty byte at the end when its last byte-wise write ends on a byte boundary; the encoder
 // reproduces that (see BitWriter), the decoder ignores whatever follows the last sample.
 
-import { BitReader, BitWriter, BitstreamError } from './bitstream.js';
+import { BitReader, BitWriter } from './bitstream.js';
 import { GO_NAN_HI, GO_NAN_LO, STALE_NAN_HI, STALE_NAN_LO, valueBits } from './prompb.js';
+import { BitstreamError } from '../errors.js';
+import { XorChunkError } from '../errors.js';
 
 /** Prometheus cuts a chunk at 120 samples. */
 export const SAMPLES_PER_CHUNK = 120;
 const MAX_SAMPLES = 0xffff;
 const TWO_32 = 0x100000000;
-
-export class XorChunkError extends Error {
-  constructor(message: string) {
-    super(`XOR chunk: ${message}`);
-    this.name = 'XorChunkError';
-  }
-}
 
 export interface DecodedChunk {
   timestamps: Float64Array;

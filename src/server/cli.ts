@@ -4,7 +4,7 @@
 import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+import { loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { createApp } from './app.js';
 import { queryConfigFileProblems } from './query-layer.js';
@@ -12,6 +12,7 @@ import { Runtime } from './reload.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
+import { ConfigError } from '../errors.js';
 
 const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL]

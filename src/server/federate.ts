@@ -10,12 +10,13 @@ import { Hono, type Context } from 'hono';
 import type { DiscoveryLog } from '../query/discovery/target.js';
 import type { LabelMatcher } from '../model/labels.js';
 import { parseMetricSelector } from '../promql/parser.js';
-import { StorageUnavailableError, type Series, type Storage } from '../storage/interface.js';
+import { type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, labelsToString } from '../model/labels.js';
 import { methodNotAllowed } from './api/http-api.js';
 import { scopedStorage, type ScopedStorage } from '../storage/view.js';
 import { addStorageStats, requestStats } from './api/request-stats.js';
 import { federationText, type FederatedSample } from './federate-text.js';
+import { StorageUnavailableError } from '../errors.js';
 
 export const CONTENT_TYPE_TEXT_004 = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -90,13 +90,3 @@ export interface MetricMetadata {
 /** Metric name -> distinct metadata entries, in the order they were found. */
 export type MetricMetadataMap = Map<string, MetricMetadata[]>;
 
-/**
- * A storage that could not answer (a downstream server group down or timing out). The engine passes
- * it through untouched, and the API answers it as Prometheus's "unavailable" (HTTP 503).
- */
-export class StorageUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StorageUnavailableError';
-  }
-}

@@ -5,9 +5,10 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { queryConfigFileProblems } from '../../src/server/query-layer.js';
 import { runCli } from '../support/proxy.js';
+import { ConfigError } from '../../src/errors.js';
 
 function problems(text: string): string[] {
   try {

@@ -13,11 +13,12 @@ import {
   type BackfillDataSet,
 } from '../../dev/backfill.js';
 import { freePort, type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { DownstreamError, JsonApiTarget, matchersToSelector } from '../../src/query/downstream/json-api-client.js';
+import { JsonApiTarget, matchersToSelector } from '../../src/query/downstream/json-api-client.js';
 import type { LabelMatcher } from '../../src/model/labels.js';
 import { type Series } from '../../src/storage/interface.js';
 import { labelsToString } from '../../src/model/labels.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
+import { DownstreamError } from '../../src/errors.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;

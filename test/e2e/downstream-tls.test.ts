@@ -18,12 +18,13 @@ import { httpClientSchema } from '../../src/config/schema.js';
 import { BACKFILL_START_MS, backfillTsdb, generateBackfillData, loadIntoMemory } from '../../dev/backfill.js';
 import { startPrometheus, type PrometheusProcess } from '../../dev/prometheus-process.js';
 import { DownstreamClient } from '../../src/client/http-client.js';
-import { DownstreamError, JsonApiTarget } from '../../src/query/downstream/json-api-client.js';
+import { JsonApiTarget } from '../../src/query/downstream/json-api-client.js';
 import type { LabelMatcher } from '../../src/model/labels.js';
 import { type Series } from '../../src/storage/interface.js';
 import { labelsToRecord } from '../../src/model/labels.js';
 import { createQueryLayer } from '../../src/server/query-layer.js';
 import { startApiServer, type ApiServer } from '../support/api-server.js';
+import { DownstreamError } from '../../src/errors.js';
 
 const USER = 'promfront';
 const PASSWORD = 'tls-test-only-p4ss'; // test-only; its bcrypt hash is made below

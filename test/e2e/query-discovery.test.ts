@@ -14,7 +14,6 @@ import { DnsDiscovery } from '../../src/query/discovery/dns-sd.js';
 import { FileDiscovery } from '../../src/query/discovery/file-sd.js';
 import { globElementToRegExp } from '../../src/query/discovery/glob.js';
 import { parseTargetGroupsFile, type DiscoveryLog } from '../../src/query/discovery/target.js';
-import { GroupError } from '../../src/query/fanout.js';
 import type { LabelMatcher } from '../../src/model/labels.js';
 import { type Series } from '../../src/storage/interface.js';
 import { labelsToRecord } from '../../src/model/labels.js';
@@ -22,6 +21,7 @@ import { createQueryLayer, type QueryLayer } from '../../src/server/query-layer.
 import { startApiServer, type ApiServer } from '../support/api-server.js';
 import { startDnsServer, type DnsServer } from '../support/dns-server.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
+import { GroupError } from '../../src/errors.js';
 
 const MIN = 60_000;
 const tmp = mkdtempSync(join(tmpdir(), 'promfront-sd-'));
@@ -302,7 +302,6 @@ describe('DnsDiscovery (local UDP DNS server)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
 
 function summary(ss: Series[]): { labels: Record<string, string>; ts: number[]; vs: number[] }[] {
   return ss.map((s) => ({ labels: labelsToRecord(s.labels), ts: Array.from(s.timestamps), vs: Array.from(s.values) }));

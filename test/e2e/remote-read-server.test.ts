@@ -15,7 +15,7 @@ import {
   type BackfillDataSet,
 } from '../../dev/backfill.js';
 import { startPrometheus, type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { DownstreamError, matchersToSelector } from '../../src/query/downstream/json-api-client.js';
+import { matchersToSelector } from '../../src/query/downstream/json-api-client.js';
 import { RemoteReadTarget } from '../../src/query/downstream/remote-read-client.js';
 import type { LabelMatcher } from '../../src/model/labels.js';
 import { Engine } from '../../src/promql/engine.js';
@@ -23,7 +23,7 @@ import { FrameReader } from '../../src/remote/framing.js';
 import { decodeChunkedReadResponse, decodeReadResponse, encodeReadRequest, valueBits, type ReadRequest } from '../../src/remote/prompb.js';
 import { snappyCompress, snappyDecompress } from '../../src/remote/snappy.js';
 import { decodeXorChunk } from '../../src/remote/xor-chunk.js';
-import { StorageUnavailableError, type Series, type Storage } from '../../src/storage/interface.js';
+import { type Series, type Storage } from '../../src/storage/interface.js';
 import { labelsToString } from '../../src/model/labels.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { createApp } from '../../src/server/app.js';
@@ -31,6 +31,7 @@ import { createQueryApi } from '../../src/server/api/query-api.js';
 import { fixedQueryApi } from '../../src/server/query-layer-slot.js';
 import { createRemoteReadApi } from '../../src/server/api/remote-read-api.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
+import { DownstreamError, StorageUnavailableError } from '../../src/errors.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;

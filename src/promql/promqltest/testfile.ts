@@ -16,6 +16,7 @@
 // promqltest's getLines does, so a comment ends a load/eval block.
 
 import { almostEqual } from '../functions/quantile.js';
+import { SeriesSyntaxError, TestFileError } from '../../errors.js';
 
 /** One value of a series description. 'stale' is Prometheus's staleness marker (a special NaN). */
 export type SampleValue =
@@ -118,22 +119,6 @@ export type TestCommand =
   | { kind: 'load'; line: number; intervalMs: number; series: LoadSeries[]; withNhcb: boolean }
   | { kind: 'clear'; line: number }
   | EvalCommand;
-
-export class TestFileError extends Error {
-  constructor(
-    readonly fileName: string,
-    readonly line: number,
-    readonly detail: string,
-  ) {
-    super(`${fileName}:${line}: ${detail}`);
-    this.name = 'TestFileError';
-  }
-}
-
-/** Thrown by the value/selector helpers; parseTestFile rethrows it as a TestFileError with a position. */
-export class SeriesSyntaxError extends Error {
-  override name = 'SeriesSyntaxError';
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Durations and numbers

@@ -22,33 +22,7 @@ import { goQuote } from '../../util/go-quote.js';
 import { unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
-
-/** How a downstream request failed, for the error metrics. */
-export type DownstreamErrorKind = 'timeout' | 'connection' | 'http_status' | 'invalid_response' | 'api_error';
-
-export class DownstreamError extends Error {
-  constructor(
-    readonly target: string,
-    reason: string,
-    readonly kind: DownstreamErrorKind = 'invalid_response',
-  ) {
-    super(`${target}: ${reason}`);
-    this.name = 'DownstreamError';
-  }
-}
-
-/** The downstream understood the request and refused it with a Prometheus error (bad_data, execution, ...). */
-export class DownstreamApiError extends DownstreamError {
-  constructor(
-    target: string,
-    readonly errorType: string,
-    reason: string,
-    kind: DownstreamErrorKind,
-  ) {
-    super(target, reason, kind);
-    this.name = 'DownstreamApiError';
-  }
-}
+import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
 
 export interface JsonApiTargetOptions {
   /** Base URL, e.g. http://host:9090 or http://host/prefix. Userinfo becomes a basic-auth header. */
@@ -83,7 +57,6 @@ export interface TargetClient {
 }
 
 const POOL_DEFAULTS: Pool.Options = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 };
-
 
 /** A selector for the matchers: `{__name__="x", job=~"a|b"}`; non-identifier names quoted (3.x syntax). */
 export function matchersToSelector(matchers: LabelMatcher[]): string {

@@ -35,7 +35,9 @@ import {
 } from '../../remote/prompb.js';
 import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { decodeXorChunk } from '../../remote/xor-chunk.js';
-import { DownstreamError, JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
+import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
+import { DownstreamError } from '../../errors.js';
+import { InvalidResponse, RemoteReadUnsupported } from '../../errors.js';
 
 export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
 /** Default bound of a SAMPLES answer, both as received and decompressed. */
@@ -68,11 +70,6 @@ const MATCH_TYPES: Record<LabelMatcher['type'], number> = {
   '=~': MatcherType.RE,
   '!~': MatcherType.NRE,
 };
-
-class InvalidResponse extends Error {}
-
-/** The server does not serve remote read at this path (VictoriaMetrics answers 400 "unsupported path"). */
-class RemoteReadUnsupported extends DownstreamError {}
 
 const UNSUPPORTED_STATUS = new Set([400, 404, 405, 415, 501]);
 

@@ -9,26 +9,7 @@ import type { Semantics } from '../../promql/functions/types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
 import { requestStats } from './request-stats.js';
-
-export type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable';
-
-export class ApiError extends Error {
-  constructor(
-    readonly errorType: ApiErrorType,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export const STATUS_BY_TYPE: Record<ApiErrorType, number> = {
-  bad_data: 400,
-  execution: 422,
-  canceled: 499, // statusClientClosedConnection
-  timeout: 503,
-  internal: 500,
-  unavailable: 503,
-};
+import { ApiError, apiErrorOf } from '../../errors.js';
 
 const MAX_ANNOTATIONS = 10;
 
@@ -239,11 +220,11 @@ export function respondSuccess(c: Context, dataJson: string, warnings: readonly 
 
 /** An error envelope with Prometheus's status code for its type; anything not an ApiError is internal. */
 export function errorResponse(c: Context, e: unknown): Response {
-  const err = e instanceof ApiError ? e : new ApiError('internal', e instanceof Error ? e.message : String(e));
+  const err = apiErrorOf(e);
   const stats = requestStats(c);
   if (stats) stats.errorType = err.errorType;
   const body = `{"status":"error","errorType":"${err.errorType}","error":${goJsonString(err.message)}}`;
-  return jsonResponse(c, body, STATUS_BY_TYPE[err.errorType]);
+  return jsonResponse(c, body, err.status);
 }
 
 /** What Prometheus's router answers for a known path asked with another method. */

@@ -6,11 +6,12 @@
 // (in config order) and their targets gave them.
 
 import { Hono, type Context } from 'hono';
-import { StorageUnavailableError, type MetricMetadataMap, type Storage } from '../../storage/interface.js';
+import { type MetricMetadataMap, type Storage } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
-import { ApiError, errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
+import { errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
+import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface MetadataApiDeps {
   storage: Storage | (() => ScopedStorage);
@@ -38,27 +39,25 @@ export function metadataJson(m: MetricMetadataMap, limit: number): string {
 
 export function createMetadataApi(deps: MetadataApiDeps): Hono {
   const app = new Hono();
+  // Errors thrown by this app's handlers; Hono runs it for them also once the app is mounted with route().
+  app.onError((e, c) => errorResponse(c, e));
 
   const metadata = async (c: Context): Promise<Response> => {
+    const form = await formOf(c);
+    const limit = intParam(form('limit'), 'limit');
+    const limitPerMetric = intParam(form('limit_per_metric'), 'limit_per_metric');
+    const metric = form('metric');
+    const view = scopedStorage(deps.storage);
+    let found: MetricMetadataMap;
     try {
-      const form = await formOf(c);
-      const limit = intParam(form('limit'), 'limit');
-      const limitPerMetric = intParam(form('limit_per_metric'), 'limit_per_metric');
-      const metric = form('metric');
-      const view = scopedStorage(deps.storage);
-      let found: MetricMetadataMap;
-      try {
-        found = view.storage.metadata ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal) : new Map();
-      } catch (e) {
-        if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
-        throw new ApiError('execution', e instanceof Error ? e.message : String(e));
-      } finally {
-        addStorageStats(c, view.stats);
-      }
-      return respondSuccess(c, metadataJson(found, limit), view.warnings);
+      found = view.storage.metadata ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal) : new Map();
     } catch (e) {
-      return errorResponse(c, e);
+      if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
+      throw new ApiError('execution', e instanceof Error ? e.message : String(e));
+    } finally {
+      addStorageStats(c, view.stats);
     }
+    return respondSuccess(c, metadataJson(found, limit), view.warnings);
   };
 
   app.get('/metadata', metadata);

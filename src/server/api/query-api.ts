@@ -11,20 +11,20 @@
 
 import { Hono, type Context } from 'hono';
 import { RUNTIME_VERSION, VERSION } from '../../version.js';
-import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
-import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../promql/engine.js';
-import { documentedType, valueTypeOf, type Expr } from '../../promql/ast.js';
+import { Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
+import { documentedType, valueTypeOf } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
 import { formatFloatF } from '../../promql/eval-types.js';
 import type { Semantics } from '../../promql/functions/types.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  annotationsJson, ApiError, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs,
-  parseTimeMs, respondSuccess, successBody, timeParam, type Form,
+  annotationsJson, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs, parseTimeMs, respondSuccess, successBody, timeParam, type Form,
 } from './http-api.js';
 import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
+import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
 
@@ -161,6 +161,8 @@ function buildInfoJson(): string {
 
 export function createQueryApi(deps: QueryApiDeps): Hono {
   const app = new Hono();
+  // Errors thrown by this app's handlers; Hono runs it for them also once the app is mounted with route().
+  app.onError((e, c) => errorResponse(c, e));
   const now = deps.now ?? Date.now;
   const maxTimeoutMs = deps.defaultTimeoutMs ?? 2 * 60_000;
   const { engine } = deps;
@@ -170,9 +172,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const withStorageWarnings = (out: QueryOutput, view: ScopedStorage): QueryOutput =>
     view.warnings.length === 0 ? out : { ...out, warnings: [...view.warnings, ...out.warnings] };
 
-  const parseQuery = (form: Form): Expr => {
+  /** The `query` parameter parsed and checked once; the handlers run what this returns. */
+  const parseQuery = (form: Form): PreparedQuery => {
     try {
-      return engine.parse(form('query'));
+      return engine.prepare(form('query'));
     } catch (e) {
       throw invalidParam(e, 'query');
     }
@@ -211,20 +214,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       // An evaluation that never yields to the event loop cannot be interrupted by the timer: a
       // result that comes past the deadline is a timeout all the same.
       if (Date.now() > deadline) onTimeout();
-      if (timedOut) throw new ApiError('timeout', 'query timed out in expression evaluation');
+      if (timedOut) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
       return out;
     } catch (e) {
-      if (e instanceof ApiError) throw e;
-      if (timedOut) throw new ApiError('timeout', 'query timed out in expression evaluation');
-      // A server group that failed without ignore_error: the error names the group and its targets.
-      if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
-      if (e instanceof PromQLError) {
-        // Parse and type errors were caught before; whatever else the engine calls bad data is
-        // an evaluation failure for the API (api.go maps every other engine error to execution).
-        throw new ApiError(e.errorType === 'bad_data' ? 'execution' : e.errorType, e.message);
-      }
-      if (ctl.signal.aborted) throw new ApiError('canceled', 'query was canceled in expression evaluation');
-      throw new ApiError('execution', e instanceof Error ? e.message : String(e));
+      throw queryApiError(e, timedOut, ctl.signal.aborted);
     } finally {
       if (timer) clearTimeout(timer);
       reqSignal.removeEventListener('abort', onClose);
@@ -248,74 +241,58 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   };
 
   const instant = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const t = timeParam(form, 'time', now(), semantics);
-      const timeoutMs = timeoutOf(form);
-      parseQuery(form);
-      const out = await runOnView(c, timeoutMs, (view, signal) => engine.instantQuery(view.storage, form('query'), t, signal));
-      return queryRespond(c, out);
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const t = timeParam(form, 'time', now(), semantics);
+    const timeoutMs = timeoutOf(form);
+    const prepared = parseQuery(form);
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execInstant(prepared, view.storage, t, signal));
+    return queryRespond(c, out);
   };
 
   const range = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const param = <T>(name: string, parse: (s: string) => T): T => {
-        try {
-          return parse(form(name));
-        } catch (e) {
-          throw invalidParam(e, name);
-        }
-      };
-      const start = param('start', parseTimeMs);
-      const end = param('end', parseTimeMs);
-      if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-      const stepNs = param('step', parseDurationNs);
-      if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-      if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
-        throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    const form = await formOf(c);
+    const param = <T>(name: string, parse: (s: string) => T): T => {
+      try {
+        return parse(form(name));
+      } catch (e) {
+        throw invalidParam(e, name);
       }
-      const timeoutMs = timeoutOf(form);
-      const expr = parseQuery(form);
-      const vt = valueTypeOf(expr);
-      if (vt !== 'scalar' && vt !== 'vector') {
-        throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
-      }
-      // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
-      // sub-millisecond step would make Prometheus loop forever, we refuse it.
-      const stepMs = Math.trunc(stepNs / 1e6);
-      if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-      const out = await runOnView(c, timeoutMs, (view, signal) => engine.rangeQuery(view.storage, form('query'), start, end, stepMs, signal));
-      return queryRespond(c, out);
-    } catch (e) {
-      return errorResponse(c, e);
+    };
+    const start = param('start', parseTimeMs);
+    const end = param('end', parseTimeMs);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    const stepNs = param('step', parseDurationNs);
+    if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
+      throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
+    const timeoutMs = timeoutOf(form);
+    const prepared = parseQuery(form);
+    const vt = valueTypeOf(prepared.expr);
+    if (vt !== 'scalar' && vt !== 'vector') {
+      throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
+    }
+    // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
+    // sub-millisecond step would make Prometheus loop forever, we refuse it.
+    const stepMs = Math.trunc(stepNs / 1e6);
+    if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execRange(prepared, view.storage, start, end, stepMs, signal));
+    return queryRespond(c, out);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const expr = parseQuery(form);
-      return respondSuccess(c, goJsonString(formatExpr(expr)));
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const { expr } = parseQuery(form);
+    return respondSuccess(c, goJsonString(formatExpr(expr)));
   };
 
   const exemplars = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
-      const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
-      if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-      parseQuery(form);
-      return respondSuccess(c, '[]');
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
+    const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    parseQuery(form);
+    return respondSuccess(c, '[]');
   };
 
   app.on(['GET', 'POST'], '/query', instant);

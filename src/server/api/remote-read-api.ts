@@ -26,8 +26,10 @@ import { encodeFrame } from '../../remote/framing.js';
 import { ProtoWriter } from '../../remote/protobuf.js';
 import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { encodeXorChunk, SAMPLES_PER_CHUNK } from '../../remote/xor-chunk.js';
-import { StorageUnavailableError, type SelectHints, type Series, type Storage } from '../../storage/interface.js';
+import { type SelectHints, type Series, type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { StorageUnavailableError } from '../../errors.js';
+import { HttpError } from '../../errors.js';
 
 /** Prometheus's decodeReadLimit. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -45,15 +47,6 @@ export interface RemoteReadDeps {
   timeoutMs?: number;
   /** Storage warnings of a request (e.g. a server group left out): remote read cannot carry them. */
   onWarnings?: (warnings: string[]) => void;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const MATCH_TYPES: Record<number, LabelMatcher['type']> = {

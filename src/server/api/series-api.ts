@@ -11,16 +11,17 @@ import { type LabelMatcher, type Labels } from '../../model/labels.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
 import { matcherMatchesEmpty, parseMetricSelector } from '../../promql/parser.js';
 import type { Semantics } from '../../promql/functions/types.js';
-import { StorageUnavailableError, type Storage } from '../../storage/interface.js';
+import { type Storage } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
 import { seriesOf, unionLabelSets } from '../../storage/read.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  ApiError, errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
+  errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
 } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
+import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface SeriesApiDeps {
   /** A fixed storage, or one made per request so its warnings reach that request's response. */
@@ -87,6 +88,8 @@ export function unescapeLabelName(name: string): string {
 
 export function createSeriesApi(deps: SeriesApiDeps): Hono {
   const app = new Hono();
+  // Errors thrown by this app's handlers; Hono runs it for them also once the app is mounted with route().
+  app.onError((e, c) => errorResponse(c, e));
   const semantics = deps.semantics ?? 'prometheus-3';
 
   const timeRange = (form: Form): [number, number] => [
@@ -109,30 +112,26 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   };
 
   const series = async (c: Context): Promise<Response> => {
+    const form = await formOf(c);
+    const match = form.all('match[]');
+    if (match.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
+    const limit = limitParam(form);
+    const [start, end] = timeRange(form);
+    let sets: LabelMatcher[][];
     try {
-      const form = await formOf(c);
-      const match = form.all('match[]');
-      if (match.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
-      const limit = limitParam(form);
-      const [start, end] = timeRange(form);
-      let sets: LabelMatcher[][];
-      try {
-        sets = parseMatcherSets(match);
-      } catch (e) {
-        throw invalidParam(e, 'match[]');
-      }
-      const { value, warnings } = await onView(c, async (storage, signal) =>
-        unionLabelSets(await Promise.all(sets.map((ms) => seriesOf(storage, ms, start, end, signal)))),
-      );
-      let found: Labels[] = value;
-      if (limit > 0 && found.length > limit) {
-        found = found.slice(0, limit);
-        warnings.push(TRUNCATED_WARNING);
-      }
-      return respondSuccess(c, `[${found.map(labelsJson).join(',')}]`, warnings);
+      sets = parseMatcherSets(match);
     } catch (e) {
-      return errorResponse(c, e);
+      throw invalidParam(e, 'match[]');
     }
+    const { value, warnings } = await onView(c, async (storage, signal) =>
+      unionLabelSets(await Promise.all(sets.map((ms) => seriesOf(storage, ms, start, end, signal)))),
+    );
+    let found: Labels[] = value;
+    if (limit > 0 && found.length > limit) {
+      found = found.slice(0, limit);
+      warnings.push(TRUNCATED_WARNING);
+    }
+    return respondSuccess(c, `[${found.map(labelsJson).join(',')}]`, warnings);
   };
 
   /** The matcher sets of /labels and /label/:name/values: a bad one is bad_data with the parser's text alone. */
@@ -161,34 +160,26 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   };
 
   const labelNames = async (c: Context): Promise<Response> => {
-    try {
-      const form = await formOf(c);
-      const limit = limitParam(form);
-      const [start, end] = timeRange(form);
-      const sets = labelMatcherSets(form);
-      return await unionRespond(c, limit, sets, (storage, ms) => storage.labelNames(ms, start, end));
-    } catch (e) {
-      return errorResponse(c, e);
-    }
+    const form = await formOf(c);
+    const limit = limitParam(form);
+    const [start, end] = timeRange(form);
+    const sets = labelMatcherSets(form);
+    return await unionRespond(c, limit, sets, (storage, ms) => storage.labelNames(ms, start, end));
   };
 
   const labelValues = async (c: Context): Promise<Response> => {
-    try {
-      let name = c.req.param('name') ?? '';
-      if (semantics === 'prometheus-2') {
-        if (!isLegacyLabelName(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
-      } else {
-        name = unescapeLabelName(name);
-        if (name === '' || LONE_SURROGATE.test(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
-      }
-      const form = await formOf(c);
-      const limit = limitParam(form);
-      const [start, end] = timeRange(form);
-      const sets = labelMatcherSets(form);
-      return await unionRespond(c, limit, sets, (storage, ms) => storage.labelValues(name, ms, start, end));
-    } catch (e) {
-      return errorResponse(c, e);
+    let name = c.req.param('name') ?? '';
+    if (semantics === 'prometheus-2') {
+      if (!isLegacyLabelName(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
+    } else {
+      name = unescapeLabelName(name);
+      if (name === '' || LONE_SURROGATE.test(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
     }
+    const form = await formOf(c);
+    const limit = limitParam(form);
+    const [start, end] = timeRange(form);
+    const sets = labelMatcherSets(form);
+    return await unionRespond(c, limit, sets, (storage, ms) => storage.labelValues(name, ms, start, end));
   };
 
   app.on(['GET', 'POST'], '/series', series);

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigText } from '../../../src/config/load.js';
+import { parseConfigText } from '../../../src/config/load.js';
 import { resolvedTimings } from '../../../src/config/schema.js';
 import { SAMPLE_CONFIG } from '../../../src/server/sample-config.js';
 import { formatDuration, parseDuration } from '../../../src/util/duration.js';
+import { ConfigError } from '../../../src/errors.js';
 
 function problems(text: string): string[] {
   try {

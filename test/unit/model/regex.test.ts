@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { compileLabelMatcher, compileMatcher, compileMatchers, getLabelValue, matchesLabels } from '../../../src/model/matchers.js';
 import {
-  clearRegexCache,
-  compileRegex,
-  expandTemplate,
-  matchAnchored,
-  regexCacheSize,
-  RegexError,
-  replaceAnchored,
+  clearRegexCache, compileRegex, expandTemplate, matchAnchored, regexCacheSize, replaceAnchored,
 } from '../../../src/model/regex.js';
 import { labelsFromRecord } from '../../../src/model/labels.js';
+import { RegexError } from '../../../src/errors.js';
 
 const S = { dotAll: true };
 const N = { dotAll: false };

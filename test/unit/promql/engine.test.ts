@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, PromQLError, type QueryOutput, type QueryResult } from '../../../src/promql/engine.js';
+import { Engine, type QueryOutput, type QueryResult } from '../../../src/promql/engine.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { labelsToString } from '../../../src/model/labels.js';
+import { PromQLError } from '../../../src/errors.js';
 
 const S = 1000;
 const M = 60 * S;

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { parseExpr, formatExpr, PromQLParseError } from '../../../src/promql/parser.js';
+import { parseExpr, formatExpr } from '../../../src/promql/parser.js';
 import { valueTypeOf, type Expr } from '../../../src/promql/ast.js';
+import { PromQLParseError } from '../../../src/errors.js';
 
 // [input, expected formatExpr output] — output equal to input when omitted.
 const VALID: Array<[string, string?]> = [

@@ -6,17 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  compareSeriesValue,
-  expandSeriesValues,
-  parseGoNumber,
-  parseSeriesDescription,
-  parseTestDuration,
-  parseTestFile,
-  TestFileError,
-  type EvalCommand,
-  type SampleValue,
-  type TestCommand,
+  compareSeriesValue, expandSeriesValues, parseGoNumber, parseSeriesDescription, parseTestDuration, parseTestFile, type EvalCommand, type SampleValue, type TestCommand,
 } from '../../../src/promql/promqltest/testfile.js';
+import { TestFileError } from '../../../src/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const testDir = path.resolve(repoRoot, '..', 'shared', 'promqltest');

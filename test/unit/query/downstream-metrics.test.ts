@@ -5,10 +5,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DownstreamError, JsonApiTarget } from '../../../src/query/downstream/json-api-client.js';
+import { JsonApiTarget } from '../../../src/query/downstream/json-api-client.js';
 import { QueryMetrics, type DownstreamObservation } from '../../../src/query/downstream/metrics.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
 import { parseExposition } from '../../../src/shard/parse.js';
+import { DownstreamError } from '../../../src/errors.js';
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FanoutStorage, GroupError, type GroupSpec } from '../../../src/query/fanout.js';
-import { DownstreamError } from '../../../src/query/downstream/json-api-client.js';
+import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { type Series, type Storage } from '../../../src/storage/interface.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
 import type { LabelMatcher } from '../../../src/model/labels.js';
+import { GroupError, DownstreamError } from '../../../src/errors.js';
 
 const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
 const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });

@@ -4,15 +4,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfigText } from '../../../src/config/load.js';
+import { parseConfigText } from '../../../src/config/load.js';
 import { freePort } from '../../../dev/prometheus-process.js';
-import { DownstreamError } from '../../../src/query/downstream/json-api-client.js';
 import { RemoteReadTarget, type RemoteReadTargetOptions } from '../../../src/query/downstream/remote-read-client.js';
 import type { LabelMatcher } from '../../../src/model/labels.js';
 import { encodeFrame } from '../../../src/remote/framing.js';
 import { decodeReadRequest, encodeChunkedReadResponse, encodeReadResponse, type ChunkedReadResponse } from '../../../src/remote/prompb.js';
 import { snappyCompress, snappyDecompress } from '../../../src/remote/snappy.js';
 import { encodeXorChunk } from '../../../src/remote/xor-chunk.js';
+import { ConfigError, DownstreamError } from '../../../src/errors.js';
 
 const STREAMED = 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse';
 const up: LabelMatcher[] = [{ type: '=', name: '__name__', value: 'up' }];

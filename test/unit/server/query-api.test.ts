@@ -373,7 +373,7 @@ describe('formatting helpers', () => {
 
 describe('storage that is unavailable', () => {
   it('answers 503 "unavailable" with the storage error naming the group, and passes query warnings through', async () => {
-    const { GroupError } = await import('../../../src/query/fanout.js');
+    const { GroupError } = await import('../../../src/errors.js');
     const failing: Storage = {
       select: async () => {
         throw new GroupError('shard-1', 'http://10.0.0.1:9090', 'target "http://10.0.0.1:9090": timeout after 5s');

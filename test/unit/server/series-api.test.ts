@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
-import { FanoutStorage, GroupError, type GroupSpec } from '../../../src/query/fanout.js';
+import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
 import type { LabelMatcher } from '../../../src/model/labels.js';
 import { type MetricMetadataMap, type Series, type Storage } from '../../../src/storage/interface.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
@@ -16,6 +16,7 @@ import { configToYaml } from '../../../src/server/config-yaml.js';
 import { createFederation } from '../../../src/server/federate.js';
 import { goFormatFloatG } from '../../../src/server/federate-text.js';
 import { parseExposition } from '../../../src/shard/parse.js';
+import { GroupError } from '../../../src/errors.js';
 
 const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
 const MIN = 60_000;

@@ -3,7 +3,7 @@ import type { LabelMatcher, Labels } from '../../../src/model/labels.js';
 import { compareLabels, compareStrings, labelsFromRecord, labelsToSetString, labelsToString, normalizeLabels } from '../../../src/model/labels.js';
 import { goQuote } from '../../../src/util/go-quote.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
-import { RegexError } from '../../../src/model/regex.js';
+import { RegexError } from '../../../src/errors.js';
 
 const L = labelsFromRecord;
 const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
