@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { findPromtool, prng } from '../dev/backfill.js';
 import { initHash, jumpHash, keyBytes } from '../src/shard/hash.js';
 import { SourceIngest } from '../src/shard/ingest.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { parseExposition } from '../src/shard/textparse/parse.js';
 
 const execFileAsync = promisify(execFile);
 

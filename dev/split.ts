@@ -5,7 +5,7 @@
 import type { BackfillDataSet, BackfillFamily } from './backfill.js';
 import { initHash } from '../src/shard/hash.js';
 import { SourceIngest } from '../src/shard/ingest.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { parseExposition } from '../src/shard/textparse/parse.js';
 
 /**
  * The shard (0 .. numShards-1) of every series of `data`, as `[family][series]`, decided by the

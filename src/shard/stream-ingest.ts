@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ExpositionFormat } from './exposition.js';
 import { ScrapeError, type BodySink } from './source-client.js';
 import { SourceIngest, type SourceData } from './ingest.js';
-import { ExpositionParser } from './parse.js';
+import { ExpositionParser } from './textparse/parse.js';
 
 /**
  * Parses and shards a body while it downloads: whole lines go to the parser as they arrive, so the

@@ -4,7 +4,7 @@ import type { ExpositionFormat } from '../../../src/shard/exposition.js';
 import { initHash } from '../../../src/shard/hash.js';
 import { msToOmSeconds, SourceIngest, type SourceData } from '../../../src/shard/ingest.js';
 import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
-import { parseExposition } from '../../../src/shard/parse.js';
+import { parseExposition } from '../../../src/shard/textparse/parse.js';
 
 beforeAll(initHash);
 

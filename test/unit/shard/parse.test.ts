@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExpositionError, type ExpositionFormat, type FamilyMeta, type Sample } from '../../../src/shard/exposition.js';
-import { formatFromContentType, parseExposition } from '../../../src/shard/parse.js';
+import { formatFromContentType, parseExposition } from '../../../src/shard/textparse/parse.js';
 
 interface Got {
   families: FamilyMeta[];
