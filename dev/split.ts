@@ -30,7 +30,7 @@ export async function shardPlacement(data: BackfillDataSet, numShards: number): 
   });
   lines.push('# EOF', '');
   const text = Buffer.from(lines.join('\n'), 'utf8').toString('latin1');
-  const ingest = new SourceIngest(text, 'openmetrics', numShards);
+  const ingest = new SourceIngest('openmetrics', numShards);
   parseExposition(text, 'openmetrics', ingest);
   const out = data.families.map((f) => new Array<number>(f.series.length).fill(-1));
   for (const fam of ingest.finish().families.values()) {

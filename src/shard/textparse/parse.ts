@@ -166,6 +166,7 @@ class Parser {
   private line = 0;
 
   private readonly sample: Sample = {
+    text: '',
     name: '',
     labels: [],
     value: 0,
@@ -252,6 +253,7 @@ class Parser {
   parseText(text: string): void {
     this.om = false;
     this.text = text;
+    this.sample.text = text;
     this.nextBackslash = -1;
     const s = text;
     const len = s.length;
@@ -375,6 +377,7 @@ class Parser {
   parseOpenMetrics(text: string): void {
     this.om = true;
     this.text = text;
+    this.sample.text = text;
     this.nextBackslash = -1;
     const s = text;
     const len = s.length;

@@ -11,7 +11,7 @@ beforeAll(initHash);
 /** Parses like the scrape path does: UTF-8 bytes read as latin1. */
 function ingest(body: string, format: ExpositionFormat, shards = 16, labels: [string, string][] = []): SourceData {
   const text = Buffer.from(body, 'utf8').toString('latin1');
-  const ing = new SourceIngest(text, format, shards, labels);
+  const ing = new SourceIngest(format, shards, labels);
   parseExposition(text, format, ing);
   return ing.finish();
 }
