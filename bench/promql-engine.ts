@@ -12,7 +12,7 @@ import { Engine } from '../src/promql/engine.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { findPromtool, prng } from '../dev/backfill.js';
 import { startPrometheus } from '../dev/prometheus-process.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { parseExposition } from '../src/shard/textparse/parse.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');

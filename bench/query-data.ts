@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { findPromtool, prng } from '../dev/backfill.js';
 import { initHash, jumpHash, keyBytes } from '../src/shard/hash.js';
 import { SourceIngest } from '../src/shard/ingest.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { parseExposition } from '../src/shard/textparse/parse.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -164,7 +164,7 @@ function shardBySourceIngest(family: string, type: FamilyType, keyLabels: [strin
   const l = lbl(keyLabels);
   const sample = type === 'counter' ? `${family}_total{${l}} 1` : type === 'gauge' ? `${family}{${l}} 1` : `${family}_bucket{${l},le="+Inf"} 1`;
   const text = `# TYPE ${family} ${type}\n${sample}\n# EOF\n`;
-  const ingest = new SourceIngest(text, 'openmetrics', numShards);
+  const ingest = new SourceIngest('openmetrics', numShards);
   parseExposition(text, 'openmetrics', ingest);
   const parts = ingest.families.get(family)!.parts;
   return parts.findIndex((p) => p !== undefined);

@@ -5,7 +5,7 @@
 import type { BackfillDataSet, BackfillFamily } from './backfill.js';
 import { initHash } from '../src/shard/hash.js';
 import { SourceIngest } from '../src/shard/ingest.js';
-import { parseExposition } from '../src/shard/parse.js';
+import { parseExposition } from '../src/shard/textparse/parse.js';
 
 /**
  * The shard (0 .. numShards-1) of every series of `data`, as `[family][series]`, decided by the
@@ -30,7 +30,7 @@ export async function shardPlacement(data: BackfillDataSet, numShards: number): 
   });
   lines.push('# EOF', '');
   const text = Buffer.from(lines.join('\n'), 'utf8').toString('latin1');
-  const ingest = new SourceIngest(text, 'openmetrics', numShards);
+  const ingest = new SourceIngest('openmetrics', numShards);
   parseExposition(text, 'openmetrics', ingest);
   const out = data.families.map((f) => new Array<number>(f.series.length).fill(-1));
   for (const fam of ingest.finish().families.values()) {

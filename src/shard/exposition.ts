@@ -44,6 +44,11 @@ export interface Sample {
   /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
   exemplar: string | undefined;
   /**
+   * The text being parsed when this sample was read: the whole body, or the piece of it pushed last. The
+   * offsets below point into it; carried by the sample so a consumer needs no side channel to the parser.
+   */
+  text: string;
+  /**
    * Where the sample stands in the parsed text: its line is text.slice(lineStart, lineEnd) (without the
    * newline), and the series part, name and label set exactly as written, ends at seriesEnd. Lets a
    * consumer pass the upstream's bytes through instead of re-serializing them.

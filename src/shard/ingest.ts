@@ -152,8 +152,6 @@ export class SourceIngest implements ExpositionHandler {
   private readonly extraText: string;
 
   constructor(
-    /** The latin1 text (or piece of it) being parsed: samples' offsets point into it. */
-    public text: string,
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
     /** Labels the config adds to every series of this source, sorted by name. */
@@ -191,7 +189,7 @@ export class SourceIngest implements ExpositionHandler {
     this.series++;
     this.seriesPerShard[shard]!++;
 
-    const text = this.text;
+    const text = s.text;
     let series: string | undefined;
     if (this.extraLabels.length === 0) {
       series = text.slice(s.lineStart, s.seriesEnd);
@@ -320,7 +318,7 @@ export class SourceIngest implements ExpositionHandler {
   private withExtraLabels(s: Sample): string {
     const labels = s.labels;
     if (this.clashes(labels)) return serializeSeries(s.name, this.servedLabels(labels));
-    const own = this.text.slice(s.lineStart, s.seriesEnd);
+    const own = s.text.slice(s.lineStart, s.seriesEnd);
     const brace = own.indexOf('{');
     if (brace < 0) return `${s.name}{${this.extraText}}`;
     if (this.format === 'text' && NOT_PLAIN_SERIES.test(own)) return serializeSeries(s.name, this.servedLabels(labels));

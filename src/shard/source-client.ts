@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import type { SourceConfig, TlsConfig } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
 import type { ExpositionFormat } from './exposition.js';
+import { formatFromContentType } from './textparse/parse.js';
 import { USER_AGENT } from '../version.js';
 
 
@@ -81,14 +82,6 @@ const ERROR_BODY_DUMP_LIMIT = 64 * 1024;
 /** Largest string V8 can build; bodies beyond it could not be decoded anyway. */
 const MAX_DECODABLE_BYTES = bufferConstants.MAX_STRING_LENGTH;
 const GUNZIP_CHUNK = 64 * 1024;
-
-/** 'openmetrics' for application/openmetrics-text, otherwise 'text' (as Prometheus 2.x falls back). */
-function formatOf(contentType: string | undefined): ExpositionFormat {
-  if (contentType === undefined) return 'text';
-  const semi = contentType.indexOf(';');
-  const media = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  return media === 'application/openmetrics-text' ? 'openmetrics' : 'text';
-}
 
 export function formatBytes(n: number): string {
   for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
@@ -386,7 +379,7 @@ class HttpSourceClient implements SourceClient {
       throw new ScrapeError(`body exceeds ${this.limitText} (Content-Length: ${contentLength})`);
     }
 
-    const sink = sinkFor?.(formatOf(contentType));
+    const sink = sinkFor?.(formatFromContentType(contentType));
     let data: Buffer;
     if (encoding === '' || encoding === 'identity') {
       data = await this.readPlain(body, contentLength, progress, sink);
@@ -406,7 +399,7 @@ class HttpSourceClient implements SourceClient {
     if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
     return {
       body: data,
-      format: formatOf(contentType),
+      format: formatFromContentType(contentType),
       contentType,
       wireBytes: progress.wire,
       bodyBytes,

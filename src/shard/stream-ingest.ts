@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ExpositionFormat } from './exposition.js';
 import { ScrapeError, type BodySink } from './source-client.js';
 import { SourceIngest, type SourceData } from './ingest.js';
-import { ExpositionParser } from './parse.js';
+import { ExpositionParser } from './textparse/parse.js';
 
 /**
  * Parses and shards a body while it downloads: whole lines go to the parser as they arrive, so the
@@ -18,7 +18,7 @@ export class StreamingIngest implements BodySink {
   private started = false;
 
   constructor(format: ExpositionFormat, numShards: number, extraLabels: ReadonlyArray<readonly [string, string]>) {
-    this.ingest = new SourceIngest('', format, numShards, extraLabels);
+    this.ingest = new SourceIngest(format, numShards, extraLabels);
     this.parser = new ExpositionParser(format, this.ingest);
   }
 
@@ -50,7 +50,6 @@ export class StreamingIngest implements BodySink {
     // Pieces end at a newline, which never falls inside a multi-byte character: each is checkable alone.
     if (!isUtf8(bytes)) throw new ScrapeError('invalid exposition: body is not valid UTF-8');
     const text = bytes.toString('latin1');
-    this.ingest.text = text;
     this.parser.push(text);
   }
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillTsdb, findPromtool, generateBackfillData, type BackfillDataSet } from '../../dev/backfill.js';
 import { freePort, startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';
 import { compareLabels, labelsFromRecord } from '../../src/model/labels.js';
-import { parseExposition } from '../../src/shard/parse.js';
+import { parseExposition } from '../../src/shard/textparse/parse.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsonApiTarget } from '../../../src/query/downstream/json-api-client.js';
 import { QueryMetrics, type DownstreamObservation } from '../../../src/query/downstream/metrics.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
-import { parseExposition } from '../../../src/shard/parse.js';
+import { parseExposition } from '../../../src/shard/textparse/parse.js';
 import { DownstreamError } from '../../../src/errors.js';
 
 type Handler = (url: URL, res: http.ServerResponse) => void;

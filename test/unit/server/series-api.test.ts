@@ -15,7 +15,7 @@ import { createSeriesApi, unescapeLabelName } from '../../../src/server/api/seri
 import { configToYaml } from '../../../src/server/config-yaml.js';
 import { createFederation } from '../../../src/server/federate.js';
 import { goFormatFloatG } from '../../../src/server/federate-text.js';
-import { parseExposition } from '../../../src/shard/parse.js';
+import { parseExposition } from '../../../src/shard/textparse/parse.js';
 import { GroupError } from '../../../src/errors.js';
 
 const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });

@@ -4,14 +4,14 @@ import type { ExpositionFormat } from '../../../src/shard/exposition.js';
 import { initHash } from '../../../src/shard/hash.js';
 import { msToOmSeconds, SourceIngest, type SourceData } from '../../../src/shard/ingest.js';
 import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
-import { parseExposition } from '../../../src/shard/parse.js';
+import { parseExposition } from '../../../src/shard/textparse/parse.js';
 
 beforeAll(initHash);
 
 /** Parses like the scrape path does: UTF-8 bytes read as latin1. */
 function ingest(body: string, format: ExpositionFormat, shards = 16, labels: [string, string][] = []): SourceData {
   const text = Buffer.from(body, 'utf8').toString('latin1');
-  const ing = new SourceIngest(text, format, shards, labels);
+  const ing = new SourceIngest(format, shards, labels);
   parseExposition(text, format, ing);
   return ing.finish();
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExpositionError, type ExpositionHandler } from '../../../src/shard/exposition.js';
-import { ExpositionParser, parseExposition } from '../../../src/shard/parse.js';
+import { ExpositionParser, parseExposition } from '../../../src/shard/textparse/parse.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const corpusDir = path.resolve(repoRoot, '..', 'shared', 'openmetrics-parsers');

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ExpositionError, type ExpositionFormat, type FamilyMeta, type Sample } from '../../../src/shard/exposition.js';
-import { formatFromContentType, parseExposition } from '../../../src/shard/parse.js';
+import { formatFromContentType, parseExposition } from '../../../src/shard/textparse/parse.js';
 
 interface Got {
   families: FamilyMeta[];
   /** Copies of the samples, with the family each one was reported under. */
-  samples: (Omit<Sample, 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd'> & { labels: string[]; family: string })[];
+  samples: (Omit<Sample, 'text' | 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd'> & { labels: string[]; family: string })[];
 }
 
 function parse(text: string, format: ExpositionFormat = 'text'): Got {
@@ -17,8 +17,8 @@ function parse(text: string, format: ExpositionFormat = 'text'): Got {
       family = meta.name;
     },
     sample(s) {
-      // Offsets are checked on their own below; the contents are what these tests compare.
-      const { lineStart: _l, seriesEnd: _s, lineEnd: _e, ...rest } = s;
+      // Text and offsets are checked on their own below; the contents are what these tests compare.
+      const { text: _t, lineStart: _l, seriesEnd: _s, lineEnd: _e, ...rest } = s;
       got.samples.push({ ...rest, labels: [...s.labels], family });
     },
   });
@@ -106,7 +106,7 @@ describe('text format 0.0.4', () => {
     ]);
   });
 
-  it('reports where each line and its series part stand in the text', () => {
+  it('reports where each line and its series part stand in the text the sample carries', () => {
     for (const [text, format] of [
       ['# TYPE a gauge\na{x="1", y="2"}\t5 123\nb 2', 'text'],
       ['# TYPE a gauge\na{x="1",y="2"} 5 123\nb 2\n# EOF\n', 'openmetrics'],
@@ -115,7 +115,8 @@ describe('text format 0.0.4', () => {
       parseExposition(text, format, {
         family() {},
         sample(s) {
-          spans.push([text.slice(s.lineStart, s.seriesEnd), text.slice(s.lineStart, s.lineEnd)]);
+          expect(s.text).toBe(text);
+          spans.push([s.text.slice(s.lineStart, s.seriesEnd), s.text.slice(s.lineStart, s.lineEnd)]);
         },
       });
       expect(spans[0]![0]).toBe(format === 'text' ? 'a{x="1", y="2"}' : 'a{x="1",y="2"}');

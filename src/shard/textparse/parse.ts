@@ -9,12 +9,14 @@
 // The scraper decodes bodies as latin1 (one char per UTF-8 byte) after checking they are valid UTF-8, so every
 // check here works on code units; a properly decoded UTF-16 string parses the same way.
 
-import { detach } from '../util/strings.js';
+import { detach } from '../../util/strings.js';
 import { isUtf8 } from 'node:buffer';
-import { ExpositionError } from './exposition.js';
-import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from './exposition.js';
+import { ExpositionError } from '../exposition.js';
+import { NUM_INF, NUM_INVALID, NUM_NAN, NUM_REAL, NumberReader } from './numbers.js';
+import { codePointCount, escapeLabelValue, quoteSnippet, readable, unescape } from './escapes.js';
+import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from '../exposition.js';
 
-/** 'openmetrics' for application/openmetrics-text (any version), 'text' for text/plain, anything else or nothing. */
+/** 'openmetrics' for application/openmetrics-text (any version), otherwise 'text' (as Prometheus 2.x falls back). */
 export function formatFromContentType(contentType: string | undefined): ExpositionFormat {
   if (contentType === undefined) return 'text';
   const semi = contentType.indexOf(';');
@@ -92,261 +94,6 @@ function skipBlanks(s: string, i: number, end: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Numbers
-
-const NUM_INVALID = 0;
-/** A decimal number: [sign] digits [. digits] [e [sign] digits] (at least one mantissa digit). */
-const NUM_REAL = 1;
-/** [sign] inf | infinity, case-insensitive. */
-const NUM_INF = 2;
-/** nan, case-insensitive, without sign. */
-const NUM_NAN = 3;
-
-/** Kind of the number parseNumber/parseIntMs last looked at. */
-let numKind = NUM_INVALID;
-
-const POW10: number[] = [];
-for (let k = 0; k <= 22; k++) POW10.push(Number(`1e${k}`));
-
-function matchesWordCI(s: string, i: number, end: number, word: string): boolean {
-  if (end - i !== word.length) return false;
-  for (let k = 0; k < word.length; k++) if ((s.charCodeAt(i + k) | 0x20) !== word.charCodeAt(k)) return false;
-  return true;
-}
-
-/**
- * Parses the float in s[start, end). The grammar is the OpenMetrics one, which is also what Prometheus accepts for
- * text 0.0.4 (Go's ParseFloat without hex floats and underscores). Sets numKind; returns 0 when invalid.
- *
- * The result is the correctly rounded float64: up to 15 significant digits with a power of ten of at most 22 take
- * the exact fast path (one correctly rounded multiplication or division of exact operands); anything else goes to
- * Number().
- */
-function parseNumber(s: string, start: number, end: number): number {
-  let i = start;
-  if (i >= end) {
-    numKind = NUM_INVALID;
-    return 0;
-  }
-  let c = s.charCodeAt(i);
-  let neg = false;
-  let signed = false;
-  if (c === 43 || c === 45) {
-    neg = c === 45;
-    signed = true;
-    if (++i >= end) {
-      numKind = NUM_INVALID;
-      return 0;
-    }
-    c = s.charCodeAt(i);
-  }
-  if (c === 105 || c === 73) {
-    if (matchesWordCI(s, i, end, 'inf') || matchesWordCI(s, i, end, 'infinity')) {
-      numKind = NUM_INF;
-      return neg ? -Infinity : Infinity;
-    }
-    numKind = NUM_INVALID;
-    return 0;
-  }
-  if (c === 110 || c === 78) {
-    numKind = !signed && matchesWordCI(s, i, end, 'nan') ? NUM_NAN : NUM_INVALID;
-    return numKind === NUM_NAN ? NaN : 0;
-  }
-  const mantStart = i;
-  let m = 0;
-  let sig = 0;
-  let digits = 0;
-  let frac = 0;
-  for (; i < end; i++) {
-    c = s.charCodeAt(i);
-    if (c < 48 || c > 57) break;
-    digits++;
-    if (sig !== 0 || c !== 48) {
-      if (++sig <= 15) m = m * 10 + (c - 48);
-    }
-  }
-  if (i < end && c === 46) {
-    for (i++; i < end; i++) {
-      c = s.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      digits++;
-      frac++;
-      if (sig !== 0 || c !== 48) {
-        if (++sig <= 15) m = m * 10 + (c - 48);
-      }
-    }
-  }
-  if (digits === 0) {
-    numKind = NUM_INVALID;
-    return 0;
-  }
-  const mantEnd = i;
-  let exp = 0;
-  if (i < end && (c === 101 || c === 69)) {
-    if (++i >= end) {
-      numKind = NUM_INVALID;
-      return 0;
-    }
-    c = s.charCodeAt(i);
-    let expNeg = false;
-    if (c === 43 || c === 45) {
-      expNeg = c === 45;
-      i++;
-    }
-    const expStart = i;
-    for (; i < end; i++) {
-      c = s.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      if (exp < 100000) exp = exp * 10 + (c - 48);
-    }
-    if (i === expStart) {
-      numKind = NUM_INVALID;
-      return 0;
-    }
-    if (expNeg) exp = -exp;
-  }
-  if (i !== end) {
-    numKind = NUM_INVALID;
-    return 0;
-  }
-  numKind = NUM_REAL;
-  let v: number;
-  if (sig === 0) {
-    v = 0;
-  } else {
-    const e10 = exp - frac;
-    if (sig <= 15 && e10 >= -22 && e10 <= 22) {
-      v = e10 >= 0 ? m * POW10[e10] : m / POW10[-e10];
-    } else {
-      v = Number(s.slice(mantStart, mantEnd) + (exp === 0 ? '' : `e${exp}`));
-    }
-  }
-  return neg ? -v : v;
-}
-
-/** Text 0.0.4 timestamp: an int64 of milliseconds (optional sign, decimal digits). Sets numKind. */
-function parseIntMs(s: string, start: number, end: number): number {
-  let i = start;
-  let neg = false;
-  if (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 43 || c === 45) {
-      neg = c === 45;
-      i++;
-    }
-  }
-  if (i >= end) {
-    numKind = NUM_INVALID;
-    return 0;
-  }
-  let first = -1;
-  let v = 0;
-  for (let k = i; k < end; k++) {
-    const c = s.charCodeAt(k);
-    if (c < 48 || c > 57) {
-      numKind = NUM_INVALID;
-      return 0;
-    }
-    if (first < 0 && c !== 48) first = k;
-    v = v * 10 + (c - 48);
-  }
-  numKind = NUM_REAL;
-  if (first < 0) return 0;
-  const nd = end - first;
-  if (nd > 15) {
-    if (nd > 19 || (nd === 19 && s.slice(first, end) > (neg ? '9223372036854775808' : '9223372036854775807'))) {
-      numKind = NUM_INVALID;
-      return 0;
-    }
-    v = Number(s.slice(first, end));
-  }
-  return neg ? -v : v;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Strings
-
-/** Unescapes s[start, end): \\ and \n always, \" when `quote`; any other backslash sequence is kept as it is. */
-function unescape(s: string, start: number, end: number, quote: boolean): string {
-  // No indexOf: it would search past `end`, through the rest of a body that may be tens of megabytes.
-  let i = start;
-  while (i < end && s.charCodeAt(i) !== CH_BACKSLASH) i++;
-  if (i >= end) return s.slice(start, end);
-  let out = '';
-  let from = start;
-  while (i < end - 1) {
-    const n = s.charCodeAt(i + 1);
-    const rep = n === CH_BACKSLASH ? '\\' : n === 110 ? '\n' : n === CH_QUOTE && quote ? '"' : undefined;
-    if (rep !== undefined) {
-      out += s.slice(from, i) + rep;
-      from = i + 2;
-    }
-    i += 2;
-    while (i < end && s.charCodeAt(i) !== CH_BACKSLASH) i++;
-  }
-  return out + s.slice(from, end);
-}
-
-/** A label value as it appears between quotes in canonical (minimal) escaping. */
-function escapeLabelValue(v: string): string {
-  let need = false;
-  for (let k = 0; k < v.length; k++) {
-    const c = v.charCodeAt(k);
-    if (c === CH_BACKSLASH || c === CH_QUOTE || c === 10) {
-      need = true;
-      break;
-    }
-  }
-  if (!need) return v;
-  let out = '';
-  for (let k = 0; k < v.length; k++) {
-    const c = v.charCodeAt(k);
-    out += c === CH_BACKSLASH ? '\\\\' : c === CH_QUOTE ? '\\"' : c === 10 ? '\\n' : v[k];
-  }
-  return out;
-}
-
-/** Bytes-as-latin1 text (how the scraper decodes bodies) back to readable text for error messages. */
-function readable(str: string): string {
-  let high = false;
-  for (let k = 0; k < str.length; k++) {
-    const c = str.charCodeAt(k);
-    if (c > 0xff) return str;
-    if (c >= 0x80) high = true;
-  }
-  if (!high) return str;
-  const buf = Buffer.from(str, 'latin1');
-  return isUtf8(buf) ? buf.toString('utf8') : str;
-}
-
-/** Number of Unicode code points, whether `str` holds UTF-8 bytes as latin1 chars or is a real UTF-16 string. */
-function codePointCount(str: string): number {
-  let wide = false;
-  let high = false;
-  for (let k = 0; k < str.length; k++) {
-    const c = str.charCodeAt(k);
-    if (c > 0xff) wide = true;
-    else if (c >= 0x80) high = true;
-  }
-  if (!wide && high) {
-    const buf = Buffer.from(str, 'latin1');
-    if (isUtf8(buf)) str = buf.toString('utf8');
-  }
-  let n = 0;
-  for (let k = 0; k < str.length; k++) {
-    const c = str.charCodeAt(k);
-    if (c < 0xdc00 || c > 0xdfff) n++;
-  }
-  return n;
-}
-
-function quoteSnippet(s: string, start: number, end: number): string {
-  const max = 60;
-  const long = end - start > max;
-  return JSON.stringify(readable(s.slice(start, long ? start + max : end)) + (long ? '…' : ''));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Types and sample kinds
 
 const T_COUNTER = 0;
@@ -411,12 +158,15 @@ interface UsedName {
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
 class Parser {
+  /** Number parsing state of this parser alone (kind of the last number read). */
+  private readonly num = new NumberReader();
   private text: string;
   private readonly handler: ExpositionHandler;
   private om = false;
   private line = 0;
 
   private readonly sample: Sample = {
+    text: '',
     name: '',
     labels: [],
     value: 0,
@@ -503,6 +253,7 @@ class Parser {
   parseText(text: string): void {
     this.om = false;
     this.text = text;
+    this.sample.text = text;
     this.nextBackslash = -1;
     const s = text;
     const len = s.length;
@@ -589,9 +340,9 @@ class Parser {
     const vs = i;
     let ve = i;
     while (ve < eol && (c = s.charCodeAt(ve)) !== CH_SPACE && c !== CH_TAB) ve++;
-    const value = parseNumber(s, i, ve);
-    if (numKind === NUM_INVALID) this.fail(`invalid value ${quoteSnippet(s, i, ve)} for sample ${name}`);
-    if (numKind === NUM_REAL && (value === Infinity || value === -Infinity)) {
+    const value = this.num.parseNumber(s, i, ve);
+    if (this.num.kind === NUM_INVALID) this.fail(`invalid value ${quoteSnippet(s, i, ve)} for sample ${name}`);
+    if (this.num.kind === NUM_REAL && (value === Infinity || value === -Infinity)) {
       this.fail(`value ${quoteSnippet(s, i, ve)} of sample ${name} is out of the float64 range`);
     }
     let ts: number | undefined;
@@ -600,9 +351,9 @@ class Parser {
     if (i < eol) {
       let te = i;
       while (te < eol && (c = s.charCodeAt(te)) !== CH_SPACE && c !== CH_TAB) te++;
-      ts = parseIntMs(s, i, te);
+      ts = this.num.parseIntMs(s, i, te);
       tsText = s.slice(i, te);
-      if (numKind === NUM_INVALID) {
+      if (this.num.kind === NUM_INVALID) {
         this.fail(`invalid timestamp ${quoteSnippet(s, i, te)} for sample ${name}: expected an integer number of milliseconds`);
       }
       if (skipBlanks(s, te, eol) < eol) this.fail(`unexpected text after the timestamp of sample ${name}`);
@@ -626,6 +377,7 @@ class Parser {
   parseOpenMetrics(text: string): void {
     this.om = true;
     this.text = text;
+    this.sample.text = text;
     this.nextBackslash = -1;
     const s = text;
     const len = s.length;
@@ -735,8 +487,8 @@ class Parser {
     const vs = i + 1;
     let ve = vs;
     while (ve < eol && s.charCodeAt(ve) !== CH_SPACE) ve++;
-    const value = parseNumber(s, vs, ve);
-    if (numKind === NUM_INVALID) {
+    const value = this.num.parseNumber(s, vs, ve);
+    if (this.num.kind === NUM_INVALID) {
       this.fail(ve === vs ? `missing value for sample ${name} (exactly one space must separate the parts of a line)` : `invalid value ${quoteSnippet(s, vs, ve)} for sample ${name}`);
     }
     let tsSeconds: number | undefined;
@@ -749,8 +501,8 @@ class Parser {
       } else {
         let te = i;
         while (te < eol && s.charCodeAt(te) !== CH_SPACE) te++;
-        tsSeconds = parseNumber(s, i, te);
-        if (numKind !== NUM_REAL) {
+        tsSeconds = this.num.parseNumber(s, i, te);
+        if (this.num.kind !== NUM_REAL) {
           this.fail(
             te === i
               ? `unexpected space after the value of sample ${name}`
@@ -786,14 +538,14 @@ class Parser {
     j++;
     let ve = j;
     while (ve < eol && s.charCodeAt(ve) !== CH_SPACE) ve++;
-    parseNumber(s, j, ve);
-    if (numKind === NUM_INVALID) this.fail(ve === j ? `missing value in ${what}` : `invalid value ${quoteSnippet(s, j, ve)} in ${what}`);
+    this.num.parseNumber(s, j, ve);
+    if (this.num.kind === NUM_INVALID) this.fail(ve === j ? `missing value in ${what}` : `invalid value ${quoteSnippet(s, j, ve)} in ${what}`);
     if (ve < eol) {
       const ts = ve + 1;
       let te = ts;
       while (te < eol && s.charCodeAt(te) !== CH_SPACE) te++;
-      parseNumber(s, ts, te);
-      if (numKind !== NUM_REAL) this.fail(te === ts ? `unexpected space after the value of ${what}` : `invalid timestamp ${quoteSnippet(s, ts, te)} in ${what}`);
+      this.num.parseNumber(s, ts, te);
+      if (this.num.kind !== NUM_REAL) this.fail(te === ts ? `unexpected space after the value of ${what}` : `invalid timestamp ${quoteSnippet(s, ts, te)} in ${what}`);
       if (te < eol) this.fail(`unexpected text after the timestamp of ${what}`);
     }
     this.checkLabelNames(ex, what);
@@ -832,8 +584,8 @@ class Parser {
         ex = findLabel(labels, 'le');
         if (ex < 0) this.fail(`histogram bucket ${name} has no "le" label`);
         const lv = labels[2 * ex + 1];
-        le = parseNumber(lv, 0, lv.length);
-        if (!(numKind === NUM_REAL || (numKind === NUM_INF && (lv === '+Inf' || lv === '-Inf')))) {
+        le = this.num.parseNumber(lv, 0, lv.length);
+        if (!(this.num.kind === NUM_REAL || (this.num.kind === NUM_INF && (lv === '+Inf' || lv === '-Inf')))) {
           this.fail(`invalid "le" label value ${JSON.stringify(readable(lv))} in ${name}: expected a number or "+Inf"`);
         }
         this.checkCounterLike(name, value);
@@ -844,8 +596,8 @@ class Parser {
           ex = findLabel(labels, 'quantile');
           if (ex < 0) this.fail(`summary sample ${name} has no "quantile" label`);
           const qv = labels[2 * ex + 1];
-          const q = parseNumber(qv, 0, qv.length);
-          if (numKind !== NUM_REAL || !(q >= 0 && q <= 1)) {
+          const q = this.num.parseNumber(qv, 0, qv.length);
+          if (this.num.kind !== NUM_REAL || !(q >= 0 && q <= 1)) {
             this.fail(`invalid "quantile" label value ${JSON.stringify(readable(qv))} in ${name}: expected a number from 0 to 1`);
           }
           if (value < 0) this.fail(`quantile value ${value} of ${name} must not be negative`);
