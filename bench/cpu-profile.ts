@@ -37,7 +37,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i; it is attributed to that sample's node.
-  for (let i = 0; i < prof.samples.length; i++) selfUs.set(prof.samples[i]!, (selfUs.get(prof.samples[i]!) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  for (let i = 0; i < prof.samples.length; i++) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const files = new Map<string, number>();
   let busy = 0;
@@ -56,9 +56,13 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
   }
   return {
     busyMs: busy / 1000,
-    topFunctions: [...fn.values()].sort((a, b) => b.us - a.us).slice(0, top)
+    topFunctions: [...fn.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
       .map((e) => ({ name: e.name, where: e.where, ms: e.us / 1000, share: e.us / busy })),
-    topFiles: [...files.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+    topFiles: [...files.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
       .map(([file, us]) => ({ file, ms: us / 1000, share: us / busy })),
   };
 }
@@ -67,5 +71,5 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
 export function profileIn(dir: string): string {
   const found = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (found.length !== 1) throw new Error(`expected one .cpuprofile in ${dir}, found ${found.length}`);
-  return path.join(dir, found[0]!);
+  return path.join(dir, found[0]);
 }

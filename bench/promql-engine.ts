@@ -14,10 +14,12 @@ import { findPromtool, prng } from '../dev/backfill.js';
 import { startPrometheus } from '../dev/prometheus-process.js';
 import { parseExposition } from '../src/shard/textparse/parse.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? 'true'];
-}));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+);
 const RUNS = Number(args.runs ?? 7);
 
 const STEP_MS = 15_000;
@@ -53,7 +55,7 @@ function generate(): string {
         for (let k = 0; k < n; k++) {
           const x = -Math.log(1 - r()) * 0.1;
           sum += x;
-          for (let b = 0; b < LE.length; b++) if (LE[b] === '+Inf' || x <= Number(LE[b])) counts[b]!++;
+          for (let b = 0; b < LE.length; b++) if (LE[b] === '+Inf' || x <= Number(LE[b])) counts[b]++;
         }
         const lbl = `instance="host-${i}:9100",job="job-${j}"`;
         LE.forEach((le, b) => out.push(`http_request_duration_seconds_bucket{${lbl},le="${le}"} ${counts[b]} ${t / 1000}`));
@@ -75,7 +77,7 @@ const QUERIES = [
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {
@@ -88,13 +90,15 @@ async function main(): Promise<void> {
     family() {},
     sample(s) {
       for (const k of Object.keys(labels)) delete labels[k];
-      for (let i = 0; i < s.labels.length; i += 2) labels[s.labels[i]!] = s.labels[i + 1]!;
+      for (let i = 0; i < s.labels.length; i += 2) labels[s.labels[i]] = s.labels[i + 1]!;
       labels.__name__ = s.name;
       storage.add(labels, s.timestampMs!, s.value);
       samples++;
     },
   });
-  console.log(`# node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}; ${storage.seriesCount} series, ${samples} samples, loaded in ${Math.round(performance.now() - t0)} ms`);
+  console.log(
+    `# node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}; ${storage.seriesCount} series, ${samples} samples, loaded in ${Math.round(performance.now() - t0)} ms`,
+  );
 
   const engine = new Engine({ semantics: 'prometheus-2' });
   const qStart = START_MS + 5 * 60_000;
@@ -121,7 +125,7 @@ async function main(): Promise<void> {
   console.log('\n| query | promfront (in-process), median | heap growth | Prometheus 2.42 (HTTP, loopback), median | result series |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const q of QUERIES) {
-    const o = ours[q]!;
+    const o = ours[q];
     const p = prom[q];
     console.log(`| \`${q}\` | ${o.ms.toFixed(1)} ms | ${o.heapMb.toFixed(1)} MB | ${p === undefined ? 'n/a' : `${p.toFixed(1)} ms`} | ${o.series} |`);
   }

@@ -71,7 +71,7 @@ function histogramChild(e: Emitter, ds: DataSet, r: () => number, family: string
     for (let k = 0; k < n; k++) {
       const x = -Math.log(1 - r()) * scale;
       sum += x;
-      for (let b = 0; b < upper.length; b++) if (x <= upper[b]!) counts[b]!++;
+      for (let b = 0; b < upper.length; b++) if (x <= upper[b]) counts[b]++;
     }
     for (let b = 0; b < le.length; b++) out.push(`${family}_bucket{${l},le="${le[b]}"} ${counts[b]} ${t}\n`);
     out.push(`${family}_count{${l}} ${counts[le.length - 1]} ${t}\n`);
@@ -99,18 +99,37 @@ export const DASHBOARD: DataSet = {
     for (let j = 0; j < 10; j++) {
       for (let i = 0; i < 100; i++) {
         for (const code of ['200', '201', '400', '404', '500']) {
-          counterSeries(e, this, r, 'http_requests', [['code', code], ['instance', `host-${i}:9100`], ['job', `job-${j}`]]);
+          counterSeries(e, this, r, 'http_requests', [
+            ['code', code],
+            ['instance', `host-${i}:9100`],
+            ['job', `job-${j}`],
+          ]);
         }
       }
     }
     e.family('memory_free_bytes', 'gauge');
     for (let j = 0; j < 10; j++) {
-      for (let i = 0; i < 100; i++) gaugeSeries(e, this, r, 'memory_free_bytes', [['instance', `host-${i}:9100`], ['job', `job-${j}`]]);
+      for (let i = 0; i < 100; i++)
+        gaugeSeries(e, this, r, 'memory_free_bytes', [
+          ['instance', `host-${i}:9100`],
+          ['job', `job-${j}`],
+        ]);
     }
     e.family('http_request_duration_seconds', 'histogram');
     for (let j = 0; j < 10; j++) {
       for (let i = 0; i < 25; i++) {
-        histogramChild(e, this, r, 'http_request_duration_seconds', [['instance', `host-${i}:9100`], ['job', `job-${j}`]], DASHBOARD_LE, 0.1 + 0.05 * j);
+        histogramChild(
+          e,
+          this,
+          r,
+          'http_request_duration_seconds',
+          [
+            ['instance', `host-${i}:9100`],
+            ['job', `job-${j}`],
+          ],
+          DASHBOARD_LE,
+          0.1 + 0.05 * j,
+        );
       }
     }
   },
@@ -132,11 +151,27 @@ export const SHARDED: DataSet = {
     const r = prng(7);
     e.family('x', 'counter');
     for (let j = 0; j < 10; j++) {
-      for (let i = 0; i < 125; i++) counterSeries(e, this, r, 'x', [['instance', `node-${i}:9100`], ['job', `job-${j}`]]);
+      for (let i = 0; i < 125; i++)
+        counterSeries(e, this, r, 'x', [
+          ['instance', `node-${i}:9100`],
+          ['job', `job-${j}`],
+        ]);
     }
     e.family('h', 'histogram');
     for (let j = 0; j < 10; j++) {
-      for (let i = 0; i < 12; i++) histogramChild(e, this, r, 'h', [['instance', `node-${i}:9100`], ['job', `job-${j}`]], SHARDED_LE, 0.2);
+      for (let i = 0; i < 12; i++)
+        histogramChild(
+          e,
+          this,
+          r,
+          'h',
+          [
+            ['instance', `node-${i}:9100`],
+            ['job', `job-${j}`],
+          ],
+          SHARDED_LE,
+          0.2,
+        );
     }
   },
 };
@@ -248,7 +283,7 @@ export async function buildBlocks(ds: DataSet, dir: string, numShards = 0): Prom
         const k = shardOf(family, keyLabels, numShards);
         const core = shardBySourceIngest(family, type, keyLabels, numShards);
         if (k !== core) throw new Error(`shard key mismatch for ${family}{${lbl(keyLabels)}}: ${k} here, ${core} in the sharding core`);
-        targets.push(shards[k]!);
+        targets.push(shards[k]);
       }
       for (const w of targets) {
         w.write(lines);
@@ -260,9 +295,11 @@ export async function buildBlocks(ds: DataSet, dir: string, numShards = 0): Prom
   for (const w of outputs) w.close();
   const sets = outputs.map((w) => ({ dir: w.file.replace(/\.om$/, '-blocks'), series: w.series, samples: w.samples }));
   // Two at a time: promtool holds a whole file's series in memory, and the VM has two cores.
-  const queue = outputs.map((w, i) => () => backfill(w.file, sets[i]!.dir));
-  await Promise.all([0, 1].map(async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  }));
-  return { all: sets[0]!, shards: sets.slice(1) };
+  const queue = outputs.map((w, i) => () => backfill(w.file, sets[i].dir));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await job();
+    }),
+  );
+  return { all: sets[0], shards: sets.slice(1) };
 }

@@ -28,10 +28,12 @@ import { buildBlocks, DASHBOARD, SHARDED, type BuiltData } from './query-data.js
 import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown } from './query-measure.js';
 import { addr, memoryStatus, prometheusFromBlocks, proxyConfig, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k!, v ?? 'true'] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'] as const;
+  }),
+);
 const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'pushdown', 'wait-idle'];
 for (const k of args.keys()) {
   if (!KNOWN.includes(k)) {
@@ -99,7 +101,7 @@ async function timeRounds(bases: string[], query: string, startMs: number, endMs
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < bases.length; k++) {
       const i = (r + k) % bases.length;
-      times[i]!.push((await timedRange(bases[i]!, query, startMs, endMs, stepMs)).ms);
+      times[i].push((await timedRange(bases[i], query, startMs, endMs, stepMs)).ms);
     }
   }
   return times;
@@ -107,26 +109,37 @@ async function timeRounds(bases: string[], query: string, startMs: number, endMs
 
 function printBreakdown(title: string, rows: { query: string; proxyMs: number; b: Breakdown }[]): void {
   console.log(`\n${title}`);
-  console.log('| query | proxy over HTTP, median | in-process query layer | engine | select (fetch, decode, merge) | evaluation | API + response encoding | of select: downstream HTTP | JSON.parse | to columnar | downstream JSON | raw samples |');
+  console.log(
+    '| query | proxy over HTTP, median | in-process query layer | engine | select (fetch, decode, merge) | evaluation | API + response encoding | of select: downstream HTTP | JSON.parse | to columnar | downstream JSON | raw samples |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const { query, proxyMs, b } of rows) {
-    console.log(`| ${code(query)} | ${fmtMs(proxyMs)} ms | ${fmtMs(b.layerMs)} ms | ${fmtMs(b.engineMs)} ms | ${fmtMs(b.selectMs)} ms (${Math.round((100 * b.selectMs) / b.engineMs)}%) | ${fmtMs(b.evalMs)} ms | ${fmtMs(b.encodeMs)} ms | ${fmtMs(b.httpMs)} ms | ${fmtMs(b.jsonParseMs)} ms | ${fmtMs(b.toSeriesMs)} ms | ${fmtMb(b.bytes)} | ${b.samples.toLocaleString('en-US')} |`);
+    console.log(
+      `| ${code(query)} | ${fmtMs(proxyMs)} ms | ${fmtMs(b.layerMs)} ms | ${fmtMs(b.engineMs)} ms | ${fmtMs(b.selectMs)} ms (${Math.round((100 * b.selectMs) / b.engineMs)}%) | ${fmtMs(b.evalMs)} ms | ${fmtMs(b.encodeMs)} ms | ${fmtMs(b.httpMs)} ms | ${fmtMs(b.jsonParseMs)} ms | ${fmtMs(b.toSeriesMs)} ms | ${fmtMb(b.bytes)} | ${b.samples.toLocaleString('en-US')} |`,
+    );
   }
-  if (REMOTE_READ) console.log('(with --remote-read the in-process query layer reads through remote read; the engine / select split still measures the JSON-API path, for comparison)');
+  if (REMOTE_READ)
+    console.log(
+      '(with --remote-read the in-process query layer reads through remote read; the engine / select split still measures the JSON-API path, for comparison)',
+    );
 }
 
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 /** With --wait-idle: waits (up to 15 min) until the 1-minute load average is below 1.5. */
 async function settle(): Promise<void> {
   if (WAIT_IDLE) {
     const deadline = Date.now() + 15 * MIN;
-    while (loadavg()[0]! >= 1.5 && Date.now() < deadline) await sleep(10_000);
+    while (loadavg()[0] >= 1.5 && Date.now() < deadline) await sleep(10_000);
   }
-  console.log(`# load average (1, 5, 15 min): ${load()}${loadavg()[0]! >= 1.5 ? ' — the machine is busy, timings are noisy' : ''}`);
+  console.log(`# load average (1, 5, 15 min): ${load()}${loadavg()[0] >= 1.5 ? ' — the machine is busy, timings are noisy' : ''}`);
 }
 
-const BREAKDOWN_TITLE = 'in-process: the query layer built from the proxy\'s config and asked without a socket; the engine over the same fan-out storage with storage.select timed; each select replayed to split it';
+const BREAKDOWN_TITLE =
+  "in-process: the query layer built from the proxy's config and asked without a socket; the engine over the same fan-out storage with storage.select timed; each select replayed to split it";
 
 // ---------------------------------------------------------------------------------------------
 // 1. One group vs direct
@@ -153,7 +166,9 @@ async function oneGroup(): Promise<void> {
     const start = DASHBOARD.startMs + 5 * MIN;
     const end = DASHBOARD.endMs;
     const step = 15_000;
-    console.log(`# range queries from +5 min to +60 min at 15 s (${(end - start) / step + 1} steps); ${RUNS} runs per query and target, after one warm-up that is also the correctness check`);
+    console.log(
+      `# range queries from +5 min to +60 min at 15 s (${(end - start) / step + 1} steps); ${RUNS} runs per query and target, after one warm-up that is also the correctness check`,
+    );
     await settle();
     const rows: { query: string; direct: number[]; proxied: number[]; series: number; points: number }[] = [];
     for (const q of DASHBOARD_QUERIES) {
@@ -162,7 +177,7 @@ async function oneGroup(): Promise<void> {
       check(`one group: ${q}`, d.body, p.body, q);
       const shape = shapeOf(d.body);
       const [direct, proxied] = await timeRounds([prom.url, proxy.url], q, start, end, step, RUNS);
-      rows.push({ query: q, direct: direct!, proxied: proxied!, ...shape });
+      rows.push({ query: q, direct: direct, proxied: proxied, ...shape });
     }
     console.log('\n| query | result series × points | Prometheus 2.42 direct, median (p90) | proxy, one group, median (p90) | proxy / direct (medians) |');
     console.log('| --- | --- | --- | --- | --- |');
@@ -170,17 +185,28 @@ async function oneGroup(): Promise<void> {
     for (const r of rows) {
       const ratio = median(r.proxied) / median(r.direct);
       ratios.push(ratio);
-      console.log(`| ${code(r.query)} | ${r.series} × ${r.points.toLocaleString('en-US')} | ${fmtMs(median(r.direct))} ms (${fmtMs(percentile(r.direct, 90))}) | ${fmtMs(median(r.proxied))} ms (${fmtMs(percentile(r.proxied, 90))}) | ${fmtX(ratio)} |`);
+      console.log(
+        `| ${code(r.query)} | ${r.series} × ${r.points.toLocaleString('en-US')} | ${fmtMs(median(r.direct))} ms (${fmtMs(percentile(r.direct, 90))}) | ${fmtMs(median(r.proxied))} ms (${fmtMs(percentile(r.proxied, 90))}) | ${fmtX(ratio)} |`,
+      );
     }
-    console.log(`\nproxy / direct over the ${rows.length} queries: median ${fmtX(median(ratios))}, min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))} (target: median ≤ 1.3×)`);
+    console.log(
+      `\nproxy / direct over the ${rows.length} queries: median ${fmtX(median(ratios))}, min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))} (target: median ≤ 1.3×)`,
+    );
 
     console.log(`# load average after: ${load()}`);
     const groups = [[addr(prom)]];
     const bd: { query: string; proxyMs: number; b: Breakdown }[] = [];
     for (const r of rows) {
-      bd.push({ query: r.query, proxyMs: median(r.proxied), b: await breakdown(proxyConfig('127.0.0.1:0', groups, REMOTE_READ, PUSHDOWN), groups, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd.push({
+        query: r.query,
+        proxyMs: median(r.proxied),
+        b: await breakdown(proxyConfig('127.0.0.1:0', groups, REMOTE_READ, PUSHDOWN), groups, r.query, start, end, step, BREAKDOWN_RUNS),
+      });
     }
-    printBreakdown(`Where the proxy's time goes (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; the downstream HTTP includes Prometheus reading and encoding the raw samples):`, bd);
+    printBreakdown(
+      `Where the proxy's time goes (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; the downstream HTTP includes Prometheus reading and encoding the raw samples):`,
+      bd,
+    );
   } finally {
     await proxy?.stop();
     await prom.stop();
@@ -202,7 +228,9 @@ async function profileProxy(groups: string[][], start: number, end: number, step
     await proxy.stop();
   }
   const s = summarizeProfile(profileIn(dir), 20);
-  console.log(`\nCPU profile of the proxy over 4 shards (node --cpu-prof; ${RUNS} runs of each query; ${fmtMs(s.busyMs)} ms busy, idle excluded). Top functions by self time:`);
+  console.log(
+    `\nCPU profile of the proxy over 4 shards (node --cpu-prof; ${RUNS} runs of each query; ${fmtMs(s.busyMs)} ms busy, idle excluded). Top functions by self time:`,
+  );
   console.log('| function | where | self time | share |');
   console.log('| --- | --- | --- | --- |');
   for (const f of s.topFunctions) console.log(`| ${f.name} | ${f.where} | ${fmtMs(f.ms)} ms | ${(100 * f.share).toFixed(1)}% |`);
@@ -216,8 +244,12 @@ async function sharded(): Promise<void> {
   console.log('\n## 2. Sharded over 4 Prometheus servers vs one Prometheus');
   const t = performance.now();
   const data = await buildBlocks(SHARDED, path.join(work, SHARDED.name), 4);
-  console.log(`# data set "sharded": ${data.all.series} series, ${data.all.samples} samples, generated, split and backfilled in ${fmtMs(performance.now() - t)} ms`);
-  console.log(`# shards (shard key checked series by series against the sharding core): ${data.shards.map((s, k) => `shard ${k}: ${s.series} series, ${s.samples} samples`).join('; ')}`);
+  console.log(
+    `# data set "sharded": ${data.all.series} series, ${data.all.samples} samples, generated, split and backfilled in ${fmtMs(performance.now() - t)} ms`,
+  );
+  console.log(
+    `# shards (shard key checked series by series against the sharding core): ${data.shards.map((s, k) => `shard ${k}: ${s.series} series, ${s.samples} samples`).join('; ')}`,
+  );
   const procs: PrometheusProcess[] = [];
   const proxies: ProxyProcess[] = [];
   try {
@@ -240,27 +272,44 @@ async function sharded(): Promise<void> {
       check(`sharded, 4 groups: ${q}`, d.body, (await timedRange(proxy4.url, q, start, end, step)).body, q);
       check(`sharded, 1 group: ${q}`, d.body, (await timedRange(proxy1.url, q, start, end, step)).body, q);
       const [s, one, four] = await timeRounds([single.url, proxy1.url, proxy4.url], q, start, end, step, RUNS);
-      rows.push({ query: q, single: s!, one: one!, four: four!, series: shapeOf(d.body).series });
+      rows.push({ query: q, single: s, one: one, four: four, series: shapeOf(d.body).series });
     }
-    console.log('\n| query | result series | one Prometheus 2.42, median (p90) | proxy over that one Prometheus, median | proxy over 4 shards, median (p90) | 4 shards / one Prometheus |');
+    console.log(
+      '\n| query | result series | one Prometheus 2.42, median (p90) | proxy over that one Prometheus, median | proxy over 4 shards, median (p90) | 4 shards / one Prometheus |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- |');
     let slower = false;
     for (const r of rows) {
       const ratio = median(r.four) / median(r.single);
       if (ratio >= 1) slower = true;
-      console.log(`| ${code(r.query)} | ${r.series} | ${fmtMs(median(r.single))} ms (${fmtMs(percentile(r.single, 90))}) | ${fmtMs(median(r.one))} ms | ${fmtMs(median(r.four))} ms (${fmtMs(percentile(r.four, 90))}) | ${fmtX(ratio)} |`);
+      console.log(
+        `| ${code(r.query)} | ${r.series} | ${fmtMs(median(r.single))} ms (${fmtMs(percentile(r.single, 90))}) | ${fmtMs(median(r.one))} ms | ${fmtMs(median(r.four))} ms (${fmtMs(percentile(r.four, 90))}) | ${fmtX(ratio)} |`,
+      );
     }
     console.log(`# load average after: ${load()}`);
-    console.log(`\nsharded ${slower ? 'is NOT faster than' : 'is faster than'} one Prometheus on ${slower ? 'at least one query' : 'both queries'} (target: faster)`);
+    console.log(
+      `\nsharded ${slower ? 'is NOT faster than' : 'is faster than'} one Prometheus on ${slower ? 'at least one query' : 'both queries'} (target: faster)`,
+    );
 
     const groups1 = [[addr(single)]];
     const bd4: { query: string; proxyMs: number; b: Breakdown }[] = [];
     const bd1: { query: string; proxyMs: number; b: Breakdown }[] = [];
     for (const r of rows) {
-      bd4.push({ query: r.query, proxyMs: median(r.four), b: await breakdown(proxyConfig('127.0.0.1:0', groups4, REMOTE_READ, PUSHDOWN), groups4, r.query, start, end, step, BREAKDOWN_RUNS) });
-      bd1.push({ query: r.query, proxyMs: median(r.one), b: await breakdown(proxyConfig('127.0.0.1:0', groups1, REMOTE_READ, PUSHDOWN), groups1, r.query, start, end, step, BREAKDOWN_RUNS) });
+      bd4.push({
+        query: r.query,
+        proxyMs: median(r.four),
+        b: await breakdown(proxyConfig('127.0.0.1:0', groups4, REMOTE_READ, PUSHDOWN), groups4, r.query, start, end, step, BREAKDOWN_RUNS),
+      });
+      bd1.push({
+        query: r.query,
+        proxyMs: median(r.one),
+        b: await breakdown(proxyConfig('127.0.0.1:0', groups1, REMOTE_READ, PUSHDOWN), groups1, r.query, start, end, step, BREAKDOWN_RUNS),
+      });
     }
-    printBreakdown(`Where the time goes, proxy over 4 shards (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; downstream HTTP = the 4 requests in parallel):`, bd4);
+    printBreakdown(
+      `Where the time goes, proxy over 4 shards (${BREAKDOWN_TITLE}; median of ${BREAKDOWN_RUNS}; downstream HTTP = the 4 requests in parallel):`,
+      bd4,
+    );
     printBreakdown(`Where the time goes, proxy over the one Prometheus (same method, median of ${BREAKDOWN_RUNS}):`, bd1);
     for (const p of proxies.splice(0)) await p.stop();
     if (slower || PROFILE) await profileProxy(groups4, start, end, step);
@@ -302,12 +351,18 @@ async function memory(): Promise<void> {
     }
     check(`memory: ${q}`, d.body, first);
     const shape = shapeOf(d.body);
-    console.log(`# answer: ${shape.series} series, ${shape.points.toLocaleString('en-US')} points, ${fmtMb(d.body.length)} of JSON${d.body === first ? ', proxy bytes identical to Prometheus' : ''}`);
+    console.log(
+      `# answer: ${shape.series} series, ${shape.points.toLocaleString('en-US')} points, ${fmtMb(d.body.length)} of JSON${d.body === first ? ', proxy bytes identical to Prometheus' : ''}`,
+    );
 
     console.log('\n| process | VmHWM before | VmHWM after query 1 | after query 3 | VmRSS after query 3 | request time (1st, 2nd, 3rd) |');
     console.log('| --- | --- | --- | --- | --- | --- |');
-    console.log(`| Prometheus 2.42 (direct) | ${promBefore.hwmMb.toFixed(0)} MB | ${promAfter.hwmMb.toFixed(0)} MB | – | ${promAfter.rssMb.toFixed(0)} MB | ${fmtMs(d.ms)} ms |`);
-    console.log(`| proxy | ${before.hwmMb.toFixed(0)} MB | ${runs[0]!.hwm.toFixed(0)} MB | ${runs[2]!.hwm.toFixed(0)} MB | ${runs[2]!.rss.toFixed(0)} MB | ${runs.map((r) => `${fmtMs(r.ms)} ms`).join(', ')} |`);
+    console.log(
+      `| Prometheus 2.42 (direct) | ${promBefore.hwmMb.toFixed(0)} MB | ${promAfter.hwmMb.toFixed(0)} MB | – | ${promAfter.rssMb.toFixed(0)} MB | ${fmtMs(d.ms)} ms |`,
+    );
+    console.log(
+      `| proxy | ${before.hwmMb.toFixed(0)} MB | ${runs[0].hwm.toFixed(0)} MB | ${runs[2].hwm.toFixed(0)} MB | ${runs[2].rss.toFixed(0)} MB | ${runs.map((r) => `${fmtMs(r.ms)} ms`).join(', ')} |`,
+    );
     const peak = Math.max(...runs.map((r) => r.hwm));
     console.log(`\nproxy peak RSS ${peak.toFixed(0)} MB (target: < 500 MB): ${peak < 500 ? 'met' : 'NOT met'}`);
   } finally {

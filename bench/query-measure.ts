@@ -13,13 +13,13 @@ import { createQueryLayer } from '../src/server/query-layer.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Nearest-rank percentile. */
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
 export interface Timed {
@@ -69,8 +69,8 @@ export function sameAnswer(ref: string, got: string): string | undefined {
     if (!r) return `unexpected series ${key(s.metric)}`;
     if (r.values.length !== s.values.length) return `${key(s.metric)}: ${s.values.length} points, expected ${r.values.length}`;
     for (let i = 0; i < r.values.length; i++) {
-      const [ta, va] = r.values[i]!;
-      const [tb, vb] = s.values[i]!;
+      const [ta, va] = r.values[i];
+      const [tb, vb] = s.values[i];
       if (ta !== tb || !compareSeriesValue(Number(va), Number(vb))) return `${key(s.metric)} point ${i}: [${tb},${vb}], expected [${ta},${va}]`;
     }
   }
@@ -105,7 +105,8 @@ export function sameUpToTies(ref: string, got: string): { diff?: string; tieStep
     if (!bt) return { diff: `no points at ${t}`, tieSteps };
     const va = [...at.values()].map(Number).sort((x, y) => x - y);
     const vb = [...bt.values()].map(Number).sort((x, y) => x - y);
-    if (va.length !== vb.length || va.some((v, i) => !compareSeriesValue(v, vb[i]!))) return { diff: `at ${t}: values ${vb.join(' ')}, expected ${va.join(' ')}`, tieSteps };
+    if (va.length !== vb.length || va.some((v, i) => !compareSeriesValue(v, vb[i])))
+      return { diff: `at ${t}: values ${vb.join(' ')}, expected ${va.join(' ')}`, tieSteps };
     let differs = false;
     for (const [k, v] of bt) {
       const r = at.get(k);
@@ -174,14 +175,20 @@ function unionMs(iv: [number, number][]): number {
  * conversion. Medians over runs. The split measures the JSON-API read path.
  */
 export async function breakdown(
-  configText: string, groups: string[][], query: string, startMs: number, endMs: number, stepMs: number, runs: number,
+  configText: string,
+  groups: string[][],
+  query: string,
+  startMs: number,
+  endMs: number,
+  stepMs: number,
+  runs: number,
 ): Promise<Breakdown> {
   const layer = createQueryLayer(parseConfigText(configText).query!);
   const layerQs = new URLSearchParams({ query, start: String(startMs / 1000), end: String(endMs / 1000), step: `${stepMs / 1000}s` });
   const targets = groups.map((g) => g.map((a) => new JsonApiTarget({ url: `http://${a}`, timeoutMs: 300_000 })));
   const specs: GroupSpec[] = groups.map((g, i) => ({
     name: `shard-${i}`,
-    targets: targets[i]!,
+    targets: targets[i],
     targetNames: g,
     antiAffinityMs: 10_000,
     ignoreError: false,
@@ -227,10 +234,12 @@ export async function breakdown(
       for (const c of calls) {
         const qs = new URLSearchParams({ query: `${matchersToSelector(c.matchers)}[${c.endMs - c.startMs + 1}ms]`, time: String(c.endMs / 1000) });
         const h0 = performance.now();
-        const texts = await Promise.all(pools.map(async (p) => {
-          const res = await p.request({ method: 'GET', path: `/api/v1/query?${qs.toString()}` });
-          return res.body.text();
-        }));
+        const texts = await Promise.all(
+          pools.map(async (p) => {
+            const res = await p.request({ method: 'GET', path: `/api/v1/query?${qs.toString()}` });
+            return res.body.text();
+          }),
+        );
         httpMs += performance.now() - h0;
         for (const text of texts) {
           bytes += text.length;
@@ -259,7 +268,7 @@ export async function breakdown(
     httpMs: med((b) => b.httpMs),
     jsonParseMs: med((b) => b.jsonParseMs),
     toSeriesMs: med((b) => b.toSeriesMs),
-    bytes: rows[0]!.bytes,
-    samples: rows[0]!.samples,
+    bytes: rows[0].bytes,
+    samples: rows[0].samples,
   };
 }

@@ -64,8 +64,8 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const url = `http://${listen}`;
   // 'close' comes after the output streams end, so the message below has all the proxy wrote.
   const exited = new Promise<never>((_, reject) => {
@@ -78,7 +78,10 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
     await terminate(child, 2000);
     const msg = (err as Error).message;
     if (opts.remoteRead) {
-      throw new Error(`--remote-read: the proxy did not start with \`remote_read: true\` on its server groups; this build may not have the remote-read client yet (it lands with the remote-read branch). Proxy said: ${msg}`, { cause: err });
+      throw new Error(
+        `--remote-read: the proxy did not start with \`remote_read: true\` on its server groups; this build may not have the remote-read client yet (it lands with the remote-read branch). Proxy said: ${msg}`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -19,10 +19,12 @@ import { createApp } from '../src/server/app.js';
 import { createQueryApi } from '../src/server/api/query-api.js';
 import { fixedQueryApi } from '../src/server/query-layer-slot.js';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? 'true'];
-}));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+);
 const RUNS = Number(args.runs ?? 5);
 const SERIES = Number(args.series ?? 2000);
 const HOURS = Number(args.hours ?? 6);
@@ -45,15 +47,26 @@ function generate(): BackfillDataSet {
       v = counter ? v + Math.floor(r() * 500) : Math.round((50 + 40 * Math.sin(t / 3.6e6 + i) + r()) * 100) / 100;
       values.push(v);
     }
-    series.push({ labels: { __name__: counter ? 'bench_requests_total' : 'bench_temperature', job: `job-${i % 10}`, instance: `host-${i}:9100` }, timestamps, values });
+    series.push({
+      labels: { __name__: counter ? 'bench_requests_total' : 'bench_temperature', job: `job-${i % 10}`, instance: `host-${i}:9100` },
+      timestamps,
+      values,
+    });
   }
   const sampleCount = series.reduce((n, s) => n + s.timestamps.length, 0);
-  return { startMs: START_MS, endMs: END_MS, stepMs: STEP_MS, families: [{ name: 'bench', type: 'gauge', help: 'x', series }], seriesCount: SERIES, sampleCount };
+  return {
+    startMs: START_MS,
+    endMs: END_MS,
+    stepMs: STEP_MS,
+    families: [{ name: 'bench', type: 'gauge', help: 'x', series }],
+    seriesCount: SERIES,
+    sampleCount,
+  };
 }
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 function time(fn: () => void): number {
@@ -77,7 +90,7 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
   return median(times);
 }
 
-const fmtRate = (n: number, ms: number, unit: string) => `${((n / ms) * 1000 / 1e6).toFixed(2)} M ${unit}/s`;
+const fmtRate = (n: number, ms: number, unit: string) => `${(((n / ms) * 1000) / 1e6).toFixed(2)} M ${unit}/s`;
 
 async function main(): Promise<void> {
   const data = generate();
@@ -90,7 +103,9 @@ async function main(): Promise<void> {
   const chunks: Uint8Array[] = [];
   const enc = time(() => {
     chunks.length = 0;
-    for (const s of all) for (let i = 0; i < s.timestamps.length; i += 120) chunks.push(encodeXorChunk(s.timestamps, s.values, s.stale, i, Math.min(s.timestamps.length, i + 120)));
+    for (const s of all)
+      for (let i = 0; i < s.timestamps.length; i += 120)
+        chunks.push(encodeXorChunk(s.timestamps, s.values, s.stale, i, Math.min(s.timestamps.length, i + 120)));
   });
   const chunkBytes = chunks.reduce((a, c) => a + c.length, 0);
   const dec = time(() => {
@@ -110,7 +125,9 @@ async function main(): Promise<void> {
   const snDec = time(() => void snappyDecompress(sn, 1 << 30));
   const mb = pb.length / 1e6;
   console.log(`SAMPLES protobuf (${mb.toFixed(1)} MB): encode ${fmtRate(n, pbEnc, 'samples')}, decode ${fmtRate(n, pbDec, 'samples')}`);
-  console.log(`snappy on it: compress ${(mb / (snEnc / 1000)).toFixed(0)} MB/s, decompress ${(mb / (snDec / 1000)).toFixed(0)} MB/s, ratio ${(sn.length / pb.length).toFixed(3)}`);
+  console.log(
+    `snappy on it: compress ${(mb / (snEnc / 1000)).toFixed(0)} MB/s, decompress ${(mb / (snDec / 1000)).toFixed(0)} MB/s, ratio ${(sn.length / pb.length).toFixed(3)}`,
+  );
 
   // ---- whole selects over loopback
   const selectAll = (t: Storage) => t.select([{ type: '=~', name: '__name__', value: 'bench_.*' }], START_MS, END_MS);

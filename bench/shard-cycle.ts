@@ -20,10 +20,12 @@ import { startPrometheus } from '../dev/prometheus-process.js';
 import { startSyntheticExporter } from '../dev/synthetic.js';
 
 const self = fileURLToPath(import.meta.url);
-const args: Record<string, string> = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? 'true'];
-}));
+const args: Record<string, string> = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+);
 
 async function exporterMain(series: number): Promise<void> {
   const exp = await startSyntheticExporter({ series, stepMs: 3_600_000 });
@@ -45,7 +47,7 @@ async function wrk(url: string, gzip: boolean): Promise<{ rps: number; transfer:
 
 async function childMain(series: number, encoding: 'identity' | 'gzip'): Promise<void> {
   const exporter = spawn(process.execPath, [self, '--exporter', `--series=${series}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => exporter.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const url = await new Promise<string>((resolve) => exporter.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
   const config = parseConfigText(`
 shard:
   num_shards: 4
@@ -66,10 +68,10 @@ shard:
     const c = process.cpuUsage(c0);
     runs.push({ wall, cpu: (c.user + c.system) / 1000 });
   }
-  const src = svc.sources[0]!;
+  const src = svc.sources[0];
   if (!src.up) throw new Error(`source failed: ${src.lastError}`);
   runs.sort((a, b) => a.wall - b.wall);
-  const med = runs[2]!;
+  const med = runs[2];
   const peakRss = process.resourceUsage().maxRSS * 1024;
 
   const app = createApp({ shard: svc, startedAt: Date.now() });
@@ -78,13 +80,13 @@ shard:
   const shardUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics/shard/0`;
   const plain = await wrk(shardUrl, false);
   const gz = await wrk(shardUrl, true);
-  const s0 = svc.current!.shards[0]!;
+  const s0 = svc.current!.shards[0];
   const result = {
     series: src.series,
     upstream_mb: +(src.bodyBytes / 1e6).toFixed(1),
     upstream_encoding: encoding,
     cycle_wall_ms_median: Math.round(med.wall),
-    cycle_wall_ms_min: Math.round(runs[0]!.wall),
+    cycle_wall_ms_min: Math.round(runs[0].wall),
     cycle_cpu_ms_median: Math.round(med.cpu),
     peak_rss_mb: Math.round(peakRss / 1e6),
     rss_over_body: +(peakRss / src.bodyBytes).toFixed(2),
@@ -107,7 +109,7 @@ shard:
  */
 async function peerMain(series: number): Promise<void> {
   const exporter = spawn(process.execPath, [self, '--exporter', `--series=${series}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve) => exporter.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const url = await new Promise<string>((resolve) => exporter.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
   const target = new URL(url).host;
   const prom = await startPrometheus({
     configYaml: `global: {scrape_interval: 20s, scrape_timeout: 19s}\nscrape_configs:\n  - job_name: upstream\n    static_configs: [{targets: ['${target}']}]\n`,
@@ -119,23 +121,25 @@ async function peerMain(series: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     const r = (await prom.query('scrape_duration_seconds')) as { value: [number, string] }[];
     const up = (await prom.query('up')) as { value: [number, string] }[];
-    if (r.length > 0 && up[0]?.value[1] === '1' && r[0]!.value[0] !== last) {
+    if (r.length > 0 && up[0]?.value[1] === '1' && r[0].value[0] !== last) {
       // The first scrape also creates every series in the head block; later ones only append.
       const samples = (await prom.query('scrape_duration_seconds[5m]')) as { values: [number, string][] }[];
       durations.length = 0;
       for (const [, v] of samples[0]?.values ?? []) durations.push(Number(v) * 1000);
-      last = r[0]!.value[0];
+      last = r[0].value[0];
     }
   }
   const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${prom.pid}/status`, 'utf8'))?.[1]) * 1024;
   const later = durations.slice(1).sort((a, b) => a - b);
-  process.stdout.write(`${JSON.stringify({
-    peer: 'prometheus 2.42 scraping the upstream directly',
-    series,
-    first_scrape_ms: Math.round(durations[0] ?? NaN),
-    scrape_ms_median_after_first: Math.round(later[Math.floor(later.length / 2)] ?? NaN),
-    peak_rss_mb: Math.round(hwm / 1e6),
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      peer: 'prometheus 2.42 scraping the upstream directly',
+      series,
+      first_scrape_ms: Math.round(durations[0] ?? NaN),
+      scrape_ms_median_after_first: Math.round(later[Math.floor(later.length / 2)] ?? NaN),
+      peak_rss_mb: Math.round(hwm / 1e6),
+    })}\n`,
+  );
   await prom.stop();
   exporter.kill();
 }

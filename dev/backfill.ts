@@ -183,9 +183,9 @@ export function generateBackfillData(opts: BackfillOptions = {}): BackfillDataSe
             const obs = round(-Math.log(1 - rnd()) * scale, 4);
             sum = round(sum + obs, 4);
             count++;
-            for (let b = 0; b < upper.length; b++) if (obs <= upper[b]!) cum[b]!++;
+            for (let b = 0; b < upper.length; b++) if (obs <= upper[b]) cum[b]++;
           }
-          for (let b = 0; b < upper.length; b++) bVals[b]!.push(cum[b]!);
+          for (let b = 0; b < upper.length; b++) bVals[b].push(cum[b]);
           sVals.push(sum);
           cVals.push(count);
         }
@@ -193,7 +193,7 @@ export function generateBackfillData(opts: BackfillOptions = {}): BackfillDataSe
           HISTOGRAM_BUCKETS.map((le, b) => ({
             labels: { __name__: 'request_duration_seconds_bucket', ...base, le },
             timestamps: tg.times,
-            values: bVals[b]!,
+            values: bVals[b],
           })),
         );
         sums.push({ labels: { __name__: 'request_duration_seconds_sum', ...base }, timestamps: tg.times, values: sVals });
@@ -202,7 +202,7 @@ export function generateBackfillData(opts: BackfillOptions = {}): BackfillDataSe
     }
     // OpenMetrics wants the _bucket, _count and _sum of one histogram together.
     const series: BackfillSeries[] = [];
-    for (let i = 0; i < buckets.length; i++) series.push(...buckets[i]!, counts[i]!, sums[i]!);
+    for (let i = 0; i < buckets.length; i++) series.push(...buckets[i], counts[i], sums[i]);
     families.push({ name: 'request_duration_seconds', type: 'histogram', help: 'Request duration.', series });
   }
 
@@ -330,14 +330,14 @@ function extraFamilies(
           count += n;
           sum = round(sum + n * scale * (0.5 + rnd()), 4);
           const median = round(scale * (0.6 + 0.8 * rnd()), 5);
-          qVals[0]!.push(median);
-          qVals[1]!.push(round(median * (1.5 + rnd()), 5));
-          qVals[2]!.push(round(median * (3 + 3 * rnd()), 5));
+          qVals[0].push(median);
+          qVals[1].push(round(median * (1.5 + rnd()), 5));
+          qVals[2].push(round(median * (3 + 3 * rnd()), 5));
           sVals.push(sum);
           cVals.push(count);
         }
         SUMMARY_QUANTILES.forEach((quantile, k) =>
-          series.push({ labels: { __name__: 'rpc_duration_seconds', ...base, quantile }, timestamps: tg.times, values: qVals[k]! }),
+          series.push({ labels: { __name__: 'rpc_duration_seconds', ...base, quantile }, timestamps: tg.times, values: qVals[k] }),
         );
         series.push({ labels: { __name__: 'rpc_duration_seconds_count', ...base }, timestamps: tg.times, values: cVals });
         series.push({ labels: { __name__: 'rpc_duration_seconds_sum', ...base }, timestamps: tg.times, values: sVals });
@@ -351,7 +351,7 @@ function extraFamilies(
     for (const tg of targets) {
       const n = tg.times.length;
       const cuts = [0, Math.floor(n * (0.15 + 0.5 * rnd()))];
-      if (rnd() < 0.5) cuts.push(cuts[1]! + Math.floor((n - cuts[1]!) * (0.2 + 0.6 * rnd())));
+      if (rnd() < 0.5) cuts.push(cuts[1] + Math.floor((n - cuts[1]) * (0.2 + 0.6 * rnd())));
       cuts.push(n);
       for (let v = 0; v + 1 < cuts.length; v++) {
         const times = tg.times.slice(cuts[v], cuts[v + 1]);
@@ -402,11 +402,11 @@ export function toOpenMetrics(data: BackfillDataSet): string {
       const ls = Object.entries(rest)
         .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
         .join(',');
-      const prefix = ls === '' ? name! : `${name}{${ls}}`;
+      const prefix = ls === '' ? name : `${name}{${ls}}`;
       for (let i = 0; i < s.values.length; i++) {
-        const t = s.timestamps[i]!;
+        const t = s.timestamps[i];
         if (t % 1000 !== 0) throw new Error(`backfill timestamps must be whole seconds, got ${t}`);
-        out.push(`${prefix} ${formatValue(s.values[i]!)} ${t / 1000}`);
+        out.push(`${prefix} ${formatValue(s.values[i])} ${t / 1000}`);
       }
     }
   }
@@ -426,8 +426,8 @@ export function toPrometheusText(data: BackfillDataSet): string {
       const ls = Object.entries(rest)
         .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
         .join(',');
-      const prefix = ls === '' ? name! : `${name}{${ls}}`;
-      for (let i = 0; i < s.values.length; i++) out.push(`${prefix} ${formatValue(s.values[i]!)} ${s.timestamps[i]!}`);
+      const prefix = ls === '' ? name : `${name}{${ls}}`;
+      for (let i = 0; i < s.values.length; i++) out.push(`${prefix} ${formatValue(s.values[i])} ${s.timestamps[i]}`);
     }
   }
   return out.join('\n') + '\n';
@@ -437,7 +437,7 @@ export function toPrometheusText(data: BackfillDataSet): string {
 export function loadIntoMemory(data: BackfillDataSet, storage = new MemoryStorage()): MemoryStorage {
   for (const f of data.families) {
     for (const s of f.series) {
-      for (let i = 0; i < s.values.length; i++) storage.add(s.labels, s.timestamps[i]!, s.values[i]!);
+      for (let i = 0; i < s.values.length; i++) storage.add(s.labels, s.timestamps[i], s.values[i]);
     }
   }
   return storage;

@@ -208,7 +208,9 @@ async function main(): Promise<void> {
         await fatal(`${proxyCmd} scrape-config --shard=${k} failed: ${e.stderr?.trim() || e.message}`);
         return;
       }
-      const doc = YAML.parseAllDocuments(out).map((d) => d.toJS() as Record<string, unknown> | null).find((d) => d && 'scrape_configs' in d);
+      const doc = YAML.parseAllDocuments(out)
+        .map((d) => d.toJS() as Record<string, unknown> | null)
+        .find((d) => d && 'scrape_configs' in d);
       if (!doc) await fatal(`${proxyCmd} scrape-config --shard=${k} printed no scrape_configs:\n${out}`);
       const { global: _ignored, ...rest } = doc!;
       const configYaml = YAML.stringify({ global: { scrape_interval: '5s', evaluation_interval: '5s' }, ...rest });
@@ -264,7 +266,7 @@ async function main(): Promise<void> {
     lines.push(
       '',
       `  Each Prometheus holds about 1/${shards} of the series; ${countExpr} summed over the shards is about ${series}`,
-      '  (plus each server\'s own scrape metrics). Rates need two scrapes: give it ~15 s.',
+      "  (plus each server's own scrape metrics). Rates need two scrapes: give it ~15 s.",
     );
   }
   if (queryReady) {

@@ -154,7 +154,7 @@ class TailBuffer {
   push(b: Buffer): void {
     this.chunks.push(b);
     this.size += b.length;
-    while (this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length;
+    while (this.size - this.chunks[0].length >= this.limit) this.size -= this.chunks.shift()!.length;
   }
   text(): string {
     const all = Buffer.concat(this.chunks);
@@ -224,7 +224,10 @@ export interface StartPrometheusOptions {
 }
 
 class PrometheusExitedError extends Error {
-  constructor(message: string, readonly addressInUse: boolean) {
+  constructor(
+    message: string,
+    readonly addressInUse: boolean,
+  ) {
     super(message);
   }
 }
@@ -297,10 +300,14 @@ async function launchOnce(bin: string, dir: string, port: number, opts: StartPro
     await Promise.race([
       spawnError,
       earlyExit,
-      waitFor(async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return false;
-        return opts.readyCheck ? opts.readyCheck(port) : answers200(`${base}/-/ready`);
-      }, opts.readyTimeoutMs ?? 30_000, `prometheus on ${base} to become ready`),
+      waitFor(
+        async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return false;
+          return opts.readyCheck ? opts.readyCheck(port) : answers200(`${base}/-/ready`);
+        },
+        opts.readyTimeoutMs ?? 30_000,
+        `prometheus on ${base} to become ready`,
+      ),
     ]);
     ready = true;
   } catch (err) {

@@ -22,7 +22,7 @@ export async function shardPlacement(data: BackfillDataSet, numShards: number): 
     f.series.forEach((s, si) => {
       const { __name__: name, ...rest } = s.labels;
       const ls = Object.entries(rest).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
-      const series = ls.length === 0 ? name! : `${name}{${ls.join(',')}}`;
+      const series = ls.length === 0 ? name : `${name}{${ls.join(',')}}`;
       const v = s.values[0] ?? 0;
       lines.push(`${series} ${Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v)}`);
       index.set(series, [fi, si]);
@@ -39,13 +39,13 @@ export async function shardPlacement(data: BackfillDataSet, numShards: number): 
       for (const line of Buffer.concat(part.om.buffers).toString('utf8').split('\n')) {
         if (line === '') continue;
         const [fi, si] = index.get(line.slice(0, line.lastIndexOf(' ')))!;
-        out[fi]![si] = shard;
+        out[fi][si] = shard;
       }
     });
   }
   data.families.forEach((f, fi) => {
-    const missing = out[fi]!.indexOf(-1);
-    if (missing >= 0) throw new Error(`series ${JSON.stringify(f.series[missing]!.labels)} was not placed on any shard`);
+    const missing = out[fi].indexOf(-1);
+    if (missing >= 0) throw new Error(`series ${JSON.stringify(f.series[missing].labels)} was not placed on any shard`);
   });
   return out;
 }
@@ -63,7 +63,7 @@ export function filterSeries(data: BackfillDataSet, keep: (familyIndex: number, 
 /** One data set per shard, each holding exactly the series the sharding core puts on that shard. */
 export async function splitByShard(data: BackfillDataSet, numShards: number): Promise<BackfillDataSet[]> {
   const placement = await shardPlacement(data, numShards);
-  return Array.from({ length: numShards }, (_, shard) => filterSeries(data, (fi, si) => placement[fi]![si] === shard));
+  return Array.from({ length: numShards }, (_, shard) => filterSeries(data, (fi, si) => placement[fi][si] === shard));
 }
 
 /** A stretch of time [fromMs, toMs) that a replica has no samples for. */

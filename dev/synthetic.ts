@@ -86,8 +86,22 @@ const LATENCY_BOUNDS = LATENCY_BUCKETS.map(Number);
 const QUANTILES = ['0.5', '0.9', '0.99'];
 const QUANTILE_FACTORS = [1, 2.2, 5.5];
 
-interface CounterDef { name: string; help: string; unit?: string; rateLo: number; rateHi: number; float?: boolean }
-interface GaugeDef { name: string; help: string; unit?: string; kind: 'bool' | 'int' | 'float'; lo: number; hi: number }
+interface CounterDef {
+  name: string;
+  help: string;
+  unit?: string;
+  rateLo: number;
+  rateHi: number;
+  float?: boolean;
+}
+interface GaugeDef {
+  name: string;
+  help: string;
+  unit?: string;
+  kind: 'bool' | 'int' | 'float';
+  lo: number;
+  hi: number;
+}
 
 const OSD_COUNTERS: CounterDef[] = [
   { name: 'ceph_osd_op_w', help: 'Client write operations', rateLo: 0.05, rateHi: 40 },
@@ -296,7 +310,7 @@ export function* generateChunks(opts: SyntheticOptions): Generator<string, void,
         const shape = 1.5 + 2 * rand(seed, id, 4);
         const labels = osdLabels[o];
         for (let b = 0; b < nb; b++) {
-          const cdf = 1 / (1 + Math.pow(median / LATENCY_BOUNDS[b]!, shape));
+          const cdf = 1 / (1 + Math.pow(median / LATENCY_BOUNDS[b], shape));
           out.push(`${bucket}${labels},le="${LATENCY_BUCKETS[b]}"} ${Math.floor(n * cdf)}${ts}`);
         }
         out.push(`${bucket}${labels},le="+Inf"} ${n}${ts}`);
@@ -317,7 +331,7 @@ export function* generateChunks(opts: SyntheticOptions): Generator<string, void,
         const wobble = 1 + 0.2 * Math.sin(tSec / 120 + 6.283 * rand(seed, id, 5));
         const labels = osdLabels[o];
         for (let q = 0; q < QUANTILES.length; q++) {
-          out.push(`${name}{${labels},quantile="${QUANTILES[q]}"} ${Math.round(median * QUANTILE_FACTORS[q]! * wobble * 1e6) / 1e6}${ts}`);
+          out.push(`${name}{${labels},quantile="${QUANTILES[q]}"} ${Math.round(median * QUANTILE_FACTORS[q] * wobble * 1e6) / 1e6}${ts}`);
         }
         out.push(`${name}_sum{${labels}} ${round3(n * median * 1.4)}${ts}`);
         out.push(`${name}_count{${labels}} ${n}${ts}`);
@@ -344,7 +358,9 @@ export function* generateChunks(opts: SyntheticOptions): Generator<string, void,
     meta('ceph_pg_objects', 'gauge', 'Objects in a placement group');
     for (let f = 0; f < filler; f++) {
       const pool = f % POOLS.length;
-      out.push(`ceph_pg_objects{${cl},pool="${POOLS[pool]}",pg="${pool + 1}.${f.toString(16)}"} ${gaugeValue(idx, { name: '', help: '', kind: 'int', lo: 0, hi: 50000 })}${ts}`);
+      out.push(
+        `ceph_pg_objects{${cl},pool="${POOLS[pool]}",pg="${pool + 1}.${f.toString(16)}"} ${gaugeValue(idx, { name: '', help: '', kind: 'int', lo: 0, hi: 50000 })}${ts}`,
+      );
       idx++;
     }
   }
@@ -395,7 +411,10 @@ export interface SyntheticExporterOptions {
   now?: () => number;
 }
 
-interface MediaRange { type: string; q: number }
+interface MediaRange {
+  type: string;
+  q: number;
+}
 
 function parseAccept(header: string | undefined): MediaRange[] {
   if (!header) return [];
@@ -441,7 +460,10 @@ function acceptsGzip(header: string | undefined): boolean {
   return false;
 }
 
-interface CachedBody { raw: Buffer; gzip: Promise<Buffer> | undefined }
+interface CachedBody {
+  raw: Buffer;
+  gzip: Promise<Buffer> | undefined;
+}
 
 export async function startSyntheticExporter(opts: SyntheticExporterOptions): Promise<SyntheticExporter> {
   const host = opts.host ?? '127.0.0.1';
@@ -457,7 +479,12 @@ export async function startSyntheticExporter(opts: SyntheticExporterOptions): Pr
       // Keep the current and the previous step; older bodies are of no use to anyone.
       for (const [k, e] of cache) if (e.step < step - stepMs) cache.delete(k);
       const body = generateExpositionBuffer({
-        series: opts.series, format, timeMs: step, stepMs, withTimestamps: opts.withTimestamps, seed: opts.seed,
+        series: opts.series,
+        format,
+        timeMs: step,
+        stepMs,
+        withTimestamps: opts.withTimestamps,
+        seed: opts.seed,
       }).then((raw): CachedBody => ({ raw, gzip: undefined }));
       entry = { step, body };
       cache.set(key, entry);

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { toPrometheusText, type BackfillDataSet } from './backfill.js';
 import { answers200, freePort, terminate, trackChild, waitFor } from './prometheus-process.js';
 
-export const VICTORIA_METRICS_MISSING =
-  'victoria-metrics not found: install it with `apt-get install -y victoria-metrics` (Debian)';
+export const VICTORIA_METRICS_MISSING = 'victoria-metrics not found: install it with `apt-get install -y victoria-metrics` (Debian)';
 
 /** Path of the `victoria-metrics` binary: the first executable one on PATH, else in /usr/bin or /usr/local/bin. */
 export function findVictoriaMetrics(dirs?: string[]): string {
@@ -90,10 +89,15 @@ async function launchOnce(bin: string, dir: string, port: number, opts: StartVic
   try {
     await Promise.race([
       spawnError,
-      waitFor(async () => {
-        if (exited()) throw new Error(`victoria-metrics exited early (code ${child.exitCode}); last output:\n${out.trimEnd().split('\n').slice(-20).join('\n')}`);
-        return answers200(`${base}/health`);
-      }, opts.readyTimeoutMs ?? 30_000, `victoria-metrics on ${base} to become ready`),
+      waitFor(
+        async () => {
+          if (exited())
+            throw new Error(`victoria-metrics exited early (code ${child.exitCode}); last output:\n${out.trimEnd().split('\n').slice(-20).join('\n')}`);
+          return answers200(`${base}/health`);
+        },
+        opts.readyTimeoutMs ?? 30_000,
+        `victoria-metrics on ${base} to become ready`,
+      ),
     ]);
   } catch (err) {
     await terminate(child, 2000);
@@ -183,11 +187,16 @@ export async function startBackfilledVictoriaMetrics(data: BackfillDataSet): Pro
     const want = storedByVictoriaMetrics(data);
     let got = { series: 0, samples: 0 };
     try {
-      await waitFor(async () => {
-        await vm.flush();
-        got = await exportedCounts(vm, data);
-        return got.series === want.series && got.samples === want.samples;
-      }, 30_000, `victoria-metrics to serve ${want.series} series / ${want.samples} samples`, 200);
+      await waitFor(
+        async () => {
+          await vm.flush();
+          got = await exportedCounts(vm, data);
+          return got.series === want.series && got.samples === want.samples;
+        },
+        30_000,
+        `victoria-metrics to serve ${want.series} series / ${want.samples} samples`,
+        200,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; it serves ${got.series} / ${got.samples}`, { cause: err });
     }

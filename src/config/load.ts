@@ -13,7 +13,7 @@ function formatIssues(issues: z.core.$ZodIssue[]): string[] {
     // A union of string|number reports both branches; show what the user has to write instead.
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
       const nested = issue.errors.flat().map((e) => ({ ...e, path: [...issue.path, ...e.path] }));
-      out.push(...formatIssues(nested as z.core.$ZodIssue[]).slice(0, 1));
+      out.push(...formatIssues(nested).slice(0, 1));
       continue;
     }
     const path = issue.path.map(String).join('.') || '(top level)';
@@ -27,7 +27,10 @@ function formatIssues(issues: z.core.$ZodIssue[]): string[] {
 export function parseConfigText(text: string, file = '<config>'): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`),
+    );
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(top level): must be a mapping']);

@@ -40,85 +40,93 @@ const secretString = z.string().min(1);
 /** The duration and byte-size field schemas, so a config can be written back with their units. */
 export { duration as durationSchema, byteSize as byteSizeSchema };
 
-export const tlsConfigSchema = z.strictObject({
-  ca_file: z.string().optional(),
-  cert_file: z.string().optional(),
-  key_file: z.string().optional(),
-  server_name: z.string().optional(),
-  insecure_skip_verify: z.boolean().default(false),
-}).superRefine((t, ctx) => {
-  if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
-    ctx.addIssue({ code: 'custom', message: 'cert_file and key_file must be given together' });
-  }
-});
-
-export const basicAuthSchema = z.strictObject({
-  username: z.string().min(1),
-  password: secretString.optional(),
-  password_file: z.string().optional(),
-}).superRefine((b, ctx) => {
-  if (b.password !== undefined && b.password_file !== undefined) {
-    ctx.addIssue({ code: 'custom', message: 'at most one of password and password_file may be set' });
-  }
-});
-
-export const sourceSchema = z.strictObject({
-  url: z.string().refine((u) => {
-    try {
-      const p = new URL(u);
-      return p.protocol === 'http:' || p.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http:// or https:// URL'),
-  /** Defaults to the shard section's scrape_timeout. */
-  timeout: duration.optional(),
-  headers: z.record(z.string(), z.string()).default({}),
-  labels: labelSet.default({}),
-  basic_auth: basicAuthSchema.optional(),
-  bearer_token: secretString.optional(),
-  bearer_token_file: z.string().optional(),
-  tls_config: tlsConfigSchema.optional(),
-  max_body_size: byteSize.optional(),
-}).superRefine((s, ctx) => {
-  const auth = [s.basic_auth, s.bearer_token, s.bearer_token_file].filter((x) => x !== undefined).length;
-  if (auth > 1) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, bearer_token and bearer_token_file may be set' });
-  for (const h of Object.keys(s.headers)) {
-    if (h.toLowerCase() === 'authorization' && auth > 0) {
-      ctx.addIssue({ code: 'custom', path: ['headers', h], message: 'Authorization header conflicts with basic_auth/bearer_token' });
-    }
-  }
-});
-
-export const shardSchema = z.strictObject({
-  num_shards: z.number().int().min(1).max(4096),
-  /** The job name used in the generated Prometheus scrape_configs. */
-  job_name: z.string().min(1).default('promfront-shards'),
-  scrape_interval: duration.default(parseDuration('15s')),
-  scrape_timeout: duration.optional(),
-  /** How long a failed source's last good series are still served; default 5 scrape intervals. */
-  max_stale: duration.optional(),
-  max_body_size: byteSize.default(parseByteSize('512MiB')),
-  /** Level for the prebuilt gzip bodies: 1 is fastest; scrapers decompress any level equally fast. */
-  gzip_level: z.number().int().min(1).max(9).default(1),
-  sources: z.array(sourceSchema).min(1, 'at least one source is needed'),
-}).superRefine((s, ctx) => {
-  if (s.scrape_interval <= 0) ctx.addIssue({ code: 'custom', path: ['scrape_interval'], message: 'must be greater than 0' });
-  const timeout = s.scrape_timeout ?? s.scrape_interval;
-  if (timeout > s.scrape_interval) ctx.addIssue({ code: 'custom', path: ['scrape_timeout'], message: 'must not be longer than scrape_interval' });
-  s.sources.forEach((src, i) => {
-    if (src.timeout !== undefined && src.timeout > s.scrape_interval) {
-      ctx.addIssue({ code: 'custom', path: ['sources', i, 'timeout'], message: 'must not be longer than scrape_interval' });
+export const tlsConfigSchema = z
+  .strictObject({
+    ca_file: z.string().optional(),
+    cert_file: z.string().optional(),
+    key_file: z.string().optional(),
+    server_name: z.string().optional(),
+    insecure_skip_verify: z.boolean().default(false),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'cert_file and key_file must be given together' });
     }
   });
-  const seen = new Map<string, number>();
-  s.sources.forEach((src, i) => {
-    const key = `${src.url} ${JSON.stringify(src.labels)}`;
-    const prev = seen.get(key);
-    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'url'], message: `same url and labels as sources.${prev}` });
-    else seen.set(key, i);
+
+export const basicAuthSchema = z
+  .strictObject({
+    username: z.string().min(1),
+    password: secretString.optional(),
+    password_file: z.string().optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.password !== undefined && b.password_file !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'at most one of password and password_file may be set' });
+    }
   });
-});
+
+export const sourceSchema = z
+  .strictObject({
+    url: z.string().refine((u) => {
+      try {
+        const p = new URL(u);
+        return p.protocol === 'http:' || p.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'must be an absolute http:// or https:// URL'),
+    /** Defaults to the shard section's scrape_timeout. */
+    timeout: duration.optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    labels: labelSet.default({}),
+    basic_auth: basicAuthSchema.optional(),
+    bearer_token: secretString.optional(),
+    bearer_token_file: z.string().optional(),
+    tls_config: tlsConfigSchema.optional(),
+    max_body_size: byteSize.optional(),
+  })
+  .superRefine((s, ctx) => {
+    const auth = [s.basic_auth, s.bearer_token, s.bearer_token_file].filter((x) => x !== undefined).length;
+    if (auth > 1) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, bearer_token and bearer_token_file may be set' });
+    for (const h of Object.keys(s.headers)) {
+      if (h.toLowerCase() === 'authorization' && auth > 0) {
+        ctx.addIssue({ code: 'custom', path: ['headers', h], message: 'Authorization header conflicts with basic_auth/bearer_token' });
+      }
+    }
+  });
+
+export const shardSchema = z
+  .strictObject({
+    num_shards: z.number().int().min(1).max(4096),
+    /** The job name used in the generated Prometheus scrape_configs. */
+    job_name: z.string().min(1).default('promfront-shards'),
+    scrape_interval: duration.default(parseDuration('15s')),
+    scrape_timeout: duration.optional(),
+    /** How long a failed source's last good series are still served; default 5 scrape intervals. */
+    max_stale: duration.optional(),
+    max_body_size: byteSize.default(parseByteSize('512MiB')),
+    /** Level for the prebuilt gzip bodies: 1 is fastest; scrapers decompress any level equally fast. */
+    gzip_level: z.number().int().min(1).max(9).default(1),
+    sources: z.array(sourceSchema).min(1, 'at least one source is needed'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.scrape_interval <= 0) ctx.addIssue({ code: 'custom', path: ['scrape_interval'], message: 'must be greater than 0' });
+    const timeout = s.scrape_timeout ?? s.scrape_interval;
+    if (timeout > s.scrape_interval) ctx.addIssue({ code: 'custom', path: ['scrape_timeout'], message: 'must not be longer than scrape_interval' });
+    s.sources.forEach((src, i) => {
+      if (src.timeout !== undefined && src.timeout > s.scrape_interval) {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'timeout'], message: 'must not be longer than scrape_interval' });
+      }
+    });
+    const seen = new Map<string, number>();
+    s.sources.forEach((src, i) => {
+      const key = `${src.url} ${JSON.stringify(src.labels)}`;
+      const prev = seen.get(key);
+      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'url'], message: `same url and labels as sources.${prev}` });
+      else seen.set(key, i);
+    });
+  });
 
 export const TARGET_ADDRESS = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/;
 const target = z.string().regex(TARGET_ADDRESS, 'must be host:port');
@@ -133,122 +141,151 @@ export const FILE_SD_PATTERN = /^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$
 
 /** Prometheus's file_sd_config. */
 export const fileSdConfigSchema = z.strictObject({
-  files: z.array(z.string().regex(FILE_SD_PATTERN, 'must name .json, .yml or .yaml files, with "*" only in the file name'))
+  files: z
+    .array(z.string().regex(FILE_SD_PATTERN, 'must name .json, .yml or .yaml files, with "*" only in the file name'))
     .min(1, 'at least one file pattern is needed'),
   refresh_interval: positiveDuration.default(parseDuration('5m')),
 });
 
 /** Prometheus's dns_sd_config (A, AAAA and SRV records; the type is case-insensitive as in Prometheus). */
-export const dnsSdConfigSchema = z.strictObject({
-  names: z.array(z.string().min(1)).min(1, 'at least one name is needed'),
-  type: z.string().transform((t) => t.toUpperCase()).pipe(z.enum(['SRV', 'A', 'AAAA'])).default('SRV'),
-  port: z.number().int().min(1).max(65535).optional(),
-  refresh_interval: positiveDuration.default(parseDuration('30s')),
-}).superRefine((d, ctx) => {
-  if (d.type !== 'SRV' && d.port === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['port'], message: `is required for type ${d.type} (only SRV records carry a port)` });
-  }
-});
+export const dnsSdConfigSchema = z
+  .strictObject({
+    names: z.array(z.string().min(1)).min(1, 'at least one name is needed'),
+    type: z
+      .string()
+      .transform((t) => t.toUpperCase())
+      .pipe(z.enum(['SRV', 'A', 'AAAA']))
+      .default('SRV'),
+    port: z.number().int().min(1).max(65535).optional(),
+    refresh_interval: positiveDuration.default(parseDuration('30s')),
+  })
+  .superRefine((d, ctx) => {
+    if (d.type !== 'SRV' && d.port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: `is required for type ${d.type} (only SRV records carry a port)` });
+    }
+  });
 
 /** prometheus/common's authorization block: an Authorization header of the given type. */
-export const authorizationSchema = z.strictObject({
-  type: z.string().trim().min(1).default('Bearer'),
-  credentials: secretString.optional(),
-  credentials_file: z.string().optional(),
-}).superRefine((a, ctx) => {
-  if (a.credentials !== undefined && a.credentials_file !== undefined) {
-    ctx.addIssue({ code: 'custom', message: 'at most one of credentials and credentials_file may be set' });
-  }
-  if (a.credentials === undefined && a.credentials_file === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'credentials or credentials_file is needed' });
-  }
-  if (a.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', path: ['type'], message: 'use basic_auth for Basic authorization' });
-});
+export const authorizationSchema = z
+  .strictObject({
+    type: z.string().trim().min(1).default('Bearer'),
+    credentials: secretString.optional(),
+    credentials_file: z.string().optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.credentials !== undefined && a.credentials_file !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'at most one of credentials and credentials_file may be set' });
+    }
+    if (a.credentials === undefined && a.credentials_file === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'credentials or credentials_file is needed' });
+    }
+    if (a.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', path: ['type'], message: 'use basic_auth for Basic authorization' });
+  });
 
 /**
  * promxy's http_client: its dial_timeout plus the prometheus/common HTTP client fields promfront
  * supports (other fields of that block are rejected as unknown, not ignored).
  */
-export const httpClientSchema = z.strictObject({
-  /** Bound on resolving the name and opening the TCP connection (TLS handshake not included), as Go's Dialer.Timeout. */
-  dial_timeout: positiveDuration.default(parseDuration('200ms')),
-  tls_config: tlsConfigSchema.optional(),
-  basic_auth: basicAuthSchema.optional(),
-  authorization: authorizationSchema.optional(),
-  bearer_token: secretString.optional(),
-  bearer_token_file: z.string().optional(),
-}).superRefine((h, ctx) => {
-  const set = (['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'] as const).filter((k) => h[k] !== undefined);
-  if (set.length > 1) ctx.addIssue({ code: 'custom', message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})` });
-});
+export const httpClientSchema = z
+  .strictObject({
+    /** Bound on resolving the name and opening the TCP connection (TLS handshake not included), as Go's Dialer.Timeout. */
+    dial_timeout: positiveDuration.default(parseDuration('200ms')),
+    tls_config: tlsConfigSchema.optional(),
+    basic_auth: basicAuthSchema.optional(),
+    authorization: authorizationSchema.optional(),
+    bearer_token: secretString.optional(),
+    bearer_token_file: z.string().optional(),
+  })
+  .superRefine((h, ctx) => {
+    const set = (['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'] as const).filter((k) => h[k] !== undefined);
+    if (set.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})`,
+      });
+  });
 
 /** One server group: the HA replicas of one shard. Field names are promxy's where they mean the same. */
-export const serverGroupSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  static_configs: z.array(z.strictObject({
-    targets: z.array(target).min(1),
-    /** As file SD labels: added to the series of these targets (see README). */
+export const serverGroupSchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    static_configs: z
+      .array(
+        z.strictObject({
+          targets: z.array(target).min(1),
+          /** As file SD labels: added to the series of these targets (see README). */
+          labels: labelSet.default({}),
+        }),
+      )
+      .default([]),
+    file_sd_configs: z.array(fileSdConfigSchema).default([]),
+    dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+    http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
+    scheme: z.enum(['http', 'https']).default('http'),
+    path_prefix: z
+      .string()
+      .regex(/^(\/[^?#]*)?$/, 'must start with "/"')
+      .default(''),
+    /** Added to every series of the group; matchers on them are answered locally. */
     labels: labelSet.default({}),
-  })).default([]),
-  file_sd_configs: z.array(fileSdConfigSchema).default([]),
-  dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
-  http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
-  scheme: z.enum(['http', 'https']).default('http'),
-  path_prefix: z.string().regex(/^(\/[^?#]*)?$/, 'must start with "/"').default(''),
-  /** Added to every series of the group; matchers on them are answered locally. */
-  labels: labelSet.default({}),
-  query_params: z.record(z.string(), z.string()).default({}),
-  http_headers: z.record(z.string(), z.string()).default({}),
-  /** Samples of two replicas closer than this are the same scrape. */
-  anti_affinity: duration.default(parseDuration('10s')),
-  ignore_error: z.boolean().default(false),
-  timeout: duration.optional(),
-  /**
-   * Read samples through Prometheus's remote-read protocol (true) or the JSON query API (false).
-   * Unset: remote read where the server serves it, the JSON API where it does not.
-   */
-  remote_read: z.boolean().optional(),
-  /** Path of the remote-read endpoint below path_prefix. */
-  remote_read_path: z.string().regex(/^\/[^?#]*$/, 'must start with "/"').default('/api/v1/read'),
-  /**
-   * The group's servers write their stored staleness markers as "NaN" samples and keep no real NaN
-   * (VictoriaMetrics): NaN samples read through the JSON API are taken as staleness markers.
-   */
-  stale_nan: z.boolean().default(false),
-  /**
-   * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
-   * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
-   */
-  pushdown: z.boolean().default(false),
-}).superRefine((g, ctx) => {
-  if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
-  }
-  const h = g.http_client;
-  const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file;
-  for (const name of Object.keys(g.http_headers)) {
-    if (name.toLowerCase() === 'authorization' && auth !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['http_headers', name], message: 'conflicts with the authentication set in http_client' });
+    query_params: z.record(z.string(), z.string()).default({}),
+    http_headers: z.record(z.string(), z.string()).default({}),
+    /** Samples of two replicas closer than this are the same scrape. */
+    anti_affinity: duration.default(parseDuration('10s')),
+    ignore_error: z.boolean().default(false),
+    timeout: duration.optional(),
+    /**
+     * Read samples through Prometheus's remote-read protocol (true) or the JSON query API (false).
+     * Unset: remote read where the server serves it, the JSON API where it does not.
+     */
+    remote_read: z.boolean().optional(),
+    /** Path of the remote-read endpoint below path_prefix. */
+    remote_read_path: z
+      .string()
+      .regex(/^\/[^?#]*$/, 'must start with "/"')
+      .default('/api/v1/read'),
+    /**
+     * The group's servers write their stored staleness markers as "NaN" samples and keep no real NaN
+     * (VictoriaMetrics): NaN samples read through the JSON API are taken as staleness markers.
+     */
+    stale_nan: z.boolean().default(false),
+    /**
+     * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
+     * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
+     */
+    pushdown: z.boolean().default(false),
+  })
+  .superRefine((g, ctx) => {
+    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
     }
-  }
-});
-
-export const querySchema = z.strictObject({
-  server_groups: z.array(serverGroupSchema).min(1, 'at least one server group is needed'),
-  lookback_delta: duration.default(parseDuration('5m')),
-  timeout: duration.default(parseDuration('2m')),
-  max_samples: z.number().int().min(1).default(50_000_000),
-  max_concurrency: z.number().int().min(1).max(10_000).default(64),
-  semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
-}).superRefine((q, ctx) => {
-  const names = new Map<string, number>();
-  q.server_groups.forEach((g, i) => {
-    const name = g.name ?? `group-${i}`;
-    const prev = names.get(name);
-    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['server_groups', i, 'name'], message: `same name as server_groups.${prev}` });
-    names.set(name, i);
+    const h = g.http_client;
+    const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file;
+    for (const name of Object.keys(g.http_headers)) {
+      if (name.toLowerCase() === 'authorization' && auth !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['http_headers', name], message: 'conflicts with the authentication set in http_client' });
+      }
+    }
   });
-});
+
+export const querySchema = z
+  .strictObject({
+    server_groups: z.array(serverGroupSchema).min(1, 'at least one server group is needed'),
+    lookback_delta: duration.default(parseDuration('5m')),
+    timeout: duration.default(parseDuration('2m')),
+    max_samples: z.number().int().min(1).default(50_000_000),
+    max_concurrency: z.number().int().min(1).max(10_000).default(64),
+    semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
+  })
+  .superRefine((q, ctx) => {
+    const names = new Map<string, number>();
+    q.server_groups.forEach((g, i) => {
+      const name = g.name ?? `group-${i}`;
+      const prev = names.get(name);
+      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['server_groups', i, 'name'], message: `same name as server_groups.${prev}` });
+      names.set(name, i);
+    });
+  });
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]*):(\d{1,5})$/;
 
@@ -280,7 +317,7 @@ export function resolvedTimings(s: ShardConfig): { intervalMs: number; timeoutMs
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = LISTEN.exec(listen)!;
-  let host = m[1]!;
+  let host = m[1];
   if (host.startsWith('[')) host = host.slice(1, -1);
   return { host: host === '' ? '0.0.0.0' : host, port: Number(m[2]) };
 }

@@ -33,7 +33,7 @@ export function compileMatcher(m: LabelMatcher, opts: MatcherOptions): (value: s
       return (v) => !f(v);
     }
     default:
-      throw new Error(`unknown match type ${String((m as LabelMatcher).type)}`);
+      throw new Error(`unknown match type ${String(m.type)}`);
   }
 }
 

@@ -383,12 +383,7 @@ export function matchAnchored(regex: CompiledRegex, input: string): TemplateMatc
  * label_replace's core: when the anchored regex matches the whole input, the expanded template;
  * undefined when it does not match. `regex` may be a pattern string (compiled with `opts`, cached).
  */
-export function replaceAnchored(
-  regex: CompiledRegex | string,
-  input: string,
-  template: string,
-  opts: RegexOptions = { dotAll: true },
-): string | undefined {
+export function replaceAnchored(regex: CompiledRegex | string, input: string, template: string, opts: RegexOptions = { dotAll: true }): string | undefined {
   const re = typeof regex === 'string' ? compileRegex(regex, opts) : regex;
   const m = matchAnchored(re, input);
   return m === undefined ? undefined : expandTemplate(template, m);

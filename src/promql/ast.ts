@@ -22,12 +22,9 @@ export interface FunctionSpec {
 }
 
 export type AggregateOp =
-  | 'sum' | 'min' | 'max' | 'avg' | 'group' | 'stddev' | 'stdvar' | 'count' | 'count_values'
-  | 'bottomk' | 'topk' | 'quantile' | 'limitk' | 'limit_ratio';
+  'sum' | 'min' | 'max' | 'avg' | 'group' | 'stddev' | 'stdvar' | 'count' | 'count_values' | 'bottomk' | 'topk' | 'quantile' | 'limitk' | 'limit_ratio';
 
-export const AGGREGATORS_WITH_PARAM: ReadonlySet<AggregateOp> = new Set<AggregateOp>([
-  'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio',
-]);
+export const AGGREGATORS_WITH_PARAM: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio']);
 export const EXPERIMENTAL_AGGREGATORS: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['limitk', 'limit_ratio']);
 
 export type ArithmeticOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2';
@@ -159,12 +156,22 @@ export type Expr =
 
 export function valueTypeOf(e: Expr): ValueType {
   switch (e.type) {
-    case 'NumberLiteral': return 'scalar';
-    case 'StringLiteral': return 'string';
-    case 'ParenExpr': case 'UnaryExpr': case 'StepInvariantExpr': return valueTypeOf(e.expr);
-    case 'VectorSelector': case 'AggregateExpr': return 'vector';
-    case 'MatrixSelector': case 'SubqueryExpr': return 'matrix';
-    case 'Call': return e.func.returnType;
+    case 'NumberLiteral':
+      return 'scalar';
+    case 'StringLiteral':
+      return 'string';
+    case 'ParenExpr':
+    case 'UnaryExpr':
+    case 'StepInvariantExpr':
+      return valueTypeOf(e.expr);
+    case 'VectorSelector':
+    case 'AggregateExpr':
+      return 'vector';
+    case 'MatrixSelector':
+    case 'SubqueryExpr':
+      return 'matrix';
+    case 'Call':
+      return e.func.returnType;
     case 'BinaryExpr':
       return valueTypeOf(e.lhs) === 'scalar' && valueTypeOf(e.rhs) === 'scalar' ? 'scalar' : 'vector';
   }
@@ -173,9 +180,12 @@ export function valueTypeOf(e: Expr): ValueType {
 /** Prometheus DocumentedType: how value types are named in messages. */
 export function documentedType(t: ValueType): string {
   switch (t) {
-    case 'vector': return 'instant vector';
-    case 'matrix': return 'range vector';
-    default: return t;
+    case 'vector':
+      return 'instant vector';
+    case 'matrix':
+      return 'range vector';
+    default:
+      return t;
   }
 }
 
@@ -185,9 +195,7 @@ const S: ValueType = 'scalar';
 const STR: ValueType = 'string';
 
 function fn(name: string, argTypes: ValueType[], returnType: ValueType, variadic = 0, experimental = false, legacy = false): FunctionSpec {
-  return legacy
-    ? { name, argTypes, variadic, returnType, experimental, legacy }
-    : { name, argTypes, variadic, returnType, experimental };
+  return legacy ? { name, argTypes, variadic, returnType, experimental, legacy } : { name, argTypes, variadic, returnType, experimental };
 }
 
 const FUNCTION_LIST: FunctionSpec[] = [

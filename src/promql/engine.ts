@@ -5,13 +5,26 @@
 // storage once and slide over each series with indexes that only move forward.
 
 import type { Labels } from '../model/labels.js';
-import { type Series, type Storage } from '../storage/interface.js';
+import { type Storage } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
-import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type MatrixSelector, type SubqueryExpr, type VectorSelector } from './ast.js';
+import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type VectorSelector } from './ast.js';
 import { parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
-  checkAbort, countPoints, dropMetricName, labelsKey, makeSteps, mergeSameLabels, newVSeries, sameLabelsetError, tooManySamples, withoutName, type EvalCtx, type MatrixVal, type MSeries, type QueryState, type Val, type VectorVal, type VSeries,
+  checkAbort,
+  countPoints,
+  dropMetricName,
+  labelsKey,
+  makeSteps,
+  mergeSameLabels,
+  sameLabelsetError,
+  tooManySamples,
+  withoutName,
+  type EvalCtx,
+  type QueryState,
+  type Val,
+  type VectorVal,
+  type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
 import { evalAggregate } from './eval-aggr.js';
@@ -151,7 +164,13 @@ export class Engine {
   }
 
   private async exec(
-    storage: Storage, prepared: PreparedQuery, start: number, end: number, interval: number, signal: AbortSignal | undefined, instant: boolean,
+    storage: Storage,
+    prepared: PreparedQuery,
+    start: number,
+    end: number,
+    interval: number,
+    signal: AbortSignal | undefined,
+    instant: boolean,
   ): Promise<QueryOutput> {
     const { query, expr } = prepared;
     const vt = valueTypeOf(expr);
@@ -159,11 +178,20 @@ export class Engine {
       throw new PromQLError('bad_data', `invalid expression type ${JSON.stringify(documentedType(vt))} for range query, must be Scalar or instant Vector`);
     }
     const q: QueryState = {
-      storage, semantics: this.semantics, lookbackMs: this.lookbackMs, maxSamples: this.maxSamples,
-      deadline: Date.now() + this.timeoutMs, signal, queryStart: start, queryEnd: end,
-      noStepSubqueryIntervalMs: this.noStepSubqueryIntervalMs, enableExperimental: this.enableExperimental,
+      storage,
+      semantics: this.semantics,
+      lookbackMs: this.lookbackMs,
+      maxSamples: this.maxSamples,
+      deadline: Date.now() + this.timeoutMs,
+      signal,
+      queryStart: start,
+      queryEnd: end,
+      noStepSubqueryIntervalMs: this.noStepSubqueryIntervalMs,
+      enableExperimental: this.enableExperimental,
       delayedNameRemoval: this.delayedNameRemoval,
-      warnings: new Set(), infos: new Set(), checkCount: 0,
+      warnings: new Set(),
+      infos: new Set(),
+      checkCount: 0,
     };
     checkAbort(q, true);
     const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
@@ -336,14 +364,17 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
   if (selectors.length === 0) return undefined;
   let res;
   try {
-    res = await storage.pushdown({
-      query: query.trim(),
-      matchers: selectors[0]!.matchers,
-      startMs: ctx.start,
-      endMs: ctx.end,
-      stepMs: ctx.interval,
-      wholeQuerySelectors: selectors.map((v) => v.matchers),
-    }, q.signal);
+    res = await storage.pushdown(
+      {
+        query: query.trim(),
+        matchers: selectors[0].matchers,
+        startMs: ctx.start,
+        endMs: ctx.end,
+        stepMs: ctx.interval,
+        wholeQuerySelectors: selectors.map((v) => v.matchers),
+      },
+      q.signal,
+    );
   } catch (err) {
     if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
     throw err;

@@ -7,7 +7,18 @@ import { AvgAccumulator, SumAccumulator, VarianceAccumulator } from './functions
 import { quantile } from './functions/quantile.js';
 import { invalidQuantileWarning } from './functions/range.js';
 import {
-  checkAbort, delLabels, formatFloatF, formatFloatG, keepLabels, labelsKey, newVSeries, setLabel, type EvalCtx, type Val, type VectorVal, type VSeries,
+  checkAbort,
+  delLabels,
+  formatFloatF,
+  formatFloatG,
+  keepLabels,
+  labelsKey,
+  newVSeries,
+  setLabel,
+  type EvalCtx,
+  type Val,
+  type VectorVal,
+  type VSeries,
 } from './eval-types.js';
 import { goQuote } from '../util/go-quote.js';
 import { heapFix, heapPop, heapPush, sortReverse } from './go-heap.js';
@@ -89,7 +100,8 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
           if (first) acc[g] = new AvgAccumulator(sem);
           (acc[g] as AvgAccumulator).add(v);
           break;
-        case 'stddev': case 'stdvar':
+        case 'stddev':
+        case 'stdvar':
           if (first) acc[g] = new VarianceAccumulator(sem);
           (acc[g] as VarianceAccumulator).add(v);
           break;
@@ -103,7 +115,8 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
           if (first) acc[g] = [];
           (acc[g] as number[]).push(v);
           break;
-        case 'count': case 'group':
+        case 'count':
+        case 'group':
           break;
         default:
           throw new PromQLError('execution', `unsupported aggregation ${e.op}`);
@@ -113,14 +126,29 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
       if (counts[g] === 0) continue;
       let v: number;
       switch (e.op) {
-        case 'sum': v = (acc[g] as SumAccumulator).result(); break;
-        case 'avg': v = (acc[g] as AvgAccumulator).result(); break;
-        case 'stddev': v = (acc[g] as VarianceAccumulator).stddev(); break;
-        case 'stdvar': v = (acc[g] as VarianceAccumulator).variance(); break;
-        case 'quantile': v = quantile(scalarParam![i], acc[g] as number[]); break;
-        case 'count': v = counts[g]; break;
-        case 'group': v = 1; break;
-        default: v = vals[g];
+        case 'sum':
+          v = (acc[g] as SumAccumulator).result();
+          break;
+        case 'avg':
+          v = (acc[g] as AvgAccumulator).result();
+          break;
+        case 'stddev':
+          v = (acc[g] as VarianceAccumulator).stddev();
+          break;
+        case 'stdvar':
+          v = (acc[g] as VarianceAccumulator).variance();
+          break;
+        case 'quantile':
+          v = quantile(scalarParam![i], acc[g] as number[]);
+          break;
+        case 'count':
+          v = counts[g];
+          break;
+        case 'group':
+          v = 1;
+          break;
+        default:
+          v = vals[g];
       }
       out[g].has[i] = 1;
       out[g].vals[i] = v;
@@ -166,7 +194,7 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
         const v = vals(j);
         if (ctx.q.semantics === 'prometheus-2') {
           // 2.42: pop the worst and push the new one (replace in place for k == 1).
-          if (best.length < k || beats(v, vals(best[0]!)) || Number.isNaN(vals(best[0]!))) {
+          if (best.length < k || beats(v, vals(best[0])) || Number.isNaN(vals(best[0]))) {
             if (best.length === k) {
               if (k === 1) {
                 best[0] = j;
@@ -180,7 +208,7 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
           heapPush(best, j, less);
         } else {
           // 3.x: overwrite the worst and fix the heap.
-          const w = vals(best[0]!);
+          const w = vals(best[0]);
           if (beats(v, w) || (Number.isNaN(w) && !Number.isNaN(v))) {
             best[0] = j;
             if (k > 1) heapFix(best, 0, less);
@@ -189,7 +217,7 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
       }
       if (best.length > 1) sortReverse(best, less);
       for (let x = 0; x < best.length; x++) {
-        const j = best[x]!;
+        const j = best[x];
         let o = out[j];
         if (o === undefined) o = out[j] = newVSeries(input[j].labels, n, input[j].dropName === true);
         o.has[i] = 1;

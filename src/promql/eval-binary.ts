@@ -7,7 +7,21 @@ import { labelsToSetString } from '../model/labels.js';
 import { COMPARISON_OPS, type BinaryExpr, type BinaryOp, type VectorMatching } from './ast.js';
 import { goMod, goPow } from './functions/element.js';
 import {
-  checkAbort, delLabels, dropMetricName, getLabel, keepLabels, labelsKey, mergeSameLabels, newVSeries, sameLabelsetError, setLabel, withoutName, type EvalCtx, type QueryState, type Val, type VSeries,
+  checkAbort,
+  delLabels,
+  dropMetricName,
+  getLabel,
+  keepLabels,
+  labelsKey,
+  mergeSameLabels,
+  newVSeries,
+  sameLabelsetError,
+  setLabel,
+  withoutName,
+  type EvalCtx,
+  type QueryState,
+  type Val,
+  type VSeries,
 } from './eval-types.js';
 import { PromQLError } from '../errors.js';
 
@@ -19,20 +33,34 @@ function dropsName(op: BinaryOp, semantics: Semantics): boolean {
 /** Prometheus's vectorElemBinop for floats: [value, keep]. */
 function elemBinop(op: BinaryOp, l: number, r: number): [number, boolean] {
   switch (op) {
-    case '+': return [l + r, true];
-    case '-': return [l - r, true];
-    case '*': return [l * r, true];
-    case '/': return [l / r, true];
-    case '^': return [goPow(l, r), true];
-    case '%': return [goMod(l, r), true];
-    case 'atan2': return [Math.atan2(l, r), true];
-    case '==': return [l, l === r];
-    case '!=': return [l, l !== r];
-    case '>': return [l, l > r];
-    case '<': return [l, l < r];
-    case '>=': return [l, l >= r];
-    case '<=': return [l, l <= r];
-    default: throw new PromQLError('execution', `operator ${JSON.stringify(op)} not allowed for operations between vectors`);
+    case '+':
+      return [l + r, true];
+    case '-':
+      return [l - r, true];
+    case '*':
+      return [l * r, true];
+    case '/':
+      return [l / r, true];
+    case '^':
+      return [goPow(l, r), true];
+    case '%':
+      return [goMod(l, r), true];
+    case 'atan2':
+      return [Math.atan2(l, r), true];
+    case '==':
+      return [l, l === r];
+    case '!=':
+      return [l, l !== r];
+    case '>':
+      return [l, l > r];
+    case '<':
+      return [l, l < r];
+    case '>=':
+      return [l, l >= r];
+    case '<=':
+      return [l, l <= r];
+    default:
+      throw new PromQLError('execution', `operator ${JSON.stringify(op)} not allowed for operations between vectors`);
   }
 }
 
@@ -55,10 +83,14 @@ export function evalBinary(ctx: EvalCtx, e: BinaryExpr, lhs: Val, rhs: Val): Val
   if (lhs.type !== 'vector' || rhs.type !== 'vector') throw new PromQLError('execution', 'binary expression must contain only scalar and instant vector types');
   const vm: VectorMatching = e.vectorMatching ?? { card: 'one-to-one', matchingLabels: [], on: false, include: [] };
   switch (e.op) {
-    case 'and': return { type: 'vector', series: vectorAndUnless(ctx, lhs.series, rhs.series, vm, true) };
-    case 'unless': return { type: 'vector', series: vectorAndUnless(ctx, lhs.series, rhs.series, vm, false) };
-    case 'or': return { type: 'vector', series: vectorOr(ctx, lhs.series, rhs.series, vm) };
-    default: return { type: 'vector', series: vectorBinop(ctx, e, lhs.series, rhs.series, vm) };
+    case 'and':
+      return { type: 'vector', series: vectorAndUnless(ctx, lhs.series, rhs.series, vm, true) };
+    case 'unless':
+      return { type: 'vector', series: vectorAndUnless(ctx, lhs.series, rhs.series, vm, false) };
+    case 'or':
+      return { type: 'vector', series: vectorOr(ctx, lhs.series, rhs.series, vm) };
+    default:
+      return { type: 'vector', series: vectorBinop(ctx, e, lhs.series, rhs.series, vm) };
   }
 }
 
@@ -168,10 +200,12 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       if (dup !== undefined) {
         const side = oneToMany ? 'left' : 'right';
         const matched = labelsToSetString(matchLabels(rhs[j].labels, vm));
-        throw new PromQLError('execution',
+        throw new PromQLError(
+          'execution',
           `found duplicate series for the match group ${matched} on the ${side} hand-side of the operation: ` +
-          `[${labelsToSetString(rhs[j].labels)}, ${labelsToSetString(rhs[dup].labels)}]` +
-          ';many-to-many matching not allowed: matching labels must be unique on one side');
+            `[${labelsToSetString(rhs[j].labels)}, ${labelsToSetString(rhs[dup].labels)}]` +
+            ';many-to-many matching not allowed: matching labels must be unique on one side',
+        );
       }
       right.set(rsig[j], j);
     }
@@ -202,7 +236,8 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
       }
       const seen = matched.get(sig);
       if (vm.card === 'one-to-one') {
-        if (seen !== undefined) throw new PromQLError('execution', 'multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+        if (seen !== undefined)
+          throw new PromQLError('execution', 'multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
         matched.set(sig, null);
       } else {
         let set = seen;

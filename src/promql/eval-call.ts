@@ -6,12 +6,24 @@ import { compareLabels } from '../model/labels.js';
 import { METRIC_NAME, type LabelMatcher, type Labels } from '../model/labels.js';
 import { compileRegex, expandTemplate, matchAnchored } from '../model/regex.js';
 import { goQuote } from '../util/go-quote.js';
-import type { Call, Expr, MatrixSelector } from './ast.js';
+import type { Call, Expr } from './ast.js';
 import { ELEMENT_FUNCTIONS, clampDropsAll } from './functions/element.js';
 import { RANGE_FUNCTIONS, invalidQuantileWarning, possibleNonCounterInfo, type RangeFnContextWithOffset } from './functions/range.js';
 import { bucketFraction, bucketQuantile, type ClassicBucket } from './functions/quantile.js';
 import {
-  checkAbort, dropMetricName, getLabel, labelsKey, mergeSameLabels, newVSeries, setLabel, withoutName, type EvalCtx, type MatrixVal, type Val, type VectorVal, type VSeries,
+  checkAbort,
+  dropMetricName,
+  getLabel,
+  labelsKey,
+  mergeSameLabels,
+  newVSeries,
+  setLabel,
+  withoutName,
+  type EvalCtx,
+  type MatrixVal,
+  type Val,
+  type VectorVal,
+  type VSeries,
 } from './eval-types.js';
 import { evalVectorSelector, forEachWindow } from './eval-select.js';
 import { isLegacyLabelName } from '../model/label-name.js';
@@ -69,9 +81,10 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
     case 'absent_over_time': {
       const m = await matrixArg(ctx, e.args[0], evaluate);
       const present = new Uint8Array(n);
-      for (const s of m.series) forEachWindow(ctx, m, s, (i, from, to) => {
-        if (to > from) present[i] = 1;
-      });
+      for (const s of m.series)
+        forEachWindow(ctx, m, s, (i, from, to) => {
+          if (to > from) present[i] = 1;
+        });
       const out = newVSeries(absentLabels(e.args[0]), n);
       for (let i = 0; i < n; i++) {
         if (!present[i]) {
@@ -85,9 +98,11 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
       return labelReplace(ctx, e, evaluate);
     case 'label_join':
       return labelJoin(ctx, e, evaluate);
-    case 'sort': case 'sort_desc':
+    case 'sort':
+    case 'sort_desc':
       return sortByValue(ctx, await vectorArg(ctx, e.args[0], evaluate), name === 'sort_desc');
-    case 'sort_by_label': case 'sort_by_label_desc': {
+    case 'sort_by_label':
+    case 'sort_by_label_desc': {
       const v = await vectorArg(ctx, e.args[0], evaluate);
       const names: string[] = [];
       for (const a of e.args.slice(1)) names.push(await stringArg(ctx, a, evaluate));
@@ -97,7 +112,10 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
       return histogramQuantile(ctx, e, evaluate);
     case 'histogram_fraction':
       return histogramFraction(ctx, e, evaluate);
-    case 'histogram_count': case 'histogram_sum': case 'histogram_avg': case 'histogram_stddev':
+    case 'histogram_count':
+    case 'histogram_sum':
+    case 'histogram_avg':
+    case 'histogram_stddev':
     case 'histogram_stdvar':
       // Native histograms only: float samples are ignored.
       for (const a of e.args) await evaluate(ctx, a);
@@ -168,7 +186,7 @@ function absentLabels(arg: Expr): Labels {
   const a = unwrap(arg);
   let ms: LabelMatcher[];
   if (a.type === 'VectorSelector') ms = a.matchers;
-  else if (a.type === 'MatrixSelector') ms = (a as MatrixSelector).vectorSelector.matchers;
+  else if (a.type === 'MatrixSelector') ms = a.vectorSelector.matchers;
   else return [];
   let out: Labels = [];
   const has = new Set<string>();
@@ -241,7 +259,13 @@ async function rangeFunction(ctx: EvalCtx, e: Call, matrixIdx: number, evaluate:
       const evalTs = mat.atMs !== undefined && name !== 'predict_linear' ? ctx.start : ctx.steps[i];
       const offsetMs = mat.atMs !== undefined ? evalTs - mat.atMs + mat.offsetMs : mat.offsetMs;
       const fctx: RangeFnContextWithOffset = {
-        evalTs, rangeMs: mat.rangeMs, semantics: q.semantics, scalarArgs, metricName, annotate, offsetMs,
+        evalTs,
+        rangeMs: mat.rangeMs,
+        semantics: q.semantics,
+        scalarArgs,
+        metricName,
+        annotate,
+        offsetMs,
       };
       const v = fn({ ts: s.ts, vs: s.vs, from, to }, fctx);
       if (v === undefined) return;
@@ -303,7 +327,11 @@ async function labelJoin(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<Vec
   }
   if (!validLabelName(dst, ctx.q.semantics)) throw new PromQLError('execution', `invalid destination label name in label_join(): ${dst}`);
   const v = await vectorArg(ctx, e.args[0], evaluate);
-  const out = v.series.map((s) => ({ ...s, labels: setLabel(s.labels, dst, srcs.map((l) => getLabel(s.labels, l)).join(sep)), dropName: s.dropName === true && dst !== METRIC_NAME }));
+  const out = v.series.map((s) => ({
+    ...s,
+    labels: setLabel(s.labels, dst, srcs.map((l) => getLabel(s.labels, l)).join(sep)),
+    dropName: s.dropName === true && dst !== METRIC_NAME,
+  }));
   return { type: 'vector', series: mergeSameLabels(out, true) };
 }
 
@@ -379,7 +407,9 @@ function bucketGroups(ctx: EvalCtx, v: VectorVal): BucketGroup[] {
     const le = parseGoFloat(leStr);
     if (le === undefined) {
       if (q.semantics === 'prometheus-3') {
-        q.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of ${goQuote(leStr)} for metric name ${goQuote(getLabel(s.labels, METRIC_NAME))}`);
+        q.warnings.add(
+          `PromQL warning: bucket label "le" is missing or has a malformed value of ${goQuote(leStr)} for metric name ${goQuote(getLabel(s.labels, METRIC_NAME))}`,
+        );
       }
       continue;
     }
@@ -434,7 +464,9 @@ async function histogramQuantile(ctx: EvalCtx, e: Call, evaluate: Evaluate): Pro
     const res = bucketQuantile(qs[i], buckets, q.semantics);
     if (res.forcedMonotonic && q.semantics === 'prometheus-3') {
       const metric = getLabel(g.members[0].s.labels, METRIC_NAME);
-      q.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(metric)}`);
+      q.infos.add(
+        `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${goQuote(metric)}`,
+      );
     }
     return res.value;
   });

@@ -7,9 +7,7 @@
 
 import type { Series } from '../storage/interface.js';
 import type { Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
-import {
-  checkAbort, makeSteps, newVSeries, tooManySamples, type EvalCtx, type MatrixVal, type MSeries, type Val, type VSeries,
-} from './eval-types.js';
+import { checkAbort, makeSteps, newVSeries, tooManySamples, type EvalCtx, type MatrixVal, type MSeries, type Val, type VSeries } from './eval-types.js';
 import { PromQLError } from '../errors.js';
 
 type Evaluate = (ctx: EvalCtx, e: Expr) => Promise<Val>;

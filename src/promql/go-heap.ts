@@ -8,8 +8,8 @@ export type Less<T> = (a: T, b: T) => boolean;
 function up<T>(h: T[], j: number, less: Less<T>): void {
   for (;;) {
     const i = Math.trunc((j - 1) / 2); // Go's integer division: (0-1)/2 == 0
-    if (i === j || !less(h[j]!, h[i]!)) break;
-    [h[i], h[j]] = [h[j]!, h[i]!];
+    if (i === j || !less(h[j], h[i])) break;
+    [h[i], h[j]] = [h[j], h[i]];
     j = i;
   }
 }
@@ -21,9 +21,9 @@ function down<T>(h: T[], i0: number, n: number, less: Less<T>): boolean {
     if (j1 >= n) break;
     let j = j1;
     const j2 = j1 + 1;
-    if (j2 < n && less(h[j2]!, h[j1]!)) j = j2;
-    if (!less(h[j]!, h[i]!)) break;
-    [h[i], h[j]] = [h[j]!, h[i]!];
+    if (j2 < n && less(h[j2], h[j1])) j = j2;
+    if (!less(h[j], h[i])) break;
+    [h[i], h[j]] = [h[j], h[i]];
     i = j;
   }
   return i > i0;
@@ -38,7 +38,7 @@ export function heapPush<T>(h: T[], x: T, less: Less<T>): void {
 /** heap.Pop */
 export function heapPop<T>(h: T[], less: Less<T>): T {
   const n = h.length - 1;
-  [h[0], h[n]] = [h[n]!, h[0]!];
+  [h[0], h[n]] = [h[n], h[0]];
   down(h, 0, n, less);
   return h.pop()!;
 }
@@ -56,7 +56,7 @@ export function heapFix<T>(h: T[], i: number, less: Less<T>): void {
 export function sortReverse<T>(h: T[], less: Less<T>): void {
   if (h.length <= 12) {
     for (let i = 1; i < h.length; i++) {
-      for (let j = i; j > 0 && less(h[j - 1]!, h[j]!); j--) [h[j], h[j - 1]] = [h[j - 1]!, h[j]!];
+      for (let j = i; j > 0 && less(h[j - 1], h[j]); j--) [h[j], h[j - 1]] = [h[j - 1], h[j]];
     }
     return;
   }

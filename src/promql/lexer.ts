@@ -5,25 +5,7 @@
 import { goQuote } from '../util/go-quote.js';
 
 export type TokenKind =
-  | 'EOF'
-  | 'ERROR'
-  | 'IDENT'
-  | 'METRIC_IDENT'
-  | 'NUMBER'
-  | 'DURATION'
-  | 'STRING'
-  | '('
-  | ')'
-  | '{'
-  | '}'
-  | '['
-  | ']'
-  | ','
-  | '='
-  | ':'
-  | 'OP'
-  | 'KW'
-  | 'AGGR';
+  'EOF' | 'ERROR' | 'IDENT' | 'METRIC_IDENT' | 'NUMBER' | 'DURATION' | 'STRING' | '(' | ')' | '{' | '}' | '[' | ']' | ',' | '=' | ':' | 'OP' | 'KW' | 'AGGR';
 
 export interface Token {
   readonly kind: TokenKind;
@@ -34,8 +16,20 @@ export interface Token {
 }
 
 export const AGGREGATORS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values',
-  'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
 ]);
 /** Keywords (Prometheus IsKeyword) plus the @ preprocessors start/end. */
 const KEYWORDS = new Set(['bool', 'by', 'group_left', 'group_right', 'ignoring', 'offset', 'on', 'without', 'start', 'end']);
@@ -66,20 +60,30 @@ function goUnicode(ch: string): string {
 /** Prometheus Item.desc(): how a token is named in "unexpected ..." messages. */
 export function describeToken(t: Token): string {
   switch (t.kind) {
-    case 'EOF': return 'end of input';
-    case 'ERROR': return t.val;
-    case 'IDENT': return `identifier ${goQuote(t.val)}`;
-    case 'METRIC_IDENT': return `metric identifier ${goQuote(t.val)}`;
-    case 'NUMBER': return `number ${goQuote(t.val)}`;
-    case 'DURATION': return `duration ${goQuote(t.val)}`;
+    case 'EOF':
+      return 'end of input';
+    case 'ERROR':
+      return t.val;
+    case 'IDENT':
+      return `identifier ${goQuote(t.val)}`;
+    case 'METRIC_IDENT':
+      return `metric identifier ${goQuote(t.val)}`;
+    case 'NUMBER':
+      return `number ${goQuote(t.val)}`;
+    case 'DURATION':
+      return `duration ${goQuote(t.val)}`;
     case 'STRING': {
       const runes = [...t.val];
       return runes.length > 10 ? `string ${goQuote(runes.slice(0, 10).join(''))}...` : `string ${goQuote(t.val)}`;
     }
-    case 'OP': return `<op:${t.val}>`;
-    case 'AGGR': return `<aggr:${t.val}>`;
-    case 'KW': return t.val === 'start' || t.val === 'end' ? goQuote(t.val) : `<${t.val}>`;
-    default: return goQuote(t.val);
+    case 'OP':
+      return `<op:${t.val}>`;
+    case 'AGGR':
+      return `<aggr:${t.val}>`;
+    case 'KW':
+      return t.val === 'start' || t.val === 'end' ? goQuote(t.val) : `<${t.val}>`;
+    default:
+      return goQuote(t.val);
   }
 }
 
@@ -106,7 +110,7 @@ export class Lexer {
   }
 
   private peekChar(): string {
-    return this.pos < this.input.length ? this.input[this.pos]! : '';
+    return this.pos < this.input.length ? this.input[this.pos] : '';
   }
 
   /** Next non-comment token. */
@@ -130,31 +134,45 @@ export class Lexer {
       if (this.bracketOpen) return this.error('unclosed left bracket');
       return this.emit('EOF', '');
     }
-    const r = input[this.pos++]!;
+    const r = input[this.pos++];
     switch (r) {
       case '#':
         while (this.pos < input.length && input[this.pos] !== '\n') this.pos++;
         return null;
-      case ',': return this.emit(',');
-      case '*': case '/': case '%': case '+': case '-': case '^':
+      case ',':
+        return this.emit(',');
+      case '*':
+      case '/':
+      case '%':
+      case '+':
+      case '-':
+      case '^':
         return this.emit('OP');
-      case '@': return this.emit('OP');
+      case '@':
+        return this.emit('OP');
       case '=': {
         const t = this.peekChar();
-        if (t === '=') { this.pos++; return this.emit('OP'); }
+        if (t === '=') {
+          this.pos++;
+          return this.emit('OP');
+        }
         if (t === '~') return this.error(`unexpected character after '=': ${goQuoteRune(t)}`);
         return this.emit('=');
       }
       case '!': {
-        const t = this.pos < input.length ? input[this.pos++]! : '';
+        const t = this.pos < input.length ? input[this.pos++] : '';
         if (t === '=') return this.emit('OP');
         return this.error(`unexpected character after '!': ${t === '' ? "'\\x00'" : goQuoteRune(t)}`);
       }
-      case '<': case '>':
+      case '<':
+      case '>':
         if (this.peekChar() === '=') this.pos++;
         return this.emit('OP');
-      case '"': case "'": return this.lexString(r);
-      case '`': return this.lexRawString();
+      case '"':
+      case "'":
+        return this.lexString(r);
+      case '`':
+        return this.lexRawString();
       case '(':
         this.parenDepth++;
         return this.emit('(');
@@ -178,7 +196,7 @@ export class Lexer {
         return this.emit(']');
     }
     if (isSpace(r)) {
-      while (this.pos < input.length && isSpace(input[this.pos]!)) this.pos++;
+      while (this.pos < input.length && isSpace(input[this.pos])) this.pos++;
       return null;
     }
     if (isDigit(r) || (r === '.' && isDigit(this.peekChar()))) {
@@ -204,9 +222,9 @@ export class Lexer {
     const input = this.input;
     this.start = this.pos;
     if (this.pos >= input.length) return this.error('unexpected end of input inside braces');
-    const r = input[this.pos++]!;
+    const r = input[this.pos++];
     if (isSpace(r)) {
-      while (this.pos < input.length && isSpace(input[this.pos]!)) this.pos++;
+      while (this.pos < input.length && isSpace(input[this.pos])) this.pos++;
       return null;
     }
     if (r === '#') {
@@ -214,22 +232,30 @@ export class Lexer {
       return null;
     }
     if (isAlpha(r)) {
-      while (this.pos < input.length && isAlphaNumeric(input[this.pos]!)) this.pos++;
+      while (this.pos < input.length && isAlphaNumeric(input[this.pos])) this.pos++;
       return this.emit('IDENT');
     }
     switch (r) {
-      case ',': return this.emit(',');
-      case '"': case "'": return this.lexString(r);
-      case '`': return this.lexRawString();
+      case ',':
+        return this.emit(',');
+      case '"':
+      case "'":
+        return this.lexString(r);
+      case '`':
+        return this.lexRawString();
       case '=':
-        if (this.peekChar() === '~') { this.pos++; return this.emit('OP'); }
+        if (this.peekChar() === '~') {
+          this.pos++;
+          return this.emit('OP');
+        }
         return this.emit('=');
       case '!': {
-        const nr = this.pos < input.length ? input[this.pos++]! : '';
+        const nr = this.pos < input.length ? input[this.pos++] : '';
         if (nr === '~' || nr === '=') return this.emit('OP');
         return this.error(`unexpected character after '!' inside braces: ${nr === '' ? "'\\x00'" : goQuoteRune(nr)}`);
       }
-      case '{': return this.error(`unexpected left brace ${goQuoteRune(r)}`);
+      case '{':
+        return this.error(`unexpected left brace ${goQuoteRune(r)}`);
       case '}':
         this.state = 'statements';
         return this.emit('}');
@@ -240,7 +266,7 @@ export class Lexer {
 
   private lexKeywordOrIdentifier(): Token {
     const input = this.input;
-    while (this.pos < input.length && (isAlphaNumeric(input[this.pos]!) || input[this.pos] === ':')) this.pos++;
+    while (this.pos < input.length && (isAlphaNumeric(input[this.pos]) || input[this.pos] === ':')) this.pos++;
     const word = input.slice(this.start, this.pos);
     const lower = word.toLowerCase();
     if (lower === 'inf' || lower === 'nan') return this.emit('NUMBER');
@@ -252,12 +278,12 @@ export class Lexer {
 
   private acceptRun(pred: (c: string) => boolean): boolean {
     const s = this.pos;
-    while (this.pos < this.input.length && pred(this.input[this.pos]!)) this.pos++;
+    while (this.pos < this.input.length && pred(this.input[this.pos])) this.pos++;
     return this.pos > s;
   }
 
   private accept(chars: string): boolean {
-    if (this.pos < this.input.length && chars.includes(this.input[this.pos]!)) {
+    if (this.pos < this.input.length && chars.includes(this.input[this.pos])) {
       this.pos++;
       return true;
     }
@@ -307,7 +333,7 @@ export class Lexer {
     const input = this.input;
     for (;;) {
       if (this.pos >= input.length) return this.error('unterminated quoted string');
-      const c = input[this.pos++]!;
+      const c = input[this.pos++];
       if (c === '\\') {
         const err = this.lexEscape(quote);
         if (err) return err;
@@ -331,14 +357,45 @@ export class Lexer {
     let base: number;
     let max: number;
     switch (ch) {
-      case 'a': case 'b': case 'f': case 'n': case 'r': case 't': case 'v': case '\\':
+      case 'a':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+      case 'v':
+      case '\\':
         return null;
-      case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-        n = 3; base = 8; max = 255;
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
+        n = 3;
+        base = 8;
+        max = 255;
         break;
-      case 'x': n = 2; base = 16; max = 255; ch = this.nextRune(); break;
-      case 'u': n = 4; base = 16; max = 0x10ffff; ch = this.nextRune(); break;
-      case 'U': n = 8; base = 16; max = 0x10ffff; ch = this.nextRune(); break;
+      case 'x':
+        n = 2;
+        base = 16;
+        max = 255;
+        ch = this.nextRune();
+        break;
+      case 'u':
+        n = 4;
+        base = 16;
+        max = 0x10ffff;
+        ch = this.nextRune();
+        break;
+      case 'U':
+        n = 8;
+        base = 16;
+        max = 0x10ffff;
+        ch = this.nextRune();
+        break;
       default:
         if (ch === quote) return null;
         return this.error(`unknown escape sequence ${goUnicode(ch)}`);
@@ -369,7 +426,7 @@ export class Lexer {
     const input = this.input;
     for (;;) {
       if (this.pos >= input.length) return this.error('unterminated raw string');
-      const c = input[this.pos++]!;
+      const c = input[this.pos++];
       if (c === '`') return this.emit('STRING');
       if (c === '\ufffd') return this.error('invalid UTF-8 rune');
     }
@@ -387,7 +444,7 @@ function isSurrogatePair(s: string, i: number): boolean {
  * produce raw bytes, the result is decoded as UTF-8 (invalid sequences become U+FFFD).
  */
 export function unquoteString(raw: string): string {
-  const q = raw[0]!;
+  const q = raw[0];
   const body = raw.slice(1, -1);
   if (q === '`') return body;
   if (!body.includes('\\')) return body;
@@ -397,7 +454,7 @@ export function unquoteString(raw: string): string {
   };
   let i = 0;
   while (i < body.length) {
-    const c = body[i]!;
+    const c = body[i];
     if (c !== '\\') {
       const cp = body.codePointAt(i)!;
       const ch = String.fromCodePoint(cp);
@@ -405,19 +462,42 @@ export function unquoteString(raw: string): string {
       i += ch.length;
       continue;
     }
-    const e = body[i + 1]!;
+    const e = body[i + 1];
     i += 2;
     switch (e) {
-      case 'a': bytes.push(7); break;
-      case 'b': bytes.push(8); break;
-      case 'f': bytes.push(12); break;
-      case 'n': bytes.push(10); break;
-      case 'r': bytes.push(13); break;
-      case 't': bytes.push(9); break;
-      case 'v': bytes.push(11); break;
-      case 'x': bytes.push(parseInt(body.slice(i, i + 2), 16)); i += 2; break;
-      case 'u': pushStr(String.fromCodePoint(parseInt(body.slice(i, i + 4), 16))); i += 4; break;
-      case 'U': pushStr(String.fromCodePoint(parseInt(body.slice(i, i + 8), 16))); i += 8; break;
+      case 'a':
+        bytes.push(7);
+        break;
+      case 'b':
+        bytes.push(8);
+        break;
+      case 'f':
+        bytes.push(12);
+        break;
+      case 'n':
+        bytes.push(10);
+        break;
+      case 'r':
+        bytes.push(13);
+        break;
+      case 't':
+        bytes.push(9);
+        break;
+      case 'v':
+        bytes.push(11);
+        break;
+      case 'x':
+        bytes.push(parseInt(body.slice(i, i + 2), 16));
+        i += 2;
+        break;
+      case 'u':
+        pushStr(String.fromCodePoint(parseInt(body.slice(i, i + 4), 16)));
+        i += 4;
+        break;
+      case 'U':
+        pushStr(String.fromCodePoint(parseInt(body.slice(i, i + 8), 16)));
+        i += 8;
+        break;
       default:
         if (e >= '0' && e <= '7') {
           bytes.push(parseInt(body.slice(i - 1, i + 2), 8));

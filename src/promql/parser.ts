@@ -5,21 +5,46 @@ import { compileMatcher } from '../model/matchers.js';
 import { compileRegex } from '../model/regex.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
-  AGGREGATORS_WITH_PARAM, COMPARISON_OPS, EXPERIMENTAL_AGGREGATORS, FUNCTIONS, SET_OPS,
-  documentedType, valueTypeOf,
-  type AggregateExpr, type AggregateOp, type BinaryExpr, type BinaryOp, type Call, type Expr,
-  type MatrixSelector, type NumberLiteral, type PosRange, type SubqueryExpr, type ValueType,
-  type VectorMatching, type VectorSelector,
+  AGGREGATORS_WITH_PARAM,
+  COMPARISON_OPS,
+  EXPERIMENTAL_AGGREGATORS,
+  FUNCTIONS,
+  SET_OPS,
+  documentedType,
+  valueTypeOf,
+  type AggregateExpr,
+  type AggregateOp,
+  type BinaryExpr,
+  type BinaryOp,
+  type Call,
+  type Expr,
+  type MatrixSelector,
+  type PosRange,
+  type SubqueryExpr,
+  type ValueType,
+  type VectorMatching,
+  type VectorSelector,
 } from './ast.js';
 import { Lexer, describeToken, goQuote, unquoteString, type Token } from './lexer.js';
 import { isLegacyLabelName } from '../model/label-name.js';
 import { PromQLParseError } from '../errors.js';
 
 const PREC: Record<string, number> = {
-  or: 1, and: 2, unless: 2,
-  '==': 3, '!=': 3, '<=': 3, '<': 3, '>=': 3, '>': 3,
-  '+': 4, '-': 4,
-  '*': 5, '/': 5, '%': 5, atan2: 5,
+  or: 1,
+  and: 2,
+  unless: 2,
+  '==': 3,
+  '!=': 3,
+  '<=': 3,
+  '<': 3,
+  '>=': 3,
+  '>': 3,
+  '+': 4,
+  '-': 4,
+  '*': 5,
+  '/': 5,
+  '%': 5,
+  atan2: 5,
   '^': 6,
 };
 const POW_PREC = 6;
@@ -97,7 +122,12 @@ class Parser {
     const t = this.tok;
     let vs: VectorSelector;
     if (t.kind === '{') vs = this.parseVectorSelector(undefined);
-    else if (t.kind === 'IDENT' || t.kind === 'METRIC_IDENT' || t.kind === 'AGGR' || ((t.kind === 'KW' || t.kind === 'OP') && METRIC_NAME_KEYWORDS.has(t.val))) {
+    else if (
+      t.kind === 'IDENT' ||
+      t.kind === 'METRIC_IDENT' ||
+      t.kind === 'AGGR' ||
+      ((t.kind === 'KW' || t.kind === 'OP') && METRIC_NAME_KEYWORDS.has(t.val))
+    ) {
       this.advance();
       vs = this.parseVectorSelector(t);
     } else {
@@ -136,7 +166,12 @@ class Parser {
       }
       const rhs = this.parseBinary(op === '^' ? prec : prec + 1);
       const bin: BinaryExpr = {
-        type: 'BinaryExpr', op, lhs, rhs, returnBool, vectorMatching: vm,
+        type: 'BinaryExpr',
+        op,
+        lhs,
+        rhs,
+        returnBool,
+        vectorMatching: vm,
         pos: { start: lhs.pos.start, end: rhs.pos.end },
       };
       lhs = bin;
@@ -201,8 +236,15 @@ class Parser {
         this.advance();
         const n = this.tok;
         if (n.kind === '(' || (n.kind === 'KW' && (n.val === 'by' || n.val === 'without'))) return this.parseAggregate(t);
-        if (n.kind === 'IDENT' || n.kind === 'METRIC_IDENT' || n.kind === 'NUMBER' || n.kind === 'DURATION' ||
-            n.kind === 'STRING' || n.kind === 'AGGR' || (n.kind === 'KW' && (n.val === 'start' || n.val === 'end'))) {
+        if (
+          n.kind === 'IDENT' ||
+          n.kind === 'METRIC_IDENT' ||
+          n.kind === 'NUMBER' ||
+          n.kind === 'DURATION' ||
+          n.kind === 'STRING' ||
+          n.kind === 'AGGR' ||
+          (n.kind === 'KW' && (n.val === 'start' || n.val === 'end'))
+        ) {
           this.unexpected('aggregation');
         }
         return this.parseVectorSelector(t);
@@ -321,8 +363,13 @@ class Parser {
     const labels: string[] = [];
     while (this.k() !== ')') {
       const t = this.tok;
-      if (t.kind === 'IDENT' || t.kind === 'METRIC_IDENT' || t.kind === 'KW' || t.kind === 'AGGR' ||
-          (t.kind === 'OP' && /^[a-z]/.test(t.val) && t.val !== '@')) {
+      if (
+        t.kind === 'IDENT' ||
+        t.kind === 'METRIC_IDENT' ||
+        t.kind === 'KW' ||
+        t.kind === 'AGGR' ||
+        (t.kind === 'OP' && /^[a-z]/.test(t.val) && t.val !== '@')
+      ) {
         labels.push(t.val);
       } else if (t.kind === 'STRING') {
         labels.push(unquoteString(t.val));
@@ -389,8 +436,13 @@ class Parser {
       this.fail(pos, `wrong number of arguments for aggregate expression provided, expected ${desired}, got ${args.length}`);
     }
     const agg: AggregateExpr = {
-      type: 'AggregateExpr', op, expr: args[desired - 1]!, grouping, without,
-      experimental: EXPERIMENTAL_AGGREGATORS.has(op), pos,
+      type: 'AggregateExpr',
+      op,
+      expr: args[desired - 1],
+      grouping,
+      without,
+      experimental: EXPERIMENTAL_AGGREGATORS.has(op),
+      pos,
     };
     if (desired === 2) agg.param = args[0];
     return agg;
@@ -407,7 +459,9 @@ class Parser {
       else if (e.timestampMs !== undefined || e.startOrEnd !== undefined) msg = 'no @ modifiers allowed before range';
       if (msg) this.fail({ start: open.pos, end: close.end }, msg);
       const ms: MatrixSelector = {
-        type: 'MatrixSelector', vectorSelector: e as VectorSelector, rangeMs: range,
+        type: 'MatrixSelector',
+        vectorSelector: e as VectorSelector,
+        rangeMs: range,
         pos: { start: e.pos.start, end: close.end },
       };
       return ms;
@@ -421,7 +475,11 @@ class Parser {
     }
     const close = this.advance();
     const sq: SubqueryExpr = {
-      type: 'SubqueryExpr', expr: e, rangeMs: range, stepMs: step, offsetMs: 0,
+      type: 'SubqueryExpr',
+      expr: e,
+      rangeMs: range,
+      stepMs: step,
+      offsetMs: 0,
       pos: { start: e.pos.start, end: close.end },
     };
     return sq;
@@ -430,9 +488,12 @@ class Parser {
   /** The node whose offset/@ a modifier sets, or an error (Prometheus addOffset/getAtModifierVars). */
   private modifierTarget(e: Expr, what: string): VectorSelector | SubqueryExpr {
     switch (e.type) {
-      case 'VectorSelector': return e;
-      case 'SubqueryExpr': return e;
-      case 'MatrixSelector': return e.vectorSelector;
+      case 'VectorSelector':
+        return e;
+      case 'SubqueryExpr':
+        return e;
+      case 'MatrixSelector':
+        return e.vectorSelector;
       default:
         return this.fail(e.pos, `${what} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
     }
@@ -504,9 +565,9 @@ class Parser {
         const rt = this.checkAST(node.rhs);
         const opRange = (): PosRange => {
           let s = node.lhs.pos.end;
-          while (s < this.input.length && /\s/.test(this.input[s]!)) s++;
+          while (s < this.input.length && /\s/.test(this.input[s])) s++;
           let e = node.rhs.pos.start - 1;
-          while (e > s && /\s/.test(this.input[e]!)) e--;
+          while (e > s && /\s/.test(this.input[e])) e--;
           return { start: s, end: e };
         };
         const isCmp = COMPARISON_OPS.has(node.op);
@@ -558,7 +619,7 @@ class Parser {
             if (f.variadic === 0) return;
             i = nargs - 1;
           }
-          this.expectType(arg, f.argTypes[i]!, `call to function ${goQuote(f.name)}`);
+          this.expectType(arg, f.argTypes[i], `call to function ${goQuote(f.name)}`);
         });
         break;
       }
@@ -638,8 +699,8 @@ function formatNumber(v: number): string {
   if (!m) return s;
   const [, sign, int, frac = '', expS] = m;
   const exp = Number(expS);
-  const digits = int! + frac;
-  const point = int!.length + exp;
+  const digits = int + frac;
+  const point = int.length + exp;
   if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
   if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
@@ -681,16 +742,22 @@ export function formatExpr(e: Expr): string {
     case 'NumberLiteral':
       if (e.duration) return e.val < 0 ? `-${formatMs(Math.round(-e.val * 1000))}` : formatMs(Math.round(e.val * 1000));
       return formatNumber(e.val);
-    case 'StringLiteral': return goQuote(e.val);
-    case 'ParenExpr': return `(${formatExpr(e.expr)})`;
-    case 'UnaryExpr': return `${e.op}${formatExpr(e.expr)}`;
-    case 'StepInvariantExpr': return formatExpr(e.expr);
-    case 'VectorSelector': return formatVectorSelector(e, true);
+    case 'StringLiteral':
+      return goQuote(e.val);
+    case 'ParenExpr':
+      return `(${formatExpr(e.expr)})`;
+    case 'UnaryExpr':
+      return `${e.op}${formatExpr(e.expr)}`;
+    case 'StepInvariantExpr':
+      return formatExpr(e.expr);
+    case 'VectorSelector':
+      return formatVectorSelector(e, true);
     case 'MatrixSelector':
       return `${formatVectorSelector(e.vectorSelector, false)}[${formatMs(e.rangeMs)}]${atAndOffset(e.vectorSelector)}`;
     case 'SubqueryExpr':
       return `${formatExpr(e.expr)}[${formatMs(e.rangeMs)}:${e.stepMs ? formatMs(e.stepMs) : ''}]${atAndOffset(e)}`;
-    case 'Call': return `${e.func.name}(${e.args.map(formatExpr).join(', ')})`;
+    case 'Call':
+      return `${e.func.name}(${e.args.map(formatExpr).join(', ')})`;
     case 'AggregateExpr': {
       let s: string = e.op;
       if (e.without) s += ` without (${joinLabels(e.grouping)}) `;

@@ -10,7 +10,7 @@
 import { METRIC_NAME } from '../model/labels.js';
 import { type PushdownRequest, type PushdownResult } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
-import type { Call, Expr, MatrixSelector } from './ast.js';
+import type { Call, MatrixSelector } from './ast.js';
 import { formatExpr } from './parser.js';
 import { possibleNonCounterInfo } from './functions/range.js';
 import { newVSeries, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
@@ -18,10 +18,27 @@ import { PromQLError } from '../errors.js';
 
 /** Range functions whose value for a series depends on that series' window only. */
 const PER_SERIES_RANGE_FUNCTIONS = new Set([
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'resets', 'changes',
-  'avg_over_time', 'min_over_time', 'max_over_time', 'sum_over_time', 'count_over_time',
-  'last_over_time', 'present_over_time', 'stddev_over_time', 'stdvar_over_time',
-  'quantile_over_time', 'predict_linear', 'holt_winters', 'double_exponential_smoothing',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'resets',
+  'changes',
+  'avg_over_time',
+  'min_over_time',
+  'max_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'last_over_time',
+  'present_over_time',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'quantile_over_time',
+  'predict_linear',
+  'holt_winters',
+  'double_exponential_smoothing',
 ]);
 
 /** Literal arguments that could raise a warning or an error on the raw path are not pushed. */
@@ -29,7 +46,7 @@ function literalArgsSafe(name: string, args: number[]): boolean {
   if (args.some((a) => !Number.isFinite(a))) return false;
   switch (name) {
     case 'quantile_over_time':
-      return args[0]! >= 0 && args[0]! <= 1;
+      return args[0] >= 0 && args[0] <= 1;
     case 'holt_winters':
     case 'double_exponential_smoothing':
       return args.every((a) => a > 0 && a < 1);
@@ -65,7 +82,7 @@ export function planPushdown(ctx: EvalCtx, e: Call): PushdownPlan | undefined {
   const nameMatcher = vs.matchers.find((m) => m.name === METRIC_NAME && m.type === '=');
   if (nameMatcher === undefined || nameMatcher.value === '') return undefined;
   return {
-    request: { query: formatExpr(e as Expr), matchers: vs.matchers, startMs: ctx.start, endMs: ctx.end, stepMs: ctx.interval },
+    request: { query: formatExpr(e), matchers: vs.matchers, startMs: ctx.start, endMs: ctx.end, stepMs: ctx.interval },
     metricName: nameMatcher.value,
   };
 }
@@ -81,7 +98,7 @@ export function answerSeries(ctx: EvalCtx, res: PushdownResult): VSeries[] {
     if (s.timestamps.length === 0) continue;
     const r = newVSeries(s.labels, n);
     for (let k = 0; k < s.timestamps.length; k++) {
-      const t = s.timestamps[k]!;
+      const t = s.timestamps[k];
       const i = ctx.interval > 0 ? (t - ctx.start) / ctx.interval : t === ctx.start ? 0 : -1;
       if (!Number.isInteger(i) || i < 0 || i >= n) {
         throw new PromQLError('execution', `the downstream answered a point at ${t}, which is not a step of the query`);

@@ -28,7 +28,7 @@ import { mergeSeriesSets } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
 import { seriesOf, unionLabelSets, unionMetadata } from '../storage/read.js';
-import { DownstreamApiError, DownstreamError, StorageUnavailableError } from '../errors.js';
+import { DownstreamApiError, DownstreamError } from '../errors.js';
 import { GroupError, TimeoutError } from '../errors.js';
 
 /** One target of a group, as the fan-out sees it. */
@@ -76,8 +76,17 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
 
 /** Why a pushdown was not used (counted per reason), or 'pushed' / 'pushed_query' (a whole query). */
 export type PushdownOutcome =
-  | 'pushed' | 'pushed_query' | 'disabled' | 'group_label_matcher' | 'replicas' | 'refused' | 'same_series_in_two_groups' | 'several_groups'
-  | 'group_labels' | 'group_failed' | 'binary_reads';
+  | 'pushed'
+  | 'pushed_query'
+  | 'disabled'
+  | 'group_label_matcher'
+  | 'replicas'
+  | 'refused'
+  | 'same_series_in_two_groups'
+  | 'several_groups'
+  | 'group_labels'
+  | 'group_failed'
+  | 'binary_reads';
 
 export interface FanoutOptions {
   /** Maximum concurrent target requests to one group, over all queries of this FanoutStorage. */
@@ -149,11 +158,7 @@ export class FanoutStorage {
     hints: SelectHints | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Series[]> {
-    const outcomes = await this.fanout(
-      matchers,
-      (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig),
-      signal,
-    );
+    const outcomes = await this.fanout(matchers, (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig), signal);
     const perGroup: Series[][] = [];
     this.collect(outcomes, warnings, (g, results, local) => {
       const merged = mergeSeriesSets(results, g.spec.antiAffinityMs);
@@ -173,13 +178,7 @@ export class FanoutStorage {
    * Label sets only: each target's own series lookup (Storage.series, else select's labels), group
    * labels and pruning as select does, replicas and groups unioned.
    */
-  private async series(
-    warnings: string[],
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Labels[]> {
+  private async series(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number, signal: AbortSignal | undefined): Promise<Labels[]> {
     const outcomes = await this.fanout(matchers, (t, downstream, sig) => seriesOf(t, downstream, startMs, endMs, sig), signal);
     const perGroup: Labels[][] = [];
     this.collect(outcomes, warnings, (g, results, local) => {
@@ -196,15 +195,10 @@ export class FanoutStorage {
    * target order: distinct entries per metric, at most limitPerMetric when > 0. Groups failing
    * follow select's rules.
    */
-  private async metadata(
-    warnings: string[],
-    metric: string | undefined,
-    limitPerMetric: number,
-    signal: AbortSignal | undefined,
-  ): Promise<MetricMetadataMap> {
+  private async metadata(warnings: string[], metric: string | undefined, limitPerMetric: number, signal: AbortSignal | undefined): Promise<MetricMetadataMap> {
     const outcomes = await this.fanout(
       [],
-      async (t, _downstream, sig) => (t.metadata ? t.metadata(metric, limitPerMetric, sig) : new Map() as MetricMetadataMap),
+      async (t, _downstream, sig) => (t.metadata ? t.metadata(metric, limitPerMetric, sig) : (new Map() as MetricMetadataMap)),
       signal,
     );
     const maps: MetricMetadataMap[] = [];
@@ -227,13 +221,7 @@ export class FanoutStorage {
     return [...names].sort(compareStrings);
   }
 
-  private async labelValues(
-    warnings: string[],
-    name: string,
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-  ): Promise<string[]> {
+  private async labelValues(warnings: string[], name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
     const outcomes = await this.fanout(
       matchers,
       async (t, downstream, _sig, g) => {
@@ -273,11 +261,11 @@ export class FanoutStorage {
       if (p.local.length > 0) return outcome('group_label_matcher');
       // A target with its own (service discovery) labels is wrapped and cannot evaluate: raw data.
       const members = g.members();
-      if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
+      if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
       // Per step, a pushed answer has one JSON point per series; raw reads through remote read move
       // each sample in about 1.4 bytes. Only an instant query (one point for a window of samples)
       // then gains; range queries read raw samples.
-      if (req.stepMs > 0 && members[0]!.storage.readsBinarySamples?.() === true) return outcome('binary_reads');
+      if (req.stepMs > 0 && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     }
     const { outcomes, refused } = await this.evaluateOn(req.matchers, req, signal);
     if (refused) return outcome('refused');
@@ -315,11 +303,11 @@ export class FanoutStorage {
   ): Promise<PushdownResult | undefined> {
     const reached = this.groups.filter((g) => selectors.some((ms) => !planGroup(g, ms).pruned));
     if (reached.length !== 1) return outcome('several_groups');
-    const g = reached[0]!;
+    const g = reached[0];
     if (!g.spec.pushdown) return outcome('disabled');
     if (g.labels.length > 0) return outcome('group_labels');
     const members = g.members();
-    if (members.length !== 1 || !canEvaluate(members[0]!.storage)) return outcome('replicas');
+    if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
     const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');
@@ -340,15 +328,19 @@ export class FanoutStorage {
    */
   private async evaluateOn(matchers: LabelMatcher[], req: PushdownRequest, signal: AbortSignal | undefined) {
     let refused = false;
-    const outcomes = await this.fanout(matchers, async (t, _downstream, sig) => {
-      try {
-        return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
-      } catch (err) {
-        if (!(err instanceof DownstreamApiError)) throw err;
-        refused = true;
-        return { series: [] } as PushdownResult;
-      }
-    }, signal);
+    const outcomes = await this.fanout(
+      matchers,
+      async (t, _downstream, sig) => {
+        try {
+          return await (t as Storage & EvaluatingTarget).evaluate(req, sig);
+        } catch (err) {
+          if (!(err instanceof DownstreamApiError)) throw err;
+          refused = true;
+          return { series: [] };
+        }
+      },
+      signal,
+    );
     return { outcomes, refused };
   }
 
@@ -432,7 +424,7 @@ function groupMembers(spec: GroupSpec): () => readonly GroupTarget[] {
   const targets = spec.targets ?? [];
   const names = spec.targetNames ?? [];
   if (targets.length !== names.length) throw new Error(`server group ${quoted}: targets and targetNames differ in length`);
-  const fixed = targets.map((storage, i) => ({ storage, name: names[i]! }));
+  const fixed = targets.map((storage, i) => ({ storage, name: names[i] }));
   return () => fixed;
 }
 

@@ -11,7 +11,6 @@ import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings } from '../model/labels.js';
 
-
 /** `inner` with `labels` added to its series; `inner` itself when there are none. */
 export function withTargetLabels(inner: Storage, labels: Record<string, string>): Storage {
   const sorted: Label[] = Object.entries(labels)

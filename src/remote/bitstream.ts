@@ -27,19 +27,19 @@ export class BitReader {
     this.pos = pos + n;
     if (i + 5 <= buf.length) {
       // Five bytes hold any 32 bits starting inside the first one.
-      const word = (buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!;
-      return (((word << off) | (buf[i + 4]! >>> (8 - off))) >>> (32 - n)) >>> 0;
+      const word = (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3];
+      return (((word << off) | (buf[i + 4] >>> (8 - off))) >>> (32 - n)) >>> 0;
     }
     // Near the end: bit by bit from the bytes that exist.
     let out = 0;
-    for (let p = pos; p < pos + n; p++) out = out * 2 + ((buf[p >>> 3]! >>> (7 - (p & 7))) & 1);
+    for (let p = pos; p < pos + n; p++) out = out * 2 + ((buf[p >>> 3] >>> (7 - (p & 7))) & 1);
     return out;
   }
 
   readBit(): number {
     if (this.pos >= this.limit) throw new BitstreamError(`needs 1 more bit at bit ${this.pos} of ${this.limit} (truncated)`);
     const p = this.pos++;
-    return (this.buf[p >>> 3]! >>> (7 - (p & 7))) & 1;
+    return (this.buf[p >>> 3] >>> (7 - (p & 7))) & 1;
   }
 
   /** Reads 8 bits (Go's bstreamReader.ReadByte, what binary.ReadVarint uses). */

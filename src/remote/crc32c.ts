@@ -8,13 +8,13 @@ const TABLES: Uint32Array[] = (() => {
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t[0]![n] = c >>> 0;
+    t[0][n] = c >>> 0;
   }
   for (let n = 0; n < 256; n++) {
-    let c = t[0]![n]!;
+    let c = t[0][n];
     for (let k = 1; k < 8; k++) {
-      c = (t[0]![c & 0xff]! ^ (c >>> 8)) >>> 0;
-      t[k]![n] = c;
+      c = (t[0][c & 0xff] ^ (c >>> 8)) >>> 0;
+      t[k][n] = c;
     }
   }
   return t;
@@ -28,17 +28,9 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   const n = data.length;
   const n8 = n - (n % 8);
   for (; i < n8; i += 8) {
-    const a = (c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
-    c =
-      t7[a & 0xff]! ^
-      t6[(a >>> 8) & 0xff]! ^
-      t5[(a >>> 16) & 0xff]! ^
-      t4[a >>> 24]! ^
-      t3[data[i + 4]!]! ^
-      t2[data[i + 5]!]! ^
-      t1[data[i + 6]!]! ^
-      t0[data[i + 7]!]!;
+    const a = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
+    c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^ t3[data[i + 4]] ^ t2[data[i + 5]] ^ t1[data[i + 6]] ^ t0[data[i + 7]];
   }
-  for (; i < n; i++) c = t0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < n; i++) c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }

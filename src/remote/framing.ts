@@ -56,7 +56,7 @@ export class FrameReader {
         while (i < n && !this.headerComplete()) hdr[this.headerLen++] = chunk[i++]!;
         if (!this.headerComplete()) break;
         const { size, varintLen } = this.parseSize();
-        this.crc = ((hdr[varintLen]! << 24) | (hdr[varintLen + 1]! << 16) | (hdr[varintLen + 2]! << 8) | hdr[varintLen + 3]!) >>> 0;
+        this.crc = ((hdr[varintLen] << 24) | (hdr[varintLen + 1] << 16) | (hdr[varintLen + 2] << 8) | hdr[varintLen + 3]) >>> 0;
         this.headerLen = 0;
         // A frame that lies whole in this piece is handed out as a view, without a copy.
         if (n - i >= size) {
@@ -94,7 +94,7 @@ export class FrameReader {
   private headerComplete(): boolean {
     const h = this.header;
     for (let k = 0; k < this.headerLen && k < 10; k++) {
-      if (h[k]! < 0x80) return this.headerLen >= k + 5;
+      if (h[k] < 0x80) return this.headerLen >= k + 5;
     }
     if (this.headerLen >= 10) throw new FrameError(`frame ${this.frames + 1}: malformed length (varint longer than 10 bytes)`);
     return false;
@@ -105,8 +105,8 @@ export class FrameReader {
     let size = 0;
     let shift = 1;
     let k = 0;
-    for (;; k++) {
-      const b = h[k]!;
+    for (; ; k++) {
+      const b = h[k];
       size += (b & 0x7f) * shift;
       shift *= 128;
       if (b < 0x80) break;
@@ -122,9 +122,7 @@ export class FrameReader {
     this.frames++;
     this.bytes += frame.length;
     if (got !== this.crc) {
-      throw new FrameError(
-        `frame ${this.frames} is corrupt: checksum mismatch (CRC-32C ${hex(got)}, header says ${hex(this.crc)})`,
-      );
+      throw new FrameError(`frame ${this.frames} is corrupt: checksum mismatch (CRC-32C ${hex(got)}, header says ${hex(this.crc)})`);
     }
   }
 }

@@ -213,8 +213,7 @@ function decodeTimeSeries(r: ProtoReader): PbTimeSeries {
       sample.pos = s;
       sample.end = e;
       cols.push(sample);
-    }
-    else if (field === 4 && wire === WIRE_LEN) {
+    } else if (field === 4 && wire === WIRE_LEN) {
       histograms++;
       r.skip(wire);
     } else r.skip(wire);
@@ -384,8 +383,8 @@ export function writeQueryResult(w: ProtoWriter, field: number, series: Iterable
     const ts = s.timestamps;
     const stale = s.stale;
     for (let i = 0; i < ts.length; i++) {
-      let lo = bits[2 * i]!;
-      let hi = bits[2 * i + 1]!;
+      let lo = bits[2 * i];
+      let hi = bits[2 * i + 1];
       if (stale !== undefined && stale[i] !== 0) {
         lo = STALE_NAN_LO;
         hi = STALE_NAN_HI;
@@ -400,7 +399,7 @@ export function writeQueryResult(w: ProtoWriter, field: number, series: Iterable
         w.tag(1, WIRE_FIXED64);
         w.fixed64Bits(lo, hi);
       }
-      writeInt64Field(w, 2, ts[i]!);
+      writeInt64Field(w, 2, ts[i]);
       w.endMessage(pm);
     }
     w.endMessage(sm);

@@ -49,7 +49,7 @@ export class ProtoReader {
     let shift = 1;
     for (let i = 0; i < 5; i++) {
       if (p >= this.end) throw new ProtobufError('truncated varint');
-      const b = buf[p++]!;
+      const b = buf[p++];
       v += (b & 0x7f) * shift;
       if (b < 0x80) {
         if (v >= TWO_32) break;
@@ -112,8 +112,8 @@ export class ProtoReader {
     if (p + 8 > this.end) throw new ProtobufError('truncated fixed64');
     const b = this.buf;
     this.pos = p + 8;
-    this.hi = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
-    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+    this.hi = (b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24)) >>> 0;
+    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
   }
 
   /** [start, end) of a length-delimited field's bytes; moves past them. */
@@ -138,7 +138,7 @@ export class ProtoReader {
       let out = '';
       const b = this.buf;
       for (let i = s; i < e; i++) {
-        const c = b[i]!;
+        const c = b[i];
         if (c >= 0x80) return utf8.decode(b.subarray(s, e));
         out += String.fromCharCode(c);
       }

@@ -14,7 +14,7 @@ function readHeader(src: Uint8Array): { length: number; headerBytes: number } {
   let shift = 1;
   for (let i = 0; i < 5; i++) {
     if (i >= src.length) throw new SnappyError(src.length === 0 ? 'empty input' : 'truncated length header');
-    const b = src[i]!;
+    const b = src[i];
     length += (b & 0x7f) * shift;
     if (b < 0x80) {
       if (i === 4 && b > 0x0f) break; // more than 32 bits
@@ -37,7 +37,7 @@ export function snappyDecompress(src: Uint8Array, maxLength = 256 * 1024 * 1024)
   let d = 0;
   const end = src.length;
   while (s < end) {
-    const tag = src[s]!;
+    const tag = src[s];
     let len: number;
     let offset: number;
     switch (tag & 3) {
@@ -49,7 +49,7 @@ export function snappyDecompress(src: Uint8Array, maxLength = 256 * 1024 * 1024)
           const extra = len - 59;
           if (s + 1 + extra > end) throw new SnappyError(`truncated literal length at byte ${s}`);
           len = 0;
-          for (let k = extra; k >= 1; k--) len = len * 256 + src[s + k]!;
+          for (let k = extra; k >= 1; k--) len = len * 256 + src[s + k];
           s += 1 + extra;
         }
         len += 1;
@@ -67,19 +67,19 @@ export function snappyDecompress(src: Uint8Array, maxLength = 256 * 1024 * 1024)
       case 1:
         if (s + 2 > end) throw new SnappyError(`truncated copy at byte ${s}`);
         len = 4 + ((tag >>> 2) & 7);
-        offset = ((tag >>> 5) << 8) | src[s + 1]!;
+        offset = ((tag >>> 5) << 8) | src[s + 1];
         s += 2;
         break;
       case 2:
         if (s + 3 > end) throw new SnappyError(`truncated copy at byte ${s}`);
         len = 1 + (tag >>> 2);
-        offset = src[s + 1]! | (src[s + 2]! << 8);
+        offset = src[s + 1] | (src[s + 2] << 8);
         s += 3;
         break;
       default:
         if (s + 5 > end) throw new SnappyError(`truncated copy at byte ${s}`);
         len = 1 + (tag >>> 2);
-        offset = (src[s + 1]! | (src[s + 2]! << 8) | (src[s + 3]! << 16)) + src[s + 4]! * 0x1000000;
+        offset = (src[s + 1] | (src[s + 2] << 8) | (src[s + 3] << 16)) + src[s + 4] * 0x1000000;
         s += 5;
         break;
     }
@@ -128,7 +128,7 @@ export function snappyCompress(src: Uint8Array): Uint8Array {
 }
 
 function load32(a: Uint8Array, i: number): number {
-  return (a[i]! | (a[i + 1]! << 8) | (a[i + 2]! << 16) | (a[i + 3]! << 24)) >>> 0;
+  return (a[i] | (a[i + 1] << 8) | (a[i + 2] << 16) | (a[i + 3] << 24)) >>> 0;
 }
 
 function hash4(x: number): number {
@@ -143,7 +143,7 @@ function compressBlock(src: Uint8Array, start: number, end: number, out: Uint8Ar
   while (i <= last) {
     const x = load32(src, i);
     const h = hash4(x);
-    const cand = table[h]!;
+    const cand = table[h];
     table[h] = i;
     if (cand < start || load32(src, cand) !== x) {
       i++;

@@ -35,7 +35,7 @@ export interface DecodedChunk {
 /** Number of samples a chunk declares in its header. */
 export function xorChunkSampleCount(data: Uint8Array): number {
   if (data.length < 2) throw new XorChunkError(`${data.length} bytes, shorter than the 2-byte header`);
-  return (data[0]! << 8) | data[1]!;
+  return (data[0] << 8) | data[1];
 }
 
 function ctz32(x: number): number {
@@ -144,13 +144,7 @@ function bitRange(dod: number, n: number): boolean {
  * staleness marker whatever the value; a non-stale value carrying the marker's bit pattern is
  * written as Go's ordinary NaN, so it cannot turn stale on the way.
  */
-export function encodeXorChunk(
-  timestamps: Float64Array,
-  values: Float64Array,
-  stale?: Uint8Array,
-  from = 0,
-  to = timestamps.length,
-): Uint8Array {
+export function encodeXorChunk(timestamps: Float64Array, values: Float64Array, stale?: Uint8Array, from = 0, to = timestamps.length): Uint8Array {
   const n = to - from;
   if (n < 0 || n > MAX_SAMPLES) throw new XorChunkError(`cannot hold ${n} samples`);
   const bits = valueBits(values);
@@ -164,9 +158,9 @@ export function encodeXorChunk(
   let trailing = 0;
   for (let k = 0; k < n; k++) {
     const i = from + k;
-    const t = timestamps[i]!;
-    let vl = bits[2 * i]!;
-    let vh = bits[2 * i + 1]!;
+    const t = timestamps[i];
+    let vl = bits[2 * i];
+    let vh = bits[2 * i + 1];
     if (stale !== undefined && stale[i] !== 0) {
       vl = STALE_NAN_LO;
       vh = STALE_NAN_HI;

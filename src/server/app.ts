@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
       count(idText, 503);
       return c.text('not ready: the first scrape cycle has not completed yet\n', 503, { 'Retry-After': '1' });
     }
-    const body = set.shards[id]!;
+    const body = set.shards[id];
     const om = wantsOpenMetrics(c.req.header('accept'));
     const gzip = acceptsGzip(c.req.header('accept-encoding'));
     const res = c.env.outgoing;

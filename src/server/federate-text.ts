@@ -13,7 +13,6 @@ export interface FederatedSample {
   v: number;
 }
 
-
 /** expfmt writeFloat: strconv.AppendFloat(f, 'g', -1, 64) with +Inf/-Inf/NaN. */
 export function goFormatFloatG(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -25,7 +24,7 @@ export function goFormatFloatG(v: number): string {
   const exp = Number(expDigits) * (expSign === '-' ? -1 : 1);
   // Go switches to exponent form below 1e-4 and from 1e6 up (precision 6 for shortest output).
   if (exp < -4 || exp >= 6) {
-    return `${sign}${first}${rest === '' ? '' : `.${rest}`}e${expSign}${expDigits!.padStart(2, '0')}`;
+    return `${sign}${first}${rest === '' ? '' : `.${rest}`}e${expSign}${expDigits.padStart(2, '0')}`;
   }
   // In this range JavaScript's shortest form is plain decimal, the digits Go prints.
   return String(v);
@@ -78,7 +77,7 @@ export function federationText(samples: FederatedSample[], externalLabels: Recor
       own.add(l.name);
       pairs.push(`${labelName(l.name)}="${escapeLabelValue(l.value)}"`);
     }
-    for (const n of externalNames) if (!own.has(n)) pairs.push(`${labelName(n)}="${escapeLabelValue(external[n]!)}"`);
+    for (const n of externalNames) if (!own.has(n)) pairs.push(`${labelName(n)}="${escapeLabelValue(external[n])}"`);
     const series = isLegacyMetricName(name) ? `${name}{${pairs.join(',')}}` : `{${pairs.join(',')}}`;
     out.push(`${series} ${goFormatFloatG(s.v)} ${Math.trunc(s.t)}\n`);
   }

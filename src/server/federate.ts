@@ -40,19 +40,19 @@ export function latestSamples(series: readonly Series[], maxT: number): Federate
   const out: FederatedSample[] = [];
   for (const s of series) {
     let i = s.timestamps.length - 1;
-    while (i >= 0 && s.timestamps[i]! > maxT) i--;
+    while (i >= 0 && s.timestamps[i] > maxT) i--;
     if (i < 0) continue;
     if (s.stale !== undefined && s.stale[i] === 1) continue;
-    out.push({ labels: s.labels, t: s.timestamps[i]!, v: s.values[i]! });
+    out.push({ labels: s.labels, t: s.timestamps[i], v: s.values[i] });
   }
   return out;
 }
 
 /** Series of several selects merged: sorted by labels, one copy of a series found more than once. */
 function mergeSelected(lists: Series[][]): Series[] {
-  if (lists.length === 1) return lists[0]!;
+  if (lists.length === 1) return lists[0];
   const all = lists.flat().sort((a, b) => compareLabels(a.labels, b.labels));
-  return all.filter((s, i) => i === 0 || compareLabels(all[i - 1]!.labels, s.labels) !== 0);
+  return all.filter((s, i) => i === 0 || compareLabels(all[i - 1].labels, s.labels) !== 0);
 }
 
 export function createFederation(deps: FederationDeps): Hono {

@@ -7,7 +7,10 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
   let om = 0;
   let text = 0;
   for (const part of accept.split(',')) {
-    const [type, ...params] = part.trim().split(';').map((p) => p.trim());
+    const [type, ...params] = part
+      .trim()
+      .split(';')
+      .map((p) => p.trim());
     let q = 1;
     for (const p of params) {
       const [k, v] = p.split('=');
@@ -24,7 +27,10 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
 export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   if (!acceptEncoding) return false;
   for (const part of acceptEncoding.split(',')) {
-    const [enc, ...params] = part.trim().split(';').map((p) => p.trim());
+    const [enc, ...params] = part
+      .trim()
+      .split(';')
+      .map((p) => p.trim());
     if (enc?.toLowerCase() !== 'gzip' && enc !== '*') continue;
     const q = params.find((p) => p.startsWith('q='));
     if (q === undefined || Number(q.slice(2)) > 0) return true;

@@ -100,13 +100,19 @@ export class QueryLayerSlot<L extends SlotLayer = SlotLayer> {
         if (timer) clearTimeout(timer);
         old.onIdle = undefined;
         if (why === 'limit') {
-          this.log.warn({ inflight: old.inflight, drain_limit_ms: drainLimitMs }, 'replaced query layer still busy at its drain limit: closing its downstream connections now');
+          this.log.warn(
+            { inflight: old.inflight, drain_limit_ms: drainLimitMs },
+            'replaced query layer still busy at its drain limit: closing its downstream connections now',
+          );
         }
-        old.layer.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the replaced query layer failed')).finally(() => {
-          this.log.debug({ reason: why }, 'replaced query layer closed');
-          this.retiring.delete(old);
-          resolve();
-        });
+        old.layer
+          .close()
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the replaced query layer failed'))
+          .finally(() => {
+            this.log.debug({ reason: why }, 'replaced query layer closed');
+            this.retiring.delete(old);
+            resolve();
+          });
       };
       if (old.inflight > 0) {
         old.onIdle = () => closeNow('idle');

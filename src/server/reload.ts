@@ -199,14 +199,20 @@ export class Runtime {
     const old = this.serving;
     this.pending = undefined;
     this.serving = slot;
-    this.log.info({ shards: slot.config.num_shards, sources: slot.config.sources.length }, 'new shard configuration completed its first cycle and is now served');
+    this.log.info(
+      { shards: slot.config.num_shards, sources: slot.config.sources.length },
+      'new shard configuration completed its first cycle and is now served',
+    );
     if (!old) return;
     // Series are split by shard as they are scraped: with a new num_shards, a source whose first
     // scrape failed cannot keep serving what it had before.
     slot.config.sources.forEach((src, i) => {
       const j = old.config.sources.findIndex((p) => isDeepStrictEqual(p, src));
-      if (j >= 0 && old.svc.sources[j]!.data && !slot.svc.sources[i]!.data) {
-        this.log.warn({ source: slot.svc.sources[i]!.url, reason: slot.svc.sources[i]!.lastError }, 'source failed its first scrape after num_shards changed: its earlier series are no longer served');
+      if (j >= 0 && old.svc.sources[j].data && !slot.svc.sources[i].data) {
+        this.log.warn(
+          { source: slot.svc.sources[i].url, reason: slot.svc.sources[i].lastError },
+          'source failed its first scrape after num_shards changed: its earlier series are no longer served',
+        );
       }
     });
     this.stopShard(old.svc);

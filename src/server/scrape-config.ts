@@ -36,7 +36,5 @@ export function scrapeConfigFor(config: Config, shard: number, target?: string):
 export function renderScrapeConfigs(config: Config, only?: number, target?: string): string {
   const n = config.shard!.num_shards;
   const ids = only === undefined ? [...Array(n).keys()] : [only];
-  return ids
-    .map((k) => `# Prometheus server for shard ${k} of ${n}\n${stringify(scrapeConfigFor(config, k, target))}`)
-    .join('---\n');
+  return ids.map((k) => `# Prometheus server for shard ${k} of ${n}\n${stringify(scrapeConfigFor(config, k, target))}`).join('---\n');
 }

@@ -22,7 +22,9 @@ export class Exposition {
   family(name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]): void {
     this.out.push(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
     for (const [labels, value] of samples) {
-      const ls = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+      const ls = Object.entries(labels)
+        .map(([k, v]) => `${k}="${esc(v)}"`)
+        .join(',');
       this.out.push(`${name}${ls ? `{${ls}}` : ''} ${fmt(value)}\n`);
     }
   }
@@ -40,38 +42,122 @@ export interface ShardRequestCounters {
 export function renderSelfMetrics(svc: ShardService | undefined, counters: ShardRequestCounters, startedAt: number): string {
   const e = new Exposition();
   const now = Date.now();
-  e.family('promfront_build_info', 'gauge', 'A metric with a constant 1 value labelled by the version of promfront and of the runtime it runs on.', [[{ version: VERSION, runtime: RUNTIME_VERSION }, 1]]);
+  e.family('promfront_build_info', 'gauge', 'A metric with a constant 1 value labelled by the version of promfront and of the runtime it runs on.', [
+    [{ version: VERSION, runtime: RUNTIME_VERSION }, 1],
+  ]);
   e.family('promfront_start_time_seconds', 'gauge', 'Start time of the proxy since the Unix epoch in seconds.', [[{}, startedAt / 1000]]);
   if (svc) {
     const src = (s: { index: number; url: string }) => ({ source: String(s.index), url: s.url });
-    e.family('promfront_source_up', 'gauge', 'Whether the last scrape of the source succeeded.', svc.sources.map((s) => [src(s), s.up ? 1 : 0]));
-    e.family('promfront_source_scrape_duration_seconds', 'gauge', 'Duration of the last scrape of the source, fetch and parse.', svc.sources.map((s) => [src(s), s.durationMs / 1000]));
-    e.family('promfront_source_series', 'gauge', 'Series in the last good scrape of the source.', svc.sources.map((s) => [src(s), s.series]));
-    e.family('promfront_source_families', 'gauge', 'Metric families in the last good scrape of the source.', svc.sources.map((s) => [src(s), s.families]));
-    e.family('promfront_source_body_bytes', 'gauge', 'Uncompressed size of the last good scrape body.', svc.sources.map((s) => [src(s), s.bodyBytes]));
-    e.family('promfront_source_wire_bytes', 'gauge', 'Bytes received on the wire for the last good scrape.', svc.sources.map((s) => [src(s), s.wireBytes]));
-    e.family('promfront_source_last_success_age_seconds', 'gauge', 'Seconds since the last successful scrape of the source (+Inf if never).', svc.sources.map((s) => [src(s), s.lastSuccessAt === undefined ? Infinity : (now - s.lastSuccessAt) / 1000]));
-    e.family('promfront_source_last_error', 'gauge', 'The reason of the last failed scrape while the source is failing (1), absent when up.', svc.sources.filter((s) => s.lastError !== undefined).map((s) => [{ ...src(s), reason: s.lastError! }, 1]));
-    e.family('promfront_source_scrape_failures_total', 'counter', 'Failed scrapes of the source.', svc.sources.map((s) => [src(s), s.failures]));
-    e.family('promfront_source_stale_series_dropped_total', 'counter', 'Series no longer served because the source stayed down longer than max_stale.', svc.sources.map((s) => [src(s), s.staleDropped]));
-    e.family('promfront_duplicate_series_dropped_total', 'counter', 'Series left out because an earlier source in config order served the same series.', svc.sources.map((s) => [src(s), s.duplicatesDropped]));
+    e.family(
+      'promfront_source_up',
+      'gauge',
+      'Whether the last scrape of the source succeeded.',
+      svc.sources.map((s) => [src(s), s.up ? 1 : 0]),
+    );
+    e.family(
+      'promfront_source_scrape_duration_seconds',
+      'gauge',
+      'Duration of the last scrape of the source, fetch and parse.',
+      svc.sources.map((s) => [src(s), s.durationMs / 1000]),
+    );
+    e.family(
+      'promfront_source_series',
+      'gauge',
+      'Series in the last good scrape of the source.',
+      svc.sources.map((s) => [src(s), s.series]),
+    );
+    e.family(
+      'promfront_source_families',
+      'gauge',
+      'Metric families in the last good scrape of the source.',
+      svc.sources.map((s) => [src(s), s.families]),
+    );
+    e.family(
+      'promfront_source_body_bytes',
+      'gauge',
+      'Uncompressed size of the last good scrape body.',
+      svc.sources.map((s) => [src(s), s.bodyBytes]),
+    );
+    e.family(
+      'promfront_source_wire_bytes',
+      'gauge',
+      'Bytes received on the wire for the last good scrape.',
+      svc.sources.map((s) => [src(s), s.wireBytes]),
+    );
+    e.family(
+      'promfront_source_last_success_age_seconds',
+      'gauge',
+      'Seconds since the last successful scrape of the source (+Inf if never).',
+      svc.sources.map((s) => [src(s), s.lastSuccessAt === undefined ? Infinity : (now - s.lastSuccessAt) / 1000]),
+    );
+    e.family(
+      'promfront_source_last_error',
+      'gauge',
+      'The reason of the last failed scrape while the source is failing (1), absent when up.',
+      svc.sources.filter((s) => s.lastError !== undefined).map((s) => [{ ...src(s), reason: s.lastError! }, 1]),
+    );
+    e.family(
+      'promfront_source_scrape_failures_total',
+      'counter',
+      'Failed scrapes of the source.',
+      svc.sources.map((s) => [src(s), s.failures]),
+    );
+    e.family(
+      'promfront_source_stale_series_dropped_total',
+      'counter',
+      'Series no longer served because the source stayed down longer than max_stale.',
+      svc.sources.map((s) => [src(s), s.staleDropped]),
+    );
+    e.family(
+      'promfront_duplicate_series_dropped_total',
+      'counter',
+      'Series left out because an earlier source in config order served the same series.',
+      svc.sources.map((s) => [src(s), s.duplicatesDropped]),
+    );
     const shards = svc.current?.shards ?? [];
-    e.family('promfront_shard_series', 'gauge', 'Series served by the shard.', shards.map((s) => [{ shard: String(s.id) }, s.series]));
-    e.family('promfront_shard_families', 'gauge', 'Metric families served by the shard.', shards.map((s) => [{ shard: String(s.id) }, s.families]));
-    e.family('promfront_shard_bytes', 'gauge', 'Size of the prebuilt shard body.', shards.flatMap((s) => [
-      [{ shard: String(s.id), format: 'text', encoding: 'identity' }, s.textBytes],
-      [{ shard: String(s.id), format: 'text', encoding: 'gzip' }, s.textGzip.length],
-      [{ shard: String(s.id), format: 'openmetrics', encoding: 'identity' }, s.omBytes],
-      [{ shard: String(s.id), format: 'openmetrics', encoding: 'gzip' }, s.omGzip.length],
-    ] as [Record<string, string>, number][]));
-    e.family('promfront_cycle_duration_seconds', 'gauge', 'Duration of the last full scrape cycle: fetch, parse, shard, build and gzip.', [[{}, svc.lastCycleDurationMs / 1000]]);
+    e.family(
+      'promfront_shard_series',
+      'gauge',
+      'Series served by the shard.',
+      shards.map((s) => [{ shard: String(s.id) }, s.series]),
+    );
+    e.family(
+      'promfront_shard_families',
+      'gauge',
+      'Metric families served by the shard.',
+      shards.map((s) => [{ shard: String(s.id) }, s.families]),
+    );
+    e.family(
+      'promfront_shard_bytes',
+      'gauge',
+      'Size of the prebuilt shard body.',
+      shards.flatMap(
+        (s) =>
+          [
+            [{ shard: String(s.id), format: 'text', encoding: 'identity' }, s.textBytes],
+            [{ shard: String(s.id), format: 'text', encoding: 'gzip' }, s.textGzip.length],
+            [{ shard: String(s.id), format: 'openmetrics', encoding: 'identity' }, s.omBytes],
+            [{ shard: String(s.id), format: 'openmetrics', encoding: 'gzip' }, s.omGzip.length],
+          ] as [Record<string, string>, number][],
+      ),
+    );
+    e.family('promfront_cycle_duration_seconds', 'gauge', 'Duration of the last full scrape cycle: fetch, parse, shard, build and gzip.', [
+      [{}, svc.lastCycleDurationMs / 1000],
+    ]);
     e.family('promfront_cycles_total', 'counter', 'Completed scrape cycles.', [[{}, svc.cycles]]);
-    e.family('promfront_last_cycle_age_seconds', 'gauge', 'Seconds since the last completed cycle (+Inf if none yet).', [[{}, svc.lastCycleAt === undefined ? Infinity : (now - svc.lastCycleAt) / 1000]]);
+    e.family('promfront_last_cycle_age_seconds', 'gauge', 'Seconds since the last completed cycle (+Inf if none yet).', [
+      [{}, svc.lastCycleAt === undefined ? Infinity : (now - svc.lastCycleAt) / 1000],
+    ]);
   }
-  e.family('promfront_shard_requests_total', 'counter', 'Requests for shard bodies by shard and HTTP status code.', [...counters.requests].map(([k, v]) => {
-    const [shard, code] = k.split(' ');
-    return [{ shard: shard!, code: code! }, v];
-  }));
+  e.family(
+    'promfront_shard_requests_total',
+    'counter',
+    'Requests for shard bodies by shard and HTTP status code.',
+    [...counters.requests].map(([k, v]) => {
+      const [shard, code] = k.split(' ');
+      return [{ shard: shard, code: code }, v];
+    }),
+  );
   return e.toString();
 }
 
@@ -85,8 +171,12 @@ export interface ReloadStatus {
 /** Prometheus's prometheus_config_last_reload_* pair, under our prefix. */
 export function renderReloadMetrics(status: ReloadStatus): string {
   const e = new Exposition();
-  e.family('promfront_config_last_reload_successful', 'gauge', 'Whether the last configuration reload attempt was successful.', [[{}, status.successful ? 1 : 0]]);
-  e.family('promfront_config_last_reload_success_timestamp_seconds', 'gauge', 'Timestamp of the last successful configuration reload.', [[{}, status.lastSuccessAt / 1000]]);
+  e.family('promfront_config_last_reload_successful', 'gauge', 'Whether the last configuration reload attempt was successful.', [
+    [{}, status.successful ? 1 : 0],
+  ]);
+  e.family('promfront_config_last_reload_success_timestamp_seconds', 'gauge', 'Timestamp of the last successful configuration reload.', [
+    [{}, status.lastSuccessAt / 1000],
+  ]);
   return e.toString();
 }
 

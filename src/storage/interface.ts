@@ -1,7 +1,7 @@
 // The storage interface the PromQL engine reads from: what a select returns, the optional calls a
 // storage may answer (series, metadata, pushdown), and the one error a storage raises on purpose.
 
-import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../model/labels.js';
+import { type LabelMatcher, type Labels } from '../model/labels.js';
 
 export interface SelectHints {
   startMs: number;
@@ -25,13 +25,7 @@ export interface Series {
 
 export interface Storage {
   /** Series matching all matchers with their samples in startMs <= t <= endMs; series sorted by labels (compareLabels). */
-  select(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]>;
+  select(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]>;
   /** Sorted label names of the series matching the matchers (all series when none) with samples in range. */
   labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
   /** Sorted, non-empty values of label `name` over the matching series with samples in range. */
@@ -89,4 +83,3 @@ export interface MetricMetadata {
 
 /** Metric name -> distinct metadata entries, in the order they were found. */
 export type MetricMetadataMap = Map<string, MetricMetadata[]>;
-

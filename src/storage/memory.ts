@@ -46,12 +46,7 @@ export class MemoryStorage implements Storage {
    * Appends a sample. Samples of a series should come in increasing time; an earlier one makes the
    * series be sorted on its next read, and a sample at an existing timestamp replaces it.
    */
-  add(
-    labels: Labels | Record<string, string>,
-    timestampMs: number,
-    value: number,
-    opts?: { stale?: boolean },
-  ): void {
+  add(labels: Labels | Record<string, string>, timestampMs: number, value: number, opts?: { stale?: boolean }): void {
     const ls = Array.isArray(labels) ? normalizeLabels(labels as ReadonlyArray<Label>) : labelsFromRecord(labels as Record<string, string>);
     const s = this.getOrCreate(ls);
     const stale = opts?.stale === true;
@@ -77,13 +72,7 @@ export class MemoryStorage implements Storage {
     this.byRankCache = undefined;
   }
 
-  async select(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    _hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]> {
+  async select(matchers: LabelMatcher[], startMs: number, endMs: number, _hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     signal?.throwIfAborted();
     const compiled = compileMatchers(matchers, this.matcherOpts);
     const ids = this.candidates(compiled);

@@ -22,10 +22,10 @@ export function parseDuration(text: string): number {
     TERM.lastIndex = pos;
     const m = TERM.exec(text);
     if (!m) throw new Error(`not a valid duration string: "${text}"`);
-    const rank = ORDER.indexOf(m[2]!);
+    const rank = ORDER.indexOf(m[2]);
     if (rank <= lastRank) throw new Error(`not a valid duration string: "${text}"`);
     lastRank = rank;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    total += Number(m[1]) * UNIT_MS[m[2]];
     pos = TERM.lastIndex;
   }
   if (!Number.isSafeInteger(total)) throw new Error(`duration out of range: "${text}"`);
@@ -38,7 +38,7 @@ export function formatDuration(ms: number): string {
   let out = '';
   let rest = ms;
   for (const unit of ORDER) {
-    const size = UNIT_MS[unit]!;
+    const size = UNIT_MS[unit];
     // Prometheus only prints y/w when the value is an exact multiple; otherwise it falls back to days.
     if ((unit === 'y' || unit === 'w') && rest % size !== 0) continue;
     const n = Math.floor(rest / size);
@@ -51,10 +51,17 @@ export function formatDuration(ms: number): string {
 }
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  kb: 1e3, mb: 1e6, gb: 1e9,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
-  k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
 };
 
 /** Byte sizes as users write them in config: 1048576, "64MiB", "100MB", "1GiB". */
@@ -64,7 +71,7 @@ export function parseByteSize(input: string | number): number {
     return input;
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
-  const mult = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const mult = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   if (!m || mult === undefined) throw new Error(`not a valid byte size: "${input}" (use e.g. 1048576, "64MiB", "100MB")`);
   return Math.floor(Number(m[1]) * mult);
 }

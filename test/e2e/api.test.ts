@@ -49,7 +49,9 @@ function subset(data: BackfillDataSet, keep: (l: Record<string, string>) => bool
 
 function scrapeConfig(jobs: [string, Upstream][]): string {
   const jobsYaml = jobs
-    .map(([name, up]) => `  - job_name: ${name}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs: [{targets: ["${new URL(up.url).host}"]}]\n`)
+    .map(
+      ([name, up]) => `  - job_name: ${name}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs: [{targets: ["${new URL(up.url).host}"]}]\n`,
+    )
     .join('');
   return `global:\n  evaluation_interval: 1m\nscrape_configs:\n${jobsYaml}`;
 }
@@ -83,7 +85,11 @@ async function request(base: string, path: string, init?: RequestInit): Promise<
 }
 
 const qs = (params: [string, string][]) => new URLSearchParams(params).toString();
-const form = (params: [string, string][]): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: qs(params) });
+const form = (params: [string, string][]): RequestInit => ({
+  method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  body: qs(params),
+});
 
 /** Parsed text exposition: families in order, each with its samples as sorted lines. */
 function parseFederation(text: string): { name: string; samples: string[] }[] {
@@ -93,7 +99,7 @@ function parseFederation(text: string): { name: string; samples: string[] }[] {
     sample: (s) => {
       const pairs: string[] = [];
       for (let i = 0; i < s.labels.length; i += 2) pairs.push(`${s.labels[i]}=${JSON.stringify(s.labels[i + 1])}`);
-      families[families.length - 1]!.samples.push(`${s.name}{${pairs.sort().join(',')}} ${s.valueText} ${s.timestampMs}`);
+      families[families.length - 1].samples.push(`${s.name}{${pairs.sort().join(',')}} ${s.valueText} ${s.timestampMs}`);
     },
   });
   for (const f of families) f.samples.sort();
@@ -108,7 +114,7 @@ function metricSamples(text: string, name: string): { labels: Record<string, str
     sample: (s) => {
       if (s.name !== name) return;
       const labels: Record<string, string> = {};
-      for (let i = 0; i < s.labels.length; i += 2) labels[s.labels[i]!] = s.labels[i + 1]!;
+      for (let i = 0; i < s.labels.length; i += 2) labels[s.labels[i]] = s.labels[i + 1]!;
       out.push({ labels, value: s.value });
     },
   });
@@ -141,13 +147,20 @@ describe('series, labels, metadata and federation over two server groups', () =>
     upA = await startUpstream(EXPORTER_A);
     upB = await startUpstream(EXPORTER_B);
     [ref, promA, promB] = await Promise.all([
-      startServer(data, [['exporter-a', upA], ['exporter-b', upB]]),
+      startServer(data, [
+        ['exporter-a', upA],
+        ['exporter-b', upB],
+      ]),
       startServer(subset(data, inA), [['exporter-a', upA]]),
-      startServer(subset(data, (l) => !inA(l)), [['exporter-b', upB]]),
+      startServer(
+        subset(data, (l) => !inA(l)),
+        [['exporter-b', upB]],
+      ),
     ]);
     const dead = await freePort();
     const host = (p: PrometheusProcess) => `127.0.0.1:${p.port}`;
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: warn
 query:
@@ -157,8 +170,10 @@ query:
       static_configs: [{targets: ["${host(promA)}"]}]
     - name: b
       static_configs: [{targets: ["${host(promB)}"]}]
-`);
-    proxy2 = await startProxy((listen) => `
+`,
+    );
+    proxy2 = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: info
 shard:
@@ -180,7 +195,8 @@ query:
       static_configs: [{targets: ["127.0.0.1:${dead}"]}]
       ignore_error: true
       timeout: 2s
-`);
+`,
+    );
     // Every server has scraped its exporters and knows their metadata.
     const ready = async (p: PrometheusProcess, jobs: number) => {
       const up = await request(p.url, `/api/v1/query?query=${encodeURIComponent('up{job=~"exporter-.*"} == 1')}`);
@@ -209,9 +225,18 @@ query:
   const SERIES_MATCHES: [string, string][][] = [
     [['match[]', 'up']],
     [['match[]', 'http_requests_total{code="500",method="POST"}']],
-    [['match[]', '{job="sensors"}'], ['match[]', '{job="batch"}']],
-    [['match[]', '{__name__=~"queue_length|memory_usage_bytes"}'], ['match[]', 'queue_length{job="web"}']],
-    [['match[]', 'shared_total'], ['match[]', '{__name__=~"widget_count|gadget_seconds"}']],
+    [
+      ['match[]', '{job="sensors"}'],
+      ['match[]', '{job="batch"}'],
+    ],
+    [
+      ['match[]', '{__name__=~"queue_length|memory_usage_bytes"}'],
+      ['match[]', 'queue_length{job="web"}'],
+    ],
+    [
+      ['match[]', 'shared_total'],
+      ['match[]', '{__name__=~"widget_count|gadget_seconds"}'],
+    ],
     [['match[]', 'no_such_metric']],
     [['match[]', '{job=~".+"}']],
   ];
@@ -221,7 +246,10 @@ query:
     for (const match of SERIES_MATCHES) {
       const ranges: [string, string][][] = [
         [],
-        [['start', sec(data.startMs + 30 * MIN)], ['end', sec(data.startMs + 50 * MIN)]],
+        [
+          ['start', sec(data.startMs + 30 * MIN)],
+          ['end', sec(data.startMs + 50 * MIN)],
+        ],
         [['start', sec(data.endMs - 10 * MIN)]],
       ];
       for (const range of ranges) {
@@ -230,7 +258,9 @@ query:
           const path = init ? '/api/v1/series' : `/api/v1/series?${qs(params)}`;
           const [r, p] = await both(path, init);
           expect(p.json.data, `${path} ${init ? qs(params) : ''}`).toEqual(r.json.data);
-          const sorted = [...p.json.data].sort((x: Record<string, string>, y: Record<string, string>) => compareLabels(labelsFromRecord(x), labelsFromRecord(y)));
+          const sorted = [...p.json.data].sort((x: Record<string, string>, y: Record<string, string>) =>
+            compareLabels(labelsFromRecord(x), labelsFromRecord(y)),
+          );
           expect(p.json.data).toEqual(sorted);
           compared++;
         }
@@ -242,9 +272,15 @@ query:
     expect(all.json.data.length).toBeGreaterThan(data.seriesCount);
   });
 
-  it('/series limit: the reference\'s first series and the 3.x truncation warning', async () => {
+  it("/series limit: the reference's first series and the 3.x truncation warning", async () => {
     const [r] = await both(`/api/v1/series?${qs([['match[]', 'http_requests_total']])}`);
-    const p = await request(proxy.url, `/api/v1/series?${qs([['match[]', 'http_requests_total'], ['limit', '5']])}`);
+    const p = await request(
+      proxy.url,
+      `/api/v1/series?${qs([
+        ['match[]', 'http_requests_total'],
+        ['limit', '5'],
+      ])}`,
+    );
     expect(p.json).toEqual({ status: 'success', data: r.json.data.slice(0, 5), warnings: ['results truncated due to limit'] });
   });
 
@@ -252,13 +288,37 @@ query:
     const cases: [string, [string, string][]][] = [
       ['/api/v1/labels', []],
       ['/api/v1/labels', [['match[]', 'request_duration_seconds_bucket']]],
-      ['/api/v1/labels', [['match[]', 'up'], ['match[]', 'widget_count']]],
-      ['/api/v1/labels', [['start', sec(data.startMs + 30 * MIN)], ['end', sec(data.startMs + 40 * MIN)]]],
+      [
+        '/api/v1/labels',
+        [
+          ['match[]', 'up'],
+          ['match[]', 'widget_count'],
+        ],
+      ],
+      [
+        '/api/v1/labels',
+        [
+          ['start', sec(data.startMs + 30 * MIN)],
+          ['end', sec(data.startMs + 40 * MIN)],
+        ],
+      ],
       ['/api/v1/label/__name__/values', []],
       ['/api/v1/label/__name__/values', [['match[]', '{job="web"}']]],
       ['/api/v1/label/job/values', []],
-      ['/api/v1/label/job/values', [['match[]', 'up'], ['match[]', 'temperature_celsius']]],
-      ['/api/v1/label/instance/values', [['match[]', '{job=~"api|batch"}'], ['start', sec(data.startMs + 30 * MIN)]]],
+      [
+        '/api/v1/label/job/values',
+        [
+          ['match[]', 'up'],
+          ['match[]', 'temperature_celsius'],
+        ],
+      ],
+      [
+        '/api/v1/label/instance/values',
+        [
+          ['match[]', '{job=~"api|batch"}'],
+          ['start', sec(data.startMs + 30 * MIN)],
+        ],
+      ],
       ['/api/v1/label/le/values', []],
       ['/api/v1/label/kind/values', []],
       ['/api/v1/label/nosuch/values', []],
@@ -278,7 +338,7 @@ query:
     expect(p.json).toEqual({ status: 'success', data: r.json.data.slice(0, 3), warnings: ['results truncated due to limit'] });
   });
 
-  it('/metadata is the union of the groups\' metadata, equal to the reference\'s', async () => {
+  it("/metadata is the union of the groups' metadata, equal to the reference's", async () => {
     const asSets = (d: Record<string, { type: string; help: string; unit: string }[]>) =>
       Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v.map((m) => JSON.stringify(m)).sort()]));
     const [r, p] = await both('/api/v1/metadata');
@@ -298,7 +358,11 @@ query:
   it('/federate gives what the reference gives at the same moment', async () => {
     const queries: [string, string][][] = [
       [['match[]', '{job=~"api|web|sensors|batch"}']],
-      [['match[]', 'up{job=~"api|web"}'], ['match[]', '{__name__=~"memory_usage_bytes|temperature_celsius"}'], ['match[]', 'queue_length{job="web"}']],
+      [
+        ['match[]', 'up{job=~"api|web"}'],
+        ['match[]', '{__name__=~"memory_usage_bytes|temperature_celsius"}'],
+        ['match[]', 'queue_length{job="web"}'],
+      ],
       [['match[]', 'batch_processed_total']],
     ];
     for (const q of queries) {
@@ -354,7 +418,10 @@ query:
     // Prometheus answers label lookups per block and head: a range that reaches the end of a
     // server's backfilled block also takes in its head (the exporter's series), and where that
     // block ends differs between the reference and the groups. Stay clear of the data's end.
-    const range: [string, string][] = [['start', sec(data.endMs - 60 * MIN)], ['end', sec(data.endMs - 10 * MIN)]];
+    const range: [string, string][] = [
+      ['start', sec(data.endMs - 60 * MIN)],
+      ['end', sec(data.endMs - 10 * MIN)],
+    ];
     const [r1, p1] = await both('/api/v1/labels', form(range));
     expect(p1.json.data).toEqual(r1.json.data);
     const [r2, p2] = await both(`/api/v1/label/__name__/values?${qs(range)}`);
@@ -363,13 +430,19 @@ query:
     expect(p3.json.data).toEqual(r3.json.data);
     const [r4, p4] = await both(`/api/v1/label/mode/values?${qs([['match[]', 'cpu_seconds_total'], ...range])}`);
     expect(p4.json.data).toEqual(r4.json.data);
-    const [r5, p5] = await both('/api/v1/query', form([['query', 'count(up{job=~"api|web"})'], ['time', sec(data.endMs)]]));
+    const [r5, p5] = await both(
+      '/api/v1/query',
+      form([
+        ['query', 'count(up{job=~"api|web"})'],
+        ['time', sec(data.endMs)],
+      ]),
+    );
     expect(p5.json.data).toEqual(r5.json.data);
     const [r6, p6] = await both('/api/v1/status/buildinfo');
     expect(Object.keys(p6.json.data).sort()).toEqual(Object.keys(r6.json.data).sort());
   });
 
-  it('errors have the reference\'s status, type and text', async () => {
+  it("errors have the reference's status, type and text", async () => {
     const cases: [string, RequestInit?][] = [
       ['/api/v1/series'],
       ['/api/v1/series', form([])],
@@ -448,7 +521,13 @@ query:
   });
 
   it('the request log has one line per API request with what was asked and what it cost', async () => {
-    await request(proxy2.url, `/api/v1/query?${qs([['query', 'sum(up{job="web"})'], ['time', sec(data.endMs)]])}`);
+    await request(
+      proxy2.url,
+      `/api/v1/query?${qs([
+        ['query', 'sum(up{job="web"})'],
+        ['time', sec(data.endMs)],
+      ])}`,
+    );
     await waitFor(async () => proxy2.logs().includes('sum(up{job=\\"web\\"})'), 5_000, 'the request log line');
     const lines = proxy2
       .logs()

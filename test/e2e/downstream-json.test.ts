@@ -129,9 +129,7 @@ describe('JsonApiTarget against Prometheus 2.42 on backfilled data', () => {
       const what = matchersToSelector(m);
       expect(await target.labelNames(m, T0, T_END), `labelNames ${what}`).toEqual(await memory.labelNames(m, T0, T_END));
       for (const name of ['__name__', 'job', 'instance', 'le', 'no_such_label']) {
-        expect(await target.labelValues(name, m, T0, T_END), `labelValues ${name} ${what}`).toEqual(
-          await memory.labelValues(name, m, T0, T_END),
-        );
+        expect(await target.labelValues(name, m, T0, T_END), `labelValues ${name} ${what}`).toEqual(await memory.labelValues(name, m, T0, T_END));
       }
     }
     expect((await target.labelValues('job', [], T0, T_END)).length).toBeGreaterThan(1);
@@ -203,8 +201,8 @@ describe('JsonApiTarget errors', () => {
     expect(seen).toHaveLength(1);
     // time = end + 1 ms, and a window of end - start + 2 ms reaches back to start - 1 ms: start is
     // inside whether the server's window is left-closed (Prometheus 2) or left-open (Prometheus 3, VM).
-    expect(seen[0]!.get('time')).toBe(String((end + 1) / 1000));
-    expect(seen[0]!.get('query')).toBe(`{__name__="up"}[${end - start + 2}ms]`);
+    expect(seen[0].get('time')).toBe(String((end + 1) / 1000));
+    expect(seen[0].get('query')).toBe(`{__name__="up"}[${end - start + 2}ms]`);
   });
 
   it('HTTP 500 with a Prometheus error envelope', async () => {

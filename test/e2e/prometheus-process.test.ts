@@ -26,9 +26,7 @@ describe('startPrometheus', () => {
   });
 
   it('says how to install prometheus when it is missing', () => {
-    expect(() => findPrometheus(['/nonexistent-dir'])).toThrow(
-      'prometheus not found: install it with `apt-get install -y prometheus` (Debian)',
-    );
+    expect(() => findPrometheus(['/nonexistent-dir'])).toThrow('prometheus not found: install it with `apt-get install -y prometheus` (Debian)');
   });
 
   it('scrapes the synthetic exporter in both formats, answers queries, and stops cleanly', async () => {
@@ -64,7 +62,10 @@ describe('startPrometheus', () => {
 
     // Both strict parsers of Prometheus accepted every sample.
     const up = await prom.query('up');
-    expect(up.map((r: any) => [r.metric.job, r.value[1]]).sort()).toEqual([['synthetic-om', '1'], ['synthetic-text', '1']]);
+    expect(up.map((r: any) => [r.metric.job, r.value[1]]).sort()).toEqual([
+      ['synthetic-om', '1'],
+      ['synthetic-text', '1'],
+    ]);
     const scraped = await prom.query('scrape_samples_scraped');
     for (const r of scraped) expect(Number(r.value[1]), r.metric.job).toBe(SERIES);
     expect(om.scrapes).toBeGreaterThan(0);

@@ -20,7 +20,7 @@ import { Engine, type QueryResult } from '../../src/promql/engine.js';
 import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { labelsToRecord } from '../../src/model/labels.js';
-import { type Case, I, type Mode, sharedQueries } from '../support/queries.js';
+import { type Case, type Mode, sharedQueries } from '../support/queries.js';
 
 const T0 = BACKFILL_START_MS / 1000; // 2024-01-01T00:00:00Z
 const T_END = BACKFILL_END_MS / 1000; // 2024-01-01T02:00:00Z
@@ -216,13 +216,15 @@ function diff(expected: Normalised, actual: Normalised, ordered: boolean): strin
         if (g.timestamps.join() !== e.timestamps.join()) {
           const onlyE = e.timestamps.filter((t) => !g.timestamps.includes(t));
           const onlyA = g.timestamps.filter((t) => !e.timestamps.includes(t));
-          out.push(`${k}: timestamps differ; only prometheus: [${onlyE.slice(0, 5).join(', ')}${onlyE.length > 5 ? ', …' : ''}] (${onlyE.length}), only ours: [${onlyA.slice(0, 5).join(', ')}${onlyA.length > 5 ? ', …' : ''}] (${onlyA.length})`);
+          out.push(
+            `${k}: timestamps differ; only prometheus: [${onlyE.slice(0, 5).join(', ')}${onlyE.length > 5 ? ', …' : ''}] (${onlyE.length}), only ours: [${onlyA.slice(0, 5).join(', ')}${onlyA.length > 5 ? ', …' : ''}] (${onlyA.length})`,
+          );
           continue;
         }
         let bad = 0;
         for (let i = 0; i < e.values.length; i++) {
-          if (!compareSeriesValue(e.values[i]!, g.values[i]!)) {
-            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: prometheus ${fmt(e.values[i]!)}, ours ${fmt(g.values[i]!)}`);
+          if (!compareSeriesValue(e.values[i], g.values[i])) {
+            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: prometheus ${fmt(e.values[i])}, ours ${fmt(g.values[i])}`);
             bad++;
           }
         }
@@ -290,8 +292,14 @@ async function checkBothFail(c: Case, mode: Mode): Promise<string[]> {
           ours: () => engine.rangeQuery(storage, c.q, r.start * 1000, r.end * 1000, r.step * 1000),
         }));
   for (const e of evals) {
-    const promFailed = await e.prom().then(() => false, () => true);
-    const oursFailed = await e.ours().then(() => false, () => true);
+    const promFailed = await e.prom().then(
+      () => false,
+      () => true,
+    );
+    const oursFailed = await e.ours().then(
+      () => false,
+      () => true,
+    );
     if (!promFailed) problems.push(`${e.what}: prometheus did not fail`);
     if (!oursFailed) problems.push(`${e.what}: ours did not fail`);
   }
@@ -307,24 +315,28 @@ async function crossCheck(c: Case, mode: Mode): Promise<string[]> {
   if (mode === 'instant') {
     const expected = await Promise.all(INSTANT_TIMES.map((t) => promApi('/api/v1/query', { query: c.q, time: String(t) })));
     for (let i = 0; i < INSTANT_TIMES.length; i++) {
-      const t = INSTANT_TIMES[i]!;
+      const t = INSTANT_TIMES[i];
       const ours = await engine.instantQuery(storage, c.q, t * 1000);
-      const exp = fromPrometheus(expected[i]!);
+      const exp = fromPrometheus(expected[i]);
       points += pointCount(exp);
       const d = diff(exp, fromEngine(ours.result), isOrdered(c.q));
-      if (d.length > 0) problems.push(`instant at ${t} (${new Date(t * 1000).toISOString()}):\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`);
+      if (d.length > 0)
+        problems.push(
+          `instant at ${t} (${new Date(t * 1000).toISOString()}):\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`,
+        );
     }
   } else {
     const expected = await Promise.all(
       RANGES.map((r) => promApi('/api/v1/query_range', { query: c.q, start: String(r.start), end: String(r.end), step: String(r.step) })),
     );
     for (let i = 0; i < RANGES.length; i++) {
-      const r = RANGES[i]!;
+      const r = RANGES[i];
       const ours = await engine.rangeQuery(storage, c.q, r.start * 1000, r.end * 1000, r.step * 1000);
-      const exp = fromPrometheus(expected[i]!);
+      const exp = fromPrometheus(expected[i]);
       points += pointCount(exp);
       const d = diff(exp, fromEngine(ours.result), false);
-      if (d.length > 0) problems.push(`range ${r.start}..${r.end} step ${r.step}s:\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`);
+      if (d.length > 0)
+        problems.push(`range ${r.start}..${r.end} step ${r.step}s:\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`);
     }
   }
   stats.evaluations += mode === 'instant' ? INSTANT_TIMES.length : RANGES.length;

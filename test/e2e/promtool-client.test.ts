@@ -5,16 +5,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, startBackfilledPrometheus,
-} from '../../dev/backfill.js';
+import { BACKFILL_END_MS, BACKFILL_START_MS, findPromtool, generateBackfillData, startBackfilledPrometheus } from '../../dev/backfill.js';
 import { withoutStretches } from '../../dev/split.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 
 const run = promisify(execFile);
 const MIN = 60_000;
-
 
 async function promtool(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -28,7 +25,10 @@ async function promtool(args: string[]): Promise<{ code: number; stdout: string;
 
 /** promtool prints series in the server's order, which for instant vectors is not defined: compare sorted lines. */
 function lines(s: string): string[] {
-  return s.split('\n').filter((l) => l !== '').sort();
+  return s
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
 }
 
 /** promtool's JSON output of an instant vector, in a fixed order (Prometheus's own order can vary between runs). */
@@ -58,14 +58,16 @@ describe('promtool query against the proxy', () => {
     const a = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 10 * MIN, toMs: BACKFILL_START_MS + 30 * MIN }]);
     const b = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 60 * MIN, toMs: BACKFILL_START_MS + 75 * MIN }]);
     [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: warn
 query:
   semantics: prometheus-2
   server_groups:
-    - static_configs: [{targets: ["127.0.0.1:${replicas[0]!.port}", "127.0.0.1:${replicas[1]!.port}"]}]
-`);
+    - static_configs: [{targets: ["127.0.0.1:${replicas[0].port}", "127.0.0.1:${replicas[1].port}"]}]
+`,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -99,7 +101,7 @@ query:
     });
   }
 
-  it('a bad query gives promtool the server\'s error, as from Prometheus', async () => {
+  it("a bad query gives promtool the server's error, as from Prometheus", async () => {
     const ref = await promtool(['query', 'instant', reference.url, 'sum(']);
     const got = await promtool(['query', 'instant', proxy.url, 'sum(']);
     expect(got.code).toBe(ref.code);

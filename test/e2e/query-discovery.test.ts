@@ -40,7 +40,11 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
-interface LogLine { level: string; obj: object; msg: string }
+interface LogLine {
+  level: string;
+  obj: object;
+  msg: string;
+}
 function captureLog(): DiscoveryLog & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   return {
@@ -55,10 +59,7 @@ const addresses = (d: { targets(): readonly { address: string }[] }): string[] =
 
 describe('file_sd file format', () => {
   it('reads JSON and YAML target groups; labels go with their targets, "__" labels are left out', () => {
-    const json = JSON.stringify([
-      { targets: ['10.0.0.1:9090', 'prom-b.example:9090'], labels: { dc: 'east', __meta_x: 'y' } },
-      { targets: ['[::1]:9090'] },
-    ]);
+    const json = JSON.stringify([{ targets: ['10.0.0.1:9090', 'prom-b.example:9090'], labels: { dc: 'east', __meta_x: 'y' } }, { targets: ['[::1]:9090'] }]);
     const expected = [
       { address: '10.0.0.1:9090', labels: { dc: 'east' } },
       { address: 'prom-b.example:9090', labels: { dc: 'east' } },
@@ -89,7 +90,7 @@ describe('file_sd file format', () => {
     expect(err('[{"targets": ["a:1"], "lables": {}}]')).toBe('target group 0: unknown field "lables"');
   });
 
-  it('matches file names like Go\'s filepath.Match', () => {
+  it("matches file names like Go's filepath.Match", () => {
     const m = (pattern: string, name: string): boolean => globElementToRegExp(pattern).test(name);
     expect(m('*.json', 'a.json')).toBe(true);
     expect(m('*.json', 'a.json.tmp')).toBe(false);
@@ -147,11 +148,17 @@ describe('FileDiscovery', () => {
     const log = captureLog();
     const { d } = discover([join(dir, '*.yml')], 3_600_000, log);
     await d.start(() => {});
-    expect(d.targets()).toEqual([{ address: '10.0.0.1:9090', labels: {} }, { address: '10.0.0.2:9090', labels: { replica: 'b' } }]);
+    expect(d.targets()).toEqual([
+      { address: '10.0.0.1:9090', labels: {} },
+      { address: '10.0.0.2:9090', labels: { replica: 'b' } },
+    ]);
 
     writeAtomic(flaky, '- targets: ["10.0.0.2:9090"\n'); // truncated
     await waitFor(async () => d.errors === 1, 5000, 'the malformed file to be read');
-    expect(d.targets()).toEqual([{ address: '10.0.0.1:9090', labels: {} }, { address: '10.0.0.2:9090', labels: { replica: 'b' } }]);
+    expect(d.targets()).toEqual([
+      { address: '10.0.0.1:9090', labels: {} },
+      { address: '10.0.0.2:9090', labels: { replica: 'b' } },
+    ]);
     const line = log.lines.find((l) => l.level === 'error');
     expect(line?.msg).toContain(flaky);
     expect(line?.msg).toMatch(/invalid YAML/);
@@ -186,7 +193,9 @@ describe('FileDiscovery', () => {
     await d.start(() => {});
     expect(d.targets()).toEqual([]);
     expect(d.errors).toBe(1);
-    expect(log.lines[0]!.msg).toBe(`file_sd: cannot use ${join(dir, 'bad.json')}: target group 0: target "nope" is not host:port; keeping its last good targets`);
+    expect(log.lines[0].msg).toBe(
+      `file_sd: cannot use ${join(dir, 'bad.json')}: target group 0: target "nope" is not host:port; keeping its last good targets`,
+    );
   });
 
   it('reads again every refresh_interval, e.g. a directory that did not exist when watches were set', async () => {
@@ -246,8 +255,14 @@ describe('DnsDiscovery (local UDP DNS server)', () => {
   });
 
   it('SRV records give host and port; several names are joined in config order', async () => {
-    dns.table.SRV['_prometheus._tcp.shard0.test'] = [{ target: 'prom-b.test.', port: 9091 }, { target: 'prom-a.test', port: 9090 }];
-    dns.table.SRV['_prometheus._tcp.extra.test'] = [{ target: 'prom-a.test', port: 9090 }, { target: 'prom-c.test', port: 9092 }];
+    dns.table.SRV['_prometheus._tcp.shard0.test'] = [
+      { target: 'prom-b.test.', port: 9091 },
+      { target: 'prom-a.test', port: 9090 },
+    ];
+    dns.table.SRV['_prometheus._tcp.extra.test'] = [
+      { target: 'prom-a.test', port: 9090 },
+      { target: 'prom-c.test', port: 9092 },
+    ];
     const d = discover({ names: ['_prometheus._tcp.shard0.test', '_prometheus._tcp.extra.test'], type: 'SRV' });
     await d.start(() => {});
     expect(addresses(d)).toEqual(['prom-a.test:9090', 'prom-b.test:9091', 'prom-c.test:9092']);
@@ -347,21 +362,21 @@ query:
     await Promise.all([promA, promB].filter(Boolean).map((p) => p.stop()));
   });
 
-  const targetsNow = (): string[] => addresses(layer.groups[0]!.targets);
+  const targetsNow = (): string[] => addresses(layer.groups[0].targets);
   const select = (matchers: LabelMatcher[]): Promise<Series[]> => layer.fanout.forQuery().storage.select(matchers, START, END);
 
-  it('starts with the one replica the file lists: the other replica\'s data is not there', async () => {
+  it("starts with the one replica the file lists: the other replica's data is not there", async () => {
     expect(targetsNow()).toEqual([`127.0.0.1:${promA.port}`]);
     const got = summary(await select(METRIC));
     expect(got).toEqual(summary(await memory.a.select(METRIC, START, END)));
     expect(got).not.toEqual(summary(await memory.full.select(METRIC, START, END)));
   });
 
-  it('a replica added to the file is queried: the replicas\' gaps fill each other', async () => {
+  it("a replica added to the file is queried: the replicas' gaps fill each other", async () => {
     writeAtomic(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${promA.port}`, `127.0.0.1:${promB.port}`] }]));
     await waitFor(async () => targetsNow().length === 2, 5000, 'the second replica');
     expect(summary(await select(METRIC))).toEqual(summary(await memory.full.select(METRIC, START, END)));
-    expect(layer.groups[0]!.pool.openClients().sort()).toEqual([`127.0.0.1:${promA.port}`, `127.0.0.1:${promB.port}`].sort());
+    expect(layer.groups[0].pool.openClients().sort()).toEqual([`127.0.0.1:${promA.port}`, `127.0.0.1:${promB.port}`].sort());
   });
 
   it('a replica removed from the file is no longer queried and its client is closed', async () => {
@@ -369,12 +384,12 @@ query:
     await waitFor(async () => targetsNow().length === 1, 5000, 'the removal');
     expect(targetsNow()).toEqual([`127.0.0.1:${promB.port}`]);
     expect(summary(await select(METRIC))).toEqual(summary(await memory.b.select(METRIC, START, END)));
-    expect(layer.groups[0]!.pool.openClients()).toEqual([`127.0.0.1:${promB.port}`]);
+    expect(layer.groups[0].pool.openClients()).toEqual([`127.0.0.1:${promB.port}`]);
     expect(log.lines.some((l) => l.msg === 'server group "shard-0": targets changed')).toBe(true);
   });
 
   it('a malformed file keeps the last good target list and queries keep working', async () => {
-    const discoverer = layer.groups[0]!.targets.discoverers[0]!;
+    const discoverer = layer.groups[0].targets.discoverers[0];
     const before = discoverer.errors;
     writeAtomic(sdFile, '[{"targets": [');
     await waitFor(async () => discoverer.errors > before, 5000, 'the malformed file to be read');
@@ -383,9 +398,9 @@ query:
     expect(log.lines.some((l) => l.level === 'error' && l.msg.startsWith(`file_sd: cannot use ${sdFile}: invalid JSON`))).toBe(true);
   });
 
-  it('target group labels are added to that target\'s series and answer matchers locally', async () => {
+  it("target group labels are added to that target's series and answer matchers locally", async () => {
     writeAtomic(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${promB.port}`], labels: { dc: 'west', __meta_ignored: 'x' } }]));
-    await waitFor(async () => layer.groups[0]!.targets.targets()[0]?.labels.dc === 'west', 5000, 'the labels');
+    await waitFor(async () => layer.groups[0].targets.targets()[0]?.labels.dc === 'west', 5000, 'the labels');
     const expected = summary(await memory.b.select(METRIC, START, END)).map((s) => ({ ...s, labels: { ...s.labels, dc: 'west' } }));
     const got = summary(await select([...METRIC, eq('dc', 'west')]));
     expect(got).toEqual(expected);
@@ -399,7 +414,10 @@ query:
   it('when the file lists no targets the group fails saying it has no targets, and the API answers 503', async () => {
     rmSync(sdFile);
     await waitFor(async () => targetsNow().length === 0, 5000, 'the file removal');
-    const err = await select(METRIC).then(() => undefined, (e: unknown) => e);
+    const err = await select(METRIC).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(GroupError);
     expect((err as Error).message).toBe('server group "shard-0" failed: no targets: service discovery currently finds none');
     const res = await layer.api.request(`/query?query=up&time=${END / 1000}`);
@@ -407,7 +425,7 @@ query:
     const body = (await res.json()) as { status: string; errorType: string; error: string };
     expect(body).toMatchObject({ status: 'error', errorType: 'unavailable' });
     expect(body.error).toContain('no targets');
-    expect(layer.groups[0]!.pool.openClients()).toEqual([]);
+    expect(layer.groups[0].pool.openClients()).toEqual([]);
   });
 });
 
@@ -430,7 +448,7 @@ describe('query layer with DNS discovery and ignore_error (JSON-API servers)', (
         break;
       } catch (err) {
         await s1?.close();
-        if (attempt === 4) throw new Error(`cannot bind 127.0.0.1 and 127.0.0.2 on one port: ${(err as Error).message}`);
+        if (attempt === 4) throw new Error(`cannot bind 127.0.0.1 and 127.0.0.2 on one port: ${(err as Error).message}`, { cause: err });
       }
     }
     fixed = await startApiServer({ name: 'fixed' });
@@ -461,7 +479,7 @@ query:
   const servers = async (): Promise<{ servers: string[]; warnings: string[] }> => {
     const { storage, warnings } = layer.fanout.forQuery();
     const ss = await storage.select([eq('__name__', 'up')], 1_000_000, 1_060_000);
-    return { servers: ss.map((s) => labelsToRecord(s.labels).server!), warnings };
+    return { servers: ss.map((s) => labelsToRecord(s.labels).server), warnings };
   };
 
   it('queries the addresses DNS gives now; a group with no targets and ignore_error only warns', async () => {
@@ -474,23 +492,23 @@ query:
 
   it('follows the DNS answers; a failing DNS server keeps the targets; a removed address is no longer asked', async () => {
     dns.table.A['shard1.test'] = ['127.0.0.1', '127.0.0.2'];
-    await waitFor(async () => layer.groups[0]!.targets.targets().length === 2, 5000, 'the second address');
+    await waitFor(async () => layer.groups[0].targets.targets().length === 2, 5000, 'the second address');
     expect((await servers()).servers).toEqual(['fixed', 's1', 's2']);
 
     dns.mode = 'servfail';
-    const d = layer.groups[0]!.targets.discoverers[0]!;
+    const d = layer.groups[0].targets.discoverers[0];
     const before = d.errors;
     await waitFor(async () => d.errors > before + 1, 5000, 'failed lookups');
-    expect(addresses(layer.groups[0]!.targets)).toEqual([`127.0.0.1:${s1.port}`, `127.0.0.2:${s1.port}`]);
+    expect(addresses(layer.groups[0].targets)).toEqual([`127.0.0.1:${s1.port}`, `127.0.0.2:${s1.port}`]);
     expect((await servers()).servers).toEqual(['fixed', 's1', 's2']);
 
     dns.mode = 'answer';
     dns.table.A['shard1.test'] = ['127.0.0.2'];
-    await waitFor(async () => layer.groups[0]!.targets.targets().length === 1, 5000, 'the removal');
+    await waitFor(async () => layer.groups[0].targets.targets().length === 1, 5000, 'the removal');
     const asked = s1.requests.length;
     expect((await servers()).servers).toEqual(['fixed', 's2']);
     expect(s1.requests.length).toBe(asked);
-    expect(layer.groups[0]!.pool.openClients()).toEqual([`127.0.0.2:${s1.port}`]);
+    expect(layer.groups[0].pool.openClients()).toEqual([`127.0.0.2:${s1.port}`]);
   });
 });
 
@@ -505,7 +523,8 @@ describe('./proxy with file_sd and basic auth: metrics, logs, and no secret anyw
     const dir = freshDir();
     sdFile = join(dir, 'g.json');
     writeAtomic(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${api.port}`], labels: { dc: 'east' } }]));
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: info
 query:
@@ -514,7 +533,8 @@ query:
       file_sd_configs: [{files: ["${join(dir, '*.json')}"], refresh_interval: 1h}]
       http_client:
         basic_auth: {username: promfront, password: ${SECRET}}
-`);
+`,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -540,7 +560,10 @@ query:
     writeAtomic(sdFile, '[{"targets": ["127.0.0.1:1"');
     await waitFor(async () => (await metrics()).includes('promfront_sd_failures_total{group="g",sd="file_sd_configs[0]"} 1\n'), 5000, 'the failure count');
     expect(await metrics()).toContain('promfront_server_group_targets{group="g"} 1\n');
-    const line = proxy.logs().split('\n').find((l) => l.includes('file_sd: cannot use'));
+    const line = proxy
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('file_sd: cannot use'));
     expect(line).toBeDefined();
     expect(JSON.parse(line!)).toMatchObject({ level: 50, group: 'g', sd: 'file_sd_configs[0]', file: sdFile });
     expect((await query()).status).toBe(200);

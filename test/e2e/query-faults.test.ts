@@ -43,7 +43,7 @@ async function ask(base: string, path: string, params: Record<string, string>): 
   try {
     res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
   } catch (e) {
-    throw new Error(`${base}${path} ${JSON.stringify(params)}: no answer within ${CLIENT_TIMEOUT_MS} ms (${(e as Error).message})`);
+    throw new Error(`${base}${path} ${JSON.stringify(params)}: no answer within ${CLIENT_TIMEOUT_MS} ms (${(e as Error).message})`, { cause: e });
   }
   const text = await res.text();
   proxyTexts.push(text);
@@ -76,7 +76,7 @@ function sameData(ref: Body, got: Body): string | undefined {
     const b = s.values ?? [s.value!];
     if (a.length !== b.length) return `${seriesKey(s.metric)}: ${b.length} points, expected ${a.length}`;
     for (let i = 0; i < a.length; i++) {
-      if (a[i]![0] !== b[i]![0] || !compareSeriesValue(Number(a[i]![1]), Number(b[i]![1]))) {
+      if (a[i][0] !== b[i][0] || !compareSeriesValue(Number(a[i][1]), Number(b[i][1]))) {
         return `${seriesKey(s.metric)} point ${i}: ${JSON.stringify(b[i])}, expected ${JSON.stringify(a[i])}`;
       }
     }
@@ -175,11 +175,12 @@ const error500Server = () =>
 // ---------------------------------------------------------------------------------------------
 
 /** One server group of a proxy config, as YAML list item. */
-function groupYaml(name: string, targets: number[], opts: { label?: string; timeout?: string; ignoreError?: boolean; auth?: boolean; jsonApi?: boolean } = {}): string {
-  const lines = [
-    `    - name: ${name}`,
-    `      static_configs: [{targets: [${targets.map((p) => `"127.0.0.1:${p}"`).join(', ')}]}]`,
-  ];
+function groupYaml(
+  name: string,
+  targets: number[],
+  opts: { label?: string; timeout?: string; ignoreError?: boolean; auth?: boolean; jsonApi?: boolean } = {},
+): string {
+  const lines = [`    - name: ${name}`, `      static_configs: [{targets: [${targets.map((p) => `"127.0.0.1:${p}"`).join(', ')}]}]`];
   // The fault servers fake the JSON API: their groups read through it. The real Prometheus groups
   // read as configured by default (remote read, which Prometheus serves).
   if (opts.jsonApi) lines.push('      remote_read: false');
@@ -236,7 +237,8 @@ describe('query layer faults', () => {
     const faultGroups = (ignoreError: boolean) =>
       FAULTS.map((f) => groupYaml(f, [portOf(f)], { label: f, timeout: f === 'hang' ? '2s' : '1s', ignoreError, auth: true, jsonApi: true })).join('\n');
     [strict, lenient, sampleLimited, ha] = await Promise.all([
-      startProxy((listen) => `
+      startProxy(
+        (listen) => `
 listen: ${listen}
 log_level: debug
 query:
@@ -247,8 +249,10 @@ query:
 ${groupYaml('ok', [replicaB.port], { label: 'ok', timeout: '2s' })}
 ${faultGroups(false)}
 ${groupYaml('hang-long', [faults.hang.port], { label: 'hang-long', timeout: '30s', auth: true, jsonApi: true })}
-`),
-      startProxy((listen) => `
+`,
+      ),
+      startProxy(
+        (listen) => `
 listen: ${listen}
 log_level: debug
 query:
@@ -257,8 +261,10 @@ query:
   server_groups:
 ${groupYaml('ok', [replicaB.port], { label: 'ok', timeout: '2s' })}
 ${faultGroups(true)}
-`),
-      startProxy((listen) => `
+`,
+      ),
+      startProxy(
+        (listen) => `
 listen: ${listen}
 log_level: debug
 query:
@@ -266,8 +272,10 @@ query:
   max_samples: 100
   server_groups:
 ${groupYaml('only', [replicaB.port])}
-`),
-      startProxy((listen) => `
+`,
+      ),
+      startProxy(
+        (listen) => `
 listen: ${listen}
 log_level: debug
 query:
@@ -275,7 +283,8 @@ query:
   timeout: 10s
   server_groups:
 ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
-`),
+`,
+      ),
     ]);
   }, 120_000);
 
@@ -322,7 +331,7 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
   });
 
   describe('a whole group failing with ignore_error: success with a warning naming the group', () => {
-    it('every failing group is a warning; the data is the healthy group\'s', async () => {
+    it("every failing group is a warning; the data is the healthy group's", async () => {
       for (const ask of [instant, range]) {
         const [ref, got] = await Promise.all([ask(replicaB.url, 'up'), ask(lenient.url, 'up')]);
         expect(got.status, got.text).toBe(200);
@@ -341,7 +350,9 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       const got = await instant(lenient.url, 'up{pf="refused"}');
       expect(got.status).toBe(200);
       expect(got.body.data).toEqual({ resultType: 'vector', result: [] });
-      expect(got.body.warnings).toEqual([expect.stringMatching(new RegExp(`^server group "refused" failed: target "${targetOf('refused')}": request failed: .*ECONNREFUSED`))]);
+      expect(got.body.warnings).toEqual([
+        expect.stringMatching(new RegExp(`^server group "refused" failed: target "${targetOf('refused')}": request failed: .*ECONNREFUSED`)),
+      ]);
     });
   });
 
@@ -355,7 +366,7 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       expect(prometheusTimeout.status, prometheusTimeout.text).toBe(503);
     });
 
-    it('a `timeout` shorter than the group timeout ends the query at the query timeout, with Prometheus\'s error', async () => {
+    it("a `timeout` shorter than the group timeout ends the query at the query timeout, with Prometheus's error", async () => {
       // hang-long's group timeout is 30s, the proxy's query timeout 4s: only the parameter can end this early.
       const got = await instant(strict.url, 'up{pf="hang-long"}', { timeout: '300ms' });
       expect(got.status).toBe(prometheusTimeout.status);
@@ -401,8 +412,11 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
     });
   });
 
-  describe('the sample limit (max_samples) gives Prometheus\'s error', () => {
-    for (const [kind, ask] of [['instant', instant], ['range', range]] as const) {
+  describe("the sample limit (max_samples) gives Prometheus's error", () => {
+    for (const [kind, ask] of [
+      ['instant', instant],
+      ['range', range],
+    ] as const) {
       it(`${kind}: a query over the limit fails as on a Prometheus with --query.max-samples=100; one under it succeeds`, async () => {
         const over = 'count_over_time(up[1h])';
         const [ref, got] = await Promise.all([ask(limited.url, over), ask(sampleLimited.url, over)]);
@@ -435,7 +449,7 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       const ref = await Promise.all(QUERIES.flatMap((q) => [instant(replicaB.url, q), range(replicaB.url, q)]));
       before.forEach((a, i) => {
         expect(a.body.warnings, a.text).toBeUndefined();
-        expect(sameData(ref[i]!.body, a.body), `${i}`).toBeUndefined();
+        expect(sameData(ref[i].body, a.body), `${i}`).toBeUndefined();
       });
 
       // Queries in flight while replica A dies by SIGKILL.
@@ -445,7 +459,10 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       const duringAnswers = (await during).flat();
       // Wait until A's port refuses connections: the process is gone.
       for (;;) {
-        const dead = await fetch(`${replicaA.url}/-/healthy`).then(() => false, () => true);
+        const dead = await fetch(`${replicaA.url}/-/healthy`).then(
+          () => false,
+          () => true,
+        );
         if (dead) break;
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -454,7 +471,7 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       const check = (set: Answer[]) =>
         set.forEach((a, i) => {
           expect(a.status, a.text).toBe(200);
-          expect(a.body.data, QUERIES[Math.floor(i / 2)]).toEqual(before[i]!.body.data);
+          expect(a.body.data, QUERIES[Math.floor(i / 2)]).toEqual(before[i].body.data);
         });
       for (let k = 0; k < 3; k++) check(duringAnswers.slice(k * before.length, (k + 1) * before.length));
       check(after);
@@ -462,7 +479,9 @@ ${groupYaml('ha', [replicaA.port, replicaB.port], { timeout: '2s' })}
       for (const a of duringAnswers) for (const w of a.body.warnings ?? []) expect(w).toContain(`server group "ha": target "${deadTarget}" failed: `);
       for (const a of after) {
         expect(a.body.warnings, a.text).toHaveLength(1);
-        expect(a.body.warnings![0]).toMatch(new RegExp(`^server group "ha": target "${deadTarget.replace(/[.]/g, '\\.')}" failed: (remote read: )?request failed: .*ECONNREFUSED`));
+        expect(a.body.warnings![0]).toMatch(
+          new RegExp(`^server group "ha": target "${deadTarget.replace(/[.]/g, '\\.')}" failed: (remote read: )?request failed: .*ECONNREFUSED`),
+        );
       }
     });
   });

@@ -11,8 +11,11 @@ import { startProxy, type ProxyProcess } from '../support/proxy.js';
 
 const MIN = 60_000;
 
-
-type Json = { status: string; data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] }; warnings?: string[] };
+type Json = {
+  status: string;
+  data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] };
+  warnings?: string[];
+};
 
 async function get(base: string, path: string, params: Record<string, string>): Promise<Json> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`);
@@ -32,7 +35,7 @@ function sameResult(ref: Json, got: Json): string | undefined {
     const b = s.values ?? [s.value!];
     if (a.length !== b.length) return `${key(s.metric)}: ${b.length} points, expected ${a.length}`;
     for (let i = 0; i < a.length; i++) {
-      if (a[i]![0] !== b[i]![0] || !compareSeriesValue(Number(a[i]![1]), Number(b[i]![1]))) {
+      if (a[i][0] !== b[i][0] || !compareSeriesValue(Number(a[i][1]), Number(b[i][1]))) {
         return `${key(s.metric)} point ${i}: ${JSON.stringify(b[i])}, expected ${JSON.stringify(a[i])}`;
       }
     }
@@ -62,20 +65,22 @@ describe('query layer over HA replicas with gaps', () => {
     const b = withoutStretches(data, [{ fromMs: BACKFILL_START_MS + 70 * MIN, toMs: BACKFILL_START_MS + 90 * MIN }]);
     [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
     const dead = await freePort();
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: warn
 query:
   semantics: prometheus-2
   server_groups:
     - name: shard-0
-      static_configs: [{targets: ["127.0.0.1:${replicas[0]!.port}", "127.0.0.1:${replicas[1]!.port}"]}]
+      static_configs: [{targets: ["127.0.0.1:${replicas[0].port}", "127.0.0.1:${replicas[1].port}"]}]
       anti_affinity: 10s
     - name: down
       static_configs: [{targets: ["127.0.0.1:${dead}"]}]
       ignore_error: true
       timeout: 2s
-`);
+`,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -86,8 +91,8 @@ query:
   it('each replica alone is missing data the reference has', async () => {
     const q = { query: 'count_over_time(up[2h])', time: String(end) };
     const ref = await get(reference.url, '/api/v1/query', q);
-    const one = await get(replicas[0]!.url, '/api/v1/query', q);
-    expect(Number(one.data.result[0]!.value![1])).toBeLessThan(Number(ref.data.result[0]!.value![1]));
+    const one = await get(replicas[0].url, '/api/v1/query', q);
+    expect(Number(one.data.result[0].value![1])).toBeLessThan(Number(ref.data.result[0].value![1]));
   });
 
   for (const query of QUERIES) {
@@ -110,7 +115,11 @@ query:
   }
 
   it('answers Grafana-style requests: a POST form query and the 1+1 health check', async () => {
-    const res = await fetch(`${proxy.url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=1%2B1&time=1700000000' });
+    const res = await fetch(`${proxy.url}/api/v1/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'query=1%2B1&time=1700000000',
+    });
     expect(await res.json()).toEqual({ status: 'success', data: { resultType: 'scalar', result: [1700000000, '2'] } });
     const bad = await fetch(`${proxy.url}/api/v1/query?query=sum(`);
     expect(bad.status).toBe(400);

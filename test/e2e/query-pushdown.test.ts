@@ -4,9 +4,7 @@
 // Prometheus 2.42 holding half of the backfilled series; a third holds everything.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, startBackfilledPrometheus, type BackfillDataSet,
-} from '../../dev/backfill.js';
+import { BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, startBackfilledPrometheus, type BackfillDataSet } from '../../dev/backfill.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
 import { JsonApiTarget } from '../../src/query/downstream/json-api-client.js';
 import { FanoutStorage, type GroupSpec, type PushdownOutcome } from '../../src/query/fanout.js';
@@ -42,12 +40,12 @@ function sameOutput(a: QueryOutput, b: QueryOutput): string | undefined {
   if (x.resultType === 'matrix' && y.resultType === 'matrix') {
     if (x.result.length !== y.result.length) return `${y.result.length} series vs ${x.result.length}`;
     for (let i = 0; i < x.result.length; i++) {
-      const s = x.result[i]!;
-      const t = y.result[i]!;
+      const s = x.result[i];
+      const t = y.result[i];
       if (labelsToString(s.labels) !== labelsToString(t.labels)) return `series ${i}: ${labelsToString(t.labels)} vs ${labelsToString(s.labels)}`;
       if (s.timestamps.join() !== t.timestamps.join()) return `${labelsToString(s.labels)}: timestamps differ`;
       for (let k = 0; k < s.values.length; k++) {
-        if (!compareSeriesValue(s.values[k]!, t.values[k]!)) return `${labelsToString(s.labels)} @${s.timestamps[k]}: ${t.values[k]} vs ${s.values[k]}`;
+        if (!compareSeriesValue(s.values[k], t.values[k])) return `${labelsToString(s.labels)} @${s.timestamps[k]}: ${t.values[k]} vs ${s.values[k]}`;
       }
     }
     return undefined;
@@ -55,8 +53,8 @@ function sameOutput(a: QueryOutput, b: QueryOutput): string | undefined {
   if (x.resultType === 'vector' && y.resultType === 'vector') {
     if (x.result.length !== y.result.length) return `${y.result.length} samples vs ${x.result.length}`;
     for (let i = 0; i < x.result.length; i++) {
-      const s = x.result[i]!;
-      const t = y.result[i]!;
+      const s = x.result[i];
+      const t = y.result[i];
       if (labelsToString(s.labels) !== labelsToString(t.labels) || s.t !== t.t || !compareSeriesValue(s.v, t.v)) {
         return `sample ${i}: ${labelsToString(t.labels)} ${t.t} ${t.v} vs ${labelsToString(s.labels)} ${s.t} ${s.v}`;
       }
@@ -149,7 +147,11 @@ function count(f: FanoutStorage, o: PushdownOutcome): number {
 describe('pushdown against Prometheus 2.42', () => {
   beforeAll(async () => {
     const data = generateBackfillData();
-    [full, ...halves] = await Promise.all([startBackfilledPrometheus(data), startBackfilledPrometheus(half(data, 0)), startBackfilledPrometheus(half(data, 1))]);
+    [full, ...halves] = await Promise.all([
+      startBackfilledPrometheus(data),
+      startBackfilledPrometheus(half(data, 0)),
+      startBackfilledPrometheus(half(data, 1)),
+    ]);
   });
   afterAll(async () => {
     await Promise.all(targets.map((t) => t.close()));
@@ -158,9 +160,9 @@ describe('pushdown against Prometheus 2.42', () => {
 
   const engine = new Engine({ semantics: 'prometheus-2' });
 
-  it('gives the raw path\'s answers for every pushable query, and does push', async () => {
-    const pushed = new FanoutStorage([group('a', [halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+  it("gives the raw path's answers for every pushable query, and does push", async () => {
+    const pushed = new FanoutStorage([group('a', [halves[0]], true), group('b', [halves[1]], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false), group('b', [halves[1]], false)], { maxConcurrency: 8 });
     const failures: string[] = [];
     for (const q of PUSHED_QUERIES) {
       const before = count(pushed, 'pushed');
@@ -174,8 +176,8 @@ describe('pushdown against Prometheus 2.42', () => {
   });
 
   it('does not push what the rules exclude, and answers from raw data', async () => {
-    const pushed = new FanoutStorage([group('a', [halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+    const pushed = new FanoutStorage([group('a', [halves[0]], true), group('b', [halves[1]], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false), group('b', [halves[1]], false)], { maxConcurrency: 8 });
     const failures: string[] = [];
     for (const q of RAW_QUERIES) {
       const diff = await runBoth(engine, pushed, raw, q);
@@ -187,26 +189,30 @@ describe('pushdown against Prometheus 2.42', () => {
 
   it('falls back when a series is in two groups (a series that moved shard)', async () => {
     // Group b holds everything, so every series of group a is also in b.
-    const pushed = new FanoutStorage([group('a', [halves[0]!], true), group('b', [full], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [full], false)], { maxConcurrency: 8 });
+    const pushed = new FanoutStorage([group('a', [halves[0]], true), group('b', [full], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false), group('b', [full], false)], { maxConcurrency: 8 });
     expect(await runBoth(engine, pushed, raw, 'sum by (job) (rate(http_requests_total[5m]))')).toBeUndefined();
     expect(count(pushed, 'same_series_in_two_groups')).toBeGreaterThan(0);
     expect(count(pushed, 'pushed')).toBe(0);
   });
 
-  it('does not push to a group of several replicas (its merged data is no one server\'s data)', async () => {
-    const pushed = new FanoutStorage([group('a', [halves[0]!, halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!, halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+  it("does not push to a group of several replicas (its merged data is no one server's data)", async () => {
+    const pushed = new FanoutStorage([group('a', [halves[0], halves[0]], true), group('b', [halves[1]], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0], halves[0]], false), group('b', [halves[1]], false)], { maxConcurrency: 8 });
     expect(await runBoth(engine, pushed, raw, 'rate(http_requests_total[5m])')).toBeUndefined();
     expect(count(pushed, 'replicas')).toBeGreaterThan(0);
     expect(count(pushed, 'pushed')).toBe(0);
   });
 
   it('does not push when a matcher names a group label, and keeps group labels on pushed answers', async () => {
-    const withLabels = (pushdown: boolean) => new FanoutStorage([
-      { ...group('a', [halves[0]!], pushdown), labels: { region: 'eu' } },
-      { ...group('b', [halves[1]!], pushdown), labels: { region: 'us' } },
-    ], { maxConcurrency: 8 });
+    const withLabels = (pushdown: boolean) =>
+      new FanoutStorage(
+        [
+          { ...group('a', [halves[0]], pushdown), labels: { region: 'eu' } },
+          { ...group('b', [halves[1]], pushdown), labels: { region: 'us' } },
+        ],
+        { maxConcurrency: 8 },
+      );
     const pushed = withLabels(true);
     const raw = withLabels(false);
     expect(await runBoth(engine, pushed, raw, 'sum by (region) (rate(http_requests_total[5m]))')).toBeUndefined();
@@ -217,9 +223,9 @@ describe('pushdown against Prometheus 2.42', () => {
     expect(count(pushed, 'pushed')).toBe(before);
   });
 
-  it('sends a whole query to the one server that holds all its data, with the raw path\'s answers', async () => {
-    const pushed = new FanoutStorage([group('a', [halves[0]!], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false)], { maxConcurrency: 8 });
+  it("sends a whole query to the one server that holds all its data, with the raw path's answers", async () => {
+    const pushed = new FanoutStorage([group('a', [halves[0]], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false)], { maxConcurrency: 8 });
     const failures: string[] = [];
     for (const q of [
       'sum by (job) (rate(http_requests_total[5m]))',
@@ -241,25 +247,24 @@ describe('pushdown against Prometheus 2.42', () => {
     expect(failures).toEqual([]);
     // Not a vector query: evaluated here.
     const before = count(pushed, 'pushed_query');
-    await engine.instantQuery(pushed.forQuery().storage, 'scalar(sum(up))', TIMES[0]!);
+    await engine.instantQuery(pushed.forQuery().storage, 'scalar(sum(up))', TIMES[0]);
     expect(count(pushed, 'pushed_query')).toBe(before);
   });
 
   it('does not send a whole query where two groups or group labels are involved', async () => {
-    const two = new FanoutStorage([group('a', [halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
-    await engine.instantQuery(two.forQuery().storage, 'sum(up)', TIMES[0]!);
+    const two = new FanoutStorage([group('a', [halves[0]], true), group('b', [halves[1]], true)], { maxConcurrency: 8 });
+    await engine.instantQuery(two.forQuery().storage, 'sum(up)', TIMES[0]);
     expect(count(two, 'several_groups')).toBe(1);
     expect(count(two, 'pushed_query')).toBe(0);
-    const labelled = new FanoutStorage([{ ...group('a', [halves[0]!], true), labels: { region: 'eu' } }], { maxConcurrency: 8 });
-    const out = await engine.instantQuery(labelled.forQuery().storage, 'count by (region) (up)', TIMES[0]!);
+    const labelled = new FanoutStorage([{ ...group('a', [halves[0]], true), labels: { region: 'eu' } }], { maxConcurrency: 8 });
+    const out = await engine.instantQuery(labelled.forQuery().storage, 'count by (region) (up)', TIMES[0]);
     expect(count(labelled, 'group_labels')).toBe(1);
     expect(out.result.resultType === 'vector' && out.result.result.map((x) => labelsToString(x.labels))).toEqual(['{region="eu"}']);
     // A selector that a group's label prunes leaves one group: the whole query goes there.
-    const pruned = new FanoutStorage([
-      { ...group('a', [halves[0]!], true) },
-      { ...group('b', [halves[1]!], true), labels: { region: 'us' } },
-    ], { maxConcurrency: 8 });
-    await engine.instantQuery(pruned.forQuery().storage, 'sum(up{region!="us"})', TIMES[0]!);
+    const pruned = new FanoutStorage([{ ...group('a', [halves[0]], true) }, { ...group('b', [halves[1]], true), labels: { region: 'us' } }], {
+      maxConcurrency: 8,
+    });
+    await engine.instantQuery(pruned.forQuery().storage, 'sum(up{region!="us"})', TIMES[0]);
     expect(count(pruned, 'pushed_query')).toBe(1);
   });
 
@@ -267,8 +272,8 @@ describe('pushdown against Prometheus 2.42', () => {
     // A target reading raw samples through remote read: per-step JSON answers would cost more.
     const binary = (p: PrometheusProcess) => Object.assign(target(p), { readsBinarySamples: () => true });
     const spec = (name: string, p: PrometheusProcess): GroupSpec => ({ ...group(name, [], true), targets: [binary(p)], targetNames: [name] });
-    const pushed = new FanoutStorage([spec('a', halves[0]!), spec('b', halves[1]!)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+    const pushed = new FanoutStorage([spec('a', halves[0]), spec('b', halves[1])], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false), group('b', [halves[1]], false)], { maxConcurrency: 8 });
     expect(await runBoth(engine, pushed, raw, 'sum by (job) (rate(http_requests_total[5m]))')).toBeUndefined();
     // Instant queries (one point for a whole window of samples) are pushed, range queries are not.
     expect(count(pushed, 'pushed')).toBe(TIMES.length);
@@ -279,11 +284,11 @@ describe('pushdown against Prometheus 2.42', () => {
     // Prometheus 2.42 does not know double_exponential_smoothing; our engine in prometheus-3 mode
     // with experimental functions does.
     const p3 = new Engine({ semantics: 'prometheus-3', enableExperimentalFunctions: true });
-    const pushed = new FanoutStorage([group('a', [halves[0]!], true), group('b', [halves[1]!], true)], { maxConcurrency: 8 });
-    const raw = new FanoutStorage([group('a', [halves[0]!], false), group('b', [halves[1]!], false)], { maxConcurrency: 8 });
+    const pushed = new FanoutStorage([group('a', [halves[0]], true), group('b', [halves[1]], true)], { maxConcurrency: 8 });
+    const raw = new FanoutStorage([group('a', [halves[0]], false), group('b', [halves[1]], false)], { maxConcurrency: 8 });
     const q = 'double_exponential_smoothing(temperature_celsius[10m], 0.5, 0.5)';
-    const a = await p3.instantQuery(raw.forQuery().storage, q, TIMES[1]!);
-    const b = await p3.instantQuery(pushed.forQuery().storage, q, TIMES[1]!);
+    const a = await p3.instantQuery(raw.forQuery().storage, q, TIMES[1]);
+    const b = await p3.instantQuery(pushed.forQuery().storage, q, TIMES[1]);
     expect(a.result.resultType === 'vector' && a.result.result.length).toBeGreaterThan(0);
     expect(sameOutput(a, b)).toBeUndefined();
     expect(count(pushed, 'refused')).toBe(1);
@@ -314,7 +319,10 @@ query:
     const [pushed, raw] = await Promise.all([startProxy(config(true)), startProxy(config(false))]);
     try {
       const params = new URLSearchParams({
-        query: 'sum by (job) (rate(http_requests_total[5m]))', start: String(T0 / 1000 + 600), end: String(BACKFILL_END_MS / 1000), step: '30',
+        query: 'sum by (job) (rate(http_requests_total[5m]))',
+        start: String(T0 / 1000 + 600),
+        end: String(BACKFILL_END_MS / 1000),
+        step: '30',
       });
       const answers = await Promise.all([pushed, raw].map(async (p) => (await fetch(`${p.url}/api/v1/query_range?${params}`)).json()));
       expect((answers[1] as { data: { result: unknown[] } }).data.result.length).toBeGreaterThan(0);
@@ -332,26 +340,43 @@ query:
 });
 
 describe('planPushdown', () => {
-  const ctx = (semantics: 'prometheus-2' | 'prometheus-3' = 'prometheus-2', delayedNameRemoval = false) => ({
-    q: { semantics, delayedNameRemoval } as EvalCtx['q'],
-    start: 1000, end: 61_000, interval: 15_000, steps: new Float64Array([1000, 16_000, 31_000, 46_000, 61_000]),
-  }) as EvalCtx;
+  const ctx = (semantics: 'prometheus-2' | 'prometheus-3' = 'prometheus-2', delayedNameRemoval = false) =>
+    ({
+      q: { semantics, delayedNameRemoval } as EvalCtx['q'],
+      start: 1000,
+      end: 61_000,
+      interval: 15_000,
+      steps: new Float64Array([1000, 16_000, 31_000, 46_000, 61_000]),
+    }) as EvalCtx;
   const plan = (q: string, c = ctx()) => planPushdown(c, parseExpr(q) as Call);
 
   it('sends the call as PromQL with the steps of the evaluation', () => {
     expect(plan('rate(x{a="b"}[5m] offset 1m)')?.request).toEqual({
       query: 'rate(x{a="b"}[5m] offset 1m)',
-      matchers: [{ type: '=', name: 'a', value: 'b' }, { type: '=', name: '__name__', value: 'x' }],
-      startMs: 1000, endMs: 61_000, stepMs: 15_000,
+      matchers: [
+        { type: '=', name: 'a', value: 'b' },
+        { type: '=', name: '__name__', value: 'x' },
+      ],
+      startMs: 1000,
+      endMs: 61_000,
+      stepMs: 15_000,
     });
     expect(plan('quantile_over_time(0.5, x[1m])')?.metricName).toBe('x');
   });
 
   it('refuses what is not provably per series', () => {
     for (const q of [
-      'abs(x)', 'absent_over_time(x[1m])', 'rate({__name__=~"x|y"}[1m])', 'rate({job="a"}[1m])',
-      'rate(x[1m] @ 100)', 'rate(x[1m] @ start())', 'rate(x[5m:1m])', 'quantile_over_time(2, x[1m])',
-      'quantile_over_time(-0.5, x[1m])', 'holt_winters(x[1m], 1, 0.5)', 'quantile_over_time(scalar(y), x[1m])',
+      'abs(x)',
+      'absent_over_time(x[1m])',
+      'rate({__name__=~"x|y"}[1m])',
+      'rate({job="a"}[1m])',
+      'rate(x[1m] @ 100)',
+      'rate(x[1m] @ start())',
+      'rate(x[5m:1m])',
+      'quantile_over_time(2, x[1m])',
+      'quantile_over_time(-0.5, x[1m])',
+      'holt_winters(x[1m], 1, 0.5)',
+      'quantile_over_time(scalar(y), x[1m])',
     ]) {
       expect(plan(q), q).toBeUndefined();
     }

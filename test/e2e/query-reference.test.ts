@@ -16,7 +16,14 @@
 // values equal within compareSeriesValue's tolerance; errors of the same type).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKFILL_START_MS, REFERENCE_END_MS, generateReferenceData, loadIntoMemory, startBackfilledPrometheus, type BackfillDataSet } from '../../dev/backfill.js';
+import {
+  BACKFILL_START_MS,
+  REFERENCE_END_MS,
+  generateReferenceData,
+  loadIntoMemory,
+  startBackfilledPrometheus,
+  type BackfillDataSet,
+} from '../../dev/backfill.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
 import { shardPlacement, splitByShard, withoutStretches, type Stretch } from '../../dev/split.js';
 import { startBackfilledVictoriaMetrics, type VictoriaMetricsProcess } from '../../dev/victoria-metrics.js';
@@ -37,15 +44,30 @@ const GROUPS = 3;
 const GAPS: Stretch[][][] = [
   [
     [{ fromMs: S0, toMs: S0 + 20 * MIN }], // the very start, 20 minutes
-    [{ fromMs: S0 + 95 * MIN, toMs: S0 + 95 * MIN + 15_000 }, { fromMs: S0 + 150 * MIN, toMs: S0 + 170 * MIN }], // one scrape; 20 minutes
+    [
+      { fromMs: S0 + 95 * MIN, toMs: S0 + 95 * MIN + 15_000 },
+      { fromMs: S0 + 150 * MIN, toMs: S0 + 170 * MIN },
+    ], // one scrape; 20 minutes
   ],
   [
-    [{ fromMs: S0 + 40 * MIN, toMs: S0 + 60 * MIN }, { fromMs: S_END - 30_000, toMs: S_END + 1 }], // 20 minutes; the last two scrapes
-    [{ fromMs: S0 + 63 * MIN, toMs: S0 + 63 * MIN + 30_000 }, { fromMs: S0 + 200 * MIN, toMs: S0 + 220 * MIN }], // two scrapes; 20 minutes
+    [
+      { fromMs: S0 + 40 * MIN, toMs: S0 + 60 * MIN },
+      { fromMs: S_END - 30_000, toMs: S_END + 1 },
+    ], // 20 minutes; the last two scrapes
+    [
+      { fromMs: S0 + 63 * MIN, toMs: S0 + 63 * MIN + 30_000 },
+      { fromMs: S0 + 200 * MIN, toMs: S0 + 220 * MIN },
+    ], // two scrapes; 20 minutes
   ],
   [
-    [{ fromMs: S0 + 7 * MIN, toMs: S0 + 7 * MIN + 30_000 }, { fromMs: S0 + 110 * MIN, toMs: S0 + 130 * MIN }], // two scrapes; 20 minutes
-    [{ fromMs: S0 + 45 * MIN, toMs: S0 + 45 * MIN + 15_000 }, { fromMs: S_END - 20 * MIN, toMs: S_END + 1 }], // one scrape; the very end, 20 minutes
+    [
+      { fromMs: S0 + 7 * MIN, toMs: S0 + 7 * MIN + 30_000 },
+      { fromMs: S0 + 110 * MIN, toMs: S0 + 130 * MIN },
+    ], // two scrapes; 20 minutes
+    [
+      { fromMs: S0 + 45 * MIN, toMs: S0 + 45 * MIN + 15_000 },
+      { fromMs: S_END - 20 * MIN, toMs: S_END + 1 },
+    ], // one scrape; the very end, 20 minutes
   ],
 ];
 
@@ -105,7 +127,11 @@ async function ask(base: string, path: string, params: Record<string, string>): 
       return {
         kind: 'vector',
         warnings,
-        samples: (d.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({ key: keyOf(s.metric), t: secToMs(s.value[0]), v: parseValue(s.value[1]) })),
+        samples: (d.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({
+          key: keyOf(s.metric),
+          t: secToMs(s.value[0]),
+          v: parseValue(s.value[1]),
+        })),
       };
     case 'matrix':
       return {
@@ -190,8 +216,8 @@ function diff(want: Answer, got: Answer, ordered: boolean): string[] {
         }
         let bad = 0;
         for (let i = 0; i < e.values.length; i++) {
-          if (!compareSeriesValue(e.values[i]!, a.values[i]!)) {
-            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: ${fmt(a.values[i]!)}, reference ${fmt(e.values[i]!)}`);
+          if (!compareSeriesValue(e.values[i], a.values[i])) {
+            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: ${fmt(a.values[i])}, reference ${fmt(e.values[i])}`);
             bad++;
           }
         }
@@ -227,7 +253,11 @@ interface Evaluation {
 
 function evaluations(c: Case, mode: Mode): Evaluation[] {
   if (mode === 'instant') {
-    return INSTANT_TIMES.map((t) => ({ what: `instant at ${t} (${new Date(t * 1000).toISOString()})`, path: '/api/v1/query', params: { query: c.q, time: String(t) } }));
+    return INSTANT_TIMES.map((t) => ({
+      what: `instant at ${t} (${new Date(t * 1000).toISOString()})`,
+      path: '/api/v1/query',
+      params: { query: c.q, time: String(t) },
+    }));
   }
   return RANGES.map((r) => ({
     what: `range ${new Date(r.start * 1000).toISOString()}..${new Date(r.end * 1000).toISOString()} step ${r.step}s`,
@@ -283,12 +313,12 @@ async function startAll(): Promise<void> {
   data = generateReferenceData();
   memory = loadIntoMemory(data);
   groupData = await splitByShard(data, GROUPS);
-  replicaData = groupData.map((g, gi) => GAPS[gi]!.map((gaps) => withoutStretches(g, gaps)));
+  replicaData = groupData.map((g, gi) => GAPS[gi].map((gaps) => withoutStretches(g, gaps)));
   const proms = startBackfilledPrometheus;
   const [ref, vmProc, ...reps] = await Promise.all([proms(data), startBackfilledVictoriaMetrics(data), ...replicaData.flat().map(proms)]);
-  reference = ref as PrometheusProcess;
-  vm = vmProc as VictoriaMetricsProcess;
-  replicas = replicaData.map((_, gi) => (reps as PrometheusProcess[]).slice(2 * gi, 2 * gi + 2));
+  reference = ref;
+  vm = vmProc;
+  replicas = replicaData.map((_, gi) => reps.slice(2 * gi, 2 * gi + 2));
 
   const groupsYaml = replicas
     .map(
@@ -395,8 +425,8 @@ describe('query layer against a reference Prometheus 2.42', () => {
       f.series.forEach((s, si) => {
         const { __name__: name, le: _le, quantile: _q, ...rest } = s.labels;
         const child = `${f.name} ${keyOf(rest)}`;
-        expect(name!.startsWith(f.name)).toBe(true);
-        (childGroups.get(child) ?? childGroups.set(child, new Set()).get(child)!).add(placement[fi]![si]!);
+        expect(name.startsWith(f.name)).toBe(true);
+        (childGroups.get(child) ?? childGroups.set(child, new Set()).get(child)!).add(placement[fi][si]);
       }),
     );
     for (const [child, groups] of childGroups) expect(groups.size, child).toBe(1);
@@ -414,7 +444,7 @@ describe('query layer against a reference Prometheus 2.42', () => {
           keyBytes.add(value);
         }
         const [hi, lo] = keyBytes.hash();
-        expect(placement[fi]![si], JSON.stringify(s.labels)).toBe(jumpHash(hi, lo, GROUPS));
+        expect(placement[fi][si], JSON.stringify(s.labels)).toBe(jumpHash(hi, lo, GROUPS));
       }),
     );
     expect(groupData.map((g) => g.seriesCount).reduce((a, b) => a + b)).toBe(data.seriesCount);
@@ -430,17 +460,17 @@ describe('query layer against a reference Prometheus 2.42', () => {
     };
     expect(await total(reference)).toBe(data.sampleCount);
     for (let g = 0; g < GROUPS; g++) {
-      const [a, b] = await Promise.all(replicas[g]!.map(total));
-      expect(a).toBe(replicaData[g]![0]!.sampleCount);
-      expect(b).toBe(replicaData[g]![1]!.sampleCount);
-      expect(a).toBeLessThan(groupData[g]!.sampleCount);
-      expect(b).toBeLessThan(groupData[g]!.sampleCount);
+      const [a, b] = await Promise.all(replicas[g].map(total));
+      expect(a).toBe(replicaData[g][0].sampleCount);
+      expect(b).toBe(replicaData[g][1].sampleCount);
+      expect(a).toBeLessThan(groupData[g].sampleCount);
+      expect(b).toBeLessThan(groupData[g].sampleCount);
       // Gaps of the two replicas never overlap: each sample is missing from at most one of them.
-      expect(a + b).toBeGreaterThan(groupData[g]!.sampleCount);
-      for (const [fi, f] of groupData[g]!.families.entries()) {
+      expect(a + b).toBeGreaterThan(groupData[g].sampleCount);
+      for (const [fi, f] of groupData[g].families.entries()) {
         for (const [si, s] of f.series.entries()) {
           const seen = new Set<number>();
-          for (const r of replicaData[g]!) {
+          for (const r of replicaData[g]) {
             const rs = r.families.find((x) => x.name === f.name)?.series.find((x) => keyOf(x.labels) === keyOf(s.labels));
             for (const t of rs?.timestamps ?? []) seen.add(t);
           }

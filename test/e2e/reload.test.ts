@@ -37,7 +37,16 @@ function fakeLayer(name: string) {
       closed = true;
     },
   };
-  return { layer, release: () => waiting.splice(0).forEach((r) => r()), get closed() { return closed; }, get waiting() { return waiting.length; } };
+  return {
+    layer,
+    release: () => waiting.splice(0).forEach((r) => r()),
+    get closed() {
+      return closed;
+    },
+    get waiting() {
+      return waiting.length;
+    },
+  };
 }
 
 const req = (path: string) => new Request(`http://x/api/v1${path}`);
@@ -116,7 +125,9 @@ describe('ShardService.inheritFrom', () => {
     while (cleanup.length) await cleanup.pop()!();
   });
   const service = (url: string, numShards: number, interval: string) => {
-    const cfg = parseConfigText(`shard:\n  num_shards: ${numShards}\n  scrape_interval: ${interval}\n  scrape_timeout: 1s\n  sources:\n    - url: ${url}\n`).shard!;
+    const cfg = parseConfigText(
+      `shard:\n  num_shards: ${numShards}\n  scrape_interval: ${interval}\n  scrape_timeout: 1s\n  sources:\n    - url: ${url}\n`,
+    ).shard!;
     const svc = new ShardService(cfg, silent);
     cleanup.push(() => svc.stop());
     return svc;
@@ -131,7 +142,7 @@ describe('ShardService.inheritFrom', () => {
     await old.runCycle();
     up.mode = '500';
     await old.runCycle();
-    expect(old.sources[0]!.failures).toBe(1);
+    expect(old.sources[0].failures).toBe(1);
 
     const same = service(up.url, 2, '30s');
     same.inheritFrom(old);
@@ -153,7 +164,7 @@ describe('ShardService.inheritFrom', () => {
     other.inheritFrom(old);
     await other.runCycle();
     expect(served(other)).toEqual([]);
-    expect(other.sources[0]!.failures).toBe(1);
+    expect(other.sources[0].failures).toBe(1);
   });
 
   it('whenReady answers false when the service stops before its first cycle', async () => {
@@ -299,7 +310,15 @@ describe('config reload of a running proxy', () => {
 
   /** Waits for a log line matching every pattern (output reaches us through a pipe, a bit later). */
   const logged = (what: string, ...patterns: RegExp[]) =>
-    waitFor(async () => proxy.logs().split('\n').some((l) => patterns.every((p) => p.test(l))), 10_000, `log line: ${what}`);
+    waitFor(
+      async () =>
+        proxy
+          .logs()
+          .split('\n')
+          .some((l) => patterns.every((p) => p.test(l))),
+      10_000,
+      `log line: ${what}`,
+    );
 
   const promTarget = () => `127.0.0.1:${prom.port}`;
 
@@ -308,7 +327,7 @@ describe('config reload of a running proxy', () => {
     upstream = await startUpstream(UPSTREAM_BODY);
     gate = await startGate(prom.url);
     // The expected answers come from the Prometheus itself.
-    const direct = async (q: string) => Number((await instant(prom.url, q, time)).data.result[0]!.value[1]);
+    const direct = async (q: string) => Number((await instant(prom.url, q, time)).data.result[0].value[1]);
     upCount = await direct('count(up)');
     upOffsetCount = await direct('count(up offset 1m)');
     expect(upCount).toBeGreaterThan(0);
@@ -332,7 +351,12 @@ describe('config reload of a running proxy', () => {
 
   it('(a) POST /-/reload adds a server group with labels', async () => {
     const before = await reloadMetrics();
-    write({ groups: [{ name: 'a', target: promTarget(), labels: { group: 'a' } }, { name: 'b', target: promTarget(), labels: { group: 'b' } }] });
+    write({
+      groups: [
+        { name: 'a', target: promTarget(), labels: { group: 'a' } },
+        { name: 'b', target: promTarget(), labels: { group: 'b' } },
+      ],
+    });
     expect(await reload()).toMatchObject({ status: 200, body: '' });
     expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ a: upCount, b: upCount });
     expect(byGroup(await instant(proxy.url, 'count by (group) (up{group="b"})', time))).toEqual({ b: upCount });
@@ -372,7 +396,12 @@ describe('config reload of a running proxy', () => {
     expect(res.body).toMatch(/^failed to reload config: invalid config .*config\.yaml:\n/);
     expect(res.body).toMatch(/^ {2}query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port$/m);
     expect(res.body).toMatch(/^ {2}shard\.num_shards: /m);
-    await logged('reload failure', /config reload failed/, /"query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port"/, /"shard\.num_shards: /);
+    await logged(
+      'reload failure',
+      /config reload failed/,
+      /"query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port"/,
+      /"shard\.num_shards: /,
+    );
 
     // Everything of the previous config still answers.
     expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ a: upCount, b: upCount, c: upCount });
@@ -423,22 +452,30 @@ describe('config reload of a running proxy', () => {
     await waitFor(async () => gate.sockets.size === 0, 15_000, 'old layer closed its downstream connections');
   });
 
-  it('(e) a new num_shards is served after the new service\'s first cycle, with no 503 in between', async () => {
+  it("(e) a new num_shards is served after the new service's first cycle, with no 503 in between", async () => {
     const groups = [{ name: 'a', target: promTarget(), labels: { group: 'a' } }];
     expect(await allShardSeries(2)).toEqual(UPSTREAM_SERIES);
     // A slow exporter makes the new service's first cycle take a while.
     upstream.delayMs = 1200;
     try {
-      for (const [from, to] of [[2, 4], [4, 1]] as const) {
+      for (const [from, to] of [
+        [2, 4],
+        [4, 1],
+      ] as const) {
         write({ groups, numShards: to });
         expect((await reload()).status).toBe(200);
         const seen = new Map<number, Set<number>>();
         const ids = Array.from({ length: Math.max(from, to) + 1 }, (_, k) => k);
-        await waitFor(async () => {
-          const codes = await Promise.all(ids.map(shardStatus));
-          codes.forEach((code, k) => (seen.get(k) ?? seen.set(k, new Set()).get(k)!).add(code));
-          return (await (await fetch(`${proxy.url}/status`)).json() as { num_shards: number }).num_shards === to;
-        }, 20_000, `num_shards ${to} served`, 25);
+        await waitFor(
+          async () => {
+            const codes = await Promise.all(ids.map(shardStatus));
+            codes.forEach((code, k) => (seen.get(k) ?? seen.set(k, new Set()).get(k)!).add(code));
+            return ((await (await fetch(`${proxy.url}/status`)).json()) as { num_shards: number }).num_shards === to;
+          },
+          20_000,
+          `num_shards ${to} served`,
+          25,
+        );
         for (const [k, codes] of seen) expect([...codes], `shard ${k} while moving from ${from} to ${to}`).not.toContain(503);
         // The old count answered for a while: the transition was observed, not skipped.
         expect([...seen.get(to === 4 ? 3 : 1)!]).toContain(to === 4 ? 404 : 200);
@@ -448,7 +485,7 @@ describe('config reload of a running proxy', () => {
     } finally {
       upstream.delayMs = 0;
     }
-    const status = await (await fetch(`${proxy.url}/status`)).json() as { sources: { failures: number; up: boolean }[] };
+    const status = (await (await fetch(`${proxy.url}/status`)).json()) as { sources: { failures: number; up: boolean }[] };
     expect(status.sources[0]).toMatchObject({ up: true, failures: 0 });
     expect(await reloadMetrics()).toMatchObject({ ok: 1 });
   });
@@ -457,7 +494,7 @@ describe('config reload of a running proxy', () => {
     const groups = [{ name: 'a', target: promTarget(), labels: { group: 'a' } }];
     const counts = new Set<number>();
     const codes = new Set<number>();
-    const numShards = async () => (await (await fetch(`${proxy.url}/status`)).json() as { num_shards: number }).num_shards;
+    const numShards = async () => ((await (await fetch(`${proxy.url}/status`)).json()) as { num_shards: number }).num_shards;
     const before = await numShards();
     upstream.delayMs = 1200;
     try {
@@ -465,12 +502,17 @@ describe('config reload of a running proxy', () => {
       expect((await reload()).status).toBe(200);
       write({ groups, numShards: 2 });
       expect((await reload()).status).toBe(200);
-      await waitFor(async () => {
-        const n = await numShards();
-        counts.add(n);
-        codes.add(await shardStatus(0));
-        return n === 2;
-      }, 20_000, 'num_shards 2 served', 25);
+      await waitFor(
+        async () => {
+          const n = await numShards();
+          counts.add(n);
+          codes.add(await shardStatus(0));
+          return n === 2;
+        },
+        20_000,
+        'num_shards 2 served',
+        25,
+      );
     } finally {
       upstream.delayMs = 0;
     }
@@ -493,11 +535,16 @@ describe('config reload of a running proxy', () => {
       write({ groups, numShards: 3 });
       expect((await reload()).status).toBe(200);
       const codes = new Set<number>();
-      await waitFor(async () => {
-        const code = await shardStatus(0);
-        codes.add(code);
-        return code === 200;
-      }, 20_000, 'shard section back', 25);
+      await waitFor(
+        async () => {
+          const code = await shardStatus(0);
+          codes.add(code);
+          return code === 200;
+        },
+        20_000,
+        'shard section back',
+        25,
+      );
       expect([...codes]).not.toContain(503);
       expect(codes).toContain(404);
       expect(await allShardSeries(3)).toEqual(UPSTREAM_SERIES);
@@ -515,7 +562,12 @@ describe('config reload of a running proxy', () => {
 
     writeFileSync(proxy.configFile, render('127.0.0.1:1', { groups, numShards: 3 }));
     expect((await reload()).status).toBe(200);
-    await logged('listen warning', /"level":40,/, new RegExp(`"listen":"127\\.0\\.0\\.1:${proxy.port}","new_listen":"127\\.0\\.0\\.1:1"`), /restart promfront to apply it/);
+    await logged(
+      'listen warning',
+      /"level":40,/,
+      new RegExp(`"listen":"127\\.0\\.0\\.1:${proxy.port}","new_listen":"127\\.0\\.0\\.1:1"`),
+      /restart promfront to apply it/,
+    );
     expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ a: upCount });
     expect(await reloadMetrics()).toMatchObject({ ok: 1 });
   });

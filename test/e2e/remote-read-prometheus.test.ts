@@ -68,7 +68,7 @@ function plain(series: Series[]): Array<{ labels: string; timestamps: number[]; 
     return {
       labels: labelsToString(s.labels),
       timestamps: Array.from(s.timestamps),
-      bits: Array.from(s.values, (_, i) => b[2 * i + 1]!.toString(16) + ':' + b[2 * i]!.toString(16)),
+      bits: Array.from(s.values, (_, i) => b[2 * i + 1].toString(16) + ':' + b[2 * i].toString(16)),
       stale: s.stale ? Array.from(s.stale) : [],
     };
   });
@@ -78,7 +78,13 @@ function plain(series: Series[]): Array<{ labels: string; timestamps: number[]; 
 async function rawStreamedRead(url: string, matchers: LabelMatcher[], start: number, end: number) {
   const body = snappyCompress(
     encodeReadRequest({
-      queries: [{ startTimestampMs: start, endTimestampMs: end, matchers: matchers.map((m) => ({ type: ['=', '!=', '=~', '!~'].indexOf(m.type), name: m.name, value: m.value })) }],
+      queries: [
+        {
+          startTimestampMs: start,
+          endTimestampMs: end,
+          matchers: matchers.map((m) => ({ type: ['=', '!=', '=~', '!~'].indexOf(m.type), name: m.name, value: m.value })),
+        },
+      ],
       acceptedResponseTypes: [1],
     }),
   );
@@ -238,14 +244,22 @@ scrape_configs:
 
   it('a series that disappears, then a target that goes down, end in a staleness marker flagged stale', async () => {
     const name = (n: string) => [eq('__name__', n)];
-    await waitFor(async () => ((await rr.select(name('flappy_metric'), Date.now() - 60_000, Date.now()))[0]?.timestamps.length ?? 0) >= 3, 30_000, 'three scrapes');
+    await waitFor(
+      async () => ((await rr.select(name('flappy_metric'), Date.now() - 60_000, Date.now()))[0]?.timestamps.length ?? 0) >= 3,
+      30_000,
+      'three scrapes',
+    );
 
     flappy = false;
     let flap: Series | undefined;
-    await waitFor(async () => {
-      [flap] = await rr.select(name('flappy_metric'), Date.now() - 120_000, Date.now());
-      return lastIsStale(flap);
-    }, 30_000, 'the staleness marker of flappy_metric');
+    await waitFor(
+      async () => {
+        [flap] = await rr.select(name('flappy_metric'), Date.now() - 120_000, Date.now());
+        return lastIsStale(flap);
+      },
+      30_000,
+      'the staleness marker of flappy_metric',
+    );
     const n = flap!.timestamps.length;
     expect(rr.lastResponseKind).toBe('streamed');
     // One marker, after the real samples, carrying the StaleNaN pattern.
@@ -255,20 +269,21 @@ scrape_configs:
     expect([bits[2 * n - 1], bits[2 * n - 2]]).toEqual([0x7ff00000, 0x00000002]);
 
     // The same through a SAMPLES answer; the JSON API shows the real samples only.
-    const [start, end] = [flap!.timestamps[0]!, flap!.timestamps[n - 1]! + 1];
+    const [start, end] = [flap!.timestamps[0], flap!.timestamps[n - 1] + 1];
     expect(plain(await rrSamples.select(name('flappy_metric'), start, end))).toEqual(plain([flap!]));
     const viaJson = await json.select(name('flappy_metric'), start, end);
-    expect(viaJson[0]!.stale).toBeUndefined();
-    expect(Array.from(viaJson[0]!.timestamps)).toEqual(Array.from(flap!.timestamps.subarray(0, n - 1)));
+    expect(viaJson[0].stale).toBeUndefined();
+    expect(Array.from(viaJson[0].timestamps)).toEqual(Array.from(flap!.timestamps.subarray(0, n - 1)));
 
     // The query layer over remote read sees the series end where Prometheus does; over the JSON API
     // (which drops markers) it would still show the last value for the 5m lookback.
-    const markerSec = flap!.timestamps[n - 1]! / 1000;
+    const markerSec = flap!.timestamps[n - 1] / 1000;
     const proxies: ProxyProcess[] = [];
     try {
       for (const remoteRead of [true, false]) {
         proxies.push(
-          await startProxy((listen) => `
+          await startProxy(
+            (listen) => `
 listen: ${listen}
 log_level: warn
 query:
@@ -276,7 +291,8 @@ query:
   server_groups:
     - static_configs: [{targets: ["127.0.0.1:${prom!.port}"]}]
       remote_read: ${remoteRead}
-`),
+`,
+          ),
         );
       }
       const instant = async (base: string, query: string, t: number) => {
@@ -292,10 +308,10 @@ query:
         ['last_over_time(flappy_metric[5m])', markerSec + 30],
       ] as const) {
         const want = await instant(prom!.url, query, t);
-        expect(await instant(proxies[0]!.url, query, t), `${query} at ${t}, remote read`).toEqual(want);
+        expect(await instant(proxies[0].url, query, t), `${query} at ${t}, remote read`).toEqual(want);
       }
       expect(await instant(prom!.url, 'flappy_metric', markerSec + 0.5)).toEqual([]);
-      expect((await instant(proxies[1]!.url, 'flappy_metric', markerSec + 0.5)).length, 'JSON API: the marker is not seen').toBe(1);
+      expect((await instant(proxies[1].url, 'flappy_metric', markerSec + 0.5)).length, 'JSON API: the marker is not seen').toBe(1);
     } finally {
       await Promise.all(proxies.map((p) => p.stop()));
     }
@@ -304,14 +320,18 @@ query:
     target.closeAllConnections();
     await new Promise((resolve) => target.close(resolve));
     let steady: Series | undefined;
-    await waitFor(async () => {
-      [steady] = await rr.select(name('steady_metric'), Date.now() - 120_000, Date.now());
-      return lastIsStale(steady);
-    }, 30_000, 'the staleness marker of steady_metric');
+    await waitFor(
+      async () => {
+        [steady] = await rr.select(name('steady_metric'), Date.now() - 120_000, Date.now());
+        return lastIsStale(steady);
+      },
+      30_000,
+      'the staleness marker of steady_metric',
+    );
     expect(steady!.stale!.reduce((a, b) => a + b, 0)).toBe(1);
     const [up] = await rr.select(name('up'), Date.now() - 120_000, Date.now());
-    expect(up!.values[up!.values.length - 1]).toBe(0);
-    expect(up!.stale).toBeUndefined();
+    expect(up.values[up.values.length - 1]).toBe(0);
+    expect(up.stale).toBeUndefined();
 
     // Head chunks re-encode to the same bytes as well, the marker included.
     const frames = await rawStreamedRead(prom!.url, [re('__name__', 'flappy_metric|steady_metric|up')], 0, Date.now() + 60_000);
@@ -320,7 +340,9 @@ query:
       for (const s of f.chunkedSeries) {
         for (const c of s.chunks) {
           const d = decodeXorChunk(c.data);
-          expect(Buffer.from(encodeXorChunk(d.timestamps, d.values, d.stale)).toString('hex'), labelsToString(s.labels)).toBe(Buffer.from(c.data).toString('hex'));
+          expect(Buffer.from(encodeXorChunk(d.timestamps, d.values, d.stale)).toString('hex'), labelsToString(s.labels)).toBe(
+            Buffer.from(c.data).toString('hex'),
+          );
           chunks++;
         }
       }

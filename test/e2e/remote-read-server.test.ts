@@ -5,7 +5,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hono } from 'hono';
+import { type Hono } from 'hono';
 import {
   BACKFILL_END_MS,
   BACKFILL_START_MS,
@@ -48,7 +48,7 @@ function plain(series: Series[]) {
     return {
       labels: labelsToString(s.labels),
       timestamps: Array.from(s.timestamps),
-      bits: Array.from(s.values, (_, i) => (s.stale?.[i] ? 'stale' : b[2 * i + 1]!.toString(16) + ':' + b[2 * i]!.toString(16))),
+      bits: Array.from(s.values, (_, i) => (s.stale?.[i] ? 'stale' : b[2 * i + 1].toString(16) + ':' + b[2 * i].toString(16))),
     };
   });
 }
@@ -69,7 +69,7 @@ function extendedMemory(data: BackfillDataSet): MemoryStorage {
   const m = loadIntoMemory(data);
   for (let i = 0; i <= 40; i++) {
     const t = T0 + i * 15_000;
-    m.add({ __name__: 'odd_values', kind: 'special' }, t, [NaN, Infinity, -Infinity, -0, 1e-300, -1.5e300][i % 6]!);
+    m.add({ __name__: 'odd_values', kind: 'special' }, t, [NaN, Infinity, -Infinity, -0, 1e-300, -1.5e300][i % 6]);
     // A series that goes stale every tenth step and comes back.
     if (i % 10 === 9) m.add({ __name__: 'flappy', job: 'x' }, t, NaN, { stale: true });
     else m.add({ __name__: 'flappy', job: 'x' }, t, i);
@@ -130,12 +130,17 @@ describe('our remote-read endpoint read by RemoteReadTarget', () => {
       expect(nonEmpty).toBeGreaterThan(15);
       expect(t.responses[kind]).toBe(MATCHER_SETS.length * TIME_RANGES.length);
       const [flappy] = await t.select([eq('__name__', 'flappy')], T0, T_END);
-      expect(Array.from(flappy!.stale!).filter((x) => x === 1).length).toBe(4);
+      expect(Array.from(flappy.stale!).filter((x) => x === 1).length).toBe(4);
     });
   }
 
   it('a long series arrives in several frames of about 1 MiB and is put back together', async () => {
-    const body = snappyCompress(encodeReadRequest({ queries: [{ startTimestampMs: T0, endTimestampMs: T0 + 400_000_000, matchers: [{ type: 0, name: '__name__', value: 'long_series' }] }], acceptedResponseTypes: [1] }));
+    const body = snappyCompress(
+      encodeReadRequest({
+        queries: [{ startTimestampMs: T0, endTimestampMs: T0 + 400_000_000, matchers: [{ type: 0, name: '__name__', value: 'long_series' }] }],
+        acceptedResponseTypes: [1],
+      }),
+    );
     const res = await fetch(`${srv!.url}/api/v1/read`, { method: 'POST', body });
     expect(res.headers.get('content-type')).toBe('application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse');
     expect(res.headers.get('content-encoding')).toBeNull();
@@ -145,10 +150,10 @@ describe('our remote-read endpoint read by RemoteReadTarget', () => {
     for (const f of frames) {
       expect(f.size).toBeLessThan(1024 * 1024 + 4096);
       expect(f.msg.chunkedSeries.map((s) => labelsToString(s.labels))).toEqual(['long_series']);
-      for (const c of f.msg.chunkedSeries[0]!.chunks) expect(decodeXorChunk(c.data).timestamps.length).toBeLessThanOrEqual(120);
+      for (const c of f.msg.chunkedSeries[0].chunks) expect(decodeXorChunk(c.data).timestamps.length).toBeLessThanOrEqual(120);
     }
     const [whole] = await streamed.select([eq('__name__', 'long_series')], T0, T0 + 400_000_000);
-    expect(whole!.timestamps.length).toBe(300_000);
+    expect(whole.timestamps.length).toBe(300_000);
   });
 
   async function post(body: Uint8Array | string, path = '/api/v1/read'): Promise<{ status: number; type: string | null; text: string; bytes: Uint8Array }> {
@@ -160,14 +165,21 @@ describe('our remote-read endpoint read by RemoteReadTarget', () => {
   const q = (matchers: ReadRequest['queries'][number]['matchers']) => ({ startTimestampMs: T0, endTimestampMs: T_END, matchers });
 
   it('no accepted types means SAMPLES; several queries are answered in order', async () => {
-    const r = await post(request({ queries: [q([{ type: 0, name: '__name__', value: 'up' }]), q([{ type: 0, name: 'job', value: 'sensors' }])], acceptedResponseTypes: [] }));
+    const r = await post(
+      request({ queries: [q([{ type: 0, name: '__name__', value: 'up' }]), q([{ type: 0, name: 'job', value: 'sensors' }])], acceptedResponseTypes: [] }),
+    );
     expect(r.status).toBe(200);
     expect(r.type).toBe('application/x-protobuf');
     const resp = decodeReadResponse(snappyDecompress(r.bytes));
     expect(resp.results.map((x) => x.timeseries.length)).toEqual([8, 10]);
-    expect(resp.results[1]!.timeseries.every((s) => s.labels.some((l) => l.name === 'job' && l.value === 'sensors'))).toBe(true);
+    expect(resp.results[1].timeseries.every((s) => s.labels.some((l) => l.name === 'job' && l.value === 'sensors'))).toBe(true);
     // An unknown type first is passed over.
-    const s = await post(request({ queries: [q([{ type: 0, name: '__name__', value: 'up' }]), q([{ type: 0, name: '__name__', value: 'queue_length' }])], acceptedResponseTypes: [7, 1] }));
+    const s = await post(
+      request({
+        queries: [q([{ type: 0, name: '__name__', value: 'up' }]), q([{ type: 0, name: '__name__', value: 'queue_length' }])],
+        acceptedResponseTypes: [7, 1],
+      }),
+    );
     expect(s.type).toBe('application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse');
     const fr = new FrameReader();
     const idx = [...fr.push(s.bytes)].map((f) => decodeChunkedReadResponse(f).queryIndex);
@@ -178,10 +190,26 @@ describe('our remote-read endpoint read by RemoteReadTarget', () => {
     ['a body that is not snappy', () => new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), /^snappy: decoded length does not fit in 32 bits\n$/],
     ['an empty body', () => new Uint8Array(0), /^snappy: empty input\n$/],
     ['snappy around garbage', () => snappyCompress(new Uint8Array([0x0a, 0x50, 1, 2])), /^protobuf: length 80 at byte 2 runs past the end of the message\n$/],
-    ['snappy cut short', () => request({ queries: [q([{ type: 0, name: '__name__', value: 'up' }])], acceptedResponseTypes: [] }).subarray(0, 10), /^snappy: .*truncated/],
-    ['only unknown response types', () => request({ queries: [], acceptedResponseTypes: [5, 9] }), /^server does not support any of the requested response types: \[5 9\]; supported: \[SAMPLES STREAMED_XOR_CHUNKS\]\n$/],
-    ['an unknown matcher type', () => request({ queries: [q([{ type: 4, name: 'job', value: 'x' }])], acceptedResponseTypes: [] }), /^invalid matcher type 4 for label "job"\n$/],
-    ['an invalid regex', () => request({ queries: [q([{ type: 2, name: 'job', value: '(' }])], acceptedResponseTypes: [1] }), /^error parsing regexp: missing closing \): `\(`\n$/],
+    [
+      'snappy cut short',
+      () => request({ queries: [q([{ type: 0, name: '__name__', value: 'up' }])], acceptedResponseTypes: [] }).subarray(0, 10),
+      /^snappy: .*truncated/,
+    ],
+    [
+      'only unknown response types',
+      () => request({ queries: [], acceptedResponseTypes: [5, 9] }),
+      /^server does not support any of the requested response types: \[5 9\]; supported: \[SAMPLES STREAMED_XOR_CHUNKS\]\n$/,
+    ],
+    [
+      'an unknown matcher type',
+      () => request({ queries: [q([{ type: 4, name: 'job', value: 'x' }])], acceptedResponseTypes: [] }),
+      /^invalid matcher type 4 for label "job"\n$/,
+    ],
+    [
+      'an invalid regex',
+      () => request({ queries: [q([{ type: 2, name: 'job', value: '(' }])], acceptedResponseTypes: [1] }),
+      /^error parsing regexp: missing closing \): `\(`\n$/,
+    ],
   ])('answers 400 with the reason as text to %s', async (_name, body, msg) => {
     const r = await post(body());
     expect(r.status).toBe(400);
@@ -208,14 +236,21 @@ describe('remote-read endpoint: storage failures and limits', () => {
     labelNames: () => Promise.resolve([]),
     labelValues: () => Promise.resolve([]),
   });
-  const body = snappyCompress(encodeReadRequest({ queries: [{ startTimestampMs: 0, endTimestampMs: 1e12, matchers: [{ type: 0, name: '__name__', value: 'up' }] }], acceptedResponseTypes: [1, 0] }));
+  const body = snappyCompress(
+    encodeReadRequest({
+      queries: [{ startTimestampMs: 0, endTimestampMs: 1e12, matchers: [{ type: 0, name: '__name__', value: 'up' }] }],
+      acceptedResponseTypes: [1, 0],
+    }),
+  );
   const call = async (app: Hono) => {
     const res = await app.request('/', { method: 'POST', body });
     return { status: res.status, text: await res.text(), type: res.headers.get('content-type') };
   };
 
   it('an unavailable storage (a server group down) is 503, any other failure 500', async () => {
-    expect(await call(createRemoteReadApi({ storage: failing(new StorageUnavailableError('server group "a" failed: target "http://x": timeout after 2s')) }))).toEqual({
+    expect(
+      await call(createRemoteReadApi({ storage: failing(new StorageUnavailableError('server group "a" failed: target "http://x": timeout after 2s')) })),
+    ).toEqual({
       status: 503,
       text: 'server group "a" failed: target "http://x": timeout after 2s\n',
       type: 'text/plain; charset=utf-8',
@@ -233,7 +268,12 @@ describe('remote-read endpoint: storage failures and limits', () => {
   it('a SAMPLES answer over the sample limit is refused as Prometheus does; a streamed one is not limited', async () => {
     const m = new MemoryStorage();
     for (let i = 0; i < 11; i++) m.add({ __name__: 'up' }, i * 1000, 1);
-    const samplesOnly = snappyCompress(encodeReadRequest({ queries: [{ startTimestampMs: 0, endTimestampMs: 1e12, matchers: [{ type: 0, name: '__name__', value: 'up' }] }], acceptedResponseTypes: [] }));
+    const samplesOnly = snappyCompress(
+      encodeReadRequest({
+        queries: [{ startTimestampMs: 0, endTimestampMs: 1e12, matchers: [{ type: 0, name: '__name__', value: 'up' }] }],
+        acceptedResponseTypes: [],
+      }),
+    );
     const app = createRemoteReadApi({ storage: m, maxSamples: 10 });
     const res = await app.request('/', { method: 'POST', body: samplesOnly });
     expect(res.status).toBe(400);
@@ -261,7 +301,10 @@ describe('remote-read endpoint: storage failures and limits', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-type Json = { status: string; data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] } };
+type Json = {
+  status: string;
+  data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] };
+};
 
 async function apiGet(base: string, path: string, params: Record<string, string>): Promise<Json> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`);
@@ -311,10 +354,13 @@ remote_read:
       if (i === 20) memory.add({ __name__: 'goes_stale', job: 'x' }, t, NaN, { stale: true });
       else if (i < 20) memory.add({ __name__: 'goes_stale', job: 'x' }, t, i);
     }
-    memSrv = await listen(createApp({ shard: undefined, queryApi: fixedQueryApi(createQueryApi({ storage: memory, engine: new Engine() })), startedAt: Date.now() }));
+    memSrv = await listen(
+      createApp({ shard: undefined, queryApi: fixedQueryApi(createQueryApi({ storage: memory, engine: new Engine() })), startedAt: Date.now() }),
+    );
     reference = await startBackfilledPrometheus(data);
     // ./proxy reads the reference through remote read and serves remote read itself.
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: warn
 query:
@@ -322,7 +368,8 @@ query:
     - name: shard-0
       static_configs: [{targets: ["127.0.0.1:${reference.port}"]}]
       remote_read: true
-`);
+`,
+    );
     // No local data: everything they answer comes through our endpoint.
     [viaMemory, viaProxy] = await Promise.all([
       startPrometheus({ configYaml: remoteReadConfig(memSrv.url), extraArgs: ['--log.level=warn', '--query.lookback-delta=5m'] }),
@@ -359,12 +406,17 @@ query:
       const out: Record<string, number> = {};
       for (const l of metrics.split('\n')) {
         const m = /^prometheus_http_requests_total\{code="200",handler="([^"]+)"\} (\d+)$/.exec(l);
-        if (m) out[m[1]!] = Number(m[2]);
+        if (m) out[m[1]] = Number(m[2]);
       }
       return out;
     };
     const before = await requests();
-    const r = await apiGet(viaProxy.url, '/api/v1/query_range', { query: 'sum(rate(http_requests_total[5m]))', start: String(start + 600), end: String(end), step: '60' });
+    const r = await apiGet(viaProxy.url, '/api/v1/query_range', {
+      query: 'sum(rate(http_requests_total[5m]))',
+      start: String(start + 600),
+      end: String(end),
+      step: '60',
+    });
     expect(r.data.result.length).toBe(1);
     const after = await requests();
     expect((after['/api/v1/read'] ?? 0) - (before['/api/v1/read'] ?? 0)).toBe(1);

@@ -32,7 +32,8 @@ describe('sharded Prometheus servers hold exactly what one direct Prometheus hol
   beforeAll(async () => {
     om = await startSyntheticExporter({ series: SERIES, stepMs: 2000, withTimestamps: true, formats: ['openmetrics'] });
     text = await startSyntheticExporter({ series: SERIES, stepMs: 2000, withTimestamps: true, formats: ['text'], seed: 7 });
-    proxy = await startProxy((listen) => `
+    proxy = await startProxy(
+      (listen) => `
 listen: ${listen}
 log_level: warn
 shard:
@@ -44,18 +45,21 @@ shard:
       labels: {variant: om}
     - url: ${text.url}
       labels: {variant: text}
-`);
+`,
+    );
     const directConfig = {
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      scrape_configs: [{
-        job_name: JOB,
-        honor_labels: true,
-        scrape_interval: '1s',
-        static_configs: [
-          { targets: [new URL(om.url).host], labels: { variant: 'om' } },
-          { targets: [new URL(text.url).host], labels: { variant: 'text' } },
-        ],
-      }],
+      scrape_configs: [
+        {
+          job_name: JOB,
+          honor_labels: true,
+          scrape_interval: '1s',
+          static_configs: [
+            { targets: [new URL(om.url).host], labels: { variant: 'om' } },
+            { targets: [new URL(text.url).host], labels: { variant: 'text' } },
+          ],
+        },
+      ],
     };
     const starts: Promise<PrometheusProcess>[] = [startPrometheus({ configYaml: stringify(directConfig) })];
     for (let k = 0; k < SHARDS; k++) {
@@ -72,17 +76,25 @@ shard:
     // and rate() depends on the first sample in its window: wait until every server has scraped for
     // longer than the 1m range, so the windows compared hold the same samples everywhere.
     for (const p of all) {
-      await waitFor(async () => {
-        const r = (await p.query('min(count_over_time(up[5m]))')) as Result[];
-        return r.length > 0 && Number(r[0]!.value![1]) >= 66;
-      }, 120_000, `${p.url} to have scraped 66 times`);
+      await waitFor(
+        async () => {
+          const r = (await p.query('min(count_over_time(up[5m]))')) as Result[];
+          return r.length > 0 && Number(r[0].value![1]) >= 66;
+        },
+        120_000,
+        `${p.url} to have scraped 66 times`,
+      );
     }
     evalSec = Math.floor(Date.now() / 1000) - 3;
     for (const p of all) {
-      await waitFor(async () => {
-        const r = (await p.query(`min(timestamp(${SYNTHETIC_HISTOGRAM}_count))`)) as Result[];
-        return r.length > 0 && Number(r[0]!.value![1]) >= evalSec;
-      }, 30_000, `${p.url} to have data at ${evalSec}`);
+      await waitFor(
+        async () => {
+          const r = (await p.query(`min(timestamp(${SYNTHETIC_HISTOGRAM}_count))`)) as Result[];
+          return r.length > 0 && Number(r[0].value![1]) >= evalSec;
+        },
+        30_000,
+        `${p.url} to have data at ${evalSec}`,
+      );
     }
   }, 180_000);
 
@@ -113,7 +125,7 @@ shard:
   it('stores the same raw samples for every series, each series on exactly one shard', async () => {
     const { direct: d, union: u, perShard } = await directAndUnion('{__name__=~"ceph_.+"}[8s]');
     expect(d.size).toBe(2 * SERIES);
-    for (const n of perShard) expect(n).toBeGreaterThan(0.2 * d.size / SHARDS);
+    for (const n of perShard) expect(n).toBeGreaterThan((0.2 * d.size) / SHARDS);
     expect([...u.keys()].sort()).toEqual([...d.keys()].sort());
     let samples = 0;
     for (const [k, r] of d) {

@@ -53,7 +53,11 @@ describe('VictoriaMetrics 1.79 through the JSON-API target', () => {
   });
 
   it('returns every imported sample unchanged, except NaN values, which it drops at ingestion', async () => {
-    for (const [start, end] of [[T0, END], [T0 + 7 * MIN + 1, T0 + 21 * MIN], [T0 - 60 * MIN, END + 60 * MIN]] as const) {
+    for (const [start, end] of [
+      [T0, END],
+      [T0 + 7 * MIN + 1, T0 + 21 * MIN],
+      [T0 - 60 * MIN, END + 60 * MIN],
+    ] as const) {
       const got = await target.select(all, start, end);
       expect(plain(got), `[${start}, ${end}]`).toEqual(plain(await memory.select(all, start, end)));
       for (const s of got) expect(s.values.some((v) => Number.isNaN(v))).toBe(false);
@@ -87,11 +91,15 @@ describe('VictoriaMetrics 1.79 through the JSON-API target', () => {
       int: 123456789012345, // integers below 2^55 come back exactly
       short: 1234.5678, // values with few digits come back exactly
     };
-    await vm.importPrometheusText(Object.entries(values).map(([k, v]) => `precision_test{k="${k}"} ${v} ${t}`).join('\n') + '\n');
+    await vm.importPrometheusText(
+      Object.entries(values)
+        .map(([k, v]) => `precision_test{k="${k}"} ${v} ${t}`)
+        .join('\n') + '\n',
+    );
     await vm.flush();
     const got = new Map<string, number>();
     for (const s of await target.select([{ type: '=', name: '__name__', value: 'precision_test' }], t, t)) {
-      got.set(s.labels.find((l) => l.name === 'k')!.value, s.values[0]!);
+      got.set(s.labels.find((l) => l.name === 'k')!.value, s.values[0]);
     }
     expect(Object.fromEntries(got)).toEqual({ third: 0.333333333333, sum: 0.3, pi_big: 31415926535.8979, tiny: 0, int: 123456789012345, short: 1234.5678 });
   });

@@ -59,19 +59,27 @@ query:
     [withFlag, without] = await Promise.all([startProxy(proxyConfig(true)), startProxy(proxyConfig(false))]);
 
     // A few scrapes with both series, then flappy goes away: Prometheus marks it stale.
-    await waitFor(async () => (await instant(prom.url, 'count_over_time(flappy[1m])', Date.now() / 1000))[0]?.value[1] === '3', 30_000, 'three scrapes of flappy');
+    await waitFor(
+      async () => (await instant(prom.url, 'count_over_time(flappy[1m])', Date.now() / 1000))[0]?.value[1] === '3',
+      30_000,
+      'three scrapes of flappy',
+    );
     exporter.body = STEADY_ONLY;
     // The marker has reached VictoriaMetrics when its raw samples of flappy end in a NaN.
-    await waitFor(async () => {
-      await vm.flush();
-      const res = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query: 'flappy[1m]', time: String(Date.now() / 1000) })}`);
-      const body = (await res.json()) as { data: { result: { values: [number, string][] }[] } };
-      const values = body.data.result[0]?.values ?? [];
-      const last = values[values.length - 1];
-      if (last?.[1] !== 'NaN') return false;
-      afterMarker = last[0] + 0.5;
-      return true;
-    }, 30_000, 'the staleness marker stored by VictoriaMetrics');
+    await waitFor(
+      async () => {
+        await vm.flush();
+        const res = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query: 'flappy[1m]', time: String(Date.now() / 1000) })}`);
+        const body = (await res.json()) as { data: { result: { values: [number, string][] }[] } };
+        const values = body.data.result[0]?.values ?? [];
+        const last = values[values.length - 1];
+        if (last?.[1] !== 'NaN') return false;
+        afterMarker = last[0] + 0.5;
+        return true;
+      },
+      30_000,
+      'the staleness marker stored by VictoriaMetrics',
+    );
   }, 120_000);
 
   afterAll(async () => {

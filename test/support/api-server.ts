@@ -59,9 +59,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   api.port = (server.address() as AddressInfo).port;
   api.url = `${opts.tls ? 'https' : 'http'}://${host}:${api.port}`;
-  api.close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  api.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return api;
 }

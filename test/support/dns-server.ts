@@ -122,7 +122,10 @@ function rdata(type: keyof DnsTable, rec: unknown): Buffer {
 }
 
 function encodeName(name: string): Buffer {
-  const parts = name.replace(/\.$/, '').split('.').filter((p) => p !== '');
+  const parts = name
+    .replace(/\.$/, '')
+    .split('.')
+    .filter((p) => p !== '');
   return Buffer.concat([...parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, 'latin1')])), Buffer.from([0])]);
 }
 

@@ -49,15 +49,19 @@ export async function startProxy(configBody: (listen: string) => string): Promis
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const url = `http://${listen}`;
   let exited = false;
   child.on('exit', () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error(`proxy exited early:\n${out}`);
-    return answers200(`${url}/-/healthy`);
-  }, 30_000, 'proxy /-/healthy');
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`proxy exited early:\n${out}`);
+      return answers200(`${url}/-/healthy`);
+    },
+    30_000,
+    'proxy /-/healthy',
+  );
   return {
     url,
     port,

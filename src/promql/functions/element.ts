@@ -20,16 +20,16 @@ export function frexp(x: number): [number, number] {
   if (x === 0 || !Number.isFinite(x)) return [x, 0];
   let e = 0;
   F64[0] = x;
-  let biased = (U32[1]! >>> 20) & 0x7ff;
+  let biased = (U32[1] >>> 20) & 0x7ff;
   if (biased === 0) {
     // Subnormal: normalise first.
     F64[0] = x * 2 ** 52;
     e = -52;
-    biased = (U32[1]! >>> 20) & 0x7ff;
+    biased = (U32[1] >>> 20) & 0x7ff;
   }
   e += biased - 1022;
-  U32[1] = (U32[1]! & 0x800fffff) | (1022 << 20);
-  return [F64[0]!, e];
+  U32[1] = (U32[1] & 0x800fffff) | (1022 << 20);
+  return [F64[0], e];
 }
 
 /** Go's math.Ldexp: frac × 2^exp, rounding once when the result is subnormal. */
@@ -40,7 +40,7 @@ export function ldexp(frac: number, exp: number): number {
   const g = e0 - 1 + exp; // result = m × 2^g
   if (g < -1075) return f < 0 ? -0 : 0;
   if (g > 1023) return f < 0 ? -Infinity : Infinity;
-  if (g < -1022) return (m * 2 ** (g + 53)) * 2 ** -53;
+  if (g < -1022) return m * 2 ** (g + 53) * 2 ** -53;
   return m * 2 ** g;
 }
 
@@ -80,7 +80,7 @@ export function goPow(x: number, y: number): number {
   }
   if (y === Infinity || y === -Infinity) {
     if (x === -1) return 1;
-    if ((Math.abs(x) < 1) === (y === Infinity)) return 0;
+    if (Math.abs(x) < 1 === (y === Infinity)) return 0;
     return Infinity;
   }
   if (x === Infinity || x === -Infinity) {
@@ -96,7 +96,7 @@ export function goPow(x: number, y: number): number {
   if (yi >= 2 ** 63) {
     // yi is a large even integer that will lead to overflow (or underflow to 0) for all x except -1.
     if (x === -1) return 1;
-    if ((Math.abs(x) < 1) === (y > 0)) return 0;
+    if (Math.abs(x) < 1 === y > 0) return 0;
     return Infinity;
   }
   // ans = a1 × 2^ae (= 1 for now).
@@ -114,7 +114,7 @@ export function goPow(x: number, y: number): number {
   // yi < 2^63 but may exceed 2^53 (then it is an even integer); iterate over its bits.
   let i = BigInt(yi);
   while (i !== 0n) {
-    if (xe < -(1 << 12) || (1 << 12) < xe) {
+    if (xe < -(1 << 12) || 1 << 12 < xe) {
       // Catastrophic overflow: let ldexp produce 0 or Inf.
       ae += xe;
       break;
@@ -161,7 +161,7 @@ function sgn(v: number): number {
 }
 
 function round(v: number, args: readonly number[]): number {
-  const toNearest = args.length >= 1 ? args[0]! : 1;
+  const toNearest = args.length >= 1 ? args[0] : 1;
   // Prometheus multiplies by the inverse (fewer floating point surprises), ties round up.
   const inverse = 1.0 / toNearest;
   return Math.floor(v * inverse + 0.5) / inverse;
@@ -217,7 +217,7 @@ export function civilTime(v: number): Civil | undefined {
   const year = Number(yBig);
   const r = Number(rem);
   const leap = isLeapBig(yBig);
-  const yearDay = CUM_DAYS[month - 1]! + day + (leap && month > 2 ? 1 : 0);
+  const yearDay = CUM_DAYS[month - 1] + day + (leap && month > 2 ? 1 : 0);
   const wd = Number((((days + 4n) % 7n) + 7n) % 7n); // 1970-01-01 was a Thursday (4)
   return {
     year,
@@ -227,7 +227,7 @@ export function civilTime(v: number): Civil | undefined {
     minute: Math.floor((r % 3600) / 60),
     weekday: wd,
     yearDay,
-    daysInMonth: month === 2 && leap ? 29 : MONTH_DAYS[month - 1]!,
+    daysInMonth: month === 2 && leap ? 29 : MONTH_DAYS[month - 1],
   };
 }
 
@@ -257,13 +257,13 @@ export const ELEMENT_FUNCTIONS: Record<string, ElementFn> = {
   round,
   sgn,
   clamp: (v, args) => {
-    const min = args[0]!;
-    const max = args[1]!;
+    const min = args[0];
+    const max = args[1];
     if (max < min) return NaN; // evaluator: clampDropsAll(min, max) → no output at all
     return Math.max(min, Math.min(max, v));
   },
-  clamp_min: (v, args) => Math.max(args[0]!, v),
-  clamp_max: (v, args) => Math.min(args[0]!, v),
+  clamp_min: (v, args) => Math.max(args[0], v),
+  clamp_max: (v, args) => Math.min(args[0], v),
   acos: (v) => Math.acos(v),
   acosh: (v) => Math.acosh(v),
   asin: (v) => Math.asin(v),

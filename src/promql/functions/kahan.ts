@@ -19,9 +19,9 @@ export function kahanSumInc(inc: number, sum: number, c: number): [number, numbe
   if (t === Infinity || t === -Infinity) {
     c = 0;
   } else if (Math.abs(sum) >= Math.abs(inc)) {
-    c += (sum - t) + inc;
+    c += sum - t + inc;
   } else {
-    c += (inc - t) + sum;
+    c += inc - t + sum;
   }
   return [t, c];
 }
@@ -30,9 +30,9 @@ export function kahanSumInc(inc: number, sum: number, c: number): [number, numbe
 export function kahanSumIncV2(inc: number, sum: number, c: number): [number, number] {
   const t = sum + inc;
   if (Math.abs(sum) >= Math.abs(inc)) {
-    c += (sum - t) + inc;
+    c += sum - t + inc;
   } else {
-    c += (inc - t) + sum;
+    c += inc - t + sum;
   }
   return [t, c];
 }
@@ -46,7 +46,7 @@ export function kahanSumIncFor(semantics: Semantics): (inc: number, sum: number,
 export function kahanSum(values: ArrayLike<number>, from = 0, to = values.length): number {
   let sum = 0;
   let c = 0;
-  for (let i = from; i < to; i++) [sum, c] = kahanSumInc(values[i]!, sum, c);
+  for (let i = from; i < to; i++) [sum, c] = kahanSumInc(values[i], sum, c);
   if (sum === Infinity || sum === -Infinity) return sum;
   return sum + c;
 }
@@ -106,7 +106,7 @@ export class AvgAccumulator {
     }
     // prometheus-2: uncompensated incremental mean with the infinity special cases.
     if (this.mean === Infinity || this.mean === -Infinity) {
-      if ((f === Infinity || f === -Infinity) && (this.mean > 0) === (f > 0)) return;
+      if ((f === Infinity || f === -Infinity) && this.mean > 0 === f > 0) return;
       if (f !== Infinity && f !== -Infinity && !Number.isNaN(f)) return;
     }
     this.mean += f / n - this.mean / n;

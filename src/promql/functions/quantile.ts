@@ -27,7 +27,7 @@ export function quantile(q: number, values: number[]): number {
   const lowerIndex = Math.max(0, Math.floor(rank));
   const upperIndex = Math.min(n - 1, lowerIndex + 1);
   const weight = rank - Math.floor(rank);
-  return values[lowerIndex]! * (1 - weight) + values[upperIndex]! * weight;
+  return values[lowerIndex] * (1 - weight) + values[upperIndex] * weight;
 }
 
 export interface ClassicBucket {
@@ -61,9 +61,9 @@ function sortAndCoalesce(buckets: readonly ClassicBucket[]): ClassicBucket[] {
   const sorted = buckets.map((b) => ({ upperBound: b.upperBound, count: b.count }));
   sorted.sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
   const out: ClassicBucket[] = [];
-  let last = sorted[0]!;
+  let last = sorted[0];
   for (let i = 1; i < sorted.length; i++) {
-    const b = sorted[i]!;
+    const b = sorted[i];
     if (b.upperBound === last.upperBound) {
       last.count += b.count;
     } else {
@@ -87,39 +87,39 @@ export function bucketQuantile(q: number, buckets: readonly ClassicBucket[], sem
   if (q > 1) return none(Infinity);
   if (buckets.length === 0) return none(NaN);
   const bs = sortAndCoalesce(buckets);
-  if (bs[bs.length - 1]!.upperBound !== Infinity) return none(NaN);
+  if (bs[bs.length - 1].upperBound !== Infinity) return none(NaN);
 
   let forcedMonotonic = false;
   let fixedPrecision = false;
   if (v3) {
-    let prev = bs[0]!.count;
+    let prev = bs[0].count;
     for (let i = 1; i < bs.length; i++) {
-      const curr = bs[i]!.count;
+      const curr = bs[i].count;
       if (curr === prev) continue;
       if (almostEqual(prev, curr, SMALL_DELTA_TOLERANCE)) {
-        bs[i]!.count = prev;
+        bs[i].count = prev;
         fixedPrecision = true;
         continue;
       }
       if (curr < prev) {
-        bs[i]!.count = prev;
+        bs[i].count = prev;
         forcedMonotonic = true;
         continue;
       }
       prev = curr;
     }
   } else {
-    let max = bs[0]!.count;
+    let max = bs[0].count;
     for (let i = 1; i < bs.length; i++) {
-      const c = bs[i]!.count;
+      const c = bs[i].count;
       if (c > max) max = c;
-      else if (c < max) bs[i]!.count = max;
+      else if (c < max) bs[i].count = max;
     }
   }
   const result = (value: number): BucketQuantileResult => (v3 ? { value, forcedMonotonic, fixedPrecision } : { value, forcedMonotonic: false });
 
   if (bs.length < 2) return none(NaN);
-  const observations = bs[bs.length - 1]!.count;
+  const observations = bs[bs.length - 1].count;
   if (observations === 0) return none(NaN);
   let rank = q * observations;
   // Binary search (like Go's sort.Search) over buckets[0 .. n-2] for the first count >= rank.
@@ -127,19 +127,19 @@ export function bucketQuantile(q: number, buckets: readonly ClassicBucket[], sem
   let hi = bs.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (!(bs[mid]!.count >= rank)) lo = mid + 1;
+    if (!(bs[mid].count >= rank)) lo = mid + 1;
     else hi = mid;
   }
   const b = lo;
-  if (b === bs.length - 1) return result(bs[bs.length - 2]!.upperBound);
-  if (b === 0 && bs[0]!.upperBound <= 0) return result(bs[0]!.upperBound);
+  if (b === bs.length - 1) return result(bs[bs.length - 2].upperBound);
+  if (b === 0 && bs[0].upperBound <= 0) return result(bs[0].upperBound);
   let bucketStart = 0;
-  const bucketEnd = bs[b]!.upperBound;
-  let count = bs[b]!.count;
+  const bucketEnd = bs[b].upperBound;
+  let count = bs[b].count;
   if (b > 0) {
-    bucketStart = bs[b - 1]!.upperBound;
-    count -= bs[b - 1]!.count;
-    rank -= bs[b - 1]!.count;
+    bucketStart = bs[b - 1].upperBound;
+    count -= bs[b - 1].count;
+    rank -= bs[b - 1].count;
   }
   return result(bucketStart + (bucketEnd - bucketStart) * (rank / count));
 }
@@ -151,8 +151,8 @@ export function bucketQuantile(q: number, buckets: readonly ClassicBucket[], sem
 export function bucketFraction(lower: number, upper: number, buckets: readonly ClassicBucket[]): number {
   if (buckets.length === 0) return NaN;
   const bs = sortAndCoalesce(buckets);
-  if (bs[bs.length - 1]!.upperBound !== Infinity) return NaN;
-  const count = bs[bs.length - 1]!.count;
+  if (bs[bs.length - 1].upperBound !== Infinity) return NaN;
+  const count = bs[bs.length - 1].count;
   if (count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
   if (lower >= upper) return 0;
   let rank = 0;
@@ -161,10 +161,10 @@ export function bucketFraction(lower: number, upper: number, buckets: readonly C
   let lowerSet = false;
   let upperSet = false;
   for (let i = 0; i < bs.length; i++) {
-    const b = bs[i]!;
-    const lowerBound = i > 0 ? bs[i - 1]!.upperBound : -Infinity;
+    const b = bs[i];
+    const lowerBound = i > 0 ? bs[i - 1].upperBound : -Infinity;
     const upperBound = b.upperBound;
-    const interpolate = (v: number): number => rank + (b.count - rank) * (v - lowerBound) / (upperBound - lowerBound);
+    const interpolate = (v: number): number => rank + ((b.count - rank) * (v - lowerBound)) / (upperBound - lowerBound);
     if (!lowerSet && lowerBound >= lower) {
       lowerRank = rank;
       lowerSet = true;

@@ -104,14 +104,14 @@ function extrapolatedRate(w: Window, ctx: RangeFnContext, isCounter: boolean, is
   if (n < 2) return undefined;
   const rangeEnd = ctx.evalTs - offsetOf(ctx);
   const rangeStart = rangeEnd - ctx.rangeMs;
-  const firstT = ts[from]!;
-  const lastT = ts[to - 1]!;
-  const firstV = vs[from]!;
-  let result = vs[to - 1]! - firstV;
+  const firstT = ts[from];
+  const lastT = ts[to - 1];
+  const firstV = vs[from];
+  let result = vs[to - 1] - firstV;
   if (isCounter) {
     let prev = firstV;
     for (let i = from + 1; i < to; i++) {
-      const cur = vs[i]!;
+      const cur = vs[i];
       if (cur < prev) result += prev;
       prev = cur;
     }
@@ -151,10 +151,10 @@ function extrapolatedRate(w: Window, ctx: RangeFnContext, isCounter: boolean, is
 function instantValue(w: Window, isRate: boolean): number | undefined {
   const { ts, vs, from, to } = w;
   if (to - from < 2) return undefined;
-  const t1 = ts[to - 1]!;
-  const t0 = ts[to - 2]!;
-  const v1 = vs[to - 1]!;
-  const v0 = vs[to - 2]!;
+  const t1 = ts[to - 1];
+  const t0 = ts[to - 2];
+  const v1 = vs[to - 1];
+  const v0 = vs[to - 2];
   const sampledInterval = t1 - t0;
   if (sampledInterval === 0) return undefined;
   let result = isRate && v1 < v0 ? v1 : v1 - v0;
@@ -167,14 +167,21 @@ export function linearRegression(w: Window, interceptTime: number, semantics: Se
   const add = kahanSumIncFor(semantics);
   const { ts, vs, from, to } = w;
   let n = 0;
-  let sumX = 0, cX = 0, sumY = 0, cY = 0, sumXY = 0, cXY = 0, sumX2 = 0, cX2 = 0;
-  const initY = vs[from]!;
+  let sumX = 0,
+    cX = 0,
+    sumY = 0,
+    cY = 0,
+    sumXY = 0,
+    cXY = 0,
+    sumX2 = 0,
+    cX2 = 0;
+  const initY = vs[from];
   let constY = true;
   for (let i = from; i < to; i++) {
-    const y = vs[i]!;
+    const y = vs[i];
     if (constY && i > from && y !== initY) constY = false;
     n += 1;
-    const x = (ts[i]! - interceptTime) / 1e3;
+    const x = (ts[i] - interceptTime) / 1e3;
     [sumX, cX] = add(x, sumX, cX);
     [sumY, cY] = add(y, sumY, cY);
     [sumXY, cXY] = add(x * y, sumXY, cXY);
@@ -205,10 +212,10 @@ function smoothing(w: Window, ctx: RangeFnContext): number | undefined {
   if (tf <= 0 || tf >= 1) throw new Error(`invalid trend factor. Expected: 0 < tf < 1, got: ${goFormatF(tf)}`);
   if (l < 2) return undefined;
   let s0 = 0;
-  let s1 = vs[from]!;
-  let b = vs[from + 1]! - vs[from]!;
+  let s1 = vs[from];
+  let b = vs[from + 1] - vs[from];
   for (let i = 1; i < l; i++) {
-    const x = sf * vs[from + i]!;
+    const x = sf * vs[from + i];
     // Trend at i-1: the initial trend for the first step, then tf·(s1−s0) + (1−tf)·b.
     if (i - 1 !== 0) b = tf * (s1 - s0) + (1 - tf) * b;
     const y = (1 - sf) * (s1 + b);
@@ -222,13 +229,13 @@ function avgOverTime(w: Window, ctx: RangeFnContext): number | undefined {
   const { vs, from, to } = w;
   if (to === from) return undefined;
   if (ctx.semantics === 'prometheus-3') {
-    let sum = vs[from]!;
+    let sum = vs[from];
     let count = 1;
     let mean = 0;
     let c = 0;
     let incremental = false;
     for (let i = from + 1; i < to; i++) {
-      const f = vs[i]!;
+      const f = vs[i];
       count = i - from + 1;
       if (!incremental) {
         const [ns, nc] = kahanSumInc(f, sum, c);
@@ -253,10 +260,10 @@ function avgOverTime(w: Window, ctx: RangeFnContext): number | undefined {
   let count = 0;
   let c = 0;
   for (let i = from; i < to; i++) {
-    const v = vs[i]!;
+    const v = vs[i];
     count++;
     if (mean === Infinity || mean === -Infinity) {
-      if ((v === Infinity || v === -Infinity) && (mean > 0) === (v > 0)) continue;
+      if ((v === Infinity || v === -Infinity) && mean > 0 === v > 0) continue;
       if (v !== Infinity && v !== -Infinity && !Number.isNaN(v)) continue;
     }
     [mean, c] = add(v / count - mean / count, mean, c);
@@ -271,7 +278,7 @@ function sumOverTime(w: Window, ctx: RangeFnContext): number | undefined {
   const add = kahanSumIncFor(ctx.semantics);
   let sum = 0;
   let c = 0;
-  for (let i = from; i < to; i++) [sum, c] = add(vs[i]!, sum, c);
+  for (let i = from; i < to; i++) [sum, c] = add(vs[i], sum, c);
   if (sum === Infinity || sum === -Infinity) return sum;
   return sum + c;
 }
@@ -281,9 +288,12 @@ function variance(w: Window, ctx: RangeFnContext): number | undefined {
   if (to === from) return undefined;
   const add = kahanSumIncFor(ctx.semantics);
   let count = 0;
-  let mean = 0, cMean = 0, aux = 0, cAux = 0;
+  let mean = 0,
+    cMean = 0,
+    aux = 0,
+    cAux = 0;
   for (let i = from; i < to; i++) {
-    const f = vs[i]!;
+    const f = vs[i];
     count++;
     const delta = f - (mean + cMean);
     [mean, cMean] = add(delta / count, mean, cMean);
@@ -296,10 +306,10 @@ function variance(w: Window, ctx: RangeFnContext): number | undefined {
 function compareOverTime(w: Window, better: (cur: number, best: number) => boolean, returnTimestamp: boolean): number | undefined {
   const { ts, vs, from, to } = w;
   if (to === from) return undefined;
-  let best = vs[from]!;
-  let bestT = ts[from]!;
+  let best = vs[from];
+  let bestT = ts[from];
   for (let i = from; i < to; i++) {
-    const f = vs[i]!;
+    const f = vs[i];
     if (better(f, best) || Number.isNaN(best)) {
       best = f;
       bestT = ts[i]!;
@@ -324,7 +334,7 @@ export const RANGE_FUNCTIONS: Record<string, RangeFn> = {
   deriv: (w, ctx) => {
     if (w.to - w.from < 2) return undefined;
     // Intercept time near the samples (the first one) to limit floating point error.
-    return linearRegression(w, w.ts[w.from]!, ctx.semantics)[0];
+    return linearRegression(w, w.ts[w.from], ctx.semantics)[0];
   },
   predict_linear: (w, ctx) => {
     if (w.to - w.from < 2) return undefined;
@@ -337,9 +347,9 @@ export const RANGE_FUNCTIONS: Record<string, RangeFn> = {
     const { vs, from, to } = w;
     if (to === from) return undefined;
     let changes = 0;
-    let prev = vs[from]!;
+    let prev = vs[from];
     for (let i = from + 1; i < to; i++) {
-      const cur = vs[i]!;
+      const cur = vs[i];
       if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) changes++;
       prev = cur;
     }
@@ -349,9 +359,9 @@ export const RANGE_FUNCTIONS: Record<string, RangeFn> = {
     const { vs, from, to } = w;
     if (to === from) return undefined;
     let resets = 0;
-    let prev = vs[from]!;
+    let prev = vs[from];
     for (let i = from + 1; i < to; i++) {
-      const cur = vs[i]!;
+      const cur = vs[i];
       if (cur < prev) resets++;
       prev = cur;
     }
@@ -365,8 +375,8 @@ export const RANGE_FUNCTIONS: Record<string, RangeFn> = {
   max_over_time: (w) => compareOverTime(w, (cur, best) => cur > best, false),
   ts_of_min_over_time: (w) => compareOverTime(w, (cur, best) => cur <= best, true),
   ts_of_max_over_time: (w) => compareOverTime(w, (cur, best) => cur >= best, true),
-  last_over_time: (w) => (w.to === w.from ? undefined : w.vs[w.to - 1]!),
-  ts_of_last_over_time: (w) => (w.to === w.from ? undefined : w.ts[w.to - 1]! / 1000),
+  last_over_time: (w) => (w.to === w.from ? undefined : w.vs[w.to - 1]),
+  ts_of_last_over_time: (w) => (w.to === w.from ? undefined : w.ts[w.to - 1] / 1000),
   present_over_time: (w) => (w.to === w.from ? undefined : 1),
   // Called only for non-empty windows in Prometheus; the evaluator turns "no series had a point"
   // into absent_over_time's 1 with the selector's equality-matcher labels.
@@ -389,7 +399,10 @@ export const RANGE_FUNCTIONS: Record<string, RangeFn> = {
     if (w.to === w.from) return undefined;
     const values = windowValues(w);
     const median = quantile(0.5, values.slice());
-    return quantile(0.5, values.map((v) => Math.abs(v - median)));
+    return quantile(
+      0.5,
+      values.map((v) => Math.abs(v - median)),
+    );
   },
 
   holt_winters: smoothing,

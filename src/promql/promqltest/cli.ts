@@ -35,7 +35,8 @@ for (const { dir, semantics } of suites) {
   if (verbose) {
     for (const o of outcomes) {
       if (only && o.file !== only) continue;
-      if (o.outcome.status !== 'passed') process.stdout.write(`  ${o.outcome.status.toUpperCase()} ${o.file}:${o.line} ${o.expr}\n    ${o.outcome.reason.split('\n')[0]}\n`);
+      if (o.outcome.status !== 'passed')
+        process.stdout.write(`  ${o.outcome.status.toUpperCase()} ${o.file}:${o.line} ${o.expr}\n    ${o.outcome.reason.split('\n')[0]}\n`);
     }
   }
 }

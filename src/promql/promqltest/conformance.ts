@@ -24,7 +24,19 @@ export interface EvalOutcome {
 }
 
 /** Functions whose result depends on the evaluation time even with step-invariant arguments. */
-const AT_MODIFIER_UNSAFE = new Set(['days_in_month', 'day_of_month', 'day_of_week', 'day_of_year', 'hour', 'minute', 'month', 'year', 'predict_linear', 'time', 'timestamp']);
+const AT_MODIFIER_UNSAFE = new Set([
+  'days_in_month',
+  'day_of_month',
+  'day_of_week',
+  'day_of_year',
+  'hour',
+  'minute',
+  'month',
+  'year',
+  'predict_linear',
+  'time',
+  'timestamp',
+]);
 
 /** Whole files that only exercise what Prometheus 3.5 has behind feature flags, or native histograms. */
 const SKIPPED_FILES: Record<string, string> = {
@@ -73,7 +85,9 @@ export class ConformanceRunner {
         this.load(cmd);
       } else {
         const skip = skipFile ?? this.skipReason(cmd);
-        const outcome: Outcome = skip ? { status: 'skipped', reason: skip } : await this.evaluate(cmd).catch((err: unknown) => ({ status: 'failed' as const, reason: `runner error: ${(err as Error).stack}` }));
+        const outcome: Outcome = skip
+          ? { status: 'skipped', reason: skip }
+          : await this.evaluate(cmd).catch((err: unknown) => ({ status: 'failed' as const, reason: `runner error: ${(err as Error).stack}` }));
         out.push({ file: name, line: cmd.line, expr: cmd.expr, outcome });
       }
     }
@@ -187,7 +201,7 @@ export class ConformanceRunner {
     const seen = new Set<string>();
     if (r.resultType === 'vector') {
       for (let pos = 0; pos < r.result.length; pos++) {
-        const s = r.result[pos]!;
+        const s = r.result[pos];
         const key = labelsToString(s.labels);
         const e = byKey.get(key);
         if (!e) return fail(`unexpected metric ${key} in result, has value ${s.v}`);
@@ -200,7 +214,7 @@ export class ConformanceRunner {
     } else {
       if (cmd.ordered) return fail('expected ordered result, but query returned a matrix');
       for (let i = 1; i < r.result.length; i++) {
-        if (compareLabels(r.result[i - 1]!.labels, r.result[i]!.labels) > 0) return fail('matrix results should always be sorted by labels');
+        if (compareLabels(r.result[i - 1].labels, r.result[i].labels) > 0) return fail('matrix results should always be sorted by labels');
       }
       for (const s of r.result) {
         const key = labelsToString(s.labels);
@@ -212,10 +226,11 @@ export class ConformanceRunner {
         e.exp.values.forEach((v, i) => {
           if (v.kind === 'float') points.push([start + i * step, v.value]);
         });
-        if (points.length !== s.values.length) return fail(`expected ${points.length} points for ${key}, got ${s.values.length}: ${JSON.stringify(s.timestamps.map((t, i) => [t, s.values[i]]))}`);
+        if (points.length !== s.values.length)
+          return fail(`expected ${points.length} points for ${key}, got ${s.values.length}: ${JSON.stringify(s.timestamps.map((t, i) => [t, s.values[i]]))}`);
         for (let i = 0; i < points.length; i++) {
-          if (points[i]![0] !== s.timestamps[i]) return fail(`expected point ${i} of ${key} at ${points[i]![0]}, got ${s.timestamps[i]}`);
-          if (!compareSeriesValue(points[i]![1], s.values[i]!)) return fail(`expected ${points[i]![1]} at ${points[i]![0]} for ${key}, got ${s.values[i]}`);
+          if (points[i][0] !== s.timestamps[i]) return fail(`expected point ${i} of ${key} at ${points[i][0]}, got ${s.timestamps[i]}`);
+          if (!compareSeriesValue(points[i][1], s.values[i])) return fail(`expected ${points[i][1]} at ${points[i][0]} for ${key}, got ${s.values[i]}`);
         }
         seen.add(key);
       }
@@ -228,7 +243,10 @@ export class ConformanceRunner {
 function checkAnnotations(cmd: EvalCommand, out: QueryOutput): string | undefined {
   if (cmd.warn && out.warnings.length === 0) return 'expected warnings but got none';
   if (cmd.info && out.infos.length === 0) return 'expected info annotations but got none';
-  for (const [kind, actual] of [['warn', out.warnings], ['info', out.infos]] as const) {
+  for (const [kind, actual] of [
+    ['warn', out.warnings],
+    ['info', out.infos],
+  ] as const) {
     const expected = cmd.expectations.filter((e) => e.kind === kind && e.text !== undefined);
     if (expected.length === 0) continue;
     const matches = (e: { match?: 'msg' | 'regex'; text?: string }, a: string) => (e.match === 'regex' ? new RegExp(e.text!).test(a) : e.text === a);
@@ -246,11 +264,11 @@ function middleStep(instant: QueryOutput, range: QueryOutput, at: number): Query
   const samples = [];
   for (const s of range.result.result) {
     const i = s.timestamps.indexOf(at);
-    if (i >= 0) samples.push({ labels: s.labels, t: at, v: s.values[i]! });
+    if (i >= 0) samples.push({ labels: s.labels, t: at, v: s.values[i] });
   }
   if (instant.result.resultType === 'scalar') {
     if (samples.length !== 1) return `expected one series for a scalar, got ${samples.length}`;
-    return { ...range, result: { resultType: 'scalar', t: at, v: samples[0]!.v } };
+    return { ...range, result: { resultType: 'scalar', t: at, v: samples[0].v } };
   }
   return { ...range, result: { resultType: 'vector', result: samples } };
 }
@@ -314,7 +332,9 @@ export interface SuiteSummary {
 }
 
 export async function runSuite(dir: string, semantics: Semantics): Promise<SuiteSummary> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test'))
+    .sort();
   const perFile: SuiteSummary['perFile'] = [];
   const outcomes: EvalOutcome[] = [];
   for (const f of files) {

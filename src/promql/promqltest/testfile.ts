@@ -19,11 +19,7 @@ import { almostEqual } from '../functions/quantile.js';
 import { SeriesSyntaxError, TestFileError } from '../../errors.js';
 
 /** One value of a series description. 'stale' is Prometheus's staleness marker (a special NaN). */
-export type SampleValue =
-  | { kind: 'float'; value: number }
-  | { kind: 'stale' }
-  | { kind: 'omitted' }
-  | HistogramSampleValue;
+export type SampleValue = { kind: 'float'; value: number } | { kind: 'stale' } | { kind: 'omitted' } | HistogramSampleValue;
 
 /**
  * A native histogram written as `{{...}}`; `text` is the base descriptor as written (braces included).
@@ -116,9 +112,7 @@ export interface EvalCommand {
 }
 
 export type TestCommand =
-  | { kind: 'load'; line: number; intervalMs: number; series: LoadSeries[]; withNhcb: boolean }
-  | { kind: 'clear'; line: number }
-  | EvalCommand;
+  { kind: 'load'; line: number; intervalMs: number; series: LoadSeries[]; withNhcb: boolean } | { kind: 'clear'; line: number } | EvalCommand;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Durations and numbers
@@ -145,7 +139,8 @@ export function parseTestDuration(text: string): number {
   return ms;
 }
 
-const GO_INT_RE = /^[+-]?(?:0[xX]_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[bB]_?[01]+(?:_[01]+)*|0[oO]_?[0-7]+(?:_[0-7]+)*|0_?[0-7]+(?:_[0-7]+)*|[1-9][0-9]*(?:_[0-9]+)*|0)$/;
+const GO_INT_RE =
+  /^[+-]?(?:0[xX]_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[bB]_?[01]+(?:_[01]+)*|0[oO]_?[0-7]+(?:_[0-7]+)*|0_?[0-7]+(?:_[0-7]+)*|[1-9][0-9]*(?:_[0-9]+)*|0)$/;
 const GO_FLOAT_RE = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
 
 /**
@@ -162,7 +157,10 @@ export function parseGoNumber(s: string): number | undefined {
     else if (/^0[bB]/.test(body)) [radix, body] = [2, body.slice(2)];
     else if (/^0[oO]/.test(body)) [radix, body] = [8, body.slice(2)];
     else if (body.length > 1 && body.startsWith('0')) [radix, body] = [8, body.slice(1)];
-    const big = BigInt.asIntN(128, [...body].reduce((acc, c) => acc * BigInt(radix) + BigInt(parseInt(c, radix)), 0n));
+    const big = BigInt.asIntN(
+      128,
+      [...body].reduce((acc, c) => acc * BigInt(radix) + BigInt(parseInt(c, radix)), 0n),
+    );
     const v = neg ? -big : big;
     // Out of int64 range: ParseInt fails and ParseFloat is tried (which rejects 0x/0b/0o and leading-zero octal
     // forms only if they are not also valid decimal floats).
@@ -493,30 +491,53 @@ export function parseTestFile(text: string, fileName: string): TestCommand[] {
   return cmds;
 }
 
-function parseEval(
-  lines: string[],
-  i: number,
-  cmds: TestCommand[],
-  fail: (i: number, msg: string) => never,
-  wrap: <T>(i: number, f: () => T) => T,
-): number {
+function parseEval(lines: string[], i: number, cmds: TestCommand[], fail: (i: number, msg: string) => never, wrap: <T>(i: number, f: () => T) => T): number {
   const l = lines[i];
   const inst = PAT_EVAL_INSTANT.exec(l);
   const range = inst === null ? PAT_EVAL_RANGE.exec(l) : null;
   if (inst === null && range === null) {
-    fail(i, "invalid evaluation command. Must be either 'eval[_fail|_warn|_ordered|_info] instant at <time> <query>' or 'eval[_fail|_warn|_info] range from <from> to <to> step <step> <query>'");
+    fail(
+      i,
+      "invalid evaluation command. Must be either 'eval[_fail|_warn|_ordered|_info] instant at <time> <query>' or 'eval[_fail|_warn|_info] range from <from> to <to> step <step> <query>'",
+    );
   }
   const line = i + 1;
   let cmd: EvalCommand;
   if (inst !== null) {
     const at = inst[2] ?? '';
     const atMs = wrap(i, () => parseTestDuration(at));
-    cmd = { kind: 'eval', line, mode: 'instant', expr: inst[3], atMs, ordered: false, fail: false, warn: false, info: false, expectations: [], expected: undefined };
+    cmd = {
+      kind: 'eval',
+      line,
+      mode: 'instant',
+      expr: inst[3],
+      atMs,
+      ordered: false,
+      fail: false,
+      warn: false,
+      info: false,
+      expectations: [],
+      expected: undefined,
+    };
     if (inst[1] !== undefined) cmd.modifier = inst[1] as EvalModifier;
   } else {
     const [, mod, from, to, step, expr] = range!;
     const [startMs, endMs, stepMs] = wrap(i, () => rangeTimes(from, to, step));
-    cmd = { kind: 'eval', line, mode: 'range', expr, startMs, endMs, stepMs, ordered: false, fail: false, warn: false, info: false, expectations: [], expected: undefined };
+    cmd = {
+      kind: 'eval',
+      line,
+      mode: 'range',
+      expr,
+      startMs,
+      endMs,
+      stepMs,
+      ordered: false,
+      fail: false,
+      warn: false,
+      info: false,
+      expectations: [],
+      expected: undefined,
+    };
     if (mod !== undefined) cmd.modifier = mod as EvalModifier;
   }
   if (cmd.modifier !== undefined) cmd[cmd.modifier] = true;
@@ -551,7 +572,7 @@ function parseEval(
       // Newer than 3.5: an instant eval whose result is a range vector.
       const m = PAT_EXPECT_RANGE.exec(def);
       if (m === null) fail(i, `invalid range vector definition "${def}"`);
-      const [s, e, st] = wrap(i, () => rangeTimes(m![1], m![2], m![3]));
+      const [s, e, st] = wrap(i, () => rangeTimes(m[1], m[2], m[3]));
       cmd.startMs = s;
       cmd.endMs = e;
       cmd.stepMs = st;
@@ -565,14 +586,14 @@ function parseEval(
       if (lit === '') fail(i, 'expected string literal not valid - a quoted string literal is required');
       const value = wrap(i, () => quotedLine(lit));
       if (value === undefined) fail(i, 'expected string literal not valid - check that the string is correctly quoted');
-      expected = { kind: 'string', value: value!, line: i + 1 };
-      cmd.expectations.push({ kind: 'string', text: value!, line: i + 1 });
+      expected = { kind: 'string', value: value, line: i + 1 };
+      cmd.expectations.push({ kind: 'string', text: value, line: i + 1 });
       continue;
     }
     if (def.split(' ', 1)[0] === 'expect') {
       const m = PAT_EXPECT.exec(def);
       if (m === null) fail(i, 'invalid expect statement, must match `expect <type> <match_type>: <string>` format');
-      const [, kind, match, rest] = m!;
+      const [, kind, match, rest] = m;
       const exp: Expectation = { kind, line: i + 1 };
       if (match !== undefined) {
         exp.match = match as 'msg' | 'regex';

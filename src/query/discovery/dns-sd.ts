@@ -49,21 +49,23 @@ export class DnsDiscovery extends RefreshingDiscoverer {
   }
 
   protected async refreshOnce(): Promise<void> {
-    await Promise.all(this.opts.names.map(async (name) => {
-      try {
-        this.byName.set(name, await this.lookup(name));
-        this.succeeded(name, { sd: this.name, dns_name: name }, 'dns_sd: lookup works again');
-      } catch (err) {
-        if (this.stopped) return;
-        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        this.failed(
-          name,
-          reason,
-          { sd: this.name, dns_name: name, err: reason, kept_targets: this.byName.get(name)?.length ?? 0 },
-          `dns_sd: ${this.opts.type} lookup of ${name} failed: ${reason}; keeping its last good targets`,
-        );
-      }
-    }));
+    await Promise.all(
+      this.opts.names.map(async (name) => {
+        try {
+          this.byName.set(name, await this.lookup(name));
+          this.succeeded(name, { sd: this.name, dns_name: name }, 'dns_sd: lookup works again');
+        } catch (err) {
+          if (this.stopped) return;
+          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          this.failed(
+            name,
+            reason,
+            { sd: this.name, dns_name: name, err: reason, kept_targets: this.byName.get(name)?.length ?? 0 },
+            `dns_sd: ${this.opts.type} lookup of ${name} failed: ${reason}; keeping its last good targets`,
+          );
+        }
+      }),
+    );
     if (this.stopped) return;
     this.publish(dedupeTargets(this.opts.names.flatMap((n) => this.byName.get(n) ?? [])));
   }

@@ -14,10 +14,10 @@ const META = /[*?[]/;
 export function globElementToRegExp(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+    const c = pattern[i];
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
+    else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]);
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 2);
       if (end === -1) throw new Error(`unterminated [ in pattern ${JSON.stringify(pattern)}`);
@@ -52,7 +52,10 @@ export async function expandFilePattern(pattern: string): Promise<string[]> {
   }
   const re = globElementToRegExp(base);
   try {
-    return (await readdir(dir)).filter((n) => re.test(n)).sort().map((n) => path.join(dir, n));
+    return (await readdir(dir))
+      .filter((n) => re.test(n))
+      .sort()
+      .map((n) => path.join(dir, n));
   } catch {
     return [];
   }

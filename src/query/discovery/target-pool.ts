@@ -27,7 +27,11 @@ class ManagedTarget implements Storage {
   private retired = false;
   private closing: Promise<void> = Promise.resolve();
 
-  constructor(readonly name: string, private readonly create: () => ClosableStorage, private readonly onIdleRetired: (t: ManagedTarget) => void) {}
+  constructor(
+    readonly name: string,
+    private readonly create: () => ClosableStorage,
+    private readonly onIdleRetired: (t: ManagedTarget) => void,
+  ) {}
 
   select(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     return this.run((t) => t.select(matchers, startMs, endMs, hints, signal));
@@ -67,7 +71,7 @@ class ManagedTarget implements Storage {
 
   retire(): void {
     this.retired = true;
-    if (this.inflight === 0) this.shut();
+    if (this.inflight === 0) void this.shut();
   }
 
   /** Closes the client now (in-flight requests on it end first: undici's close waits for them). */
@@ -127,7 +131,11 @@ export class TargetPool {
     this.members = targets.map((t) => {
       let m = this.byAddress.get(t.address);
       if (m === undefined) {
-        m = new ManagedTarget(this.nameOf(t.address), () => this.create(t.address), (x) => this.retiring.delete(x));
+        m = new ManagedTarget(
+          this.nameOf(t.address),
+          () => this.create(t.address),
+          (x) => this.retiring.delete(x),
+        );
         this.byAddress.set(t.address, m);
       }
       return { storage: withTargetLabels(m, t.labels), name: m.name };

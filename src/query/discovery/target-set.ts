@@ -47,13 +47,17 @@ export class TargetSet {
     if (sameTargets(next, this.current)) return;
     const before = new Set(this.current.map(targetKey));
     const after = new Set(next.map(targetKey));
-    this.log.info({
-      group: this.group,
-      targets: next.length,
-      added: [...after].filter((k) => !before.has(k)),
-      removed: [...before].filter((k) => !after.has(k)),
-    }, `server group ${JSON.stringify(this.group)}: targets changed`);
-    if (next.length === 0) this.log.warn({ group: this.group }, `server group ${JSON.stringify(this.group)} has no targets now: its service discovery finds none`);
+    this.log.info(
+      {
+        group: this.group,
+        targets: next.length,
+        added: [...after].filter((k) => !before.has(k)),
+        removed: [...before].filter((k) => !after.has(k)),
+      },
+      `server group ${JSON.stringify(this.group)}: targets changed`,
+    );
+    if (next.length === 0)
+      this.log.warn({ group: this.group }, `server group ${JSON.stringify(this.group)} has no targets now: its service discovery finds none`);
     this.current = next;
     for (const fn of this.listeners) fn(next);
   }

@@ -30,7 +30,9 @@ export const SILENT_LOG: DiscoveryLog = { info() {}, warn() {}, error() {} };
 
 /** Identity of a target: the same address with other labels is another target. */
 export function targetKey(t: DiscoveredTarget): string {
-  const labels = Object.keys(t.labels).sort().map((k) => [k, t.labels[k]]);
+  const labels = Object.keys(t.labels)
+    .sort()
+    .map((k) => [k, t.labels[k]]);
   return labels.length === 0 ? t.address : `${t.address} ${JSON.stringify(labels)}`;
 }
 
@@ -48,9 +50,8 @@ export function dedupeTargets(ts: Iterable<DiscoveredTarget>): DiscoveredTarget[
 }
 
 export function sameTargets(a: readonly DiscoveredTarget[], b: readonly DiscoveredTarget[]): boolean {
-  return a.length === b.length && a.every((t, i) => targetKey(t) === targetKey(b[i]!));
+  return a.length === b.length && a.every((t, i) => targetKey(t) === targetKey(b[i]));
 }
-
 
 /**
  * Parses a file_sd file: a JSON (.json) or YAML (.yml/.yaml) list of `{targets: [...], labels: {...}}`.
@@ -62,13 +63,13 @@ export function parseTargetGroupsFile(text: string, file: string): DiscoveredTar
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new Error(`invalid JSON: ${(err as Error).message}`);
+      throw new Error(`invalid JSON: ${(err as Error).message}`, { cause: err });
     }
   } else {
     try {
       doc = parseYaml(text, { uniqueKeys: true, prettyErrors: false });
     } catch (err) {
-      throw new Error(`invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+      throw new Error(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
     }
     // An empty YAML file holds no target groups (as in Prometheus).
     if (doc === null || doc === undefined) return [];

@@ -10,13 +10,26 @@
 // Limitation: staleness markers are not visible through this API (Prometheus drops them from range
 // vectors), so the returned Series never carry `stale`. A series that went stale is seen as merely
 // ending at its last real sample.
+//
+// Lint: the downstream's answers are JSON of whatever shape a server sends; they are read as `any`
+// and every field is checked (typeof, Array.isArray, status) where it is read, so the no-unsafe
+// rules are off for this file rather than repeating each check as a type.
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-base-to-string */
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
 import { isTlsFailure } from '../../client/http-client.js';
 import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../../model/labels.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
-import { type MetricMetadata, type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../../storage/interface.js';
+import {
+  type MetricMetadata,
+  type MetricMetadataMap,
+  type PushdownRequest,
+  type PushdownResult,
+  type SelectHints,
+  type Series,
+  type Storage,
+} from '../../storage/interface.js';
 import { compareLabels, compareStrings } from '../../model/labels.js';
 import { goQuote } from '../../util/go-quote.js';
 import { unionLabelSets } from '../../storage/read.js';
@@ -159,13 +172,7 @@ export class JsonApiTarget implements Storage {
     return new Pool(this.origin, { ...POOL_DEFAULTS, ...this.client?.poolOptions() });
   }
 
-  async select(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    _hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]> {
+  async select(matchers: LabelMatcher[], startMs: number, endMs: number, _hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     if (endMs < startMs) return [];
     // Asked at end + 1 ms: VictoriaMetrics before 1.132 (issue #9804) searches its per-day series index
     // only up to the day of (window end - 1 ms), so with a window ending exactly at midnight UTC it
@@ -174,7 +181,16 @@ export class JsonApiTarget implements Storage {
     const queryMs = endMs + 1;
     const rangeMs = queryMs - startMs + 1;
     const query = `${matchersToSelector(matchers)}[${rangeMs}ms]`;
-    return this.get('query', '/api/v1/query', [['query', query], ['time', secondsParam(queryMs)]], signal, (data) => parseMatrix(data, startMs, endMs, this.nanIsStale));
+    return this.get(
+      'query',
+      '/api/v1/query',
+      [
+        ['query', query],
+        ['time', secondsParam(queryMs)],
+      ],
+      signal,
+      (data) => parseMatrix(data, startMs, endMs, this.nanIsStale),
+    );
   }
 
   async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
@@ -213,10 +229,30 @@ export class JsonApiTarget implements Storage {
       annotations.infos = infos;
     };
     const series = range
-      ? await this.get('query_range', '/api/v1/query_range', [
-        ['query', req.query], ['start', secondsParam(req.startMs)], ['end', secondsParam(req.endMs)], ['step', `${req.stepMs}ms`],
-      ], signal, (data) => parseEvaluated(data, true), keep)
-      : await this.get('query', '/api/v1/query', [['query', req.query], ['time', secondsParam(req.startMs)]], signal, (data) => parseEvaluated(data, false), keep);
+      ? await this.get(
+          'query_range',
+          '/api/v1/query_range',
+          [
+            ['query', req.query],
+            ['start', secondsParam(req.startMs)],
+            ['end', secondsParam(req.endMs)],
+            ['step', `${req.stepMs}ms`],
+          ],
+          signal,
+          (data) => parseEvaluated(data, true),
+          keep,
+        )
+      : await this.get(
+          'query',
+          '/api/v1/query',
+          [
+            ['query', req.query],
+            ['time', secondsParam(req.startMs)],
+          ],
+          signal,
+          (data) => parseEvaluated(data, false),
+          keep,
+        );
     return { series, ...annotations };
   }
 
@@ -345,7 +381,7 @@ export class JsonApiTarget implements Storage {
       throw this.error(`request failed: ${describeError(err)}`, 'connection');
     }
 
-    const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+    const mediaType = contentType.split(';')[0].trim().toLowerCase();
     const isJson = mediaType === 'application/json' || mediaType.endsWith('+json');
     let body: any;
     if (isJson) {
@@ -363,13 +399,18 @@ export class JsonApiTarget implements Storage {
         throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
       }
       // A plain-text error body (e.g. "Unauthorized" from Prometheus's web config) says what is wrong.
-      const detail = isJson || (mediaType === 'text/plain' && text.trim() !== '') ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
+      const detail =
+        isJson || (mediaType === 'text/plain' && text.trim() !== '') ? snippet(this.redact(text)) : `unexpected content type ${mediaType || '(none)'}`;
       throw this.error(`HTTP ${status}: ${detail}`, 'http_status');
     }
     if (!isJson) throw this.error(`unexpected content type ${mediaType || '(none)'}`);
     if (typeof body !== 'object' || body === null) throw this.error('invalid response: not a JSON object');
     if (body.status !== 'success') {
-      throw this.apiError(String(body.errorType ?? 'error'), `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`, 'api_error');
+      throw this.apiError(
+        String(body.errorType ?? 'error'),
+        `${body.errorType ?? 'error'}: ${body.error ?? `status ${JSON.stringify(body.status)}`}`,
+        'api_error',
+      );
     }
     if (onAnnotations !== undefined) {
       const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
@@ -457,7 +498,7 @@ function credentialsOf(headers: Record<string, string>, password: string): strin
     if (!CREDENTIAL_HEADER.test(name)) continue;
     out.add(value.trim());
     const m = /^\S+\s+(.+)$/.exec(value.trim());
-    if (m) out.add(m[1]!.trim());
+    if (m) out.add(m[1].trim());
   }
   out.add(password);
   return [...out].filter((x) => x !== '').sort((a, b) => b.length - a.length);
@@ -562,7 +603,7 @@ export function parseEvaluated(data: any, range: boolean): PushdownResult['serie
   if (!Array.isArray(data.result)) throw new Error('result is not a list');
   return data.result.map((r: any) => {
     if (r?.histogram !== undefined || r?.histograms !== undefined) throw new Error('native histograms are not supported');
-    const points: unknown[] = range ? r?.values ?? [] : [r?.value];
+    const points: unknown[] = range ? (r?.values ?? []) : [r?.value];
     if (!Array.isArray(points)) throw new Error('values is not a list');
     const timestamps = new Float64Array(points.length);
     const values = new Float64Array(points.length);
@@ -572,4 +613,3 @@ export function parseEvaluated(data: any, range: boolean): PushdownResult['serie
     return { labels: parseMetric(r?.metric), timestamps, values };
   });
 }
-

@@ -61,7 +61,7 @@ class Histogram {
   observe(v: number): void {
     this.sum += v;
     this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) this.counts[i]!++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
   }
 }
 
@@ -133,17 +133,39 @@ export class QueryMetrics implements DownstreamObserver {
 
   render(): string {
     const out: string[] = [];
-    counterFamily(out, 'promfront_query_downstream_requests_total', 'Requests to downstream targets by server group, target, endpoint and outcome.', this.dsRequests);
-    counterFamily(out, 'promfront_query_downstream_errors_total', 'Failed downstream requests by server group, target, endpoint and kind of failure.', this.dsErrors);
-    histogramFamily(out, 'promfront_query_downstream_request_duration_seconds', 'Duration of downstream requests, until the whole answer was read.', this.dsDuration);
+    counterFamily(
+      out,
+      'promfront_query_downstream_requests_total',
+      'Requests to downstream targets by server group, target, endpoint and outcome.',
+      this.dsRequests,
+    );
+    counterFamily(
+      out,
+      'promfront_query_downstream_errors_total',
+      'Failed downstream requests by server group, target, endpoint and kind of failure.',
+      this.dsErrors,
+    );
+    histogramFamily(
+      out,
+      'promfront_query_downstream_request_duration_seconds',
+      'Duration of downstream requests, until the whole answer was read.',
+      this.dsDuration,
+    );
     counterFamily(out, 'promfront_query_downstream_response_bytes_total', 'Response body bytes received from downstream targets.', this.dsBytes);
     counterFamily(out, 'promfront_query_requests_total', 'Query API requests by query type and outcome (success or the API error type).', this.qRequests);
     histogramFamily(out, 'promfront_query_duration_seconds', 'Duration of query API requests by query type.', this.qDuration);
-    counterFamily(out, 'promfront_query_warnings_total', 'Warnings returned with query API answers (e.g. a server group left out), by query type.', this.qWarnings);
+    counterFamily(
+      out,
+      'promfront_query_warnings_total',
+      'Warnings returned with query API answers (e.g. a server group left out), by query type.',
+      this.qWarnings,
+    );
     counterFamily(out, 'promfront_query_samples_loaded_total', 'Samples read from the server groups, by query type.', this.qSamples);
     if (this.pushdownOutcomes !== undefined) {
       const name = 'promfront_query_pushdown_total';
-      out.push(`# HELP ${name} Sub-expressions considered for pushdown, by outcome: pushed, or why raw data was read instead (docs/pushdown.md).\n# TYPE ${name} counter\n`);
+      out.push(
+        `# HELP ${name} Sub-expressions considered for pushdown, by outcome: pushed, or why raw data was read instead (docs/pushdown.md).\n# TYPE ${name} counter\n`,
+      );
       for (const [outcome, n] of [...this.pushdownOutcomes()].sort()) out.push(`${name}${labelText({ outcome })} ${n}\n`);
     }
     return out.join('');

@@ -138,13 +138,7 @@ export class RemoteReadTarget implements Storage {
     return this.fallbackReason;
   }
 
-  async select(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]> {
+  async select(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     if (this.fallbackReason !== undefined) return this.json.select(matchers, startMs, endMs, hints, signal);
     try {
       return await this.observedRead(matchers, startMs, endMs, hints, signal);
@@ -156,18 +150,14 @@ export class RemoteReadTarget implements Storage {
   }
 
   /** A remote read, told to the metrics observer (endpoint "read") like every JSON-API request. */
-  private async observedRead(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]> {
+  private async observedRead(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     const observer = this.observer;
     if (observer === undefined) return this.read(matchers, startMs, endMs, hints, signal);
     const t0 = performance.now();
     const bytes = this.bytesRead;
     const done = (outcome: 'success' | 'error' | 'timeout' | 'canceled', err?: unknown): void => {
+      // Whatever else was thrown is printed the way JavaScript prints it.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       const message = err instanceof Error ? err.message : err === undefined ? undefined : String(err);
       observer.observe({
         group: this.group,
@@ -191,13 +181,7 @@ export class RemoteReadTarget implements Storage {
     }
   }
 
-  private async read(
-    matchers: LabelMatcher[],
-    startMs: number,
-    endMs: number,
-    hints?: SelectHints,
-    signal?: AbortSignal,
-  ): Promise<Series[]> {
+  private async read(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     if (endMs < startMs) return [];
     let headers = this.headers;
     if (this.client !== undefined) {
@@ -350,7 +334,7 @@ export class RemoteReadTarget implements Storage {
     }
     if (resp.results.length !== 1) throw new InvalidResponse(`${resp.results.length} query results for 1 query`);
     const acc = new SeriesAccumulator(startMs, endMs);
-    for (const ts of resp.results[0]!.timeseries) {
+    for (const ts of resp.results[0].timeseries) {
       if (ts.histograms > 0) throw new InvalidResponse(`native histograms are not supported (series ${seriesName(ts.labels)})`);
       acc.startSeries(ts.labels);
       acc.add(ts.timestamps, ts.values, staleFlags(ts.values));
@@ -372,10 +356,10 @@ function isCodecError(err: Error): boolean {
 /** Which answer a Content-Type announces; undefined for anything else. */
 export function responseKind(contentType: string): ResponseKind | undefined {
   const [media, ...params] = contentType.split(';').map((s) => s.trim());
-  const type = media!.toLowerCase();
+  const type = media.toLowerCase();
   if (type === 'application/x-protobuf') return 'samples';
   if (type === 'application/x-streamed-protobuf') {
-    const proto = params.map((p) => p.split('=')).find(([k]) => k!.trim().toLowerCase() === 'proto');
+    const proto = params.map((p) => p.split('=')).find(([k]) => k.trim().toLowerCase() === 'proto');
     return proto !== undefined && proto[1]?.trim() === 'prometheus.ChunkedReadResponse' ? 'streamed' : undefined;
   }
   return undefined;
@@ -444,14 +428,14 @@ class SeriesAccumulator {
     const s = this.cur!;
     let lo = 0;
     let hi = ts.length;
-    while (lo < hi && ts[lo]! < this.startMs) lo++;
-    while (hi > lo && ts[hi - 1]! > this.endMs) hi--;
+    while (lo < hi && ts[lo] < this.startMs) lo++;
+    while (hi > lo && ts[hi - 1] > this.endMs) hi--;
     if (lo === hi) return;
     for (let i = lo + 1; i < hi; i++) {
-      if (!(ts[i]! > ts[i - 1]!)) throw new InvalidResponse(`timestamps of series ${seriesName(s.labels)} do not increase (${ts[i]} after ${ts[i - 1]})`);
+      if (!(ts[i] > ts[i - 1])) throw new InvalidResponse(`timestamps of series ${seriesName(s.labels)} do not increase (${ts[i]} after ${ts[i - 1]})`);
     }
-    if (ts[lo]! <= s.lastT) s.ordered = false;
-    s.lastT = Math.max(s.lastT, ts[hi - 1]!);
+    if (ts[lo] <= s.lastT) s.ordered = false;
+    s.lastT = Math.max(s.lastT, ts[hi - 1]);
     s.pieces.push({ ts: ts.subarray(lo, hi), vs: vs.subarray(lo, hi), stale: stale?.subarray(lo, hi) });
     s.n += hi - lo;
   }
@@ -485,7 +469,7 @@ interface DecodedPiece {
 
 function concat(labels: Labels, pieces: DecodedPiece[], n: number): Series {
   if (pieces.length === 1) {
-    const p = pieces[0]!;
+    const p = pieces[0];
     const s: Series = { labels, timestamps: p.ts, values: p.vs };
     if (p.stale !== undefined && p.stale.indexOf(1) >= 0) s.stale = p.stale;
     return s;
@@ -509,7 +493,7 @@ function mergeByTime(labels: Labels, pieces: DecodedPiece[]): Series {
     for (let i = 0; i < p.ts.length; i++) idx.push([pi, i]);
   });
   // Stable: among equal timestamps the earlier piece comes first and is kept.
-  idx.sort((a, b) => pieces[a[0]]!.ts[a[1]]! - pieces[b[0]]!.ts[b[1]]!);
+  idx.sort((a, b) => pieces[a[0]].ts[a[1]] - pieces[b[0]].ts[b[1]]);
   const timestamps = new Float64Array(idx.length);
   const values = new Float64Array(idx.length);
   const vbits = valueBits(values);
@@ -517,11 +501,11 @@ function mergeByTime(labels: Labels, pieces: DecodedPiece[]): Series {
   const srcBits = pieces.map((p) => valueBits(p.vs));
   let n = 0;
   for (const [pi, i] of idx) {
-    const p = pieces[pi]!;
-    const t = p.ts[i]!;
+    const p = pieces[pi];
+    const t = p.ts[i];
     if (n > 0 && timestamps[n - 1] === t) continue;
     timestamps[n] = t;
-    const src = srcBits[pi]!;
+    const src = srcBits[pi];
     vbits[2 * n] = src[2 * i]!;
     vbits[2 * n + 1] = src[2 * i + 1]!;
     if (p.stale !== undefined && p.stale[i] !== 0) (stale ??= new Uint8Array(idx.length))[n] = 1;

@@ -26,7 +26,7 @@ function goParseFloat(s: string): number | undefined {
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s);
   const m = /^([+-]?)(inf|infinity|nan)$/i.exec(s);
   if (!m) return undefined;
-  if (m[2]!.toLowerCase() === 'nan') return m[1] === '' ? NaN : undefined;
+  if (m[2].toLowerCase() === 'nan') return m[1] === '' ? NaN : undefined;
   return m[1] === '-' ? -Infinity : Infinity;
 }
 
@@ -44,7 +44,7 @@ function parseRFC3339(s: string): number | undefined {
   const [year, month, day, hour, min, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
   if (month < 1 || month > 12 || hour > 23 || min > 59 || sec > 59) return undefined;
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const maxDay = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  const maxDay = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
   if (day < 1 || day > maxDay) return undefined;
   let offsetMin = 0;
   if (m[8] !== 'Z') {
@@ -146,7 +146,7 @@ export async function formOf(c: Context): Promise<Form> {
   const url = new URL(c.req.url);
   let body: URLSearchParams | undefined;
   if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
-    const ct = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const ct = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (ct === 'application/x-www-form-urlencoded') {
       try {
         body = new URLSearchParams(await c.req.text());

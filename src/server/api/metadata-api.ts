@@ -6,7 +6,7 @@
 // (in config order) and their targets gave them.
 
 import { Hono, type Context } from 'hono';
-import { type MetricMetadataMap, type Storage } from '../../storage/interface.js';
+import { type MetricMetadata, type MetricMetadataMap, type Storage } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
 import { errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
@@ -50,7 +50,9 @@ export function createMetadataApi(deps: MetadataApiDeps): Hono {
     const view = scopedStorage(deps.storage);
     let found: MetricMetadataMap;
     try {
-      found = view.storage.metadata ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal) : new Map();
+      found = view.storage.metadata
+        ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal)
+        : new Map<string, MetricMetadata[]>();
     } catch (e) {
       if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
       throw new ApiError('execution', e instanceof Error ? e.message : String(e));

@@ -13,16 +13,30 @@ import { Hono, type Context } from 'hono';
 import { RUNTIME_VERSION, VERSION } from '../../version.js';
 import { type Storage } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
-import { Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
+import { type Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
 import { documentedType, valueTypeOf } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
 import { formatFloatF } from '../../promql/eval-types.js';
 import type { Semantics } from '../../promql/functions/types.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  annotationsJson, errorResponse, formOf, goJsonString, invalidParam, jsonResponse, labelsJson, MAX_TIME_MS, MIN_TIME_MS, parseDurationNs, parseTimeMs, respondSuccess, successBody, timeParam, type Form,
+  annotationsJson,
+  errorResponse,
+  formOf,
+  goJsonString,
+  invalidParam,
+  jsonResponse,
+  labelsJson,
+  MAX_TIME_MS,
+  MIN_TIME_MS,
+  parseDurationNs,
+  parseTimeMs,
+  respondSuccess,
+  successBody,
+  timeParam,
+  type Form,
 } from './http-api.js';
-import { addStorageStats, requestStats, type StorageStats } from './request-stats.js';
+import { addStorageStats, requestStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
 import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
 
@@ -88,7 +102,7 @@ function matrixPoints(r: MatrixResult): number {
 }
 
 function matrixSeriesJson(s: MatrixResult['result'][number]): string {
-  return `{"metric":${metricJson(s.labels)},"values":[${s.timestamps.map((t, i) => pointJson(t, s.values[i]!)).join(',')}]}`;
+  return `{"metric":${metricJson(s.labels)},"values":[${s.timestamps.map((t, i) => pointJson(t, s.values[i])).join(',')}]}`;
 }
 
 /**

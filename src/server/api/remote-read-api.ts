@@ -21,7 +21,18 @@ import { Hono, type Context } from 'hono';
 import pLimit from 'p-limit';
 import type { LabelMatcher } from '../../model/labels.js';
 import { compileLabelMatcher } from '../../model/matchers.js';
-import { ChunkEncoding, chunkMessageSize, decodeReadRequest, encodeChunkedReadResponse, encodeReadResponse, labelMessageSize, MatcherType, ResponseType, type PbChunk, type PbQuery } from '../../remote/prompb.js';
+import {
+  ChunkEncoding,
+  chunkMessageSize,
+  decodeReadRequest,
+  encodeChunkedReadResponse,
+  encodeReadResponse,
+  labelMessageSize,
+  MatcherType,
+  ResponseType,
+  type PbChunk,
+  type PbQuery,
+} from '../../remote/prompb.js';
 import { encodeFrame } from '../../remote/framing.js';
 import { ProtoWriter } from '../../remote/protobuf.js';
 import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
@@ -144,7 +155,8 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
     const onClose = () => ctl.abort(reqSignal.reason);
     if (reqSignal.aborted) onClose();
     else reqSignal.addEventListener('abort', onClose, { once: true });
-    const timer = deps.timeoutMs !== undefined ? setTimeout(() => ctl.abort(new Error(`remote read timed out after ${deps.timeoutMs} ms`)), deps.timeoutMs) : undefined;
+    const timer =
+      deps.timeoutMs !== undefined ? setTimeout(() => ctl.abort(new Error(`remote read timed out after ${deps.timeoutMs} ms`)), deps.timeoutMs) : undefined;
     const view = scoped();
     try {
       const out: Series[][] = [];
@@ -226,7 +238,7 @@ export function streamFrames(results: Series[][], maxBytesInFrame: number): Read
 export function* frameGenerator(results: Series[][], maxBytesInFrame: number): Generator<Uint8Array> {
   const w = new ProtoWriter(maxBytesInFrame + 64 * 1024);
   for (let qi = 0; qi < results.length; qi++) {
-    for (const s of results[qi]!) {
+    for (const s of results[qi]) {
       const n = s.timestamps.length;
       if (n === 0) continue;
       let budget = maxBytesInFrame;
@@ -236,8 +248,8 @@ export function* frameGenerator(results: Series[][], maxBytesInFrame: number): G
       for (let from = 0; from < n; from += SAMPLES_PER_CHUNK) {
         const to = Math.min(n, from + SAMPLES_PER_CHUNK);
         const chunk: PbChunk = {
-          minTimeMs: s.timestamps[from]!,
-          maxTimeMs: s.timestamps[to - 1]!,
+          minTimeMs: s.timestamps[from],
+          maxTimeMs: s.timestamps[to - 1],
           type: ChunkEncoding.XOR,
           data: encodeXorChunk(s.timestamps, s.values, s.stale, from, to),
         };

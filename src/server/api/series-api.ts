@@ -16,7 +16,16 @@ import { compareStrings } from '../../model/labels.js';
 import { seriesOf, unionLabelSets } from '../../storage/read.js';
 import { goQuote } from '../../util/go-quote.js';
 import {
-  errorResponse, formOf, invalidParam, labelsJson, limitParam, methodNotAllowed, respondSuccess, stringListJson, timeParam, type Form,
+  errorResponse,
+  formOf,
+  invalidParam,
+  labelsJson,
+  limitParam,
+  methodNotAllowed,
+  respondSuccess,
+  stringListJson,
+  timeParam,
+  type Form,
 } from './http-api.js';
 import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
@@ -73,10 +82,10 @@ export function unescapeLabelName(name: string): string {
     }
     let cp = 0;
     let j = 0;
-    for (;; j++, i++) {
+    for (; ; j++, i++) {
       if (i >= s.length || j >= 6) return name;
       if (s[i] === '_') break;
-      const d = parseInt(s[i]!, 16);
+      const d = parseInt(s[i], 16);
       if (Number.isNaN(d)) return name;
       cp = cp * 16 + d;
     }
@@ -92,10 +101,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   app.onError((e, c) => errorResponse(c, e));
   const semantics = deps.semantics ?? 'prometheus-3';
 
-  const timeRange = (form: Form): [number, number] => [
-    timeParam(form, 'start', MIN_TIME_MS, semantics),
-    timeParam(form, 'end', MAX_TIME_MS, semantics),
-  ];
+  const timeRange = (form: Form): [number, number] => [timeParam(form, 'start', MIN_TIME_MS, semantics), timeParam(form, 'end', MAX_TIME_MS, semantics)];
 
   /** Runs `fn` on a fresh storage view; storage warnings and stats are kept for the response. */
   const onView = async <T>(c: Context, fn: (storage: Storage, signal: AbortSignal) => Promise<T>): Promise<{ value: T; warnings: string[] }> => {
@@ -144,7 +150,12 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   };
 
   /** Union over the match[] sets (all series when there is none), sorted, truncated to `limit`. */
-  const unionRespond = async (c: Context, limit: number, sets: LabelMatcher[][], get: (storage: Storage, ms: LabelMatcher[]) => Promise<string[]>): Promise<Response> => {
+  const unionRespond = async (
+    c: Context,
+    limit: number,
+    sets: LabelMatcher[][],
+    get: (storage: Storage, ms: LabelMatcher[]) => Promise<string[]>,
+  ): Promise<Response> => {
     const { value, warnings } = await onView(c, async (storage) => {
       if (sets.length <= 1) return get(storage, sets[0] ?? []);
       const all = new Set<string>();

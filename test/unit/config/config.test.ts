@@ -42,7 +42,7 @@ describe('config', () => {
   it('accepts the generated sample and resolves defaults', () => {
     const c = parseConfigText(SAMPLE_CONFIG);
     expect(c.shard!.num_shards).toBe(4);
-    expect(c.shard!.sources[0]!.labels).toEqual({ cluster: 'ceph-a' });
+    expect(c.shard!.sources[0].labels).toEqual({ cluster: 'ceph-a' });
     const minimal = parseConfigText('shard:\n  num_shards: 2\n  scrape_interval: 10s\n  sources: [{url: "http://a:1/metrics"}]\n');
     expect(minimal.listen).toBe('127.0.0.1:9099');
     expect(resolvedTimings(minimal.shard!)).toEqual({ intervalMs: 10_000, timeoutMs: 10_000, maxStaleMs: 50_000 });
@@ -81,7 +81,9 @@ shard:
   it('reports YAML syntax errors and checks the query section', () => {
     expect(problems('shard: [\n')[0]).toMatch(/^yaml: /);
     expect(problems('query: {}\n').join('\n')).toMatch(/^query\.server_groups: /m);
-    const p = problems('query:\n  semantics: prometheus-4\n  server_groups:\n    - static_configs: [{targets: ["no-port"]}]\n      anti_affinity: 10\n      bogus: 1\n').join('\n');
+    const p = problems(
+      'query:\n  semantics: prometheus-4\n  server_groups:\n    - static_configs: [{targets: ["no-port"]}]\n      anti_affinity: 10\n      bogus: 1\n',
+    ).join('\n');
     expect(p).toMatch(/^query\.semantics: /m);
     expect(p).toMatch(/^query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port/m);
     expect(p).toMatch(/^query\.server_groups\.0\.anti_affinity: durations are written with a unit/m);

@@ -1,17 +1,16 @@
 import { gunzipSync } from 'node:zlib';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  FIXED_SERIES,
-  generateExposition,
-  negotiateFormat,
-  startSyntheticExporter,
-  type SyntheticExporter,
-} from '../../../dev/synthetic.js';
+import { FIXED_SERIES, generateExposition, negotiateFormat, startSyntheticExporter, type SyntheticExporter } from '../../../dev/synthetic.js';
 
 const T0 = 1_700_000_002_000;
 
-interface Line { name: string; labels: string; value: number; ts: string | undefined }
+interface Line {
+  name: string;
+  labels: string;
+  value: number;
+  ts: string | undefined;
+}
 
 /** Just enough parsing for these checks: name, raw label text, value, timestamp. */
 function samples(text: string): Line[] {
@@ -20,7 +19,7 @@ function samples(text: string): Line[] {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)(?: (\S+))?$/.exec(line);
     if (!m) throw new Error(`unparseable line: ${line}`);
-    out.push({ name: m[1]!, labels: m[2] ?? '', value: Number(m[3]), ts: m[4] });
+    out.push({ name: m[1], labels: m[2] ?? '', value: Number(m[3]), ts: m[4] });
   }
   return out;
 }
@@ -86,10 +85,10 @@ describe('generateExposition', () => {
       const seen: string[] = [];
       for (const line of body.split('\n')) {
         const t = /^# TYPE (\S+) (\S+)$/.exec(line);
-        if (t) declared.add(t[1]!);
+        if (t) declared.add(t[1]);
         const h = /^# HELP (\S+) /.exec(line);
-        if (h) helped.add(h[1]!);
-        if (t) seen.push(t[1]!);
+        if (h) helped.add(h[1]);
+        if (t) seen.push(t[1]);
       }
       expect([...declared].sort()).toEqual([...helped].sort());
       // Families are declared once (contiguous).
@@ -113,7 +112,7 @@ describe('generateExposition', () => {
     const counts = new Map<string, number>();
     for (const x of s) {
       if (x.name.endsWith('_bucket')) {
-        const le = /,le="([^"]+)"\}$/.exec(x.labels)![1]!;
+        const le = /,le="([^"]+)"\}$/.exec(x.labels)![1];
         const key = x.name.slice(0, -7) + x.labels.replace(/,le="[^"]+"\}$/, '}');
         if (!byHist.has(key)) byHist.set(key, []);
         byHist.get(key)!.push({ le: le === '+Inf' ? Infinity : Number(le), v: x.value });
@@ -125,12 +124,12 @@ describe('generateExposition', () => {
     for (const [key, buckets] of byHist) {
       expect(buckets.length).toBeGreaterThanOrEqual(10);
       expect(buckets.length).toBeLessThanOrEqual(15);
-      expect(buckets[buckets.length - 1]!.le).toBe(Infinity);
+      expect(buckets[buckets.length - 1].le).toBe(Infinity);
       for (let i = 1; i < buckets.length; i++) {
-        expect(buckets[i]!.le).toBeGreaterThan(buckets[i - 1]!.le);
-        expect(buckets[i]!.v).toBeGreaterThanOrEqual(buckets[i - 1]!.v);
+        expect(buckets[i].le).toBeGreaterThan(buckets[i - 1].le);
+        expect(buckets[i].v).toBeGreaterThanOrEqual(buckets[i - 1].v);
       }
-      expect(counts.get(key)).toBe(buckets[buckets.length - 1]!.v);
+      expect(counts.get(key)).toBe(buckets[buckets.length - 1].v);
     }
   });
 
@@ -141,8 +140,8 @@ describe('generateExposition', () => {
     let grew = 0;
     let gaugesMoved = 0;
     for (let i = 0; i < a.length; i++) {
-      const x = a[i]!;
-      const y = b[i]!;
+      const x = a[i];
+      const y = b[i];
       if (/(_total|_bucket|_sum|_count)$/.test(x.name)) {
         expect(y.value, seriesKey(x)).toBeGreaterThanOrEqual(x.value);
         if (y.value > x.value) grew++;
@@ -173,7 +172,12 @@ describe('negotiateFormat', () => {
   it('follows the Accept header and the allowed formats', () => {
     expect(negotiateFormat(undefined, both)).toBe('text');
     expect(negotiateFormat('*/*', both)).toBe('text');
-    expect(negotiateFormat('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', both)).toBe('openmetrics');
+    expect(
+      negotiateFormat(
+        'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+        both,
+      ),
+    ).toBe('openmetrics');
     expect(negotiateFormat('application/openmetrics-text; version=1.0.0; charset=utf-8', ['text'])).toBe('text');
     expect(negotiateFormat('text/plain;q=1,application/openmetrics-text;q=0.5', both)).toBe('text');
     expect(negotiateFormat('application/openmetrics-text;q=0', both)).toBe('text');
@@ -190,12 +194,14 @@ describe('startSyntheticExporter', () => {
   function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     // node:http rather than fetch, so that gzip is not decoded behind our back.
     return new Promise((resolve, reject) => {
-      http.get(url, { headers }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (b: Buffer) => parts.push(b));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }));
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(url, { headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (b: Buffer) => parts.push(b));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
   }
 
@@ -240,8 +246,8 @@ describe('startSyntheticExporter', () => {
   it('answers concurrent scrapes of a fresh step with one identical body', async () => {
     exp = await startSyntheticExporter({ series: 20_000, stepMs: 3_600_000 });
     const bodies = await Promise.all([get(exp.url), get(exp.url), get(exp.url, { 'accept-encoding': 'gzip' })]);
-    expect(bodies[0]!.body.equals(bodies[1]!.body)).toBe(true);
-    expect(gunzipSync(bodies[2]!.body).equals(bodies[0]!.body)).toBe(true);
+    expect(bodies[0].body.equals(bodies[1].body)).toBe(true);
+    expect(gunzipSync(bodies[2].body).equals(bodies[0].body)).toBe(true);
     expect(exp.scrapes).toBe(3);
   });
 });

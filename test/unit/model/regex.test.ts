@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileLabelMatcher, compileMatcher, compileMatchers, getLabelValue, matchesLabels } from '../../../src/model/matchers.js';
-import {
-  clearRegexCache, compileRegex, expandTemplate, matchAnchored, regexCacheSize, replaceAnchored,
-} from '../../../src/model/regex.js';
+import { clearRegexCache, compileRegex, expandTemplate, matchAnchored, regexCacheSize, replaceAnchored } from '../../../src/model/regex.js';
 import { labelsFromRecord } from '../../../src/model/labels.js';
 import { RegexError } from '../../../src/errors.js';
 
@@ -146,9 +144,7 @@ describe('fast paths', () => {
         const lit = p.replace(/\.\*|\.\+/g, '').replace(/\\(.)/g, '$1');
         inputs.push(lit, 'x' + lit, lit + 'x', 'x' + lit + 'y', '\n' + lit, lit + '\n', ...lit.split('|'));
         for (const v of inputs) {
-          expect(re.matches(v), `${JSON.stringify(p)} dotAll=${opts.dotAll} on ${JSON.stringify(v)}`).toBe(
-            re.re.testExact(v),
-          );
+          expect(re.matches(v), `${JSON.stringify(p)} dotAll=${opts.dotAll} on ${JSON.stringify(v)}`).toBe(re.re.testExact(v));
           checked++;
         }
       }
@@ -232,8 +228,7 @@ describe('matchers', () => {
   });
 
   it('treat an absent label as ""', () => {
-    const ok = (type: '=' | '!=' | '=~' | '!~', name: string, value: string) =>
-      matchesLabels(compileMatchers([{ type, name, value }], S), labels);
+    const ok = (type: '=' | '!=' | '=~' | '!~', name: string, value: string) => matchesLabels(compileMatchers([{ type, name, value }], S), labels);
     expect(getLabelValue(labels, 'missing')).toBe('');
     expect(getLabelValue(labels, 'instance')).toBe('h:9090');
     expect(ok('=', 'missing', '')).toBe(true);

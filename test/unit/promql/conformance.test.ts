@@ -18,7 +18,10 @@ const suites = [
 describe('PromQL conformance', () => {
   it('has the test files beside the repository', () => {
     for (const { version } of suites) {
-      expect(existsSync(path.join(shared, version)), `missing ${path.join(shared, version)}: Prometheus's PromQL test files must sit in shared/promqltest beside the repository`).toBe(true);
+      expect(
+        existsSync(path.join(shared, version)),
+        `missing ${path.join(shared, version)}: Prometheus's PromQL test files must sit in shared/promqltest beside the repository`,
+      ).toBe(true);
     }
   });
 });

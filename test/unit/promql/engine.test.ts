@@ -75,7 +75,19 @@ describe('selectors', () => {
     expect(await inst('stale_metric', 2 * M)).toEqual([]);
     expect(await inst('stale_metric', 4 * M)).toEqual([]);
     const r = (await p3.rangeQuery(st, 'stale_metric', 0, 3 * M, M)).result;
-    expect(r).toEqual({ resultType: 'matrix', result: [{ labels: [{ name: '__name__', value: 'stale_metric' }, { name: 'a', value: 'x' }], timestamps: [0, M], values: [1, 2] }] });
+    expect(r).toEqual({
+      resultType: 'matrix',
+      result: [
+        {
+          labels: [
+            { name: '__name__', value: 'stale_metric' },
+            { name: 'a', value: 'x' },
+          ],
+          timestamps: [0, M],
+          values: [1, 2],
+        },
+      ],
+    });
   });
 
   it('range selection: (t-range, t] in prometheus-3, [t-range, t] in prometheus-2, staleness markers dropped', async () => {
@@ -180,19 +192,13 @@ describe('binary operators', () => {
     expect(await inst('http_requests_total{job="api"} - ignoring(job) http_requests_total{job="db"}', t)).toEqual(['{instance="a"} => 25']);
     expect(await inst('http_requests_total{job="api"} - on(instance) http_requests_total{job="db"}', t)).toEqual(['{instance="a"} => 25']);
     // one-to-one: ignoring labels are removed from the result, also for filters (which keep the name)
-    expect(await inst('http_requests_total{job="api"} >= ignoring(job) http_requests_total{job="db"}', t)).toEqual([
-      'http_requests_total{instance="a"} => 50',
-    ]);
+    expect(await inst('http_requests_total{job="api"} >= ignoring(job) http_requests_total{job="db"}', t)).toEqual(['http_requests_total{instance="a"} => 50']);
     expect(await inst('http_requests_total{job="api"} == bool ignoring(job) http_requests_total{job="db"}', t)).toEqual(['{instance="a"} => 0']);
     expect(await inst('http_requests_total{job="api"} > on(instance) http_requests_total{job="db"}', t)).toEqual(['{instance="a"} => 50']);
   });
 
   it('many-to-one and one-to-many with included labels', async () => {
-    const want = [
-      '{instance="a", job="api", zone="z1"} => 50',
-      '{instance="a", job="db", zone="z1"} => 25',
-      '{instance="b", job="api", zone="z2"} => 100',
-    ];
+    const want = ['{instance="a", job="api", zone="z1"} => 50', '{instance="a", job="db", zone="z1"} => 25', '{instance="b", job="api", zone="z2"} => 100'];
     expect(await inst('http_requests_total * on(instance) group_left(zone) instance_info', t)).toEqual(want);
     expect(await inst('instance_info * on(instance) group_right(zone) http_requests_total', t)).toEqual(want);
     // Comparison filter with group_right keeps the lhs (the "one" side) value but the many side's labels.
@@ -222,9 +228,7 @@ describe('binary operators', () => {
       'http_requests_total{instance="a", job="api"} => 50',
       'http_requests_total{instance="a", job="db"} => 25',
     ]);
-    expect(await inst('http_requests_total unless on(instance) instance_info{zone="z1"}', t)).toEqual([
-      'http_requests_total{instance="b", job="api"} => 100',
-    ]);
+    expect(await inst('http_requests_total unless on(instance) instance_info{zone="z1"}', t)).toEqual(['http_requests_total{instance="b", job="api"} => 100']);
     expect(await inst('http_requests_total{job="db"} or instance_info', t)).toEqual([
       'http_requests_total{instance="a", job="db"} => 25',
       'instance_info{instance="a", zone="z1"} => 1',
@@ -236,7 +240,10 @@ describe('binary operators', () => {
     // range: or fills the steps the lhs misses
     const r = (await p3.rangeQuery(st, 'stale_metric or vector(7)', 0, 2 * M, M)).result;
     if (r.resultType !== 'matrix') throw new Error();
-    expect(r.result.map((s) => s.values)).toEqual([[7, 7, 7], [1, 2]]);
+    expect(r.result.map((s) => s.values)).toEqual([
+      [7, 7, 7],
+      [1, 2],
+    ]);
   });
 
   it('same labelset after dropping the name is an error', async () => {
@@ -300,8 +307,16 @@ describe('aggregations', () => {
     const temps = [-9.89, -9.89, -1.29, -2.57, -2.97, 11.83, -1.59, 4.77, -10.06, -10.74];
     const s = new MemoryStorage();
     temps.forEach((v, i) => s.add({ __name__: 't', instance: `sensor-${i}` }, 0, v));
-    expect(await inst('bottomk(3, t)', 0, p2, s)).toEqual(['t{instance="sensor-9"} => -10.74', 't{instance="sensor-8"} => -10.06', 't{instance="sensor-1"} => -9.89']);
-    expect(await inst('bottomk(3, t)', 0, p3, s)).toEqual(['t{instance="sensor-9"} => -10.74', 't{instance="sensor-8"} => -10.06', 't{instance="sensor-0"} => -9.89']);
+    expect(await inst('bottomk(3, t)', 0, p2, s)).toEqual([
+      't{instance="sensor-9"} => -10.74',
+      't{instance="sensor-8"} => -10.06',
+      't{instance="sensor-1"} => -9.89',
+    ]);
+    expect(await inst('bottomk(3, t)', 0, p3, s)).toEqual([
+      't{instance="sensor-9"} => -10.74',
+      't{instance="sensor-8"} => -10.06',
+      't{instance="sensor-0"} => -9.89',
+    ]);
     // The same moves for topk, on the negated values.
     expect(await inst('topk(3, -t)', 0, p2, s)).toEqual(['{instance="sensor-9"} => 10.74', '{instance="sensor-8"} => 10.06', '{instance="sensor-1"} => 9.89']);
     expect(await inst('topk(3, -t)', 0, p3, s)).toEqual(['{instance="sensor-9"} => 10.74', '{instance="sensor-8"} => 10.06', '{instance="sensor-0"} => 9.89']);
@@ -312,11 +327,7 @@ describe('aggregations', () => {
   });
 
   it('count_values', async () => {
-    expect(await inst('count_values("value", http_requests_total)', t)).toEqual([
-      '{value="100"} => 1',
-      '{value="25"} => 1',
-      '{value="50"} => 1',
-    ]);
+    expect(await inst('count_values("value", http_requests_total)', t)).toEqual(['{value="100"} => 1', '{value="25"} => 1', '{value="50"} => 1']);
     expect(await inst('count_values by (job) ("v", http_requests_total / 1e22)', t)).toEqual([
       '{job="api", v="0.000000000000000000005"} => 1',
       '{job="api", v="0.00000000000000000001"} => 1',
@@ -375,9 +386,7 @@ describe('functions', () => {
     expect(await inst('label_replace(http_requests_total{job="db"}, "foo", "$1", "instance", "z(.*)")', 5 * M)).toEqual([
       'http_requests_total{instance="a", job="db"} => 25',
     ]);
-    expect(await inst('label_replace(http_requests_total{job="db"}, "job", "", "job", ".*")', 5 * M)).toEqual([
-      'http_requests_total{instance="a"} => 25',
-    ]);
+    expect(await inst('label_replace(http_requests_total{job="db"}, "job", "", "job", ".*")', 5 * M)).toEqual(['http_requests_total{instance="a"} => 25']);
     expect(await inst('label_join(http_requests_total{job="db"}, "foo", "/", "job", "instance", "none")', 5 * M)).toEqual([
       'http_requests_total{foo="db/a/", instance="a", job="db"} => 25',
     ]);
@@ -416,9 +425,7 @@ describe('feature flags', () => {
     expect((await err(p3.instantQuery(st, 'double_exponential_smoothing(gap[5m], 0.5, 0.5)', 0))).message).toBe(
       '1:1: parse error: function "double_exponential_smoothing" is not enabled',
     );
-    expect((await err(p3.instantQuery(st, 'holt_winters(gap[5m], 0.5, 0.5)', 0))).message).toBe(
-      '1:1: parse error: unknown function with name "holt_winters"',
-    );
+    expect((await err(p3.instantQuery(st, 'holt_winters(gap[5m], 0.5, 0.5)', 0))).message).toBe('1:1: parse error: unknown function with name "holt_winters"');
     expect((await err(p3.instantQuery(st, 'limitk(1, gap)', 0))).message).toBe(
       '1:1: parse error: limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions',
     );
@@ -439,7 +446,9 @@ describe('limits', () => {
     const e = await err(small.instantQuery(st, 'http_requests_total', 5 * M));
     expect(e.errorType).toBe('execution');
     expect(e.message).toBe('query processing would load too many samples into memory in query execution');
-    expect((await err(small.instantQuery(st, 'sum_over_time(gap[5m]) + count_over_time(http_requests_total{job="db"}[5m])', 5 * M))).errorType).toBe('execution');
+    expect((await err(small.instantQuery(st, 'sum_over_time(gap[5m]) + count_over_time(http_requests_total{job="db"}[5m])', 5 * M))).errorType).toBe(
+      'execution',
+    );
     expect(await inst('sum(http_requests_total{job="api"})', 5 * M, small)).toEqual(['{} => 150']);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { RANGE_FUNCTIONS, durationSeconds, goFormatF, goFormatG, possibleNonCounterInfo, type RangeFnContextWithOffset } from '../../../src/promql/functions/range.js';
+import {
+  RANGE_FUNCTIONS,
+  durationSeconds,
+  goFormatF,
+  goFormatG,
+  possibleNonCounterInfo,
+  type RangeFnContextWithOffset,
+} from '../../../src/promql/functions/range.js';
 import { ELEMENT_FUNCTIONS, clampDropsAll, frexp, goLog10, goLog2, goMod, goPow, ldexp } from '../../../src/promql/functions/element.js';
 import { bucketFraction, bucketQuantile, quantile } from '../../../src/promql/functions/quantile.js';
 import { AvgAccumulator, SumAccumulator, VarianceAccumulator, kahanSum, kahanSumInc } from '../../../src/promql/functions/kahan.js';
@@ -101,9 +108,9 @@ describe('rate / increase / delta', () => {
   test('counter reset', () => {
     for (const semantics of BOTH) {
       const s = series(15, 15, [10, 20, 5, 15]);
-      close(rv('increase', s, { semantics }), 25 * 60 / 45);
+      close(rv('increase', s, { semantics }), (25 * 60) / 45);
       close(rv('rate', s, { semantics }), (25 * 60) / 45 / 60);
-      close(rv('delta', s, { semantics }), 5 * 60 / 45);
+      close(rv('delta', s, { semantics }), (5 * 60) / 45);
     }
   });
   test('gauge going down is extrapolated without limit', () => {
@@ -130,7 +137,9 @@ describe('rate / increase / delta', () => {
     expect(possibleNonCounterInfo('http_requests_total')).toBeUndefined();
     expect(possibleNonCounterInfo('x_bucket')).toBeUndefined();
     expect(possibleNonCounterInfo(undefined)).toBeUndefined();
-    expect(possibleNonCounterInfo('temperature')).toBe('PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "temperature"');
+    expect(possibleNonCounterInfo('temperature')).toBe(
+      'PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "temperature"',
+    );
   });
 });
 
@@ -218,7 +227,23 @@ describe('*_over_time aggregations', () => {
     expect(rv('last_over_time', series(0, 1, [1, 2, 3]))).toBe(3);
     expect(rv('present_over_time', [[0, NaN]])).toBe(1);
     expect(rv('absent_over_time', [[0, 1]])).toBe(1);
-    for (const name of ['count_over_time', 'last_over_time', 'present_over_time', 'absent_over_time', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'quantile_over_time', 'stddev_over_time', 'stdvar_over_time', 'mad_over_time', 'changes', 'resets', 'ts_of_last_over_time']) {
+    for (const name of [
+      'count_over_time',
+      'last_over_time',
+      'present_over_time',
+      'absent_over_time',
+      'sum_over_time',
+      'avg_over_time',
+      'min_over_time',
+      'max_over_time',
+      'quantile_over_time',
+      'stddev_over_time',
+      'stdvar_over_time',
+      'mad_over_time',
+      'changes',
+      'resets',
+      'ts_of_last_over_time',
+    ]) {
       expect(rv(name, [], { args: [0.5] })).toBeUndefined();
     }
   });
@@ -272,7 +297,9 @@ describe('holt_winters / double_exponential_smoothing', () => {
     }
   });
   test('argument checks with Go %f formatting', () => {
-    expect(() => rv('double_exponential_smoothing', series(0, 1, [1, 2]), { args: [1.5, 0.5] })).toThrow('invalid smoothing factor. Expected: 0 < sf < 1, got: 1.500000');
+    expect(() => rv('double_exponential_smoothing', series(0, 1, [1, 2]), { args: [1.5, 0.5] })).toThrow(
+      'invalid smoothing factor. Expected: 0 < sf < 1, got: 1.500000',
+    );
     expect(() => rv('holt_winters', series(0, 1, [1, 2]), { args: [0.5, 0] })).toThrow('invalid trend factor. Expected: 0 < tf < 1, got: 0.000000');
     // Checked even with a single sample, as Prometheus does.
     expect(() => rv('holt_winters', [[0, 1]], { args: [2, 0.5] })).toThrow('got: 2.000000');
@@ -304,7 +331,12 @@ describe('quantile', () => {
 
 describe('bucketQuantile (classic histogram_quantile)', () => {
   const b = (pairs: Array<[number, number]>) => pairs.map(([upperBound, count]) => ({ upperBound, count }));
-  const H = b([[1, 10], [2, 20], [4, 40], [Infinity, 40]]);
+  const H = b([
+    [1, 10],
+    [2, 20],
+    [4, 40],
+    [Infinity, 40],
+  ]);
   test('interpolation', () => {
     for (const s of BOTH) {
       expect(bucketQuantile(0.5, H, s).value).toBe(2);
@@ -313,7 +345,16 @@ describe('bucketQuantile (classic histogram_quantile)', () => {
       expect(bucketQuantile(0.75, H, s).value).toBe(3);
       expect(bucketQuantile(1, H, s).value).toBe(4);
       expect(bucketQuantile(0, H, s).value).toBe(0);
-      expect(bucketQuantile(0.9, b([[1, 10], [Infinity, 20]]), s).value).toBe(1);
+      expect(
+        bucketQuantile(
+          0.9,
+          b([
+            [1, 10],
+            [Infinity, 20],
+          ]),
+          s,
+        ).value,
+      ).toBe(1);
     }
     expect(bucketQuantile(0.5, H, V3)).toEqual({ value: 2, forcedMonotonic: false, fixedPrecision: false });
   });
@@ -322,22 +363,55 @@ describe('bucketQuantile (classic histogram_quantile)', () => {
       expect(bucketQuantile(-0.1, H, s).value).toBe(-Infinity);
       expect(bucketQuantile(1.1, H, s).value).toBe(Infinity);
       expect(bucketQuantile(NaN, H, s).value).toBeNaN();
-      expect(bucketQuantile(0.5, b([[1, 10], [2, 20]]), s).value).toBeNaN();
+      expect(
+        bucketQuantile(
+          0.5,
+          b([
+            [1, 10],
+            [2, 20],
+          ]),
+          s,
+        ).value,
+      ).toBeNaN();
       expect(bucketQuantile(0.5, b([[Infinity, 10]]), s).value).toBeNaN();
-      expect(bucketQuantile(0.5, b([[1, 0], [Infinity, 0]]), s).value).toBeNaN();
+      expect(
+        bucketQuantile(
+          0.5,
+          b([
+            [1, 0],
+            [Infinity, 0],
+          ]),
+          s,
+        ).value,
+      ).toBeNaN();
       expect(bucketQuantile(0.5, [], s).value).toBeNaN();
     }
   });
   test('unsorted input and duplicate upper bounds', () => {
-    const shuffled = b([[Infinity, 40], [2, 20], [4, 40], [1, 10]]);
+    const shuffled = b([
+      [Infinity, 40],
+      [2, 20],
+      [4, 40],
+      [1, 10],
+    ]);
     expect(bucketQuantile(0.75, shuffled, V3).value).toBe(3);
-    expect(shuffled[0]!.upperBound).toBe(Infinity); // input untouched
-    const dup = b([[1, 5], [1, 5], [2, 20], [Infinity, 20]]);
+    expect(shuffled[0].upperBound).toBe(Infinity); // input untouched
+    const dup = b([
+      [1, 5],
+      [1, 5],
+      [2, 20],
+      [Infinity, 20],
+    ]);
     expect(bucketQuantile(0.25, dup, V3).value).toBe(0.5);
     expect(bucketQuantile(0.75, dup, V2).value).toBe(1.5);
   });
   test('non-monotonic counts', () => {
-    const nm = b([[1, 10], [2, 8], [4, 40], [Infinity, 40]]);
+    const nm = b([
+      [1, 10],
+      [2, 8],
+      [4, 40],
+      [Infinity, 40],
+    ]);
     const r3 = bucketQuantile(0.5, nm, V3);
     close(r3.value, 2 + 2 * (10 / 30));
     expect(r3.forcedMonotonic).toBe(true);
@@ -347,7 +421,11 @@ describe('bucketQuantile (classic histogram_quantile)', () => {
     expect(r2.forcedMonotonic).toBe(false);
   });
   test('3.5 ignores insignificant differences between buckets', () => {
-    const tiny = b([[1, 10], [2, 10 + 1e-14], [Infinity, 10]]);
+    const tiny = b([
+      [1, 10],
+      [2, 10 + 1e-14],
+      [Infinity, 10],
+    ]);
     const r3 = bucketQuantile(1, tiny, V3);
     expect(r3.value).toBe(1);
     expect(r3.fixedPrecision).toBe(true);
@@ -355,7 +433,11 @@ describe('bucketQuantile (classic histogram_quantile)', () => {
     expect(bucketQuantile(1, tiny, V2).value).toBe(2);
   });
   test('negative and zero upper bounds', () => {
-    const neg = b([[-1, 5], [0, 10], [Infinity, 10]]);
+    const neg = b([
+      [-1, 5],
+      [0, 10],
+      [Infinity, 10],
+    ]);
     for (const s of BOTH) {
       expect(bucketQuantile(0.25, neg, s).value).toBe(-1);
       expect(bucketQuantile(0.75, neg, s).value).toBe(-0.5);
@@ -472,9 +554,9 @@ describe('Go math: pow, mod, log', () => {
     expect(goLog10(0.001)).toBe(-3);
     expect(goLog10(0)).toBe(-Infinity);
     expect(goLog10(-5)).toBeNaN();
-    expect(ELEMENT_FUNCTIONS.ln!(Math.E, [], V3)).toBe(1);
-    expect(ELEMENT_FUNCTIONS.log2!(1024, [], V3)).toBe(10);
-    expect(ELEMENT_FUNCTIONS.log10!(1e10, [], V3)).toBe(10);
+    expect(ELEMENT_FUNCTIONS.ln(Math.E, [], V3)).toBe(1);
+    expect(ELEMENT_FUNCTIONS.log2(1024, [], V3)).toBe(10);
+    expect(ELEMENT_FUNCTIONS.log10(1e10, [], V3)).toBe(10);
   });
   test('frexp / ldexp', () => {
     expect(frexp(8)).toEqual([0.5, 4]);
@@ -488,7 +570,7 @@ describe('Go math: pow, mod, log', () => {
 });
 
 describe('element functions', () => {
-  const f = (name: string, v: number, args: number[] = []) => ELEMENT_FUNCTIONS[name]!(v, args, V3);
+  const f = (name: string, v: number, args: number[] = []) => ELEMENT_FUNCTIONS[name](v, args, V3);
   test('round', () => {
     expect(f('round', 2.5)).toBe(3);
     expect(f('round', -2.5)).toBe(-2);
@@ -540,9 +622,27 @@ describe('element functions', () => {
     expect(f('tanh', Infinity)).toBe(1);
   });
   test('date functions (UTC)', () => {
-    expect([f('year', 0), f('month', 0), f('day_of_month', 0), f('day_of_week', 0), f('day_of_year', 0), f('hour', 0), f('minute', 0), f('days_in_month', 0)]).toEqual([1970, 1, 1, 4, 1, 0, 0, 31]);
+    expect([
+      f('year', 0),
+      f('month', 0),
+      f('day_of_month', 0),
+      f('day_of_week', 0),
+      f('day_of_year', 0),
+      f('hour', 0),
+      f('minute', 0),
+      f('days_in_month', 0),
+    ]).toEqual([1970, 1, 1, 4, 1, 0, 0, 31]);
     const t = 1709214300; // 2024-02-29T13:45:00Z, a Thursday
-    expect([f('year', t), f('month', t), f('day_of_month', t), f('day_of_week', t), f('day_of_year', t), f('hour', t), f('minute', t), f('days_in_month', t)]).toEqual([2024, 2, 29, 4, 60, 13, 45, 29]);
+    expect([
+      f('year', t),
+      f('month', t),
+      f('day_of_month', t),
+      f('day_of_week', t),
+      f('day_of_year', t),
+      f('hour', t),
+      f('minute', t),
+      f('days_in_month', t),
+    ]).toEqual([2024, 2, 29, 4, 60, 13, 45, 29]);
     expect([f('year', -1), f('month', -1), f('day_of_month', -1), f('hour', -1), f('minute', -1), f('day_of_week', -1)]).toEqual([1969, 12, 31, 23, 59, 3]);
     expect(f('year', -0.9)).toBe(1970); // truncation toward zero like int64(v)
     expect(f('days_in_month', 1677628800)).toBe(31); // 2023-03-01

@@ -6,7 +6,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  compareSeriesValue, expandSeriesValues, parseGoNumber, parseSeriesDescription, parseTestDuration, parseTestFile, type EvalCommand, type SampleValue, type TestCommand,
+  compareSeriesValue,
+  expandSeriesValues,
+  parseGoNumber,
+  parseSeriesDescription,
+  parseTestDuration,
+  parseTestFile,
+  type EvalCommand,
+  type SampleValue,
+  type TestCommand,
 } from '../../../src/promql/promqltest/testfile.js';
 import { TestFileError } from '../../../src/errors.js';
 
@@ -217,7 +225,11 @@ describe('parseTestFile', () => {
   });
 
   it('reads failure expectations of both generations', () => {
-    expect(ev[5]).toMatchObject({ fail: true, expectedError: { kind: 'exact', text: 'vector cannot contain metrics with the same labelset' }, expected: undefined });
+    expect(ev[5]).toMatchObject({
+      fail: true,
+      expectedError: { kind: 'exact', text: 'vector cannot contain metrics with the same labelset' },
+      expected: undefined,
+    });
     expect(ev[6]).toMatchObject({ fail: true, expectedError: { kind: 'regex', text: 'same label(set)?' } });
     expect(ev[8].modifier).toBeUndefined();
     expect(ev[8]).toMatchObject({ fail: true, expectedError: { kind: 'regex', text: 'unknown function .*' } });

@@ -14,12 +14,17 @@ class Scripted extends RefreshingDiscoverer {
   private last: DiscoveredTarget[] = [];
   gate: Promise<void> | undefined;
 
-  constructor(private readonly answers: Answer[], overlap: OverlapPolicy, log?: DiscoveryLog, refreshIntervalMs = 1000) {
+  constructor(
+    private readonly answers: Answer[],
+    overlap: OverlapPolicy,
+    log?: DiscoveryLog,
+    refreshIntervalMs = 1000,
+  ) {
     super({ name: 'scripted', refreshIntervalMs, log, overlap });
   }
 
   protected async refreshOnce(): Promise<void> {
-    const answer = this.answers[Math.min(this.looks, this.answers.length - 1)]!;
+    const answer = this.answers[Math.min(this.looks, this.answers.length - 1)];
     this.looks++;
     if (this.gate !== undefined) await this.gate;
     if (answer instanceof Error) {

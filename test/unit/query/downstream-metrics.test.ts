@@ -45,26 +45,36 @@ function target(observations: DownstreamObservation[], timeoutMs = 2_000): JsonA
 describe('JsonApiTarget.series and .metadata', () => {
   it('series: asks /api/v1/series with the selector and the range, returns sorted distinct label sets', async () => {
     handler = (_url, res) =>
-      json(res, 200, { status: 'success', data: [{ __name__: 'up', job: 'b' }, { __name__: 'up', job: 'a', empty: '' }, { __name__: 'up', job: 'b' }] });
+      json(res, 200, {
+        status: 'success',
+        data: [
+          { __name__: 'up', job: 'b' },
+          { __name__: 'up', job: 'a', empty: '' },
+          { __name__: 'up', job: 'b' },
+        ],
+      });
     const obs: DownstreamObservation[] = [];
     const t = target(obs);
     const got = await t.series([{ type: '=', name: '__name__', value: 'up' }], 1_700_000_000_000, 1_700_000_060_500);
-    expect(got.map(labelsToRecord)).toEqual([{ __name__: 'up', job: 'a' }, { __name__: 'up', job: 'b' }]);
-    const url = seen[seen.length - 1]!;
+    expect(got.map(labelsToRecord)).toEqual([
+      { __name__: 'up', job: 'a' },
+      { __name__: 'up', job: 'b' },
+    ]);
+    const url = seen[seen.length - 1];
     expect(url.pathname).toBe('/api/v1/series');
     expect(url.searchParams.getAll('match[]')).toEqual(['{__name__="up"}']);
     expect(url.searchParams.get('start')).toBe('1700000000');
     expect(url.searchParams.get('end')).toBe('1700000060.5');
     expect(obs).toEqual([expect.objectContaining({ group: 'g1', target: base, endpoint: 'series', outcome: 'success' })]);
-    expect(obs[0]!.bytes).toBeGreaterThan(50);
+    expect(obs[0].bytes).toBeGreaterThan(50);
     await t.close();
   });
 
-  it('an open range is left to the downstream\'s own defaults', async () => {
+  it("an open range is left to the downstream's own defaults", async () => {
     handler = (_url, res) => json(res, 200, { status: 'success', data: [] });
     const t = target([]);
     await t.series([{ type: '=', name: 'job', value: 'x' }], -9223309901257974 * 1000, 9223309901257974 * 1000 + 999);
-    const url = seen[seen.length - 1]!;
+    const url = seen[seen.length - 1];
     expect(url.searchParams.has('start')).toBe(false);
     expect(url.searchParams.has('end')).toBe(false);
     await t.close();
@@ -74,12 +84,23 @@ describe('JsonApiTarget.series and .metadata', () => {
     handler = (_url, res) =>
       json(res, 200, {
         status: 'success',
-        data: { up: [{ type: 'gauge', help: 'Up.', unit: '' }, { type: 'gauge', help: 'Up.', unit: '' }, { type: 'gauge', help: 'Other.', unit: '' }] },
+        data: {
+          up: [
+            { type: 'gauge', help: 'Up.', unit: '' },
+            { type: 'gauge', help: 'Up.', unit: '' },
+            { type: 'gauge', help: 'Other.', unit: '' },
+          ],
+        },
       });
     const t = target([]);
     const got = await t.metadata('up', 2);
-    expect(Object.fromEntries(got)).toEqual({ up: [{ type: 'gauge', help: 'Up.', unit: '' }, { type: 'gauge', help: 'Other.', unit: '' }] });
-    const url = seen[seen.length - 1]!;
+    expect(Object.fromEntries(got)).toEqual({
+      up: [
+        { type: 'gauge', help: 'Up.', unit: '' },
+        { type: 'gauge', help: 'Other.', unit: '' },
+      ],
+    });
+    const url = seen[seen.length - 1];
     expect(url.pathname).toBe('/api/v1/metadata');
     expect(url.searchParams.get('metric')).toBe('up');
     expect(url.searchParams.get('limit_per_metric')).toBe('2');
@@ -111,7 +132,7 @@ describe('JsonApiTarget.series and .metadata', () => {
       ['series', 'timeout', 'timeout'],
       ['labels', 'canceled', undefined],
     ]);
-    expect(obs[2]!.error).toBe(`${base}: HTTP 422: execution: boom`);
+    expect(obs[2].error).toBe(`${base}: HTTP 422: execution: boom`);
     server.closeAllConnections();
     await t.close();
   });

@@ -64,10 +64,7 @@ function summary(ss: Series[]): { labels: Record<string, string>; ts: number[] }
 describe('FanoutStorage.select', () => {
   it('2 groups x 2 replicas with different gaps give the complete union', async () => {
     const f = new FanoutStorage(
-      [
-        group('g1', [replica([UP_A], [2, 3]), replica([UP_A], [6], 1_000)]),
-        group('g2', [replica([UP_B], [0, 9], 500), replica([UP_B], [4, 5])]),
-      ],
+      [group('g1', [replica([UP_A], [2, 3]), replica([UP_A], [6], 1_000)]), group('g2', [replica([UP_B], [0, 9], 500), replica([UP_B], [4, 5])])],
       { maxConcurrency: 4 },
     );
     const q = f.forQuery();
@@ -89,10 +86,7 @@ describe('FanoutStorage.select', () => {
   });
 
   it('a whole group failing: GroupError without ignoreError', async () => {
-    const f = new FanoutStorage(
-      [group('g1', [replica([UP_A])]), group('g2', [failing('HTTP 500: x'), failing('HTTP 502: y')])],
-      { maxConcurrency: 2 },
-    );
+    const f = new FanoutStorage([group('g1', [replica([UP_A])]), group('g2', [failing('HTTP 500: x'), failing('HTTP 502: y')])], { maxConcurrency: 2 });
     const q = f.forQuery();
     const err = await q.storage.select([eq('__name__', 'up')], 0, 200_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GroupError);
@@ -103,10 +97,7 @@ describe('FanoutStorage.select', () => {
   });
 
   it('a whole group failing with ignoreError: warning and partial result', async () => {
-    const f = new FanoutStorage(
-      [group('g1', [replica([UP_A])]), group('g2', [failing('HTTP 500: x')], { ignoreError: true })],
-      { maxConcurrency: 2 },
-    );
+    const f = new FanoutStorage([group('g1', [replica([UP_A])]), group('g2', [failing('HTTP 500: x')], { ignoreError: true })], { maxConcurrency: 2 });
     const q = f.forQuery();
     const out = await q.storage.select([eq('__name__', 'up')], 0, 200_000);
     expect(summary(out)).toEqual([{ labels: UP_A, ts: ALL_TS }]);
@@ -138,13 +129,9 @@ describe('FanoutStorage.select', () => {
   it('group labels are added (series value wins) and prune groups', async () => {
     const east = replica([UP_A, { __name__: 'up', instance: 'c', region: 'own' }]);
     const westFail = failing();
-    const f = new FanoutStorage(
-      [
-        group('east', [east], { labels: { region: 'east' } }),
-        group('west', [westFail], { labels: { region: 'west' } }),
-      ],
-      { maxConcurrency: 2 },
-    );
+    const f = new FanoutStorage([group('east', [east], { labels: { region: 'east' } }), group('west', [westFail], { labels: { region: 'west' } })], {
+      maxConcurrency: 2,
+    });
     // West is pruned: its target (which would fail) is never asked.
     let q = f.forQuery();
     let out = await q.storage.select([eq('__name__', 'up'), eq('region', 'east')], 0, 200_000);
@@ -173,10 +160,7 @@ describe('FanoutStorage.select', () => {
   });
 
   it('identical series across groups merge (a series that moved shard)', async () => {
-    const f = new FanoutStorage(
-      [group('g1', [replica([UP_A], [5, 6, 7, 8, 9])]), group('g2', [replica([UP_A], [0, 1, 2, 3, 4])])],
-      { maxConcurrency: 2 },
-    );
+    const f = new FanoutStorage([group('g1', [replica([UP_A], [5, 6, 7, 8, 9])]), group('g2', [replica([UP_A], [0, 1, 2, 3, 4])])], { maxConcurrency: 2 });
     const out = await f.forQuery().storage.select([], 0, 200_000);
     expect(summary(out)).toEqual([{ labels: UP_A, ts: ALL_TS }]);
   });
@@ -210,7 +194,12 @@ describe('FanoutStorage.select', () => {
       { maxConcurrency: 2 },
     );
     const ctl = new AbortController();
-    const stuck = [1, 2, 3].map(() => f.forQuery().storage.select([eq('g', 'hung')], 0, 200_000, undefined, ctl.signal).catch(() => 'aborted'));
+    const stuck = [1, 2, 3].map(() =>
+      f
+        .forQuery()
+        .storage.select([eq('g', 'hung')], 0, 200_000, undefined, ctl.signal)
+        .catch(() => 'aborted'),
+    );
     const heldUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held up behind the hung group')), 5_000).unref());
     const out = await Promise.race([f.forQuery().storage.select([eq('__name__', 'up'), eq('g', 'ok')], 0, 200_000), heldUp]);
     expect(summary(out)).toEqual([{ labels: { ...UP_A, g: 'ok' }, ts: ALL_TS }]);
@@ -218,7 +207,7 @@ describe('FanoutStorage.select', () => {
     expect(await Promise.all(stuck)).toEqual(['aborted', 'aborted', 'aborted']);
   });
 
-  it('a request waiting for a slot ends at its group timeout and at the caller\'s abort', async () => {
+  it("a request waiting for a slot ends at its group timeout and at the caller's abort", async () => {
     let calls = 0;
     const counted: Storage = {
       select: () => {
@@ -229,11 +218,20 @@ describe('FanoutStorage.select', () => {
       labelValues: async () => [],
     };
     const f = new FanoutStorage([group('g1', [counted], { timeoutMs: 300 })], { maxConcurrency: 1 });
-    const first = f.forQuery().storage.select([], 0, 1).catch((e: Error) => e.message);
+    const first = f
+      .forQuery()
+      .storage.select([], 0, 1)
+      .catch((e: Error) => e.message);
     // Queued behind `first`, which holds the only slot until its own timeout.
     const ctl = new AbortController();
-    const aborted = f.forQuery().storage.select([], 0, 1, undefined, ctl.signal).catch((e: Error) => e.message);
-    const queued = f.forQuery().storage.select([], 0, 1).catch((e: Error) => e.message);
+    const aborted = f
+      .forQuery()
+      .storage.select([], 0, 1, undefined, ctl.signal)
+      .catch((e: Error) => e.message);
+    const queued = f
+      .forQuery()
+      .storage.select([], 0, 1)
+      .catch((e: Error) => e.message);
     ctl.abort(new Error('caller gave up'));
     expect(await aborted).toBe('caller gave up');
     // `queued` times out while still waiting (both timers started together), so it is never sent.

@@ -183,11 +183,7 @@ describe('mergeSeriesSets', () => {
 
   it('keeps series with different labels apart, merges equal ones, output sorted', () => {
     const r1 = [series([0, 15_000], [1, 1], [], la), series([0, 15_000], [2, 2], [], lc)];
-    const r2 = [
-      series([1_000, 16_000, 31_000], [1, 1, 1], [], la),
-      series([0], [3], [], lb),
-      series([0], [4], [], ld),
-    ];
+    const r2 = [series([1_000, 16_000, 31_000], [1, 1, 1], [], la), series([0], [3], [], lb), series([0], [4], [], ld)];
     const out = mergeSeriesSets([r1, r2], 10_000);
     expect(out.map((s) => s.labels)).toEqual([la, lb, lc, ld]);
     for (let i = 1; i < out.length; i++) expect(compareLabels(out[i - 1].labels, out[i].labels)).toBeLessThan(0);

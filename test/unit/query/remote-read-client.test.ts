@@ -70,8 +70,8 @@ async function failure(url: string, opts: Partial<RemoteReadTargetOptions> = {},
 
 const series = (name: string, chunks: ChunkedReadResponse['chunkedSeries'][number]['chunks']) => ({ labels: [{ name: '__name__', value: name }], chunks });
 const xor = (ts: number[], vs: number[]) => ({
-  minTimeMs: ts[0]!,
-  maxTimeMs: ts[ts.length - 1]!,
+  minTimeMs: ts[0],
+  maxTimeMs: ts[ts.length - 1],
   type: 1,
   data: encodeXorChunk(new Float64Array(ts), new Float64Array(vs)),
 });
@@ -91,9 +91,18 @@ describe('RemoteReadTarget: what it sends', () => {
     const base = url.replace('http://', 'http://alice:s3cret@');
     await withTarget(
       { url: `${base}/prefix/`, timeoutMs: 5_000, remoteReadPath: 'custom/read', headers: { 'X-Scope-OrgID': 'team-a' }, queryParams: { tenant: 't1' } },
-      (t) => t.select([{ type: '=~', name: 'job', value: 'a|b' }, { type: '!=', name: 'x', value: 'y' }], 1000, 2000, { startMs: 500, endMs: 2000, stepMs: 60_000, func: 'rate', rangeMs: 300_000 }),
+      (t) =>
+        t.select(
+          [
+            { type: '=~', name: 'job', value: 'a|b' },
+            { type: '!=', name: 'x', value: 'y' },
+          ],
+          1000,
+          2000,
+          { startMs: 500, endMs: 2000, stepMs: 60_000, func: 'rate', rangeMs: 300_000 },
+        ),
     );
-    const s = seen[0]!;
+    const s = seen[0];
     expect(s.url).toBe('/prefix/custom/read?tenant=t1');
     expect(s.headers['content-type']).toBe('application/x-protobuf');
     expect(s.headers['content-encoding']).toBe('snappy');
@@ -120,7 +129,7 @@ describe('RemoteReadTarget: what it sends', () => {
   it('no matcher at all asks for every series with a name', async () => {
     const { url, seen } = await streamedServer(new Uint8Array(0));
     await withTarget({ url, timeoutMs: 5_000, responseKinds: ['samples'] }, (t) => t.select([], 0, 1));
-    expect(decodeReadRequest(snappyDecompress(seen[0]!.body))).toMatchObject({
+    expect(decodeReadRequest(snappyDecompress(seen[0].body))).toMatchObject({
       queries: [{ matchers: [{ type: 2, name: '__name__', value: '.+' }] }],
       acceptedResponseTypes: [0],
     });
@@ -136,7 +145,7 @@ describe('RemoteReadTarget: how it reads a streamed answer', () => {
     ];
     const { url } = await streamedServer(Buffer.concat(body));
     const got = await withTarget({ url, timeoutMs: 5_000 }, (t) => t.select(up, 1000, 6000));
-    expect(got.map((s) => ({ name: s.labels[0]!.value, ts: Array.from(s.timestamps), vs: Array.from(s.values) }))).toEqual([
+    expect(got.map((s) => ({ name: s.labels[0].value, ts: Array.from(s.timestamps), vs: Array.from(s.values) }))).toEqual([
       { name: 'a', ts: [1500], vs: [1.5] },
       // The first sample at a timestamp wins.
       { name: 'b', ts: [1000, 2000, 3000, 4000, 5000, 6000], vs: [1, 2, 3, 4, 5, 6] },
@@ -157,7 +166,7 @@ describe('RemoteReadTarget: how it reads a streamed answer', () => {
       next();
     });
     const got = await withTarget({ url, timeoutMs: 5_000 }, (t) => t.select(up, 0, 10));
-    expect(got.map((s) => [s.labels[0]!.value, Array.from(s.values)])).toEqual([
+    expect(got.map((s) => [s.labels[0].value, Array.from(s.values)])).toEqual([
       ['a', [1, 2, 3]],
       ['b', [5, 6]],
     ]);
@@ -193,7 +202,9 @@ describe('RemoteReadTarget errors', () => {
   it('a streamed answer that is garbage', async () => {
     const { url } = await streamedServer(Buffer.from('<html>this is not a frame</html>'));
     // '<' is 60: the first byte reads as a frame length.
-    expect((await failure(url, { maxFrameBytes: 50 })).message).toBe(`${url}: remote read: invalid response: streamed response: frame 1 of 60 bytes exceeds the limit of 50 bytes`);
+    expect((await failure(url, { maxFrameBytes: 50 })).message).toBe(
+      `${url}: remote read: invalid response: streamed response: frame 1 of 60 bytes exceeds the limit of 50 bytes`,
+    );
     // Under the default 50 MB limit the same bytes make a frame that never completes.
     expect((await failure(url, { maxFrameBytes: undefined })).message).toBe(
       `${url}: remote read: invalid response: streamed response: truncated: frame 1 ends after 27 of its 60 bytes`,
@@ -202,14 +213,18 @@ describe('RemoteReadTarget errors', () => {
 
   it('a streamed answer cut inside a frame', async () => {
     const { url } = await streamedServer(Buffer.concat([goodFrame, goodFrame.subarray(0, goodFrame.length - 3)]));
-    expect((await failure(url)).message).toBe(`${url}: remote read: invalid response: streamed response: truncated: frame 2 ends after ${goodFrame.length - 8} of its ${goodFrame.length - 5} bytes`);
+    expect((await failure(url)).message).toBe(
+      `${url}: remote read: invalid response: streamed response: truncated: frame 2 ends after ${goodFrame.length - 8} of its ${goodFrame.length - 5} bytes`,
+    );
   });
 
   it('a frame with a wrong checksum', async () => {
     const bad = Buffer.from(goodFrame);
     bad[bad.length - 1] ^= 1;
     const { url } = await streamedServer(Buffer.concat([goodFrame, bad]));
-    expect((await failure(url)).message).toMatch(new RegExp(`^${url.replace(/\./g, '\\.')}: remote read: invalid response: streamed response: frame 2 is corrupt: checksum mismatch`));
+    expect((await failure(url)).message).toMatch(
+      new RegExp(`^${url.replace(/\./g, '\\.')}: remote read: invalid response: streamed response: frame 2 is corrupt: checksum mismatch`),
+    );
   });
 
   it('a frame whose message is not protobuf', async () => {
@@ -220,13 +235,19 @@ describe('RemoteReadTarget errors', () => {
   it('a corrupt XOR chunk inside a good frame', async () => {
     const data = encodeXorChunk(new Float64Array([1000, 2000, 3000]), new Float64Array([1, 5, 9])).subarray(0, 14);
     const { url } = await streamedServer(frame({ chunkedSeries: [series('up', [{ minTimeMs: 1000, maxTimeMs: 3000, type: 1, data }])], queryIndex: 0 }));
-    expect((await failure(url)).message).toMatch(new RegExp(`^${url.replace(/\./g, '\\.')}: remote read: invalid response: XOR chunk: sample 2 of 3: .*truncated`));
+    expect((await failure(url)).message).toMatch(
+      new RegExp(`^${url.replace(/\./g, '\\.')}: remote read: invalid response: XOR chunk: sample 2 of 3: .*truncated`),
+    );
   });
 
   it('native histogram chunks, unknown chunk encodings and a wrong query index', async () => {
-    const hist = await streamedServer(frame({ chunkedSeries: [series('latency', [{ minTimeMs: 0, maxTimeMs: 1, type: 2, data: new Uint8Array([0, 0]) }])], queryIndex: 0 }));
+    const hist = await streamedServer(
+      frame({ chunkedSeries: [series('latency', [{ minTimeMs: 0, maxTimeMs: 1, type: 2, data: new Uint8Array([0, 0]) }])], queryIndex: 0 }),
+    );
     expect((await failure(hist.url)).message).toBe(`${hist.url}: remote read: invalid response: native histograms are not supported (series latency)`);
-    const unknown = await streamedServer(frame({ chunkedSeries: [series('up', [{ minTimeMs: 0, maxTimeMs: 1, type: 9, data: new Uint8Array([0, 0]) }])], queryIndex: 0 }));
+    const unknown = await streamedServer(
+      frame({ chunkedSeries: [series('up', [{ minTimeMs: 0, maxTimeMs: 1, type: 9, data: new Uint8Array([0, 0]) }])], queryIndex: 0 }),
+    );
     expect((await failure(unknown.url)).message).toBe(`${unknown.url}: remote read: invalid response: unknown chunk encoding 9`);
     const idx = await streamedServer(frame({ chunkedSeries: [series('up', [xor([1], [1])])], queryIndex: 1 }));
     expect((await failure(idx.url)).message).toBe(`${idx.url}: remote read: invalid response: frame 1 answers query 1, only query 0 was asked`);
@@ -241,11 +262,15 @@ describe('RemoteReadTarget errors', () => {
     const garbage = await samples(Buffer.from('not snappy at all'));
     expect((await failure(garbage.url)).message).toMatch(/: remote read: invalid response: snappy: /);
     const notProto = await samples(snappyCompress(Buffer.from([0x0a, 0x05, 0x0a])));
-    expect((await failure(notProto.url)).message).toBe(`${notProto.url}: remote read: invalid response: protobuf: length 5 at byte 2 runs past the end of the message`);
+    expect((await failure(notProto.url)).message).toBe(
+      `${notProto.url}: remote read: invalid response: protobuf: length 5 at byte 2 runs past the end of the message`,
+    );
     const two = await samples(snappyCompress(encodeReadResponse([[], []])));
     expect((await failure(two.url)).message).toBe(`${two.url}: remote read: invalid response: 2 query results for 1 query`);
     const big = await samples(snappyCompress(new Uint8Array(5000)));
-    expect((await failure(big.url, { maxResponseBytes: 1000 })).message).toBe(`${big.url}: remote read: invalid response: snappy: decoded length 5000 exceeds the limit of 1000 bytes`);
+    expect((await failure(big.url, { maxResponseBytes: 1000 })).message).toBe(
+      `${big.url}: remote read: invalid response: snappy: decoded length 5000 exceeds the limit of 1000 bytes`,
+    );
     expect((await failure(big.url, { maxResponseBytes: 100 })).message).toBe(`${big.url}: remote read: invalid response: SAMPLES answer larger than 100 bytes`);
   });
 
@@ -307,17 +332,23 @@ describe('RemoteReadTarget errors', () => {
 
 describe('fallback to the JSON API where remote read is not served (remote_read unset)', () => {
   /** A server without remote read (answering `status` there) whose JSON API has one `up` sample. */
-  const jsonOnly = (status: number, contentType = 'text/plain', text = 'unsupported path requested: "/api/v1/read"') => serve((req, res) => {
-    if (req.url!.startsWith('/api/v1/read')) {
-      res.writeHead(status, { 'content-type': contentType });
-      res.end(text);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { __name__: 'up' }, values: [[99, '1']] }] } }));
-  });
+  const jsonOnly = (status: number, contentType = 'text/plain', text = 'unsupported path requested: "/api/v1/read"') =>
+    serve((req, res) => {
+      if (req.url!.startsWith('/api/v1/read')) {
+        res.writeHead(status, { 'content-type': contentType });
+        res.end(text);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { __name__: 'up' }, values: [[99, '1']] }] } }));
+    });
 
-  for (const [status, contentType] of [[400, 'text/plain'], [404, 'text/plain'], [405, 'text/plain'], [200, 'text/html']] as const) {
+  for (const [status, contentType] of [
+    [400, 'text/plain'],
+    [404, 'text/plain'],
+    [405, 'text/plain'],
+    [200, 'text/html'],
+  ] as const) {
     it(`HTTP ${status} ${contentType} at the remote-read path: the JSON API answers, and is asked directly from then on`, async () => {
       const srv = await jsonOnly(status, contentType);
       await withTarget({ url: srv.url, timeoutMs: 5_000, fallbackToJson: true }, async (t) => {
@@ -360,13 +391,13 @@ ${extra}`;
   };
 
   it('default to the JSON API and /api/v1/read', () => {
-    const g = parseConfigText(group('')).query!.server_groups[0]!;
+    const g = parseConfigText(group('')).query!.server_groups[0];
     // Unset: remote read where the server serves it (see the fallback tests).
     expect([g.remote_read, g.remote_read_path]).toEqual([undefined, '/api/v1/read']);
   });
 
   it('are read as given', () => {
-    const g = parseConfigText(group('      remote_read: true\n      remote_read_path: /prometheus/api/v1/read\n')).query!.server_groups[0]!;
+    const g = parseConfigText(group('      remote_read: true\n      remote_read_path: /prometheus/api/v1/read\n')).query!.server_groups[0];
     expect([g.remote_read, g.remote_read_path]).toEqual([true, '/prometheus/api/v1/read']);
   });
 

@@ -17,7 +17,7 @@ function target(): MemoryStorage {
 }
 
 describe('withTargetLabels', () => {
-  it('series() carries the target labels, the series\' own value winning', async () => {
+  it("series() carries the target labels, the series' own value winning", async () => {
     const t = withTargetLabels(target(), { dc: 'eu' });
     const found = await t.series!([eq('__name__', 'up')], 0, 2000);
     expect(found.map(labelsToRecord)).toEqual([
@@ -30,7 +30,7 @@ describe('withTargetLabels', () => {
 
   it('series() answers matchers on target labels locally', async () => {
     const t = withTargetLabels(target(), { dc: 'eu' });
-    expect((await t.series!([eq('dc', 'us')], 0, 2000))).toEqual([]);
+    expect(await t.series!([eq('dc', 'us')], 0, 2000)).toEqual([]);
     expect((await t.series!([eq('dc', 'eu')], 0, 2000)).map(labelsToRecord)).toEqual([{ __name__: 'up', dc: 'eu', job: 'a' }]);
   });
 

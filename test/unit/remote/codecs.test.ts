@@ -32,7 +32,7 @@ function setBits(arr: Float64Array, i: number, hi: number, lo: number): void {
 }
 function getBits(arr: Float64Array, i: number): string {
   const b = valueBits(arr);
-  return b[2 * i + 1]!.toString(16).padStart(8, '0') + b[2 * i]!.toString(16).padStart(8, '0');
+  return b[2 * i + 1].toString(16).padStart(8, '0') + b[2 * i].toString(16).padStart(8, '0');
 }
 
 describe('snappy', () => {
@@ -144,7 +144,15 @@ describe('frames', () => {
 
   it('a flipped bit in a message or in its checksum is a checksum mismatch', () => {
     // Frame 1: length at byte 0, CRC at 1..4, message at 5..7; frame 2's message starts at byte 14.
-    for (const [pos, frame] of [[1, 1], [3, 1], [4, 1], [6, 1], [7, 1], [10, 2], [20, 2]] as const) {
+    for (const [pos, frame] of [
+      [1, 1],
+      [3, 1],
+      [4, 1],
+      [6, 1],
+      [7, 1],
+      [10, 2],
+      [20, 2],
+    ] as const) {
       const bad = Buffer.from(stream);
       bad[pos] ^= 0x10;
       const r = new FrameReader(1 << 20);
@@ -224,7 +232,10 @@ describe('protobuf messages', () => {
   });
 
   it('reject truncated and malformed messages', () => {
-    const good = encodeReadRequest({ queries: [{ startTimestampMs: 5, endTimestampMs: 6, matchers: [{ type: 0, name: 'a', value: 'b' }] }], acceptedResponseTypes: [] });
+    const good = encodeReadRequest({
+      queries: [{ startTimestampMs: 5, endTimestampMs: 6, matchers: [{ type: 0, name: 'a', value: 'b' }] }],
+      acceptedResponseTypes: [],
+    });
     for (let n = 1; n < good.length; n++) expect(() => decodeReadRequest(good.subarray(0, n)), `cut at ${n}`).toThrow(/^protobuf: /);
     expect(() => decodeReadRequest(fromHex('0b'))).toThrow(/unsupported wire type 3/); // a group
     expect(() => decodeReadRequest(fromHex('00'))).toThrow(/field number 0/);
@@ -241,17 +252,25 @@ describe('protobuf messages', () => {
     const body = encodeReadResponse([
       [
         { labels: [{ name: '__name__', value: 'a' }], timestamps: ts, values },
-        { labels: [{ name: '__name__', value: 'b' }, { name: 'job', value: 'j' }], timestamps: new Float64Array([10, 20]), values: staleValues, stale: new Uint8Array([0, 1]) },
+        {
+          labels: [
+            { name: '__name__', value: 'b' },
+            { name: 'job', value: 'j' },
+          ],
+          timestamps: new Float64Array([10, 20]),
+          values: staleValues,
+          stale: new Uint8Array([0, 1]),
+        },
       ],
       [],
     ]);
     const resp = decodeReadResponse(body);
     expect(resp.results.length).toBe(2);
-    expect(resp.results[1]!.timeseries).toEqual([]);
-    const [a, b] = resp.results[0]!.timeseries;
-    expect(a!.labels).toEqual([{ name: '__name__', value: 'a' }]);
-    expect(Array.from(a!.timestamps)).toEqual(Array.from(ts));
-    expect([0, 1, 2, 3, 4, 5].map((i) => getBits(a!.values, i))).toEqual([
+    expect(resp.results[1].timeseries).toEqual([]);
+    const [a, b] = resp.results[0].timeseries;
+    expect(a.labels).toEqual([{ name: '__name__', value: 'a' }]);
+    expect(Array.from(a.timestamps)).toEqual(Array.from(ts));
+    expect([0, 1, 2, 3, 4, 5].map((i) => getBits(a.values, i))).toEqual([
       '3ff8000000000000',
       '8000000000000000',
       '7ff0000000000000',
@@ -259,15 +278,18 @@ describe('protobuf messages', () => {
       '7ff8000000000001',
       '7ff8000000000001', // not a staleness marker any more: Go's NaN
     ]);
-    expect([getBits(b!.values, 0), getBits(b!.values, 1)]).toEqual(['4045000000000000', '7ff0000000000002']);
-    expect(a!.histograms).toBe(0);
+    expect([getBits(b.values, 0), getBits(b.values, 1)]).toEqual(['4045000000000000', '7ff0000000000002']);
+    expect(a.histograms).toBe(0);
   });
 
   it('round-trip a ChunkedReadResponse', () => {
     const msg = {
       chunkedSeries: [
         {
-          labels: [{ name: '__name__', value: 'x' }, { name: 'le', value: '+Inf' }],
+          labels: [
+            { name: '__name__', value: 'x' },
+            { name: 'le', value: '+Inf' },
+          ],
           chunks: [
             { minTimeMs: 1000, maxTimeMs: 2000, type: 1, data: new Uint8Array([0, 2, 1, 2, 3]) },
             { minTimeMs: -5, maxTimeMs: 0, type: 2, data: new Uint8Array(300).fill(1) },
@@ -303,13 +325,16 @@ function randomSeries(rnd: () => number, n: number): RawSeries {
     const kind = rnd();
     if (i > 0) {
       // Mostly regular, sometimes jittered, sometimes at the edges of the delta-of-delta buckets.
-      t += kind < 0.5 ? 15_000 : kind < 0.8 ? 15_000 + Math.floor((rnd() - 0.5) * 200) : deltas[Math.floor(rnd() * deltas.length)]!;
+      t += kind < 0.5 ? 15_000 : kind < 0.8 ? 15_000 + Math.floor((rnd() - 0.5) * 200) : deltas[Math.floor(rnd() * deltas.length)];
     }
     ts[i] = t;
     const vk = rnd();
-    if (vk < 0.3) v += Math.floor(rnd() * 10); // counters
-    else if (vk < 0.5) v = rnd() * 1e-300; // tiny
-    else if (vk < 0.6) v = -rnd() * 1e300; // huge
+    if (vk < 0.3)
+      v += Math.floor(rnd() * 10); // counters
+    else if (vk < 0.5)
+      v = rnd() * 1e-300; // tiny
+    else if (vk < 0.6)
+      v = -rnd() * 1e300; // huge
     else if (vk < 0.65) v = NaN;
     else if (vk < 0.7) v = rnd() < 0.5 ? Infinity : -Infinity;
     else if (vk < 0.75) stale[i] = 1;
@@ -370,7 +395,7 @@ describe('XOR chunks', () => {
     let delta = 3_000_000_000;
     for (const d of dods) {
       delta += d;
-      ts.push(ts[ts.length - 1]! + delta);
+      ts.push(ts[ts.length - 1] + delta);
     }
     const t = new Float64Array(ts);
     const d = decodeXorChunk(encodeXorChunk(t, new Float64Array(t.length).fill(1)));
@@ -416,7 +441,7 @@ describe('XOR chunks', () => {
     for (let n = 2; n < chunk.length - 1; n++) expect(() => decodeXorChunk(chunk.subarray(0, n)), `cut at ${n}`).toThrow(/XOR chunk: .*truncated/);
     // A header claiming more samples than the data hold.
     const more = chunk.slice();
-    more[1] = more[1]! + 5;
+    more[1] = more[1] + 5;
     expect(() => decodeXorChunk(more)).toThrow(/XOR chunk: sample 12\d of 12\d/);
     // 31 leading zeros and 63 meaningful bits cannot be.
     expect(() => decodeXorChunk(fromHex('0002 02 3ff0000000000000 02 fff8'))).toThrow(/exceed 64 \(corrupt\)/);
@@ -439,12 +464,12 @@ describe('streamed answer frames', () => {
     let badChunks = 0;
     for (const [i, msg] of decoded.entries()) {
       expect(msg.chunkedSeries.length).toBe(1);
-      expect(frames[i]!.length).toBeLessThan((1 << 20) + 4096); // the budget plus at most one chunk
-      for (const c of msg.chunkedSeries[0]!.chunks) {
+      expect(frames[i].length).toBeLessThan((1 << 20) + 4096); // the budget plus at most one chunk
+      for (const c of msg.chunkedSeries[0].chunks) {
         const d = decodeXorChunk(c.data);
         const k = d.timestamps.length;
         if (k > 120 || c.minTimeMs !== d.timestamps[0] || c.maxTimeMs !== d.timestamps[k - 1]) badChunks++;
-        if (msg.chunkedSeries[0]!.labels[0]!.value === 'a') {
+        if (msg.chunkedSeries[0].labels[0].value === 'a') {
           for (let j = 0; j < k; j++) if (d.timestamps[j] !== ts[samples + j] || d.values[j] !== vs[samples + j]) mismatches++;
           samples += k;
         }
@@ -454,10 +479,10 @@ describe('streamed answer frames', () => {
     expect(mismatches).toBe(0);
     expect(samples).toBe(n);
     // All frames but the last two (the small series of query 0 and of query 1) are the big series.
-    expect(decoded.slice(0, -2).every((m) => m.chunkedSeries[0]!.labels[0]!.value === 'a' && m.queryIndex === 0)).toBe(true);
+    expect(decoded.slice(0, -2).every((m) => m.chunkedSeries[0].labels[0].value === 'a' && m.queryIndex === 0)).toBe(true);
     expect(decoded.at(-2)!.queryIndex).toBe(0);
     expect(decoded.at(-1)!.queryIndex).toBe(1);
     // Frames are close to the budget except each series' last one.
-    expect(frames[0]!.length).toBeGreaterThan((1 << 20) - 4096);
+    expect(frames[0].length).toBeGreaterThan((1 << 20) - 4096);
   });
 });

@@ -38,18 +38,33 @@ describe('onError of the mounted API apps', () => {
     expect(body.status).toBe('error');
     expect(body.errorType).toBe('bad_data');
     expect(body.error).toMatch(/^invalid parameter "query": 1:5: parse error: /);
-    expect(stats[0]!.errorType).toBe('bad_data');
+    expect(stats[0].errorType).toBe('bad_data');
   });
 
   it('answers a failed server group 503 unavailable from every endpoint kind', async () => {
     const failing: Storage = {
-      select: async () => { throw new GroupError('g', undefined, 'down'); },
-      labelNames: async () => { throw new GroupError('g', undefined, 'down'); },
-      labelValues: async () => { throw new GroupError('g', undefined, 'down'); },
-      metadata: async () => { throw new GroupError('g', undefined, 'down'); },
-    } as unknown as Storage;
+      select: async () => {
+        throw new GroupError('g', undefined, 'down');
+      },
+      labelNames: async () => {
+        throw new GroupError('g', undefined, 'down');
+      },
+      labelValues: async () => {
+        throw new GroupError('g', undefined, 'down');
+      },
+      metadata: async () => {
+        throw new GroupError('g', undefined, 'down');
+      },
+    };
     const { app, stats } = mounted(failing);
-    for (const path of ['/api/v1/query?query=up', '/api/v1/query_range?query=up&start=0&end=60&step=15', '/api/v1/series?match[]=up', '/api/v1/labels', '/api/v1/label/job/values', '/api/v1/metadata']) {
+    for (const path of [
+      '/api/v1/query?query=up',
+      '/api/v1/query_range?query=up&start=0&end=60&step=15',
+      '/api/v1/series?match[]=up',
+      '/api/v1/labels',
+      '/api/v1/label/job/values',
+      '/api/v1/metadata',
+    ]) {
       const res = await app.request(path);
       expect([path, res.status]).toEqual([path, 503]);
       expect(await res.json()).toEqual({ status: 'error', errorType: 'unavailable', error: 'server group "g" failed: down' });

@@ -97,7 +97,12 @@ function group(name: string, targets: Storage[], extra: Partial<GroupSpec> = {})
 async function call(app: { request: (p: string, init?: RequestInit) => Response | Promise<Response> }, path: string, init?: RequestInit) {
   const res = await app.request(path, init);
   const text = await res.text();
-  return { status: res.status, text, type: res.headers.get('content-type'), json: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    text,
+    type: res.headers.get('content-type'),
+    json: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : undefined,
+  };
 }
 
 const postForm = (body: string): RequestInit => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body });
@@ -185,7 +190,12 @@ describe('FanoutStorage.metadata', () => {
   const gauge = { type: 'gauge', help: 'Up.', unit: '' };
 
   it('unions every target in group order, identical entries once, limit_per_metric applied after the union', async () => {
-    const a = withMetadata(new Map([['http_requests_total', [counter]], ['up', [gauge]]]));
+    const a = withMetadata(
+      new Map([
+        ['http_requests_total', [counter]],
+        ['up', [gauge]],
+      ]),
+    );
     const b = withMetadata(new Map([['http_requests_total', [counter, counter2]]]));
     const empty = new MemoryStorage(); // no metadata at all
     const f = new FanoutStorage([group('g1', [a, empty]), group('g2', [b])], { maxConcurrency: 4 });
@@ -218,7 +228,14 @@ describe('/series', () => {
   });
 
   it('without start and end covers all time; several match[] are unioned in label order', async () => {
-    const r = await call(api, `/series?${new URLSearchParams([['match[]', 'up'], ['match[]', '{job="api"}'], ['match[]', 'up{job="web"}']])}`);
+    const r = await call(
+      api,
+      `/series?${new URLSearchParams([
+        ['match[]', 'up'],
+        ['match[]', '{job="api"}'],
+        ['match[]', 'up{job="web"}'],
+      ])}`,
+    );
     expect(r.status).toBe(200);
     expect(r.text).toBe(
       '{"status":"success","data":[' +
@@ -236,7 +253,7 @@ describe('/series', () => {
     expect(names(await q(T0 + 10 * MIN, T0 + 20 * MIN))).toEqual([]);
   });
 
-  it('limit truncates with Prometheus\'s warning, and only when there are more', async () => {
+  it("limit truncates with Prometheus's warning, and only when there are more", async () => {
     const r = await call(api, '/series?match[]=up&limit=1');
     expect(r.json).toEqual({ status: 'success', data: [{ __name__: 'up', instance: 'a', job: 'api' }], warnings: ['results truncated due to limit'] });
     const exact = await call(api, '/series?match[]=up&limit=2');
@@ -245,7 +262,11 @@ describe('/series', () => {
   });
 
   it('takes a POST form (Grafana, promtool), match[] from body and URL together', async () => {
-    const r = await call(api, `/series?match[]=${encodeURIComponent('{job="web"}')}`, postForm(`match[]=${encodeURIComponent('{job="api"}')}&start=${T0 / 1000}`));
+    const r = await call(
+      api,
+      `/series?match[]=${encodeURIComponent('{job="web"}')}`,
+      postForm(`match[]=${encodeURIComponent('{job="api"}')}&start=${T0 / 1000}`),
+    );
     expect(r.json.data.map((l: Record<string, string>) => `${l.__name__}/${l.job}`)).toEqual(['http_requests_total/api', 'up/api', 'up/web']);
   });
 
@@ -292,7 +313,13 @@ describe('/labels and /label/:name/values', () => {
 
   it('label names: all series without match[], the union over several match[]', async () => {
     expect((await call(api, '/labels')).json.data).toEqual(['__name__', 'a.b', 'code', 'instance', 'job']);
-    const r = await call(api, `/labels?${new URLSearchParams([['match[]', 'up'], ['match[]', 'early']])}`);
+    const r = await call(
+      api,
+      `/labels?${new URLSearchParams([
+        ['match[]', 'up'],
+        ['match[]', 'early'],
+      ])}`,
+    );
     expect(r.json).toEqual({ status: 'success', data: ['__name__', 'instance', 'job'] });
     const post = await call(api, '/labels', postForm(`match[]=http_requests_total&start=${T0 / 1000}&end=${(T0 + MIN) / 1000}`));
     expect(post.json.data).toEqual(['__name__', 'code', 'instance', 'job']);
@@ -301,9 +328,23 @@ describe('/labels and /label/:name/values', () => {
 
   it('label values: __name__, union over match[], time range, limit', async () => {
     expect((await call(api, '/label/__name__/values')).json.data).toEqual(['dotted', 'early', 'http_requests_total', 'up']);
-    expect((await call(api, `/label/job/values?${new URLSearchParams([['match[]', 'up'], ['match[]', 'early']])}`)).json.data).toEqual(['api', 'batch', 'web']);
+    expect(
+      (
+        await call(
+          api,
+          `/label/job/values?${new URLSearchParams([
+            ['match[]', 'up'],
+            ['match[]', 'early'],
+          ])}`,
+        )
+      ).json.data,
+    ).toEqual(['api', 'batch', 'web']);
     expect((await call(api, `/label/__name__/values?start=${(T0 + 2 * MIN) / 1000}`)).json.data).toEqual(['dotted', 'http_requests_total', 'up']);
-    expect((await call(api, '/label/job/values?limit=2')).json).toEqual({ status: 'success', data: ['api', 'batch'], warnings: ['results truncated due to limit'] });
+    expect((await call(api, '/label/job/values?limit=2')).json).toEqual({
+      status: 'success',
+      data: ['api', 'batch'],
+      warnings: ['results truncated due to limit'],
+    });
     expect((await call(api, '/label/nosuch/values')).text).toBe('{"status":"success","data":[]}');
   });
 
@@ -320,10 +361,12 @@ describe('/labels and /label/:name/values', () => {
     expect(unescapeLabelName('U__bad_zz_')).toBe('U__bad_zz_');
   });
 
-  it('bad match[] is bad_data with the parser\'s text alone; POST to label values is 405 as in Prometheus', async () => {
+  it("bad match[] is bad_data with the parser's text alone; POST to label values is 405 as in Prometheus", async () => {
     expect((await call(api, '/labels?match[]=up(')).json).toEqual({ status: 'error', errorType: 'bad_data', error: '1:3: parse error: unexpected "("' });
     expect((await call(api, `/label/job/values?match[]=${encodeURIComponent('{}')}`)).json).toEqual({
-      status: 'error', errorType: 'bad_data', error: 'match[] must contain at least one non-empty matcher',
+      status: 'error',
+      errorType: 'bad_data',
+      error: 'match[] must contain at least one non-empty matcher',
     });
     const r = await call(api, '/label/job/values', { method: 'POST' });
     expect(r.status).toBe(405);
@@ -335,10 +378,16 @@ describe('/metadata', () => {
   const counter = { type: 'counter', help: 'Requests "quoted" <b>.', unit: '' };
   const gauge = { type: 'gauge', help: 'Up.', unit: 'seconds' };
   const api = createMetadataApi({
-    storage: withMetadata(new Map([['up', [gauge]], ['http_requests_total', [counter, { ...counter, help: 'Other.' }]], ['a_first', [gauge]]])),
+    storage: withMetadata(
+      new Map([
+        ['up', [gauge]],
+        ['http_requests_total', [counter, { ...counter, help: 'Other.' }]],
+        ['a_first', [gauge]],
+      ]),
+    ),
   });
 
-  it('writes metrics in name order with Prometheus\'s field order', async () => {
+  it("writes metrics in name order with Prometheus's field order", async () => {
     const r = await call(api, '/metadata');
     expect(r.text).toBe(
       '{"status":"success","data":{"a_first":[{"type":"gauge","help":"Up.","unit":"seconds"}],' +
@@ -355,9 +404,13 @@ describe('/metadata', () => {
     expect((await call(api, '/metadata?metric=nope')).text).toBe('{"status":"success","data":{}}');
   });
 
-  it('bad numbers get Prometheus\'s texts', async () => {
+  it("bad numbers get Prometheus's texts", async () => {
     expect((await call(api, '/metadata?limit=x')).json).toEqual({ status: 'error', errorType: 'bad_data', error: 'limit must be a number' });
-    expect((await call(api, '/metadata?limit_per_metric=1.5')).json).toEqual({ status: 'error', errorType: 'bad_data', error: 'limit_per_metric must be a number' });
+    expect((await call(api, '/metadata?limit_per_metric=1.5')).json).toEqual({
+      status: 'error',
+      errorType: 'bad_data',
+      error: 'limit_per_metric must be a number',
+    });
   });
 });
 
@@ -390,7 +443,12 @@ describe('/federate', () => {
   const app = createFederation({ storage: fedStorage(), lookbackDeltaMs: 5 * MIN, now: () => NOW });
 
   it('writes the latest sample of each series in the lookback window, grouped by name, as Prometheus does', async () => {
-    const q = new URLSearchParams([['match[]', '{__name__=~"up|mem_bytes"}'], ['match[]', 'up{job="api"}'], ['match[]', 'tiny'], ['match[]', 'esc']]);
+    const q = new URLSearchParams([
+      ['match[]', '{__name__=~"up|mem_bytes"}'],
+      ['match[]', 'up{job="api"}'],
+      ['match[]', 'tiny'],
+      ['match[]', 'esc'],
+    ]);
     const r = await call(app, `/federate?${q}`);
     expect(r.status).toBe(200);
     expect(r.type).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -434,11 +492,27 @@ describe('/federate', () => {
     expect(r.text).toBe('server group "g" failed: target "g-r0": HTTP 503: down\n');
   });
 
-  it('formats values as Go\'s strconv.FormatFloat(v, \'g\', -1, 64)', () => {
+  it("formats values as Go's strconv.FormatFloat(v, 'g', -1, 64)", () => {
     const cases: [number, string][] = [
-      [1, '1'], [0, '0'], [-0, '0'], [-1, '-1'], [1.5, '1.5'], [123456, '123456'], [1e6, '1e+06'], [54685696, '5.4685696e+07'],
-      [0.0001, '0.0001'], [4.9734e-5, '4.9734e-05'], [-2.5e-7, '-2.5e-07'], [1e21, '1e+21'], [1.7976931348623157e308, '1.7976931348623157e+308'],
-      [5e-324, '5e-324'], [NaN, 'NaN'], [Infinity, '+Inf'], [-Infinity, '-Inf'], [999999.9, '999999.9'], [0.1 + 0.2, '0.30000000000000004'],
+      [1, '1'],
+      [0, '0'],
+      [-0, '0'],
+      [-1, '-1'],
+      [1.5, '1.5'],
+      [123456, '123456'],
+      [1e6, '1e+06'],
+      [54685696, '5.4685696e+07'],
+      [0.0001, '0.0001'],
+      [4.9734e-5, '4.9734e-05'],
+      [-2.5e-7, '-2.5e-07'],
+      [1e21, '1e+21'],
+      [1.7976931348623157e308, '1.7976931348623157e+308'],
+      [5e-324, '5e-324'],
+      [NaN, 'NaN'],
+      [Infinity, '+Inf'],
+      [-Infinity, '-Inf'],
+      [999999.9, '999999.9'],
+      [0.1 + 0.2, '0.30000000000000004'],
     ];
     for (const [v, want] of cases) expect(goFormatFloatG(v), String(v)).toBe(want);
   });

@@ -6,7 +6,7 @@ import { USER_AGENT, VERSION } from '../../../src/version.js';
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 describe('version', () => {
-  it('is package.json\'s, in the user agent and in promfront_build_info', () => {
+  it("is package.json's, in the user agent and in promfront_build_info", () => {
     expect(VERSION).toBe(pkg.version);
     expect(USER_AGENT).toBe(`promfront/${pkg.version}`);
     const text = renderSelfMetrics(undefined, { requests: new Map() }, Date.now());

@@ -36,7 +36,13 @@ describe('label helpers', () => {
     ]);
     const sorted = L({ a: '1', b: '2' });
     expect(normalizeLabels(sorted)).toBe(sorted);
-    expect(normalizeLabels([{ name: 'b', value: '2' }, { name: 'a', value: '1' }, { name: 'c', value: '' }])).toEqual(sorted);
+    expect(
+      normalizeLabels([
+        { name: 'b', value: '2' },
+        { name: 'a', value: '1' },
+        { name: 'c', value: '' },
+      ]),
+    ).toEqual(sorted);
   });
 
   it('compareLabels follows labels.Compare', () => {
@@ -72,13 +78,8 @@ describe('MemoryStorage.select', () => {
       'up{instance="b:1", job="api"}',
       'up{instance="c:1"}',
     ]);
-    expect(show(await s.select([eq('__name__', 'up'), ne('job', 'api')], 0, 100))).toEqual([
-      'up{instance="a:1", job="web"}',
-      'up{instance="c:1"}',
-    ]);
-    expect(show(await s.select([re('__name__', 'http_.*'), re('code', '5..')], 0, 100))).toEqual([
-      'http_requests_total{code="500", job="api"}',
-    ]);
+    expect(show(await s.select([eq('__name__', 'up'), ne('job', 'api')], 0, 100))).toEqual(['up{instance="a:1", job="web"}', 'up{instance="c:1"}']);
+    expect(show(await s.select([re('__name__', 'http_.*'), re('code', '5..')], 0, 100))).toEqual(['http_requests_total{code="500", job="api"}']);
     expect(show(await s.select([re('job', 'api|web')], 0, 100))).toEqual([
       'http_requests_total{code="200", job="api"}',
       'http_requests_total{code="500", job="api"}',
@@ -86,10 +87,7 @@ describe('MemoryStorage.select', () => {
       'up{instance="a:1", job="web"}',
       'up{instance="b:1", job="api"}',
     ]);
-    expect(show(await s.select([eq('__name__', 'up'), nre('instance', 'a:.*')], 0, 100))).toEqual([
-      'up{instance="b:1", job="api"}',
-      'up{instance="c:1"}',
-    ]);
+    expect(show(await s.select([eq('__name__', 'up'), nre('instance', 'a:.*')], 0, 100))).toEqual(['up{instance="b:1", job="api"}', 'up{instance="c:1"}']);
     expect(show(await s.select([ne('job', 'api'), ne('__name__', 'http_requests_total')], 0, 100))).toEqual([
       'up{instance="a:1", job="web"}',
       'up{instance="c:1"}',
@@ -186,7 +184,15 @@ describe('MemoryStorage.select', () => {
   it('accepts records and unsorted label arrays for the same series', async () => {
     const s = new MemoryStorage();
     s.add({ b: '2', a: '1', __name__: 'm' }, 1, 1);
-    s.add([{ name: '__name__', value: 'm' }, { name: 'b', value: '2' }, { name: 'a', value: '1' }], 2, 2);
+    s.add(
+      [
+        { name: '__name__', value: 'm' },
+        { name: 'b', value: '2' },
+        { name: 'a', value: '1' },
+      ],
+      2,
+      2,
+    );
     const r = await s.select([eq('a', '1')], 0, 10);
     expect(r.length).toBe(1);
     expect([...r[0].values]).toEqual([1, 2]);
