@@ -1,3 +1,6 @@
+// Content negotiation for the shard endpoints: which exposition format and encoding a scraper asked
+// for.
+
 /**
  * Picks the exposition format from an Accept header the way scrapers mean it: OpenMetrics when it is
  * preferred (strictly higher q) over text/plain, text 0.0.4 otherwise.

@@ -1,3 +1,5 @@
+// The sample config of `./proxy generate-config` (also configs/example.yaml, kept equal by a test).
+
 /** The commented sample printed by `proxy generate-config`; kept valid by a test. */
 export const SAMPLE_CONFIG = `# promfront configuration.
 # Durations are written the Prometheus way (30s, 5m, 1h30m); sizes as bytes or with a unit (64MiB).

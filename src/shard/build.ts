@@ -1,3 +1,7 @@
+// Turns one cycle's ingested sources into every shard's finished response bodies (text and
+// OpenMetrics, plain and gzipped), dropping series two sources both serve, so that a shard request
+// only picks ready buffers.
+
 import { createGzip } from 'node:zlib';
 import { TEXT_SPLIT_SUFFIXES, type FamilyInfo } from './family.js';
 import type { FamilyPart, SourceData, SourceFamily } from './ingest.js';

@@ -1,3 +1,6 @@
+// Family naming across the two exposition formats: which name and type a family has in text 0.0.4
+// and in OpenMetrics, and which OpenMetrics samples need a family of their own in text.
+
 import type { ExpositionFormat, FamilyMeta, MetricType } from './exposition.js';
 
 /**

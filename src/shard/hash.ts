@@ -1,3 +1,6 @@
+// Shard assignment: xxh64 of a series' shard key and jump consistent hashing onto the shards, so
+// that a change of num_shards moves as few series as possible.
+
 import xxhash from 'xxhash-wasm';
 
 // 64-bit values travel as two unsigned 32-bit halves: BigInt arithmetic per series would cost

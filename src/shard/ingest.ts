@@ -1,3 +1,7 @@
+// One source's scrape, parsed, turned into per-shard family parts: every child of a histogram or
+// summary keyed by its family so they land on one shard, values respelled for the output format,
+// the source's extra labels added.
+
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';

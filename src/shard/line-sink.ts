@@ -1,3 +1,6 @@
+// Byte-chunk accumulation for shard bodies: lines collected into large Buffers without a per-line
+// allocation.
+
 /**
  * Accumulates exposition lines (latin1 strings: one char per upstream byte) into Buffers of about
  * 64 KiB, so a shard body is a list of ready byte chunks and no per-line Buffer is ever made.

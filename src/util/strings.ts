@@ -1,3 +1,5 @@
+// String helpers for long-lived strings cut out of large bodies.
+
 /**
  * A copy of `s` that does not point into the string it was sliced from. V8 keeps a slice of 13 or
  * more characters as a view of its parent, so a short name kept for long (a family name, a HELP
