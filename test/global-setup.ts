@@ -1,3 +1,5 @@
+// Builds ./proxy once before the e2e project, so suites that run it in parallel never race on dist/.
+
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -1,3 +1,5 @@
+// A plain closing line of test counts that any CI reads.
+
 import type { Reporter, TestModule } from 'vitest/node';
 
 /**

@@ -1,3 +1,5 @@
+// ./proxy's commands as a user runs them: exit codes, outputs and error texts.
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';

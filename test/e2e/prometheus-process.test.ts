@@ -1,3 +1,5 @@
+// The dev/ helpers that start real Prometheus servers for the demo and the tests: ports, readiness, clean stop.
+
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findPrometheus, startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';

@@ -1,3 +1,5 @@
+// The sharding core end to end: real Prometheus servers scraping /metrics/shard/K hold together exactly what one scraping the upstream would.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';

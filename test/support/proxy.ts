@@ -1,3 +1,5 @@
+// Runs the built ./proxy for tests: CLI invocations and a long-running proxy on a free port.
+
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

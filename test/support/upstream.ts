@@ -1,3 +1,5 @@
+// A fake exporter on loopback whose answer can be switched to failures (500, garbage, truncation, hang, huge).
+
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

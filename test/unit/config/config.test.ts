@@ -1,3 +1,5 @@
+// The config schema and loader: defaults, every problem listed with its path, the sample config valid.
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';

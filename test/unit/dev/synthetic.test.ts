@@ -1,3 +1,5 @@
+// The demo's synthetic Ceph-like exporter: series counts, families and determinism.
+
 import { gunzipSync } from 'node:zlib';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,3 +1,5 @@
+// RE2 regexes through re2js with Go's semantics and error texts, and the matcher fast paths.
+
 import { describe, expect, it } from 'vitest';
 import { compileLabelMatcher, compileMatcher, compileMatchers, getLabelValue, matchesLabels } from '../../../src/model/matchers.js';
 import { clearRegexCache, compileRegex, expandTemplate, matchAnchored, regexCacheSize, replaceAnchored } from '../../../src/model/regex.js';

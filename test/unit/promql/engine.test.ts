@@ -1,3 +1,5 @@
+// The PromQL engine's query lifecycle and evaluation on in-memory data.
+
 import { describe, expect, it } from 'vitest';
 import { Engine, type QueryOutput, type QueryResult } from '../../../src/promql/engine.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';

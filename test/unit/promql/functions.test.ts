@@ -1,3 +1,5 @@
+// PromQL functions' math against Go's corner cases.
+
 import { describe, expect, test } from 'vitest';
 import {
   RANGE_FUNCTIONS,

@@ -1,3 +1,5 @@
+// The PromQL parser: grammar, type checks, Prometheus's error texts and positions, printing back.
+
 import { describe, expect, test } from 'vitest';
 import { parseExpr, formatExpr } from '../../../src/promql/parser.js';
 import { valueTypeOf, type Expr } from '../../../src/promql/ast.js';

@@ -1,3 +1,5 @@
+// The fan-out storage over server groups: pruning by group labels, replica merge, errors and warnings.
+
 import { describe, expect, it } from 'vitest';
 import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';

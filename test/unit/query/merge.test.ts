@@ -1,3 +1,5 @@
+// HA replica merge: gaps filled from the other replica, anti-affinity, series sets merged in order.
+
 import { prng } from '../../../dev/backfill.js';
 import { describe, expect, it } from 'vitest';
 import { mergeReplicaSamples, mergeSeriesSets } from '../../../src/query/merge.js';

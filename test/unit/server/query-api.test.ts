@@ -1,3 +1,5 @@
+// The query endpoints of the HTTP API against Prometheus's parameters, errors and JSON, byte for byte.
+
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/promql/engine.js';

@@ -1,3 +1,5 @@
+// One version everywhere: package.json's, in the user agent and the build-info metric.
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderSelfMetrics } from '../../../src/server/self-metrics.js';

@@ -1,3 +1,5 @@
+// The in-memory storage and the counting wrapper behind the Storage interface.
+
 import { describe, expect, it } from 'vitest';
 import type { LabelMatcher, Labels } from '../../../src/model/labels.js';
 import { compareLabels, compareStrings, labelsFromRecord, labelsToSetString, labelsToString, normalizeLabels } from '../../../src/model/labels.js';
