@@ -1,4 +1,4 @@
-// The demo's synthetic Ceph-like exporter: series counts, families and determinism.
+// The demo's synthetic Ceph-like exporter: body size per series, the same series in both formats, families, determinism.
 
 import { gunzipSync } from 'node:zlib';
 import http from 'node:http';
