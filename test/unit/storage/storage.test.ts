@@ -1,4 +1,4 @@
-// Label helpers, the in-memory storage and the counting wrapper behind the Storage interface.
+// Label helpers and the in-memory storage behind the Storage interface.
 
 import { describe, expect, it } from 'vitest';
 import type { LabelMatcher, Labels } from '../../../src/model/labels.js';
