@@ -15,17 +15,8 @@ import { createSecureContext } from 'node:tls';
 import { connect, type Socket } from 'node:net';
 import { buildConnector, errors as undiciErrors, type Pool } from 'undici';
 import type { HttpClientConfig } from '../config/schema.js';
-import { FileProblem, WatchedFile } from './watched-file.js';
-
-export { FileProblem };
-
-/** Every file problem of an http_client block, each as `field: what is wrong`. */
-export class HttpClientFilesError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-    this.name = 'HttpClientFilesError';
-  }
-}
+import { FileProblem, HttpClientFilesError } from '../errors.js';
+import { WatchedFile } from './watched-file.js';
 
 interface TlsMaterial {
   ca?: string;

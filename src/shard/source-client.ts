@@ -11,6 +11,7 @@ import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { SourceConfig, TlsConfig } from '../config/schema.js';
+import { BodyAbort, ScrapeError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import type { ExpositionFormat } from './exposition.js';
 import { formatFromContentType } from './textparse/parse.js';
@@ -55,14 +56,6 @@ function deliver(sink: BodySink, chunk: Buffer): void {
     sink.write(chunk);
   } catch (err) {
     throw new SinkFailure(err);
-  }
-}
-
-/** A scrape failure. The message is a user-facing reason that never contains credentials. */
-export class ScrapeError extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = 'ScrapeError';
   }
 }
 
@@ -136,13 +129,6 @@ interface TlsMaterial {
 }
 
 const SOCKET_RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
-
-/** Thrown inside the body pipeline; carries the final ScrapeError out. */
-class BodyAbort extends Error {
-  constructor(readonly scrapeError: ScrapeError) {
-    super(scrapeError.message);
-  }
-}
 
 export function createSourceClient(source: SourceConfig, opts: { timeoutMs: number; maxBodySize: number }): SourceClient {
   return new HttpSourceClient(source, opts);
