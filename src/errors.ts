@@ -165,6 +165,57 @@ export class ConfigError extends PromfrontError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// shard (scraping sources and parsing what they expose)
+
+/** A scrape failure. The message is a user-facing reason that never contains credentials. */
+export class ScrapeError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_SCRAPE';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ScrapeError';
+  }
+}
+
+/** Thrown inside a scrape's body pipeline to carry the final ScrapeError out; its name stays Error's. */
+export class BodyAbort extends PromfrontError {
+  readonly code: string = 'PROMFRONT_BODY_ABORT';
+  constructor(readonly scrapeError: ScrapeError) {
+    super(scrapeError.message);
+  }
+}
+
+/** An exposition body that cannot be parsed, at a 1-based line. */
+export class ExpositionError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_EXPOSITION';
+  constructor(readonly line: number, readonly reason: string) {
+    super(`line ${line}: ${reason}`);
+    this.name = 'ExpositionError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// client (credential and certificate files of an HTTP client)
+
+/** A file problem whose message names the config field and path, never the content. */
+export class FileProblem extends PromfrontError {
+  readonly code: string = 'PROMFRONT_FILE_PROBLEM';
+  /** `reason` says what is wrong without the field name, e.g. "cannot read /etc/x: ENOENT". */
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
+    this.name = 'FileProblem';
+  }
+}
+
+/** Every file problem of an http_client block, each as `field: what is wrong`. */
+export class HttpClientFilesError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_HTTP_CLIENT_FILES';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'HttpClientFilesError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // query (downstream servers and the fan-out over them)
 
 /** How a downstream request failed, for the error metrics. */

@@ -7,6 +7,8 @@
 //     after which new connections use the new material (prometheus/common does the same).
 //   * basic_auth / authorization / bearer_token(_file): the Authorization header. Secret files are
 //     read when the client is built and again whenever they change.
+// The Authorization header and TLS options are built by auth-tls.ts, shared with the shard sources;
+// this module adds watching the files, checking the TLS material and dialing.
 // Secrets never leave this module except in the Authorization header: every message that could
 // carry one (a downstream error body echoing the request, say) goes through redact().
 
@@ -15,23 +17,9 @@ import { createSecureContext } from 'node:tls';
 import { connect, type Socket } from 'node:net';
 import { buildConnector, errors as undiciErrors, type Pool } from 'undici';
 import type { HttpClientConfig } from '../config/schema.js';
-import { FileProblem, WatchedFile } from './watched-file.js';
-
-export { FileProblem };
-
-/** Every file problem of an http_client block, each as `field: what is wrong`. */
-export class HttpClientFilesError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-    this.name = 'HttpClientFilesError';
-  }
-}
-
-interface TlsMaterial {
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
+import { FileProblem, HttpClientFilesError } from '../errors.js';
+import { authorizationHeader, tlsConnectOptions, type TlsMaterial } from './auth-tls.js';
+import { WatchedFile } from './watched-file.js';
 
 export interface DownstreamClientOptions {
   /** Bound on a whole request; also bounds the TLS handshake. */
@@ -116,24 +104,13 @@ export class DownstreamClient {
   // -------------------------------------------------------------------------------------------
 
   private async authorization(): Promise<string | undefined> {
-    const c = this.cfg;
-    const fromFile = async (): Promise<string> => {
+    // The one secret file configured, watched: re-read only when it changed.
+    return authorizationHeader(this.cfg, async () => {
       const f = this.secretFile!;
       const s = secretOf(await f.current());
       if (s === '') throw new FileProblem(f.field, `${f.path} is empty`);
       return s;
-    };
-    if (c.basic_auth !== undefined) {
-      const password = c.basic_auth.password_file !== undefined ? await fromFile() : c.basic_auth.password ?? '';
-      return `Basic ${Buffer.from(`${c.basic_auth.username}:${password}`).toString('base64')}`;
-    }
-    if (c.authorization !== undefined) {
-      const creds = c.authorization.credentials_file !== undefined ? await fromFile() : c.authorization.credentials!;
-      return `${c.authorization.type} ${creds}`;
-    }
-    if (c.bearer_token !== undefined) return `Bearer ${c.bearer_token}`;
-    if (c.bearer_token_file !== undefined) return `Bearer ${await fromFile()}`;
-    return undefined;
+    });
   }
 
   private material(): TlsMaterial {
@@ -162,9 +139,7 @@ export class DownstreamClient {
     const dialMs = this.cfg.dial_timeout;
     const t = this.cfg.tls_config;
     const secure = buildConnector({
-      ...this.tls,
-      ...(t?.server_name !== undefined ? { servername: t.server_name } : {}),
-      rejectUnauthorized: !(t?.insecure_skip_verify ?? false),
+      ...tlsConnectOptions(t, this.tls),
       timeout: this.opts.requestTimeoutMs,
     });
     return (options, callback) => {

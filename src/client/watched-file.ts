@@ -4,15 +4,8 @@
 
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { FileProblem } from '../errors.js';
 
-/** A file problem whose message names the config field and path, never the content. */
-export class FileProblem extends Error {
-  /** `reason` says what is wrong without the field name, e.g. "cannot read /etc/x: ENOENT". */
-  constructor(readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`);
-    this.name = 'FileProblem';
-  }
-}
 
 export class WatchedFile {
   private content: string;

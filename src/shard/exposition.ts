@@ -64,9 +64,5 @@ export interface ExpositionHandler {
   sample(sample: Sample): void;
 }
 
-export class ExpositionError extends Error {
-  constructor(readonly line: number, readonly reason: string) {
-    super(`line ${line}: ${reason}`);
-    this.name = 'ExpositionError';
-  }
-}
+// Kept for the parser's imports (src/shard/textparse/); the class lives in src/errors.ts.
+export { ExpositionError } from '../errors.js';

@@ -1,6 +1,9 @@
 // HTTP client for one upstream exporter: builds the request the way Prometheus 2.x does, streams the
 // (optionally gzip-compressed) body with size limits enforced while it arrives, and turns every failure
 // into a ScrapeError whose message is safe to show to users (no credentials, no URL userinfo).
+// The Authorization header and TLS options come from src/client/auth-tls.ts, shared with the query
+// downstreams; what stays here is reading their files again at every scrape, so rotated secrets
+// and certificates are picked up.
 
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { authorizationHeader, basicAuth, readTlsMaterial, tlsConnectOptions, type TlsMaterial } from '../client/auth-tls.js';
 import type { SourceConfig, TlsConfig } from '../config/schema.js';
+import { BodyAbort, ScrapeError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import type { ExpositionFormat } from './exposition.js';
 import { formatFromContentType } from './textparse/parse.js';
@@ -55,14 +60,6 @@ function deliver(sink: BodySink, chunk: Buffer): void {
     sink.write(chunk);
   } catch (err) {
     throw new SinkFailure(err);
-  }
-}
-
-/** A scrape failure. The message is a user-facing reason that never contains credentials. */
-export class ScrapeError extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = 'ScrapeError';
   }
 }
 
@@ -121,28 +118,16 @@ async function readSecretFile(kind: string, path: string): Promise<string> {
   return text;
 }
 
-async function readTlsFile(kind: string, path: string): Promise<string> {
+/** Reads a TLS file (`field` is e.g. "tls_config.ca_file") at scrape time, so rotated certificates are picked up. */
+async function readTlsFile(field: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ScrapeError(`cannot read tls_config.${kind} ${path}: ${errCode(err) ?? errMessage(err)}`);
+    throw new ScrapeError(`cannot read ${field} ${path}: ${errCode(err) ?? errMessage(err)}`);
   }
-}
-
-interface TlsMaterial {
-  ca: string | undefined;
-  cert: string | undefined;
-  key: string | undefined;
 }
 
 const SOCKET_RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
-
-/** Thrown inside the body pipeline; carries the final ScrapeError out. */
-class BodyAbort extends Error {
-  constructor(readonly scrapeError: ScrapeError) {
-    super(scrapeError.message);
-  }
-}
 
 export function createSourceClient(source: SourceConfig, opts: { timeoutMs: number; maxBodySize: number }): SourceClient {
   return new HttpSourceClient(source, opts);
@@ -226,13 +211,7 @@ class HttpSourceClient implements SourceClient {
       // Our own deadline covers connecting; this only backs it up.
       timeout: this.timeoutMs > 0 ? this.timeoutMs + 1000 : 30_000,
     };
-    if (this.isHttps) {
-      if (tls?.ca !== undefined) connect.ca = tls.ca;
-      if (tls?.cert !== undefined) connect.cert = tls.cert;
-      if (tls?.key !== undefined) connect.key = tls.key;
-      if (this.tls?.server_name !== undefined) connect.servername = this.tls.server_name;
-      connect.rejectUnauthorized = !(this.tls?.insecure_skip_verify ?? false);
-    }
+    if (this.isHttps) Object.assign(connect, tlsConnectOptions(this.tls, tls ?? {}));
     const backstop = this.timeoutMs > 0 ? this.timeoutMs + 1000 : 0;
     return new Pool(this.origin, {
       // One scrape at a time per source: a single kept-alive connection. (With more, undici opens a second
@@ -249,11 +228,7 @@ class HttpSourceClient implements SourceClient {
   /** Returns the pool, (re)building it when the TLS files changed so rotated certificates are picked up. */
   private async getPool(): Promise<Pool> {
     if (this.isHttps && this.tls !== undefined) {
-      const [ca, cert, key] = await Promise.all([
-        this.tls.ca_file === undefined ? undefined : readTlsFile('ca_file', this.tls.ca_file),
-        this.tls.cert_file === undefined ? undefined : readTlsFile('cert_file', this.tls.cert_file),
-        this.tls.key_file === undefined ? undefined : readTlsFile('key_file', this.tls.key_file),
-      ]);
+      const { ca, cert, key } = await readTlsMaterial(this.tls, readTlsFile);
       const prev = this.tlsMaterial;
       if (this.pool === undefined || prev === undefined || prev.ca !== ca || prev.cert !== cert || prev.key !== key) {
         const old = this.pool;
@@ -270,19 +245,14 @@ class HttpSourceClient implements SourceClient {
 
   private async requestHeaders(): Promise<Record<string, string>> {
     const headers = { ...this.staticHeaders };
-    const s = this.source;
-    if (s.basic_auth !== undefined) {
-      const password = s.basic_auth.password_file !== undefined
-        ? await readSecretFile('basic_auth.password_file', s.basic_auth.password_file)
-        : s.basic_auth.password ?? '';
-      if (s.basic_auth.password_file !== undefined) this.fileSecret = password;
-      headers.authorization = basicAuth(s.basic_auth.username, password);
-    } else if (s.bearer_token !== undefined) {
-      headers.authorization = `Bearer ${s.bearer_token}`;
-    } else if (s.bearer_token_file !== undefined) {
-      const token = await readSecretFile('bearer_token_file', s.bearer_token_file);
-      this.fileSecret = token;
-      headers.authorization = `Bearer ${token}`;
+    // Secret files are read again at every scrape; the latest file secret is kept for redaction.
+    const authorization = await authorizationHeader(this.source, async (field, path) => {
+      const secret = await readSecretFile(field, path);
+      this.fileSecret = secret;
+      return secret;
+    });
+    if (authorization !== undefined) {
+      headers.authorization = authorization;
     } else if (this.userinfoAuth !== undefined && headers.authorization === undefined) {
       headers.authorization = basicAuth(this.userinfoAuth.username, this.userinfoAuth.password);
     }
@@ -556,10 +526,6 @@ function isZlibError(err: Error): boolean {
 function discard(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
-}
-
-function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
 function safeDecode(s: string): string {

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ExpositionFormat } from './exposition.js';
-import { ScrapeError, type BodySink } from './source-client.js';
+import { ScrapeError } from '../errors.js';
+import type { BodySink } from './source-client.js';
 import { SourceIngest, type SourceData } from './ingest.js';
 import { ExpositionParser } from './textparse/parse.js';
 

@@ -3,8 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  ApiError, BitstreamError, ConfigError, DownstreamApiError, DownstreamError, FrameError, GroupError, HttpError, InvalidResponse,
-  PromfrontError, PromQLError, PromQLParseError, ProtobufError, RegexError, RemoteReadUnsupported, SeriesSyntaxError, SnappyError,
+  ApiError, BitstreamError, BodyAbort, ConfigError, DownstreamApiError, DownstreamError, ExpositionError, FileProblem, FrameError, GroupError, HttpClientFilesError, HttpError, InvalidResponse,
+  PromfrontError, PromQLError, PromQLParseError, ProtobufError, RegexError, RemoteReadUnsupported, ScrapeError, SeriesSyntaxError, SnappyError,
   StorageUnavailableError, TestFileError, TimeoutError, XorChunkError, apiErrorOf, evaluationError, queryApiError, STATUS_BY_TYPE,
   type ApiErrorType,
 } from '../../src/errors.js';
@@ -22,6 +22,11 @@ describe('error classes', () => {
     [new PromQLParseError('a\nbé+', { start: 4, end: 5 }, 'unexpected'), 'PROMFRONT_PROMQL_PARSE', 'PromQLParseError', '2:4: parse error: unexpected'],
     [new TestFileError('f.test', 3, 'bad'), 'PROMFRONT_TEST_FILE', 'TestFileError', 'f.test:3: bad'],
     [new SeriesSyntaxError('bad value'), 'PROMFRONT_SERIES_SYNTAX', 'SeriesSyntaxError', 'bad value'],
+    [new ScrapeError('timeout'), 'PROMFRONT_SCRAPE', 'ScrapeError', 'timeout'],
+    [new BodyAbort(new ScrapeError('body exceeds x')), 'PROMFRONT_BODY_ABORT', 'Error', 'body exceeds x'],
+    [new ExpositionError(3, 'bad'), 'PROMFRONT_EXPOSITION', 'ExpositionError', 'line 3: bad'],
+    [new FileProblem('bearer_token_file', 'cannot read /x: ENOENT'), 'PROMFRONT_FILE_PROBLEM', 'FileProblem', 'bearer_token_file: cannot read /x: ENOENT'],
+    [new HttpClientFilesError(['a: b', 'c: d']), 'PROMFRONT_HTTP_CLIENT_FILES', 'HttpClientFilesError', 'a: b; c: d'],
     [new ConfigError('c.yml', ['a: b']), 'PROMFRONT_CONFIG', 'ConfigError', 'invalid config c.yml:\n  a: b'],
     [new DownstreamError('http://t', 'refused', 'connection'), 'PROMFRONT_DOWNSTREAM', 'DownstreamError', 'http://t: refused'],
     [new DownstreamApiError('http://t', 'bad_data', 'nope', 'api_error'), 'PROMFRONT_DOWNSTREAM_API', 'DownstreamApiError', 'http://t: nope'],
@@ -50,6 +55,11 @@ describe('error classes', () => {
     expect(new DownstreamApiError('t', 'execution', 'x', 'api_error')).toBeInstanceOf(DownstreamError);
     expect(new RemoteReadUnsupported('t', 'x')).toBeInstanceOf(DownstreamError);
     expect(new DownstreamError('t', 'x').kind).toBe('invalid_response');
+    const scrape = new ScrapeError('x');
+    expect(new BodyAbort(scrape).scrapeError).toBe(scrape);
+    expect(new ExpositionError(2, 'r')).toMatchObject({ line: 2, reason: 'r' });
+    expect(new FileProblem('f', 'r')).toMatchObject({ field: 'f', reason: 'r' });
+    expect(new HttpClientFilesError(['p']).problems).toEqual(['p']);
   });
 });
 

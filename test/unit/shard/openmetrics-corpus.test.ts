@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ExpositionError, type ExpositionHandler } from '../../../src/shard/exposition.js';
+import { ExpositionError } from '../../../src/errors.js';
+import type { ExpositionHandler } from '../../../src/shard/exposition.js';
 import { ExpositionParser, parseExposition } from '../../../src/shard/textparse/parse.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExpositionError, type ExpositionFormat, type FamilyMeta, type Sample } from '../../../src/shard/exposition.js';
+import { ExpositionError } from '../../../src/errors.js';
+import type { ExpositionFormat, FamilyMeta, Sample } from '../../../src/shard/exposition.js';
 import { formatFromContentType, parseExposition } from '../../../src/shard/textparse/parse.js';
 
 interface Got {

@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema, type SourceConfig } from '../../../src/config/schema.js';
-import { ACCEPT_HEADER, createSourceClient, ScrapeError, type SourceClient } from '../../../src/shard/source-client.js';
+import { ScrapeError } from '../../../src/errors.js';
+import { ACCEPT_HEADER, createSourceClient, type SourceClient } from '../../../src/shard/source-client.js';
 
 const MiB = 1024 * 1024;
 const BODY = '# TYPE up gauge\nup 1\nfoo_total{a="b"} 42\n';
