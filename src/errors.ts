@@ -158,7 +158,10 @@ export class SeriesSyntaxError extends PromfrontError {
 /** A config that could not be read or validated; `problems` lists every mistake as `path: what is wrong`. */
 export class ConfigError extends PromfrontError {
   readonly code: string = 'PROMFRONT_CONFIG';
-  constructor(readonly file: string, readonly problems: string[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
     super(`invalid config ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
@@ -187,7 +190,10 @@ export class BodyAbort extends PromfrontError {
 /** An exposition body that cannot be parsed, at a 1-based line. */
 export class ExpositionError extends PromfrontError {
   readonly code: string = 'PROMFRONT_EXPOSITION';
-  constructor(readonly line: number, readonly reason: string) {
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
     super(`line ${line}: ${reason}`);
     this.name = 'ExpositionError';
   }
@@ -200,7 +206,10 @@ export class ExpositionError extends PromfrontError {
 export class FileProblem extends PromfrontError {
   readonly code: string = 'PROMFRONT_FILE_PROBLEM';
   /** `reason` says what is wrong without the field name, e.g. "cannot read /etc/x: ENOENT". */
-  constructor(readonly field: string, readonly reason: string) {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
     super(`${field}: ${reason}`);
     this.name = 'FileProblem';
   }

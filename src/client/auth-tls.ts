@@ -39,7 +39,7 @@ export interface TlsConnectOptions {
 export async function authorizationHeader(cfg: AuthTlsConfig, readSecret: FileReader): Promise<string | undefined> {
   if (cfg.basic_auth !== undefined) {
     const b = cfg.basic_auth;
-    const password = b.password_file !== undefined ? await readSecret('basic_auth.password_file', b.password_file) : b.password ?? '';
+    const password = b.password_file !== undefined ? await readSecret('basic_auth.password_file', b.password_file) : (b.password ?? '');
     return basicAuth(b.username, password);
   }
   if (cfg.authorization !== undefined) {

@@ -37,7 +37,10 @@ export class DownstreamClient {
   private lastAuth: string | undefined;
 
   /** Reads every configured file now; throws HttpClientFilesError listing each one that is not usable. */
-  constructor(private readonly cfg: HttpClientConfig, private readonly opts: DownstreamClientOptions) {
+  constructor(
+    private readonly cfg: HttpClientConfig,
+    private readonly opts: DownstreamClientOptions,
+  ) {
     const problems: string[] = [];
     const every = opts.fileCheckEveryMs;
     const open = (path: string | undefined, field: string): WatchedFile | undefined => {
@@ -206,7 +209,10 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 /** Why this CA / certificate / key cannot be used (no or bad PEM, key not matching), or undefined. */
 function tlsProblem(m: TlsMaterial, paths: { ca?: string; cert?: string }): FileProblem | undefined {
   // Node silently ignores a CA bundle without certificates; say so instead of failing every handshake.
-  for (const [field, pem, path] of [['tls_config.ca_file', m.ca, paths.ca], ['tls_config.cert_file', m.cert, paths.cert]] as const) {
+  for (const [field, pem, path] of [
+    ['tls_config.ca_file', m.ca, paths.ca],
+    ['tls_config.cert_file', m.cert, paths.cert],
+  ] as const) {
     if (pem === undefined) continue;
     const blocks = pem.match(PEM_CERT) ?? [];
     if (blocks.length === 0) return new FileProblem(field, `no PEM certificate in ${path}`);

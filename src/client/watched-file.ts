@@ -6,7 +6,6 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { FileProblem } from '../errors.js';
 
-
 export class WatchedFile {
   private content: string;
   private signature: string;

@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (values.help) {
-    process.stdout.write(USAGE[command]!);
+    process.stdout.write(USAGE[command]);
     return;
   }
 
@@ -145,7 +145,17 @@ async function run(file: string, config: Config, levelFlag: string | undefined):
     log.fatal({ err: err.message }, `cannot listen on ${config.listen}`);
     process.exit(1);
   });
-  server.on('listening', () => log.info({ listen: config.listen, shards: config.shard?.num_shards ?? 0, sources: config.shard?.sources.length ?? 0, server_groups: config.query?.server_groups.length ?? 0 }, 'promfront listening'));
+  server.on('listening', () =>
+    log.info(
+      {
+        listen: config.listen,
+        shards: config.shard?.num_shards ?? 0,
+        sources: config.shard?.sources.length ?? 0,
+        server_groups: config.query?.server_groups.length ?? 0,
+      },
+      'promfront listening',
+    ),
+  );
   await runtime.start();
 
   let stopping = false;

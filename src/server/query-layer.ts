@@ -99,7 +99,14 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     const pool = new TargetPool(
       (address) => {
         const opts = {
-          url: url(address), timeoutMs, headers: g.http_headers, queryParams: g.query_params, client, group: name, observer: metrics, nanIsStale: g.stale_nan,
+          url: url(address),
+          timeoutMs,
+          headers: g.http_headers,
+          queryParams: g.query_params,
+          client,
+          group: name,
+          observer: metrics,
+          nanIsStale: g.stale_nan,
         };
         if (g.remote_read === false) return new JsonApiTarget(opts);
         return new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path, fallbackToJson: g.remote_read === undefined });
@@ -156,8 +163,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
         const names = new Set([...g.pool.current().map((t) => t.name), ...seen.filter((s) => s.group === g.name).map((s) => s.target)]);
         return {
           name: g.name,
-          labels: q.server_groups[i]!.labels,
-          ignore_error: q.server_groups[i]!.ignore_error,
+          labels: q.server_groups[i].labels,
+          ignore_error: q.server_groups[i].ignore_error,
           targets: [...names].map((url) => {
             const s = seen.find((x) => x.group === g.name && x.target === url);
             return {
@@ -212,10 +219,18 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
 
 function renderMetrics(groups: QueryLayerGroup[]): string {
   const e = new Exposition();
-  e.family('promfront_server_group_targets', 'gauge', 'Targets the server group has now, static and discovered.',
-    groups.map((g) => [{ group: g.name }, g.targets.targets().length]));
-  e.family('promfront_sd_failures_total', 'counter', 'Failed file_sd reads and dns_sd lookups; the last good targets were kept.',
-    groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])));
+  e.family(
+    'promfront_server_group_targets',
+    'gauge',
+    'Targets the server group has now, static and discovered.',
+    groups.map((g) => [{ group: g.name }, g.targets.targets().length]),
+  );
+  e.family(
+    'promfront_sd_failures_total',
+    'counter',
+    'Failed file_sd reads and dns_sd lookups; the last good targets were kept.',
+    groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])),
+  );
   return e.toString();
 }
 
@@ -231,20 +246,26 @@ function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOption
     error: (obj, msg) => base.error({ group, ...obj }, msg),
   };
   return [
-    ...g.file_sd_configs.map((c, j) => new FileDiscovery({
-      name: `file_sd_configs[${j}]`,
-      files: c.files,
-      refreshIntervalMs: c.refresh_interval,
-      log,
-    })),
-    ...g.dns_sd_configs.map((c, j) => new DnsDiscovery({
-      name: `dns_sd_configs[${j}]`,
-      names: c.names,
-      type: c.type,
-      port: c.port,
-      refreshIntervalMs: c.refresh_interval,
-      log,
-      servers: opts.dnsServers,
-    })),
+    ...g.file_sd_configs.map(
+      (c, j) =>
+        new FileDiscovery({
+          name: `file_sd_configs[${j}]`,
+          files: c.files,
+          refreshIntervalMs: c.refresh_interval,
+          log,
+        }),
+    ),
+    ...g.dns_sd_configs.map(
+      (c, j) =>
+        new DnsDiscovery({
+          name: `dns_sd_configs[${j}]`,
+          names: c.names,
+          type: c.type,
+          port: c.port,
+          refreshIntervalMs: c.refresh_interval,
+          log,
+          servers: opts.dnsServers,
+        }),
+    ),
   ];
 }

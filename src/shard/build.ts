@@ -104,7 +104,7 @@ function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: num
     let kept = part;
     if (seen.size > 0) {
       const [om, n] = withoutSeen(part.om, seen);
-      dropped[source]! += n;
+      dropped[source] += n;
       kept = part.mapSinks((sink) => (sink === part.om ? om : withoutSeen(sink, seen)[0]), part.series - n);
     }
     for (const line of linesOf(part.om.buffers)) seen.add(seriesIdentity(line));
@@ -157,8 +157,8 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
     for (const entries of byKey.values()) {
       const found = entries.flatMap(({ fam, source }) => (fam.parts[k] ? [{ part: fam.parts[k]!, source }] : []));
       if (found.length === 0) continue;
-      const parts = found.length === 1 ? [found[0]!.part] : dedupeParts(found, duplicatesDropped);
-      const info = entries[0]!.fam.info;
+      const parts = found.length === 1 ? [found[0].part] : dedupeParts(found, duplicatesDropped);
+      const info = entries[0].fam.info;
       families++;
       const oh = omHeader(info);
       if (oh) om.push(Buffer.from(oh, 'latin1'));
@@ -185,7 +185,7 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
   const gz = await Promise.all(shards.flatMap((s) => [gzip(s.text, gzipLevel), gzip(s.om, gzipLevel)]));
   return {
     builtAt: Date.now(),
-    shards: shards.map((s, i) => ({ ...s, textGzip: gz[2 * i]!, omGzip: gz[2 * i + 1]! })),
+    shards: shards.map((s, i) => ({ ...s, textGzip: gz[2 * i], omGzip: gz[2 * i + 1] })),
     duplicatesDropped,
   };
 }

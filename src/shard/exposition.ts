@@ -3,15 +3,7 @@
 export type ExpositionFormat = 'text' | 'openmetrics';
 
 /** OpenMetrics types; text 0.0.4's "untyped" is reported as "unknown". */
-export type MetricType =
-  | 'counter'
-  | 'gauge'
-  | 'histogram'
-  | 'gaugehistogram'
-  | 'summary'
-  | 'info'
-  | 'stateset'
-  | 'unknown';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown';
 
 export interface FamilyMeta {
   /** The family name exactly as declared (TYPE/HELP/UNIT line), or the sample name for an undeclared family. */

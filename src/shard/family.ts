@@ -22,9 +22,7 @@ export interface FamilyInfo {
 
 export function describeFamily(meta: FamilyMeta, format: ExpositionFormat): FamilyInfo {
   const declared = meta.type !== 'unknown' || meta.help !== undefined || meta.unit !== undefined;
-  const childLabel = meta.type === 'histogram' || meta.type === 'gaugehistogram'
-    ? 'le'
-    : meta.type === 'summary' ? 'quantile' : undefined;
+  const childLabel = meta.type === 'histogram' || meta.type === 'gaugehistogram' ? 'le' : meta.type === 'summary' ? 'quantile' : undefined;
   const base = { help: meta.help, unit: meta.unit, declared, childLabel } as const;
   if (format === 'openmetrics') {
     return { ...base, key: meta.name, om: { name: meta.name, type: meta.type }, text: textNaming(meta.name, meta.type) };

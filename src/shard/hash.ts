@@ -36,8 +36,10 @@ export function jumpHash(hi: number, lo: number, buckets: number): number {
   while (j < buckets) {
     b = j;
     // 64-bit product of lo * M_LO from 16-bit limbs, exact in doubles.
-    const a1 = lo >>> 16, a0 = lo & 0xffff;
-    const m1 = M_LO >>> 16, m0 = M_LO & 0xffff;
+    const a1 = lo >>> 16,
+      a0 = lo & 0xffff;
+    const m1 = M_LO >>> 16,
+      m0 = M_LO & 0xffff;
     const mid = a1 * m0 + a0 * m1;
     const low = a0 * m0 + (mid % 65536) * 65536;
     const carry = Math.floor(low / TWO32);

@@ -93,10 +93,10 @@ function sortedPairs(labels: string[]): number[] {
   for (let i = 0; i < n; i++) order[i] = i;
   // Insertion sort: label sets are short and nearly always already sorted.
   for (let i = 1; i < n; i++) {
-    const idx = order[i]!;
-    const name = labels[2 * idx]!;
+    const idx = order[i];
+    const name = labels[2 * idx];
     let j = i - 1;
-    while (j >= 0 && labels[2 * order[j]!]! > name) {
+    while (j >= 0 && labels[2 * order[j]] > name) {
       order[j + 1] = order[j]!;
       j--;
     }
@@ -111,8 +111,8 @@ export function serializeSeries(name: string, labels: string[]): string {
   const order = sortedPairs(labels).slice();
   let out = `${name}{`;
   for (let j = 0; j < order.length; j++) {
-    const k = order[j]!;
-    out += `${j > 0 ? ',' : ''}${labels[2 * k]}="${escapeLabelValue(labels[2 * k + 1]!)}"`;
+    const k = order[j];
+    out += `${j > 0 ? ',' : ''}${labels[2 * k]}="${escapeLabelValue(labels[2 * k + 1])}"`;
   }
   return `${out}}`;
 }
@@ -171,7 +171,7 @@ export class SourceIngest implements ExpositionHandler {
     const info = describeFamily({ name: detach(meta.name), type: meta.type, help: detach(meta.help), unit: detach(meta.unit) }, this.format);
     let fam = this.families.get(info.key);
     if (!fam) {
-      fam = { info, parts: new Array(this.numShards).fill(undefined) };
+      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards).fill(undefined) };
       this.families.set(info.key, fam);
     }
     this.current = fam;
@@ -191,7 +191,7 @@ export class SourceIngest implements ExpositionHandler {
     }
     part.series++;
     this.series++;
-    this.seriesPerShard[shard]!++;
+    this.seriesPerShard[shard]++;
 
     const text = s.text;
     let series: string | undefined;
@@ -213,9 +213,8 @@ export class SourceIngest implements ExpositionHandler {
       } else {
         omLine = `${series}${text.slice(s.seriesEnd, s.lineEnd)}\n`;
       }
-      textLine = ts === undefined && s.exemplar === undefined
-        ? omLine
-        : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, s.timestampMs!)}`}\n`;
+      textLine =
+        ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, s.timestampMs!)}`}\n`;
     } else {
       textLine = ts === undefined ? `${series} ${s.valueText}\n` : `${series} ${s.valueText} ${ts}\n`;
       if (ts === undefined && OM_FLOAT.test(s.valueText)) {
@@ -246,7 +245,7 @@ export class SourceIngest implements ExpositionHandler {
     if (this.prevValid && names.length === n) {
       let same = true;
       for (let k = 0; k < n; k++) {
-        const name = labels[2 * k]!;
+        const name = labels[2 * k];
         if (name !== names[k] || (name !== childLabel && labels[2 * k + 1] !== values[k])) {
           same = false;
           break;
@@ -280,17 +279,17 @@ export class SourceIngest implements ExpositionHandler {
     keyBytes.add(info.key);
     let e = 0;
     for (let j = 0; j <= n; j++) {
-      const k = j < n ? order[j]! : -1;
-      const name = k >= 0 ? own[2 * k]! : '\uffff';
-      for (; e < extra.length && extra[e]![0] < name; e++) {
-        if (extra[e]![1] === '') continue;
+      const k = j < n ? order[j] : -1;
+      const name = k >= 0 ? own[2 * k] : '\uffff';
+      for (; e < extra.length && extra[e][0] < name; e++) {
+        if (extra[e][1] === '') continue;
         keyBytes.separator();
-        keyBytes.add(extra[e]![0]);
+        keyBytes.add(extra[e][0]);
         keyBytes.separator();
-        keyBytes.add(extra[e]![1]);
+        keyBytes.add(extra[e][1]);
       }
       if (k < 0) break;
-      const value = own[2 * k + 1]!;
+      const value = own[2 * k + 1];
       if (value === '' || name === info.childLabel) continue;
       keyBytes.separator();
       keyBytes.add(name);
@@ -303,7 +302,7 @@ export class SourceIngest implements ExpositionHandler {
   }
 
   private clashes(labels: string[]): boolean {
-    for (let k = 0; k < labels.length; k += 2) if (this.extraNames.includes(labels[k]!)) return true;
+    for (let k = 0; k < labels.length; k += 2) if (this.extraNames.includes(labels[k])) return true;
     return false;
   }
 
@@ -311,8 +310,8 @@ export class SourceIngest implements ExpositionHandler {
   private servedLabels(labels: string[]): string[] {
     const all: string[] = [];
     for (let k = 0; k < labels.length; k += 2) {
-      const name = labels[k]!;
-      all.push(this.extraNames.includes(name) ? exportedName(name, labels) : name, labels[k + 1]!);
+      const name = labels[k];
+      all.push(this.extraNames.includes(name) ? exportedName(name, labels) : name, labels[k + 1]);
     }
     for (const [n, v] of this.extraLabels) all.push(n, v);
     return all;

@@ -60,7 +60,10 @@ export class ShardService {
   private readonly extraLabels: (readonly [string, string])[][];
   private readonly readyWaiters: ((ready: boolean) => void)[] = [];
 
-  constructor(private readonly config: ShardConfig, private readonly log: Logger) {
+  constructor(
+    private readonly config: ShardConfig,
+    private readonly log: Logger,
+  ) {
     this.timings = resolvedTimings(config);
     this.clients = config.sources.map((s) => createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }));
     this.sources = config.sources.map((s, index) => ({
@@ -108,7 +111,7 @@ export class ShardService {
     this.config.sources.forEach((src, i) => {
       const j = prev.config.sources.findIndex((p) => isDeepStrictEqual(p, src));
       if (j < 0) return;
-      const old = prev.sources[j]!;
+      const old = prev.sources[j];
       this.sources[i] = { ...old, index: i, data: sameShards ? old.data : undefined };
     });
   }
@@ -147,13 +150,20 @@ export class ShardService {
     const now = Date.now();
     for (const state of this.sources) {
       if (state.data && !state.up && state.lastSuccessAt !== undefined && now - state.lastSuccessAt > this.timings.maxStaleMs) {
-        this.log.warn({ source: state.url, series: state.data.series, age_secs: (now - state.lastSuccessAt) / 1000 }, 'source down longer than max_stale: its series are no longer served');
+        this.log.warn(
+          { source: state.url, series: state.data.series, age_secs: (now - state.lastSuccessAt) / 1000 },
+          'source down longer than max_stale: its series are no longer served',
+        );
         state.staleDropped += state.data.series;
         state.data = undefined;
       }
     }
-    const set = await buildShards(this.sources.map((s) => s.data), this.config.num_shards, this.config.gzip_level);
-    set.duplicatesDropped.forEach((n, i) => (this.sources[i]!.duplicatesDropped += n));
+    const set = await buildShards(
+      this.sources.map((s) => s.data),
+      this.config.num_shards,
+      this.config.gzip_level,
+    );
+    set.duplicatesDropped.forEach((n, i) => (this.sources[i].duplicatesDropped += n));
     this.current = set;
     this.cycles++;
     this.lastCycleAt = Date.now();
@@ -167,9 +177,9 @@ export class ShardService {
     let format: ExpositionFormat | undefined;
     try {
       let stream: StreamingIngest | undefined;
-      const res = await this.clients[i]!.scrape(undefined, (f) => {
+      const res = await this.clients[i].scrape(undefined, (f) => {
         format = f;
-        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]!);
+        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]);
         return stream;
       });
       // Parse errors surface here, or from inside scrape() while the body was still arriving.
@@ -185,11 +195,12 @@ export class ShardService {
     } catch (err) {
       state.up = false;
       state.failures++;
-      state.lastError = err instanceof ScrapeError
-        ? err.message
-        : err instanceof ExpositionError
-          ? `invalid exposition (${format}): ${err.message}`
-          : `internal error: ${(err as Error).message}`;
+      state.lastError =
+        err instanceof ScrapeError
+          ? err.message
+          : err instanceof ExpositionError
+            ? `invalid exposition (${format}): ${err.message}`
+            : `internal error: ${(err as Error).message}`;
       this.log.warn({ source: state.url, reason: state.lastError }, 'scrape failed');
     } finally {
       state.durationMs = performance.now() - started;

@@ -21,10 +21,8 @@ import type { ExpositionFormat } from './exposition.js';
 import { formatFromContentType } from './textparse/parse.js';
 import { USER_AGENT } from '../version.js';
 
-
 export const ACCEPT_HEADER =
-  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' +
-  'text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' + 'text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 export interface ScrapeResult {
   /**
@@ -59,6 +57,8 @@ function deliver(sink: BodySink, chunk: Buffer): void {
   try {
     sink.write(chunk);
   } catch (err) {
+    // A carrier, not an error of its own: scrape() unwraps it and rethrows the sink's error as it is.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error
     throw new SinkFailure(err);
   }
 }
@@ -81,7 +81,11 @@ const MAX_DECODABLE_BYTES = bufferConstants.MAX_STRING_LENGTH;
 const GUNZIP_CHUNK = 64 * 1024;
 
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return `${n} bytes`;
@@ -153,7 +157,10 @@ class HttpSourceClient implements SourceClient {
   private readonly inflight = new Set<AbortController>();
   private closed = false;
 
-  constructor(private readonly source: SourceConfig, opts: { timeoutMs: number; maxBodySize: number }) {
+  constructor(
+    private readonly source: SourceConfig,
+    opts: { timeoutMs: number; maxBodySize: number },
+  ) {
     const u = new URL(source.url);
     if (u.username !== '' || u.password !== '') {
       const username = safeDecode(u.username);
@@ -265,12 +272,13 @@ class HttpSourceClient implements SourceClient {
     const ac = new AbortController();
     let timedOut = false;
     let aborted = false;
-    const timer = this.timeoutMs > 0
-      ? setTimeout(() => {
-        timedOut = true;
-        ac.abort(new ScrapeError('timeout'));
-      }, this.timeoutMs)
-      : undefined;
+    const timer =
+      this.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            ac.abort(new ScrapeError('timeout'));
+          }, this.timeoutMs)
+        : undefined;
     const onAbort = (): void => {
       aborted = true;
       ac.abort(new ScrapeError('aborted'));
@@ -412,7 +420,7 @@ class HttpSourceClient implements SourceClient {
       if (progress.wire > max) throw this.tooBig(); // leaving the loop destroys the body
       chunks.push(chunk);
     }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, progress.wire);
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, progress.wire);
   }
 
   /** Gzip body: streamed through gunzip with both the wire and the decompressed size bounded as they grow. */
@@ -456,7 +464,7 @@ class HttpSourceClient implements SourceClient {
       throw err;
     }
     if (sink) return EMPTY;
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
   }
 
   private describeError(err: unknown, progress: Progress): string {
@@ -518,8 +526,7 @@ const TLS_CODES = new Set([
 function isZlibError(err: Error): boolean {
   const errno = (err as { errno?: unknown }).errno;
   const code = errCode(err);
-  return (code !== undefined && code.startsWith('Z_')) ||
-    errno === zlibConstants.Z_DATA_ERROR || errno === zlibConstants.Z_BUF_ERROR;
+  return (code !== undefined && code.startsWith('Z_')) || errno === zlibConstants.Z_DATA_ERROR || errno === zlibConstants.Z_BUF_ERROR;
 }
 
 /** Destroys a response body we will not read; the resulting abort error is expected and ignored. */
@@ -538,5 +545,10 @@ function safeDecode(s: string): string {
 
 function sanitizeStatusText(s: string | undefined): string {
   if (s === undefined) return '';
-  return s.replace(/[\x00-\x1f\x7f]/g, '').slice(0, 100).trim();
+  // Control characters are exactly what this removes.
+  // eslint-disable-next-line no-control-regex
+  return s
+    .replace(/[\x00-\x1f\x7f]/g, '')
+    .slice(0, 100)
+    .trim();
 }

@@ -27,7 +27,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('server group discovery fields', () => {
   it('accepts a promxy server_groups block with file_sd, dns_sd and http_client, and fills the defaults', () => {
-    const q = parseConfigText(group(`
+    const q = parseConfigText(
+      group(`
 name: shard-0
 file_sd_configs:
   - files: [/etc/promfront/sd/*.json, /etc/promfront/sd/extra.yml]
@@ -46,8 +47,9 @@ http_client:
     username: promxy
     password_file: /etc/promfront/pass
 scheme: https
-`)).query!;
-    const g = q.server_groups[0]!;
+`),
+    ).query!;
+    const g = q.server_groups[0];
     expect(g.static_configs).toEqual([]);
     expect(g.file_sd_configs).toEqual([{ files: ['/etc/promfront/sd/*.json', '/etc/promfront/sd/extra.yml'], refresh_interval: 300_000 }]);
     expect(g.dns_sd_configs).toEqual([
@@ -61,8 +63,8 @@ scheme: https
     });
   });
 
-  it('defaults http_client to promxy\'s 200ms dial timeout and no TLS or auth; static targets take labels', () => {
-    const g = parseConfigText(group('static_configs: [{targets: ["127.0.0.1:9090"], labels: {dc: east}}]')).query!.server_groups[0]!;
+  it("defaults http_client to promxy's 200ms dial timeout and no TLS or auth; static targets take labels", () => {
+    const g = parseConfigText(group('static_configs: [{targets: ["127.0.0.1:9090"], labels: {dc: east}}]')).query!.server_groups[0];
     expect(g.http_client).toEqual({ dial_timeout: 200 });
     expect(g.static_configs).toEqual([{ targets: ['127.0.0.1:9090'], labels: { dc: 'east' } }]);
     expect(g.file_sd_configs).toEqual([]);
@@ -71,21 +73,20 @@ scheme: https
 
   it('accepts authorization, bearer_token and bearer_token_file', () => {
     const auth = parseConfigText(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {authorization: {credentials_file: /t}}')).query!;
-    expect(auth.server_groups[0]!.http_client.authorization).toEqual({ type: 'Bearer', credentials_file: '/t' });
+    expect(auth.server_groups[0].http_client.authorization).toEqual({ type: 'Bearer', credentials_file: '/t' });
     const bt = parseConfigText(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {bearer_token: abc}')).query!;
-    expect(bt.server_groups[0]!.http_client.bearer_token).toBe('abc');
+    expect(bt.server_groups[0].http_client.bearer_token).toBe('abc');
     const btf = parseConfigText(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {bearer_token_file: /run/token}')).query!;
-    expect(btf.server_groups[0]!.http_client.bearer_token_file).toBe('/run/token');
+    expect(btf.server_groups[0].http_client.bearer_token_file).toBe('/run/token');
   });
 
   it('needs at least one of static_configs, file_sd_configs and dns_sd_configs', () => {
-    expect(problems(group('name: empty'))).toEqual([
-      'query.server_groups.0: at least one of static_configs, file_sd_configs and dns_sd_configs is needed',
-    ]);
+    expect(problems(group('name: empty'))).toEqual(['query.server_groups.0: at least one of static_configs, file_sd_configs and dns_sd_configs is needed']);
   });
 
   it('reports each mistake in the discovery blocks with its path', () => {
-    const p = problems(group(`
+    const p = problems(
+      group(`
 file_sd_configs:
   - files: [/etc/sd/targets.txt]
   - files: []
@@ -100,7 +101,8 @@ dns_sd_configs:
     port: 70000
   - names: [c.example]
     bogus: 1
-`)).join('\n');
+`),
+    ).join('\n');
     expect(p).toMatch(/^query\.server_groups\.0\.file_sd_configs\.0\.files\.0: must name \.json, \.yml or \.yaml files/m);
     expect(p).toMatch(/^query\.server_groups\.0\.file_sd_configs\.1\.files: at least one file pattern is needed$/m);
     expect(p).toMatch(/^query\.server_groups\.0\.file_sd_configs\.1\.refresh_interval: must be greater than 0$/m);
@@ -113,7 +115,8 @@ dns_sd_configs:
   });
 
   it('reports each mistake in http_client with its path', () => {
-    const p = problems(group(`
+    const p = problems(
+      group(`
 static_configs: [{targets: ["a:1"]}]
 http_client:
   dial_timeout: 5
@@ -121,13 +124,16 @@ http_client:
   basic_auth: {username: u, password: p1, password_file: /p}
   bearer_token: t
   proxy_url: http://proxy:3128
-`)).join('\n');
+`),
+    ).join('\n');
     expect(p).toMatch(/^query\.server_groups\.0\.http_client\.dial_timeout: durations are written with a unit/m);
     expect(p).toMatch(/^query\.server_groups\.0\.http_client\.tls_config: unknown field "verify"$/m);
     expect(p).toMatch(/^query\.server_groups\.0\.http_client\.basic_auth: at most one of password and password_file/m);
     expect(p).toMatch(/^query\.server_groups\.0\.http_client: unknown field "proxy_url"$/m);
     const both = problems(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {basic_auth: {username: u, password: p}, bearer_token: t}')).join('\n');
-    expect(both).toBe('query.server_groups.0.http_client: at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found basic_auth, bearer_token)');
+    expect(both).toBe(
+      'query.server_groups.0.http_client: at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found basic_auth, bearer_token)',
+    );
     const authz = problems(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {authorization: {type: Basic}}')).join('\n');
     expect(authz).toMatch(/^query\.server_groups\.0\.http_client\.authorization: credentials or credentials_file is needed$/m);
     expect(authz).toMatch(/^query\.server_groups\.0\.http_client\.authorization\.type: use basic_auth/m);
@@ -136,7 +142,9 @@ http_client:
   });
 
   it('never echoes a configured secret in a validation problem', () => {
-    const p = problems(group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {basic_auth: {username: u, password: hunter2-secret}, bearer_token: tok-secret-42}')).join('\n');
+    const p = problems(
+      group('static_configs: [{targets: ["a:1"]}]\nhttp_client: {basic_auth: {username: u, password: hunter2-secret}, bearer_token: tok-secret-42}'),
+    ).join('\n');
     expect(p).not.toContain('hunter2-secret');
     expect(p).not.toContain('tok-secret-42');
   });
@@ -172,9 +180,11 @@ describe('files named in http_client', () => {
     const r = runCli(['check-config', `--config=${file}`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`query.server_groups.0.http_client.tls_config.ca_file: cannot read ${missing}: ENOENT`);
-    expect(r.stderr).toMatch(asRoot
-      ? /query\.server_groups\.0\.http_client\.basic_auth\.password_file: .* is empty/
-      : /query\.server_groups\.0\.http_client\.basic_auth\.password_file: cannot read .*unreadable\.pass: EACCES/);
+    expect(r.stderr).toMatch(
+      asRoot
+        ? /query\.server_groups\.0\.http_client\.basic_auth\.password_file: .* is empty/
+        : /query\.server_groups\.0\.http_client\.basic_auth\.password_file: cannot read .*unreadable\.pass: EACCES/,
+    );
     expect(r.stderr).not.toContain('secret-in-file');
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });

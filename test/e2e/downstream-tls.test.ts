@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'promfront-tls-'));
 function run(cmd: string, args: string[], what: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error !== undefined || r.status !== 0) {
-    throw new Error(`${what}: \`${cmd}\` failed or is missing (${r.error?.message ?? r.stderr.trim()}); install it (Debian: apt-get install ${cmd === 'perl' ? 'perl' : 'openssl'}) and rerun`);
+    throw new Error(
+      `${what}: \`${cmd}\` failed or is missing (${r.error?.message ?? r.stderr.trim()}); install it (Debian: apt-get install ${cmd === 'perl' ? 'perl' : 'openssl'}) and rerun`,
+    );
   }
   return r.stdout;
 }
@@ -47,19 +50,44 @@ function run(cmd: string, args: string[], what: string): string {
 function makeCert(name: string, san: string): { cert: string; key: string } {
   const cert = join(tmp, `${name}.crt`);
   const key = join(tmp, `${name}.key`);
-  run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=${san}`, '-addext', 'basicConstraints=critical,CA:TRUE',
-  ], 'the TLS tests make certificates with openssl');
+  run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ],
+    'the TLS tests make certificates with openssl',
+  );
   return { cert, key };
 }
 
 function bcryptHash(password: string): string {
   const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const salt = Array.from(randomBytes(22), (b) => alphabet[b % 64]).join('');
-  const hash = run('perl', ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`], 'the basic auth test hashes its password with perl crypt()').trim();
-  if (!/^\$2b\$05\$[./A-Za-z0-9]{53}$/.test(hash)) throw new Error(`perl crypt() made no bcrypt hash (got ${JSON.stringify(hash)}); the system libcrypt lacks bcrypt`);
+  const hash = run(
+    'perl',
+    ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`],
+    'the basic auth test hashes its password with perl crypt()',
+  ).trim();
+  if (!/^\$2b\$05\$[./A-Za-z0-9]{53}$/.test(hash))
+    throw new Error(`perl crypt() made no bcrypt hash (got ${JSON.stringify(hash)}); the system libcrypt lacks bcrypt`);
   return hash;
 }
 
@@ -93,7 +121,10 @@ function target(port: number, httpClient: object, timeoutMs = 10_000, scheme = '
 }
 
 async function failure(p: Promise<unknown>): Promise<DownstreamError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof DownstreamError)) throw new Error(`expected a DownstreamError, got ${String(err)}`);
   return err;
 }
@@ -111,30 +142,37 @@ beforeAll(async () => {
   other = makeCert('other', 'IP:127.0.0.1,DNS:localhost');
   clientCert = makeCert('client', 'DNS:promfront.client');
   const authWeb = join(tmp, 'web-auth.yml');
-  writeFileSync(authWeb, [
-    'tls_server_config:',
-    `  cert_file: ${server.cert}`,
-    `  key_file: ${server.key}`,
-    'basic_auth_users:',
-    `  ${USER}: ${JSON.stringify(bcryptHash(PASSWORD))}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    authWeb,
+    [
+      'tls_server_config:',
+      `  cert_file: ${server.cert}`,
+      `  key_file: ${server.key}`,
+      'basic_auth_users:',
+      `  ${USER}: ${JSON.stringify(bcryptHash(PASSWORD))}`,
+      '',
+    ].join('\n'),
+  );
   const mtlsWeb = join(tmp, 'web-mtls.yml');
-  writeFileSync(mtlsWeb, [
-    'tls_server_config:',
-    `  cert_file: ${server.cert}`,
-    `  key_file: ${server.key}`,
-    '  client_auth_type: RequireAndVerifyClientCert',
-    `  client_ca_file: ${clientCert.cert}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    mtlsWeb,
+    [
+      'tls_server_config:',
+      `  cert_file: ${server.cert}`,
+      `  key_file: ${server.key}`,
+      '  client_auth_type: RequireAndVerifyClientCert',
+      `  client_ca_file: ${clientCert.cert}`,
+      '',
+    ].join('\n'),
+  );
   const ca = readFileSync(server.cert);
-  const start = (webConfig: string, ready: https.RequestOptions): Promise<PrometheusProcess> => startPrometheus({
-    configYaml: 'global:\n  evaluation_interval: 1m\n',
-    extraArgs: ['--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn', `--web.config.file=${webConfig}`],
-    prepareDataDir: (dir) => backfillTsdb(data, dir),
-    readyCheck: (port) => httpsReady(port, { ca, ...ready }),
-  });
+  const start = (webConfig: string, ready: https.RequestOptions): Promise<PrometheusProcess> =>
+    startPrometheus({
+      configYaml: 'global:\n  evaluation_interval: 1m\n',
+      extraArgs: ['--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn', `--web.config.file=${webConfig}`],
+      prepareDataDir: (dir) => backfillTsdb(data, dir),
+      readyCheck: (port) => httpsReady(port, { ca, ...ready }),
+    });
   [authProm, mtlsProm] = await Promise.all([
     start(authWeb, { auth: `${USER}:${PASSWORD}` }),
     start(mtlsWeb, { cert: readFileSync(clientCert.cert), key: readFileSync(clientCert.key) }),
@@ -177,13 +215,13 @@ describe('TLS and basic auth against Prometheus 2.42 (--web.config.file)', () =>
     writeFileSync(file, `${PASSWORD}\n`);
     const t = target(authProm.port, { tls_config: { ca_file: server.cert }, basic_auth: { username: USER, password_file: file } });
     try {
-      expect((await t.labelNames(METRIC, START, END))).toContain('job');
+      expect(await t.labelNames(METRIC, START, END)).toContain('job');
       writeFileSync(file, 'rotated-wrong-password\n');
       const err = await failure(t.labelNames(METRIC, START, END));
       expect(err.message).toMatch(/HTTP 401: Unauthorized$/);
       expectNoSecret(err.message, 'rotated-wrong-password', PASSWORD);
       writeFileSync(file, `${PASSWORD}\n`);
-      expect((await t.labelNames(METRIC, START, END))).toContain('job');
+      expect(await t.labelNames(METRIC, START, END)).toContain('job');
       rmSync(file);
       expect((await failure(t.labelNames(METRIC, START, END))).message).toBe(
         `https://127.0.0.1:${authProm.port}: basic_auth.password_file: cannot read ${file}: ENOENT`,
@@ -197,7 +235,9 @@ describe('TLS and basic auth against Prometheus 2.42 (--web.config.file)', () =>
     const t = target(authProm.port, { tls_config: { ca_file: other.cert }, basic_auth: { username: USER, password: PASSWORD } });
     try {
       const err = await failure(t.select(METRIC, START, END));
-      expect(err.message).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${authProm.port}: request failed: TLS handshake failed: .*self[- ]signed certificate.* \\([A-Z_]+\\)$`));
+      expect(err.message).toMatch(
+        new RegExp(`^https://127\\.0\\.0\\.1:${authProm.port}: request failed: TLS handshake failed: .*self[- ]signed certificate.* \\([A-Z_]+\\)$`),
+      );
       expectNoSecret(err.message, PASSWORD);
     } finally {
       await t.close();
@@ -217,8 +257,14 @@ describe('TLS and basic auth against Prometheus 2.42 (--web.config.file)', () =>
   });
 
   it('server_name is the name the certificate is checked against', async () => {
-    const good = target(authProm.port, { tls_config: { ca_file: server.cert, server_name: 'prom.example.internal' }, basic_auth: { username: USER, password: PASSWORD } });
-    const bad = target(authProm.port, { tls_config: { ca_file: server.cert, server_name: 'other.example.internal' }, basic_auth: { username: USER, password: PASSWORD } });
+    const good = target(authProm.port, {
+      tls_config: { ca_file: server.cert, server_name: 'prom.example.internal' },
+      basic_auth: { username: USER, password: PASSWORD },
+    });
+    const bad = target(authProm.port, {
+      tls_config: { ca_file: server.cert, server_name: 'other.example.internal' },
+      basic_auth: { username: USER, password: PASSWORD },
+    });
     try {
       expect(await good.labelNames(METRIC, START, END)).toContain('job');
       const err = await failure(bad.labelNames(METRIC, START, END));
@@ -319,19 +365,21 @@ describe('authorization headers and secrets (local HTTPS server)', () => {
   it('a server that echoes the credentials in its error body: the error message carries none of them', async () => {
     const tokenFile = join(tmp, 'echo-token');
     writeFileSync(tokenFile, 'echoed-file-token\n');
-    const echo = (kind: 'json' | 'text') => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): boolean => {
-      const auth = req.headers.authorization ?? '';
-      const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
-      const text = `denied for ${auth} (${decoded})`;
-      if (kind === 'json') {
-        res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ status: 'error', errorType: 'internal', error: text }));
-      } else {
-        res.writeHead(403, { 'Content-Type': 'text/plain' });
-        res.end(text);
-      }
-      return true;
-    };
+    const echo =
+      (kind: 'json' | 'text') =>
+      (req: IncomingMessage, res: ServerResponse): boolean => {
+        const auth = req.headers.authorization ?? '';
+        const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+        const text = `denied for ${auth} (${decoded})`;
+        if (kind === 'json') {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ status: 'error', errorType: 'internal', error: text }));
+        } else {
+          res.writeHead(403, { 'Content-Type': 'text/plain' });
+          res.end(text);
+        }
+        return true;
+      };
     const clients: [object, string[]][] = [
       [{ basic_auth: { username: USER, password: PASSWORD } }, [PASSWORD]],
       [{ bearer_token: 'echoed-inline-token' }, ['echoed-inline-token']],
@@ -391,7 +439,9 @@ describe('dial_timeout', () => {
       // dial timer comes before the connect event in the next loop turn.
       for (let i = 0; i < 50; i++) await Promise.resolve();
       const until = Date.now() + 400;
-      while (Date.now() < until) { /* busy */ }
+      while (Date.now() < until) {
+        /* busy */
+      }
       expect(await pending).toEqual(['busy']);
     } finally {
       await t.close();
@@ -402,13 +452,14 @@ describe('dial_timeout', () => {
   it('fails a connect that gets no answer after dial_timeout, not the request timeout', async () => {
     // A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
     // connect hangs. The listener is a child node process whose event loop is blocked.
-    const script = "const s=require('net').createServer();s.listen(0,'127.0.0.1',1,()=>{console.log(s.address().port);" +
-      "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,60000)})";
+    const script =
+      "const s=require('net').createServer();s.listen(0,'127.0.0.1',1,()=>{console.log(s.address().port);" +
+      'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,60000)})';
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const fillers: net.Socket[] = [];
     try {
       const port = await new Promise<number>((resolve, reject) => {
-        child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
         child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
       });
       // Fill the accept queue (backlog 1 holds two connections) so that later SYNs are dropped.

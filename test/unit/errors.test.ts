@@ -3,9 +3,36 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  ApiError, BitstreamError, BodyAbort, ConfigError, DownstreamApiError, DownstreamError, ExpositionError, FileProblem, FrameError, GroupError, HttpClientFilesError, HttpError, InvalidResponse,
-  PromfrontError, PromQLError, PromQLParseError, ProtobufError, RegexError, RemoteReadUnsupported, ScrapeError, SeriesSyntaxError, SnappyError,
-  StorageUnavailableError, TestFileError, TimeoutError, XorChunkError, apiErrorOf, evaluationError, queryApiError, STATUS_BY_TYPE,
+  ApiError,
+  BitstreamError,
+  BodyAbort,
+  ConfigError,
+  DownstreamApiError,
+  DownstreamError,
+  ExpositionError,
+  FileProblem,
+  FrameError,
+  GroupError,
+  HttpClientFilesError,
+  HttpError,
+  InvalidResponse,
+  PromfrontError,
+  PromQLError,
+  PromQLParseError,
+  ProtobufError,
+  RegexError,
+  RemoteReadUnsupported,
+  ScrapeError,
+  SeriesSyntaxError,
+  SnappyError,
+  StorageUnavailableError,
+  TestFileError,
+  TimeoutError,
+  XorChunkError,
+  apiErrorOf,
+  evaluationError,
+  queryApiError,
+  STATUS_BY_TYPE,
   type ApiErrorType,
 } from '../../src/errors.js';
 
@@ -65,7 +92,12 @@ describe('error classes', () => {
 
 describe('apiErrorOf', () => {
   const table: Array<[ApiErrorType, number]> = [
-    ['bad_data', 400], ['execution', 422], ['canceled', 499], ['timeout', 503], ['internal', 500], ['unavailable', 503],
+    ['bad_data', 400],
+    ['execution', 422],
+    ['canceled', 499],
+    ['timeout', 503],
+    ['internal', 500],
+    ['unavailable', 503],
   ];
   it.each(table)('an ApiError of type %s answers %i', (type, status) => {
     expect(STATUS_BY_TYPE[type]).toBe(status);
@@ -87,7 +119,11 @@ describe('evaluationError', () => {
     expect(evaluationError(s, true)).toBe(s);
   });
   it('makes an aborted query or an abort from below "canceled"', () => {
-    for (const [e, aborted] of [[new Error('x'), true], [new DOMException('a', 'AbortError'), false], [new DOMException('t', 'TimeoutError'), false]] as const) {
+    for (const [e, aborted] of [
+      [new Error('x'), true],
+      [new DOMException('a', 'AbortError'), false],
+      [new DOMException('t', 'TimeoutError'), false],
+    ] as const) {
       const out = evaluationError(e, aborted);
       expect(out).toBeInstanceOf(PromQLError);
       expect((out as PromQLError).errorType).toBe('canceled');

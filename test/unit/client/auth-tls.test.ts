@@ -25,7 +25,9 @@ describe('authorizationHeader', () => {
     expect(await authorizationHeader({ authorization: { type: 'Token', credentials: 'c' } }, reader)).toBe('Token c');
     expect(await authorizationHeader({ authorization: { type: 'Token', credentials_file: '/creds' } }, reader)).toBe('Token filecreds');
     expect(reads).toEqual([
-      ['basic_auth.password_file', '/pw'], ['bearer_token_file', '/tok'], ['authorization.credentials_file', '/creds'],
+      ['basic_auth.password_file', '/pw'],
+      ['bearer_token_file', '/tok'],
+      ['authorization.credentials_file', '/creds'],
     ]);
   });
 

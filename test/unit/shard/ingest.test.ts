@@ -33,7 +33,7 @@ function placement(data: SourceData): Map<string, number> {
 function shardOf(body: string, format: ExpositionFormat = 'text', shards = 16): number {
   const p = [...placement(ingest(body, format, shards)).values()];
   expect(p).toHaveLength(1);
-  return p[0]!;
+  return p[0];
 }
 
 describe('shard key', () => {
@@ -81,10 +81,10 @@ describe('shard key', () => {
 });
 
 describe('source labels', () => {
-  it("adds them and renames a clashing scraped label exported_<name> (more prefixes while taken), as Prometheus does", async () => {
+  it('adds them and renames a clashing scraped label exported_<name> (more prefixes while taken), as Prometheus does', async () => {
     const data = ingest('m{cluster="inner",exported_cluster="x",a="1"} 1\nn 2\n', 'text', 1, [['cluster', 'outer']]);
     const set = await buildShards([data], 1, 1);
-    const body = Buffer.concat(set.shards[0]!.text).toString();
+    const body = Buffer.concat(set.shards[0].text).toString();
     expect(body).toBe('m{a="1",cluster="outer",exported_cluster="x",exported_exported_cluster="inner"} 1\nn{cluster="outer"} 2\n');
   });
 });
@@ -93,10 +93,8 @@ describe('format conversion', () => {
   it('turns text millisecond timestamps into OpenMetrics seconds Prometheus reads back exactly', async () => {
     const data = ingest('# HELP g A "quoted" help\\nline\n# TYPE g gauge\ng 1 1700000000001\ng2 Inf -5\n', 'text', 1);
     const set = await buildShards([data], 1, 1);
-    expect(Buffer.concat(set.shards[0]!.om).toString()).toBe(
-      '# HELP g A \\"quoted\\" help\\nline\n# TYPE g gauge\ng 1 1700000000.001\ng2 +Inf -0.005\n# EOF\n',
-    );
-    expect(Buffer.concat(set.shards[0]!.text).toString()).toBe('# HELP g A "quoted" help\\nline\n# TYPE g gauge\ng 1 1700000000001\ng2 Inf -5\n');
+    expect(Buffer.concat(set.shards[0].om).toString()).toBe('# HELP g A \\"quoted\\" help\\nline\n# TYPE g gauge\ng 1 1700000000.001\ng2 +Inf -0.005\n# EOF\n');
+    expect(Buffer.concat(set.shards[0].text).toString()).toBe('# HELP g A "quoted" help\\nline\n# TYPE g gauge\ng 1 1700000000001\ng2 Inf -5\n');
   });
 
   it('msToOmSeconds always round-trips through Prometheus arithmetic', () => {
@@ -127,22 +125,24 @@ describe('format conversion', () => {
       '',
     ].join('\n');
     const set = await buildShards([ingest(om, 'openmetrics', 1)], 1, 1);
-    expect(Buffer.concat(set.shards[0]!.om).toString()).toBe(om);
-    expect(Buffer.concat(set.shards[0]!.text).toString()).toBe([
-      '# TYPE gh histogram',
-      'gh_bucket{le="1"} 2',
-      'gh_bucket{le="+Inf"} 3',
-      '# TYPE gh_gcount gauge',
-      'gh_gcount 3',
-      '# TYPE gh_gsum gauge',
-      'gh_gsum 4',
-      '# TYPE i_info gauge',
-      'i_info{v="1"} 1',
-      '# TYPE st gauge',
-      'st{st="a"} 1',
-      'st{st="b"} 0',
-      '',
-    ].join('\n'));
+    expect(Buffer.concat(set.shards[0].om).toString()).toBe(om);
+    expect(Buffer.concat(set.shards[0].text).toString()).toBe(
+      [
+        '# TYPE gh histogram',
+        'gh_bucket{le="1"} 2',
+        'gh_bucket{le="+Inf"} 3',
+        '# TYPE gh_gcount gauge',
+        'gh_gcount 3',
+        '# TYPE gh_gsum gauge',
+        'gh_gsum 4',
+        '# TYPE i_info gauge',
+        'i_info{v="1"} 1',
+        '# TYPE st gauge',
+        'st{st="a"} 1',
+        'st{st="b"} 0',
+        '',
+      ].join('\n'),
+    );
   });
 });
 

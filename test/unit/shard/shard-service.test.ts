@@ -14,13 +14,15 @@ const GOOD = `# HELP app_requests_total Requests.
 # TYPE app_requests_total counter
 ${Array.from({ length: 200 }, (_, i) => `app_requests_total{path="/p${i}",code="200"} ${i}`).join('\n')}
 # TYPE app_latency_seconds histogram
-${Array.from({ length: 20 }, (_, i) => [
-  `app_latency_seconds_bucket{path="/p${i}",le="0.1"} 1`,
-  `app_latency_seconds_bucket{path="/p${i}",le="1"} 2`,
-  `app_latency_seconds_bucket{path="/p${i}",le="+Inf"} 3`,
-  `app_latency_seconds_sum{path="/p${i}"} 1.5`,
-  `app_latency_seconds_count{path="/p${i}"} 3`,
-].join('\n')).join('\n')}
+${Array.from({ length: 20 }, (_, i) =>
+  [
+    `app_latency_seconds_bucket{path="/p${i}",le="0.1"} 1`,
+    `app_latency_seconds_bucket{path="/p${i}",le="1"} 2`,
+    `app_latency_seconds_bucket{path="/p${i}",le="+Inf"} 3`,
+    `app_latency_seconds_sum{path="/p${i}"} 1.5`,
+    `app_latency_seconds_count{path="/p${i}"} 3`,
+  ].join('\n'),
+).join('\n')}
 `;
 const GOOD_SERIES = 200 + 20 * 5;
 
@@ -69,7 +71,7 @@ describe('ShardService failure handling', () => {
     await svc.runCycle();
     const good = seriesLines(allText(svc)).sort();
     expect(good).toHaveLength(GOOD_SERIES);
-    const src = svc.sources[0]!;
+    const src = svc.sources[0];
     expect(src.lastError).toBeUndefined();
     expect(src.up).toBe(true);
 
@@ -112,8 +114,8 @@ describe('ShardService failure handling', () => {
     await svc.runCycle();
     const lines = seriesLines(allText(svc)).sort();
     expect(lines).toEqual(['m{k="1"} 1', 'm{k="2",z="a"} 1', 'm{k="3"} 2', 'other 5']);
-    expect(svc.sources[1]!.duplicatesDropped).toBe(2);
-    expect(svc.sources[0]!.duplicatesDropped).toBe(0);
+    expect(svc.sources[1].duplicatesDropped).toBe(2);
+    expect(svc.sources[0].duplicatesDropped).toBe(0);
     // Each family is declared once per shard even when both sources have it.
     for (const s of svc.current!.shards) {
       const body = Buffer.concat(s.text).toString();
@@ -124,7 +126,10 @@ describe('ShardService failure handling', () => {
 
 describe('HTTP endpoints', () => {
   it('answers 503 before the first cycle, 404 out of range, and negotiates format and gzip', async () => {
-    const up = await upstream(`# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total{a="x"} 3 1700000000.5\nt_seconds_created{a="x"} 1600000000 1700000000.5\n# EOF\n`, 'application/openmetrics-text; version=1.0.0');
+    const up = await upstream(
+      `# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total{a="x"} 3 1700000000.5\nt_seconds_created{a="x"} 1600000000 1700000000.5\n# EOF\n`,
+      'application/openmetrics-text; version=1.0.0',
+    );
     const config = parseConfigText(`shard:\n  num_shards: 2\n  scrape_interval: 1m\n  sources:\n    - url: ${up.url}\n      bearer_token: SECRET-TOKEN-123\n`);
     const svc = new ShardService(config.shard!, log);
     await initHash();
@@ -134,16 +139,17 @@ describe('HTTP endpoints', () => {
     cleanup.push(() => new Promise((r) => server.close(() => r())));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     type Raw = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; text(): Promise<string>; json(): Promise<unknown> };
-    const req = (path: string, headers: Record<string, string> = {}) => new Promise<Raw>((resolve, reject) => {
-      get(`${base}${path}`, { headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({ status: res.statusCode!, headers: res.headers, body, text: async () => body.toString(), json: async () => JSON.parse(body.toString()) });
-        });
-      }).on('error', reject);
-    });
+    const req = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<Raw>((resolve, reject) => {
+        get(`${base}${path}`, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks);
+            resolve({ status: res.statusCode!, headers: res.headers, body, text: async () => body.toString(), json: async () => JSON.parse(body.toString()) });
+          });
+        }).on('error', reject);
+      });
 
     expect((await req('/-/ready')).status).toBe(503);
     expect((await req('/health')).status).toBe(503);
@@ -165,8 +171,12 @@ describe('HTTP endpoints', () => {
     expect(metrics).toMatch(/^promfront_shard_series\{shard="\d"\} 2$/m);
     for (const text of [JSON.stringify(status), metrics]) expect(text).not.toContain('SECRET-TOKEN');
     const shard = svc.current!.shards.find((s) => s.series > 0)!;
-    expect(Buffer.concat(shard.om).toString()).toBe('# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total{a="x"} 3 1700000000.5\nt_seconds_created{a="x"} 1600000000 1700000000.5\n# EOF\n');
-    expect(Buffer.concat(shard.text).toString()).toBe('# TYPE t_seconds_total counter\nt_seconds_total{a="x"} 3 1700000000500\n# TYPE t_seconds_created gauge\nt_seconds_created{a="x"} 1600000000 1700000000500\n');
+    expect(Buffer.concat(shard.om).toString()).toBe(
+      '# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total{a="x"} 3 1700000000.5\nt_seconds_created{a="x"} 1600000000 1700000000.5\n# EOF\n',
+    );
+    expect(Buffer.concat(shard.text).toString()).toBe(
+      '# TYPE t_seconds_total counter\nt_seconds_total{a="x"} 3 1700000000500\n# TYPE t_seconds_created gauge\nt_seconds_created{a="x"} 1600000000 1700000000500\n',
+    );
     expect(gunzipSync(shard.omGzip)).toEqual(Buffer.concat(shard.om));
     expect(gunzipSync(shard.textGzip)).toEqual(Buffer.concat(shard.text));
 

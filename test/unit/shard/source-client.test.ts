@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +34,13 @@ function trackServer(server: http.Server | https.Server | net.Server): void {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
 }
 
 async function listen(server: http.Server | https.Server | net.Server): Promise<number> {
@@ -263,10 +267,7 @@ describe('createSourceClient: request headers', () => {
     await c.scrape();
     writeFileSync(file, 'second-pw\r\n');
     await c.scrape();
-    expect(auths).toEqual([
-      `Basic ${Buffer.from('bob:first-pw').toString('base64')}`,
-      `Basic ${Buffer.from('bob:second-pw').toString('base64')}`,
-    ]);
+    expect(auths).toEqual([`Basic ${Buffer.from('bob:first-pw').toString('base64')}`, `Basic ${Buffer.from('bob:second-pw').toString('base64')}`]);
   });
 
   it('sends a bearer token', async () => {
@@ -305,11 +306,13 @@ describe('createSourceClient: request headers', () => {
 
   it('turns URL userinfo into basic auth and strips it from url', async () => {
     let auth: string | undefined;
-    const port = await listen(http.createServer((req, res) => {
-      auth = req.headers.authorization;
-      res.writeHead(500);
-      res.end();
-    }));
+    const port = await listen(
+      http.createServer((req, res) => {
+        auth = req.headers.authorization;
+        res.writeHead(500);
+        res.end();
+      }),
+    );
     const c = client(source(`http://carol:p%40ss-word@127.0.0.1:${port}/metrics`));
     expect(c.url).toBe(`http://127.0.0.1:${port}/metrics`);
     const err = await scrapeError(c);
@@ -341,7 +344,9 @@ describe('createSourceClient: failures', () => {
   });
 
   it('times out a server that never responds', async () => {
-    const url = await httpServer(() => { /* never respond */ });
+    const url = await httpServer(() => {
+      /* never respond */
+    });
     const c = client(source(url, { basic_auth: { username: 'u', password: 'hang-password' } }), 300);
     const t0 = performance.now();
     const err = await scrapeError(c);
@@ -365,7 +370,9 @@ describe('createSourceClient: failures', () => {
   });
 
   it('applies the source timeout over the default', async () => {
-    const url = await httpServer(() => { /* never respond */ });
+    const url = await httpServer(() => {
+      /* never respond */
+    });
     const t0 = performance.now();
     const err = await scrapeError(client(source(url, { timeout: '200ms' }), 30_000));
     expect(err.message).toMatch(/^timeout after 200ms/);
@@ -373,7 +380,9 @@ describe('createSourceClient: failures', () => {
   });
 
   it('aborts when the external signal fires', async () => {
-    const url = await httpServer(() => { /* never respond */ });
+    const url = await httpServer(() => {
+      /* never respond */
+    });
     const c = client(source(url), 10_000);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
@@ -554,7 +563,7 @@ function requireOpenssl(): void {
   if (probe.error !== undefined || probe.status !== 0) {
     throw new Error(
       'the TLS tests need the `openssl` command to generate a self-signed certificate, and it was not found or failed; ' +
-      'install openssl (e.g. `apt-get install openssl`) and rerun',
+        'install openssl (e.g. `apt-get install openssl`) and rerun',
     );
   }
 }
@@ -563,12 +572,31 @@ function requireOpenssl(): void {
 function makeCert(dir: string, name: string, san: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  const r = spawnSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', `subjectAltName=${san}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-  ], { encoding: 'utf8' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   return { cert, key };
 }
@@ -586,15 +614,12 @@ describe('createSourceClient: TLS', () => {
   });
 
   async function httpsServer(pair: { cert: string; key: string }, opts: https.ServerOptions = {}): Promise<number> {
-    const server = https.createServer(
-      { cert: readFileSync(pair.cert), key: readFileSync(pair.key), ...opts },
-      (req, res) => {
-        const sock = req.socket as import('node:tls').TLSSocket;
-        const peer = sock.getPeerCertificate();
-        res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Client-CN': peer?.subject?.CN ?? '' });
-        res.end(BODY);
-      },
-    );
+    const server = https.createServer({ cert: readFileSync(pair.cert), key: readFileSync(pair.key), ...opts }, (req, res) => {
+      const sock = req.socket as TLSSocket;
+      const peer = sock.getPeerCertificate();
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Client-CN': peer?.subject?.CN ?? '' });
+      res.end(BODY);
+    });
     return listen(server);
   }
 
@@ -620,9 +645,11 @@ describe('createSourceClient: TLS', () => {
   it('verifies against server_name instead of the URL host', async () => {
     const port = await httpsServer(named);
     const url = `https://127.0.0.1:${port}/metrics`;
-    const ok = await client(source(url, {
-      tls_config: { ca_file: named.cert, server_name: 'exporter.example.internal' },
-    })).scrape();
+    const ok = await client(
+      source(url, {
+        tls_config: { ca_file: named.cert, server_name: 'exporter.example.internal' },
+      }),
+    ).scrape();
     expect(ok.body.toString()).toBe(BODY);
     const err = await scrapeError(client(source(url, { tls_config: { ca_file: named.cert } })));
     expect(err.message).toMatch(/^TLS handshake failed: .*(altname|does not match|not in the cert)/i);
@@ -631,9 +658,11 @@ describe('createSourceClient: TLS', () => {
   it('presents the client certificate from cert_file/key_file', async () => {
     const port = await httpsServer(local, { requestCert: true, rejectUnauthorized: true, ca: readFileSync(other.cert) });
     const url = `https://127.0.0.1:${port}/metrics`;
-    const ok = await client(source(url, {
-      tls_config: { ca_file: local.cert, cert_file: other.cert, key_file: other.key },
-    })).scrape();
+    const ok = await client(
+      source(url, {
+        tls_config: { ca_file: local.cert, cert_file: other.cert, key_file: other.key },
+      }),
+    ).scrape();
     expect(ok.body.toString()).toBe(BODY);
     // Without a client certificate the server refuses the handshake.
     await scrapeError(client(source(url, { tls_config: { ca_file: local.cert } })));
