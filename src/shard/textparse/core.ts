@@ -173,6 +173,12 @@ export class ParserCore {
   ptHasSum = false;
   ptNegSum = false;
 
+  // OpenMetrics: what only the end of the body can tell.
+  sawEof = false;
+  endedWithNewline = true;
+  /** Called when a family ends; set at construction by the format that needs it, so the core imports no format. */
+  endGroups: FamilyEndHook = noEndGroups;
+
   constructor(text: string, handler: ExpositionHandler) {
     this.text = text;
     this.handler = handler;
@@ -182,11 +188,6 @@ export class ParserCore {
   fail(reason: string, line: number = this.line): never {
     throw new ExpositionError(line, reason);
   }
-  // OpenMetrics: what only the end of the body can tell.
-  sawEof = false;
-  endedWithNewline = true;
-  /** Called when a family ends; set at construction by the format that needs it, so the core imports no format. */
-  endGroups: FamilyEndHook = noEndGroups;
 
   // -------------------------------------------------------------------------------------------------------------
   // Labels

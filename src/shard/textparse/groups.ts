@@ -13,7 +13,7 @@ import type { ParserCore } from './core.js';
 import type { FamilyMeta } from '../exposition.js';
 
 /** Sample kinds each type allows, by type code. */
-export const OM_KINDS: readonly (readonly number[])[] = [
+const OM_KINDS: readonly (readonly number[])[] = [
   [K_TOTAL, K_CREATED],
   [K_BARE],
   [K_BUCKET, K_COUNT, K_SUM, K_CREATED],
@@ -23,7 +23,7 @@ export const OM_KINDS: readonly (readonly number[])[] = [
   [K_BARE],
   [K_BARE],
 ];
-export const TEXT_KINDS: readonly (readonly number[])[] = [[K_BARE], [K_BARE], [K_BUCKET, K_SUM, K_COUNT], [], [K_BARE, K_SUM, K_COUNT], [], [], [K_BARE]];
+const TEXT_KINDS: readonly (readonly number[])[] = [[K_BARE], [K_BARE], [K_BUCKET, K_SUM, K_COUNT], [], [K_BARE, K_SUM, K_COUNT], [], [], [K_BARE]];
 /** The sample name's kind in the current family; a name the family cannot have starts a family of its own. */
 export function sampleKind(p: ParserCore, name: string): number {
   if (name === p.lastName) return p.lastKind;
@@ -60,13 +60,13 @@ export function emit(
   p.handler.sample(smp);
 }
 
-export function kindOf(p: ParserCore, name: string): number {
+function kindOf(p: ParserCore, name: string): number {
   const names = p.famSampleNames;
   for (let k = 0; k < names.length; k++) if (names[k] === name) return p.famKinds[k];
   return -1;
 }
 
-export function startFamily(p: ParserCore, name: string, what: string): void {
+function startFamily(p: ParserCore, name: string, what: string): void {
   const u = p.used.get(name);
   if (u !== undefined) {
     if (p.famActive && u.family === p.famName) {
@@ -99,11 +99,11 @@ export function startFamily(p: ParserCore, name: string, what: string): void {
   p.used.set(name, { family: name, line: p.line });
 }
 
-export function startFamilyForSample(p: ParserCore, name: string): void {
+function startFamilyForSample(p: ParserCore, name: string): void {
   startFamily(p, name, 'sample');
 }
 
-export function metadataFamily(p: ParserCore, name: string, keyword: string): void {
+function metadataFamily(p: ParserCore, name: string, keyword: string): void {
   if (p.famActive && name === p.famName) {
     if (p.famHasSamples && (p.om || keyword === 'TYPE')) p.fail(`# ${keyword} for ${name} comes after its samples; metadata must come first`);
     return;
@@ -154,7 +154,7 @@ export function setUnit(p: ParserCore, name: string, unit: string): void {
   p.famUnit = unit;
 }
 
-export function reportFamily(p: ParserCore): void {
+function reportFamily(p: ParserCore): void {
   p.famReported = true;
   const meta: FamilyMeta = { name: p.famName, type: TYPE_NAMES[p.famType], help: p.famHelp, unit: p.famUnit };
   p.handler.family(meta);

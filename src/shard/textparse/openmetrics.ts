@@ -78,7 +78,7 @@ export function endOpenMetrics(p: ParserCore): void {
   }
 }
 
-export function omMetadata(p: ParserCore, pos: number, eol: number): void {
+function omMetadata(p: ParserCore, pos: number, eol: number): void {
   const s = p.text;
   if (pos + 1 >= eol || s.charCodeAt(pos + 1) !== CH_SPACE) {
     p.fail(`invalid line ${quoteSnippet(s, pos, eol)}: OpenMetrics allows only "# HELP", "# TYPE", "# UNIT" and "# EOF" lines starting with #`);
@@ -130,7 +130,7 @@ export function omMetadata(p: ParserCore, pos: number, eol: number): void {
   }
 }
 
-export function omSample(p: ParserCore, pos: number, eol: number): void {
+function omSample(p: ParserCore, pos: number, eol: number): void {
   const s = p.text;
   const name = p.metricName(pos, eol);
   let i = pos + name.length;
@@ -194,7 +194,7 @@ export function omSample(p: ParserCore, pos: number, eol: number): void {
 }
 
 /** Validates the exemplar starting at the '#' at `i` and returns its text after "# ". */
-export function omExemplar(p: ParserCore, i: number, eol: number, name: string): string {
+function omExemplar(p: ParserCore, i: number, eol: number, name: string): string {
   const s = p.text;
   if (i + 2 >= eol || s.charCodeAt(i + 1) !== CH_SPACE || s.charCodeAt(i + 2) !== CH_BRACE_OPEN) {
     p.fail(`invalid exemplar ${quoteSnippet(s, i, eol)} on sample ${name}: expected "# {labels} value [timestamp]"`);
@@ -231,7 +231,7 @@ export function omExemplar(p: ParserCore, i: number, eol: number, name: string):
 }
 
 /** `ts` is the timestamp in seconds as written (ordering is checked on it, not on truncated milliseconds). */
-export function omAccept(
+function omAccept(
   p: ParserCore,
   name: string,
   value: number,
@@ -334,13 +334,13 @@ export function omAccept(
   emit(p, name, value, vs, ve, ts === undefined ? undefined : Math.trunc(ts * 1000), tsText, exemplar);
 }
 
-export function checkCounterLike(p: ParserCore, name: string, value: number): void {
+function checkCounterLike(p: ParserCore, name: string, value: number): void {
   if (value !== value) p.fail(`${name} must not be NaN`);
   if (value < 0) p.fail(`${name} must not be negative, got ${value}`);
 }
 
 /** The raw text of the sample's label pairs without pair `ex` (not canonical: order and escapes as written). */
-export function rawGroupText(p: ParserCore, ex: number): string {
+function rawGroupText(p: ParserCore, ex: number): string {
   const n = p.labels.length >> 1;
   if (n === 0 || (n === 1 && ex === 0)) return '';
   const s = p.text;
@@ -358,7 +358,7 @@ export function rawGroupText(p: ParserCore, ex: number): string {
  * family's labels in one order, and then the raw text is the key), otherwise by name. Label sets with different
  * name sets never have equal keys, so the two orders never meet. `raw` is rawGroupText(ex).
  */
-export function groupKeyOf(p: ParserCore, ex: number, raw: string): string {
+function groupKeyOf(p: ParserCore, ex: number, raw: string): string {
   const labels = p.labels;
   const n = labels.length >> 1;
   const m = n - (ex >= 0 ? 1 : 0);
@@ -413,7 +413,7 @@ export function groupKeyOf(p: ParserCore, ex: number, raw: string): string {
 }
 
 /** The key of the first `m` pairs listed in pairOrder. */
-export function buildKey(p: ParserCore, m: number): string {
+function buildKey(p: ParserCore, m: number): string {
   const order = p.pairOrder;
   let key = '';
   if (!p.labelsEscaped) {
@@ -435,7 +435,7 @@ export function buildKey(p: ParserCore, m: number): string {
  * order, and then no key can repeat: keys are only collected in an array, and hashed into a set from the first
  * time the order breaks.
  */
-export function startGroup(p: ParserCore, key: string): void {
+function startGroup(p: ParserCore, key: string): void {
   let set = p.seenGroupSet;
   if (set === null) {
     const keys = p.seenGroupKeys;
@@ -458,18 +458,18 @@ export function startGroup(p: ParserCore, key: string): void {
   p.ptActive = false;
 }
 
-export function groupName(p: ParserCore): string {
+function groupName(p: ParserCore): string {
   return p.groupKey === '' ? p.famName : `${p.famName}{${readable(p.groupKey)}}`;
 }
 
-export function endGroup(p: ParserCore): void {
+function endGroup(p: ParserCore): void {
   if (!p.groupActive) return;
   endPoint(p);
   p.groupActive = false;
   if (p.famType === T_COUNTER && !p.groupHasTotal) p.fail(`counter ${groupName(p)} has no ${p.famName}_total sample`, p.groupLine);
 }
 
-export function addToPoint(p: ParserCore, kind: number, value: number, le: number, ex: number): void {
+function addToPoint(p: ParserCore, kind: number, value: number, le: number, ex: number): void {
   if (!p.ptActive) {
     p.ptActive = true;
     p.ptHasBucket = false;
@@ -515,7 +515,7 @@ export function addToPoint(p: ParserCore, kind: number, value: number, le: numbe
 }
 
 /** Checks the finished histogram MetricPoint, if any. */
-export function endPoint(p: ParserCore): void {
+function endPoint(p: ParserCore): void {
   if (!p.ptActive) return;
   p.ptActive = false;
   const line = p.groupLine;

@@ -55,7 +55,7 @@ export function parseText(p: ParserCore, text: string): void {
   }
 }
 
-export function textComment(p: ParserCore, pos: number, eol: number): void {
+function textComment(p: ParserCore, pos: number, eol: number): void {
   const s = p.text;
   let i = pos + 1;
   if (i >= eol || (s.charCodeAt(i) !== CH_SPACE && s.charCodeAt(i) !== CH_TAB)) return;
@@ -97,7 +97,7 @@ export function textComment(p: ParserCore, pos: number, eol: number): void {
   setType(p, name, t);
 }
 
-export function textSample(p: ParserCore, pos: number, eol: number): void {
+function textSample(p: ParserCore, pos: number, eol: number): void {
   const s = p.text;
   const name = p.metricName(pos, eol);
   let i = pos + name.length;
