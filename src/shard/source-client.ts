@@ -547,8 +547,6 @@ function sanitizeStatusText(s: string | undefined): string {
   if (s === undefined) return '';
   // Control characters are exactly what this removes.
   // eslint-disable-next-line no-control-regex
-  return s
-    .replace(/[\x00-\x1f\x7f]/g, '')
-    .slice(0, 100)
-    .trim();
+  const printable = s.replace(/[\x00-\x1f\x7f]/g, '');
+  return printable.slice(0, 100).trim();
 }

@@ -71,10 +71,7 @@ function outcome(text: string, pieces = false): ExpositionError | undefined {
 
 describe('OpenMetrics conformance corpus', () => {
   it('is present next to the repository', () => {
-    expect(
-      existsSync(corpusDir),
-      `OpenMetrics parser corpus not found at ${corpusDir}: check out shared/openmetrics-parsers beside the repository`,
-    ).toBe(true);
+    expect(existsSync(corpusDir), `OpenMetrics parser corpus not found at ${corpusDir}: check out shared/openmetrics-parsers beside the repository`).toBe(true);
     expect(cases.length, `no test cases found in ${corpusDir}`).toBeGreaterThan(200);
   });
 
