@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { byteSizeSchema, configSchema, durationSchema, type Config } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
+import { isCredentialName } from '../client/credential-names.js';
 
 export const SECRET = '<secret>';
 
@@ -14,7 +15,6 @@ const SECRET_KEY = /^(password|bearer_token|token|secret|client_secret|credentia
 /** Maps of HTTP headers and of URL query parameters: values of these names carry credentials. */
 const HEADER_MAP_KEY = /^(headers|http_headers)$/;
 const QUERY_PARAM_MAP_KEY = /^(query_params|params)$/;
-const SENSITIVE_NAME = /auth|token|secret|passw|cookie|session|api[-_]?key|access[-_]?key|signature|credential/i;
 
 type AnySchema = z.core.$ZodType;
 
@@ -70,7 +70,7 @@ function present(schema: AnySchema | undefined, value: unknown, key: string | un
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (key !== undefined && (HEADER_MAP_KEY.test(key) || QUERY_PARAM_MAP_KEY.test(key)) && typeof v === 'string') {
-        out[k] = SENSITIVE_NAME.test(k) ? SECRET : v;
+        out[k] = isCredentialName(k) ? SECRET : v;
         continue;
       }
       const child = def?.type === 'object' ? def.shape?.[k] : def?.type === 'record' ? def.valueType : undefined;

@@ -18,6 +18,7 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
+import { echoedForms, isCredentialName } from '../../client/credential-names.js';
 import { isTlsFailure } from '../../client/http-client.js';
 import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../../model/labels.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
@@ -153,11 +154,12 @@ export class JsonApiTarget implements Storage {
       const creds = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
       this.headers.authorization = `Basic ${Buffer.from(creds).toString('base64')}`;
     }
-    this.secrets = credentialsOf(this.headers, decodeURIComponent(u.password));
+    const password = decodeURIComponent(u.password);
     u.username = '';
     u.password = '';
     this.pathPrefix = u.pathname.replace(/\/+$/, '');
     this.queryParams = { ...Object.fromEntries(u.searchParams), ...(opts.queryParams ?? {}) };
+    this.secrets = credentialsOf(this.headers, password, this.queryParams);
     this.target = targetName(opts.url);
     this.timeoutMs = opts.timeoutMs;
     this.group = opts.group ?? '';
@@ -489,18 +491,23 @@ export function parseMetadata(data: unknown, limitPerMetric: number): MetricMeta
   return out;
 }
 
-const CREDENTIAL_HEADER = /auth|cookie|token|secret|key|pass/i;
-
-/** The values of credential-bearing headers (also without their scheme, e.g. the token of "Bearer x"), and a URL password. */
-function credentialsOf(headers: Record<string, string>, password: string): string[] {
+/**
+ * The values of credential-bearing headers (also without their scheme, e.g. the token of "Bearer x"),
+ * a URL password, and credential-named query parameters in the forms an echoed URL carries them.
+ */
+function credentialsOf(headers: Record<string, string>, password: string, queryParams: Record<string, string>): string[] {
   const out = new Set<string>();
   for (const [name, value] of Object.entries(headers)) {
-    if (!CREDENTIAL_HEADER.test(name)) continue;
+    if (!isCredentialName(name)) continue;
     out.add(value.trim());
     const m = /^\S+\s+(.+)$/.exec(value.trim());
     if (m) out.add(m[1].trim());
   }
   out.add(password);
+  // A token in query_params travels in the URL, which downstreams echo in their errors, encoded.
+  for (const [name, value] of Object.entries(queryParams)) {
+    if (isCredentialName(name)) for (const form of echoedForms(value)) out.add(form);
+  }
   return [...out].filter((x) => x !== '').sort((a, b) => b.length - a.length);
 }
 
