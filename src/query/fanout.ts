@@ -20,6 +20,7 @@
 // fails, even when its own value satisfies it.
 // Matchers of any type (=, !=, =~, !~) on group labels are treated this way.
 
+import { subscribeAbort } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
@@ -473,6 +474,7 @@ function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: num
   const ctl = new AbortController();
   return new Promise<T>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let unsubscribe: (() => void) | undefined;
     const onAbort = (): void => {
       ctl.abort(outer!.reason);
       finish();
@@ -480,7 +482,7 @@ function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: num
     };
     const finish = (): void => {
       if (timer !== undefined) clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
+      unsubscribe?.();
     };
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0) {
       timer = setTimeout(() => {
@@ -490,7 +492,8 @@ function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: num
         reject(err);
       }, timeoutMs);
     }
-    outer?.addEventListener('abort', onAbort, { once: true });
+    // One shared listener per request signal, however many calls fan out under it (util/abort.ts).
+    if (outer !== undefined) unsubscribe = subscribeAbort(outer, onAbort);
     let p: Promise<T>;
     try {
       p = fn(ctl.signal);
