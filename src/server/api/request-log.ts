@@ -18,6 +18,33 @@ const TYPE_BY_PATH: [RegExp, QueryType][] = [
   [/\/federate$/, 'federate'],
 ];
 
+/**
+ * Bounds of what one log line repeats of a request: a query of 300 KB or 20,000 match[] would
+ * otherwise make each line as large (Prometheus's query log has the same problem). What is cut is
+ * said: `query_length` and `match_count` give the full sizes.
+ */
+export const LOG_QUERY_MAX_CHARS = 4096;
+export const LOG_MATCH_MAX_ENTRIES = 10;
+export const LOG_MATCH_MAX_CHARS = 1024;
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
+
+/** The request's query and match[] as the log line shows them, cut to the bounds above. */
+export function loggedRequest(query: string | undefined, match: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (query !== undefined) {
+    out.query = clip(query, LOG_QUERY_MAX_CHARS);
+    if (query.length > LOG_QUERY_MAX_CHARS) out.query_length = query.length;
+  }
+  if (match !== undefined) {
+    out.match = match.slice(0, LOG_MATCH_MAX_ENTRIES).map((m) => clip(m, LOG_MATCH_MAX_CHARS));
+    if (match.length > LOG_MATCH_MAX_ENTRIES || match.some((m) => m.length > LOG_MATCH_MAX_CHARS)) out.match_count = match.length;
+  }
+  return out;
+}
+
 export function queryTypeOf(path: string): QueryType {
   for (const [re, type] of TYPE_BY_PATH) if (re.test(path)) return type;
   return 'other';
@@ -44,8 +71,7 @@ export function instrumentRequests(opts: { metrics?: QueryMetrics; log?: Discove
         samples: stats.samples,
         warnings: stats.warnings,
       };
-      if (stats.query !== undefined) line.query = stats.query;
-      if (stats.match !== undefined) line.match = stats.match;
+      Object.assign(line, loggedRequest(stats.query, stats.match));
       if (stats.errorType !== undefined) line.error_type = stats.errorType;
       opts.log.info(line, 'query api request');
     }
