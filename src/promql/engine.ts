@@ -18,6 +18,7 @@ import {
   makeSteps,
   mergeSameLabels,
   sameLabelsetError,
+  storageCallError,
   tooManySamples,
   withoutName,
   type EvalCtx,
@@ -31,7 +32,7 @@ import { evalAggregate } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
-import { PromQLParseError, PromQLError, QUERY_CANCELED_MESSAGE, evaluationError } from '../errors.js';
+import { PromQLParseError, PromQLError, evaluationError } from '../errors.js';
 
 /** A query parsed and checked by Engine.prepare, ready to run any number of times. */
 export interface PreparedQuery {
@@ -100,7 +101,7 @@ export class Engine {
   /** Parses and runs a range query; a bad step or end throws at once, parse errors come back as a rejected promise. */
   rangeQuery(storage: Storage, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
     checkRange(startMs, endMs, stepMs);
-    return (async () => this.execRange(this.prepare(query), storage, startMs, endMs, stepMs, signal))();
+    return (async () => this.exec(storage, this.prepare(query), startMs, endMs, stepMs, signal, false))();
   }
 
   /**
@@ -376,8 +377,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
       q.signal,
     );
   } catch (err) {
-    if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
-    throw err;
+    throw storageCallError(q, err);
   }
   if (res === undefined) return undefined;
   const series = answerSeries(ctx, res);
@@ -396,8 +396,7 @@ async function tryPushdown(ctx: EvalCtx, e: Call): Promise<VectorVal | undefined
   try {
     res = await storage.pushdown(plan.request, ctx.q.signal);
   } catch (err) {
-    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
-    throw err;
+    throw storageCallError(ctx.q, err);
   }
   return res === undefined ? undefined : pushdownValue(ctx, e, plan, res);
 }

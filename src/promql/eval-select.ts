@@ -7,7 +7,18 @@
 
 import type { Series } from '../storage/interface.js';
 import type { Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
-import { checkAbort, makeSteps, newVSeries, tooManySamples, type EvalCtx, type MatrixVal, type MSeries, type Val, type VSeries } from './eval-types.js';
+import {
+  checkAbort,
+  makeSteps,
+  storageCallError,
+  newVSeries,
+  tooManySamples,
+  type EvalCtx,
+  type MatrixVal,
+  type MSeries,
+  type Val,
+  type VSeries,
+} from './eval-types.js';
 import { PromQLError } from '../errors.js';
 
 type Evaluate = (ctx: EvalCtx, e: Expr) => Promise<Val>;
@@ -24,8 +35,7 @@ async function select(ctx: EvalCtx, vs: VectorSelector, mint: number, maxt: numb
   try {
     return await ctx.q.storage.select(vs.matchers, mint, maxt, { startMs: mint, endMs: maxt, stepMs: ctx.interval, rangeMs }, ctx.q.signal);
   } catch (err) {
-    if (ctx.q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-    throw err;
+    throw storageCallError(ctx.q, err);
   }
 }
 

@@ -9,7 +9,7 @@ import { labelsKey } from '../model/labels.js';
 
 export { labelsKey };
 import type { Semantics } from './functions/types.js';
-import { PromQLError } from '../errors.js';
+import { PromQLError, QUERY_CANCELED_MESSAGE, QUERY_TIMEOUT_MESSAGE } from '../errors.js';
 
 /** One series of an instant-vector node: vals[i] is defined where has[i] is 1. */
 export interface VSeries {
@@ -89,8 +89,16 @@ export function makeSteps(start: number, end: number, interval: number): Float64
 /** Checks cancellation and the timeout; cheap enough to call in inner loops (real check every 1024 calls unless forced). */
 export function checkAbort(q: QueryState, force = false): void {
   if (!force && (++q.checkCount & 1023) !== 0) return;
-  if (q.signal?.aborted) throw new PromQLError('canceled', 'query was canceled in expression evaluation');
-  if (Date.now() > q.deadline) throw new PromQLError('timeout', 'query timed out in expression evaluation');
+  if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
+  if (Date.now() > q.deadline) throw new PromQLError('timeout', QUERY_TIMEOUT_MESSAGE);
+}
+
+/**
+ * What to throw for a failed storage call (select, pushdown): a cancellation when the query's own
+ * signal fired, whatever the storage made of the abort; the storage's error otherwise.
+ */
+export function storageCallError(q: QueryState, err: unknown): unknown {
+  return q.signal?.aborted ? new PromQLError('canceled', QUERY_CANCELED_MESSAGE) : err;
 }
 
 export function tooManySamples(): PromQLError {
