@@ -22,7 +22,7 @@ import { formatFromContentType } from './textparse/parse.js';
 import { USER_AGENT } from '../version.js';
 
 export const ACCEPT_HEADER =
-  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,' + 'text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 export interface ScrapeResult {
   /**
