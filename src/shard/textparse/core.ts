@@ -98,7 +98,8 @@ export class ParserCore {
   readonly num = new NumberReader();
   text: string;
   readonly handler: ExpositionHandler;
-  om = false;
+  /** OpenMetrics (true) or text 0.0.4: fixed for the parser's life, one body is one format. */
+  readonly om: boolean;
   line = 0;
 
   readonly sample: Sample = {
@@ -176,12 +177,14 @@ export class ParserCore {
   // OpenMetrics: what only the end of the body can tell.
   sawEof = false;
   endedWithNewline = true;
-  /** Called when a family ends; set at construction by the format that needs it, so the core imports no format. */
-  endGroups: FamilyEndHook = noEndGroups;
+  /** Called when a family ends; given at construction by the format that needs it, so the core imports no format. */
+  readonly endGroups: FamilyEndHook;
 
-  constructor(text: string, handler: ExpositionHandler) {
+  constructor(text: string, handler: ExpositionHandler, om: boolean, endGroups: FamilyEndHook = noEndGroups) {
     this.text = text;
     this.handler = handler;
+    this.om = om;
+    this.endGroups = endGroups;
     this.labels = this.sample.labels;
   }
 

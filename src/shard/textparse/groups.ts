@@ -162,7 +162,7 @@ function reportFamily(p: ParserCore): void {
 
 export function endFamily(p: ParserCore): void {
   if (!p.famActive) return;
-  if (p.om) p.endGroups(p);
+  p.endGroups(p);
   if (!p.famReported) reportFamily(p);
   p.famActive = false;
 }

@@ -40,7 +40,6 @@ const MAX_EXEMPLAR_LABEL_CHARS = 128;
 const OM_TYPES = new Map<string, number>(TYPE_NAMES.map((name, t) => [name, t]));
 
 export function parseOpenMetrics(p: ParserCore, text: string): void {
-  p.om = true;
   p.text = text;
   p.sample.text = text;
   p.nextBackslash = -1;

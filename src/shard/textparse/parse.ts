@@ -41,8 +41,7 @@ export class ExpositionParser {
     private readonly format: ExpositionFormat,
     handler: ExpositionHandler,
   ) {
-    this.parser = new ParserCore('', handler);
-    if (format === 'openmetrics') this.parser.endGroups = endOmFamily;
+    this.parser = format === 'openmetrics' ? new ParserCore('', handler, true, endOmFamily) : new ParserCore('', handler, false);
   }
 
   push(text: string): void {

@@ -33,7 +33,6 @@ const TEXT_TYPES = new Map<string, number>([
   ['untyped', T_UNKNOWN],
 ]);
 export function parseText(p: ParserCore, text: string): void {
-  p.om = false;
   p.text = text;
   p.sample.text = text;
   p.nextBackslash = -1;
