@@ -33,7 +33,7 @@ import {
 } from '../../storage/interface.js';
 import { compareLabels, compareStrings } from '../../model/labels.js';
 import { goQuote } from '../../util/go-quote.js';
-import { unionLabelSets } from '../../storage/read.js';
+import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
@@ -484,7 +484,7 @@ export function parseMetadata(data: unknown, limitPerMetric: number): MetricMeta
       }
       const e = { type, help, unit: unit ?? '' };
       if (limitPerMetric > 0 && entries.length >= limitPerMetric) break;
-      if (!entries.some((x) => x.type === e.type && x.help === e.help && x.unit === e.unit)) entries.push(e);
+      if (!entries.some((x) => sameMetadata(x, e))) entries.push(e);
     }
     out.set(name, entries);
   }
