@@ -10,10 +10,10 @@ import { Hono, type Context } from 'hono';
 import type { DiscoveryLog } from '../query/discovery/target.js';
 import type { LabelMatcher } from '../model/labels.js';
 import { parseMetricSelector } from '../promql/parser.js';
-import { type Series, type Storage } from '../storage/interface.js';
+import { type Series } from '../storage/interface.js';
 import { compareLabels, labelsToString } from '../model/labels.js';
 import { methodNotAllowed } from './api/http-api.js';
-import { scopedStorage, type ScopedStorage } from '../storage/view.js';
+import { scopedStorage, type StorageSource } from '../storage/view.js';
 import { addStorageStats, requestStats } from './api/request-stats.js';
 import { federationText, type FederatedSample } from './federate-text.js';
 import { StorageUnavailableError } from '../errors.js';
@@ -21,7 +21,7 @@ import { StorageUnavailableError } from '../errors.js';
 export const CONTENT_TYPE_TEXT_004 = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface FederationDeps {
-  storage: Storage | (() => ScopedStorage);
+  storage: StorageSource;
   lookbackDeltaMs: number;
   /** Clock in ms since the epoch (default Date.now): federation evaluates at "now". */
   now?: () => number;

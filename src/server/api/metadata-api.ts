@@ -6,15 +6,15 @@
 // (in config order) and their targets gave them.
 
 import { Hono, type Context } from 'hono';
-import { type MetricMetadata, type MetricMetadataMap, type Storage } from '../../storage/interface.js';
+import { type MetricMetadata, type MetricMetadataMap } from '../../storage/interface.js';
 import { compareStrings } from '../../model/labels.js';
 import { errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
-import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { scopedStorage, type StorageSource } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface MetadataApiDeps {
-  storage: Storage | (() => ScopedStorage);
+  storage: StorageSource;
 }
 
 /** A number parameter of /metadata: -1 when absent, Prometheus's own text when not an integer. */

@@ -11,8 +11,7 @@
 
 import { Hono, type Context } from 'hono';
 import { RUNTIME_VERSION, VERSION } from '../../version.js';
-import { type Storage } from '../../storage/interface.js';
-import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { scopedStorage, type ScopedStorage, type StorageSource } from '../../storage/view.js';
 import { type Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
 import { documentedType, valueTypeOf } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
@@ -44,7 +43,7 @@ export { parseDurationNs, parseTimeMs } from './http-api.js';
 
 export interface QueryApiDeps {
   /** A fixed storage, or one made per query so its warnings reach that query's response. */
-  storage: Storage | (() => ScopedStorage);
+  storage: StorageSource;
   engine: Engine;
   /** Upper bound of a query's run time, also when `timeout` asks for more. Default 2m. */
   defaultTimeoutMs?: number;

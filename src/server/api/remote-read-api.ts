@@ -37,8 +37,8 @@ import { encodeFrame } from '../../remote/framing.js';
 import { ProtoWriter } from '../../remote/protobuf.js';
 import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { encodeXorChunk, SAMPLES_PER_CHUNK } from '../../remote/xor-chunk.js';
-import { type SelectHints, type Series, type Storage } from '../../storage/interface.js';
-import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { type SelectHints, type Series } from '../../storage/interface.js';
+import { scopedStorage, type ScopedStorage, type StorageSource } from '../../storage/view.js';
 import { StorageUnavailableError } from '../../errors.js';
 import { HttpError } from '../../errors.js';
 
@@ -47,7 +47,7 @@ const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 export interface RemoteReadDeps {
   /** A fixed storage, or one made per request (the fan-out's view, with its warnings). */
-  storage: Storage | (() => ScopedStorage);
+  storage: StorageSource;
   /** Samples per query in a SAMPLES answer; default 50,000,000 (Prometheus's default). 0: no limit. */
   maxSamples?: number;
   /** Target size of a streamed frame; default 1 MiB (Prometheus's --storage.remote.read-max-bytes-in-frame). */

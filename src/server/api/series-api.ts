@@ -27,14 +27,14 @@ import {
   timeParam,
   type Form,
 } from './http-api.js';
-import { scopedStorage, type ScopedStorage } from '../../storage/view.js';
+import { scopedStorage, type StorageSource } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { StorageUnavailableError, ApiError } from '../../errors.js';
 
 export interface SeriesApiDeps {
   /** A fixed storage, or one made per request so its warnings reach that request's response. */
-  storage: Storage | (() => ScopedStorage);
+  storage: StorageSource;
   /** Which Prometheus's rules apply where they differ (default prometheus-3). */
   semantics?: Semantics;
 }
