@@ -19,38 +19,15 @@ import { type Series } from '../../src/storage/interface.js';
 import { labelsToString } from '../../src/model/labels.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { DownstreamError } from '../../src/errors.js';
+import { eq, re, nre, DOWNSTREAM_MATCHER_SETS, DOWNSTREAM_TIME_RANGES } from '../support/matchers.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;
 const MIN = 60_000;
 
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
-const ne = (name: string, value: string): LabelMatcher => ({ type: '!=', name, value });
-const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });
-const nre = (name: string, value: string): LabelMatcher => ({ type: '!~', name, value });
+const MATCHER_SETS = DOWNSTREAM_MATCHER_SETS;
 
-const MATCHER_SETS: LabelMatcher[][] = [
-  [eq('__name__', 'http_requests_total')],
-  [eq('__name__', 'http_requests_total'), re('code', '5..'), ne('method', 'GET')],
-  [eq('job', 'sensors')],
-  [re('__name__', 'queue_length|up'), eq('job', 'web')],
-  [eq('__name__', 'cpu_seconds_total'), nre('instance', '10.0.0.[12]:9100')],
-  [eq('__name__', 'batch_processed_total')],
-  [re('__name__', 'request_duration_seconds_bucket'), eq('le', '+Inf')],
-  [eq('__name__', 'up'), re('job', '.*')], // a matcher that matches "" next to one that does not
-  [re('job', '.+')], // every series
-  [eq('__name__', 'no_such_metric')],
-];
-
-const TIME_RANGES: Array<[number, number]> = [
-  [T0, T_END], // exactly the data set
-  [T0 - 60 * MIN, T_END + 60 * MIN], // wider than the data
-  [T0 + 10 * MIN + 7_000, T0 + 40 * MIN], // cuts through, start between samples
-  [T0 + 3_599_999, T0 + 3_600_000], // 2 ms
-  [T0 + 30 * MIN, T0 + 30 * MIN], // a single instant
-  [T0 - 60 * MIN, T0 - 1], // before the data
-  [T_END + 1, T_END + 30 * MIN], // after the data
-];
+const TIME_RANGES = DOWNSTREAM_TIME_RANGES;
 
 function plain(series: Series[]): Array<{ labels: string; timestamps: number[]; values: string[] }> {
   // Values as strings so NaN compares equal and -0 / 0 are told apart only if printed differently.

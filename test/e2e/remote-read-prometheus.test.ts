@@ -25,39 +25,20 @@ import { type Series } from '../../src/storage/interface.js';
 import { labelsToString } from '../../src/model/labels.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
+import { eq, ne, re, nre, DOWNSTREAM_MATCHER_SETS, DOWNSTREAM_TIME_RANGES } from '../support/matchers.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;
 const MIN = 60_000;
 
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
-const ne = (name: string, value: string): LabelMatcher => ({ type: '!=', name, value });
-const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });
-const nre = (name: string, value: string): LabelMatcher => ({ type: '!~', name, value });
-
 const MATCHER_SETS: LabelMatcher[][] = [
-  [eq('__name__', 'http_requests_total')],
-  [eq('__name__', 'http_requests_total'), re('code', '5..'), ne('method', 'GET')],
-  [eq('job', 'sensors')],
-  [re('__name__', 'queue_length|up'), eq('job', 'web')],
-  [eq('__name__', 'cpu_seconds_total'), nre('instance', '10.0.0.[12]:9100')],
-  [eq('__name__', 'batch_processed_total')],
-  [re('__name__', 'request_duration_seconds_bucket'), eq('le', '+Inf')],
-  [eq('__name__', 'up'), re('job', '.*')], // a matcher that matches "" next to one that does not
-  [re('job', '.+')], // every series
-  [eq('__name__', 'no_such_metric')],
+  ...DOWNSTREAM_MATCHER_SETS,
   [eq('__name__', 'memory_usage_bytes'), ne('no_such_label', '')], // a label no series has
   [eq('__name__', 'temperature_celsius'), nre('instance', 'sensor-[0-4]')],
 ];
 
-const TIME_RANGES: Array<[number, number]> = [
-  [T0, T_END], // exactly the data set
-  [T0 - 60 * MIN, T_END + 60 * MIN], // wider than the data
-  [T0 + 10 * MIN + 7_000, T0 + 40 * MIN], // cuts through, start between samples
-  [T0 + 3_599_999, T0 + 3_600_000], // 2 ms
-  [T0 + 30 * MIN, T0 + 30 * MIN], // a single instant
-  [T0 - 60 * MIN, T0 - 1], // before the data
-  [T_END + 1, T_END + 30 * MIN], // after the data
+const TIME_RANGES: [number, number][] = [
+  ...DOWNSTREAM_TIME_RANGES,
   [T0 + 59 * MIN, T0 + 61 * MIN], // across a chunk boundary of most series (120 samples = 30 min)
 ];
 

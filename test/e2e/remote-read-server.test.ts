@@ -32,14 +32,11 @@ import { fixedQueryApi } from '../../src/server/query-layer-slot.js';
 import { createRemoteReadApi } from '../../src/server/api/remote-read-api.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { DownstreamError, StorageUnavailableError } from '../../src/errors.js';
+import { eq, ne, re } from '../support/matchers.js';
 
 const T0 = BACKFILL_START_MS;
 const T_END = BACKFILL_END_MS;
 const MIN = 60_000;
-
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
-const ne = (name: string, value: string): LabelMatcher => ({ type: '!=', name, value });
-const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });
 
 /** Values as bit patterns; a stale sample's value means nothing, so only its flag is compared. */
 function plain(series: Series[]) {

@@ -5,11 +5,8 @@ import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { type Series, type Storage } from '../../../src/storage/interface.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
-import type { LabelMatcher } from '../../../src/model/labels.js';
 import { GroupError, DownstreamError } from '../../../src/errors.js';
-
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
-const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });
+import { eq, re } from '../../support/matchers.js';
 
 /** A replica with samples every 15s in [0, 150s) except the skipped indexes. */
 function replica(series: Record<string, string>[], skip: number[] = [], offset = 0): MemoryStorage {

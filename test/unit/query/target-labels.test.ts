@@ -1,13 +1,11 @@
 // Labels that service discovery attaches to one target (src/query/target-labels.ts): every kind of
 // lookup sees them, and matchers on them are answered locally.
 import { describe, expect, it } from 'vitest';
-import type { LabelMatcher } from '../../../src/model/labels.js';
 import { type MetricMetadataMap } from '../../../src/storage/interface.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { withTargetLabels } from '../../../src/query/target-labels.js';
-
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
+import { eq } from '../../support/matchers.js';
 
 function target(): MemoryStorage {
   const m = new MemoryStorage();

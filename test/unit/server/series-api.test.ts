@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
 import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
-import type { LabelMatcher } from '../../../src/model/labels.js';
 import { type MetricMetadataMap, type Series, type Storage } from '../../../src/storage/interface.js';
 import { labelsToRecord } from '../../../src/model/labels.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
@@ -17,8 +16,8 @@ import { createFederation } from '../../../src/server/federate.js';
 import { goFormatFloatG } from '../../../src/server/federate-text.js';
 import { parseExposition } from '../../../src/shard/textparse/parse.js';
 import { GroupError } from '../../../src/errors.js';
+import { eq } from '../../support/matchers.js';
 
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
 const MIN = 60_000;
 const T0 = 1_700_000_000_000;
 

@@ -6,12 +6,9 @@ import { compareLabels, compareStrings, labelsFromRecord, labelsToSetString, lab
 import { goQuote } from '../../../src/util/go-quote.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { RegexError } from '../../../src/errors.js';
+import { eq, ne, re, nre } from '../../support/matchers.js';
 
 const L = labelsFromRecord;
-const eq = (name: string, value: string): LabelMatcher => ({ type: '=', name, value });
-const ne = (name: string, value: string): LabelMatcher => ({ type: '!=', name, value });
-const re = (name: string, value: string): LabelMatcher => ({ type: '=~', name, value });
-const nre = (name: string, value: string): LabelMatcher => ({ type: '!~', name, value });
 
 function fixture(): MemoryStorage {
   const s = new MemoryStorage();
