@@ -26,6 +26,7 @@ import { labelsToRecord } from '../../src/model/labels.js';
 import { createQueryLayer } from '../../src/server/query-layer.js';
 import { startApiServer, type ApiServer } from '../support/api-server.js';
 import { DownstreamError } from '../../src/errors.js';
+import { makeCert } from '../support/certs.js';
 
 const USER = 'promfront';
 const PASSWORD = 'tls-test-only-p4ss'; // test-only; its bcrypt hash is made below
@@ -44,38 +45,6 @@ function run(cmd: string, args: string[], what: string): string {
     );
   }
   return r.stdout;
-}
-
-/** A self-signed certificate (usable as its own CA) for the given subjectAltName. */
-function makeCert(name: string, san: string): { cert: string; key: string } {
-  const cert = join(tmp, `${name}.crt`);
-  const key = join(tmp, `${name}.key`);
-  run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      `subjectAltName=${san}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-    ],
-    'the TLS tests make certificates with openssl',
-  );
-  return { cert, key };
 }
 
 function bcryptHash(password: string): string {
@@ -138,9 +107,9 @@ function expectNoSecret(message: string, ...secrets: string[]): void {
 }
 
 beforeAll(async () => {
-  server = makeCert('server', 'IP:127.0.0.1,DNS:localhost,DNS:prom.example.internal');
-  other = makeCert('other', 'IP:127.0.0.1,DNS:localhost');
-  clientCert = makeCert('client', 'DNS:promfront.client');
+  server = makeCert(tmp, 'server', 'IP:127.0.0.1,DNS:localhost,DNS:prom.example.internal');
+  other = makeCert(tmp, 'other', 'IP:127.0.0.1,DNS:localhost');
+  clientCert = makeCert(tmp, 'client', 'DNS:promfront.client');
   const authWeb = join(tmp, 'web-auth.yml');
   writeFileSync(
     authWeb,
