@@ -166,7 +166,11 @@ function resolvePath(dir: string, p: string | undefined): string | undefined {
 /** Parses and checks a web config's text; relative file names are taken from `dir`. Throws ConfigError listing every problem. */
 export function parseWebConfigText(text: string, file: string, dir = dirname(file)): WebConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
+  if (doc.errors.length > 0)
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`),
+    );
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(top level): must be a mapping']);
   const result = webConfigSchema.safeParse(raw);
@@ -199,8 +203,7 @@ export function parseWebConfigText(text: string, file: string, dir = dirname(fil
   let tls: WebTlsConfig | undefined;
   const t = c.tls_server_config;
   // As exporter-toolkit's TLSConfig.IsEnabled: any certificate, key, CA or policy field turns TLS on.
-  const enabled =
-    t && [t.cert, t.key, t.client_ca, t.cert_file, t.key_file, t.client_ca_file, t.client_auth_type].some((v) => v !== undefined && v !== '');
+  const enabled = t && [t.cert, t.key, t.client_ca, t.cert_file, t.key_file, t.client_ca_file, t.client_auth_type].some((v) => v !== undefined && v !== '');
   if (t && enabled) {
     const where = 'tls_server_config';
     if (!t.cert && !t.cert_file) problems.push(`${where}: missing one of cert or cert_file`);
@@ -208,7 +211,11 @@ export function parseWebConfigText(text: string, file: string, dir = dirname(fil
     if (t.cert && t.cert_file) problems.push(`${where}: cert and cert_file are mutually exclusive`);
     if (t.key && t.key_file) problems.push(`${where}: key and key_file are mutually exclusive`);
     if (t.client_ca && t.client_ca_file) problems.push(`${where}: client_ca and client_ca_file are mutually exclusive`);
-    const policy = !t.client_auth_type ? 'NoClientCert' : t.client_auth_type === 'RequireClientCert' ? 'RequireAnyClientCert' : (t.client_auth_type as ClientAuthType);
+    const policy = !t.client_auth_type
+      ? 'NoClientCert'
+      : t.client_auth_type === 'RequireClientCert'
+        ? 'RequireAnyClientCert'
+        : (t.client_auth_type as ClientAuthType);
     if ((t.client_ca || t.client_ca_file) && policy === 'NoClientCert') {
       problems.push(`${where}: client CA's have been configured without a Client Auth Policy (set client_auth_type, e.g. RequireAndVerifyClientCert)`);
     }

@@ -44,13 +44,7 @@ export function applySocketIdleTimeout(server: Server, queryTimeoutMs: number | 
 }
 
 /** Starts listening: HTTPS when the guard's settings have TLS, else HTTP; the guard watches the handshakes. */
-export function listen(
-  app: Hono<{ Bindings: HttpBindings }>,
-  guard: WebGuard,
-  host: string,
-  port: number,
-  queryTimeoutMs: number | undefined,
-): Server {
+export function listen(app: Hono<{ Bindings: HttpBindings }>, guard: WebGuard, host: string, port: number, queryTimeoutMs: number | undefined): Server {
   const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
   const https = guard.httpsOptions();
   const server = (

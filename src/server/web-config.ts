@@ -124,6 +124,8 @@ export class WebGuard {
   private rateLimited = 0;
   private readonly tlsFailures = { handshake: 0, client_certificate: 0 };
   private server: HttpsServer | undefined;
+  /** bcrypt comparisons run (not answered from the cache). */
+  bcryptRuns = 0;
 
   constructor(
     private current: WebSettings | undefined,
@@ -216,13 +218,14 @@ export class WebGuard {
       if (outgoing) for (const [k, v] of headers) outgoing.setHeader(k, v);
       if (!this.takeToken(s)) {
         this.rateLimited++;
-        return c.text('Too Many Requests\n', 429, Object.fromEntries(headers));
+        return c.text('Too Many Requests\n', 429, { ...Object.fromEntries(headers), 'X-Content-Type-Options': 'nosniff' });
       }
       if (s.config.users.size > 0) {
         const failure = await this.authenticate(s, c.req.header('authorization'));
         if (failure) {
           this.authFailures[failure]++;
-          return c.text('Unauthorized\n', 401, { ...Object.fromEntries(headers), 'WWW-Authenticate': 'Basic' });
+          // As Go's http.Error, which exporter-toolkit answers with.
+          return c.text('Unauthorized\n', 401, { ...Object.fromEntries(headers), 'X-Content-Type-Options': 'nosniff', 'WWW-Authenticate': 'Basic' });
         }
       }
       await next();
@@ -276,6 +279,7 @@ export class WebGuard {
       // Whoever waited for the same credentials finds the answer ready.
       const cached = this.authCache.get(key);
       if (cached !== undefined) return cached;
+      this.bcryptRuns++;
       // bcryptjs's async compare works in slices between event-loop turns, so a cost-12 hash
       // does not hold up shard scrapes or health checks.
       return bcrypt.compare(pass, hash).catch(() => false);
@@ -320,4 +324,3 @@ export function parseBasicAuth(header: string | undefined): { user: string; pass
   if (colon < 0) return undefined;
   return { user: text.slice(0, colon), pass: text.slice(colon + 1) };
 }
-
