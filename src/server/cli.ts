@@ -186,13 +186,15 @@ async function run(file: string, config: Config, levelFlag: string | undefined, 
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await runtime.ready();
   let stop: (signal: string) => void = () => process.exit(0);
-  const app = createApp({
-    ...runtime.appDeps(),
-    lifecycle: web.lifecycle,
-    quit: () => stop('/-/quit'),
-    guard: web.settings ? guard.middleware() : undefined,
-    extraMetrics: web.settings ? () => guard.metrics() : undefined,
-  });
+  // Added onto the runtime's deps, not spread: its `shard` is a getter read on every request.
+  const app = createApp(
+    Object.assign(runtime.appDeps(), {
+      lifecycle: web.lifecycle,
+      quit: () => stop('/-/quit'),
+      guard: web.settings ? guard.middleware() : undefined,
+      extraMetrics: web.settings ? () => guard.metrics() : undefined,
+    }),
+  );
   // Registered before listening: SIGHUP's default action would end the process.
   process.on('SIGHUP', () => void runtime.reload().catch(() => undefined)); // the runtime logs the outcome
   const { host, port } = parseListen(config.listen);
