@@ -371,6 +371,61 @@ describe('reloading the web config and the lifecycle endpoints with --web.enable
   });
 });
 
+describe('client-certificate policies Node checks after the handshake, and reloads that change the policy', () => {
+  let proxy: ProxyProcess;
+  let dir: string;
+  let webFile: string;
+  let server: CertFiles;
+  let client: CertFiles;
+  let stranger: CertFiles;
+  const write = (lines: string[]) => writeFileSync(webFile, ['tls_server_config:', '  cert_file: server.crt', '  key_file: server.key', ...lines].join('\n'));
+  const healthy = async (cert?: CertFiles) => (await ask(`${proxy.url}/-/healthy`, { ca: server.cert, cert }).catch(() => ({ status: 0 }))).status;
+  const reloaded = async () => {
+    const before = (proxy.logs().match(/completed loading of configuration file/g) ?? []).length;
+    proxy.child.kill('SIGHUP');
+    await waitFor(async () => (proxy.logs().match(/completed loading of configuration file/g) ?? []).length > before, 10_000, 'SIGHUP reload');
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'promfront-web-policy-'));
+    webFile = join(dir, 'web.yml');
+    server = makeCert(dir, 'server', 'IP:127.0.0.1');
+    client = makeCert(dir, 'client', 'DNS:prometheus.client');
+    stranger = makeCert(dir, 'stranger', 'DNS:stranger.example');
+    write(['  client_auth_type: RequireAnyClientCert', '  client_allowed_sans: [prometheus.client]']);
+    proxy = await startProxy((listen) => `listen: ${listen}\nlog_level: info\n`, {
+      args: [`--web.config.file=${webFile}`],
+      scheme: 'https',
+      healthy: async (url) => (await ask(`${url}/-/healthy`, { ca: server.cert, cert: client }).catch(() => ({ status: 0 }))).status === 200,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('RequireAnyClientCert with client_allowed_sans: no certificate and a certificate without an allowed SAN are refused, an unverified one with it passes', async () => {
+    expect(await healthy()).toBe(0);
+    expect(await healthy(stranger)).toBe(0);
+    // Self-signed and in no CA: RequireAnyClientCert does not verify, only the SAN list decides.
+    expect(await healthy(client)).toBe(200);
+    const metrics = await ask(`${proxy.url}/metrics`, { ca: server.cert, cert: client });
+    expect(metrics.body).toMatch(/^promfront_web_tls_refused_total\{reason="client_certificate"\} 2$/m);
+  });
+
+  it('a reload to NoClientCert admits clients without a certificate; one to RequireAndVerifyClientCert refuses them again in the handshake', async () => {
+    write([]);
+    await reloaded();
+    expect(await healthy()).toBe(200);
+    write(['  client_auth_type: RequireAndVerifyClientCert', '  client_ca_file: client.crt']);
+    await reloaded();
+    expect(await healthy()).toBe(0);
+    expect(await healthy(stranger)).toBe(0);
+    expect(await healthy(client)).toBe(200);
+  });
+});
+
 describe('check-config --web.config.file and start-up with a broken web config', () => {
   it('validates the web config with its certificates and exits 2 naming every problem', () => {
     const dir = mkdtempSync(join(tmpdir(), 'promfront-web-check-'));
