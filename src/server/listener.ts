@@ -26,6 +26,11 @@ export const REQUEST_TIMEOUT_MS = 5 * 60_000;
  * paying a new TCP and TLS handshake per scrape; short enough that idle sockets do not pile up.
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 2 * 60_000 + 5_000;
+/**
+ * How often Node checks connections against the two limits above (its default 30 s would let a
+ * header trickle run to 90 s); one pass over the open connections every 5 s costs nothing.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 5_000;
 /** The floor of the socket idle timeout (see socketIdleTimeoutMs). */
 export const MIN_SOCKET_IDLE_MS = 5 * 60_000;
 
@@ -45,7 +50,12 @@ export function applySocketIdleTimeout(server: Server, queryTimeoutMs: number | 
 
 /** Starts listening: HTTPS when the guard's settings have TLS, else HTTP; the guard watches the handshakes. */
 export function listen(app: Hono<{ Bindings: HttpBindings }>, guard: WebGuard, host: string, port: number, queryTimeoutMs: number | undefined): Server {
-  const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
+  const timeouts = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
   const https = guard.httpsOptions();
   const server = (
     https
