@@ -8,7 +8,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { compress } from 'hono/compress';
 import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
-import { renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
+import { Exposition, renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
   /** Read on every request: a config reload may replace the service (pass a getter then). */
@@ -106,12 +106,12 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     app.all('/federate', dispatch);
   }
 
-  registerLifecycle(app, deps);
+  const lifecycleMetrics = registerLifecycle(app, deps);
 
   app.get('/metrics', (c) => {
     const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
     const query = deps.queryMetrics?.() ?? '';
-    const extra = deps.extraMetrics?.() ?? '';
+    const extra = lifecycleMetrics() + (deps.extraMetrics?.() ?? '');
     return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
   });
   app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
@@ -132,7 +132,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
  * with the reason the config was refused, /-/quit says goodbye and the process stops as on
  * SIGTERM; without it both answer 403. GET is 405 either way.
  */
-function registerLifecycle(app: Hono<{ Bindings: HttpBindings }>, deps: AppDeps): void {
+function registerLifecycle(app: Hono<{ Bindings: HttpBindings }>, deps: AppDeps): () => string {
+  let refused = 0;
   const text = (c: Context, body: string, status: 200 | 403 | 405) => c.body(body, status, { 'Content-Type': 'text/plain; charset=utf-8' });
   if (deps.lifecycle) {
     const reload = deps.reload;
@@ -159,11 +160,21 @@ function registerLifecycle(app: Hono<{ Bindings: HttpBindings }>, deps: AppDeps)
       return text(c, 'Requesting termination... Goodbye!', 200);
     });
   } else {
-    const forbidden = (c: Context) => text(c, 'Lifecycle API is not enabled.', 403);
+    const forbidden = (c: Context) => {
+      refused++;
+      return text(c, 'Lifecycle API is not enabled.', 403);
+    };
     app.on(['POST', 'PUT'], '/-/reload', forbidden);
     app.on(['POST', 'PUT'], '/-/quit', forbidden);
   }
   const onlyPostPut = (c: Context) => text(c, 'Only POST or PUT requests allowed', 405);
   app.get('/-/reload', onlyPostPut);
   app.get('/-/quit', onlyPostPut);
+  return () => {
+    const e = new Exposition();
+    e.family('promfront_lifecycle_refused_total', 'counter', 'POST/PUT /-/reload and /-/quit refused with 403 because --web.enable-lifecycle is not set.', [
+      [{}, refused],
+    ]);
+    return e.toString();
+  };
 }

@@ -148,6 +148,7 @@ describe('lifecycle endpoints', () => {
     }
     await new Promise((r) => setImmediate(r));
     expect({ reloads, quits }).toEqual({ reloads: 0, quits: 0 });
+    expect(await (await app.request('/metrics')).text()).toMatch(/^promfront_lifecycle_refused_total 4$/m);
   });
 
   it('with it: /-/reload reloads (500 with the reason when refused), /-/quit says goodbye once and quits once', async () => {
