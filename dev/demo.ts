@@ -169,7 +169,8 @@ async function main(): Promise<void> {
   const proxyUrl = `http://${HOST}:${proxyPort}`;
   if (!fs.existsSync(proxyCmd)) await fatal(`the proxy launcher ${proxyCmd} does not exist`);
   const logFd = fs.openSync(proxyLog, 'a');
-  proxy = spawn(proxyCmd, [`--config=${configFile}`], { cwd: root, stdio: ['ignore', logFd, logFd] });
+  // --web.enable-lifecycle: step 4 reloads it over /-/reload.
+  proxy = spawn(proxyCmd, [`--config=${configFile}`, '--web.enable-lifecycle'], { cwd: root, stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   proxy.once('error', (err) => void fatal(`cannot start ${proxyCmd}: ${err.message}`));
   trackChild(proxy);

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError } from '../errors.js';
 
-function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   const out: string[] = [];
   for (const issue of issues) {
     // A union of string|number reports both branches; show what the user has to write instead.

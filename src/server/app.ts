@@ -1,13 +1,14 @@
-// The one HTTP app of the process: shard endpoints, /metrics, /status, health and readiness, reload,
-// and the query layer's routes handed to whichever layer is current (query-layer-slot.ts).
+// The one HTTP app of the process: shard endpoints, /metrics, /status, health and readiness, the
+// lifecycle endpoints (reload, quit), and the query layer's routes handed to whichever layer is
+// current (query-layer-slot.ts); all of them behind the web config's guard when there is one.
 
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { compress } from 'hono/compress';
 import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
-import { renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
+import { Exposition, renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
   /** Read on every request: a config reload may replace the service (pass a getter then). */
@@ -23,6 +24,14 @@ export interface AppDeps {
   queryStatus?: () => unknown;
   /** Reloads the config file (POST/PUT /-/reload); rejects with the reason the new one was refused. */
   reload?: () => Promise<void>;
+  /** --web.enable-lifecycle: without it POST/PUT /-/reload and /-/quit answer 403, as Prometheus. */
+  lifecycle?: boolean;
+  /** Shuts the process down cleanly (POST/PUT /-/quit); called once the answer is sent. */
+  quit?: () => void;
+  /** In front of every route (--web.config.file: headers, rate limit, basic auth). */
+  guard?: MiddlewareHandler<{ Bindings: HttpBindings }>;
+  /** Further families for /metrics (the guard's counters). */
+  extraMetrics?: () => string;
   /** The outcome of the last reload, for /metrics. */
   reloadStatus?: () => ReloadStatus;
   startedAt: number;
@@ -35,6 +44,9 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     const key = `${shard} ${code}`;
     counters.requests.set(key, (counters.requests.get(key) ?? 0) + 1);
   };
+
+  // First of all, so that no path (shard bodies included) is served without it.
+  if (deps.guard) app.use('*', deps.guard);
 
   // Shard bodies are prebuilt, gzip included: they bypass the compress middleware and Hono's
   // Response plumbing and go straight to the socket.
@@ -94,24 +106,13 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     app.all('/federate', dispatch);
   }
 
-  if (deps.reload) {
-    const reload = deps.reload;
-    // Prometheus's lifecycle endpoint: an empty 200, or 500 with the reason the config was refused.
-    app.on(['POST', 'PUT'], '/-/reload', async (c) => {
-      try {
-        await reload();
-        return c.body(null, 200);
-      } catch (err) {
-        return c.text(`failed to reload config: ${(err as Error).message}\n`, 500, { 'X-Content-Type-Options': 'nosniff' });
-      }
-    });
-    app.get('/-/reload', (c) => c.text('Only POST or PUT requests allowed', 405));
-  }
+  const lifecycleMetrics = registerLifecycle(app, deps);
 
   app.get('/metrics', (c) => {
     const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
     const query = deps.queryMetrics?.() ?? '';
-    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
+    const extra = lifecycleMetrics() + (deps.extraMetrics?.() ?? '');
+    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
   });
   app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
@@ -124,4 +125,56 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   app.notFound((c) => c.text(`404 page not found: ${c.req.path}\n`, 404));
   app.onError((err, c) => c.text(`internal error: ${err.message}\n`, 500));
   return app;
+}
+
+/**
+ * Prometheus's lifecycle endpoints (web.go): with the flag, /-/reload answers an empty 200 or 500
+ * with the reason the config was refused, /-/quit says goodbye and the process stops as on
+ * SIGTERM; without it both answer 403. GET is 405 either way.
+ */
+function registerLifecycle(app: Hono<{ Bindings: HttpBindings }>, deps: AppDeps): () => string {
+  let refused = 0;
+  const text = (c: Context, body: string, status: 200 | 403 | 405) => c.body(body, status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  if (deps.lifecycle) {
+    const reload = deps.reload;
+    app.on(['POST', 'PUT'], '/-/reload', async (c) => {
+      if (!reload) return c.body(null, 200);
+      try {
+        await reload();
+        return c.body(null, 200);
+      } catch (err) {
+        return c.text(`failed to reload config: ${(err as Error).message}\n`, 500, { 'X-Content-Type-Options': 'nosniff' });
+      }
+    });
+    let quitting = false;
+    app.on(['POST', 'PUT'], '/-/quit', (c) => {
+      if (quitting) return text(c, 'Termination already in progress.', 200);
+      quitting = true;
+      const quit = deps.quit;
+      if (quit) {
+        // Stop only once the goodbye has left, so the caller gets it.
+        const out = c.env?.outgoing as HttpBindings['outgoing'] | undefined;
+        if (out) out.once('finish', quit);
+        else setImmediate(quit);
+      }
+      return text(c, 'Requesting termination... Goodbye!', 200);
+    });
+  } else {
+    const forbidden = (c: Context) => {
+      refused++;
+      return text(c, 'Lifecycle API is not enabled.', 403);
+    };
+    app.on(['POST', 'PUT'], '/-/reload', forbidden);
+    app.on(['POST', 'PUT'], '/-/quit', forbidden);
+  }
+  const onlyPostPut = (c: Context) => text(c, 'Only POST or PUT requests allowed', 405);
+  app.get('/-/reload', onlyPostPut);
+  app.get('/-/quit', onlyPostPut);
+  return () => {
+    const e = new Exposition();
+    e.family('promfront_lifecycle_refused_total', 'counter', 'POST/PUT /-/reload and /-/quit refused with 403 because --web.enable-lifecycle is not set.', [
+      [{}, refused],
+    ]);
+    return e.toString();
+  };
 }

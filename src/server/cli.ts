@@ -1,12 +1,13 @@
 // The command line: `./proxy` (run), `generate-config`, `check-config`, `scrape-config`,
 // `--version`. Every config mistake is listed with its path and exit code 2, never a stack trace.
 
-import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { createApp } from './app.js';
+import { applySocketIdleTimeout, listen } from './listener.js';
+import { describeWebSettings, loadWebSettings, WebGuard, type WebSettings } from './web-config.js';
 import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
@@ -15,11 +16,14 @@ import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
 
 const USAGE: Record<string, string> = {
-  run: `Usage: proxy --config=FILE [--log.level=LEVEL]
+  run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--web.config.file=FILE] [--web.enable-lifecycle]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
-server groups. SIGHUP or POST /-/reload reloads the config file.
+server groups. SIGHUP reloads the config file (and the web config file).
+  --web.config.file      TLS, basic auth and response headers of the listener, in the format of
+                         Prometheus's web configuration file (exporter-toolkit)
+  --web.enable-lifecycle enable POST/PUT /-/reload and /-/quit (without it they answer 403)
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -31,10 +35,10 @@ Run "proxy COMMAND --help" for a command's options; "proxy --version" prints the
 
 Prints a commented sample config to standard output.
 `,
-  'check-config': `Usage: proxy check-config --config=FILE
+  'check-config': `Usage: proxy check-config --config=FILE [--web.config.file=WEBFILE]
 
-Validates FILE. Exits 0 when it is valid; otherwise prints every problem as
-"path.to.field: what is wrong" and exits 2.
+Validates FILE, and WEBFILE with the certificates it names (either may be given alone). Exits 0
+when they are valid; otherwise prints every problem as "path.to.field: what is wrong" and exits 2.
 `,
   'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K] [--target=HOST:PORT]
 
@@ -78,6 +82,8 @@ export async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string' },
         'log.level': { type: 'string' },
+        'web.config.file': { type: 'string' },
+        'web.enable-lifecycle': { type: 'boolean' },
         shard: { type: 'string' },
         target: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -103,9 +109,13 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(SAMPLE_CONFIG);
       return;
     case 'check-config': {
-      const config = loadOrExit(values.config as string | undefined);
-      const shards = config.shard ? `${config.shard.num_shards} shards, ${config.shard.sources.length} sources` : 'no shard section';
-      process.stdout.write(`${values.config}: valid (${shards})\n`);
+      const webFile = values['web.config.file'] as string | undefined;
+      if (values.config !== undefined || webFile === undefined) {
+        const config = loadOrExit(values.config as string | undefined);
+        const shards = config.shard ? `${config.shard.num_shards} shards, ${config.shard.sources.length} sources` : 'no shard section';
+        process.stdout.write(`${values.config}: valid (${shards})\n`);
+      }
+      if (webFile !== undefined) process.stdout.write(`${webFile}: valid web config (${describeWebSettings(webSettingsOrExit(webFile)!)})\n`);
       return;
     }
     case 'scrape-config': {
@@ -123,24 +133,72 @@ export async function main(argv: string[]): Promise<void> {
     }
     default: {
       const file = values.config as string | undefined;
-      await run(file!, loadOrExit(file), values['log.level'] as string | undefined);
+      const config = loadOrExit(file);
+      const webFile = values['web.config.file'] as string | undefined;
+      await run(file!, config, values['log.level'] as string | undefined, {
+        file: webFile,
+        settings: webSettingsOrExit(webFile),
+        lifecycle: values['web.enable-lifecycle'] === true,
+      });
     }
   }
 }
 
+/** The web config with its certificates, or undefined without --web.config.file; exits 2 when it is broken. */
+function webSettingsOrExit(file: string | undefined): WebSettings | undefined {
+  if (file === undefined) return undefined;
+  if (file === '') fail('error: --web.config.file must name a file');
+  try {
+    return loadWebSettings(file);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+interface WebOptions {
+  file: string | undefined;
+  settings: WebSettings | undefined;
+  lifecycle: boolean;
+}
+
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-async function run(file: string, config: Config, levelFlag: string | undefined): Promise<void> {
+async function run(file: string, config: Config, levelFlag: string | undefined, web: WebOptions): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
-  const runtime = new Runtime({ file, config, log, levelFlag });
+  const guard = new WebGuard(web.settings, log.child({ component: 'web' }));
+  let server: ReturnType<typeof listen> | undefined;
+  // The web config is re-read with the config file; either being broken refuses the reload whole.
+  const prepareReload = (next: Config) => {
+    if (web.file === undefined) return () => false;
+    const settings = loadWebSettings(web.file);
+    const why = guard.checkSwap(settings);
+    if (why) throw new ConfigError(web.file, [why]);
+    return () => {
+      const changed = !isDeepStrictEqual(settings, guard.settings);
+      guard.swap(settings);
+      if (server) applySocketIdleTimeout(server, next.query?.timeout);
+      return changed;
+    };
+  };
+  const runtime = new Runtime({ file, config, log, levelFlag, prepareReload });
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await runtime.ready();
-  const app = createApp(runtime.appDeps());
+  let stop: (signal: string) => void = () => process.exit(0);
+  // Added onto the runtime's deps, not spread: its `shard` is a getter read on every request.
+  const app = createApp(
+    Object.assign(runtime.appDeps(), {
+      lifecycle: web.lifecycle,
+      quit: () => stop('/-/quit'),
+      guard: web.settings ? guard.middleware() : undefined,
+      extraMetrics: web.settings ? () => guard.metrics() : undefined,
+    }),
+  );
   // Registered before listening: SIGHUP's default action would end the process.
   process.on('SIGHUP', () => void runtime.reload().catch(() => undefined)); // the runtime logs the outcome
   const { host, port } = parseListen(config.listen);
-  const server = serve({ fetch: app.fetch, hostname: host, port });
+  server = listen(app, guard, host, port, config.query?.timeout);
   server.on('error', (err: NodeJS.ErrnoException) => {
     log.fatal({ err: err.message }, `cannot listen on ${config.listen}`);
     process.exit(1);
@@ -149,6 +207,9 @@ async function run(file: string, config: Config, levelFlag: string | undefined):
     log.info(
       {
         listen: config.listen,
+        tls: web.settings?.tls !== undefined,
+        basic_auth: (web.settings?.config.users.size ?? 0) > 0,
+        lifecycle: web.lifecycle,
         shards: config.shard?.num_shards ?? 0,
         sources: config.shard?.sources.length ?? 0,
         server_groups: config.query?.server_groups.length ?? 0,
@@ -159,11 +220,12 @@ async function run(file: string, config: Config, levelFlag: string | undefined):
   await runtime.start();
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const listening = server;
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    server.close();
+    listening.close();
     void runtime.stop().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
   };

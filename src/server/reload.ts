@@ -5,7 +5,8 @@
 //   running finish on the old layer, whose downstream pools close when they are done;
 // - a changed shard section gets a new ShardService, which takes over from the running one only
 //   after its first cycle, so shard endpoints never fall back to 503 in between;
-// - log_level applies at once; a new listen address only after a restart (a warning says so).
+// - log_level applies at once; a new listen address only after a restart (a warning says so);
+// - the web config (--web.config.file) is re-read with it: refused as a whole if it is broken.
 
 import type { HttpBindings } from '@hono/node-server';
 import { isDeepStrictEqual } from 'node:util';
@@ -29,6 +30,12 @@ export interface RuntimeOptions {
   log: Logger;
   /** --log.level: when given it wins over the file's log_level, also after a reload. */
   levelFlag?: string;
+  /**
+   * Loads and checks what a reload re-reads besides the config file (the web config); throws to
+   * refuse the reload. The function it returns applies it once the reload succeeds and says
+   * whether anything changed.
+   */
+  prepareReload?: (next: Config) => () => boolean;
 }
 
 interface ShardSlot {
@@ -121,8 +128,10 @@ export class Runtime {
     let layer: QueryLayer | undefined;
     let shard: ShardSlot | undefined;
     const queryChanged = () => !isDeepStrictEqual(next.query, this.config.query);
+    let commitOther: (() => boolean) | undefined;
     try {
       next = loadConfigFile(file);
+      commitOther = this.opts.prepareReload?.(next);
       // Everything new is built before anything is swapped: a failure leaves the running config whole.
       if (queryChanged() && next.query) {
         layer = this.newQueryLayer(next);
@@ -145,6 +154,7 @@ export class Runtime {
       changed.push('query');
     }
     if (this.replaceShard(next.shard, shard)) changed.push('shard');
+    if (commitOther?.()) changed.push('web_config');
     if (next.log_level !== this.config.log_level) {
       changed.push('log_level');
       if (this.opts.levelFlag === undefined) this.log.level = next.log_level;

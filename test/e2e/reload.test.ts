@@ -331,7 +331,9 @@ describe('config reload of a running proxy', () => {
     upCount = await direct('count(up)');
     upOffsetCount = await direct('count(up offset 1m)');
     expect(upCount).toBeGreaterThan(0);
-    proxy = await startProxy((listen) => render(listen, { groups: [{ name: 'a', target: promTarget(), labels: { group: 'a' } }] }));
+    proxy = await startProxy((listen) => render(listen, { groups: [{ name: 'a', target: promTarget(), labels: { group: 'a' } }] }), {
+      args: ['--web.enable-lifecycle'],
+    });
     await waitFor(async () => (await shardStatus(0)) === 200, 20_000, 'first shard cycle');
   }, 180_000);
 

@@ -38,14 +38,26 @@ export interface ProxyProcess {
   stop(): Promise<void>;
 }
 
+export interface StartProxyOptions {
+  /** More command-line arguments, e.g. --web.enable-lifecycle or --web.config.file=... */
+  args?: string[];
+  /** https: for a proxy serving TLS (--web.config.file with tls_server_config). */
+  scheme?: 'http' | 'https';
+  /**
+   * Whether the proxy answers: by default a plain GET of /-/healthy with status 200. A proxy
+   * behind TLS or basic auth needs its own probe (given the proxy's base URL).
+   */
+  healthy?: (url: string) => Promise<boolean>;
+}
+
 /** Starts `./proxy --config=...` with `listen` set to a free loopback port; waits for /-/healthy. */
-export async function startProxy(configBody: (listen: string) => string): Promise<ProxyProcess> {
+export async function startProxy(configBody: (listen: string) => string, opts: StartProxyOptions = {}): Promise<ProxyProcess> {
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'promfront-proxy-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, configBody(listen));
-  const child = spawn(PROXY, [`--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PROXY, [`--config=${configFile}`, ...(opts.args ?? [])], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();
@@ -53,13 +65,14 @@ export async function startProxy(configBody: (listen: string) => string): Promis
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const url = `http://${listen}`;
+  const url = `${opts.scheme ?? 'http'}://${listen}`;
+  const healthy = opts.healthy ?? ((u: string) => answers200(`${u}/-/healthy`));
   let exited = false;
   child.on('exit', () => (exited = true));
   await waitFor(
     async () => {
       if (exited) throw new Error(`proxy exited early:\n${out}`);
-      return answers200(`${url}/-/healthy`);
+      return healthy(url);
     },
     30_000,
     'proxy /-/healthy',
