@@ -179,7 +179,9 @@ export class FanoutStorage {
           )
         ).slice(),
       labelNames: async (matchers, startMs, endMs, signal) =>
-        (await once(`names\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.labelNames(warnings, matchers, startMs, endMs, signal))).slice(),
+        (
+          await once(`names\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.labelNames(warnings, matchers, startMs, endMs, signal))
+        ).slice(),
       labelValues: async (name, matchers, startMs, endMs, signal) =>
         (
           await once(`values\u0000${name}\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () =>
@@ -187,7 +189,9 @@ export class FanoutStorage {
           )
         ).slice(),
       series: async (matchers, startMs, endMs, signal) =>
-        (await once(`series\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.series(warnings, matchers, startMs, endMs, signal))).slice(),
+        (
+          await once(`series\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.series(warnings, matchers, startMs, endMs, signal))
+        ).slice(),
       metadata: (metric, limitPerMetric, signal) => this.metadata(warnings, metric, limitPerMetric, signal),
       pushdown: (req, signal) =>
         once(
@@ -471,7 +475,7 @@ export class FanoutStorage {
     const hedge = g.spec.hedge;
     const t0 = performance.now();
     return new Promise((resolve) => {
-      const out: (PromiseSettledResult<T> & { hedgedFor?: string })[] = new Array(calls.length);
+      const out = new Array<PromiseSettledResult<T> & { hedgedFor?: string }>(calls.length);
       const done = new Array<boolean>(calls.length).fill(false);
       let pending = calls.length;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -501,12 +505,12 @@ export class FanoutStorage {
           });
         }, waitMs);
       };
-      calls.forEach((c, i) =>
+      calls.forEach((c, i) => {
         c.promise.then(
           (value) => settle(i, { status: 'fulfilled', value }),
           (reason: unknown) => settle(i, { status: 'rejected', reason }),
-        ),
-      );
+        );
+      });
     });
   }
 
