@@ -135,6 +135,10 @@ interface TargetFailure {
 /** Result of one group for one request: undefined value when the group was pruned. */
 type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
 
+/** The widest time range a select is sent downstream with (see select). */
+const SELECT_MIN_MS = Math.max(MIN_TIME_MS, Number.MIN_SAFE_INTEGER);
+const SELECT_MAX_MS = Math.min(MAX_TIME_MS, Number.MAX_SAFE_INTEGER);
+
 const NO_TARGETS = 'no targets: service discovery currently finds none';
 
 export class FanoutStorage {
@@ -219,11 +223,12 @@ export class FanoutStorage {
     hints: SelectHints | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Series[]> {
-    // No server stores samples outside the API's time range, and some refuse such a request: a
-    // range wholly outside it is empty without asking, one reaching outside it is cut to it.
-    if (endMs < MIN_TIME_MS || startMs > MAX_TIME_MS || startMs > endMs) return [];
-    startMs = Math.max(startMs, MIN_TIME_MS);
-    endMs = Math.min(endMs, MAX_TIME_MS);
+    // No server stores samples outside the API's time range (nor past 2^53 ms, some 285,000 years,
+    // which remote read's int64 fields cannot carry from a double): a range wholly outside it is
+    // empty without asking, one reaching outside it is cut to it. time=9e18 asks for 9e21 ms.
+    if (endMs < SELECT_MIN_MS || startMs > SELECT_MAX_MS || startMs > endMs) return [];
+    startMs = Math.max(startMs, SELECT_MIN_MS);
+    endMs = Math.min(endMs, SELECT_MAX_MS);
     const outcomes = await this.fanout(matchers, (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig), signal);
     for (const { group: g, outcome } of outcomes) {
       if (outcome.pruned || outcome.results.length === 0) continue;
