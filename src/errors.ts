@@ -284,8 +284,37 @@ export class TimeoutError extends PromfrontError {
   readonly code: string = 'PROMFRONT_TIMEOUT';
 }
 
+/**
+ * A replica left out of its group's answer: its twin answered and it did not within the hedge
+ * wait (fanout.ts). Only a warning reaches the client; the message names the wait.
+ */
+export class HedgedOutError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_HEDGED_OUT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'HedgedOutError';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // server
+
+/**
+ * An endpoint without a `timeout` parameter (/series, /labels, /label/../values, /metadata,
+ * /federate, remote read) ran past the query timeout. Prometheus runs these under the request's
+ * context, and a context that expires reads "context deadline exceeded" (Go's context package);
+ * api.go answers that as "execution" (422), federate and remote read as a plain-text 500.
+ */
+export class DeadlineExceededError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_DEADLINE_EXCEEDED';
+  constructor() {
+    super(DEADLINE_EXCEEDED_MESSAGE);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+/** Go's context.DeadlineExceeded text. */
+export const DEADLINE_EXCEEDED_MESSAGE = 'context deadline exceeded';
 
 /** The errorType values of Prometheus's API that promfront answers with. */
 export type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable';

@@ -233,7 +233,15 @@ export const serverGroupSchema = z
     /** Samples of two replicas closer than this are the same scrape. */
     anti_affinity: duration.default(parseDuration('10s')),
     ignore_error: z.boolean().default(false),
+    /** Default: the query timeout; half of it for an ignore_error group (docs/reliability.d/deadlines.md). */
     timeout: duration.optional(),
+    /**
+     * Hedging (docs/merge-rules.md): once one replica answered, the others get
+     * max(hedge_min_wait, hedge_latency_factor x its latency) more, then are left out with a warning.
+     */
+    hedge: z.boolean().default(true),
+    hedge_min_wait: duration.default(parseDuration('1s')),
+    hedge_latency_factor: z.number().min(0).max(1000).default(3),
     /**
      * Read samples through Prometheus's remote-read protocol (true) or the JSON query API (false).
      * Unset: remote read where the server serves it, the JSON API where it does not.
@@ -275,6 +283,8 @@ export const querySchema = z
     timeout: duration.default(parseDuration('2m')),
     max_samples: z.number().int().min(1).default(50_000_000),
     max_concurrency: z.number().int().min(1).max(10_000).default(64),
+    /** match[] per /series, /labels, /label/../values or /federate request; 0: no limit. */
+    max_match_selectors: z.number().int().min(0).default(1000),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
   })
   .superRefine((q, ctx) => {

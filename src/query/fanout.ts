@@ -19,18 +19,29 @@
 // series with its own value of a group label is not found through a matcher that the group's value
 // fails, even when its own value satisfies it.
 // Matchers of any type (=, !=, =~, !~) on group labels are treated this way.
+//
+// Hedging (a group's `hedge`): once one replica of a group has answered, the replicas still
+// working get a bounded extra wait, max(minWaitMs, latencyFactor x the answered one's latency),
+// then are left out with a warning naming them (HedgedOutError). For select the warning says
+// whether the answer is exact: it is when the replica that answered covers the requested range
+// (replicaCoverage in merge.ts), so the merge would have taken nothing from the one left out.
+//
+// One fetch per distinct selection: a view made by forQuery() shares one call among identical
+// calls of its request (same matchers in any order, time range and hints), so a query repeating a
+// selector 2,000 times reads it once.
 
 import { subscribeAbort } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
-import { mergeSeriesSets } from './merge.js';
+import { mergeSeriesSets, replicaCoverage } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
 import { seriesOf, unionLabelSets, unionMetadata } from '../storage/read.js';
 import { DownstreamApiError, DownstreamError } from '../errors.js';
-import { GroupError, TimeoutError } from '../errors.js';
+import { GroupError, HedgedOutError, TimeoutError } from '../errors.js';
+import { MAX_TIME_MS, MIN_TIME_MS } from '../model/time.js';
 
 /** One target of a group, as the fan-out sees it. */
 export interface GroupTarget {
@@ -54,6 +65,8 @@ export interface GroupSpec {
   timeoutMs?: number;
   /** Added to every series of the group that lacks the label (the series' own value wins). */
   labels?: Record<string, string>;
+  /** Hedging between the group's replicas (see the top of this file); none when undefined. */
+  hedge?: HedgeSpec;
   /**
    * The group's servers evaluate PromQL exactly as our engine does (same semantics): per-series
    * sub-expressions may be evaluated there. See docs/pushdown.md.
@@ -89,9 +102,18 @@ export type PushdownOutcome =
   | 'group_failed'
   | 'binary_reads';
 
+export interface HedgeSpec {
+  /** The least extra wait given to a replica after its twin answered. */
+  minWaitMs: number;
+  /** The extra wait is at least this many times the answered twin's latency. */
+  latencyFactor: number;
+}
+
 export interface FanoutOptions {
   /** Maximum concurrent target requests to one group, over all queries of this FanoutStorage. */
   maxConcurrency: number;
+  /** Told of every replica left out by hedging (for the metrics). */
+  onHedged?: (group: string, target: string) => void;
 }
 
 interface Group {
@@ -106,10 +128,16 @@ interface Group {
 interface TargetFailure {
   target: string;
   reason: string;
+  /** Left out by hedging: the replica that answered instead. */
+  hedgedFor?: string;
 }
 
 /** Result of one group for one request: undefined value when the group was pruned. */
 type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
+
+/** The widest time range a select is sent downstream with (see select). */
+const SELECT_MIN_MS = Math.max(MIN_TIME_MS, Number.MIN_SAFE_INTEGER);
+const SELECT_MAX_MS = Math.min(MAX_TIME_MS, Number.MAX_SAFE_INTEGER);
 
 const NO_TARGETS = 'no targets: service discovery currently finds none';
 
@@ -118,7 +146,10 @@ export class FanoutStorage {
   /** How pushdown requests ended, by outcome. */
   readonly pushdownOutcomes = new Map<PushdownOutcome, number>();
 
+  private readonly onHedged: FanoutOptions['onHedged'];
+
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
+    this.onHedged = opts.onHedged;
     this.groups = groups.map((spec) => {
       const members = groupMembers(spec);
       const labels: Label[] = Object.entries(spec.labels ?? {})
@@ -133,13 +164,46 @@ export class FanoutStorage {
   /** A view for one query: its warnings (Prometheus-style strings) collect in `warnings`. */
   forQuery(): { storage: Storage; warnings: string[] } {
     const warnings: string[] = [];
+    // Identical calls of one request share one promise (and so add their warnings once). Callers
+    // get their own copy of the list: they may sort or filter it.
+    const shared = new Map<string, Promise<unknown>>();
+    const once = <T>(key: string, call: () => Promise<T>): Promise<T> => {
+      let p = shared.get(key) as Promise<T> | undefined;
+      if (p === undefined) {
+        p = call();
+        shared.set(key, p);
+      }
+      return p;
+    };
     const storage: Storage = {
-      select: (matchers, startMs, endMs, hints, signal) => this.select(warnings, matchers, startMs, endMs, hints, signal),
-      labelNames: (matchers, startMs, endMs) => this.labelNames(warnings, matchers, startMs, endMs),
-      labelValues: (name, matchers, startMs, endMs) => this.labelValues(warnings, name, matchers, startMs, endMs),
-      series: (matchers, startMs, endMs, signal) => this.series(warnings, matchers, startMs, endMs, signal),
+      select: async (matchers, startMs, endMs, hints, signal) =>
+        (
+          await once(`select\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}\u0000${hintsKey(hints)}`, () =>
+            this.select(warnings, matchers, startMs, endMs, hints, signal),
+          )
+        ).slice(),
+      labelNames: async (matchers, startMs, endMs, signal) =>
+        (
+          await once(`names\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.labelNames(warnings, matchers, startMs, endMs, signal))
+        ).slice(),
+      labelValues: async (name, matchers, startMs, endMs, signal) =>
+        (
+          await once(`values\u0000${name}\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () =>
+            this.labelValues(warnings, name, matchers, startMs, endMs, signal),
+          )
+        ).slice(),
+      series: async (matchers, startMs, endMs, signal) =>
+        (
+          await once(`series\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.series(warnings, matchers, startMs, endMs, signal))
+        ).slice(),
       metadata: (metric, limitPerMetric, signal) => this.metadata(warnings, metric, limitPerMetric, signal),
-      pushdown: (req, signal) => this.pushdown(warnings, req, signal),
+      pushdown: (req, signal) =>
+        once(
+          `pushdown\u0000${req.query}\u0000${matchersKey(req.matchers)}\u0000${req.startMs}\u0000${req.endMs}\u0000${req.stepMs}\u0000${
+            req.wholeQuerySelectors?.map(matchersKey).join('\u0001') ?? ''
+          }`,
+          () => this.pushdown(warnings, req, signal),
+        ),
     };
     return { storage, warnings };
   }
@@ -159,7 +223,23 @@ export class FanoutStorage {
     hints: SelectHints | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Series[]> {
+    // No server stores samples outside the API's time range (nor past 2^53 ms, some 285,000 years,
+    // which remote read's int64 fields cannot carry from a double): a range wholly outside it is
+    // empty without asking, one reaching outside it is cut to it. time=9e18 asks for 9e21 ms.
+    if (endMs < SELECT_MIN_MS || startMs > SELECT_MAX_MS || startMs > endMs) return [];
+    startMs = Math.max(startMs, SELECT_MIN_MS);
+    endMs = Math.min(endMs, SELECT_MAX_MS);
     const outcomes = await this.fanout(matchers, (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig), signal);
+    for (const { group: g, outcome } of outcomes) {
+      if (outcome.pruned || outcome.results.length === 0) continue;
+      for (const f of outcome.failures) {
+        if (f.hedgedFor === undefined) continue;
+        const c = replicaCoverage(mergeSeriesSets(outcome.results, g.spec.antiAffinityMs), startMs, endMs, g.spec.antiAffinityMs);
+        f.reason += c.covered
+          ? `; the answer is exact: target ${JSON.stringify(f.hedgedFor)} covers the requested range`
+          : `; the answer may be incomplete: target ${JSON.stringify(f.hedgedFor)} ${c.why}`;
+      }
+    }
     const perGroup: Series[][] = [];
     this.collect(outcomes, warnings, (g, results, local) => {
       const merged = mergeSeriesSets(results, g.spec.antiAffinityMs);
@@ -207,8 +287,8 @@ export class FanoutStorage {
     return unionMetadata(maps, limitPerMetric);
   }
 
-  private async labelNames(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
-    const outcomes = await this.fanout(matchers, (t, downstream) => t.labelNames(downstream, startMs, endMs), undefined);
+  private async labelNames(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number, signal: AbortSignal | undefined): Promise<string[]> {
+    const outcomes = await this.fanout(matchers, (t, downstream, sig) => t.labelNames(downstream, startMs, endMs, sig), signal);
     const names = new Set<string>();
     this.collect(outcomes, warnings, (g, results) => {
       let any = false;
@@ -222,18 +302,25 @@ export class FanoutStorage {
     return [...names].sort(compareStrings);
   }
 
-  private async labelValues(warnings: string[], name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
+  private async labelValues(
+    warnings: string[],
+    name: string,
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<string[]> {
     const outcomes = await this.fanout(
       matchers,
-      async (t, downstream, _sig, g) => {
-        const own = await t.labelValues(name, downstream, startMs, endMs);
+      async (t, downstream, sig, g) => {
+        const own = await t.labelValues(name, downstream, startMs, endMs, sig);
         // For a group label, the group's value counts when the target has any matching series.
         const groupValue = g.labelMap.get(name);
         if (groupValue === undefined) return own;
-        const anyNames = await t.labelNames(downstream, startMs, endMs);
+        const anyNames = await t.labelNames(downstream, startMs, endMs, sig);
         return anyNames.length > 0 ? [...own, groupValue] : own;
       },
-      undefined,
+      signal,
     );
     const values = new Set<string>();
     this.collect(outcomes, warnings, (_g, results) => {
@@ -366,24 +453,70 @@ export class FanoutStorage {
         if (members.length === 0) {
           return { group: g, outcome: { pruned: false, results: [], failures: [], noTargets: true } as GroupOutcome<T>, local: p.local };
         }
-        const settled = await Promise.allSettled(
-          // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
-          // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
-          members.map((t) =>
-            withDeadline((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t.storage, p.downstream, sig, g))), g.spec.timeoutMs, signal),
-          ),
+        // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
+        // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
+        const calls = members.map((t) =>
+          startCall((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t.storage, p.downstream, sig, g))), g.spec.timeoutMs, signal),
         );
+        const settled = await this.settleHedged(g, members, calls);
         const results: T[] = [];
         const failures: TargetFailure[] = [];
         settled.forEach((s, i) => {
           if (s.status === 'fulfilled') results.push(s.value);
-          else failures.push({ target: members[i].name, reason: errorReason(s.reason) });
+          else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor });
         });
         return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
       }),
     );
     signal?.throwIfAborted();
     return outcomes;
+  }
+
+  /**
+   * Waits for every call of one group, as Promise.allSettled; with hedging, once one call has
+   * answered, the calls still running get the hedge wait and are then left out (aborted).
+   */
+  private settleHedged<T>(g: Group, members: readonly GroupTarget[], calls: Call<T>[]): Promise<(PromiseSettledResult<T> & { hedgedFor?: string })[]> {
+    const hedge = g.spec.hedge;
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      const out = new Array<PromiseSettledResult<T> & { hedgedFor?: string }>(calls.length);
+      const done = new Array<boolean>(calls.length).fill(false);
+      let pending = calls.length;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (i: number, r: PromiseSettledResult<T> & { hedgedFor?: string }): void => {
+        if (done[i]) return;
+        done[i] = true;
+        out[i] = r;
+        pending--;
+        if (pending === 0) {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve(out);
+          return;
+        }
+        if (r.status !== 'fulfilled' || hedge === undefined || timer !== undefined) return;
+        const latencyMs = performance.now() - t0;
+        const waitMs = Math.max(hedge.minWaitMs, hedge.latencyFactor * latencyMs);
+        const by = members[i].name;
+        timer = setTimeout(() => {
+          const err = new HedgedOutError(
+            `left out: no answer ${formatDuration(Math.round(waitMs))} after target ${JSON.stringify(by)} answered (in ${formatDuration(Math.round(latencyMs))})`,
+          );
+          calls.forEach((c, j) => {
+            if (done[j]) return;
+            this.onHedged?.(g.spec.name, members[j].name);
+            settle(j, { status: 'rejected', reason: err, hedgedFor: by });
+            c.leaveOut(err);
+          });
+        }, waitMs);
+      };
+      calls.forEach((c, i) => {
+        c.promise.then(
+          (value) => settle(i, { status: 'fulfilled', value }),
+          (reason: unknown) => settle(i, { status: 'rejected', reason }),
+        );
+      });
+    });
   }
 
   /** Applies the warning / error rules and hands each answering group's results to `use`. */
@@ -408,7 +541,7 @@ export class FanoutStorage {
         continue;
       }
       for (const f of outcome.failures) {
-        warnings.push(`server group ${name}: target ${JSON.stringify(f.target)} failed: ${f.reason}`);
+        warnings.push(`server group ${name}: target ${JSON.stringify(f.target)} ${f.hedgedFor === undefined ? 'failed: ' : ''}${f.reason}`);
       }
       use(g, outcome.results, local);
     }
@@ -465,54 +598,71 @@ function addGroupLabels(a: Labels, groupLabels: Labels): Labels {
   return out;
 }
 
+/** One downstream call under its deadline; `leaveOut` ends it early (hedging). */
+interface Call<T> {
+  promise: Promise<T>;
+  leaveOut(reason: Error): void;
+}
+
 /**
- * Runs fn with a signal aborted on the caller's abort or after timeoutMs; settles at the deadline
- * even when fn ignores its signal.
+ * Runs fn with a signal aborted on the caller's abort, after timeoutMs or by leaveOut; settles at
+ * that moment even when fn ignores its signal. The caller's signal gets no listener of its own per
+ * call: subscribeAbort keeps one per signal, so thousands of calls of one request cost O(1) each.
  */
-function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number | undefined, outer: AbortSignal | undefined): Promise<T> {
-  if (outer?.aborted) return Promise.reject(outer.reason);
+function startCall<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number | undefined, outer: AbortSignal | undefined): Call<T> {
+  if (outer?.aborted) return { promise: Promise.reject(outer.reason as Error), leaveOut: () => {} };
   const ctl = new AbortController();
-  return new Promise<T>((resolve, reject) => {
+  let leaveOut: (reason: Error) => void = () => {};
+  const promise = new Promise<T>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let unsubscribe: (() => void) | undefined;
-    const onAbort = (): void => {
-      ctl.abort(outer!.reason);
-      finish();
-      reject(outer!.reason);
-    };
-    const finish = (): void => {
+    let settled = false;
+    const finish = (): boolean => {
+      if (settled) return false;
+      settled = true;
       if (timer !== undefined) clearTimeout(timer);
       unsubscribe?.();
+      return true;
     };
+    const end = (reason: unknown): void => {
+      if (!finish()) return;
+      ctl.abort(reason);
+      reject(reason);
+    };
+    leaveOut = end;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0) {
-      timer = setTimeout(() => {
-        const err = new TimeoutError(`timeout after ${formatDuration(timeoutMs)}`);
-        ctl.abort(err);
-        finish();
-        reject(err);
-      }, timeoutMs);
+      timer = setTimeout(() => end(new TimeoutError(`timeout after ${formatDuration(timeoutMs)}`)), timeoutMs);
     }
-    // One shared listener per request signal, however many calls fan out under it (util/abort.ts).
-    if (outer !== undefined) unsubscribe = subscribeAbort(outer, onAbort);
+    if (outer !== undefined) unsubscribe = subscribeAbort(outer, () => end(outer.reason));
     let p: Promise<T>;
     try {
       p = fn(ctl.signal);
     } catch (err) {
-      finish();
-      reject(err);
+      if (finish()) reject(err);
       return;
     }
     p.then(
       (v) => {
-        finish();
-        resolve(v);
+        if (finish()) resolve(v);
       },
       (err) => {
-        finish();
-        reject(err);
+        if (finish()) reject(err);
       },
     );
   });
+  return { promise, leaveOut: (reason) => leaveOut(reason) };
+}
+
+/** A key equal for matcher lists that select the same series (the order of matchers does not matter). */
+function matchersKey(ms: readonly LabelMatcher[]): string {
+  return ms
+    .map((m) => JSON.stringify([m.name, m.type, m.value]))
+    .sort()
+    .join(',');
+}
+
+function hintsKey(h: SelectHints | undefined): string {
+  return h === undefined ? '' : JSON.stringify([h.startMs, h.endMs, h.stepMs, h.func, h.rangeMs]);
 }
 
 /** The reason text of a target's error, without the target prefix DownstreamError adds. */

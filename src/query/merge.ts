@@ -169,3 +169,44 @@ export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number): Serie
   }
   return out;
 }
+
+/** Whether one replica's answer holds everything a merge with its twin could add (see replicaCoverage). */
+export type Coverage = { covered: true } | { covered: false; why: string };
+
+/**
+ * Whether a replica's series (its own answer, merged) cover [startMs, endMs] so that merging in a
+ * twin's copy could add nothing: the merge takes another replica's samples only where the followed
+ * one has a gap longer than anti-affinity (rules 3 and 4), and before its first or after its last
+ * sample. The scrape interval is estimated as the median spacing of the replica's samples; a hole
+ * is a spacing longer than that interval plus anti-affinity, and the data must reach within the same
+ * tolerance of both ends of the range (of the earliest start and latest end over all series, since
+ * a series may start or stop inside the range on every replica). No series at all proves nothing.
+ */
+export function replicaCoverage(series: readonly Series[], startMs: number, endMs: number, antiAffinityMs: number): Coverage {
+  const aa = Number.isFinite(antiAffinityMs) && antiAffinityMs > 0 ? antiAffinityMs : 0;
+  const spacings: number[] = [];
+  let first = Infinity;
+  let last = -Infinity;
+  for (const s of series) {
+    const ts = s.timestamps;
+    if (ts.length === 0) continue;
+    first = Math.min(first, ts[0]);
+    last = Math.max(last, ts[ts.length - 1]);
+    // A bounded sample of spacings is enough to estimate the interval.
+    for (let i = 1; i < ts.length && spacings.length < 10_000; i++) spacings.push(ts[i] - ts[i - 1]);
+  }
+  if (first === Infinity) return { covered: false, why: 'returned no samples' };
+  spacings.sort((a, b) => a - b);
+  const interval = spacings.length > 0 ? spacings[spacings.length >> 1] : 0;
+  const tolerance = interval + aa;
+  const secs = (ms: number): string => `${+(ms / 1000).toFixed(3)}s`;
+  if (first - startMs > tolerance) return { covered: false, why: `has no samples in the first ${secs(first - startMs)} of the range` };
+  if (endMs - last > tolerance) return { covered: false, why: `has no samples in the last ${secs(endMs - last)} of the range` };
+  for (const s of series) {
+    const ts = s.timestamps;
+    for (let i = 1; i < ts.length; i++) {
+      if (ts[i] - ts[i - 1] > tolerance) return { covered: false, why: `has a gap of ${secs(ts[i] - ts[i - 1])} in a series` };
+    }
+  }
+  return { covered: true };
+}

@@ -30,21 +30,21 @@ export function withTargetLabels(inner: Storage, labels: Record<string, string>)
       if (p.local.length > 0) out = out.filter((s) => matchesLabels(p.local, s.labels));
       return out.sort((a, b) => compareLabels(a.labels, b.labels));
     },
-    async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
+    async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
       const p = plan(matchers);
       if (p.pruned) return [];
-      const names = await inner.labelNames(p.downstream, startMs, endMs);
+      const names = await inner.labelNames(p.downstream, startMs, endMs, signal);
       if (names.length === 0) return names;
       return [...new Set([...names, ...byName.keys()])].sort(compareStrings);
     },
-    async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
+    async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
       const p = plan(matchers);
       if (p.pruned) return [];
-      const own = await inner.labelValues(name, p.downstream, startMs, endMs);
+      const own = await inner.labelValues(name, p.downstream, startMs, endMs, signal);
       const value = byName.get(name);
       if (value === undefined) return own;
       // The target's value counts when it has any matching series.
-      const any = (await inner.labelNames(p.downstream, startMs, endMs)).length > 0;
+      const any = (await inner.labelNames(p.downstream, startMs, endMs, signal)).length > 0;
       return any ? [...new Set([...own, value])].sort(compareStrings) : own;
     },
   };

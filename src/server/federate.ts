@@ -17,6 +17,7 @@ import { scopedStorage, type StorageSource } from '../storage/view.js';
 import { addStorageStats, requestStats } from './api/request-stats.js';
 import { federationText, type FederatedSample } from './federate-text.js';
 import { StorageUnavailableError } from '../errors.js';
+import { runWithDeadline, tooManyMatchers } from './api/deadline.js';
 
 export const CONTENT_TYPE_TEXT_004 = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -26,6 +27,12 @@ export interface FederationDeps {
   /** Clock in ms since the epoch (default Date.now): federation evaluates at "now". */
   now?: () => number;
   log?: DiscoveryLog;
+  /** Deadline of each request (the query timeout); none when undefined. */
+  timeoutMs?: number;
+  /** At most this many match[] per request (0 or undefined: no limit). */
+  maxMatchSelectors?: number;
+  /** Told of each request refused for too many match[]. */
+  onRefused?: (reason: 'too_many_matchers') => void;
 }
 
 /** Go's http.Error: a plain-text body ending in a newline. */
@@ -64,6 +71,11 @@ export function createFederation(deps: FederationDeps): Hono {
     const match = url.searchParams.getAll('match[]');
     const stats = requestStats(c);
     if (stats && match.length > 0) stats.match = match;
+    const refusal = tooManyMatchers(match.length, deps.maxMatchSelectors);
+    if (refusal !== undefined) {
+      deps.onRefused?.('too_many_matchers');
+      return httpError(c, refusal.message, 400, 'bad_data');
+    }
     let sets: LabelMatcher[][];
     try {
       sets = match.map((m) => parseMetricSelector(m));
@@ -76,9 +88,12 @@ export function createFederation(deps: FederationDeps): Hono {
     const view = scopedStorage(deps.storage);
     let found: Series[];
     try {
-      const lists = await Promise.all(sets.map((ms) => view.storage.select(ms, minT, maxT, { startMs: minT, endMs: maxT }, c.req.raw.signal)));
+      const lists = await runWithDeadline(c.req.raw.signal, deps.timeoutMs, (signal) =>
+        Promise.all(sets.map((ms) => view.storage.select(ms, minT, maxT, { startMs: minT, endMs: maxT }, signal))),
+      );
       found = mergeSelected(lists);
     } catch (e) {
+      // federate.go answers any select error, its context's deadline included, with a plain 500.
       const msg = e instanceof Error ? e.message : String(e);
       return e instanceof StorageUnavailableError ? httpError(c, msg, 503, 'unavailable') : httpError(c, msg, 500, 'internal');
     } finally {

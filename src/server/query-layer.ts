@@ -93,7 +93,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   const groups: QueryLayerGroup[] = [];
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
-    const timeoutMs = g.timeout ?? q.timeout;
+    const timeoutMs = groupTimeoutMs(g, q);
     const client = clients[i]!;
     const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
     const pool = new TargetPool(
@@ -128,9 +128,10 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       timeoutMs,
       labels: g.labels,
       pushdown: g.pushdown,
+      hedge: g.hedge ? { minWaitMs: g.hedge_min_wait, latencyFactor: g.hedge_latency_factor } : undefined,
     };
   });
-  const fanout = new FanoutStorage(specs, { maxConcurrency: q.max_concurrency });
+  const fanout = new FanoutStorage(specs, { maxConcurrency: q.max_concurrency, onHedged: (group, target) => metrics.observeHedged(group, target) });
   metrics.pushdownOutcomes = () => fanout.pushdownOutcomes;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
@@ -146,13 +147,27 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   const api = new Hono();
   api.use('*', instrument);
   api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now }));
-  api.route('/', createSeriesApi({ storage: view, semantics: q.semantics }));
-  api.route('/', createMetadataApi({ storage: view }));
+  const limits = {
+    timeoutMs: q.timeout,
+    maxMatchSelectors: q.max_match_selectors,
+  };
+  api.route('/', createSeriesApi({ storage: view, semantics: q.semantics, ...limits, onRefused: (type, reason) => metrics.observeRefused(type, reason) }));
+  api.route('/', createMetadataApi({ storage: view, timeoutMs: q.timeout }));
   api.route('/', createStatusApi({ configYaml: () => configYaml }));
 
   const federate = new Hono();
   federate.use('/federate', instrument);
-  federate.route('/', createFederation({ storage: view, lookbackDeltaMs: q.lookback_delta, now: opts.now, log: opts.log }));
+  federate.route(
+    '/',
+    createFederation({
+      storage: view,
+      lookbackDeltaMs: q.lookback_delta,
+      now: opts.now,
+      log: opts.log,
+      ...limits,
+      onRefused: (reason) => metrics.observeRefused('federate', reason),
+    }),
+  );
 
   const status = (): QueryStatus => {
     const now = Date.now();
@@ -207,7 +222,7 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
   const problems: string[] = [];
   const clients = q.server_groups.map((g, i) => {
     try {
-      return new DownstreamClient(g.http_client, { requestTimeoutMs: g.timeout ?? q.timeout });
+      return new DownstreamClient(g.http_client, { requestTimeoutMs: groupTimeoutMs(g, q) });
     } catch (err) {
       if (!(err instanceof HttpClientFilesError)) throw err;
       problems.push(...err.problems.map((p) => `query.server_groups.${i}.http_client.${p}`));
@@ -215,6 +230,16 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
     }
   });
   return { clients, problems };
+}
+
+/**
+ * A group's own deadline: its `timeout`, else the query timeout; an ignore_error group without one
+ * gets half the query timeout, so that when it hangs it becomes a warning with half the query's
+ * time still left for the rest, instead of taking the query down with it at the same moment.
+ */
+export function groupTimeoutMs(g: ServerGroupConfig, q: QueryConfig): number {
+  if (g.timeout !== undefined) return g.timeout;
+  return g.ignore_error ? Math.max(1, Math.floor(q.timeout / 2)) : q.timeout;
 }
 
 function renderMetrics(groups: QueryLayerGroup[]): string {

@@ -53,11 +53,13 @@ shard:
 #   timeout: 2m
 #   max_samples: 50000000
 #   max_concurrency: 64
+#   max_match_selectors: 1000     # match[] per /series, /labels, /label/../values, /federate request
 #   server_groups:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
 #       anti_affinity: 10s
-#       ignore_error: false
+#       ignore_error: false         # true: a failing group is a warning; its timeout then defaults to half the query's
+#       hedge: true                 # a replica still silent max(1s, 3 x its twin's latency) after the twin answered is left out
 #     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.
 #     - name: shard-1
 #       # Prometheus file_sd files: [{targets: ["host:port"], labels: {...}}]; re-read on change.

@@ -28,13 +28,13 @@ export function countingStorage(inner: Storage, stats: StorageStats, groupsFor: 
       for (const s of found) stats.samples += s.timestamps.length;
       return found;
     },
-    labelNames(matchers, startMs, endMs) {
+    labelNames(matchers, startMs, endMs, signal) {
       touch(matchers);
-      return inner.labelNames(matchers, startMs, endMs);
+      return inner.labelNames(matchers, startMs, endMs, signal);
     },
-    labelValues(name, matchers, startMs, endMs) {
+    labelValues(name, matchers, startMs, endMs, signal) {
       touch(matchers);
-      return inner.labelValues(name, matchers, startMs, endMs);
+      return inner.labelValues(name, matchers, startMs, endMs, signal);
     },
   };
   if (inner.series) {

@@ -27,9 +27,9 @@ export interface Storage {
   /** Series matching all matchers with their samples in startMs <= t <= endMs; series sorted by labels (compareLabels). */
   select(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]>;
   /** Sorted label names of the series matching the matchers (all series when none) with samples in range. */
-  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
+  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]>;
   /** Sorted, non-empty values of label `name` over the matching series with samples in range. */
-  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]>;
+  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]>;
   /**
    * Label sets of the series matching all matchers in [startMs, endMs], sorted (compareLabels),
    * without reading samples. Optional: without it, callers take the labels of select's series

@@ -37,12 +37,12 @@ class ManagedTarget implements Storage {
     return this.run((t) => t.select(matchers, startMs, endMs, hints, signal));
   }
 
-  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
-    return this.run((t) => t.labelNames(matchers, startMs, endMs));
+  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    return this.run((t) => t.labelNames(matchers, startMs, endMs, signal));
   }
 
-  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
-    return this.run((t) => t.labelValues(name, matchers, startMs, endMs));
+  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    return this.run((t) => t.labelValues(name, matchers, startMs, endMs, signal));
   }
 
   series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {

@@ -95,6 +95,8 @@ export class QueryMetrics implements DownstreamObserver {
   private readonly qDuration = new Family(() => new Histogram(LATENCY_BUCKETS));
   private readonly qWarnings = new Family(() => new Counter());
   private readonly qSamples = new Family(() => new Counter());
+  private readonly hedged = new Family(() => new Counter());
+  private readonly refused = new Family(() => new Counter());
   private readonly state = new Map<string, TargetState>();
 
   observe(o: DownstreamObservation): void {
@@ -114,6 +116,16 @@ export class QueryMetrics implements DownstreamObserver {
       st.lastErrorAt = now;
       st.lastError = o.error ?? o.outcome;
     }
+  }
+
+  /** A replica left out of its group's answer: its twin answered, it did not within the hedge wait. */
+  observeHedged(group: string, target: string): void {
+    this.hedged.get({ group, target }).value++;
+  }
+
+  /** A request refused before it ran (e.g. reason too_many_matchers), by query type. */
+  observeRefused(type: string, reason: string): void {
+    this.refused.get({ type, reason }).value++;
   }
 
   observeQuery(o: QueryObservation): void {
@@ -161,6 +173,13 @@ export class QueryMetrics implements DownstreamObserver {
       this.qWarnings,
     );
     counterFamily(out, 'promfront_query_samples_loaded_total', 'Samples read from the server groups, by query type.', this.qSamples);
+    counterFamily(
+      out,
+      'promfront_query_downstream_hedged_total',
+      'Replicas left out of a server group answer: a twin answered and they did not within the hedge wait.',
+      this.hedged,
+    );
+    counterFamily(out, 'promfront_query_refused_total', 'Query API requests refused before they ran, by query type and reason.', this.refused);
     if (this.pushdownOutcomes !== undefined) {
       const name = 'promfront_query_pushdown_total';
       out.push(

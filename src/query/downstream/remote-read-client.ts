@@ -249,12 +249,12 @@ export class RemoteReadTarget implements Storage {
     }
   }
 
-  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
-    return this.json.labelNames(matchers, startMs, endMs);
+  labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    return this.json.labelNames(matchers, startMs, endMs, signal);
   }
 
-  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number): Promise<string[]> {
-    return this.json.labelValues(name, matchers, startMs, endMs);
+  labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    return this.json.labelValues(name, matchers, startMs, endMs, signal);
   }
 
   series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {

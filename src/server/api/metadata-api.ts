@@ -11,10 +11,13 @@ import { compareStrings } from '../../model/labels.js';
 import { errorResponse, formOf, goJsonString, methodNotAllowed, respondSuccess, goAtoi } from './http-api.js';
 import { scopedStorage, type StorageSource } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
-import { StorageUnavailableError, ApiError } from '../../errors.js';
+import { StorageUnavailableError, ApiError, DeadlineExceededError } from '../../errors.js';
+import { runWithDeadline } from './deadline.js';
 
 export interface MetadataApiDeps {
   storage: StorageSource;
+  /** Deadline of each request (the query timeout); none when undefined. */
+  timeoutMs?: number;
 }
 
 /** A number parameter of /metadata: -1 when absent, Prometheus's own text when not an integer. */
@@ -49,11 +52,13 @@ export function createMetadataApi(deps: MetadataApiDeps): Hono {
     const metric = form('metric');
     const view = scopedStorage(deps.storage);
     let found: MetricMetadataMap;
+    const get = view.storage.metadata?.bind(view.storage);
     try {
-      found = view.storage.metadata
-        ? await view.storage.metadata(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), c.req.raw.signal)
+      found = get
+        ? await runWithDeadline(c.req.raw.signal, deps.timeoutMs, (signal) => get(metric === '' ? undefined : metric, Math.max(0, limitPerMetric), signal))
         : new Map<string, MetricMetadata[]>();
     } catch (e) {
+      if (e instanceof DeadlineExceededError) throw new ApiError('execution', e.message);
       if (e instanceof StorageUnavailableError) throw new ApiError('unavailable', e.message);
       throw new ApiError('execution', e instanceof Error ? e.message : String(e));
     } finally {

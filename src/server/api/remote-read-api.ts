@@ -11,7 +11,8 @@
 //   * the SAMPLES answer refuses more than `maxSamples` samples per query with 400 "exceeded sample
 //     limit (N)", as Prometheus's --storage.remote.read-sample-limit does;
 //   * storage failures are answered 503 when the storage is unavailable (a server group down), 500
-//     otherwise, with the error as text.
+//     otherwise, with the error as text; past the deadline (the query timeout) 500 "context deadline
+//     exceeded", as Prometheus answers a read whose context expired.
 //
 // Deviation: every query of a request is selected before the first byte goes out, so a failing
 // query gets a proper status code even in streamed mode (Prometheus would cut the stream). Invalid
@@ -39,7 +40,8 @@ import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { encodeXorChunk, SAMPLES_PER_CHUNK } from '../../remote/xor-chunk.js';
 import { type SelectHints, type Series } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage, type StorageSource } from '../../storage/view.js';
-import { StorageUnavailableError } from '../../errors.js';
+import { DeadlineExceededError, StorageUnavailableError } from '../../errors.js';
+import { runWithDeadline } from './deadline.js';
 import { HttpError } from '../../errors.js';
 
 /** Prometheus's decodeReadLimit. */
@@ -54,7 +56,7 @@ export interface RemoteReadDeps {
   maxBytesInFrame?: number;
   /** Requests answered at once, others wait; default 10 (Prometheus's --storage.remote.read-concurrent-limit). */
   maxConcurrent?: number;
-  /** Upper bound of the selects of one request; default none (Prometheus has none either). */
+  /** Upper bound of the selects of one request (the query timeout); default none. */
   timeoutMs?: number;
   /** Storage warnings of a request (e.g. a server group left out): remote read cannot carry them. */
   onWarnings?: (warnings: string[]) => void;
@@ -122,25 +124,6 @@ function toHints(q: PbQuery): SelectHints | undefined {
   return out;
 }
 
-/** p, or the signal's reason as soon as it aborts (a storage that ignores its signal cannot hold us). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
   const app = new Hono();
   const maxSamples = deps.maxSamples ?? 50_000_000;
@@ -150,29 +133,20 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
 
   const selectAll = async (c: Context, queries: PbQuery[]): Promise<Series[][]> => {
     const plans = queries.map((q) => ({ q, matchers: toMatchers(q), hints: toHints(q) }));
-    const ctl = new AbortController();
-    const reqSignal = c.req.raw.signal;
-    const onClose = () => ctl.abort(reqSignal.reason);
-    if (reqSignal.aborted) onClose();
-    else reqSignal.addEventListener('abort', onClose, { once: true });
-    const timer =
-      deps.timeoutMs !== undefined ? setTimeout(() => ctl.abort(new Error(`remote read timed out after ${deps.timeoutMs} ms`)), deps.timeoutMs) : undefined;
     const view = scoped();
     try {
-      const out: Series[][] = [];
-      for (const p of plans) {
-        try {
-          out.push(await untilAborted(view.storage.select(p.matchers, p.q.startTimestampMs, p.q.endTimestampMs, p.hints, ctl.signal), ctl.signal));
-        } catch (e) {
-          if (ctl.signal.aborted && ctl.signal.reason instanceof Error) throw new HttpError(503, ctl.signal.reason.message);
-          throw new HttpError(e instanceof StorageUnavailableError ? 503 : 500, e instanceof Error ? e.message : String(e));
-        }
-      }
+      const out = await runWithDeadline(c.req.raw.signal, deps.timeoutMs, async (signal) => {
+        const lists: Series[][] = [];
+        for (const p of plans) lists.push(await view.storage.select(p.matchers, p.q.startTimestampMs, p.q.endTimestampMs, p.hints, signal));
+        return lists;
+      });
       if (view.warnings.length > 0) deps.onWarnings?.(view.warnings);
       return out;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      reqSignal.removeEventListener('abort', onClose);
+    } catch (e) {
+      // read_handler.go answers every select error with http.Error 500, its context's deadline
+      // ("context deadline exceeded") included; a server group down is our 503.
+      if (e instanceof DeadlineExceededError) throw new HttpError(500, e.message);
+      throw new HttpError(e instanceof StorageUnavailableError ? 503 : 500, e instanceof Error ? e.message : String(e));
     }
   };
 

@@ -30,13 +30,20 @@ import {
 import { scopedStorage, type StorageSource } from '../../storage/view.js';
 import { addStorageStats } from './request-stats.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
-import { StorageUnavailableError, ApiError } from '../../errors.js';
+import { StorageUnavailableError, ApiError, DeadlineExceededError } from '../../errors.js';
+import { runWithDeadline, tooManyMatchers } from './deadline.js';
 
 export interface SeriesApiDeps {
   /** A fixed storage, or one made per request so its warnings reach that request's response. */
   storage: StorageSource;
   /** Which Prometheus's rules apply where they differ (default prometheus-3). */
   semantics?: Semantics;
+  /** Deadline of each request (the query timeout); none when undefined. */
+  timeoutMs?: number;
+  /** At most this many match[] per request (0 or undefined: no limit). */
+  maxMatchSelectors?: number;
+  /** Told of each request refused for too many match[]. */
+  onRefused?: (type: 'series' | 'labels' | 'label_values', reason: 'too_many_matchers') => void;
 }
 
 export const TRUNCATED_WARNING = 'results truncated due to limit';
@@ -56,6 +63,8 @@ export function parseMatcherSets(list: readonly string[]): LabelMatcher[][] {
 /** api.go returnAPIError for storage failures: a group that is down is "unavailable". */
 function storageError(e: unknown, signal: AbortSignal): ApiError {
   if (e instanceof ApiError) return e;
+  // api.go answers a Select that failed with its context's error as errorExec.
+  if (e instanceof DeadlineExceededError) return new ApiError('execution', e.message);
   if (e instanceof StorageUnavailableError) return new ApiError('unavailable', e.message);
   if (signal.aborted) return new ApiError('canceled', 'context canceled');
   return new ApiError('execution', e instanceof Error ? e.message : String(e));
@@ -101,6 +110,14 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   app.onError((e, c) => errorResponse(c, e));
   const semantics = deps.semantics ?? 'prometheus-3';
 
+  /** Refuses more match[] than allowed before any is parsed (parsing 20,000 is work already). */
+  const checkMatchCount = (count: number, type: 'series' | 'labels' | 'label_values'): void => {
+    const refusal = tooManyMatchers(count, deps.maxMatchSelectors);
+    if (refusal === undefined) return;
+    deps.onRefused?.(type, 'too_many_matchers');
+    throw refusal;
+  };
+
   const timeRange = (form: Form): [number, number] => [timeParam(form, 'start', MIN_TIME_MS, semantics), timeParam(form, 'end', MAX_TIME_MS, semantics)];
 
   /** Runs `fn` on a fresh storage view; storage warnings and stats are kept for the response. */
@@ -108,7 +125,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const view = scopedStorage(deps.storage);
     const signal = c.req.raw.signal;
     try {
-      const value = await fn(view.storage, signal);
+      const value = await runWithDeadline(signal, deps.timeoutMs, (sig) => fn(view.storage, sig));
       return { value, warnings: view.warnings };
     } catch (e) {
       throw storageError(e, signal);
@@ -121,6 +138,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const form = await formOf(c);
     const match = form.all('match[]');
     if (match.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
+    checkMatchCount(match.length, 'series');
     const limit = limitParam(form);
     const [start, end] = timeRange(form);
     let sets: LabelMatcher[][];
@@ -141,9 +159,11 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
   };
 
   /** The matcher sets of /labels and /label/:name/values: a bad one is bad_data with the parser's text alone. */
-  const labelMatcherSets = (form: Form): LabelMatcher[][] => {
+  const labelMatcherSets = (form: Form, type: 'labels' | 'label_values'): LabelMatcher[][] => {
+    const match = form.all('match[]');
+    checkMatchCount(match.length, type);
     try {
-      return parseMatcherSets(form.all('match[]'));
+      return parseMatcherSets(match);
     } catch (e) {
       throw new ApiError('bad_data', (e as Error).message);
     }
@@ -154,12 +174,12 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     c: Context,
     limit: number,
     sets: LabelMatcher[][],
-    get: (storage: Storage, ms: LabelMatcher[]) => Promise<string[]>,
+    get: (storage: Storage, ms: LabelMatcher[], signal: AbortSignal) => Promise<string[]>,
   ): Promise<Response> => {
-    const { value, warnings } = await onView(c, async (storage) => {
-      if (sets.length <= 1) return get(storage, sets[0] ?? []);
+    const { value, warnings } = await onView(c, async (storage, signal) => {
+      if (sets.length <= 1) return get(storage, sets[0] ?? [], signal);
       const all = new Set<string>();
-      for (const list of await Promise.all(sets.map((ms) => get(storage, ms)))) for (const v of list) all.add(v);
+      for (const list of await Promise.all(sets.map((ms) => get(storage, ms, signal)))) for (const v of list) all.add(v);
       return [...all];
     });
     let list = [...value].sort(compareStrings);
@@ -174,8 +194,8 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const form = await formOf(c);
     const limit = limitParam(form);
     const [start, end] = timeRange(form);
-    const sets = labelMatcherSets(form);
-    return await unionRespond(c, limit, sets, (storage, ms) => storage.labelNames(ms, start, end));
+    const sets = labelMatcherSets(form, 'labels');
+    return await unionRespond(c, limit, sets, (storage, ms, signal) => storage.labelNames(ms, start, end, signal));
   };
 
   const labelValues = async (c: Context): Promise<Response> => {
@@ -189,8 +209,8 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const form = await formOf(c);
     const limit = limitParam(form);
     const [start, end] = timeRange(form);
-    const sets = labelMatcherSets(form);
-    return await unionRespond(c, limit, sets, (storage, ms) => storage.labelValues(name, ms, start, end));
+    const sets = labelMatcherSets(form, 'label_values');
+    return await unionRespond(c, limit, sets, (storage, ms, signal) => storage.labelValues(name, ms, start, end, signal));
   };
 
   app.on(['GET', 'POST'], '/series', series);

@@ -2,7 +2,7 @@
 
 import { prng } from '../../../dev/backfill.js';
 import { describe, expect, it } from 'vitest';
-import { mergeReplicaSamples, mergeSeriesSets } from '../../../src/query/merge.js';
+import { mergeReplicaSamples, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
 import { type Series } from '../../../src/storage/interface.js';
 import { compareLabels, labelsFromRecord } from '../../../src/model/labels.js';
 
@@ -228,5 +228,34 @@ describe('mergeSeriesSets', () => {
     expect(out.length).toBe(nSeries);
     expect(out[0].timestamps.length).toBe(n);
     expect(out[nSeries - 1].timestamps.length).toBe(n);
+  });
+});
+
+describe('replicaCoverage', () => {
+  /** A series with samples at the given times (ms). */
+  const at = (ts: number[], instance = 'a'): Series => ({
+    labels: [{ name: 'instance', value: instance }],
+    timestamps: Float64Array.from(ts),
+    values: new Float64Array(ts.length),
+  });
+  const every15s = (from: number, to: number) => Array.from({ length: Math.floor((to - from) / 15_000) + 1 }, (_, i) => from + i * 15_000);
+
+  it('covered: samples every interval from start to end, a series born inside the range included', () => {
+    expect(replicaCoverage([at(every15s(0, 150_000)), at(every15s(60_000, 150_000), 'b')], 0, 150_000, 10_000)).toEqual({ covered: true });
+  });
+
+  it('not covered: a gap longer than interval + anti-affinity, a late start, an early end, no samples', () => {
+    const gap = [...every15s(0, 45_000), ...every15s(90_000, 150_000)];
+    expect(replicaCoverage([at(gap)], 0, 150_000, 10_000)).toEqual({ covered: false, why: 'has a gap of 45s in a series' });
+    expect(replicaCoverage([at(every15s(60_000, 150_000))], 0, 150_000, 10_000)).toEqual({
+      covered: false,
+      why: 'has no samples in the first 60s of the range',
+    });
+    expect(replicaCoverage([at(every15s(0, 90_000))], 0, 150_000, 10_000)).toEqual({ covered: false, why: 'has no samples in the last 60s of the range' });
+    expect(replicaCoverage([], 0, 150_000, 10_000)).toEqual({ covered: false, why: 'returned no samples' });
+  });
+
+  it('a gap shorter than interval + anti-affinity is jitter, not a hole', () => {
+    expect(replicaCoverage([at([0, 15_000, 32_000, 45_000, 60_000])], 0, 60_000, 5_000)).toEqual({ covered: true });
   });
 });
