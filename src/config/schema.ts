@@ -275,6 +275,10 @@ export const querySchema = z
     timeout: duration.default(parseDuration('2m')),
     max_samples: z.number().int().min(1).default(50_000_000),
     max_concurrency: z.number().int().min(1).max(10_000).default(64),
+    /** /query and /query_range evaluated at once (Prometheus's --query.max-concurrency). */
+    max_concurrent_queries: z.number().int().min(1).max(10_000).default(20),
+    /** Queries waiting for a turn; more are refused with 503. */
+    max_queued_queries: z.number().int().min(0).max(1_000_000).default(200),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
   })
   .superRefine((q, ctx) => {

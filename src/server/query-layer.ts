@@ -19,6 +19,7 @@ import { Engine } from '../promql/engine.js';
 import { countingStorage, newStorageStats } from '../storage/counting.js';
 import { createMetadataApi } from './api/metadata-api.js';
 import { createQueryApi } from './api/query-api.js';
+import { Admission } from './api/admission.js';
 import { type ScopedStorage } from '../storage/view.js';
 import { instrumentRequests } from './api/request-log.js';
 import { createSeriesApi } from './api/series-api.js';
@@ -145,7 +146,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
 
   const api = new Hono();
   api.use('*', instrument);
-  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now }));
+  const admission = new Admission({ maxConcurrent: q.max_concurrent_queries, maxQueued: q.max_queued_queries });
+  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission }));
   api.route('/', createSeriesApi({ storage: view, semantics: q.semantics }));
   api.route('/', createMetadataApi({ storage: view }));
   api.route('/', createStatusApi({ configYaml: () => configYaml }));
@@ -188,7 +190,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     fanout,
     groups,
     ready,
-    metrics: () => metrics.render() + renderMetrics(groups),
+    metrics: () => metrics.render() + admission.render() + renderMetrics(groups),
     queryMetrics: metrics,
     status,
     close: async () => {

@@ -53,6 +53,8 @@ shard:
 #   timeout: 2m
 #   max_samples: 50000000
 #   max_concurrency: 64
+#   max_concurrent_queries: 20     # queries evaluated at once (Prometheus's --query.max-concurrency)
+#   max_queued_queries: 200        # queries waiting for a turn; more are refused with 503
 #   server_groups:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]

@@ -37,6 +37,7 @@ import {
 } from './http-api.js';
 import { addStorageStats, requestStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
+import { Admission, type Slot } from './admission.js';
 import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
@@ -51,6 +52,8 @@ export interface QueryApiDeps {
   now?: () => number;
   /** Which Prometheus's error texts to use where they differ (default prometheus-3). */
   semantics?: Semantics;
+  /** Bounds /query and /query_range evaluating at once; default 20 running, 200 queued. */
+  admission?: Admission;
 }
 
 const MAX_POINTS = 11000;
@@ -179,6 +182,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const now = deps.now ?? Date.now;
   const maxTimeoutMs = deps.defaultTimeoutMs ?? 2 * 60_000;
   const { engine } = deps;
+  const admission = deps.admission ?? new Admission({ maxConcurrent: 20, maxQueued: 200 });
   const semantics = deps.semantics ?? 'prometheus-3';
   const scoped = (): ScopedStorage => scopedStorage(deps.storage);
   /** Storage warnings first, then the engine's, as Prometheus lists storage warnings. */
@@ -207,8 +211,12 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return Math.min(ns / 1e6, maxTimeoutMs);
   };
 
-  /** Runs a query under a deadline; maps the engine's errors as api.go's returnAPIError does. */
-  const run = async (c: Context, timeoutMs: number, exec: (signal: AbortSignal) => Promise<QueryOutput>): Promise<QueryOutput> => {
+  /**
+   * Runs a query under a deadline once admitted; maps the engine's errors as api.go's
+   * returnAPIError does. `exec` gets what is left of the timeout after the wait for a turn.
+   */
+  const run = async (c: Context, timeoutMs: number, exec: (signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>): Promise<QueryOutput> => {
+    const startedAt = performance.now();
     const ctl = new AbortController();
     let timedOut = false;
     const onTimeout = () => {
@@ -221,17 +229,25 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const onClose = () => ctl.abort(reqSignal.reason);
     if (reqSignal.aborted) onClose();
     else reqSignal.addEventListener('abort', onClose, { once: true });
-    const deadline = Date.now() + timeoutMs;
+    const deadline = startedAt + timeoutMs;
+    let slot: Slot | undefined;
     try {
-      const out = await exec(ctl.signal);
-      // An evaluation that never yields to the event loop cannot be interrupted by the timer: a
-      // result that comes past the deadline is a timeout all the same.
-      if (Date.now() > deadline) onTimeout();
+      // Prometheus's texts for a query that ran out of time or was cancelled in its queue.
+      slot = await admission.acquire(ctl.signal, () =>
+        timedOut ? new ApiError('timeout', 'query timed out in query queue') : new ApiError('canceled', 'query was canceled in query queue'),
+      );
+      const left = deadline - performance.now();
+      if (left <= 0) onTimeout();
+      const out = await exec(ctl.signal, left);
+      // The engine reads the clock while it evaluates (a timer cannot fire while it holds the event
+      // loop); a result that still comes past the deadline is a timeout all the same.
+      if (performance.now() > deadline) onTimeout();
       if (timedOut) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
       return out;
     } catch (e) {
       throw queryApiError(e, timedOut, ctl.signal.aborted);
     } finally {
+      slot?.release();
       if (timer) clearTimeout(timer);
       reqSignal.removeEventListener('abort', onClose);
     }
@@ -244,10 +260,14 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   };
 
   /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
-  const runOnView = async (c: Context, timeoutMs: number, exec: (view: ScopedStorage, signal: AbortSignal) => Promise<QueryOutput>): Promise<QueryOutput> => {
+  const runOnView = async (
+    c: Context,
+    timeoutMs: number,
+    exec: (view: ScopedStorage, signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>,
+  ): Promise<QueryOutput> => {
     const view = scoped();
     try {
-      return withStorageWarnings(await run(c, timeoutMs, (signal) => exec(view, signal)), view);
+      return withStorageWarnings(await run(c, timeoutMs, (signal, left) => exec(view, signal, left)), view);
     } finally {
       addStorageStats(c, view.stats);
     }
@@ -258,7 +278,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const t = timeParam(form, 'time', now(), semantics);
     const timeoutMs = timeoutOf(form);
     const prepared = parseQuery(form);
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execInstant(prepared, view.storage, t, signal));
+    const out = await runOnView(c, timeoutMs, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
     return queryRespond(c, out);
   };
 
@@ -289,7 +309,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execRange(prepared, view.storage, start, end, stepMs, signal));
+    const out = await runOnView(c, timeoutMs, (view, signal, left) =>
+      engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
+    );
     return queryRespond(c, out);
   };
 
