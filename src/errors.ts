@@ -301,6 +301,19 @@ export class ApiError extends PromfrontError {
   }
 }
 
+/**
+ * A request body over a size limit (a form body over Go's 10 MiB maxFormSize): refused with 413,
+ * read only up to the limit. Its errorType is bad_data; the status is its own.
+ */
+export class BodyTooLargeError extends ApiError {
+  override readonly code: string = 'PROMFRONT_BODY_TOO_LARGE';
+  readonly status = 413;
+  constructor(message: string) {
+    super('bad_data', message);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 /** The remote-read endpoint's plain-text error (Go's http.Error) with its status. */
 export class HttpError extends PromfrontError {
   readonly code: string = 'PROMFRONT_HTTP';
@@ -335,6 +348,7 @@ export interface ApiErrorInfo {
  * here (query-api's run()), since which type they take depends on whether the query was cancelled.
  */
 export function apiErrorOf(e: unknown): ApiErrorInfo {
+  if (e instanceof BodyTooLargeError) return { errorType: e.errorType, status: e.status, message: e.message };
   if (e instanceof ApiError) return { errorType: e.errorType, status: STATUS_BY_TYPE[e.errorType], message: e.message };
   return { errorType: 'internal', status: STATUS_BY_TYPE.internal, message: e instanceof Error ? e.message : String(e) };
 }
