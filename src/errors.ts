@@ -250,10 +250,25 @@ export class DownstreamApiError extends DownstreamError {
     readonly errorType: string,
     reason: string,
     kind: DownstreamErrorKind,
+    /** The HTTP status it came with (a 4xx or 5xx), or undefined for a 2xx "status: error" answer. */
+    readonly httpStatus?: number,
   ) {
     super(target, reason, kind);
     this.name = 'DownstreamApiError';
   }
+}
+
+/**
+ * The Prometheus error a downstream's refusal stands for, when the downstream refused the request
+ * itself (a 4xx with a Prometheus errorType, e.g. 400 bad_data for a label name it does not take):
+ * the same request to Prometheus would get that answer, so the API gives it, not 503. Server errors
+ * (5xx), unknown types and network failures stay "unavailable".
+ */
+export function downstreamRefusal(e: unknown): { errorType: ApiErrorType; message: string } | undefined {
+  if (!(e instanceof DownstreamApiError) || e.httpStatus === undefined || e.httpStatus < 400 || e.httpStatus > 499) return undefined;
+  const known: readonly string[] = ['bad_data', 'execution'];
+  if (!known.includes(e.errorType) || STATUS_BY_TYPE[e.errorType as ApiErrorType] !== e.httpStatus) return undefined;
+  return { errorType: e.errorType as ApiErrorType, message: e.message };
 }
 
 /** The server does not serve remote read at this path (VictoriaMetrics answers 400 "unsupported path"). */
@@ -273,6 +288,8 @@ export class GroupError extends StorageUnavailableError {
     readonly group: string,
     readonly target: string | undefined,
     reason: string,
+    /** The first target's own error, when every target failed (see downstreamRefusal). */
+    readonly targetError?: unknown,
   ) {
     super(`server group ${JSON.stringify(group)} failed: ${reason}`);
     this.name = 'GroupError';
@@ -380,6 +397,11 @@ export function evaluationError(e: unknown, aborted: boolean): PromQLError | Sto
 export function queryApiError(e: unknown, timedOut: boolean, aborted: boolean): ApiError {
   if (e instanceof ApiError) return e;
   if (timedOut) return new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
+  // A server group whose downstream refused the request as Prometheus would (4xx bad_data, execution).
+  if (e instanceof GroupError) {
+    const refusal = downstreamRefusal(e.targetError);
+    if (refusal !== undefined) return new ApiError(refusal.errorType, e.message);
+  }
   // A server group that failed without ignore_error: the error names the group and its targets.
   if (e instanceof StorageUnavailableError) return new ApiError('unavailable', e.message);
   if (e instanceof PromQLError) return new ApiError(e.errorType === 'bad_data' ? 'execution' : e.errorType, e.message);
