@@ -29,7 +29,7 @@ import {
   type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
-import { evalAggregate } from './eval-aggr.js';
+import { evalAggregate, evalCountValuesSparse, type SparseSeries } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
@@ -217,7 +217,13 @@ export class Engine {
     const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
     let val: Val;
     try {
-      val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
+      const pushed = await tryWholeQueryPushdown(ctx, query, expr);
+      const root = unwrap(expr);
+      if (pushed === undefined && !instant && root.type === 'AggregateExpr' && root.op === 'count_values') {
+        const result = sparseMatrix(ctx, await evalCountValuesSparse(ctx, root, evaluate));
+        return { result, warnings: [...q.warnings], infos: [...q.infos] };
+      }
+      val = pushed ?? (await evaluate(ctx, expr));
     } catch (e) {
       throw evaluationError(e, signal?.aborted === true);
     }
@@ -254,6 +260,18 @@ function isOrdered(e: Expr): boolean {
   if (e.type === 'Call') return ['sort', 'sort_desc', 'sort_by_label', 'sort_by_label_desc'].includes(e.func.name);
   if (e.type === 'AggregateExpr') return e.op === 'topk' || e.op === 'bottomk';
   return false;
+}
+
+function unwrap(e: Expr): Expr {
+  while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
+  return e;
+}
+
+/** A range query's answer from series given as their points (count_values at the root). */
+function sparseMatrix(ctx: EvalCtx, series: SparseSeries[]): QueryResult {
+  const result = series.map((s) => ({ labels: s.labels, timestamps: s.steps.map((i) => ctx.steps[i]), values: s.counts }));
+  result.sort(byLabels(ctx.q));
+  return { resultType: 'matrix', result };
 }
 
 /** Label order for a result's series; sorting a large result takes long enough to need the deadline too. */

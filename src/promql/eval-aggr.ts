@@ -238,14 +238,33 @@ function validLabelName(name: string, sem: string): boolean {
   return name.length > 0 && !/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''));
 }
 
-function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): VectorVal {
+/** count_values' output, each series as its points only (steps it has a value at, and the counts). */
+export interface SparseSeries {
+  labels: Labels;
+  steps: number[];
+  counts: number[];
+}
+
+/**
+ * count_values as a query's whole answer: its points only, never a dense series per distinct value
+ * (11,000 distinct values over 11,000 steps are 11,000 points, but 121 M dense cells).
+ */
+export async function evalCountValuesSparse(ctx: EvalCtx, e: AggregateExpr, evaluate: Evaluate): Promise<SparseSeries[]> {
+  const param = await evaluate(ctx, e.param!);
+  const inner = await evaluate(ctx, e.expr);
+  if (inner.type !== 'vector') throw new PromQLError('execution', 'aggregation expression must be an instant vector');
+  if (param.type !== 'string') throw new PromQLError('execution', 'count_values parameter must be a string');
+  return [...gatherCountValues(ctx, e, inner.series, param.v).values()];
+}
+
+function gatherCountValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): Map<string, SparseSeries> {
   if (!validLabelName(valueLabel, ctx.q.semantics)) throw new PromQLError('execution', `invalid label name ${goQuote(valueLabel)}`);
   const n = ctx.steps.length;
   const grouping = e.without ? [...e.grouping, METRIC_NAME] : [...e.grouping, valueLabel];
   // Each output series' points are gathered sparse first: the number of distinct values is only
   // known at the end, and a dense series per value (8 bytes x steps each) is allocated only once
   // the output's size is known to be within max_samples.
-  const outByKey = new Map<string, { labels: Labels; steps: number[]; counts: number[] }>();
+  const outByKey = new Map<string, SparseSeries>();
   let points = 0;
   for (let i = 0; i < n; i++) {
     checkWork(ctx.q, input.length + 1);
@@ -268,6 +287,12 @@ function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabe
     points += counts.size;
     if (points > ctx.q.maxSamples) throw tooManySamples();
   }
+  return outByKey;
+}
+
+function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): VectorVal {
+  const n = ctx.steps.length;
+  const outByKey = gatherCountValues(ctx, e, input, valueLabel);
   // The dense form holds a cell per step and output series, points or not: it counts as that many
   // samples, so that many distinct values over many steps are refused rather than allocated.
   if (outByKey.size * n > ctx.q.maxSamples) throw tooManySamples();
