@@ -250,6 +250,11 @@ export const serverGroupSchema = z
      */
     stale_nan: z.boolean().default(false),
     /**
+     * Largest answer body read from one of the group's servers, JSON or remote read alike; a larger
+     * one fails that request, naming the limit, instead of being held whole.
+     */
+    max_body_size: byteSize.default(parseByteSize('512MiB')),
+    /**
      * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
      * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
      */

@@ -108,6 +108,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           group: name,
           observer: metrics,
           nanIsStale: g.stale_nan,
+          maxResponseBytes: g.max_body_size,
         };
         if (g.remote_read === false) return new JsonApiTarget(opts);
         return new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path, fallbackToJson: g.remote_read === undefined });

@@ -59,6 +59,7 @@ shard:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
 #       anti_affinity: 10s
+#       max_body_size: 512MiB      # largest answer read from one server (JSON or remote read)
 #       ignore_error: false
 #     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.
 #     - name: shard-1

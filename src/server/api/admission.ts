@@ -42,11 +42,13 @@ export class Admission {
    * the client gone): a query that gave up leaves the queue at once.
    */
   acquire(signal: AbortSignal, onGiveUp: () => unknown): Promise<Slot> {
-    if (signal.aborted) return Promise.reject(onGiveUp());
+    // A free slot is taken even by a query whose deadline already passed: the evaluation then
+    // reports it, as Prometheus does when its queue has room.
     if (this.running < this.opts.maxConcurrent) {
       this.running++;
       return Promise.resolve(this.slot());
     }
+    if (signal.aborted) return Promise.reject(onGiveUp());
     if (this.queue.length >= this.opts.maxQueued) {
       this.refused++;
       return Promise.reject(
