@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/promql/engine.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { PromQLError, QUERY_TIMEOUT_MESSAGE } from '../../../src/errors.js';
+import { createQueryApi } from '../../../src/server/api/query-api.js';
 
 const S = 1000;
 const H = 3600 * S;
@@ -48,6 +49,23 @@ describe('query timeout', () => {
       expect((err as PromQLError).message).toBe(QUERY_TIMEOUT_MESSAGE);
       expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
       expect(took).toBeLessThan(2 * TIMEOUT_MS);
+    }, 120_000);
+  }
+});
+
+describe('query timeout through the HTTP API', () => {
+  // The engine's own timeout is long: the request's `timeout` parameter is what must hold.
+  const api = createQueryApi({ storage: st, engine: new Engine({ timeoutMs: 120_000 }), now: () => 3 * H });
+  for (const timeoutS of [1, 2]) {
+    it(`timeout=${timeoutS} answers 503 timeout within 1.5 x ${timeoutS} s`, async () => {
+      const t0 = performance.now();
+      const res = await api.request(`/query_range?query=${encodeURIComponent('quantile_over_time(0.9, m[1h])')}&start=0&end=10800&step=1&timeout=${timeoutS}`);
+      const took = performance.now() - t0;
+      console.log(`HTTP timeout=${timeoutS}: ${Math.round(took)} ms`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'error', errorType: 'timeout', error: QUERY_TIMEOUT_MESSAGE });
+      expect(took).toBeGreaterThanOrEqual(timeoutS * 1000 - 5);
+      expect(took).toBeLessThan(timeoutS * 1500);
     }, 120_000);
   }
 });
