@@ -10,6 +10,8 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
+import type { Engine as EngineT } from '../src/promql/engine.js';
+import type { MemoryStorage as MemoryStorageT } from '../src/storage/memory.js';
 
 interface Case {
   name: string;
@@ -36,8 +38,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const engineDir = path.resolve(args.engine ?? path.join(here, '../src'));
 
 async function child(c: Case): Promise<void> {
-  const { Engine } = (await import(pathToFileURL(path.join(engineDir, 'promql/engine.js')).href)) as typeof import('../src/promql/engine.js');
-  const { MemoryStorage } = (await import(pathToFileURL(path.join(engineDir, 'storage/memory.js')).href)) as typeof import('../src/storage/memory.js');
+  const { Engine } = (await import(pathToFileURL(path.join(engineDir, 'promql/engine.js')).href)) as { Engine: typeof EngineT };
+  const { MemoryStorage } = (await import(pathToFileURL(path.join(engineDir, 'storage/memory.js')).href)) as { MemoryStorage: typeof MemoryStorageT };
   const engine = new Engine({ timeoutMs: 600_000 });
   const st = new MemoryStorage();
   const t0 = performance.now();

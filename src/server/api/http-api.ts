@@ -157,7 +157,7 @@ async function readBodyLimited(req: Request, limit: number): Promise<string> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared > limit) throw formTooLarge();
   if (req.body === null) return '';
-  const reader = req.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

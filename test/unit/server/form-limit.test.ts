@@ -48,7 +48,7 @@ describe('form body limit', () => {
         cancelled = true;
       },
     });
-    const req = new Request('http://x/query', { method: 'POST', headers: FORM, body, duplex: 'half' } as RequestInit);
+    const req = new Request('http://x/query', { method: 'POST', headers: FORM, body, duplex: 'half' });
     const res = await api.request(req);
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual(TOO_LARGE);
@@ -70,7 +70,7 @@ describe('form body limit', () => {
       headers: { ...FORM, 'Content-Length': String(MAX_FORM_BYTES + 1) },
       body,
       duplex: 'half',
-    } as RequestInit);
+    });
     const res = await api.request(req);
     expect(res.status).toBe(413);
     expect(pulled).toBeLessThanOrEqual(2);
