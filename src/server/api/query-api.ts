@@ -142,10 +142,20 @@ function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], 
   return c.body(body, 200, { 'Content-Type': 'application/json' });
 }
 
-function resultJson(r: QueryResult): string {
+/**
+ * The answer's `result` as JSON. An instant vector of a million series takes seconds to encode:
+ * past `deadline` (performance.now()) the encoding stops with the query's timeout, as the
+ * evaluation would have.
+ */
+function resultJson(r: QueryResult, deadline = Infinity): string {
   switch (r.resultType) {
     case 'vector':
-      return `[${r.result.map((s) => `{"metric":${metricJson(s.labels)},"value":${pointJson(s.t, s.v)}}`).join(',')}]`;
+      return `[${r.result
+        .map((s, i) => {
+          if ((i & 4095) === 4095 && performance.now() > deadline) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
+          return `{"metric":${metricJson(s.labels)},"value":${pointJson(s.t, s.v)}}`;
+        })
+        .join(',')}]`;
     case 'matrix':
       return `[${r.result.map(matrixSeriesJson).join(',')}]`;
     case 'scalar':
@@ -253,10 +263,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number): Response => {
     const r = out.result;
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
-    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r)}}`, out.warnings, out.infos);
+    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}}`, out.warnings, out.infos);
   };
 
   /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
@@ -277,9 +287,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const form = await formOf(c);
     const t = timeParam(form, 'time', now(), semantics);
     const timeoutMs = timeoutOf(form);
+    // Also bounds encoding the answer.
+    const deadline = performance.now() + timeoutMs;
     const prepared = parseQuery(form);
     const out = await runOnView(c, timeoutMs, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
-    return queryRespond(c, out);
+    return queryRespond(c, out, deadline);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -300,6 +312,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
     const timeoutMs = timeoutOf(form);
+    // Also bounds encoding the answer.
+    const deadline = performance.now() + timeoutMs;
     const prepared = parseQuery(form);
     const vt = valueTypeOf(prepared.expr);
     if (vt !== 'scalar' && vt !== 'vector') {
@@ -312,7 +326,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const out = await runOnView(c, timeoutMs, (view, signal, left) =>
       engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
     );
-    return queryRespond(c, out);
+    return queryRespond(c, out, deadline);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {

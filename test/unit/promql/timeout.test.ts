@@ -69,3 +69,21 @@ describe('query timeout through the HTTP API', () => {
     }, 120_000);
   }
 });
+
+describe('encoding a large answer', () => {
+  it('stops at the deadline when a query answered just before it', async () => {
+    const engine = new Engine();
+    const samples = Array.from({ length: 400_000 }, (_, i) => ({ labels: [{ name: 'i', value: String(i) }], t: 0, v: i }));
+    // Answers 30 ms before a 300 ms deadline: encoding 400,000 samples takes longer than that.
+    engine.execInstant = async () => {
+      await new Promise((r) => setTimeout(r, 270));
+      return { result: { resultType: 'vector', result: samples }, warnings: [], infos: [] };
+    };
+    const api = createQueryApi({ storage: st, engine, now: () => 0 });
+    const t0 = performance.now();
+    const res = await api.request('/query?query=m&time=0&timeout=0.3');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'error', errorType: 'timeout', error: QUERY_TIMEOUT_MESSAGE });
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
