@@ -250,10 +250,25 @@ export class DownstreamApiError extends DownstreamError {
     readonly errorType: string,
     reason: string,
     kind: DownstreamErrorKind,
+    /** The HTTP status it came with (a 4xx or 5xx), or undefined for a 2xx "status: error" answer. */
+    readonly httpStatus?: number,
   ) {
     super(target, reason, kind);
     this.name = 'DownstreamApiError';
   }
+}
+
+/**
+ * The Prometheus error a downstream's refusal stands for, when the downstream refused the request
+ * itself (a 4xx with a Prometheus errorType, e.g. 400 bad_data for a label name it does not take):
+ * the same request to Prometheus would get that answer, so the API gives it, not 503. Server errors
+ * (5xx), unknown types and network failures stay "unavailable".
+ */
+export function downstreamRefusal(e: unknown): { errorType: ApiErrorType; message: string } | undefined {
+  if (!(e instanceof DownstreamApiError) || e.httpStatus === undefined || e.httpStatus < 400 || e.httpStatus > 499) return undefined;
+  const known: readonly string[] = ['bad_data', 'execution'];
+  if (!known.includes(e.errorType) || STATUS_BY_TYPE[e.errorType as ApiErrorType] !== e.httpStatus) return undefined;
+  return { errorType: e.errorType as ApiErrorType, message: e.message };
 }
 
 /** The server does not serve remote read at this path (VictoriaMetrics answers 400 "unsupported path"). */
@@ -273,6 +288,8 @@ export class GroupError extends StorageUnavailableError {
     readonly group: string,
     readonly target: string | undefined,
     reason: string,
+    /** The first target's own error, when every target failed (see downstreamRefusal). */
+    readonly targetError?: unknown,
   ) {
     super(`server group ${JSON.stringify(group)} failed: ${reason}`);
     this.name = 'GroupError';
@@ -330,6 +347,19 @@ export class ApiError extends PromfrontError {
   }
 }
 
+/**
+ * A request body over a size limit (a form body over Go's 10 MiB maxFormSize): refused with 413,
+ * read only up to the limit. Its errorType is bad_data; the status is its own.
+ */
+export class BodyTooLargeError extends ApiError {
+  override readonly code: string = 'PROMFRONT_BODY_TOO_LARGE';
+  readonly status = 413;
+  constructor(message: string) {
+    super('bad_data', message);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 /** The remote-read endpoint's plain-text error (Go's http.Error) with its status. */
 export class HttpError extends PromfrontError {
   readonly code: string = 'PROMFRONT_HTTP';
@@ -364,6 +394,7 @@ export interface ApiErrorInfo {
  * here (query-api's run()), since which type they take depends on whether the query was cancelled.
  */
 export function apiErrorOf(e: unknown): ApiErrorInfo {
+  if (e instanceof BodyTooLargeError) return { errorType: e.errorType, status: e.status, message: e.message };
   if (e instanceof ApiError) return { errorType: e.errorType, status: STATUS_BY_TYPE[e.errorType], message: e.message };
   return { errorType: 'internal', status: STATUS_BY_TYPE.internal, message: e instanceof Error ? e.message : String(e) };
 }
@@ -395,6 +426,11 @@ export function evaluationError(e: unknown, aborted: boolean): PromQLError | Sto
 export function queryApiError(e: unknown, timedOut: boolean, aborted: boolean): ApiError {
   if (e instanceof ApiError) return e;
   if (timedOut) return new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
+  // A server group whose downstream refused the request as Prometheus would (4xx bad_data, execution).
+  if (e instanceof GroupError) {
+    const refusal = downstreamRefusal(e.targetError);
+    if (refusal !== undefined) return new ApiError(refusal.errorType, e.message);
+  }
   // A server group that failed without ignore_error: the error names the group and its targets.
   if (e instanceof StorageUnavailableError) return new ApiError('unavailable', e.message);
   if (e instanceof PromQLError) return new ApiError(e.errorType === 'bad_data' ? 'execution' : e.errorType, e.message);

@@ -258,6 +258,11 @@ export const serverGroupSchema = z
      */
     stale_nan: z.boolean().default(false),
     /**
+     * Largest answer body read from one of the group's servers, JSON or remote read alike; a larger
+     * one fails that request, naming the limit, instead of being held whole.
+     */
+    max_body_size: byteSize.default(parseByteSize('512MiB')),
+    /**
      * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
      * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
      */
@@ -285,6 +290,10 @@ export const querySchema = z
     max_concurrency: z.number().int().min(1).max(10_000).default(64),
     /** match[] per /series, /labels, /label/../values or /federate request; 0: no limit. */
     max_match_selectors: z.number().int().min(0).default(1000),
+    /** /query and /query_range evaluated at once (Prometheus's --query.max-concurrency). */
+    max_concurrent_queries: z.number().int().min(1).max(10_000).default(20),
+    /** Queries waiting for a turn; more are refused with 503. */
+    max_queued_queries: z.number().int().min(0).max(1_000_000).default(200),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
   })
   .superRefine((q, ctx) => {

@@ -12,6 +12,7 @@ import { parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
   checkAbort,
+  checkWork,
   countPoints,
   dropMetricName,
   labelsKey,
@@ -28,7 +29,7 @@ import {
   type VSeries,
 } from './eval-types.js';
 import { evalBinary } from './eval-binary.js';
-import { evalAggregate } from './eval-aggr.js';
+import { evalAggregate, evalCountValuesSparse, type SparseSeries } from './eval-aggr.js';
 import { evalCall } from './eval-call.js';
 import { evalMatrixSelector, evalSubquery, evalVectorSelector, forEachWindow } from './eval-select.js';
 import { answerSeries, planPushdown, pushdownValue } from './pushdown.js';
@@ -55,6 +56,15 @@ export interface EngineOptions {
   enableExperimentalFunctions?: boolean;
   /** --enable-feature=promql-delayed-name-removal (off by default in Prometheus 3.5; on in its own test runner). */
   delayedNameRemoval?: boolean;
+}
+
+/** Per-run options of execInstant / execRange. */
+export interface ExecOptions {
+  /**
+   * This run's time budget in ms, when shorter than the engine's timeout (what is left of a
+   * request's timeout after it waited in the admission queue).
+   */
+  timeoutMs?: number;
 }
 
 export type Sample = { labels: Labels; t: number; v: number };
@@ -114,17 +124,25 @@ export class Engine {
   }
 
   /** Runs a prepared query at one time. */
-  execInstant(prepared: PreparedQuery, storage: Storage, timeMs: number, signal?: AbortSignal): Promise<QueryOutput> {
-    return this.exec(storage, prepared, timeMs, timeMs, 0, signal, true);
+  execInstant(prepared: PreparedQuery, storage: Storage, timeMs: number, signal?: AbortSignal, opts?: ExecOptions): Promise<QueryOutput> {
+    return this.exec(storage, prepared, timeMs, timeMs, 0, signal, true, opts);
   }
 
   /**
    * Runs a prepared query over a range. A bad step or end throws at once, a query that is not a
    * scalar or instant vector is a rejected promise (as rangeQuery reports them).
    */
-  execRange(prepared: PreparedQuery, storage: Storage, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryOutput> {
+  execRange(
+    prepared: PreparedQuery,
+    storage: Storage,
+    startMs: number,
+    endMs: number,
+    stepMs: number,
+    signal?: AbortSignal,
+    opts?: ExecOptions,
+  ): Promise<QueryOutput> {
     checkRange(startMs, endMs, stepMs);
-    return this.exec(storage, prepared, startMs, endMs, stepMs, signal, false);
+    return this.exec(storage, prepared, startMs, endMs, stepMs, signal, false, opts);
   }
 
   /** Parses and checks a query as this engine's Prometheus version would; throws PromQLError('bad_data'). */
@@ -172,6 +190,7 @@ export class Engine {
     interval: number,
     signal: AbortSignal | undefined,
     instant: boolean,
+    opts?: ExecOptions,
   ): Promise<QueryOutput> {
     const { query, expr } = prepared;
     const vt = valueTypeOf(expr);
@@ -183,7 +202,7 @@ export class Engine {
       semantics: this.semantics,
       lookbackMs: this.lookbackMs,
       maxSamples: this.maxSamples,
-      deadline: Date.now() + this.timeoutMs,
+      deadline: performance.now() + Math.min(this.timeoutMs, opts?.timeoutMs ?? Infinity),
       signal,
       queryStart: start,
       queryEnd: end,
@@ -198,7 +217,13 @@ export class Engine {
     const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
     let val: Val;
     try {
-      val = (await tryWholeQueryPushdown(ctx, query, expr)) ?? (await evaluate(ctx, expr));
+      const pushed = await tryWholeQueryPushdown(ctx, query, expr);
+      const root = unwrap(expr);
+      if (pushed === undefined && !instant && root.type === 'AggregateExpr' && root.op === 'count_values') {
+        const result = sparseMatrix(ctx, await evalCountValuesSparse(ctx, root, evaluate));
+        return { result, warnings: [...q.warnings], infos: [...q.infos] };
+      }
+      val = pushed ?? (await evaluate(ctx, expr));
     } catch (e) {
       throw evaluationError(e, signal?.aborted === true);
     }
@@ -237,6 +262,26 @@ function isOrdered(e: Expr): boolean {
   return false;
 }
 
+function unwrap(e: Expr): Expr {
+  while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
+  return e;
+}
+
+/** A range query's answer from series given as their points (count_values at the root). */
+function sparseMatrix(ctx: EvalCtx, series: SparseSeries[]): QueryResult {
+  const result = series.map((s) => ({ labels: s.labels, timestamps: s.steps.map((i) => ctx.steps[i]), values: s.counts }));
+  result.sort(byLabels(ctx.q));
+  return { resultType: 'matrix', result };
+}
+
+/** Label order for a result's series; sorting a large result takes long enough to need the deadline too. */
+function byLabels(q: QueryState): (a: { labels: Labels }, b: { labels: Labels }) => number {
+  return (a, b) => {
+    checkAbort(q);
+    return compareLabels(a.labels, b.labels);
+  };
+}
+
 function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): QueryResult {
   const t = ctx.start;
   switch (val.type) {
@@ -249,7 +294,7 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
       if (instant) {
         const result: Sample[] = [];
         for (const s of val.series) if (s.has[0]) result.push({ labels: s.labels, t, v: s.vals[0] });
-        if (!isOrdered(expr)) result.sort((a, b) => compareLabels(a.labels, b.labels));
+        if (!isOrdered(expr)) result.sort(byLabels(ctx.q));
         return { resultType: 'vector', result };
       }
       const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
@@ -258,6 +303,7 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
       let allSteps: number[] | undefined;
       for (let j = 0; j < series.length; j++) {
         const s = series[j]!;
+        checkWork(ctx.q, s.has.length);
         // Each series is let go once converted: the engine's arrays and the result's are not all
         // held at once (10,000 series x 720 steps are ~100 MB each). Exact-size arrays, filled in
         // order, stay packed doubles.
@@ -276,12 +322,13 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
         }
         result.push({ labels: s.labels, timestamps, values });
       }
-      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      result.sort(byLabels(ctx.q));
       return { resultType: 'matrix', result };
     }
     case 'matrix': {
       const result: { labels: Labels; timestamps: number[]; values: number[] }[] = [];
       for (const s of val.series) {
+        checkAbort(ctx.q);
         let from = 0;
         let to = 0;
         forEachWindow(ctx, val, s, (_i, f, tt) => {
@@ -290,7 +337,7 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
         });
         if (to > from) result.push({ labels: s.labels, timestamps: Array.from(s.ts.subarray(from, to)), values: Array.from(s.vs.subarray(from, to)) });
       }
-      result.sort((a, b) => compareLabels(a.labels, b.labels));
+      result.sort(byLabels(ctx.q));
       return { resultType: 'matrix', result };
     }
   }

@@ -7,7 +7,7 @@ import { AvgAccumulator, SumAccumulator, VarianceAccumulator } from './functions
 import { quantile } from './functions/quantile.js';
 import { invalidQuantileWarning } from './functions/range.js';
 import {
-  checkAbort,
+  checkWork,
   delLabels,
   formatFloatF,
   formatFloatG,
@@ -15,6 +15,7 @@ import {
   labelsKey,
   newVSeries,
   setLabel,
+  tooManySamples,
   type EvalCtx,
   type Val,
   type VectorVal,
@@ -79,7 +80,7 @@ export async function evalAggregate(ctx: EvalCtx, e: AggregateExpr, evaluate: Ev
   const out = groups.map((g, x) => newVSeries(g, n, groupDropName[x]));
   const sem = ctx.q.semantics;
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, input.length + 1);
     // Per-step accumulators, created on a group's first sample.
     const acc: unknown[] = new Array(groups.length);
     const counts = new Float64Array(groups.length);
@@ -164,7 +165,7 @@ function topK(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], groupOf: Int32Ar
   const out = new Array<VSeries | undefined>(input.length);
   const order: number[] = []; // output order of the first step (what an instant query shows)
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, input.length + 1);
     const kf = kParam[i];
     if (ctx.q.semantics === 'prometheus-3') {
       if (Number.isNaN(kf)) throw new PromQLError('execution', 'Parameter value is NaN');
@@ -237,13 +238,36 @@ function validLabelName(name: string, sem: string): boolean {
   return name.length > 0 && !/[\ud800-\udfff]/.test(name.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''));
 }
 
-function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): VectorVal {
+/** count_values' output, each series as its points only (steps it has a value at, and the counts). */
+export interface SparseSeries {
+  labels: Labels;
+  steps: number[];
+  counts: number[];
+}
+
+/**
+ * count_values as a query's whole answer: its points only, never a dense series per distinct value
+ * (11,000 distinct values over 11,000 steps are 11,000 points, but 121 M dense cells).
+ */
+export async function evalCountValuesSparse(ctx: EvalCtx, e: AggregateExpr, evaluate: Evaluate): Promise<SparseSeries[]> {
+  const param = await evaluate(ctx, e.param!);
+  const inner = await evaluate(ctx, e.expr);
+  if (inner.type !== 'vector') throw new PromQLError('execution', 'aggregation expression must be an instant vector');
+  if (param.type !== 'string') throw new PromQLError('execution', 'count_values parameter must be a string');
+  return [...gatherCountValues(ctx, e, inner.series, param.v).values()];
+}
+
+function gatherCountValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): Map<string, SparseSeries> {
   if (!validLabelName(valueLabel, ctx.q.semantics)) throw new PromQLError('execution', `invalid label name ${goQuote(valueLabel)}`);
   const n = ctx.steps.length;
   const grouping = e.without ? [...e.grouping, METRIC_NAME] : [...e.grouping, valueLabel];
-  const outByKey = new Map<string, VSeries>();
+  // Each output series' points are gathered sparse first: the number of distinct values is only
+  // known at the end, and a dense series per value (8 bytes x steps each) is allocated only once
+  // the output's size is known to be within max_samples.
+  const outByKey = new Map<string, SparseSeries>();
+  let points = 0;
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, input.length + 1);
     const counts = new Map<string, { labels: Labels; c: number }>();
     for (const s of input) {
       if (!s.has[i]) continue;
@@ -256,10 +280,31 @@ function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabe
     }
     for (const [k, { labels, c }] of counts) {
       let o = outByKey.get(k);
-      if (o === undefined) outByKey.set(k, (o = newVSeries(labels, n)));
-      o.has[i] = 1;
-      o.vals[i] = c;
+      if (o === undefined) outByKey.set(k, (o = { labels, steps: [], counts: [] }));
+      o.steps.push(i);
+      o.counts.push(c);
     }
+    points += counts.size;
+    if (points > ctx.q.maxSamples) throw tooManySamples();
   }
-  return { type: 'vector', series: [...outByKey.values()] };
+  return outByKey;
+}
+
+function countValues(ctx: EvalCtx, e: AggregateExpr, input: VSeries[], valueLabel: string): VectorVal {
+  const n = ctx.steps.length;
+  const outByKey = gatherCountValues(ctx, e, input, valueLabel);
+  // The dense form holds a cell per step and output series, points or not: it counts as that many
+  // samples, so that many distinct values over many steps are refused rather than allocated.
+  if (outByKey.size * n > ctx.q.maxSamples) throw tooManySamples();
+  const series: VSeries[] = [];
+  for (const { labels, steps, counts } of outByKey.values()) {
+    checkWork(ctx.q, n);
+    const o = newVSeries(labels, n);
+    for (let x = 0; x < steps.length; x++) {
+      o.has[steps[x]] = 1;
+      o.vals[steps[x]] = counts[x];
+    }
+    series.push(o);
+  }
+  return { type: 'vector', series };
 }

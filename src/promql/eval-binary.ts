@@ -7,7 +7,7 @@ import { labelsToSetString } from '../model/labels.js';
 import { COMPARISON_OPS, type BinaryExpr, type BinaryOp, type VectorMatching } from './ast.js';
 import { goMod, goPow } from './functions/element.js';
 import {
-  checkAbort,
+  checkWork,
   delLabels,
   dropMetricName,
   getLabel,
@@ -100,10 +100,12 @@ function vectorScalar(ctx: EvalCtx, e: BinaryExpr, vec: VSeries[], scalar: Float
   const drop = dropsName(e.op, ctx.q.semantics) || e.returnBool;
   const out: VSeries[] = [];
   for (const s of vec) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, 1024);
     const r = drop ? withoutName(ctx.q, s.labels, n) : newVSeries(s.labels, n, s.dropName === true);
     let any = false;
     for (let i = 0; i < n; i++) {
+      // A subquery's inner series can have millions of steps.
+      if ((i & 1023) === 1023) checkWork(ctx.q, 1024);
       if (!s.has[i]) continue;
       let lf = s.vals[i];
       let rf = scalar[i];
@@ -140,7 +142,7 @@ function vectorAndUnless(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: Vecto
   const lsig = lhs.map((s) => signature(s.labels, vm));
   const out = lhs.map((s) => newVSeries(s.labels, n, s.dropName === true));
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, lhs.length + rhs.length + 1);
     const present = new Set<string>();
     for (let j = 0; j < rhs.length; j++) if (rhs[j].has[i]) present.add(rsig[j]);
     for (let j = 0; j < lhs.length; j++) {
@@ -158,7 +160,7 @@ function vectorOr(ctx: EvalCtx, lhs: VSeries[], rhs: VSeries[], vm: VectorMatchi
   const lsig = lhs.map((s) => signature(s.labels, vm));
   const rout = rhs.map((s) => newVSeries(s.labels, n, s.dropName === true));
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, lhs.length + rhs.length + 1);
     const present = new Set<string>();
     for (let j = 0; j < lhs.length; j++) if (lhs[j].has[i]) present.add(lsig[j]);
     for (let j = 0; j < rhs.length; j++) {
@@ -192,7 +194,7 @@ function vectorBinop(ctx: EvalCtx, e: BinaryExpr, lhsIn: VSeries[], rhsIn: VSeri
   const outByKey = new Map<string, VSeries>();
   const pairLabels = new Map<string, { labels: Labels; key: string; dropName: boolean }>();
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, lhs.length + rhs.length + 1);
     const right = new Map<string, number>();
     for (let j = 0; j < rhs.length; j++) {
       if (!rhs[j].has[i]) continue;

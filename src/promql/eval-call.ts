@@ -12,6 +12,7 @@ import { RANGE_FUNCTIONS, invalidQuantileWarning, possibleNonCounterInfo, type R
 import { bucketFraction, bucketQuantile, type ClassicBucket } from './functions/quantile.js';
 import {
   checkAbort,
+  checkWork,
   dropMetricName,
   getLabel,
   labelsKey,
@@ -56,6 +57,7 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
       const vals = new Float64Array(n).fill(NaN);
       const count = new Uint32Array(n);
       for (const s of v.series) {
+        checkWork(ctx.q, n);
         for (let i = 0; i < n; i++) {
           if (!s.has[i]) continue;
           count[i]++;
@@ -106,7 +108,7 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
       const v = await vectorArg(ctx, e.args[0], evaluate);
       const names: string[] = [];
       for (const a of e.args.slice(1)) names.push(await stringArg(ctx, a, evaluate));
-      return sortByLabel(v, names, name === 'sort_by_label_desc');
+      return sortByLabel(ctx, v, names, name === 'sort_by_label_desc');
     }
     case 'histogram_quantile':
       return histogramQuantile(ctx, e, evaluate);
@@ -144,7 +146,7 @@ export async function evalCall(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promi
   const args = new Array<number>(scalars.length);
   const out: VSeries[] = vec.series.map((s) => withoutName(ctx.q, s.labels, n));
   for (let i = 0; i < n; i++) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, vec.series.length + 1);
     for (let a = 0; a < scalars.length; a++) args[a] = scalars[a][i];
     if (name === 'clamp' && clampDropsAll(args[0], args[1])) continue;
     for (let j = 0; j < vec.series.length; j++) {
@@ -214,6 +216,7 @@ async function timestampFn(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<V
     series = (await vectorArg(ctx, e.args[0], evaluate)).series;
   }
   const out = series.map((s) => {
+    checkWork(ctx.q, n);
     const r = withoutName(ctx.q, s.labels, n);
     for (let i = 0; i < n; i++) {
       if (!s.has[i]) continue;
@@ -309,6 +312,7 @@ async function labelReplace(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<
   if (!validLabelName(dst, ctx.q.semantics)) throw new PromQLError('execution', `invalid destination label name in label_replace(): ${dst}`);
   const v = await vectorArg(ctx, e.args[0], evaluate);
   const out = v.series.map((s) => {
+    checkAbort(ctx.q);
     const m = matchAnchored(re, getLabel(s.labels, src));
     if (m === undefined) return s;
     // Writing __name__ explicitly keeps it, even where it was marked to go (delayed name removal).
@@ -328,7 +332,7 @@ async function labelJoin(ctx: EvalCtx, e: Call, evaluate: Evaluate): Promise<Vec
   if (!validLabelName(dst, ctx.q.semantics)) throw new PromQLError('execution', `invalid destination label name in label_join(): ${dst}`);
   const v = await vectorArg(ctx, e.args[0], evaluate);
   const out = v.series.map((s) => ({
-    ...s,
+    ...(checkAbort(ctx.q), s),
     labels: setLabel(s.labels, dst, srcs.map((l) => getLabel(s.labels, l)).join(sep)),
     dropName: s.dropName === true && dst !== METRIC_NAME,
   }));
@@ -344,6 +348,7 @@ function sortByValue(ctx: EvalCtx, v: VectorVal, desc: boolean): VectorVal {
   const nanFirst = ctx.q.semantics === 'prometheus-3' ? -1 : 1;
   const series = v.series.filter((s) => s.has[0]);
   series.sort((a, b) => {
+    checkAbort(ctx.q);
     const x = a.vals[0];
     const y = b.vals[0];
     const nx = Number.isNaN(x);
@@ -375,9 +380,10 @@ function naturalCompare(a: string, b: string): number {
   return xa.length - xb.length;
 }
 
-function sortByLabel(v: VectorVal, names: string[], desc: boolean): VectorVal {
+function sortByLabel(ctx: EvalCtx, v: VectorVal, names: string[], desc: boolean): VectorVal {
   const series = [...v.series];
   series.sort((a, b) => {
+    checkAbort(ctx.q);
     for (const l of names) {
       const x = getLabel(a.labels, l);
       const y = getLabel(b.labels, l);
@@ -403,6 +409,7 @@ function bucketGroups(ctx: EvalCtx, v: VectorVal): BucketGroup[] {
   const q = ctx.q;
   const groups = new Map<string, BucketGroup>();
   for (const s of v.series) {
+    checkAbort(q);
     const leStr = getLabel(s.labels, 'le');
     const le = parseGoFloat(leStr);
     if (le === undefined) {
@@ -430,7 +437,7 @@ function perBuckets(ctx: EvalCtx, groups: BucketGroup[], f: (i: number, buckets:
   const n = ctx.steps.length;
   const out: VSeries[] = [];
   for (const g of groups) {
-    checkAbort(ctx.q);
+    checkWork(ctx.q, n * (g.members.length + 1));
     const r = newVSeries(g.labels, n, g.dropName);
     let any = false;
     for (let i = 0; i < n; i++) {

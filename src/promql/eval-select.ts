@@ -8,7 +8,7 @@
 import type { Series } from '../storage/interface.js';
 import type { Expr, MatrixSelector, SubqueryExpr, VectorSelector } from './ast.js';
 import {
-  checkAbort,
+  checkWork,
   makeSteps,
   storageCallError,
   newVSeries,
@@ -54,7 +54,7 @@ export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector, keepS
   const out: VSeries[] = [];
   let total = 0;
   for (const s of raw) {
-    checkAbort(q);
+    checkWork(q, 1024 + s.timestamps.length);
     const r = newVSeries(s.labels, n);
     const sampleTs = keepSampleTs ? new Float64Array(n) : undefined;
     const ts = s.timestamps;
@@ -62,6 +62,7 @@ export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector, keepS
     let j = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
+      if ((i & 1023) === 1023) checkWork(q, 1024);
       const ref = (at ?? steps[i]) - off;
       while (j < len && ts[j] <= ref) j++;
       if (j === 0) continue;
@@ -106,6 +107,7 @@ export async function evalMatrixSelector(ctx: EvalCtx, ms: MatrixSelector): Prom
   const series: MSeries[] = [];
   let total = 0;
   for (const s of raw) {
+    checkWork(ctx.q, s.timestamps.length + 1);
     const m = toMSeries(s);
     if (m.ts.length === 0) continue;
     total += m.ts.length;
@@ -127,6 +129,10 @@ export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Eva
   const innerEnd = (at ?? ctx.end) - off;
   const result: MatrixVal = { type: 'matrix', series: [], rangeMs: sq.rangeMs, offsetMs: off, atMs: at };
   if (innerStart > innerEnd) return result;
+  // Every inner node holds a value per inner step, and a series present at every step is that many
+  // samples: more steps than max_samples are refused before anything of that length is allocated
+  // (a 1 ms step over a day is 86.4 M steps).
+  if (Math.floor((innerEnd - innerStart) / interval) + 1 > q.maxSamples) throw tooManySamples();
   const inner: EvalCtx = { q, start: innerStart, end: innerEnd, interval, steps: makeSteps(innerStart, innerEnd, interval) };
   const v = await evaluate(inner, sq.expr);
   let vseries: VSeries[];
@@ -135,17 +141,28 @@ export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Eva
   else throw new PromQLError('execution', `subquery is only allowed on instant vector, got ${v.type}`);
   let total = 0;
   for (const s of vseries) {
-    const ts: number[] = [];
-    const vs: number[] = [];
+    checkWork(q, s.has.length);
+    let count = 0;
+    for (let i = 0; i < s.has.length; i++) count += s.has[i];
+    if (count === 0) continue;
+    total += count;
+    // Charged before the copy is made.
+    if (total > q.maxSamples) throw tooManySamples();
+    if (count === s.has.length) {
+      // Present at every step: the inner steps and values are the samples as they are (neither is
+      // written to again), so nothing is copied.
+      result.series.push({ labels: s.labels, ts: inner.steps, vs: s.vals });
+      continue;
+    }
+    const ts = new Float64Array(count);
+    const vs = new Float64Array(count);
+    let k = 0;
     for (let i = 0; i < s.has.length; i++) {
       if (!s.has[i]) continue;
-      ts.push(inner.steps[i]);
-      vs.push(s.vals[i]);
+      ts[k] = inner.steps[i];
+      vs[k++] = s.vals[i];
     }
-    if (ts.length === 0) continue;
-    total += ts.length;
-    if (total > q.maxSamples) throw tooManySamples();
-    result.series.push({ labels: s.labels, ts: Float64Array.from(ts), vs: Float64Array.from(vs) });
+    result.series.push({ labels: s.labels, ts, vs });
   }
   return result;
 }
@@ -169,6 +186,7 @@ export function forEachWindow(ctx: EvalCtx, m: MatrixVal, s: MSeries, f: (step: 
     else while (from < len && ts[from] < lower) from++;
     if (to < from) to = from;
     while (to < len && ts[to] <= ref) to++;
+    checkWork(ctx.q, to - from + 1);
     f(i, from, to);
   }
 }

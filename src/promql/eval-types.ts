@@ -55,6 +55,7 @@ export interface QueryState {
   readonly semantics: Semantics;
   readonly lookbackMs: number;
   readonly maxSamples: number;
+  /** performance.now() past which the query has timed out. */
   readonly deadline: number;
   readonly signal: AbortSignal | undefined;
   /** Start and end of the top-level query, for `@ start()` / `@ end()`. */
@@ -66,6 +67,7 @@ export interface QueryState {
   readonly delayedNameRemoval: boolean;
   readonly warnings: Set<string>;
   readonly infos: Set<string>;
+  /** Work done since the clock was last read (see checkWork). */
   checkCount: number;
 }
 
@@ -86,11 +88,26 @@ export function makeSteps(start: number, end: number, interval: number): Float64
   return out;
 }
 
-/** Checks cancellation and the timeout; cheap enough to call in inner loops (real check every 1024 calls unless forced). */
+/**
+ * Work units (about one per sample or step touched) between two looks at the clock: roughly a
+ * millisecond of evaluation, so a query stops within a few ms of its deadline, while reading the
+ * clock costs nothing measurable. The clock is read, not a flag a timer sets: a timer cannot fire
+ * while synchronous evaluation holds the event loop.
+ */
+const WORK_PER_CHECK = 1 << 15;
+
+/** Checks cancellation and the timeout at once (`force`) or after a share of work; cheap enough for inner loops. */
 export function checkAbort(q: QueryState, force = false): void {
-  if (!force && (++q.checkCount & 1023) !== 0) return;
+  checkWork(q, force ? WORK_PER_CHECK : 64);
+}
+
+/** Counts `units` of work done (samples or steps touched) and checks the deadline when enough has piled up. */
+export function checkWork(q: QueryState, units: number): void {
+  q.checkCount += units;
+  if (q.checkCount < WORK_PER_CHECK) return;
+  q.checkCount = 0;
   if (q.signal?.aborted) throw new PromQLError('canceled', QUERY_CANCELED_MESSAGE);
-  if (Date.now() > q.deadline) throw new PromQLError('timeout', QUERY_TIMEOUT_MESSAGE);
+  if (performance.now() > q.deadline) throw new PromQLError('timeout', QUERY_TIMEOUT_MESSAGE);
 }
 
 /**

@@ -130,6 +130,8 @@ interface TargetFailure {
   reason: string;
   /** Left out by hedging: the replica that answered instead. */
   hedgedFor?: string;
+  /** The target's own error: a downstream's 4xx is answered with its status (errors.ts downstreamRefusal). */
+  error: unknown;
 }
 
 /** Result of one group for one request: undefined value when the group was pruned. */
@@ -463,7 +465,7 @@ export class FanoutStorage {
         const failures: TargetFailure[] = [];
         settled.forEach((s, i) => {
           if (s.status === 'fulfilled') results.push(s.value);
-          else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor });
+          else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor, error: s.reason });
         });
         return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
       }),
@@ -530,7 +532,7 @@ export class FanoutStorage {
       if (outcome.pruned || outcome.results.length > 0 || (outcome.failures.length === 0 && !outcome.noTargets)) continue;
       if (!g.spec.ignoreError) {
         const first = outcome.failures[0];
-        throw new GroupError(g.spec.name, first?.target, outcome.noTargets ? NO_TARGETS : describeFailures(outcome.failures));
+        throw new GroupError(g.spec.name, first?.target, outcome.noTargets ? NO_TARGETS : describeFailures(outcome.failures), first?.error);
       }
     }
     for (const { group: g, outcome, local } of outcomes) {

@@ -19,6 +19,7 @@ import { Engine } from '../promql/engine.js';
 import { countingStorage, newStorageStats } from '../storage/counting.js';
 import { createMetadataApi } from './api/metadata-api.js';
 import { createQueryApi } from './api/query-api.js';
+import { Admission } from './api/admission.js';
 import { type ScopedStorage } from '../storage/view.js';
 import { instrumentRequests } from './api/request-log.js';
 import { createSeriesApi } from './api/series-api.js';
@@ -107,6 +108,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           group: name,
           observer: metrics,
           nanIsStale: g.stale_nan,
+          maxResponseBytes: g.max_body_size,
         };
         if (g.remote_read === false) return new JsonApiTarget(opts);
         return new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path, fallbackToJson: g.remote_read === undefined });
@@ -146,7 +148,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
 
   const api = new Hono();
   api.use('*', instrument);
-  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now }));
+  const admission = new Admission({ maxConcurrent: q.max_concurrent_queries, maxQueued: q.max_queued_queries });
+  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission }));
   const limits = {
     timeoutMs: q.timeout,
     maxMatchSelectors: q.max_match_selectors,
@@ -203,7 +206,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     fanout,
     groups,
     ready,
-    metrics: () => metrics.render() + renderMetrics(groups),
+    metrics: () => metrics.render() + admission.render() + renderMetrics(groups),
     queryMetrics: metrics,
     status,
     close: async () => {

@@ -53,11 +53,14 @@ shard:
 #   timeout: 2m
 #   max_samples: 50000000
 #   max_concurrency: 64
-#   max_match_selectors: 1000     # match[] per /series, /labels, /label/../values, /federate request
+#   max_match_selectors: 1000      # match[] per /series, /labels, /label/../values, /federate request
+#   max_concurrent_queries: 20     # queries evaluated at once (Prometheus's --query.max-concurrency)
+#   max_queued_queries: 200        # queries waiting for a turn; more are refused with 503
 #   server_groups:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
 #       anti_affinity: 10s
+#       max_body_size: 512MiB       # largest answer read from one server (JSON or remote read)
 #       ignore_error: false         # true: a failing group is a warning; its timeout then defaults to half the query's
 #       hedge: true                 # a replica still silent max(1s, 3 x its twin's latency) after the twin answered is left out
 #     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.

@@ -6,6 +6,7 @@ import {
   ApiError,
   BitstreamError,
   BodyAbort,
+  BodyTooLargeError,
   ConfigError,
   DownstreamApiError,
   DownstreamError,
@@ -63,6 +64,7 @@ describe('error classes', () => {
     [new TimeoutError('timeout after 5s'), 'PROMFRONT_TIMEOUT', 'Error', 'timeout after 5s'],
     [new ApiError('bad_data', 'x'), 'PROMFRONT_API', 'Error', 'x'],
     [new HttpError(400, 'x'), 'PROMFRONT_HTTP', 'Error', 'x'],
+    [new BodyTooLargeError('too big'), 'PROMFRONT_BODY_TOO_LARGE', 'BodyTooLargeError', 'too big'],
   ];
   it.each(cases)('%s has its code, name and message', (err, code, name, message) => {
     expect(err).toBeInstanceOf(PromfrontError);
@@ -102,6 +104,10 @@ describe('apiErrorOf', () => {
   it.each(table)('an ApiError of type %s answers %i', (type, status) => {
     expect(STATUS_BY_TYPE[type]).toBe(status);
     expect(apiErrorOf(new ApiError(type, 'why'))).toEqual({ errorType: type, status, message: 'why' });
+  });
+
+  it('answers a body over its limit with 413 and bad_data', () => {
+    expect(apiErrorOf(new BodyTooLargeError('too big'))).toEqual({ errorType: 'bad_data', status: 413, message: 'too big' });
   });
 
   it('answers anything else as internal (500) with its message', () => {

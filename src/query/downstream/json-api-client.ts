@@ -36,6 +36,7 @@ import { goQuote } from '../../util/go-quote.js';
 import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
+import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
 
 export interface JsonApiTargetOptions {
@@ -58,7 +59,15 @@ export interface JsonApiTargetOptions {
    * staleness markers as "NaN" (VictoriaMetrics). Prometheus's range vectors never contain markers.
    */
   nanIsStale?: boolean;
+  /**
+   * Largest answer body, in bytes (default 512 MiB, as a remote-read SAMPLES answer): the body is
+   * read as a stream and the request fails once it passes this, instead of holding any size whole.
+   */
+  maxResponseBytes?: number;
 }
+
+/** The default bound on a JSON answer's body: the remote-read client's bound on a SAMPLES answer. */
+export const DEFAULT_MAX_JSON_RESPONSE_BYTES = 512 * 1024 * 1024;
 
 /** What a target needs from its server group's HTTP client settings (DownstreamClient). */
 export interface TargetClient {
@@ -143,6 +152,7 @@ export class JsonApiTarget implements Storage {
   private readonly group: string;
   private readonly observer: DownstreamObserver | undefined;
   private readonly nanIsStale: boolean;
+  private readonly maxResponseBytes: number;
   /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
   private readonly secrets: string[];
 
@@ -165,6 +175,7 @@ export class JsonApiTarget implements Storage {
     this.group = opts.group ?? '';
     this.observer = opts.observer;
     this.nanIsStale = opts.nanIsStale ?? false;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_JSON_RESPONSE_BYTES;
     this.origin = u.origin;
     this.client = opts.client;
     this.pool = this.newPool();
@@ -323,8 +334,8 @@ export class JsonApiTarget implements Storage {
   }
 
   /** The downstream answered with a Prometheus error: it understood the request and refused it. */
-  private apiError(errorType: string, reason: string, kind: DownstreamErrorKind): DownstreamApiError {
-    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason), kind);
+  private apiError(errorType: string, reason: string, kind: DownstreamErrorKind, httpStatus?: number): DownstreamApiError {
+    return new DownstreamApiError(this.target, this.redact(errorType), this.redact(reason), kind, httpStatus);
   }
 
   /** `text` with every credential this target sends (and its client's secrets) cut out. */
@@ -364,24 +375,48 @@ export class JsonApiTarget implements Storage {
       }
       pool = this.pool;
     }
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    // One controller per request, aborted by its own timer or by the caller's signal through one
+    // shared listener (subscribeAbort): AbortSignal.any would add a listener to the caller's signal
+    // per downstream call, O(n) work for every abort and every later call on that signal.
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort(new DOMException('downstream request timed out', 'TimeoutError'));
+    }, this.timeoutMs);
+    const unsubscribe = signal === undefined ? undefined : subscribeAbort(signal, () => ctl.abort(signal.reason));
 
     let status: number;
     let contentType: string;
     let text: string;
+    let tooLarge = false;
     try {
-      const res = await pool.request({ method: 'GET', path, headers, signal: combined });
+      const res = await pool.request({ method: 'GET', path, headers, signal: ctl.signal });
       status = res.statusCode;
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
-      text = await res.body.text();
-      onBytes(Buffer.byteLength(text));
+      const pieces: Buffer[] = [];
+      let size = 0;
+      for await (const piece of res.body as AsyncIterable<Buffer>) {
+        size += piece.length;
+        if (size > this.maxResponseBytes) {
+          tooLarge = true;
+          res.body.destroy();
+          break;
+        }
+        pieces.push(piece);
+      }
+      onBytes(size);
+      text = tooLarge ? '' : Buffer.concat(pieces, size).toString('utf8');
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timeout.aborted) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
+      if (timedOut) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
       throw this.error(`request failed: ${describeError(err)}`, 'connection');
+    } finally {
+      clearTimeout(timer);
+      unsubscribe?.();
     }
+    if (tooLarge) throw this.error(`response body larger than the limit of ${this.maxResponseBytes} bytes`, 'invalid_response');
 
     const mediaType = contentType.split(';')[0].trim().toLowerCase();
     const isJson = mediaType === 'application/json' || mediaType.endsWith('+json');
@@ -398,7 +433,7 @@ export class JsonApiTarget implements Storage {
     }
     if (status < 200 || status > 299) {
       if (body !== undefined && typeof body === 'object' && body !== null && body.status === 'error') {
-        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status');
+        throw this.apiError(String(body.errorType ?? 'error'), `HTTP ${status}: ${body.errorType ?? 'error'}: ${body.error ?? ''}`, 'http_status', status);
       }
       // A plain-text error body (e.g. "Unauthorized" from Prometheus's web config) says what is wrong.
       const detail =

@@ -9,7 +9,7 @@ import type { Semantics } from '../../promql/functions/types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
 import { requestStats } from './request-stats.js';
-import { ApiError, apiErrorOf } from '../../errors.js';
+import { ApiError, BodyTooLargeError, apiErrorOf } from '../../errors.js';
 
 const MAX_ANNOTATIONS = 10;
 
@@ -142,6 +142,37 @@ export interface Form {
   all(name: string): string[];
 }
 
+/** Go's maxFormSize: net/http reads at most this much of a form body (10 MiB). */
+export const MAX_FORM_BYTES = 10 << 20;
+
+function formTooLarge(): BodyTooLargeError {
+  return new BodyTooLargeError(`http: POST too large: form body over ${MAX_FORM_BYTES} bytes (10 MiB)`);
+}
+
+/**
+ * A request body as text, read from the stream only up to `limit` bytes: a larger body (by its
+ * Content-Length, or once more than `limit` bytes have come) is refused without being held whole.
+ */
+async function readBodyLimited(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > limit) throw formTooLarge();
+  if (req.body === null) return '';
+  const reader: ReadableStreamDefaultReader<Uint8Array> = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw formTooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 export async function formOf(c: Context): Promise<Form> {
   const url = new URL(c.req.url);
   let body: URLSearchParams | undefined;
@@ -149,8 +180,9 @@ export async function formOf(c: Context): Promise<Form> {
     const ct = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (ct === 'application/x-www-form-urlencoded') {
       try {
-        body = new URLSearchParams(await c.req.text());
+        body = new URLSearchParams(await readBodyLimited(c.req.raw, MAX_FORM_BYTES));
       } catch (e) {
+        if (e instanceof BodyTooLargeError) throw e;
         throw new ApiError('bad_data', `error parsing form values: ${(e as Error).message}`);
       }
     }

@@ -37,6 +37,7 @@ import {
 } from './http-api.js';
 import { addStorageStats, requestStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
+import { Admission, type Slot } from './admission.js';
 import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
@@ -51,6 +52,8 @@ export interface QueryApiDeps {
   now?: () => number;
   /** Which Prometheus's error texts to use where they differ (default prometheus-3). */
   semantics?: Semantics;
+  /** Bounds /query and /query_range evaluating at once; default 20 running, 200 queued. */
+  admission?: Admission;
 }
 
 const MAX_POINTS = 11000;
@@ -139,10 +142,20 @@ function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], 
   return c.body(body, 200, { 'Content-Type': 'application/json' });
 }
 
-function resultJson(r: QueryResult): string {
+/**
+ * The answer's `result` as JSON. An instant vector of a million series takes seconds to encode:
+ * past `deadline` (performance.now()) the encoding stops with the query's timeout, as the
+ * evaluation would have.
+ */
+function resultJson(r: QueryResult, deadline = Infinity): string {
   switch (r.resultType) {
     case 'vector':
-      return `[${r.result.map((s) => `{"metric":${metricJson(s.labels)},"value":${pointJson(s.t, s.v)}}`).join(',')}]`;
+      return `[${r.result
+        .map((s, i) => {
+          if ((i & 4095) === 4095 && performance.now() > deadline) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
+          return `{"metric":${metricJson(s.labels)},"value":${pointJson(s.t, s.v)}}`;
+        })
+        .join(',')}]`;
     case 'matrix':
       return `[${r.result.map(matrixSeriesJson).join(',')}]`;
     case 'scalar':
@@ -179,6 +192,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
   const now = deps.now ?? Date.now;
   const maxTimeoutMs = deps.defaultTimeoutMs ?? 2 * 60_000;
   const { engine } = deps;
+  const admission = deps.admission ?? new Admission({ maxConcurrent: 20, maxQueued: 200 });
   const semantics = deps.semantics ?? 'prometheus-3';
   const scoped = (): ScopedStorage => scopedStorage(deps.storage);
   /** Storage warnings first, then the engine's, as Prometheus lists storage warnings. */
@@ -207,8 +221,12 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return Math.min(ns / 1e6, maxTimeoutMs);
   };
 
-  /** Runs a query under a deadline; maps the engine's errors as api.go's returnAPIError does. */
-  const run = async (c: Context, timeoutMs: number, exec: (signal: AbortSignal) => Promise<QueryOutput>): Promise<QueryOutput> => {
+  /**
+   * Runs a query under a deadline once admitted; maps the engine's errors as api.go's
+   * returnAPIError does. `exec` gets what is left of the timeout after the wait for a turn.
+   */
+  const run = async (c: Context, timeoutMs: number, exec: (signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>): Promise<QueryOutput> => {
+    const startedAt = performance.now();
     const ctl = new AbortController();
     let timedOut = false;
     const onTimeout = () => {
@@ -221,33 +239,45 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const onClose = () => ctl.abort(reqSignal.reason);
     if (reqSignal.aborted) onClose();
     else reqSignal.addEventListener('abort', onClose, { once: true });
-    const deadline = Date.now() + timeoutMs;
+    const deadline = startedAt + timeoutMs;
+    let slot: Slot | undefined;
     try {
-      const out = await exec(ctl.signal);
-      // An evaluation that never yields to the event loop cannot be interrupted by the timer: a
-      // result that comes past the deadline is a timeout all the same.
-      if (Date.now() > deadline) onTimeout();
+      // Prometheus's texts for a query that ran out of time or was cancelled in its queue.
+      slot = await admission.acquire(ctl.signal, () =>
+        timedOut ? new ApiError('timeout', 'query timed out in query queue') : new ApiError('canceled', 'query was canceled in query queue'),
+      );
+      const left = deadline - performance.now();
+      if (left <= 0) onTimeout();
+      const out = await exec(ctl.signal, left);
+      // The engine reads the clock while it evaluates (a timer cannot fire while it holds the event
+      // loop); a result that still comes past the deadline is a timeout all the same.
+      if (performance.now() > deadline) onTimeout();
       if (timedOut) throw new ApiError('timeout', QUERY_TIMEOUT_MESSAGE);
       return out;
     } catch (e) {
       throw queryApiError(e, timedOut, ctl.signal.aborted);
     } finally {
+      slot?.release();
       if (timer) clearTimeout(timer);
       reqSignal.removeEventListener('abort', onClose);
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number): Response => {
     const r = out.result;
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
-    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r)}}`, out.warnings, out.infos);
+    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}}`, out.warnings, out.infos);
   };
 
   /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
-  const runOnView = async (c: Context, timeoutMs: number, exec: (view: ScopedStorage, signal: AbortSignal) => Promise<QueryOutput>): Promise<QueryOutput> => {
+  const runOnView = async (
+    c: Context,
+    timeoutMs: number,
+    exec: (view: ScopedStorage, signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>,
+  ): Promise<QueryOutput> => {
     const view = scoped();
     try {
-      return withStorageWarnings(await run(c, timeoutMs, (signal) => exec(view, signal)), view);
+      return withStorageWarnings(await run(c, timeoutMs, (signal, left) => exec(view, signal, left)), view);
     } finally {
       addStorageStats(c, view.stats);
     }
@@ -257,9 +287,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const form = await formOf(c);
     const t = timeParam(form, 'time', now(), semantics);
     const timeoutMs = timeoutOf(form);
+    // Also bounds encoding the answer.
+    const deadline = performance.now() + timeoutMs;
     const prepared = parseQuery(form);
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execInstant(prepared, view.storage, t, signal));
-    return queryRespond(c, out);
+    const out = await runOnView(c, timeoutMs, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
+    return queryRespond(c, out, deadline);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -280,6 +312,8 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
     const timeoutMs = timeoutOf(form);
+    // Also bounds encoding the answer.
+    const deadline = performance.now() + timeoutMs;
     const prepared = parseQuery(form);
     const vt = valueTypeOf(prepared.expr);
     if (vt !== 'scalar' && vt !== 'vector') {
@@ -289,8 +323,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    const out = await runOnView(c, timeoutMs, (view, signal) => engine.execRange(prepared, view.storage, start, end, stepMs, signal));
-    return queryRespond(c, out);
+    const out = await runOnView(c, timeoutMs, (view, signal, left) =>
+      engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
+    );
+    return queryRespond(c, out, deadline);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
