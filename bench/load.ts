@@ -11,6 +11,7 @@
 //
 //   npm run bench:load [-- --clients=200 --seconds=30 --series=20000]
 import { execFileSync } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -226,6 +227,7 @@ async function loadRun(
   const probeResult = await withProbe(async () => {
     const until = performance.now() + seconds * 1000;
     const stop = new AbortController();
+    setMaxListeners(0, stop.signal); // one listener per client, on purpose
     const timer = setTimeout(() => stop.abort(), seconds * 1000);
     await Promise.all(
       Array.from({ length: clients }, async (_, c) => {

@@ -13,13 +13,19 @@ import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
+import { parseDuration } from '../util/duration.js';
 
 const USAGE: Record<string, string> = {
-  run: `Usage: proxy --config=FILE [--log.level=LEVEL]
+  run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--web.write-timeout=DURATION] [--query.thread-heap-limit=MB]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
-server groups. SIGHUP or POST /-/reload reloads the config file.
+server groups, evaluated in a worker thread (the query thread) so queries never delay the shards
+or health answers. SIGHUP or POST /-/reload reloads the config file.
+  --web.write-timeout          close a query answer's connection when the client reads nothing of it
+                               for this long (default 60s)
+  --query.thread-heap-limit    the query thread's V8 heap limit in MB (default: Node's); a query that
+                               needs more ends the thread, which restarts, not the process
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -78,6 +84,8 @@ export async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string' },
         'log.level': { type: 'string' },
+        'web.write-timeout': { type: 'string' },
+        'query.thread-heap-limit': { type: 'string' },
         shard: { type: 'string' },
         target: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -123,17 +131,37 @@ export async function main(argv: string[]): Promise<void> {
     }
     default: {
       const file = values.config as string | undefined;
-      await run(file!, loadOrExit(file), values['log.level'] as string | undefined);
+      await run(file!, loadOrExit(file), values['log.level'] as string | undefined, threadOptions(values));
     }
   }
 }
 
+/** The query thread's options from --web.write-timeout and --query.thread-heap-limit. */
+function threadOptions(values: Record<string, string | boolean | undefined>): { writeTimeoutMs?: number; heapLimitMb?: number } {
+  const out: { writeTimeoutMs?: number; heapLimitMb?: number } = {};
+  const wt = values['web.write-timeout'] as string | undefined;
+  if (wt !== undefined) {
+    try {
+      out.writeTimeoutMs = parseDuration(wt);
+    } catch (err) {
+      fail(`error: --web.write-timeout: ${(err as Error).message}`);
+    }
+    if (!(out.writeTimeoutMs > 0)) fail('error: --web.write-timeout must be greater than 0');
+  }
+  const heap = values['query.thread-heap-limit'] as string | undefined;
+  if (heap !== undefined) {
+    out.heapLimitMb = Number(heap);
+    if (!/^\d+$/.test(heap) || out.heapLimitMb < 16) fail(`error: --query.thread-heap-limit must be a whole number of MB, at least 16 (got "${heap}")`);
+  }
+  return out;
+}
+
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-async function run(file: string, config: Config, levelFlag: string | undefined): Promise<void> {
+async function run(file: string, config: Config, levelFlag: string | undefined, thread: { writeTimeoutMs?: number; heapLimitMb?: number }): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
-  const runtime = new Runtime({ file, config, log, levelFlag });
+  const runtime = new Runtime({ file, config, log, levelFlag, thread });
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await runtime.ready();
   const app = createApp(runtime.appDeps());
