@@ -148,14 +148,7 @@ async function main(): Promise<void> {
   const procs: PrometheusProcess[] = [];
   try {
     for (const b of data.shards) procs.push(await prometheusFromBlocks(b.dir));
-    const extra = [
-      'shard:',
-      `  num_shards: ${SHARDS}`,
-      '  scrape_interval: 5s',
-      '  scrape_timeout: 4s',
-      '  sources:',
-      `    - url: ${exporterUrl}`,
-    ].join('\n');
+    const extra = ['shard:', `  num_shards: ${SHARDS}`, '  scrape_interval: 5s', '  scrape_timeout: 4s', '  sources:', `    - url: ${exporterUrl}`].join('\n');
     const proxy = await startProxyProcess({ groups: procs.map((p) => [addr(p)]), remoteRead: false, dir: work, extraYaml: extra });
     cleanup.push(() => proxy.stop());
     // The first cycle, so shard answers are real bodies and not 503.
@@ -186,8 +179,14 @@ async function main(): Promise<void> {
     const fmt = (xs: number[]): string => (xs.length === 0 ? '-' : `${percentile(xs, 50).toFixed(1)} / ${percentile(xs, 99).toFixed(1)} ms`);
     const shardLat = shardPaths.flatMap((p) => proxyRun.probe.latencies[p]);
     const shardFailed = shardPaths.reduce((s, p) => s + proxyRun.probe.failed[p], 0);
-    console.log(`# load average after the run (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    console.log('\n| target | queries answered (errors, cancelled at the end) | query p50 / p99 | /-/healthy p50 / p99 (failed) | /metrics/shard/K p50 / p99 (failed) | failed upstream scrapes | peak RSS |');
+    console.log(
+      `# load average after the run (1, 5, 15 min): ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
+    console.log(
+      '\n| target | queries answered (errors, cancelled at the end) | query p50 / p99 | /-/healthy p50 / p99 (failed) | /metrics/shard/K p50 / p99 (failed) | failed upstream scrapes | peak RSS |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     console.log(
       `| proxy (2 groups, ${SHARDS} shards) | ${proxyRun.ok} (${proxyRun.errors}, ${proxyRun.cancelled}) | ${fmt(proxyRun.latencies)} | ${fmt(proxyRun.probe.latencies['/-/healthy'])} (${proxyRun.probe.failed['/-/healthy']}) | ${fmt(shardLat)} (${shardFailed}) | ${scrapeFailures} | ${proxyMem.hwmMb.toFixed(0)} MB |`,
@@ -215,12 +214,7 @@ interface LoadResult {
 }
 
 /** `clients` loops of range queries over the data set's hour, for `seconds`, with the probe running. */
-async function loadRun(
-  base: string,
-  clients: number,
-  seconds: number,
-  withProbe: (during: () => Promise<void>) => Promise<ProbeResult>,
-): Promise<LoadResult> {
+async function loadRun(base: string, clients: number, seconds: number, withProbe: (during: () => Promise<void>) => Promise<ProbeResult>): Promise<LoadResult> {
   const r: Omit<LoadResult, 'probe'> = { ok: 0, errors: 0, cancelled: 0, latencies: [] };
   const start = DASHBOARD.startMs / 1000;
   const end = DASHBOARD.endMs / 1000;

@@ -88,6 +88,7 @@ export class QueryThread {
       worker.on('message', (m: FromThread) => {
         if (m.t === 'ready') {
           this.up = true;
+          if (this.counts.restarts > 0) this.opts.log.info({ component: 'query', restarts: this.counts.restarts }, 'query thread restarted and ready');
           resolve();
         } else this.onMessage(m);
       });
@@ -205,10 +206,10 @@ export class QueryThread {
       const read = await readBounded(req, MAX_REQUEST_BODY_BYTES);
       if (read === 'too large') {
         this.counts.bodyTooLarge++;
-        return new Response(
-          `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`,
-          { status: 413, headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' } },
-        );
+        return new Response(`request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
+          status: 413,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' },
+        });
       }
       body = read;
     }
@@ -221,12 +222,9 @@ export class QueryThread {
         if (this.pending.has(id)) this.post({ t: 'abort', id });
       };
       if (req.signal.aborted) onAbort();
+      // Kept for the request's life: the signal fires on the socket's close, after the answer too.
       else req.signal.addEventListener('abort', onAbort, { once: true });
-      env.outgoing?.once('close', () => req.signal.removeEventListener('abort', onAbort));
-      this.post(
-        { t: 'req', id, method: req.method, url: req.url, headers: [...req.headers], body },
-        body ? [body] : undefined,
-      );
+      this.post({ t: 'req', id, method: req.method, url: req.url, headers: [...req.headers], body }, body ? [body] : undefined);
     });
     if (res && env.outgoing) this.watchWrites(env, id);
     return res;
@@ -339,12 +337,18 @@ export class QueryThread {
     e.family('promfront_query_requests_refused_total', 'counter', 'Query requests refused before reaching the query thread, by reason.', [
       [{ reason: 'body_too_large' }, this.counts.bodyTooLarge],
     ]);
-    e.family('promfront_response_write_timeouts_total', 'counter', 'Query answers whose connection was closed because the client read nothing within the write timeout.', [
-      [{}, this.counts.writeTimeouts],
-    ]);
-    e.family('promfront_query_thread_stale_answers_total', 'counter', "Times /metrics or /status used the query thread's previous answer because it did not answer within 1 s.", [
-      [{}, this.counts.staleAnswers],
-    ]);
+    e.family(
+      'promfront_response_write_timeouts_total',
+      'counter',
+      'Query answers whose connection was closed because the client read nothing within the write timeout.',
+      [[{}, this.counts.writeTimeouts]],
+    );
+    e.family(
+      'promfront_query_thread_stale_answers_total',
+      'counter',
+      "Times /metrics or /status used the query thread's previous answer because it did not answer within 1 s.",
+      [[{}, this.counts.staleAnswers]],
+    );
     return e.toString();
   }
 }
@@ -365,7 +369,7 @@ async function readBounded(req: Request, max: number): Promise<ArrayBuffer | 'to
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = req.body!.getReader();
+  const reader = (req.body as ReadableStream<Uint8Array>).getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;

@@ -5,7 +5,7 @@
 // client holds back the thread's reads instead of piling chunks up in the main thread.
 
 import type { HttpBindings } from '@hono/node-server';
-import { pino, type Level } from 'pino';
+import { pino } from 'pino';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
@@ -39,7 +39,7 @@ function build(c: Config): QueryLayer {
 function ownBuffer(chunk: Uint8Array): ArrayBuffer {
   // A pooled Buffer shares its ArrayBuffer with others: transferring it would detach theirs.
   if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) return chunk.buffer;
-  return chunk.slice().buffer as ArrayBuffer;
+  return chunk.slice().buffer;
 }
 
 async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
@@ -134,7 +134,7 @@ port.on('message', (m: ToThread) => {
       void answer(m.seq, () => reconfigure(m.config));
       return;
     case 'level':
-      log.level = m.level as Level;
+      log.level = m.level;
       return;
     case 'metrics':
       void answer(m.seq, () => slot.current?.metrics() ?? '');

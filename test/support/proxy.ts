@@ -39,13 +39,13 @@ export interface ProxyProcess {
 }
 
 /** Starts `./proxy --config=...` with `listen` set to a free loopback port; waits for /-/healthy. */
-export async function startProxy(configBody: (listen: string) => string): Promise<ProxyProcess> {
+export async function startProxy(configBody: (listen: string) => string, args: string[] = []): Promise<ProxyProcess> {
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'promfront-proxy-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, configBody(listen));
-  const child = spawn(PROXY, [`--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PROXY, [`--config=${configFile}`, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();
