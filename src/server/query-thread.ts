@@ -6,11 +6,20 @@
 
 import type { HttpBindings } from '@hono/node-server';
 import { pino } from 'pino';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
+
+/**
+ * The query thread's nice value: when the CPU is short, the main thread (scrapes, shards, health)
+ * runs first and queries take what is left. Linux applies setpriority to the one thread whose id it
+ * gets; elsewhere the call is skipped.
+ */
+const QUERY_THREAD_NICE = 10;
 
 /** How long a replaced layer may keep running requests beyond the longest query it allows (as reload.ts). */
 const DRAIN_GRACE_MS = 60_000;
@@ -21,6 +30,7 @@ const init = workerData as QueryThreadInit;
 const log = pino({ level: init.level, base: { app: 'promfront' } });
 const queryLog = log.child({ component: 'query' });
 const slot = new QueryLayerSlot<QueryLayer>(queryLog);
+lowerPriority();
 let config: Config = init.config;
 
 interface Running {
@@ -30,6 +40,17 @@ interface Running {
 const running = new Map<number, Running>();
 
 const post = (m: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    // "<pid>/task/<tid>": this thread's own id, which setpriority(2) takes on Linux.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, Math.max(getPriority(tid), QUERY_THREAD_NICE));
+  } catch (err) {
+    queryLog.warn({ err: (err as Error).message }, 'could not lower the query thread priority: queries compete with scrapes for the CPU');
+  }
+}
 
 function build(c: Config): QueryLayer {
   return createQueryLayer(c.query!, { log: queryLog, config: c });
