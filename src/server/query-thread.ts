@@ -16,10 +16,11 @@ import type { FromThread, QueryThreadInit, ToThread } from './query-thread-proto
 
 /**
  * The query thread's nice value: when the CPU is short, the main thread (scrapes, shards, health)
- * runs first and queries take what is left. Linux applies setpriority to the one thread whose id it
- * gets; elsewhere the call is skipped.
+ * runs first. Linux applies setpriority to the one thread whose id it gets; elsewhere the call is
+ * skipped. Mild on purpose: the thread also competes with every other process on the host (a
+ * co-located Prometheus among them), and at 10 it got a tenth of their share and queries starved.
  */
-const QUERY_THREAD_NICE = 10;
+const QUERY_THREAD_NICE = 5;
 
 /** How long a replaced layer may keep running requests beyond the longest query it allows (as reload.ts). */
 const DRAIN_GRACE_MS = 60_000;
