@@ -217,10 +217,8 @@ export class QueryThread {
     const id = this.nextId++;
     const res = await new Promise<Response | undefined>((head, fail) => {
       this.pending.set(id, { head, fail });
-      const onAbort = () => {
-        // The thread's handler sees its request aborted and answers "canceled" as before.
-        if (this.pending.has(id)) this.post({ t: 'abort', id });
-      };
+      // The thread's handler sees its request aborted and stops; nobody reads what it would answer.
+      const onAbort = () => this.drop(id, 'the client closed the connection');
       if (req.signal.aborted) onAbort();
       // Kept for the request's life: the signal fires on the socket's close, after the answer too.
       else req.signal.addEventListener('abort', onAbort, { once: true });
@@ -255,13 +253,28 @@ export class QueryThread {
           { component: 'query', unsent_bytes: pendingBytes, write_timeout_ms: this.writeTimeoutMs },
           'client read nothing of its answer within the write timeout: closing the connection',
         );
-        if (this.pending.delete(id)) this.post({ t: 'abort', id });
+        this.drop(id, 'write timeout');
         out.destroy();
       },
       Math.min(1000, Math.max(50, this.writeTimeoutMs / 4)),
     );
     timer.unref();
     out.once('close', () => clearInterval(timer));
+  }
+
+  /** Aborts a request in the thread and settles what the main thread still waits for of it. */
+  private drop(id: number, why: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.post({ t: 'abort', id });
+    if (p.body) {
+      try {
+        p.body.error(new Error(why));
+      } catch {
+        // the stream was closed already
+      }
+    } else p.head(new Response(null, { status: 499 })); // statusClientClosedConnection, as the query API
   }
 
   private ask(msg: { t: 'metrics' | 'status' | 'config' | 'close'; config?: Config }, timeoutMs?: number): Promise<unknown> {
