@@ -14,10 +14,10 @@ import { startUpstream, type Upstream } from '../support/upstream.js';
 const HEAVY = 'sum_over_time(vector(1)[40m:10ms])';
 const q = (query: string) => `/api/v1/query?${new URLSearchParams({ query }).toString()}`;
 
-function config(listen: string, upstream: Upstream, apis: ApiServer[]): string {
+function config(listen: string, upstream: Upstream, apis: ApiServer[], level = 'info'): string {
   return [
     `listen: ${listen}`,
-    'log_level: info',
+    `log_level: ${level}`,
     'shard:',
     '  num_shards: 2',
     '  scrape_interval: 1s',
@@ -149,6 +149,19 @@ describe('query thread', () => {
     expect(await refused.text()).toContain('ca_file');
     expect(await serverOf()).toEqual(['b']);
   }, 60_000);
+
+  it('passes a reloaded log_level to the thread: its request log lines stop at warn and come back at info', async () => {
+    const marker = (n: number) => `vector(${n}424242)`;
+    const logged = (n: number) => proxy.logs().includes(`"query":"${marker(n)}"`);
+    writeFileSync(proxy.configFile, config(`127.0.0.1:${proxy.port}`, upstream, [a], 'warn'));
+    expect((await fetch(`${proxy.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${proxy.url}${q(marker(1))}`)).status).toBe(200);
+    writeFileSync(proxy.configFile, config(`127.0.0.1:${proxy.port}`, upstream, [a], 'info'));
+    expect((await fetch(`${proxy.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${proxy.url}${q(marker(2))}`)).status).toBe(200);
+    await until('the info line of the second query', async () => logged(2), 5000);
+    expect(logged(1)).toBe(false);
+  }, 30_000);
 
   it('refuses a body over 32 MiB with 413 without reading it, and keeps serving', async () => {
     const answer = await new Promise<string>((resolve, reject) => {
