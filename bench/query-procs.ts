@@ -37,6 +37,8 @@ export interface ProxyOptions {
   /** Where the config file goes. */
   dir: string;
   nodeArgs?: string[];
+  /** Appended to the config (e.g. a shard section). */
+  extraYaml?: string;
 }
 
 export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean, pushdown = false): string {
@@ -56,7 +58,7 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
   const listen = `127.0.0.1:${port}`;
   fs.mkdirSync(opts.dir, { recursive: true });
   const configFile = path.join(opts.dir, `proxy-${port}.yaml`);
-  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdown));
+  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''));
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';

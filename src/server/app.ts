@@ -18,9 +18,9 @@ export interface AppDeps {
    * request arrives (a reload swaps it); undefined when there is no query layer or no such route.
    */
   queryApi?: (req: Request, env: HttpBindings) => Promise<Response | undefined>;
-  /** The query layer's own metrics (text format), appended to /metrics. */
-  queryMetrics?: () => string;
-  /** The query section of /status. */
+  /** The query layer's own metrics (text format), appended to /metrics; a promise when it lives in the query thread. */
+  queryMetrics?: () => string | Promise<string>;
+  /** The query section of /status (or a promise of it). */
   queryStatus?: () => unknown;
   /** Reloads the config file (POST/PUT /-/reload); rejects with the reason the new one was refused. */
   reload?: () => Promise<void>;
@@ -108,13 +108,13 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   const lifecycleMetrics = registerLifecycle(app, deps);
 
-  app.get('/metrics', (c) => {
+  app.get('/metrics', async (c) => {
     const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
-    const query = deps.queryMetrics?.() ?? '';
+    const query = (await deps.queryMetrics?.()) ?? '';
     const extra = lifecycleMetrics() + (deps.extraMetrics?.() ?? '');
     return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
   });
-  app.get('/status', (c) => c.json(statusDocument(deps.shard, deps.queryStatus?.())));
+  app.get('/status', async (c) => c.json(statusDocument(deps.shard, await deps.queryStatus?.())));
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {
     if (deps.shard && !deps.shard.ready) return c.text('promfront is not ready: the first scrape cycle has not completed yet\n', 503);

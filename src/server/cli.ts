@@ -14,16 +14,23 @@ import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
+import { parseDuration } from '../util/duration.js';
 
 const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--web.config.file=FILE] [--web.enable-lifecycle]
+             [--web.write-timeout=DURATION] [--query.thread-heap-limit=MB]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
-server groups. SIGHUP reloads the config file (and the web config file).
-  --web.config.file      TLS, basic auth and response headers of the listener, in the format of
-                         Prometheus's web configuration file (exporter-toolkit)
-  --web.enable-lifecycle enable POST/PUT /-/reload and /-/quit (without it they answer 403)
+server groups, evaluated in a worker thread (the query thread) so queries never delay the shards
+or health answers. SIGHUP reloads the config file (and the web config file).
+  --web.config.file            TLS, basic auth and response headers of the listener, in the format of
+                               Prometheus's web configuration file (exporter-toolkit)
+  --web.enable-lifecycle       enable POST/PUT /-/reload and /-/quit (without it they answer 403)
+  --web.write-timeout          close a query answer's connection when the client reads nothing of it
+                               for this long (default 60s)
+  --query.thread-heap-limit    the query thread's V8 heap limit in MB (default: Node's); a query that
+                               needs more ends the thread, which restarts, not the process
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -84,6 +91,8 @@ export async function main(argv: string[]): Promise<void> {
         'log.level': { type: 'string' },
         'web.config.file': { type: 'string' },
         'web.enable-lifecycle': { type: 'boolean' },
+        'web.write-timeout': { type: 'string' },
+        'query.thread-heap-limit': { type: 'string' },
         shard: { type: 'string' },
         target: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -135,11 +144,17 @@ export async function main(argv: string[]): Promise<void> {
       const file = values.config as string | undefined;
       const config = loadOrExit(file);
       const webFile = values['web.config.file'] as string | undefined;
-      await run(file!, config, values['log.level'] as string | undefined, {
-        file: webFile,
-        settings: webSettingsOrExit(webFile),
-        lifecycle: values['web.enable-lifecycle'] === true,
-      });
+      await run(
+        file!,
+        config,
+        values['log.level'] as string | undefined,
+        {
+          file: webFile,
+          settings: webSettingsOrExit(webFile),
+          lifecycle: values['web.enable-lifecycle'] === true,
+        },
+        threadOptions(values),
+      );
     }
   }
 }
@@ -162,9 +177,35 @@ interface WebOptions {
   lifecycle: boolean;
 }
 
+/** The query thread's options from --web.write-timeout and --query.thread-heap-limit. */
+function threadOptions(values: Record<string, string | boolean | undefined>): { writeTimeoutMs?: number; heapLimitMb?: number } {
+  const out: { writeTimeoutMs?: number; heapLimitMb?: number } = {};
+  const wt = values['web.write-timeout'] as string | undefined;
+  if (wt !== undefined) {
+    try {
+      out.writeTimeoutMs = parseDuration(wt);
+    } catch (err) {
+      fail(`error: --web.write-timeout: ${(err as Error).message}`);
+    }
+    if (!(out.writeTimeoutMs > 0)) fail('error: --web.write-timeout must be greater than 0');
+  }
+  const heap = values['query.thread-heap-limit'] as string | undefined;
+  if (heap !== undefined) {
+    out.heapLimitMb = Number(heap);
+    if (!/^\d+$/.test(heap) || out.heapLimitMb < 16) fail(`error: --query.thread-heap-limit must be a whole number of MB, at least 16 (got "${heap}")`);
+  }
+  return out;
+}
+
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-async function run(file: string, config: Config, levelFlag: string | undefined, web: WebOptions): Promise<void> {
+async function run(
+  file: string,
+  config: Config,
+  levelFlag: string | undefined,
+  web: WebOptions,
+  thread: { writeTimeoutMs?: number; heapLimitMb?: number },
+): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
   const guard = new WebGuard(web.settings, log.child({ component: 'web' }));
@@ -182,7 +223,7 @@ async function run(file: string, config: Config, levelFlag: string | undefined, 
       return changed;
     };
   };
-  const runtime = new Runtime({ file, config, log, levelFlag, prepareReload });
+  const runtime = new Runtime({ file, config, log, levelFlag, prepareReload, thread });
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await runtime.ready();
   let stop: (signal: string) => void = () => process.exit(0);

@@ -7,6 +7,8 @@
 //   after its first cycle, so shard endpoints never fall back to 503 in between;
 // - log_level applies at once; a new listen address only after a restart (a warning says so);
 // - the web config (--web.config.file) is re-read with it: refused as a whole if it is broken.
+// With `thread` (what ./proxy uses) the query layer lives in the query thread (query-thread.ts):
+// the config is validated here as always, then the thread builds and swaps its layer the same way.
 
 import type { HttpBindings } from '@hono/node-server';
 import { isDeepStrictEqual } from 'node:util';
@@ -15,8 +17,10 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config, ShardConfig } from '../config/schema.js';
 import { ShardService } from '../shard/shard-service.js';
 import type { AppDeps } from './app.js';
-import { createQueryLayer, type QueryLayer } from './query-layer.js';
+import { HttpClientFilesError } from '../errors.js';
+import { createQueryLayer, queryConfigFileProblems, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
+import { QueryThread } from './query-thread-client.js';
 import type { ReloadStatus } from './self-metrics.js';
 
 /** How long a replaced query layer may keep running requests beyond the longest query it allows. */
@@ -36,6 +40,8 @@ export interface RuntimeOptions {
    * whether anything changed.
    */
   prepareReload?: (next: Config) => () => boolean;
+  /** Run the query layer in a worker thread (query-thread.ts) instead of on this thread. */
+  thread?: { writeTimeoutMs?: number; heapLimitMb?: number };
 }
 
 interface ShardSlot {
@@ -47,6 +53,8 @@ export class Runtime {
   /** The config in service; `listen` is the address bound at start-up even if the file changed it. */
   config: Config;
   readonly queries: QueryLayerSlot<QueryLayer>;
+  /** With opts.thread: the query thread, started by the first config with a query section. */
+  private thread: QueryThread | undefined;
   readonly startedAt = Date.now();
   private status: ReloadStatus;
   /** The shard service answering requests. */
@@ -62,13 +70,17 @@ export class Runtime {
     this.log = opts.log;
     this.status = { successful: true, lastSuccessAt: this.startedAt };
     this.queries = new QueryLayerSlot<QueryLayer>(this.log.child({ component: 'query' }));
-    if (opts.config.query) this.queries.swap(this.newQueryLayer(opts.config), 0);
+    if (opts.config.query) {
+      if (opts.thread) this.thread = this.newThread(opts.config);
+      else this.queries.swap(this.newQueryLayer(opts.config), 0);
+    }
     if (opts.config.shard) this.serving = { svc: this.newShardService(opts.config.shard), config: opts.config.shard };
   }
 
   /** Resolves once the query layer's service discovery has had its first look. */
   async ready(): Promise<void> {
     await this.queries.current?.ready;
+    await this.thread?.ready();
   }
 
   get shard(): ShardService | undefined {
@@ -88,9 +100,9 @@ export class Runtime {
       get shard() {
         return rt.shard;
       },
-      queryApi: (req: Request, env: HttpBindings) => rt.queries.fetch(req, env),
-      queryMetrics: () => rt.queries.current?.metrics() ?? '',
-      queryStatus: () => rt.queries.current?.status(),
+      queryApi: (req: Request, env: HttpBindings) => (rt.opts.thread ? (rt.thread?.fetch(req, env) ?? Promise.resolve(undefined)) : rt.queries.fetch(req, env)),
+      queryMetrics: () => (rt.opts.thread ? (rt.thread?.metrics() ?? '') : (rt.queries.current?.metrics() ?? '')),
+      queryStatus: () => (rt.opts.thread ? rt.thread?.status() : rt.queries.current?.status()),
       reload: () => rt.reload(),
       reloadStatus: () => rt.reloadStatus,
       startedAt: this.startedAt,
@@ -113,7 +125,12 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.serving?.svc.stop(), this.pending?.svc.stop(), this.queries.close()]);
+    await Promise.all([this.serving?.svc.stop(), this.pending?.svc.stop(), this.queries.close(), this.thread?.close()]);
+  }
+
+  private newThread(config: Config): QueryThread {
+    const level = this.opts.levelFlag ?? config.log_level;
+    return new QueryThread({ config, log: this.log, level, ...this.opts.thread });
   }
 
   private newQueryLayer(config: Config): QueryLayer {
@@ -133,12 +150,31 @@ export class Runtime {
       next = loadConfigFile(file);
       commitOther = this.opts.prepareReload?.(next);
       // Everything new is built before anything is swapped: a failure leaves the running config whole.
-      if (queryChanged() && next.query) {
+      if (queryChanged() && next.query && !this.opts.thread) {
         layer = this.newQueryLayer(next);
         // Service discovery's first look, so the new layer does not start with empty groups.
         await layer.ready;
       }
+      if (queryChanged() && next.query && this.opts.thread) {
+        // Checked here as createQueryLayer would, so a bad file is refused with the same message.
+        const problems = queryConfigFileProblems(next.query);
+        if (problems.length > 0) throw new HttpClientFilesError(problems);
+      }
       if (this.needsNewShardService(next.shard)) shard = { svc: this.newShardService(next.shard!), config: next.shard! };
+      // Last, as nothing after it may fail: the thread swaps its layer as soon as the new one is ready.
+      if (queryChanged() && this.opts.thread) {
+        if (this.thread) await this.thread.configure(next);
+        else if (next.query) {
+          const thread = this.newThread(next);
+          try {
+            await thread.ready();
+          } catch (err) {
+            void thread.close();
+            throw err;
+          }
+          this.thread = thread;
+        }
+      }
     } catch (err) {
       layer?.close().catch(() => undefined);
       this.status = { ...this.status, successful: false };
@@ -148,16 +184,20 @@ export class Runtime {
     }
 
     const changed: string[] = [];
-    if (queryChanged()) {
+    if (queryChanged() && !this.opts.thread) {
       // In-flight queries may run up to the old layer's timeout; give them that and a grace period.
       this.queries.swap(layer, (this.config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
       changed.push('query');
     }
+    if (queryChanged() && this.opts.thread) changed.push('query');
     if (this.replaceShard(next.shard, shard)) changed.push('shard');
     if (commitOther?.()) changed.push('web_config');
     if (next.log_level !== this.config.log_level) {
       changed.push('log_level');
-      if (this.opts.levelFlag === undefined) this.log.level = next.log_level;
+      if (this.opts.levelFlag === undefined) {
+        this.log.level = next.log_level;
+        this.thread?.setLevel(next.log_level);
+      }
     }
     const listen = this.config.listen;
     if (next.listen !== listen) {

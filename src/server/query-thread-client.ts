@@ -1,0 +1,403 @@
+// The main thread's side of the query thread (query-thread.ts): starts it, forwards /api/v1 and
+// /federate requests to it and streams its answers to the socket with backpressure, asks it for its
+// /metrics and /status parts, sends it reloaded configs and log levels, and restarts it when it
+// dies, answering the requests it had with 503. The main thread keeps only what must stay quick:
+// reading a bounded request body and writing answers.
+
+import type { HttpBindings } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
+import { Exposition } from './self-metrics.js';
+
+/** The largest request body read (Prometheus's remote-read maximum, 32 MiB); larger is refused with 413. */
+export const MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
+/** Default for how long an answer may sit in the socket's buffer without any byte leaving. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 60_000;
+/** How long /metrics and /status wait for the thread before using its last answer. */
+const ASK_TIMEOUT_MS = 1000;
+/** Restart back-off after a crash: doubles per crash within a minute, up to the cap. */
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 5000;
+
+export interface QueryThreadOptions {
+  config: Config;
+  log: Logger;
+  level: string;
+  /** How long an answer may make no progress into the socket before the connection is closed. */
+  writeTimeoutMs?: number;
+  /** V8 heap limit of the query thread in MB (default: Node's); a query past it ends the thread, not the process. */
+  heapLimitMb?: number;
+}
+
+interface Pending {
+  /** Settles the request's Response (or undefined: no route). */
+  head: (res: Response | undefined) => void;
+  fail: (err: Error) => void;
+  /** Set once the head arrived: chunks go here. */
+  body?: ReadableStreamDefaultController<Uint8Array>;
+  /** The chunk that arrived before the stream asked for it (the first one comes unasked). */
+  ready?: Uint8Array | null;
+  /** Resolves the stream's pending pull. */
+  wake?: () => void;
+}
+
+export class QueryThread {
+  private worker!: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private readonly rpcs = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private nextSeq = 1;
+  private config: Config;
+  private level: string;
+  private stopping = false;
+  private firstReady!: Promise<void>;
+  private crashes: number[] = [];
+  private lastMetrics = '';
+  private lastStatus: unknown;
+  private readonly writeTimeoutMs: number;
+  /** Counters for /metrics. */
+  readonly counts = { restarts: 0, crashFailed: 0, bodyTooLarge: 0, writeTimeouts: 0, staleAnswers: 0 };
+  up = false;
+
+  constructor(private readonly opts: QueryThreadOptions) {
+    this.config = opts.config;
+    this.level = opts.level;
+    this.writeTimeoutMs = opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+    this.firstReady = this.start();
+  }
+
+  /** Resolves once the first thread's query layer had service discovery's first look. */
+  ready(): Promise<void> {
+    return this.firstReady;
+  }
+
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  private start(): Promise<void> {
+    const init: QueryThreadInit = { config: this.config, level: this.level };
+    const worker = new Worker(new URL('./query-thread.js', import.meta.url), {
+      workerData: init,
+      resourceLimits: this.opts.heapLimitMb ? { maxOldGenerationSizeMb: this.opts.heapLimitMb } : undefined,
+    });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromThread) => {
+        if (m.t === 'ready') {
+          this.up = true;
+          if (this.counts.restarts > 0) this.opts.log.info({ component: 'query', restarts: this.counts.restarts }, 'query thread restarted and ready');
+          resolve();
+        } else this.onMessage(m);
+      });
+      worker.on('error', (err) => {
+        this.opts.log.error({ component: 'query', err: err.message, code: (err as NodeJS.ErrnoException).code }, 'query thread failed');
+      });
+      worker.on('exit', (code) => {
+        if (this.worker !== worker) return;
+        this.up = false;
+        reject(new Error(`the query thread exited (code ${code}) before it was ready`));
+        if (!this.stopping) this.crashed(code);
+      });
+    });
+  }
+
+  private crashed(code: number): void {
+    const lost = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of lost) {
+      this.counts.crashFailed++;
+      const msg = `the query thread stopped (exit code ${code}) while answering this request; it is being restarted`;
+      if (p.body) p.body.error(new Error(msg));
+      else p.head(unavailable(msg));
+    }
+    for (const r of this.rpcs.values()) r.reject(new Error(`the query thread stopped (exit code ${code})`));
+    this.rpcs.clear();
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < 60_000), now];
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (this.crashes.length - 1));
+    this.counts.restarts++;
+    this.opts.log.error(
+      { component: 'query', exit_code: code, failed_requests: lost.length, restart_in_ms: delay },
+      'query thread stopped: its requests were answered 503; restarting it',
+    );
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.start().catch((err: unknown) => this.opts.log.error({ component: 'query', err: (err as Error).message }, 'query thread restart failed'));
+    }, delay).unref();
+  }
+
+  private post(m: ToThread, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(m, transfer ?? []);
+  }
+
+  private onMessage(m: FromThread): void {
+    if (m.t === 'reply') {
+      const r = this.rpcs.get(m.seq);
+      this.rpcs.delete(m.seq);
+      if (m.error !== undefined) r?.reject(new Error(m.error));
+      else r?.resolve(m.value);
+      return;
+    }
+    if (m.t === 'ready') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    switch (m.t) {
+      case 'none':
+        this.pending.delete(m.id);
+        p.head(undefined);
+        return;
+      case 'fail':
+        this.pending.delete(m.id);
+        if (p.body) p.body.error(new Error(m.message));
+        else p.fail(new Error(m.message));
+        return;
+      case 'head':
+        p.head(this.response(m.id, p, m.status, m.headers));
+        return;
+      case 'chunk':
+      case 'end':
+        p.ready = m.t === 'chunk' ? new Uint8Array(m.chunk) : null;
+        if (m.t === 'end') this.pending.delete(m.id);
+        p.wake?.();
+    }
+  }
+
+  /** The Response whose body pulls chunks from the thread only when the socket took the previous one. */
+  private response(id: number, p: Pending, status: number, headers: [string, string][]): Response {
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          p.body = controller;
+        },
+        pull: async (controller) => {
+          if (p.ready === undefined) {
+            await new Promise<void>((resolve) => (p.wake = resolve));
+            p.wake = undefined;
+          }
+          const chunk = p.ready;
+          p.ready = undefined;
+          if (chunk === null || chunk === undefined) {
+            controller.close();
+            return;
+          }
+          controller.enqueue(chunk);
+          if (this.pending.has(id)) this.post({ t: 'pull', id });
+        },
+        cancel: () => {
+          if (this.pending.delete(id)) this.post({ t: 'abort', id });
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    // A body is not allowed with these statuses: Response would throw.
+    return new Response(status === 204 || status === 304 ? null : body, { status, headers });
+  }
+
+  /**
+   * Answers an /api/v1 or /federate request in the query thread; undefined when the layer has no
+   * route for it (or there is no query section).
+   */
+  async fetch(req: Request, env: HttpBindings): Promise<Response | undefined> {
+    let body: ArrayBuffer | undefined;
+    if (req.body) {
+      const read = await readBounded(req, MAX_REQUEST_BODY_BYTES);
+      if (read === 'too large') {
+        this.counts.bodyTooLarge++;
+        return new Response(`request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
+          status: 413,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' },
+        });
+      }
+      body = read;
+    }
+    if (!this.up) return unavailable('the query thread is restarting after a failure; try again shortly');
+    const id = this.nextId++;
+    const res = await new Promise<Response | undefined>((head, fail) => {
+      this.pending.set(id, { head, fail });
+      // The thread's handler sees its request aborted and stops; nobody reads what it would answer.
+      const onAbort = () => this.drop(id, 'the client closed the connection');
+      if (req.signal.aborted) onAbort();
+      // Kept for the request's life: the signal fires on the socket's close, after the answer too.
+      else req.signal.addEventListener('abort', onAbort, { once: true });
+      this.post({ t: 'req', id, method: req.method, url: req.url, headers: [...req.headers], body }, body ? [body] : undefined);
+    });
+    if (res && env.outgoing) this.watchWrites(env, id);
+    return res;
+  }
+
+  /**
+   * Ends the connection when its answer makes no progress into the socket for writeTimeoutMs: a
+   * client that stops reading must not hold the answer's memory for ever.
+   */
+  private watchWrites(env: HttpBindings, id: number): void {
+    const out = env.outgoing;
+    const sock = out.socket;
+    if (!sock) return;
+    let last = sock.bytesWritten;
+    let since = Date.now();
+    const timer = setInterval(
+      () => {
+        const pendingBytes = sock.writableLength + out.writableLength;
+        if (sock.bytesWritten !== last || pendingBytes === 0) {
+          last = sock.bytesWritten;
+          since = Date.now();
+          return;
+        }
+        if (Date.now() - since < this.writeTimeoutMs) return;
+        clearInterval(timer);
+        this.counts.writeTimeouts++;
+        this.opts.log.warn(
+          { component: 'query', unsent_bytes: pendingBytes, write_timeout_ms: this.writeTimeoutMs },
+          'client read nothing of its answer within the write timeout: closing the connection',
+        );
+        this.drop(id, 'write timeout');
+        out.destroy();
+      },
+      Math.min(1000, Math.max(50, this.writeTimeoutMs / 4)),
+    );
+    timer.unref();
+    out.once('close', () => clearInterval(timer));
+  }
+
+  /** Aborts a request in the thread and settles what the main thread still waits for of it. */
+  private drop(id: number, why: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.post({ t: 'abort', id });
+    if (p.body) {
+      try {
+        p.body.error(new Error(why));
+      } catch {
+        // the stream was closed already
+      }
+    } else p.head(new Response(null, { status: 499 })); // statusClientClosedConnection, as the query API
+  }
+
+  private ask(msg: { t: 'metrics' | 'status' | 'config' | 'close'; config?: Config }, timeoutMs?: number): Promise<unknown> {
+    const seq = this.nextSeq++;
+    return new Promise((resolve, reject) => {
+      this.rpcs.set(seq, { resolve, reject });
+      if (timeoutMs !== undefined) {
+        setTimeout(() => {
+          if (this.rpcs.delete(seq)) reject(new Error('the query thread did not answer in time'));
+        }, timeoutMs).unref();
+      }
+      if (msg.t === 'config') this.post({ t: 'config', seq, config: msg.config! });
+      else this.post({ t: msg.t, seq });
+    });
+  }
+
+  /** The query layer's metrics and the thread's own; the thread's last answer when it is too busy to answer now. */
+  async metrics(): Promise<string> {
+    if (this.up) {
+      try {
+        this.lastMetrics = (await this.ask({ t: 'metrics' }, ASK_TIMEOUT_MS)) as string;
+      } catch {
+        this.counts.staleAnswers++;
+      }
+    }
+    return this.lastMetrics + this.ownMetrics();
+  }
+
+  async status(): Promise<unknown> {
+    if (this.up) {
+      try {
+        this.lastStatus = await this.ask({ t: 'status' }, ASK_TIMEOUT_MS);
+      } catch {
+        this.counts.staleAnswers++;
+      }
+    }
+    return this.lastStatus;
+  }
+
+  /** Swaps the thread's query layer for one built from `next` (requests in flight finish on the old one). */
+  async configure(next: Config): Promise<void> {
+    await this.ask({ t: 'config', config: next });
+    this.config = next;
+  }
+
+  setLevel(level: string): void {
+    this.level = level;
+    this.post({ t: 'level', level });
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    try {
+      await this.ask({ t: 'close' }, 5000);
+    } catch {
+      // busy or gone: terminate below either way
+    }
+    await this.worker.terminate();
+  }
+
+  private ownMetrics(): string {
+    const e = new Exposition();
+    e.family('promfront_query_thread_up', 'gauge', 'Whether the query thread is running and ready.', [[{}, this.up ? 1 : 0]]);
+    e.family('promfront_query_thread_restarts_total', 'counter', 'Times the query thread stopped unexpectedly and was restarted.', [
+      [{}, this.counts.restarts],
+    ]);
+    e.family('promfront_query_thread_requests_in_flight', 'gauge', 'Requests forwarded to the query thread and not answered in full yet.', [
+      [{}, this.pending.size],
+    ]);
+    e.family('promfront_query_thread_failed_requests_total', 'counter', 'Requests answered 503 or cut off because the query thread stopped.', [
+      [{}, this.counts.crashFailed],
+    ]);
+    e.family('promfront_query_requests_refused_total', 'counter', 'Query requests refused before reaching the query thread, by reason.', [
+      [{ reason: 'body_too_large' }, this.counts.bodyTooLarge],
+    ]);
+    e.family(
+      'promfront_response_write_timeouts_total',
+      'counter',
+      'Query answers whose connection was closed because the client read nothing within the write timeout.',
+      [[{}, this.counts.writeTimeouts]],
+    );
+    e.family(
+      'promfront_query_thread_stale_answers_total',
+      'counter',
+      "Times /metrics or /status used the query thread's previous answer because it did not answer within 1 s.",
+      [[{}, this.counts.staleAnswers]],
+    );
+    return e.toString();
+  }
+}
+
+function unavailable(message: string): Response {
+  return new Response(`{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, {
+    status: 503,
+    headers: { 'Content-Type': 'application/json' },
+  });
+}
+
+/** The request's body as one ArrayBuffer of its own, or 'too large' as soon as it passes `max` bytes. */
+async function readBounded(req: Request, max: number): Promise<ArrayBuffer | 'too large'> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await req.body?.cancel().catch(() => undefined);
+    return 'too large';
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = (req.body as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return 'too large';
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
+}

@@ -1,0 +1,181 @@
+// The query thread: a worker thread that holds the query layer (PromQL evaluation, downstream reads,
+// answer encoding) so that CPU-heavy queries never delay the main thread, which serves the shards,
+// health, readiness and /metrics and runs the scrape loop. The main thread forwards each request
+// (query-thread-client.ts); answers go back as a head and a body pulled chunk by chunk, so a slow
+// client holds back the thread's reads instead of piling chunks up in the main thread.
+
+import type { HttpBindings } from '@hono/node-server';
+import { pino } from 'pino';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import { createQueryLayer, type QueryLayer } from './query-layer.js';
+import { QueryLayerSlot } from './query-layer-slot.js';
+import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
+
+/**
+ * The query thread's nice value: when the CPU is short, the main thread (scrapes, shards, health)
+ * runs first. Linux applies setpriority to the one thread whose id it gets; elsewhere the call is
+ * skipped. Mild on purpose: the thread also competes with every other process on the host (a
+ * co-located Prometheus among them), and at 10 it got a tenth of their share and queries starved.
+ */
+const QUERY_THREAD_NICE = 5;
+
+/** How long a replaced layer may keep running requests beyond the longest query it allows (as reload.ts). */
+const DRAIN_GRACE_MS = 60_000;
+
+const port = parentPort;
+if (!port) throw new Error('query-thread.js runs only as a worker thread (see query-thread-client.ts)');
+const init = workerData as QueryThreadInit;
+const log = pino({ level: init.level, base: { app: 'promfront' } });
+const queryLog = log.child({ component: 'query' });
+const slot = new QueryLayerSlot<QueryLayer>(queryLog);
+lowerPriority();
+let config: Config = init.config;
+
+interface Running {
+  ctl: AbortController;
+  reader?: ReadableStreamDefaultReader<Uint8Array>;
+}
+const running = new Map<number, Running>();
+
+const post = (m: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    // "<pid>/task/<tid>": this thread's own id, which setpriority(2) takes on Linux.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, Math.max(getPriority(tid), QUERY_THREAD_NICE));
+  } catch (err) {
+    queryLog.warn({ err: (err as Error).message }, 'could not lower the query thread priority: queries compete with scrapes for the CPU');
+  }
+}
+
+function build(c: Config): QueryLayer {
+  return createQueryLayer(c.query!, { log: queryLog, config: c });
+}
+
+/** An ArrayBuffer holding exactly `chunk`, moved without a copy when the chunk owns its whole buffer. */
+function ownBuffer(chunk: Uint8Array): ArrayBuffer {
+  // A pooled Buffer shares its ArrayBuffer with others: transferring it would detach theirs.
+  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) return chunk.buffer;
+  return chunk.slice().buffer;
+}
+
+async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
+  const r: Running = { ctl: new AbortController() };
+  running.set(m.id, r);
+  try {
+    const hasBody = m.body !== undefined && m.body.byteLength > 0 && m.method !== 'GET' && m.method !== 'HEAD';
+    const req = new Request(m.url, { method: m.method, headers: m.headers, body: hasBody ? new Uint8Array(m.body!) : undefined, signal: r.ctl.signal });
+    // The query layer reads nothing of the Node bindings: the socket stays on the main thread.
+    const res = await slot.fetch(req, {} as HttpBindings);
+    if (!running.has(m.id)) return; // aborted meanwhile; the main thread has forgotten it
+    if (!res) {
+      running.delete(m.id);
+      post({ t: 'none', id: m.id });
+      return;
+    }
+    post({ t: 'head', id: m.id, status: res.status, headers: [...res.headers] });
+    if (!res.body) {
+      running.delete(m.id);
+      post({ t: 'end', id: m.id });
+      return;
+    }
+    r.reader = res.body.getReader();
+    // The first chunk goes at once: most answers are one chunk, and it saves a round trip.
+    await sendNext(m.id);
+  } catch (err) {
+    if (running.delete(m.id)) post({ t: 'fail', id: m.id, message: (err as Error).message });
+  }
+}
+
+async function sendNext(id: number): Promise<void> {
+  const r = running.get(id);
+  if (!r?.reader) return;
+  try {
+    const { done, value } = await r.reader.read();
+    if (!running.has(id)) return;
+    if (done) {
+      running.delete(id);
+      post({ t: 'end', id });
+      return;
+    }
+    const buf = ownBuffer(value);
+    post({ t: 'chunk', id, chunk: buf }, [buf]);
+  } catch (err) {
+    if (running.delete(id)) post({ t: 'fail', id, message: (err as Error).message });
+  }
+}
+
+function abort(id: number): void {
+  const r = running.get(id);
+  if (!r) return;
+  running.delete(id);
+  r.ctl.abort();
+  r.reader?.cancel().catch(() => undefined);
+}
+
+async function reconfigure(next: Config): Promise<void> {
+  let layer: QueryLayer | undefined;
+  if (next.query) {
+    layer = build(next);
+    try {
+      await layer.ready;
+    } catch (err) {
+      layer.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  slot.swap(layer, (config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
+  config = next;
+}
+
+async function answer(seq: number, fn: () => unknown): Promise<void> {
+  try {
+    post({ t: 'reply', seq, value: await fn() });
+  } catch (err) {
+    post({ t: 'reply', seq, error: (err as Error).message });
+  }
+}
+
+port.on('message', (m: ToThread) => {
+  switch (m.t) {
+    case 'req':
+      void serve(m);
+      return;
+    case 'pull':
+      void sendNext(m.id);
+      return;
+    case 'abort':
+      abort(m.id);
+      return;
+    case 'config':
+      void answer(m.seq, () => reconfigure(m.config));
+      return;
+    case 'level':
+      log.level = m.level;
+      return;
+    case 'metrics':
+      void answer(m.seq, () => slot.current?.metrics() ?? '');
+      return;
+    case 'status':
+      void answer(m.seq, () => slot.current?.status());
+      return;
+    case 'close':
+      for (const id of [...running.keys()]) abort(id);
+      void answer(m.seq, () => slot.close());
+  }
+});
+
+try {
+  if (config.query) slot.swap(build(config), 0);
+  await slot.current?.ready;
+  post({ t: 'ready' });
+} catch (err) {
+  // The main thread checked the config's files before starting us; anything else is a bug to see.
+  log.fatal({ component: 'query', err: (err as Error).message }, 'the query thread could not build its query layer');
+  throw err;
+}
