@@ -10,6 +10,7 @@ import { MemoryStorage } from '../../../src/storage/memory.js';
 import { type SelectHints, type Series, type Storage } from '../../../src/storage/interface.js';
 import { Engine } from '../../../src/promql/engine.js';
 import { eq } from '../../support/matchers.js';
+import { DownstreamApiError, GroupError, queryApiError, STATUS_BY_TYPE } from '../../../src/errors.js';
 
 const UP_A = { __name__: 'up', instance: 'a' };
 
@@ -185,5 +186,38 @@ describe('time ranges outside the API bounds', () => {
     expect(r0.ranges).toEqual([[0, Number.MAX_SAFE_INTEGER]]);
     expect(await q.storage.select([eq('__name__', 'up')], 9e18 - 300_000, 9e18)).toEqual([]);
     expect(r0.reads).toBe(1);
+  });
+});
+
+describe('a downstream refusal through the fan-out', () => {
+  /** A target that refuses every select as Prometheus refuses a bad request. */
+  const refusing = (status: number, errorType: string): Storage => ({
+    select: () => Promise.reject(new DownstreamApiError('http://p:9090', errorType, `${errorType}: invalid parameter "match[]"`, 'api_error', status)),
+    labelNames: () => Promise.resolve([]),
+    labelValues: () => Promise.resolve([]),
+  });
+
+  it("a group whose targets all refused with 400 bad_data is answered 400 bad_data, not 503 (the downstream's own status)", async () => {
+    const f = new FanoutStorage([group('g', [refusing(400, 'bad_data'), refusing(400, 'bad_data')])], { maxConcurrency: 4 });
+    const err = await f
+      .forQuery()
+      .storage.select([eq('__name__', 'up')], 0, 1000)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(GroupError);
+    const api = queryApiError(err, false, false);
+    expect([api.errorType, STATUS_BY_TYPE[api.errorType]]).toEqual(['bad_data', 400]);
+    expect(api.message).toContain('server group "g" failed');
+  });
+
+  it('a 5xx stays 503 unavailable', async () => {
+    const f = new FanoutStorage([group('g', [refusing(503, 'unavailable')])], { maxConcurrency: 4 });
+    const err = await f
+      .forQuery()
+      .storage.select([eq('__name__', 'up')], 0, 1000)
+      .catch((e: unknown) => e);
+    expect(queryApiError(err, false, false).errorType).toBe('unavailable');
   });
 });
