@@ -327,13 +327,4 @@ describe('Prometheus promqltest files', () => {
     const count = (k: string) => cmds.filter((c) => c.kind === k).length;
     console.log(`${name}: ${ev.length} eval (${ev.filter((e) => e.mode === 'range').length} range), ${count('load')} load, ${count('clear')} clear`);
   });
-
-  it('parses all files in well under a second', () => {
-    const texts = files.map((f) => ({ name: f.name, text: readFileSync(f.file, 'utf8') }));
-    const t0 = performance.now();
-    for (const { name, text } of texts) parseTestFile(text, name);
-    const ms = performance.now() - t0;
-    console.log(`parsed ${texts.length} files in ${ms.toFixed(1)} ms`);
-    expect(ms).toBeLessThan(1000);
-  });
 });
