@@ -6,7 +6,7 @@
 // exercised with environment variables, a shared credentials file with a profile, and web identity
 // against a fake STS on loopback, including refresh of short-lived keys. Run as e2e: it starts
 // python3, Prometheus and ./proxy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { RemoteReadTarget } from '../../src/query/downstream/remote-read-client.
 import { createSourceClient } from '../../src/shard/source-client.js';
 import type { LabelMatcher } from '../../src/model/labels.js';
 import { freePort, startPrometheus, waitFor } from '../../dev/prometheus-process.js';
+import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { startCaptureServer, startFakeSts, unsignedHeaders, verifySigV4, type CaptureServer } from '../support/sigv4.js';
 
 const ACCESS_KEY = 'AKIDPROMFRONTTEST';
@@ -350,5 +351,97 @@ remote_write:
       await prom.stop();
       await server.close();
     }
+  });
+});
+
+const IMPORT_LOG_HOOKS = `import { appendFileSync } from 'node:fs';
+const LOG = process.env.PROMFRONT_IMPORT_LOG;
+export async function resolve(specifier, context, next) {
+  const out = await next(specifier, context);
+  if (LOG) appendFileSync(LOG, out.url + '\\n');
+  return out;
+}
+`;
+
+describe('./proxy with sigv4 server groups', () => {
+  // Preloaded with `node --import` through NODE_OPTIONS: registers resolve hooks (run on Node's loader
+  // thread) that append every resolved module URL to PROMFRONT_IMPORT_LOG. Written at run time:
+  // plain JavaScript that the type-aware lint of the repository's files has no project for.
+  const IMPORT_HOOK = join(tmp, 'import-log.mjs');
+  writeFileSync(join(tmp, 'import-log-hooks.mjs'), IMPORT_LOG_HOOKS);
+  writeFileSync(IMPORT_HOOK, "import { register } from 'node:module';\nregister('./import-log-hooks.mjs', import.meta.url);\n");
+  let server: CaptureServer;
+  beforeAll(async () => {
+    server = await startCaptureServer();
+  });
+  afterAll(() => server.close());
+
+  const group = (name: string, http: string, extra = ''): string => `    - name: ${name}
+      static_configs: [{targets: ['${server.url.slice('http://'.length)}']}]
+      path_prefix: ${PREFIX}
+${extra}${http}`;
+  const SIGV4 = `      http_client:
+        sigv4: {region: ${REGION}, access_key: ${ACCESS_KEY}, secret_key: '${SECRET_KEY}'}
+`;
+
+  async function withProxy<T>(groups: string, env: Record<string, string | undefined>, fn: (p: ProxyProcess, loaded: () => string) => Promise<T>): Promise<T> {
+    const log = join(tmp, `imports-${Math.random().toString(36).slice(2)}.log`);
+    writeFileSync(log, '');
+    setEnv({ ...env, NODE_OPTIONS: `--import=${IMPORT_HOOK}`, PROMFRONT_IMPORT_LOG: log });
+    const proxy = await startProxy((listen) => `listen: ${listen}\nquery:\n  server_groups:\n${groups}`);
+    try {
+      return await fn(proxy, () => readFileSync(log, 'utf8'));
+    } finally {
+      await proxy.stop();
+    }
+  }
+  const query = async (p: ProxyProcess): Promise<{ status: number; body: { status: string; warnings?: string[]; error?: string } }> => {
+    const res = await fetch(`${p.url}/api/v1/query?query=up&time=1700000000`);
+    return { status: res.status, body: (await res.json()) as { status: string; warnings?: string[]; error?: string } };
+  };
+
+  it('without a sigv4 block the AWS libraries are never loaded; with one they are, and every request verifies', async () => {
+    await withProxy(group('plain', ''), NO_AWS, async (p, loaded) => {
+      expect((await query(p)).body.status).toBe('success');
+      const urls = loaded();
+      expect(urls).toContain('/dist/src/server/cli.js');
+      expect(urls).not.toMatch(/node_modules\/(@smithy|@aws-sdk)\//);
+    });
+    const before = server.requests.length;
+    await withProxy(group('amp', SIGV4), NO_AWS, async (p, loaded) => {
+      expect((await query(p)).body.status).toBe('success');
+      expect(loaded()).toMatch(/node_modules\/@smithy\/signature-v4\//);
+      // The secret key is hidden in the config the API shows, and appears nowhere.
+      const cfg = await (await fetch(`${p.url}/api/v1/status/config`)).text();
+      expect((JSON.parse(cfg) as { data: { yaml: string } }).data.yaml).toContain('secret_key: <secret>');
+      for (const t of [cfg, await (await fetch(`${p.url}/status`)).text(), await (await fetch(`${p.url}/metrics`)).text(), p.logs()]) {
+        expect(t).not.toContain(SECRET_KEY);
+      }
+    });
+    const sent = server.requests.slice(before);
+    // Remote read first (the fake answers 404, so the group reads through the JSON API from then on).
+    expect(sent.map((r) => `${r.method} ${r.target.split('?')[0]}`)).toEqual([`POST ${PREFIX}/api/v1/read`, `GET ${PREFIX}/api/v1/query`]);
+    for (const v of verifySigV4(sent, SECRET_KEY)) expect({ ok: v.ok, reason: v.reason }).toEqual({ ok: true, reason: '' });
+  });
+
+  it('no credentials: the group fails with a sigv4 error, a warning with ignore_error, counted in /metrics', async () => {
+    const NOCREDS = `      http_client:
+        sigv4: {region: ${REGION}}
+`;
+    const before = server.requests.length;
+    await withProxy(group('amp', NOCREDS), NO_AWS, async (p) => {
+      const got = await query(p);
+      expect(got.body.status).toBe('error');
+      expect(got.body.error).toMatch(/sigv4: cannot get AWS credentials: /);
+      const metrics = await (await fetch(`${p.url}/metrics`)).text();
+      expect(metrics).toMatch(/promfront_query_downstream_errors_total\{[^}]*group="amp"[^}]*\} [1-9]/);
+    });
+    await withProxy(group('amp', NOCREDS, '      ignore_error: true\n') + '\n' + group('plain', ''), NO_AWS, async (p) => {
+      const got = await query(p);
+      expect(got.body.status).toBe('success');
+      expect(got.body.warnings?.some((w) => w.startsWith('server group "amp" failed: ') && w.includes('sigv4: cannot get AWS credentials: '))).toBe(true);
+    });
+    // Only the plain group's request went out.
+    expect(server.requests.slice(before).every((r) => !r.headers.some(([h]) => h.toLowerCase() === 'authorization'))).toBe(true);
   });
 });
