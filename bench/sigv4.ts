@@ -8,8 +8,9 @@
 //      block and one with (the AWS libraries load on the first signed request, so its RSS after one
 //      query is shown too). With --baseline-cli=PATH the same is measured for another build's
 //      dist/src/server/cli.js (e.g. the commit before SigV4) without sigv4.
+//   3. Signing alone, in process: a JSON-API GET and a 64 KiB remote-read body, per request.
 //
-//   npm run build:tools && node dist-tools/bench/sigv4.js [--runs=15] [--starts=7] [--baseline-cli=PATH]
+//   npm run build:tools && node dist-tools/bench/sigv4.js [--runs=15] [--starts=7] [--baseline-cli=PATH] [--only=latency,startup,sign]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ import { answers200, freePort, terminate, waitFor, type PrometheusProcess } from
 import { buildBlocks, DASHBOARD } from './query-data.js';
 import { median, percentile, timedRange } from './query-measure.js';
 import { addr, memoryStatus, prometheusFromBlocks } from './query-procs.js';
+import { lazySigner } from '../src/client/sigv4.js';
+import { sigv4Schema } from '../src/config/schema.js';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -29,6 +32,7 @@ const args = new Map(
 const RUNS = Number(args.get('runs') ?? 15);
 const STARTS = Number(args.get('starts') ?? 7);
 const BASELINE = args.get('baseline-cli');
+const ONLY = new Set((args.get('only') ?? 'latency,startup,sign').split(','));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = path.join(REPO, 'dist', 'src', 'server', 'cli.js');
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-sigv4-'));
@@ -134,13 +138,50 @@ async function startup(prom: PrometheusProcess): Promise<void> {
   }
 }
 
+async function signing(): Promise<void> {
+  const signer = lazySigner(sigv4Schema.parse({ region: 'eu-west-1', access_key: 'AKIDBENCH', secret_key: 'bench-secret' }));
+  const get = {
+    method: 'GET',
+    host: '127.0.0.1:9090',
+    protocol: 'http:' as const,
+    path: '/workspaces/ws-1/api/v1/query?query=%7B__name__%3D%22up%22%7D%5B300000ms%5D&time=1700000000.001',
+    headers: { accept: 'application/json' },
+  };
+  const read = {
+    ...get,
+    method: 'POST',
+    path: '/workspaces/ws-1/api/v1/read',
+    headers: { 'content-type': 'application/x-protobuf' },
+    body: new Uint8Array(64 * 1024),
+  };
+  console.log('\n## Signing alone, in process (after 500 warm-up signatures)\n');
+  console.log('| request | per signature, median of 5 batches of 2,000 |');
+  console.log('| --- | --- |');
+  for (const [name, req] of [
+    ['JSON-API GET', get],
+    ['remote read, 64 KiB body', read],
+  ] as const) {
+    for (let i = 0; i < 500; i++) await signer.sign(req);
+    const per: number[] = [];
+    for (let b = 0; b < 5; b++) {
+      const t = performance.now();
+      for (let i = 0; i < 2000; i++) await signer.sign(req);
+      per.push((performance.now() - t) / 2000);
+    }
+    console.log(`| ${name} | ${(median(per) * 1000).toFixed(0)} µs |`);
+  }
+}
+
 console.log(`# node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg()[0].toFixed(2)}`);
-const data = await buildBlocks(DASHBOARD, path.join(work, 'blocks'));
-const prom = await prometheusFromBlocks(data.all.dir);
-try {
-  await latency(prom);
-  await startup(prom);
-} finally {
-  await prom.stop();
+if (ONLY.has('sign')) await signing();
+if (ONLY.has('latency') || ONLY.has('startup')) {
+  const data = await buildBlocks(DASHBOARD, path.join(work, 'blocks'));
+  const prom = await prometheusFromBlocks(data.all.dir);
+  try {
+    if (ONLY.has('latency')) await latency(prom);
+    if (ONLY.has('startup')) await startup(prom);
+  } finally {
+    await prom.stop();
+  }
 }
 console.log(`# load average after: ${loadavg()[0].toFixed(2)}`);
