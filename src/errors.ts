@@ -224,6 +224,18 @@ export class HttpClientFilesError extends PromfrontError {
   }
 }
 
+/**
+ * AWS SigV4 could not sign a request: no region, no credentials (none in the chain, STS refused,
+ * expired role), or the signer failed. The message never carries a key or token.
+ */
+export class SigV4Error extends PromfrontError {
+  readonly code: string = 'PROMFRONT_SIGV4';
+  constructor(reason: string) {
+    super(`sigv4: ${reason}`);
+    this.name = 'SigV4Error';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // query (downstream servers and the fan-out over them)
 

@@ -7,6 +7,8 @@
 //     after which new connections use the new material (prometheus/common does the same).
 //   * basic_auth / authorization / bearer_token(_file): the Authorization header. Secret files are
 //     read when the client is built and again whenever they change.
+//   * sigv4: every request signed with AWS SigV4 by the pool itself (sigv4.ts); prepare() gets
+//     the credentials first, so a missing one fails the request with a clear error.
 // The Authorization header and TLS options are built by auth-tls.ts, shared with the shard sources;
 // this module adds watching the files, checking the TLS material and dialing.
 // Secrets never leave this module except in the Authorization header: every message that could
@@ -15,11 +17,12 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { connect, type Socket } from 'node:net';
-import { buildConnector, errors as undiciErrors, type Pool } from 'undici';
+import { buildConnector, errors as undiciErrors, Pool } from 'undici';
 import type { HttpClientConfig } from '../config/schema.js';
 import { FileProblem, HttpClientFilesError } from '../errors.js';
 import { authorizationHeader, tlsConnectOptions, type TlsMaterial } from './auth-tls.js';
 import { WatchedFile } from './watched-file.js';
+import { lazySigner, SigningPool, type RequestSigner } from './sigv4.js';
 
 export interface DownstreamClientOptions {
   /** Bound on a whole request; also bounds the TLS handshake. */
@@ -35,6 +38,7 @@ export class DownstreamClient {
   private tls: TlsMaterial = {};
   private tlsGen = 0;
   private lastAuth: string | undefined;
+  private readonly signer: RequestSigner | undefined;
 
   /** Reads every configured file now; throws HttpClientFilesError listing each one that is not usable. */
   constructor(
@@ -70,6 +74,7 @@ export class DownstreamClient {
     if (this.secretFile !== undefined && secretOf(this.secretFile.last) === '') problems.push(`${this.secretFile.field}: ${this.secretFile.path} is empty`);
     for (const s of [b?.password, cfg.authorization?.credentials, cfg.bearer_token]) if (s !== undefined) this.fixedSecrets.push(s);
     if (problems.length > 0) throw new HttpClientFilesError(problems);
+    if (cfg.sigv4 !== undefined) this.signer = lazySigner(cfg.sigv4);
   }
 
   /**
@@ -78,6 +83,7 @@ export class DownstreamClient {
    */
   async prepare(): Promise<{ authorization: string | undefined; tlsGeneration: number }> {
     await this.refreshTls();
+    await this.signer?.check();
     const authorization = await this.authorization();
     this.lastAuth = authorization;
     return { authorization, tlsGeneration: this.tlsGen };
@@ -88,9 +94,14 @@ export class DownstreamClient {
     return { connect: this.connector() };
   }
 
+  /** A pool to `origin` with `options`: one that signs every request when sigv4 is configured. */
+  newPool(origin: string, options: Pool.Options): Pool {
+    return this.signer === undefined ? new Pool(origin, options) : new SigningPool(origin, options, this.signer);
+  }
+
   /** `text` with every secret this client knows replaced by <secret>. */
   redact(text: string): string {
-    const secrets = [...this.fixedSecrets];
+    const secrets = [...this.fixedSecrets, ...(this.signer?.secrets() ?? [])];
     if (this.secretFile !== undefined) secrets.push(secretOf(this.secretFile.last));
     if (this.lastAuth !== undefined) {
       secrets.push(this.lastAuth);

@@ -66,6 +66,26 @@ export const basicAuthSchema = z
     }
   });
 
+/**
+ * Prometheus's sigv4 block (prometheus/common sigv4.SigV4Config): AWS Signature Version 4 for
+ * Amazon Managed Service for Prometheus; empty fields come from the AWS credential chain. `service`
+ * is ours: the signing name, `aps` (AMP) unless said.
+ */
+export const sigv4Schema = z
+  .strictObject({
+    region: z.string().optional(),
+    access_key: z.string().optional(),
+    secret_key: z.string().optional(),
+    profile: z.string().optional(),
+    role_arn: z.string().optional(),
+    service: z.string().min(1).default('aps'),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.access_key !== !c.secret_key) {
+      ctx.addIssue({ code: 'custom', message: 'must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config' });
+    }
+  });
+
 export const sourceSchema = z
   .strictObject({
     url: z.string().refine((u) => {
@@ -85,10 +105,11 @@ export const sourceSchema = z
     bearer_token_file: z.string().optional(),
     tls_config: tlsConfigSchema.optional(),
     max_body_size: byteSize.optional(),
+    sigv4: sigv4Schema.optional(),
   })
   .superRefine((s, ctx) => {
-    const auth = [s.basic_auth, s.bearer_token, s.bearer_token_file].filter((x) => x !== undefined).length;
-    if (auth > 1) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, bearer_token and bearer_token_file may be set' });
+    const auth = [s.basic_auth, s.bearer_token, s.bearer_token_file, s.sigv4].filter((x) => x !== undefined).length;
+    if (auth > 1) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, bearer_token, bearer_token_file and sigv4 may be set' });
     for (const h of Object.keys(s.headers)) {
       if (h.toLowerCase() === 'authorization' && auth > 0) {
         ctx.addIssue({ code: 'custom', path: ['headers', h], message: 'Authorization header conflicts with basic_auth/bearer_token' });
@@ -195,9 +216,13 @@ export const httpClientSchema = z
     authorization: authorizationSchema.optional(),
     bearer_token: secretString.optional(),
     bearer_token_file: z.string().optional(),
+    sigv4: sigv4Schema.optional(),
   })
   .superRefine((h, ctx) => {
     const set = (['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'] as const).filter((k) => h[k] !== undefined);
+    // sigv4 writes the Authorization header itself.
+    if (h.sigv4 !== undefined && set.length > 0)
+      ctx.addIssue({ code: 'custom', path: ['sigv4'], message: `sigv4 cannot be combined with ${set.join(', ')}: it sets the Authorization header` });
     if (set.length > 1)
       ctx.addIssue({
         code: 'custom',
@@ -273,7 +298,7 @@ export const serverGroupSchema = z
       ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
     }
     const h = g.http_client;
-    const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file;
+    const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file ?? h.sigv4;
     for (const name of Object.keys(g.http_headers)) {
       if (name.toLowerCase() === 'authorization' && auth !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['http_headers', name], message: 'conflicts with the authentication set in http_client' });
@@ -322,6 +347,7 @@ export type TlsConfig = z.infer<typeof tlsConfigSchema>;
 export type QueryConfig = z.infer<typeof querySchema>;
 export type ServerGroupConfig = z.infer<typeof serverGroupSchema>;
 export type HttpClientConfig = z.infer<typeof httpClientSchema>;
+export type SigV4Config = z.infer<typeof sigv4Schema>;
 export type FileSdConfig = z.infer<typeof fileSdConfigSchema>;
 export type DnsSdConfig = z.infer<typeof dnsSdConfigSchema>;
 

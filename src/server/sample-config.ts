@@ -75,4 +75,6 @@ shard:
 #         tls_config: {ca_file: /etc/ssl/prometheus-ca.pem, server_name: prometheus.example.internal}
 #         basic_auth: {username: promfront, password_file: /etc/promfront/prometheus.pass}
 #         # or: bearer_token_file: /var/run/secrets/token
+#         # or AWS SigV4 (an Amazon Managed Service for Prometheus workspace, docs/sigv4.md):
+#         # sigv4: {region: us-east-1}
 `;

@@ -14,6 +14,7 @@ import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { authorizationHeader, basicAuth, readTlsMaterial, tlsConnectOptions, type TlsMaterial } from '../client/auth-tls.js';
+import { lazySigner, SigningPool, type RequestSigner } from '../client/sigv4.js';
 import type { SourceConfig, TlsConfig } from '../config/schema.js';
 import { BodyAbort, ScrapeError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
@@ -151,6 +152,7 @@ class HttpSourceClient implements SourceClient {
   /** Strings that must never appear in an error message: configured secrets and the latest file secret. */
   private readonly secrets = new Set<string>();
   private fileSecret: string | undefined;
+  private readonly signer: RequestSigner | undefined;
 
   private pool: Pool | undefined;
   private tlsMaterial: TlsMaterial | undefined;
@@ -185,6 +187,7 @@ class HttpSourceClient implements SourceClient {
     this.limitText = max > 0 ? `max_body_size of ${formatBytes(max)}` : `the largest decodable size of ${formatBytes(MAX_DECODABLE_BYTES)}`;
 
     if (source.bearer_token !== undefined) this.addSecret(source.bearer_token);
+    if (source.sigv4 !== undefined) this.signer = lazySigner(source.sigv4);
     if (source.basic_auth?.password !== undefined) this.addSecret(source.basic_auth.password);
 
     // Configured headers replace the defaults case-insensitively.
@@ -204,7 +207,7 @@ class HttpSourceClient implements SourceClient {
 
   private redact(message: string): string {
     let out = message;
-    for (const s of this.secrets) out = out.split(s).join('<secret>');
+    for (const s of [...this.secrets, ...(this.signer?.secrets() ?? [])]) if (s.length >= 3) out = out.split(s).join('<secret>');
     if (this.fileSecret !== undefined && this.fileSecret.length >= 3) out = out.split(this.fileSecret).join('<secret>');
     return out;
   }
@@ -220,7 +223,7 @@ class HttpSourceClient implements SourceClient {
     };
     if (this.isHttps) Object.assign(connect, tlsConnectOptions(this.tls, tls ?? {}));
     const backstop = this.timeoutMs > 0 ? this.timeoutMs + 1000 : 0;
-    return new Pool(this.origin, {
+    const options: Pool.Options = {
       // One scrape at a time per source: a single kept-alive connection. (With more, undici opens a second
       // connection while it briefly validates the idle one before reuse.)
       connections: 1,
@@ -229,7 +232,8 @@ class HttpSourceClient implements SourceClient {
       keepAliveMaxTimeout: KEEP_ALIVE_MS,
       headersTimeout: backstop,
       bodyTimeout: backstop,
-    });
+    };
+    return this.signer === undefined ? new Pool(this.origin, options) : new SigningPool(this.origin, options, this.signer);
   }
 
   /** Returns the pool, (re)building it when the TLS files changed so rotated certificates are picked up. */
@@ -312,6 +316,8 @@ class HttpSourceClient implements SourceClient {
     sinkFor: ((format: ExpositionFormat) => BodySink) | undefined,
   ): Promise<ScrapeResult> {
     const headers = await this.requestHeaders();
+    // Credentials before the request, so their absence is said as such, not as a failed request.
+    await this.signer?.check();
     const pool = await this.getPool();
     const requestOpts: Dispatcher.RequestOptions = {
       path: this.path,

@@ -77,6 +77,8 @@ export interface TargetClient {
   poolOptions(): Pool.Options;
   /** Removes the client's secrets from a message. */
   redact(text: string): string;
+  /** Builds the pool (e.g. one that signs its requests); a plain Pool when absent. */
+  newPool?(origin: string, options: Pool.Options): Pool;
 }
 
 const POOL_DEFAULTS: Pool.Options = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1 };
@@ -182,7 +184,8 @@ export class JsonApiTarget implements Storage {
   }
 
   private newPool(): Pool {
-    return new Pool(this.origin, { ...POOL_DEFAULTS, ...this.client?.poolOptions() });
+    const options = { ...POOL_DEFAULTS, ...this.client?.poolOptions() };
+    return this.client?.newPool?.(this.origin, options) ?? new Pool(this.origin, options);
   }
 
   async select(matchers: LabelMatcher[], startMs: number, endMs: number, _hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {

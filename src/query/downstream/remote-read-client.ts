@@ -130,7 +130,8 @@ export class RemoteReadTarget implements Storage {
     this.observer = opts.observer;
     // TLS material is read when the target is built; a rotated certificate reaches remote reads on
     // the next rebuild (a reload), while the JSON-API side picks it up at once.
-    this.pool = new Pool(u.origin, { keepAliveTimeout: 30_000, connections: 16, pipelining: 1, ...opts.client?.poolOptions() });
+    const poolOptions = { keepAliveTimeout: 30_000, connections: 16, pipelining: 1, ...opts.client?.poolOptions() };
+    this.pool = opts.client?.newPool?.(u.origin, poolOptions) ?? new Pool(u.origin, poolOptions);
   }
 
   /** Why this target reads through the JSON API instead (fallbackToJson), once it found out. */
