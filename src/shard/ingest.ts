@@ -44,6 +44,8 @@ export interface SourceFamily {
 export interface SourceData {
   families: Map<string, SourceFamily>;
   series: number;
+  /** Samples left out because the same series (at the same timestamp) came earlier in the body. */
+  duplicates: number;
   /** Series per shard, for balance reporting. */
   seriesPerShard: number[];
 }
@@ -105,6 +107,19 @@ function sortedPairs(labels: string[]): number[] {
   return order;
 }
 
+/** A series' identity for duplicate checks: 0xFF never occurs in the (UTF-8 as latin1) text, so it cannot be forged. */
+function seriesKey(name: string, labels: string[], tsMs: number | undefined): string {
+  let key = name;
+  if (labels.length > 0) {
+    const order = sortedPairs(labels);
+    for (let j = 0; j < order.length; j++) {
+      const v = labels[2 * order[j] + 1];
+      if (v !== '') key += `\xff${labels[2 * order[j]]}\xff${v}`;
+    }
+  }
+  return tsMs === undefined ? key : `${key}\xfe${tsMs}`;
+}
+
 /** `name{a="1",b="2"}` with labels sorted by name, in the spelling both formats accept. */
 export function serializeSeries(name: string, labels: string[]): string {
   if (labels.length === 0) return name;
@@ -154,6 +169,15 @@ export class SourceIngest implements ExpositionHandler {
   private prevValid = false;
   private readonly extraNames: string[];
   private readonly extraText: string;
+  // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
+  // series can only repeat inside its family's block: keys are kept per family, and only from its
+  // second sample on, so a family of one sample costs nothing.
+  private duplicates = 0;
+  private famSamples = 0;
+  private firstName = '';
+  private firstTs: number | undefined;
+  private readonly famKeys = new Set<string>();
+  private readonly keyScratch: string[] = [];
 
   constructor(
     private readonly format: ExpositionFormat,
@@ -176,11 +200,17 @@ export class SourceIngest implements ExpositionHandler {
     }
     this.current = fam;
     this.prevValid = false;
+    this.famSamples = 0;
+    if (this.famKeys.size > 0) this.famKeys.clear();
   }
 
   sample(s: Sample): void {
     const fam = this.current;
     if (!fam) throw new Error('sample before family');
+    if (this.isDuplicate(s)) {
+      this.duplicates++;
+      return;
+    }
     const info = fam.info;
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
 
@@ -231,6 +261,34 @@ export class SourceIngest implements ExpositionHandler {
     part.om.add(omLine);
     if (split >= 0) (part.split[split] ??= new LineSink()).add(textLine);
     else part.text?.add(textLine);
+  }
+
+  /**
+   * True when the sample's series, at its timestamp, came earlier in its family: as Prometheus's
+   * scrape loop does (prometheus_target_scrapes_sample_duplicate_timestamp_total), the first copy
+   * is kept and later ones are dropped. Identity is the name and the unescaped label pairs sorted
+   * by name, empty values left out, so every spelling of one series is caught.
+   */
+  private isDuplicate(s: Sample): boolean {
+    const n = this.famSamples++;
+    if (n === 0) {
+      // The first sample's labels stay in prevNames/prevValues (see sameChildAsPrevious) until the
+      // second one: its key is built only if there is a second one.
+      this.firstName = s.name;
+      this.firstTs = s.timestampMs;
+      return false;
+    }
+    const keys = this.famKeys;
+    if (n === 1) {
+      const flat = this.keyScratch;
+      flat.length = 0;
+      for (let k = 0; k < this.prevNames.length; k++) flat.push(this.prevNames[k], this.prevValues[k]);
+      keys.add(seriesKey(this.firstName, flat, this.firstTs));
+    }
+    const key = seriesKey(s.name, s.labels, s.timestampMs);
+    if (keys.has(key)) return true;
+    keys.add(key);
+    return false;
   }
 
   /**
@@ -340,6 +398,6 @@ export class SourceIngest implements ExpositionHandler {
     for (const fam of this.families.values()) {
       for (const part of fam.parts) part?.finish();
     }
-    return { families: this.families, series: this.series, seriesPerShard: this.seriesPerShard };
+    return { families: this.families, series: this.series, duplicates: this.duplicates, seriesPerShard: this.seriesPerShard };
   }
 }

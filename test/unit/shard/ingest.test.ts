@@ -174,3 +174,55 @@ describe('StreamingIngest', () => {
     expect(() => s.write(Buffer.from('c 3\nd x\n'))).toThrow(/^line 4: invalid value "x" for sample d/);
   });
 });
+
+describe('duplicate series within one source', () => {
+  /** Every served OpenMetrics line of the source, in order. */
+  function served(data: SourceData): string[] {
+    const out: string[] = [];
+    for (const fam of data.families.values()) {
+      for (const part of fam.parts) if (part) out.push(...Buffer.concat(part.om.buffers).toString('utf8').split('\n').filter(Boolean));
+    }
+    return out.sort();
+  }
+
+  it('keeps the first sample of a repeated series and counts the others, whatever their spelling', () => {
+    const body = [
+      '# TYPE g gauge',
+      'g{a="1",b="2"} 1',
+      'g{b="2",a="1"} 2', // same series, labels in another order
+      'g{a="1",b="2",c=""} 3', // an empty label is no label
+      'g{a="1",b="3"} 4',
+      'g{ a = "1" , b="2" , } 5', // text-only blanks and trailing comma
+      '# TYPE h histogram',
+      'h_bucket{le="1"} 1',
+      'h_bucket{le="+Inf"} 2',
+      'h_bucket{le="1"} 9',
+      'h_sum 3',
+      'h_count 2',
+      'h_sum 4',
+      'lone 1',
+      '',
+    ].join('\n');
+    const data = ingest(body, 'text', 4);
+    expect(data.duplicates).toBe(5);
+    expect(data.series).toBe(7);
+    expect(served(data)).toEqual(['g{a="1",b="2"} 1', 'g{a="1",b="3"} 4', 'h_bucket{le="+Inf"} 2', 'h_bucket{le="1"} 1', 'h_count 2', 'h_sum 3', 'lone 1']);
+  });
+
+  it('treats label values that unescape alike as one series, and the same series at another timestamp as a new sample', () => {
+    const body = ['m{v="a\\\\b"} 1 1000', 'm{v="a\\\\b"} 2 2000', 'm{v="a\\\\b"} 3 1000', 'm{v="x\\"y"} 4', 'm{v="x\\"y"} 5', ''].join('\n');
+    const data = ingest(body, 'text', 2);
+    expect(data.duplicates).toBe(2);
+    // Text millisecond timestamps are served in OpenMetrics as seconds.
+    expect(served(data)).toEqual(['m{v="a\\\\b"} 1 1', 'm{v="a\\\\b"} 2 2', 'm{v="x\\"y"} 4']);
+  });
+
+  it('drops duplicates in OpenMetrics too, and counts none in a clean body', () => {
+    const om = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="1"} 2\ng{a="2"} 3\n# EOF\n', 'openmetrics', 2);
+    expect(om.duplicates).toBe(1);
+    expect(served(om)).toEqual(['g{a="1"} 1', 'g{a="2"} 3']);
+    const clean = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="2"} 2\n# TYPE f gauge\nf{a="1"} 1\n', 'text', 2);
+    expect(clean.duplicates).toBe(0);
+    expect(clean.series).toBe(3);
+  });
+});
