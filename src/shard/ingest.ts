@@ -5,7 +5,7 @@
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';
-import { LineSink } from './line-sink.js';
+import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
@@ -14,8 +14,8 @@ export class FamilyPart {
   om = new LineSink();
   /** Text 0.0.4 lines of the family itself; null while they are byte-identical to `om`. */
   text: LineSink | null = null;
-  /** Text-only split families (x_created, x_gcount, x_gsum), see TEXT_SPLIT_SUFFIXES. */
-  split: (LineSink | undefined)[] = [undefined, undefined, undefined];
+  /** Text-only split families (x_created, x_gcount, x_gsum), see TEXT_SPLIT_SUFFIXES; null when none. */
+  split: (LineSink | undefined)[] | null = null;
 
   /** A part with the same samples, each sink passed through `map`. */
   mapSinks(map: (sink: LineSink) => LineSink, series: number): FamilyPart {
@@ -23,14 +23,15 @@ export class FamilyPart {
     copy.series = series;
     copy.om = map(this.om);
     copy.text = this.text ? map(this.text) : null;
-    copy.split = this.split.map((s) => (s ? map(s) : undefined));
+    copy.split = this.split === null ? null : this.split.map((s) => (s ? map(s) : undefined));
     return copy;
   }
 
-  finish(): void {
-    this.om.flush();
-    this.text?.flush();
-    for (const s of this.split) s?.flush();
+  /** The family has ended (for now): small sinks go into the arena. */
+  seal(arena: Arena): void {
+    this.om.seal(arena);
+    this.text?.seal(arena);
+    if (this.split !== null) for (const s of this.split) s?.seal(arena);
   }
 }
 
@@ -169,6 +170,7 @@ export class SourceIngest implements ExpositionHandler {
   private prevValid = false;
   private readonly extraNames: string[];
   private readonly extraText: string;
+  private readonly arena = new Arena();
   // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
   // series can only repeat inside its family's block: keys are kept per family, and only from its
   // second sample on, so a family of one sample costs nothing.
@@ -191,11 +193,13 @@ export class SourceIngest implements ExpositionHandler {
   }
 
   family(meta: FamilyMeta): void {
-    // Kept for as long as the source's data: must not pin the body piece they were sliced from.
-    const info = describeFamily({ name: detach(meta.name), type: meta.type, help: detach(meta.help), unit: detach(meta.unit) }, this.format);
+    if (this.current !== undefined) this.seal(this.current);
+    // Kept for as long as the source's data: must not pin the body piece they were sliced from (the
+    // parser hands family names over detached already).
+    const info = describeFamily(meta.name, meta.type, detach(meta.help), detach(meta.unit), this.format);
     let fam = this.families.get(info.key);
     if (!fam) {
-      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards).fill(undefined) };
+      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards) };
       this.families.set(info.key, fam);
     }
     this.current = fam;
@@ -259,7 +263,7 @@ export class SourceIngest implements ExpositionHandler {
     // Clone before adding: everything so far is shared, this sample is where the formats part.
     if (part.text === null && (split >= 0 || textLine !== omLine)) part.text = part.om.clone();
     part.om.add(omLine);
-    if (split >= 0) (part.split[split] ??= new LineSink()).add(textLine);
+    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine);
     else part.text?.add(textLine);
   }
 
@@ -394,10 +398,13 @@ export class SourceIngest implements ExpositionHandler {
     return this.lastTsOut;
   }
 
+  private seal(fam: SourceFamily): void {
+    for (const part of fam.parts) part?.seal(this.arena);
+  }
+
   finish(): SourceData {
-    for (const fam of this.families.values()) {
-      for (const part of fam.parts) part?.finish();
-    }
+    if (this.current !== undefined) this.seal(this.current);
+    this.arena.close();
     return { families: this.families, series: this.series, duplicates: this.duplicates, seriesPerShard: this.seriesPerShard };
   }
 }
