@@ -226,3 +226,33 @@ describe('duplicate series within one source', () => {
     expect(clean.series).toBe(3);
   });
 });
+
+describe('bodies of many small families', () => {
+  it('serves every family exactly, as a few large buffers rather than one per family', async () => {
+    const n = 5000;
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(`# HELP m_${i} Help ${i}.`, `# TYPE m_${i} gauge`, `m_${i}{i="${i}"} ${i}`);
+    const set = await buildShards([ingest(`${lines.join('\n')}\n`, 'text', 4)], 4, 1);
+    const seen = new Map<string, string>();
+    for (const shard of set.shards) {
+      // 5000 families of about 60 bytes over 4 shards: some 75 KB per shard, in 64 KiB chunks.
+      expect(shard.text.length).toBeLessThanOrEqual(3);
+      expect(shard.om.length).toBeLessThanOrEqual(3);
+      const text = Buffer.concat(shard.text).toString('latin1');
+      const blocks = text.split(/(?=# HELP )/).filter(Boolean);
+      expect(blocks).toHaveLength(shard.families);
+      for (const b of blocks) seen.set(/^# HELP (\S+)/.exec(b)![1], b);
+      expect(Buffer.concat(shard.om).toString('latin1').endsWith('# EOF\n')).toBe(true);
+    }
+    expect(seen.size).toBe(n);
+    for (const i of [0, 1, 2345, n - 1]) expect(seen.get(`m_${i}`)).toBe(`# HELP m_${i} Help ${i}.\n# TYPE m_${i} gauge\nm_${i}{i="${i}"} ${i}\n`);
+  });
+
+  it('keeps the lines of a family key that a body declares twice (x_total counter, then x), in order', async () => {
+    const body = '# TYPE a_total counter\na_total{k="1"} 1\na_total{k="2"} 2\n# TYPE b gauge\nb 3\n# TYPE a gauge\na{k="1"} 4\na{k="2"} 5\n';
+    const set = await buildShards([ingest(body, 'text', 1)], 1, 1);
+    expect(Buffer.concat(set.shards[0].text).toString('latin1')).toBe(
+      '# TYPE a_total counter\na_total{k="1"} 1\na_total{k="2"} 2\na{k="1"} 4\na{k="2"} 5\n# TYPE b gauge\nb 3\n',
+    );
+  });
+});
