@@ -131,6 +131,9 @@ function total(chunks: readonly Buffer[]): number {
   return n;
 }
 
+/** Longest stretch the build runs without letting the event loop serve other requests. */
+const SLICE_MS = 5;
+
 /** One shard's body under construction. */
 interface ShardDraft {
   om: BodyWriter;
@@ -152,8 +155,11 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
   // source reaches it, with the same family of every later source; nothing is allocated per family
   // for a family only one source has (bodies may hold a million of them).
   const entries: { fam: SourceFamily; source: number }[] = [];
-  sources.forEach((data, source) => {
-    if (!data) return;
+  let sliceStart = performance.now();
+  let sinceCheck = 0;
+  for (let source = 0; source < sources.length; source++) {
+    const data = sources[source];
+    if (!data) continue;
     for (const [key, fam] of data.families) {
       let earlier = false;
       for (let t = 0; t < source && !earlier; t++) earlier = sources[t]?.families.has(key) ?? false;
@@ -165,8 +171,16 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
         if (other) entries.push({ fam: other, source: t });
       }
       writeFamily(entries, drafts, duplicatesDropped);
+      // A million families take seconds: health checks and shard requests are answered in between.
+      if (++sinceCheck === 64) {
+        sinceCheck = 0;
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
     }
-  });
+  }
 
   const shards: Omit<ShardBody, 'textGzip' | 'omGzip'>[] = drafts.map((d, id) => {
     d.om.write('# EOF\n');
