@@ -5,6 +5,7 @@
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';
+import { KeySet } from './key-set.js';
 import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
@@ -108,17 +109,20 @@ function sortedPairs(labels: string[]): number[] {
   return order;
 }
 
-/** A series' identity for duplicate checks: 0xFF never occurs in the (UTF-8 as latin1) text, so it cannot be forged. */
-function seriesKey(name: string, labels: string[], tsMs: number | undefined): string {
-  let key = name;
-  if (labels.length > 0) {
-    const order = sortedPairs(labels);
-    for (let j = 0; j < order.length; j++) {
-      const v = labels[2 * order[j] + 1];
-      if (v !== '') key += `\xff${labels[2 * order[j]]}\xff${v}`;
+/**
+ * A series' identity for duplicate checks: its spelling with labels sorted by name, empty values
+ * left out and values escaped one way, the spelling isPlain() accepts as written.
+ */
+function canonicalSeries(name: string, labels: string[]): string {
+  let kept = labels;
+  for (let k = 1; k < labels.length; k += 2) {
+    if (labels[k] === '') {
+      kept = [];
+      for (let j = 0; j < labels.length; j += 2) if (labels[j + 1] !== '') kept.push(labels[j], labels[j + 1]);
+      break;
     }
   }
-  return tsMs === undefined ? key : `${key}\xfe${tsMs}`;
+  return serializeSeries(name, kept);
 }
 
 /** `name{a="1",b="2"}` with labels sorted by name, in the spelling both formats accept. */
@@ -178,7 +182,7 @@ export class SourceIngest implements ExpositionHandler {
   private famSamples = 0;
   private firstName = '';
   private firstTs: number | undefined;
-  private readonly famKeys = new Set<string>();
+  private readonly famKeys = new KeySet();
   private readonly keyScratch: string[] = [];
 
   constructor(
@@ -205,7 +209,7 @@ export class SourceIngest implements ExpositionHandler {
     this.current = fam;
     this.prevValid = false;
     this.famSamples = 0;
-    if (this.famKeys.size > 0) this.famKeys.clear();
+    this.famKeys.clear();
   }
 
   sample(s: Sample): void {
@@ -287,12 +291,33 @@ export class SourceIngest implements ExpositionHandler {
       const flat = this.keyScratch;
       flat.length = 0;
       for (let k = 0; k < this.prevNames.length; k++) flat.push(this.prevNames[k], this.prevValues[k]);
-      keys.add(seriesKey(this.firstName, flat, this.firstTs));
+      const first = canonicalSeries(this.firstName, flat);
+      keys.add(first, 0, first.length, this.firstTs ?? NaN);
     }
-    const key = seriesKey(s.name, s.labels, s.timestampMs);
-    if (keys.has(key)) return true;
-    keys.add(key);
-    return false;
+    const ts = s.timestampMs ?? NaN;
+    if (this.isPlain(s)) return !keys.add(s.text, s.lineStart, s.labels.length === 0 ? s.lineStart + s.name.length : s.seriesEnd, ts);
+    const key = canonicalSeries(s.name, s.labels);
+    return !keys.add(key, 0, key.length, ts);
+  }
+
+  /**
+   * Whether the sample's series as written is already its canonical spelling (labels sorted, no
+   * empty value, no escape, no blanks), as nearly every exporter writes it: then the body text is
+   * the key and nothing is built.
+   */
+  private isPlain(s: Sample): boolean {
+    const labels = s.labels;
+    if (labels.length === 0) return true;
+    for (let k = 0; k < labels.length; k += 2) {
+      if (labels[k + 1] === '' || (k > 0 && !(labels[k - 2] < labels[k]))) return false;
+    }
+    const text = s.text;
+    for (let i = s.lineStart; i < s.seriesEnd; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 92 || c === 32 || c === 9) return false; // a backslash, or text 0.0.4's blanks
+    }
+    // Text 0.0.4 also allows a trailing comma.
+    return !(this.format === 'text' && text.charCodeAt(s.seriesEnd - 2) === 44);
   }
 
   /**

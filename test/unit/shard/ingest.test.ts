@@ -217,6 +217,20 @@ describe('duplicate series within one source', () => {
     expect(served(data)).toEqual(['m{v="a\\\\b"} 1 1', 'm{v="a\\\\b"} 2 2', 'm{v="x\\"y"} 4']);
   });
 
+  it('finds every repeat in a large family, and starts afresh in the next family', () => {
+    const lines = ['# TYPE big gauge'];
+    for (let i = 0; i < 20_000; i++) lines.push(`big{host="h${i % 5000}",i="${Math.floor(i / 5000)}"} ${i}`);
+    // Every 7th series again, with its labels in the other order (the canonical, built key).
+    for (let i = 0; i < 20_000; i += 7) lines.push(`big{i="${Math.floor(i / 5000)}",host="h${i % 5000}"} -1`);
+    lines.push('# TYPE small gauge', 'small{host="h1",i="0"} 1', 'small{host="h2",i="0"} 2', 'small{host="h1",i="0"} 3');
+    const data = ingest(`${lines.join('\n')}\n`, 'text', 4);
+    expect(data.duplicates).toBe(Math.ceil(20_000 / 7) + 1);
+    expect(data.series).toBe(20_000 + 2);
+    const out = served(data);
+    expect(out.filter((l) => l.endsWith(' -1'))).toEqual([]);
+    expect(out).toContain('small{host="h1",i="0"} 1');
+  });
+
   it('drops duplicates in OpenMetrics too, and counts none in a clean body', () => {
     const om = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="1"} 2\ng{a="2"} 3\n# EOF\n', 'openmetrics', 2);
     expect(om.duplicates).toBe(1);
