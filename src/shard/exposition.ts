@@ -40,6 +40,11 @@ export interface Sample {
   /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
   exemplar: string | undefined;
   /**
+   * OpenMetrics: whether a label value of the series has a backslash (so the text is not the only
+   * spelling of the series). Text 0.0.4: undefined, not tracked.
+   */
+  escaped: boolean | undefined;
+  /**
    * The text being parsed when this sample was read: the whole body, or the piece of it pushed last. The
    * offsets below point into it; carried by the sample so a consumer needs no side channel to the parser.
    */

@@ -311,6 +311,8 @@ export class SourceIngest implements ExpositionHandler {
     for (let k = 0; k < labels.length; k += 2) {
       if (labels[k + 1] === '' || (k > 0 && !(labels[k - 2] < labels[k]))) return false;
     }
+    // OpenMetrics has no blanks there, and the parser says whether a value had an escape.
+    if (s.escaped !== undefined) return !s.escaped;
     const text = s.text;
     for (let i = s.lineStart; i < s.seriesEnd; i++) {
       const c = text.charCodeAt(i);

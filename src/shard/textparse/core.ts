@@ -112,6 +112,7 @@ export class ParserCore {
     timestampMs: undefined,
     timestampText: undefined,
     exemplar: undefined,
+    escaped: undefined,
     lineStart: 0,
     seriesEnd: 0,
     lineEnd: 0,
