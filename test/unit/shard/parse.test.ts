@@ -6,7 +6,7 @@ import { formatFromContentType, parseExposition } from '../../../src/shard/textp
 interface Got {
   families: FamilyMeta[];
   /** Copies of the samples, with the family each one was reported under. */
-  samples: (Omit<Sample, 'text' | 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd'> & { labels: string[]; family: string })[];
+  samples: (Omit<Sample, 'text' | 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd' | 'escaped'> & { labels: string[]; family: string })[];
 }
 
 function parse(text: string, format: ExpositionFormat = 'text'): Got {
