@@ -114,6 +114,12 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       'Series left out because an earlier source in config order served the same series.',
       svc.sources.map((s) => [src(s), s.duplicatesDropped]),
     );
+    e.family(
+      'promfront_source_duplicate_samples_dropped_total',
+      'counter',
+      'Samples dropped because the same series at the same timestamp came earlier in the same scrape of the source; the first is served.',
+      svc.sources.map((s) => [src(s), s.duplicatesInSource]),
+    );
     const shards = svc.current?.shards ?? [];
     e.family(
       'promfront_shard_series',
@@ -207,6 +213,7 @@ export function statusDocument(svc: ShardService | undefined, query?: unknown): 
       failures: s.failures,
       stale_series_dropped: s.staleDropped,
       duplicates_dropped: s.duplicatesDropped,
+      duplicates_in_source: s.duplicatesInSource,
     })),
     shards: (svc.current?.shards ?? []).map((s) => ({
       id: s.id,

@@ -5,7 +5,7 @@
 import { createGzip } from 'node:zlib';
 import { TEXT_SPLIT_SUFFIXES, type FamilyInfo } from './family.js';
 import type { FamilyPart, SourceData, SourceFamily } from './ingest.js';
-import { LineSink } from './line-sink.js';
+import { BodyWriter, LineSink } from './line-sink.js';
 
 /** One shard's prebuilt response bodies: requests only pick these buffers, never compute. */
 export interface ShardBody {
@@ -33,15 +33,15 @@ function escapeHelp(help: string, om: boolean): string {
 
 function omHeader(info: FamilyInfo): string {
   if (!info.declared) return '';
-  const name = info.om.name;
+  const name = info.omName;
   let h = '';
   if (info.help !== undefined) h += `# HELP ${name} ${escapeHelp(info.help, true)}\n`;
-  h += `# TYPE ${name} ${info.om.type}\n`;
+  h += `# TYPE ${name} ${info.omType}\n`;
   if (info.unit !== undefined) h += `# UNIT ${name} ${info.unit}\n`;
   return h;
 }
 
-function textHeader(info: FamilyInfo, name = info.text.name, type = info.text.type): string {
+function textHeader(info: FamilyInfo, name = info.textName, type = info.textType): string {
   if (!info.declared) return '';
   let h = '';
   if (info.help !== undefined) h += `# HELP ${name} ${escapeHelp(info.help, false)}\n`;
@@ -131,55 +131,63 @@ function total(chunks: readonly Buffer[]): number {
   return n;
 }
 
+/** Longest stretch the build runs without letting the event loop serve other requests. */
+const SLICE_MS = 5;
+
+/** One shard's body under construction. */
+interface ShardDraft {
+  om: BodyWriter;
+  text: BodyWriter;
+  series: number;
+  families: number;
+}
+
 /**
  * Assembles every shard's text 0.0.4 and OpenMetrics body from the sources' latest good data
  * (`undefined` for a source with nothing to serve), in config order, then gzips them.
  */
 export async function buildShards(sources: (SourceData | undefined)[], numShards: number, gzipLevel: number): Promise<ShardSet> {
-  // Family order: first appearance, sources in config order.
-  const byKey = new Map<string, { fam: SourceFamily; source: number }[]>();
-  sources.forEach((data, source) => {
-    if (!data) return;
-    for (const [key, fam] of data.families) {
-      let list = byKey.get(key);
-      if (!list) byKey.set(key, (list = []));
-      list.push({ fam, source });
-    }
-  });
-
   const duplicatesDropped = new Array<number>(sources.length).fill(0);
-  const shards: Omit<ShardBody, 'textGzip' | 'omGzip'>[] = [];
-  for (let k = 0; k < numShards; k++) {
-    const om: Buffer[] = [];
-    const text: Buffer[] = [];
-    let series = 0;
-    let families = 0;
-    for (const entries of byKey.values()) {
-      const found = entries.flatMap(({ fam, source }) => (fam.parts[k] ? [{ part: fam.parts[k]!, source }] : []));
-      if (found.length === 0) continue;
-      const parts = found.length === 1 ? [found[0].part] : dedupeParts(found, duplicatesDropped);
-      const info = entries[0].fam.info;
-      families++;
-      const oh = omHeader(info);
-      if (oh) om.push(Buffer.from(oh, 'latin1'));
-      const th = textHeader(info);
-      if (th) text.push(Buffer.from(th, 'latin1'));
-      for (const p of parts) {
-        series += p.series;
-        om.push(...p.om.buffers);
-        text.push(...(p.text ?? p.om).buffers);
+  const drafts: ShardDraft[] = [];
+  for (let k = 0; k < numShards; k++) drafts.push({ om: new BodyWriter(), text: new BodyWriter(), series: 0, families: 0 });
+
+  // Family order: first appearance, sources in config order. A family is written when its first
+  // source reaches it, with the same family of every later source; nothing is allocated per family
+  // for a family only one source has (bodies may hold a million of them).
+  const entries: { fam: SourceFamily; source: number }[] = [];
+  let sliceStart = performance.now();
+  let sinceCheck = 0;
+  for (let source = 0; source < sources.length; source++) {
+    const data = sources[source];
+    if (!data) continue;
+    for (const [key, fam] of data.families) {
+      let earlier = false;
+      for (let t = 0; t < source && !earlier; t++) earlier = sources[t]?.families.has(key) ?? false;
+      if (earlier) continue;
+      entries.length = 0;
+      entries.push({ fam, source });
+      for (let t = source + 1; t < sources.length; t++) {
+        const other = sources[t]?.families.get(key);
+        if (other) entries.push({ fam: other, source: t });
       }
-      TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
-        const splits = parts.filter((p) => p.split[i]);
-        if (splits.length === 0) return;
-        const h = textHeader(info, info.om.name + suffix, 'gauge');
-        if (h) text.push(Buffer.from(h, 'latin1'));
-        for (const p of splits) text.push(...p.split[i]!.buffers);
-      });
+      writeFamily(entries, drafts, duplicatesDropped);
+      // A million families take seconds: health checks and shard requests are answered in between.
+      if (++sinceCheck === 64) {
+        sinceCheck = 0;
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
     }
-    om.push(Buffer.from('# EOF\n'));
-    shards.push({ id: k, series, families, om, omBytes: total(om), text, textBytes: total(text) });
   }
+
+  const shards: Omit<ShardBody, 'textGzip' | 'omGzip'>[] = drafts.map((d, id) => {
+    d.om.write('# EOF\n');
+    const text = d.text.finish();
+    const om = d.om.finish();
+    return { id, series: d.series, families: d.families, om, omBytes: total(om), text, textBytes: total(text) };
+  });
 
   // zlib runs on libuv's thread pool: all shards compress in parallel off the event loop.
   const gz = await Promise.all(shards.flatMap((s) => [gzip(s.text, gzipLevel), gzip(s.om, gzipLevel)]));
@@ -188,4 +196,44 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
     shards: shards.map((s, i) => ({ ...s, textGzip: gz[2 * i], omGzip: gz[2 * i + 1] })),
     duplicatesDropped,
   };
+}
+
+/** Writes one family (its parts from every source that has it) into every shard it has series on. */
+function writeFamily(entries: readonly { fam: SourceFamily; source: number }[], drafts: ShardDraft[], dropped: number[]): void {
+  const info = entries[0].fam.info;
+  let oh: string | undefined;
+  let th: string | undefined;
+  for (let k = 0; k < drafts.length; k++) {
+    let parts: FamilyPart[];
+    if (entries.length === 1) {
+      const part = entries[0].fam.parts[k];
+      if (!part) continue;
+      parts = [part];
+    } else {
+      const found = entries.flatMap(({ fam, source }) => (fam.parts[k] ? [{ part: fam.parts[k]!, source }] : []));
+      if (found.length === 0) continue;
+      parts = found.length === 1 ? [found[0].part] : dedupeParts(found, dropped);
+    }
+    const d = drafts[k];
+    d.families++;
+    oh ??= omHeader(info);
+    th ??= textHeader(info);
+    if (oh) d.om.write(oh);
+    if (th) d.text.write(th);
+    let split = false;
+    for (const p of parts) {
+      d.series += p.series;
+      p.om.writeTo(d.om);
+      (p.text ?? p.om).writeTo(d.text);
+      if (p.split !== null) split = true;
+    }
+    if (!split) continue;
+    TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
+      const splits = parts.filter((p) => p.split?.[i]);
+      if (splits.length === 0) return;
+      const h = textHeader(info, info.omName + suffix, 'gauge');
+      if (h) d.text.write(h);
+      for (const p of splits) p.split![i]!.writeTo(d.text);
+    });
+  }
 }

@@ -5,8 +5,12 @@ export type ExpositionFormat = 'text' | 'openmetrics';
 /** OpenMetrics types; text 0.0.4's "untyped" is reported as "unknown". */
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown';
 
+/** A family's metadata. The parser reuses a single object for every family: a handler must copy what it keeps. */
 export interface FamilyMeta {
-  /** The family name exactly as declared (TYPE/HELP/UNIT line), or the sample name for an undeclared family. */
+  /**
+   * The family name exactly as declared (TYPE/HELP/UNIT line), or the sample name for an undeclared family.
+   * A copy that points into no body piece: it may be kept as it is.
+   */
   name: string;
   type: MetricType;
   /** Unescaped HELP text, undefined when there is no HELP line. */
@@ -35,6 +39,11 @@ export interface Sample {
   timestampText: string | undefined;
   /** OpenMetrics exemplar, the validated raw text after " # " (labels, value, optional timestamp), or undefined. */
   exemplar: string | undefined;
+  /**
+   * OpenMetrics: whether a label value of the series has a backslash (so the text is not the only
+   * spelling of the series). Text 0.0.4: undefined, not tracked.
+   */
+  escaped: boolean | undefined;
   /**
    * The text being parsed when this sample was read: the whole body, or the piece of it pushed last. The
    * offsets below point into it; carried by the sample so a consumer needs no side channel to the parser.

@@ -1,7 +1,7 @@
 // Family naming across the two exposition formats: which name and type a family has in text 0.0.4
 // and in OpenMetrics, and which OpenMetrics samples need a family of their own in text.
 
-import type { ExpositionFormat, FamilyMeta, MetricType } from './exposition.js';
+import type { ExpositionFormat, MetricType } from './exposition.js';
 
 /**
  * How one upstream family is named and typed in each output format. Families from different
@@ -14,32 +14,40 @@ export interface FamilyInfo {
   unit: string | undefined;
   /** False for a family that had neither TYPE nor HELP: it is emitted without metadata lines. */
   declared: boolean;
-  om: { name: string; type: MetricType };
-  text: { name: string; type: string };
+  /** Name and type in OpenMetrics and in text 0.0.4; flat fields, one object per family. */
+  omName: string;
+  omType: MetricType;
+  textName: string;
+  textType: string;
   /** Label that tells children of one histogram/summary apart; left out of the shard key. */
   childLabel: 'le' | 'quantile' | undefined;
 }
 
-export function describeFamily(meta: FamilyMeta, format: ExpositionFormat): FamilyInfo {
-  const declared = meta.type !== 'unknown' || meta.help !== undefined || meta.unit !== undefined;
-  const childLabel = meta.type === 'histogram' || meta.type === 'gaugehistogram' ? 'le' : meta.type === 'summary' ? 'quantile' : undefined;
-  const base = { help: meta.help, unit: meta.unit, declared, childLabel } as const;
+export function describeFamily(name: string, type: MetricType, help: string | undefined, unit: string | undefined, format: ExpositionFormat): FamilyInfo {
+  // Object literals of one fixed shape: this runs once per family, a million times for some bodies.
+  const declared = type !== 'unknown' || help !== undefined || unit !== undefined;
+  const childLabel = type === 'histogram' || type === 'gaugehistogram' ? 'le' : type === 'summary' ? 'quantile' : undefined;
+  let key = name;
+  let omType = type;
+  let textName = name;
+  let textType: string;
   if (format === 'openmetrics') {
-    return { ...base, key: meta.name, om: { name: meta.name, type: meta.type }, text: textNaming(meta.name, meta.type) };
+    if (type === 'counter') textName = `${name}_total`;
+    else if (type === 'info') textName = `${name}_info`;
+    textType = textTypeOf(type);
+  } else if (type === 'counter') {
+    // Text 0.0.4 names a counter family after its sample (x_total); OpenMetrics after the stem (x).
+    // A counter without _total cannot be an OpenMetrics counter: it is kept as-is, typed unknown there.
+    if (name.endsWith('_total') && name.length > 6) key = name.slice(0, -6);
+    else omType = 'unknown';
+    textType = 'counter';
+  } else {
+    textType = textTypeOf(type);
   }
-  // Text 0.0.4 names a counter family after its sample (x_total); OpenMetrics after the stem (x).
-  if (meta.type === 'counter') {
-    if (meta.name.endsWith('_total') && meta.name.length > 6) {
-      const stem = meta.name.slice(0, -6);
-      return { ...base, key: stem, om: { name: stem, type: 'counter' }, text: { name: meta.name, type: 'counter' } };
-    }
-    // An OpenMetrics counter must have _total samples; this one is kept as-is, typed unknown there.
-    return { ...base, key: meta.name, om: { name: meta.name, type: 'unknown' }, text: { name: meta.name, type: 'counter' } };
-  }
-  return { ...base, key: meta.name, om: { name: meta.name, type: meta.type }, text: { name: meta.name, type: textType(meta.type) } };
+  return { key, help, unit, declared, omName: key, omType, textName, textType, childLabel };
 }
 
-function textType(t: MetricType): string {
+function textTypeOf(t: MetricType): string {
   switch (t) {
     case 'counter':
     case 'gauge':
@@ -57,12 +65,6 @@ function textType(t: MetricType): string {
   }
 }
 
-function textNaming(name: string, type: MetricType): { name: string; type: string } {
-  if (type === 'counter') return { name: `${name}_total`, type: 'counter' };
-  if (type === 'info') return { name: `${name}_info`, type: 'gauge' };
-  return { name, type: textType(type) };
-}
-
 /**
  * OpenMetrics samples that text 0.0.4 has no place for inside their family; they are served in
  * text as gauge families of their own (`x_created`, `x_gcount`, `x_gsum`), as client libraries do.
@@ -71,11 +73,11 @@ function textNaming(name: string, type: MetricType): { name: string; type: strin
 export const TEXT_SPLIT_SUFFIXES = ['_created', '_gcount', '_gsum'] as const;
 
 export function textSplitIndex(info: FamilyInfo, sampleName: string): number {
-  if (sampleName.length <= info.om.name.length) return -1;
-  const t = info.om.type;
+  if (sampleName.length <= info.omName.length) return -1;
+  const t = info.omType;
   if (t !== 'counter' && t !== 'histogram' && t !== 'summary' && t !== 'gaugehistogram') return -1;
-  if (!sampleName.startsWith(info.om.name)) return -1;
-  const suffix = sampleName.slice(info.om.name.length);
+  if (!sampleName.startsWith(info.omName)) return -1;
+  const suffix = sampleName.slice(info.omName.length);
   if (suffix === '_created' && t !== 'gaugehistogram') return 0;
   if (t === 'gaugehistogram') {
     if (suffix === '_gcount') return 1;

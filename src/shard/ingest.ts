@@ -5,7 +5,8 @@
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';
-import { LineSink } from './line-sink.js';
+import { KeySet } from './key-set.js';
+import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
@@ -14,8 +15,8 @@ export class FamilyPart {
   om = new LineSink();
   /** Text 0.0.4 lines of the family itself; null while they are byte-identical to `om`. */
   text: LineSink | null = null;
-  /** Text-only split families (x_created, x_gcount, x_gsum), see TEXT_SPLIT_SUFFIXES. */
-  split: (LineSink | undefined)[] = [undefined, undefined, undefined];
+  /** Text-only split families (x_created, x_gcount, x_gsum), see TEXT_SPLIT_SUFFIXES; null when none. */
+  split: (LineSink | undefined)[] | null = null;
 
   /** A part with the same samples, each sink passed through `map`. */
   mapSinks(map: (sink: LineSink) => LineSink, series: number): FamilyPart {
@@ -23,14 +24,15 @@ export class FamilyPart {
     copy.series = series;
     copy.om = map(this.om);
     copy.text = this.text ? map(this.text) : null;
-    copy.split = this.split.map((s) => (s ? map(s) : undefined));
+    copy.split = this.split === null ? null : this.split.map((s) => (s ? map(s) : undefined));
     return copy;
   }
 
-  finish(): void {
-    this.om.flush();
-    this.text?.flush();
-    for (const s of this.split) s?.flush();
+  /** The family has ended (for now): small sinks go into the arena. */
+  seal(arena: Arena): void {
+    this.om.seal(arena);
+    this.text?.seal(arena);
+    if (this.split !== null) for (const s of this.split) s?.seal(arena);
   }
 }
 
@@ -44,6 +46,8 @@ export interface SourceFamily {
 export interface SourceData {
   families: Map<string, SourceFamily>;
   series: number;
+  /** Samples left out because the same series (at the same timestamp) came earlier in the body. */
+  duplicates: number;
   /** Series per shard, for balance reporting. */
   seriesPerShard: number[];
 }
@@ -105,6 +109,22 @@ function sortedPairs(labels: string[]): number[] {
   return order;
 }
 
+/**
+ * A series' identity for duplicate checks: its spelling with labels sorted by name, empty values
+ * left out and values escaped one way, the spelling isPlain() accepts as written.
+ */
+function canonicalSeries(name: string, labels: string[]): string {
+  let kept = labels;
+  for (let k = 1; k < labels.length; k += 2) {
+    if (labels[k] === '') {
+      kept = [];
+      for (let j = 0; j < labels.length; j += 2) if (labels[j + 1] !== '') kept.push(labels[j], labels[j + 1]);
+      break;
+    }
+  }
+  return serializeSeries(name, kept);
+}
+
 /** `name{a="1",b="2"}` with labels sorted by name, in the spelling both formats accept. */
 export function serializeSeries(name: string, labels: string[]): string {
   if (labels.length === 0) return name;
@@ -154,6 +174,16 @@ export class SourceIngest implements ExpositionHandler {
   private prevValid = false;
   private readonly extraNames: string[];
   private readonly extraText: string;
+  private readonly arena = new Arena();
+  // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
+  // series can only repeat inside its family's block: keys are kept per family, and only from its
+  // second sample on, so a family of one sample costs nothing.
+  private duplicates = 0;
+  private famSamples = 0;
+  private firstName = '';
+  private firstTs: number | undefined;
+  private readonly famKeys = new KeySet();
+  private readonly keyScratch: string[] = [];
 
   constructor(
     private readonly format: ExpositionFormat,
@@ -167,20 +197,28 @@ export class SourceIngest implements ExpositionHandler {
   }
 
   family(meta: FamilyMeta): void {
-    // Kept for as long as the source's data: must not pin the body piece they were sliced from.
-    const info = describeFamily({ name: detach(meta.name), type: meta.type, help: detach(meta.help), unit: detach(meta.unit) }, this.format);
+    if (this.current !== undefined) this.seal(this.current);
+    // Kept for as long as the source's data: must not pin the body piece they were sliced from (the
+    // parser hands family names over detached already).
+    const info = describeFamily(meta.name, meta.type, detach(meta.help), detach(meta.unit), this.format);
     let fam = this.families.get(info.key);
     if (!fam) {
-      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards).fill(undefined) };
+      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards) };
       this.families.set(info.key, fam);
     }
     this.current = fam;
     this.prevValid = false;
+    this.famSamples = 0;
+    this.famKeys.clear();
   }
 
   sample(s: Sample): void {
     const fam = this.current;
     if (!fam) throw new Error('sample before family');
+    if (this.isDuplicate(s)) {
+      this.duplicates++;
+      return;
+    }
     const info = fam.info;
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
 
@@ -229,8 +267,59 @@ export class SourceIngest implements ExpositionHandler {
     // Clone before adding: everything so far is shared, this sample is where the formats part.
     if (part.text === null && (split >= 0 || textLine !== omLine)) part.text = part.om.clone();
     part.om.add(omLine);
-    if (split >= 0) (part.split[split] ??= new LineSink()).add(textLine);
+    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine);
     else part.text?.add(textLine);
+  }
+
+  /**
+   * True when the sample's series, at its timestamp, came earlier in its family: as Prometheus's
+   * scrape loop does (prometheus_target_scrapes_sample_duplicate_timestamp_total), the first copy
+   * is kept and later ones are dropped. Identity is the name and the unescaped label pairs sorted
+   * by name, empty values left out, so every spelling of one series is caught.
+   */
+  private isDuplicate(s: Sample): boolean {
+    const n = this.famSamples++;
+    if (n === 0) {
+      // The first sample's labels stay in prevNames/prevValues (see sameChildAsPrevious) until the
+      // second one: its key is built only if there is a second one.
+      this.firstName = s.name;
+      this.firstTs = s.timestampMs;
+      return false;
+    }
+    const keys = this.famKeys;
+    if (n === 1) {
+      const flat = this.keyScratch;
+      flat.length = 0;
+      for (let k = 0; k < this.prevNames.length; k++) flat.push(this.prevNames[k], this.prevValues[k]);
+      const first = canonicalSeries(this.firstName, flat);
+      keys.add(first, 0, first.length, this.firstTs ?? NaN);
+    }
+    const ts = s.timestampMs ?? NaN;
+    if (this.isPlain(s)) return !keys.add(s.text, s.lineStart, s.labels.length === 0 ? s.lineStart + s.name.length : s.seriesEnd, ts);
+    const key = canonicalSeries(s.name, s.labels);
+    return !keys.add(key, 0, key.length, ts);
+  }
+
+  /**
+   * Whether the sample's series as written is already its canonical spelling (labels sorted, no
+   * empty value, no escape, no blanks), as nearly every exporter writes it: then the body text is
+   * the key and nothing is built.
+   */
+  private isPlain(s: Sample): boolean {
+    const labels = s.labels;
+    if (labels.length === 0) return true;
+    for (let k = 0; k < labels.length; k += 2) {
+      if (labels[k + 1] === '' || (k > 0 && !(labels[k - 2] < labels[k]))) return false;
+    }
+    // OpenMetrics has no blanks there, and the parser says whether a value had an escape.
+    if (s.escaped !== undefined) return !s.escaped;
+    const text = s.text;
+    for (let i = s.lineStart; i < s.seriesEnd; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 92 || c === 32 || c === 9) return false; // a backslash, or text 0.0.4's blanks
+    }
+    // Text 0.0.4 also allows a trailing comma.
+    return !(this.format === 'text' && text.charCodeAt(s.seriesEnd - 2) === 44);
   }
 
   /**
@@ -336,10 +425,13 @@ export class SourceIngest implements ExpositionHandler {
     return this.lastTsOut;
   }
 
+  private seal(fam: SourceFamily): void {
+    for (const part of fam.parts) part?.seal(this.arena);
+  }
+
   finish(): SourceData {
-    for (const fam of this.families.values()) {
-      for (const part of fam.parts) part?.finish();
-    }
-    return { families: this.families, series: this.series, seriesPerShard: this.seriesPerShard };
+    if (this.current !== undefined) this.seal(this.current);
+    this.arena.close();
+    return { families: this.families, series: this.series, duplicates: this.duplicates, seriesPerShard: this.seriesPerShard };
   }
 }

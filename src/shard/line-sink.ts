@@ -1,38 +1,185 @@
-// Byte-chunk accumulation for shard bodies: lines collected into large Buffers without a per-line
-// allocation.
+// Byte storage for the lines of one family part: lines collected into large Buffers without a
+// per-line allocation, and small parts packed into a shared arena so that a body of a million tiny
+// families does not become a million Buffers (each costs far more than its few bytes of lines).
+
+const ARENA_CHUNK = 1 << 20;
+
+/** One arena chunk: its text while it fills, its bytes once closed. */
+export interface ArenaChunk {
+  bytes: Buffer | null;
+  text: string;
+}
 
 /**
- * Accumulates exposition lines (latin1 strings: one char per upstream byte) into Buffers of about
- * 64 KiB, so a shard body is a list of ready byte chunks and no per-line Buffer is ever made.
+ * Packs the finished lines of small parts back to back into chunks of about 1 MiB. One per source
+ * ingest: a part keeps only a reference to its chunk and an offset. A chunk collects strings and
+ * becomes one Buffer when full (one native call per megabyte, not one per family), and is freed when
+ * no part of any kept source data points into it.
+ */
+export class Arena {
+  private chunk: ArenaChunk = { bytes: null, text: '' };
+  /** The chunk the last put() wrote into. */
+  lastChunk: ArenaChunk = this.chunk;
+
+  /** Appends `s` (latin1) and returns its offset in lastChunk. */
+  put(s: string): number {
+    if (this.chunk.text.length > 0 && this.chunk.text.length + s.length > ARENA_CHUNK) {
+      this.close();
+      this.chunk = { bytes: null, text: '' };
+    }
+    const at = this.chunk.text.length;
+    this.chunk.text += s;
+    this.lastChunk = this.chunk;
+    return at;
+  }
+
+  /** Turns the filling chunk into bytes; call once everything is in. */
+  close(): void {
+    const c = this.chunk;
+    if (c.bytes === null) {
+      c.bytes = Buffer.from(c.text, 'latin1');
+      c.text = '';
+    }
+  }
+}
+
+/**
+ * Accumulates exposition lines (latin1 strings: one char per upstream byte). A large part becomes a
+ * list of about 64 KiB Buffers, so a shard body is a list of ready byte chunks and no per-line
+ * Buffer is ever made; a small one is copied into an Arena when sealed (its family has ended).
+ * Exactly one of three states holds: pending only (small, open), chunks (large), sealed (small, done).
  */
 export class LineSink {
-  chunks: Buffer[] = [];
+  /** Flushed chunks; null while the part is small. */
+  private chunks: Buffer[] | null = null;
   private pending = '';
   bytes = 0;
+  /** Where a sealed small part's bytes are: sealedChunk[sealedAt, sealedAt + bytes). */
+  private sealedChunk: ArenaChunk | null = null;
+  private sealedAt = 0;
 
   add(line: string): void {
+    if (this.sealedChunk !== null) this.unseal();
     this.pending += line;
     this.bytes += line.length;
     if (this.pending.length >= 65536) this.flush();
   }
 
+  /** Moves pending lines into a chunk of their own: for large parts, and for sinks built to be read at once. */
   flush(): void {
     if (this.pending.length > 0) {
-      this.chunks.push(Buffer.from(this.pending, 'latin1'));
+      (this.chunks ??= []).push(Buffer.from(this.pending, 'latin1'));
       this.pending = '';
     }
   }
 
+  /**
+   * Ends a part whose family has ended: a small part goes into the arena (one copy, and the lines'
+   * strings, which point into the body pieces, are released); a large one flushes its tail.
+   */
+  seal(arena: Arena): void {
+    if (this.chunks !== null) {
+      this.flush();
+    } else if (this.pending.length > 0) {
+      this.sealedAt = arena.put(this.pending);
+      this.sealedChunk = arena.lastChunk;
+      this.pending = '';
+    }
+  }
+
+  /** A sealed part that gets more lines (a family key seen twice in one body): back to pending. */
+  private unseal(): void {
+    const c = this.sealedChunk!;
+    const end = this.sealedAt + this.bytes;
+    this.pending = c.bytes === null ? c.text.slice(this.sealedAt, end) : c.bytes.toString('latin1', this.sealedAt, end);
+    this.sealedChunk = null;
+  }
+
   clone(): LineSink {
     const copy = new LineSink();
-    copy.chunks = this.chunks.slice();
+    copy.chunks = this.chunks === null ? null : this.chunks.slice();
     copy.pending = this.pending;
     copy.bytes = this.bytes;
+    copy.sealedChunk = this.sealedChunk;
+    copy.sealedAt = this.sealedAt;
     return copy;
   }
 
-  /** Finished content; call flush() first. */
+  /** Hands the content to `out` without copying what is already in Buffers; the arena must be closed. */
+  writeTo(out: BodyWriter): void {
+    if (this.sealedChunk !== null) out.copy(this.sealedChunk.bytes!, this.sealedAt, this.sealedAt + this.bytes);
+    else if (this.chunks !== null) for (const c of this.chunks) out.copy(c, 0, c.length);
+    if (this.pending.length > 0) out.write(this.pending);
+  }
+
+  /** The content as Buffers (for reading it back, e.g. to compare series between sources). */
   get buffers(): readonly Buffer[] {
-    return this.chunks;
+    if (this.sealedChunk !== null) {
+      const c = this.sealedChunk;
+      const end = this.sealedAt + this.bytes;
+      return [c.bytes === null ? Buffer.from(c.text.slice(this.sealedAt, end), 'latin1') : c.bytes.subarray(this.sealedAt, end)];
+    }
+    const out = this.chunks === null ? [] : this.chunks.slice();
+    if (this.pending.length > 0) out.push(Buffer.from(this.pending, 'latin1'));
+    return out;
+  }
+}
+
+/** Pieces at least this long are passed on as they are; shorter ones are copied together. */
+const SHARE_MIN = 16 * 1024;
+const OUT_CHUNK = 64 * 1024;
+
+/**
+ * Builds one shard body as a list of Buffers: large pieces are shared with the source data (no
+ * copy), small ones (headers, the lines of small families) are copied into 64 KiB chunks, so a body
+ * of many tiny families is still a short list of large Buffers to write and to gzip.
+ */
+export class BodyWriter {
+  private readonly out: Buffer[] = [];
+  private cur: Buffer = Buffer.allocUnsafe(0);
+  private pos = 0;
+  bytes = 0;
+
+  write(s: string): void {
+    if (s.length > this.cur.length - this.pos) {
+      this.flushCurrent();
+      if (s.length >= SHARE_MIN) {
+        this.out.push(Buffer.from(s, 'latin1'));
+        this.bytes += s.length;
+        return;
+      }
+      this.cur = Buffer.allocUnsafe(OUT_CHUNK);
+    }
+    this.pos += this.cur.write(s, this.pos, 'latin1');
+    this.bytes += s.length;
+  }
+
+  copy(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n === 0) return;
+    this.bytes += n;
+    if (n >= SHARE_MIN) {
+      this.flushCurrent();
+      this.out.push(start === 0 && end === src.length ? src : src.subarray(start, end));
+      return;
+    }
+    if (n > this.cur.length - this.pos) {
+      this.flushCurrent();
+      this.cur = Buffer.allocUnsafe(OUT_CHUNK);
+    }
+    src.copy(this.cur, this.pos, start, end);
+    this.pos += n;
+  }
+
+  private flushCurrent(): void {
+    // A mostly empty chunk is copied out so that its unused part is not kept with the body.
+    if (this.pos > 0) this.out.push(this.pos < this.cur.length / 2 ? Buffer.from(this.cur.subarray(0, this.pos)) : this.cur.subarray(0, this.pos));
+    this.cur = Buffer.allocUnsafe(0);
+    this.pos = 0;
+  }
+
+  finish(): Buffer[] {
+    this.flushCurrent();
+    return this.out;
   }
 }

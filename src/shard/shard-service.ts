@@ -27,6 +27,8 @@ export interface SourceState {
   /** Series no longer served because the source stayed down longer than max_stale. */
   staleDropped: number;
   duplicatesDropped: number;
+  /** Samples dropped because their series (at the same timestamp) came earlier in the same scrape. */
+  duplicatesInSource: number;
   data: SourceData | undefined;
 }
 
@@ -80,6 +82,7 @@ export class ShardService {
       failures: 0,
       staleDropped: 0,
       duplicatesDropped: 0,
+      duplicatesInSource: 0,
       data: undefined,
     }));
     this.extraLabels = config.sources.map((s: SourceConfig) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -192,6 +195,14 @@ export class ShardService {
       state.wireBytes = res.wireBytes;
       state.lastSuccessAt = Date.now();
       state.lastError = undefined;
+      if (data.duplicates > 0) {
+        state.duplicatesInSource += data.duplicates;
+        // One line per scrape, never one per series: a broken exporter repeats its duplicates every time.
+        this.log.warn(
+          { source: state.url, num_dropped: data.duplicates },
+          'duplicate series in the scrape: the first sample of each is served, the rest dropped',
+        );
+      }
     } catch (err) {
       state.up = false;
       state.failures++;

@@ -17,9 +17,10 @@
 // check here works on code units; a properly decoded UTF-16 string parses the same way.
 
 import { ExpositionError } from '../exposition.js';
+import { NameTable } from './name-table.js';
 import { NumberReader } from './numbers.js';
 import { quoteSnippet, unescape } from './escapes.js';
-import type { ExpositionHandler, MetricType, Sample } from '../exposition.js';
+import type { ExpositionHandler, FamilyMeta, MetricType, Sample } from '../exposition.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Character classes
@@ -82,11 +83,8 @@ export const K_GSUM = 7;
 export const K_INFO = 8;
 export const SUFFIXES = ['', '_total', '_created', '_bucket', '_count', '_sum', '_gcount', '_gsum', '_info'];
 
-export interface UsedName {
-  /** The family the name belongs to. */
-  family: string;
-  line: number;
-}
+/** The sample kinds of a family before its TYPE: its own name only. */
+export const BARE_KINDS: readonly number[] = [K_BARE];
 
 /** Ends the current OpenMetrics group with its family (see openmetrics.ts); the text format has no groups. */
 export type FamilyEndHook = (p: ParserCore) => void;
@@ -102,6 +100,9 @@ export class ParserCore {
   readonly om: boolean;
   line = 0;
 
+  /** Handed to the handler for every family (it copies what it keeps), so no object is made per family. */
+  readonly meta: FamilyMeta = { name: '', type: 'unknown', help: undefined, unit: undefined };
+
   readonly sample: Sample = {
     text: '',
     name: '',
@@ -111,6 +112,7 @@ export class ParserCore {
     timestampMs: undefined,
     timestampText: undefined,
     exemplar: undefined,
+    escaped: undefined,
     lineStart: 0,
     seriesEnd: 0,
     lineEnd: 0,
@@ -137,13 +139,14 @@ export class ParserCore {
   famHasUnit = false;
   famHasSamples = false;
   famReported = false;
-  famKinds: readonly number[] = [K_BARE];
+  famKinds: readonly number[] = BARE_KINDS;
+  /** The sample names the current family may use; rewritten in place for each family (see groups.ts). */
   famSampleNames: string[] = [];
   /** Last sample name seen in the current family and its kind. */
   lastName = '';
   lastKind = K_BARE;
   /** Every family name and every sample name a family may use, with the family it belongs to. */
-  readonly used = new Map<string, UsedName>();
+  readonly used = new NameTable();
 
   // OpenMetrics: the current group (a Metric: a label set, without le/quantile/the stateset label) of the family.
   /** Keys of the family's groups so far, in increasing order; replaced by seenGroupSet once the order breaks. */

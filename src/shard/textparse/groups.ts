@@ -7,10 +7,25 @@
 // endFamily through the core (endGroups) because this module must not import openmetrics.ts.
 
 import { detach } from '../../util/strings.js';
-import { K_BARE, K_BUCKET, K_COUNT, K_CREATED, K_GCOUNT, K_GSUM, K_INFO, K_SUM, K_TOTAL, SUFFIXES, T_INFO, T_STATESET, T_UNKNOWN, TYPE_NAMES } from './core.js';
+import {
+  BARE_KINDS,
+  K_BARE,
+  K_BUCKET,
+  K_COUNT,
+  K_CREATED,
+  K_GCOUNT,
+  K_GSUM,
+  K_INFO,
+  K_SUM,
+  K_TOTAL,
+  SUFFIXES,
+  T_INFO,
+  T_STATESET,
+  T_UNKNOWN,
+  TYPE_NAMES,
+} from './core.js';
 import { readable } from './escapes.js';
 import type { ParserCore } from './core.js';
-import type { FamilyMeta } from '../exposition.js';
 
 /** Sample kinds each type allows, by type code. */
 const OM_KINDS: readonly (readonly number[])[] = [
@@ -67,8 +82,9 @@ function kindOf(p: ParserCore, name: string): number {
 }
 
 function startFamily(p: ParserCore, name: string, what: string): void {
-  const u = p.used.get(name);
-  if (u !== undefined) {
+  const entry = p.used.find(name);
+  if (entry >= 0) {
+    const u = { family: p.used.family(entry), line: p.used.line(entry) };
     if (p.famActive && u.family === p.famName) {
       if (name === p.famName) {
         p.fail(`sample name ${name} is not valid for ${TYPE_NAMES[p.famType]} family ${p.famName}; expected ${p.famSampleNames.join(' or ')}`);
@@ -93,10 +109,12 @@ function startFamily(p: ParserCore, name: string, what: string): void {
   p.famHasUnit = false;
   p.famHasSamples = false;
   p.famReported = false;
-  p.famKinds = [K_BARE];
-  p.famSampleNames = [name];
+  p.famKinds = BARE_KINDS;
+  const names = p.famSampleNames;
+  names.length = 1;
+  names[0] = name;
   p.lastName = '';
-  p.used.set(name, { family: name, line: p.line });
+  p.used.add(name, name, p.line);
 }
 
 function startFamilyForSample(p: ParserCore, name: string): void {
@@ -126,19 +144,19 @@ export function setType(p: ParserCore, name: string, t: number): void {
   p.famHasType = true;
   p.famType = t;
   const kinds = (p.om ? OM_KINDS : TEXT_KINDS)[t];
-  const names: string[] = [];
+  const names = p.famSampleNames;
+  names.length = 0;
   for (const k of kinds) {
     const n = name + SUFFIXES[k];
     names.push(n);
     if (n === name) continue;
-    const u = p.used.get(n);
-    if (u !== undefined) {
-      p.fail(`${TYPE_NAMES[t]} ${name} would use the sample name ${n}, which already belongs to family ${u.family} (line ${u.line})`);
+    const u = p.used.find(n);
+    if (u >= 0) {
+      p.fail(`${TYPE_NAMES[t]} ${name} would use the sample name ${n}, which already belongs to family ${p.used.family(u)} (line ${p.used.line(u)})`);
     }
-    p.used.set(n, { family: name, line: p.line });
+    p.used.add(n, name, p.line);
   }
   p.famKinds = kinds;
-  p.famSampleNames = names;
   p.lastName = '';
 }
 
@@ -156,7 +174,11 @@ export function setUnit(p: ParserCore, name: string, unit: string): void {
 
 function reportFamily(p: ParserCore): void {
   p.famReported = true;
-  const meta: FamilyMeta = { name: p.famName, type: TYPE_NAMES[p.famType], help: p.famHelp, unit: p.famUnit };
+  const meta = p.meta;
+  meta.name = p.famName;
+  meta.type = TYPE_NAMES[p.famType];
+  meta.help = p.famHelp;
+  meta.unit = p.famUnit;
   p.handler.family(meta);
 }
 

@@ -188,6 +188,7 @@ function omSample(p: ParserCore, pos: number, eol: number): void {
   const smp = p.sample;
   smp.lineStart = pos;
   smp.seriesEnd = vs - 1;
+  smp.escaped = p.labelsEscaped;
   smp.lineEnd = eol;
   omAccept(p, name, value, vs, ve, tsSeconds, tsText, exemplar);
 }

@@ -174,3 +174,99 @@ describe('StreamingIngest', () => {
     expect(() => s.write(Buffer.from('c 3\nd x\n'))).toThrow(/^line 4: invalid value "x" for sample d/);
   });
 });
+
+describe('duplicate series within one source', () => {
+  /** Every served OpenMetrics line of the source, in order. */
+  function served(data: SourceData): string[] {
+    const out: string[] = [];
+    for (const fam of data.families.values()) {
+      for (const part of fam.parts) if (part) out.push(...Buffer.concat(part.om.buffers).toString('utf8').split('\n').filter(Boolean));
+    }
+    return out.sort();
+  }
+
+  it('keeps the first sample of a repeated series and counts the others, whatever their spelling', () => {
+    const body = [
+      '# TYPE g gauge',
+      'g{a="1",b="2"} 1',
+      'g{b="2",a="1"} 2', // same series, labels in another order
+      'g{a="1",b="2",c=""} 3', // an empty label is no label
+      'g{a="1",b="3"} 4',
+      'g{ a = "1" , b="2" , } 5', // text-only blanks and trailing comma
+      '# TYPE h histogram',
+      'h_bucket{le="1"} 1',
+      'h_bucket{le="+Inf"} 2',
+      'h_bucket{le="1"} 9',
+      'h_sum 3',
+      'h_count 2',
+      'h_sum 4',
+      'lone 1',
+      '',
+    ].join('\n');
+    const data = ingest(body, 'text', 4);
+    expect(data.duplicates).toBe(5);
+    expect(data.series).toBe(7);
+    expect(served(data)).toEqual(['g{a="1",b="2"} 1', 'g{a="1",b="3"} 4', 'h_bucket{le="+Inf"} 2', 'h_bucket{le="1"} 1', 'h_count 2', 'h_sum 3', 'lone 1']);
+  });
+
+  it('treats label values that unescape alike as one series, and the same series at another timestamp as a new sample', () => {
+    const body = ['m{v="a\\\\b"} 1 1000', 'm{v="a\\\\b"} 2 2000', 'm{v="a\\\\b"} 3 1000', 'm{v="x\\"y"} 4', 'm{v="x\\"y"} 5', ''].join('\n');
+    const data = ingest(body, 'text', 2);
+    expect(data.duplicates).toBe(2);
+    // Text millisecond timestamps are served in OpenMetrics as seconds.
+    expect(served(data)).toEqual(['m{v="a\\\\b"} 1 1', 'm{v="a\\\\b"} 2 2', 'm{v="x\\"y"} 4']);
+  });
+
+  it('finds every repeat in a large family, and starts afresh in the next family', () => {
+    const lines = ['# TYPE big gauge'];
+    for (let i = 0; i < 20_000; i++) lines.push(`big{host="h${i % 5000}",i="${Math.floor(i / 5000)}"} ${i}`);
+    // Every 7th series again, with its labels in the other order (the canonical, built key).
+    for (let i = 0; i < 20_000; i += 7) lines.push(`big{i="${Math.floor(i / 5000)}",host="h${i % 5000}"} -1`);
+    lines.push('# TYPE small gauge', 'small{host="h1",i="0"} 1', 'small{host="h2",i="0"} 2', 'small{host="h1",i="0"} 3');
+    const data = ingest(`${lines.join('\n')}\n`, 'text', 4);
+    expect(data.duplicates).toBe(Math.ceil(20_000 / 7) + 1);
+    expect(data.series).toBe(20_000 + 2);
+    const out = served(data);
+    expect(out.filter((l) => l.endsWith(' -1'))).toEqual([]);
+    expect(out).toContain('small{host="h1",i="0"} 1');
+  });
+
+  it('drops duplicates in OpenMetrics too, and counts none in a clean body', () => {
+    const om = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="1"} 2\ng{a="2"} 3\n# EOF\n', 'openmetrics', 2);
+    expect(om.duplicates).toBe(1);
+    expect(served(om)).toEqual(['g{a="1"} 1', 'g{a="2"} 3']);
+    const clean = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="2"} 2\n# TYPE f gauge\nf{a="1"} 1\n', 'text', 2);
+    expect(clean.duplicates).toBe(0);
+    expect(clean.series).toBe(3);
+  });
+});
+
+describe('bodies of many small families', () => {
+  it('serves every family exactly, as a few large buffers rather than one per family', async () => {
+    const n = 5000;
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(`# HELP m_${i} Help ${i}.`, `# TYPE m_${i} gauge`, `m_${i}{i="${i}"} ${i}`);
+    const set = await buildShards([ingest(`${lines.join('\n')}\n`, 'text', 4)], 4, 1);
+    const seen = new Map<string, string>();
+    for (const shard of set.shards) {
+      // 5000 families of about 60 bytes over 4 shards: some 75 KB per shard, in 64 KiB chunks.
+      expect(shard.text.length).toBeLessThanOrEqual(3);
+      expect(shard.om.length).toBeLessThanOrEqual(3);
+      const text = Buffer.concat(shard.text).toString('latin1');
+      const blocks = text.split(/(?=# HELP )/).filter(Boolean);
+      expect(blocks).toHaveLength(shard.families);
+      for (const b of blocks) seen.set(/^# HELP (\S+)/.exec(b)![1], b);
+      expect(Buffer.concat(shard.om).toString('latin1').endsWith('# EOF\n')).toBe(true);
+    }
+    expect(seen.size).toBe(n);
+    for (const i of [0, 1, 2345, n - 1]) expect(seen.get(`m_${i}`)).toBe(`# HELP m_${i} Help ${i}.\n# TYPE m_${i} gauge\nm_${i}{i="${i}"} ${i}\n`);
+  });
+
+  it('keeps the lines of a family key that a body declares twice (x_total counter, then x), in order', async () => {
+    const body = '# TYPE a_total counter\na_total{k="1"} 1\na_total{k="2"} 2\n# TYPE b gauge\nb 3\n# TYPE a gauge\na{k="1"} 4\na{k="2"} 5\n';
+    const set = await buildShards([ingest(body, 'text', 1)], 1, 1);
+    expect(Buffer.concat(set.shards[0].text).toString('latin1')).toBe(
+      '# TYPE a_total counter\na_total{k="1"} 1\na_total{k="2"} 2\na{k="1"} 4\na{k="2"} 5\n# TYPE b gauge\nb 3\n',
+    );
+  });
+});

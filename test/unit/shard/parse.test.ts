@@ -6,7 +6,7 @@ import { formatFromContentType, parseExposition } from '../../../src/shard/textp
 interface Got {
   families: FamilyMeta[];
   /** Copies of the samples, with the family each one was reported under. */
-  samples: (Omit<Sample, 'text' | 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd'> & { labels: string[]; family: string })[];
+  samples: (Omit<Sample, 'text' | 'labels' | 'lineStart' | 'seriesEnd' | 'lineEnd' | 'escaped'> & { labels: string[]; family: string })[];
 }
 
 function parse(text: string, format: ExpositionFormat = 'text'): Got {
@@ -18,8 +18,8 @@ function parse(text: string, format: ExpositionFormat = 'text'): Got {
       family = meta.name;
     },
     sample(s) {
-      // Text and offsets are checked on their own below; the contents are what these tests compare.
-      const { text: _t, lineStart: _l, seriesEnd: _s, lineEnd: _e, ...rest } = s;
+      // Text, offsets and the escape flag are checked on their own below; the contents are what these tests compare.
+      const { text: _t, lineStart: _l, seriesEnd: _s, lineEnd: _e, escaped: _x, ...rest } = s;
       got.samples.push({ ...rest, labels: [...s.labels], family });
     },
   });
@@ -530,5 +530,18 @@ describe('OpenMetrics 1.0', () => {
     expect(om(exemplar(wide)).samples).toHaveLength(1);
     expect(() => om(exemplar(`${wide}x`))).toThrow(/at most 128/);
     expect(() => om(Buffer.from(exemplar(`${wide}x`), 'utf8').toString('latin1'))).toThrow(/at most 128/);
+  });
+});
+
+describe('escaped series', () => {
+  function flags(text: string, format: ExpositionFormat): (boolean | undefined)[] {
+    const out: (boolean | undefined)[] = [];
+    parseExposition(text, format, { family() {}, sample: (s) => out.push(s.escaped) });
+    return out;
+  }
+
+  it('says per OpenMetrics sample whether a label value had an escape, and is not tracked in text', () => {
+    expect(flags('a{x="p\\q"} 1\na{x="pq"} 2\nb 3\nc{y="\\""} 4\n# EOF\n', 'openmetrics')).toEqual([true, false, false, true]);
+    expect(flags('a{x="p\\q"} 1\na{x="pq"} 2\n', 'text')).toEqual([undefined, undefined]);
   });
 });
