@@ -3,7 +3,7 @@ import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
 import { createApp } from '../../../src/server/app.js';
 import { initHash } from '../../../src/shard/hash.js';
@@ -75,6 +75,10 @@ describe('ShardService failure handling', () => {
     expect(src.lastError).toBeUndefined();
     expect(src.up).toBe(true);
 
+    // The clock stands still while the failures are tried (on a loaded machine they could take longer
+    // than max_stale), then moves past max_stale at once. Only Date is faked: timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    cleanup.push(async () => void vi.useRealTimers());
     const cases: [Upstream['mode'], RegExp][] = [
       ['500', /^server returned HTTP status 500/],
       ['garbage', /^invalid exposition \(text\): line 1: /],
@@ -94,7 +98,7 @@ describe('ShardService failure handling', () => {
     }
     expect(src.failures).toBe(cases.length);
 
-    await new Promise((r) => setTimeout(r, 3100 - (Date.now() - src.lastSuccessAt!)));
+    vi.setSystemTime(src.lastSuccessAt! + 3100);
     up.mode = '500';
     await svc.runCycle();
     expect(seriesLines(allText(svc))).toHaveLength(0);
