@@ -1,7 +1,7 @@
 // Peak memory of queries that allocate far more than they answer (issue 17): each query runs in a
 // child process of its own, in-process against an empty in-memory storage, and reports its outcome,
 // wall time and peak RSS (getrusage's maxrss). Run by hand; the figures are in
-// docs/reliability.d/budgets.md.
+// docs/reliability.md (memory a query may use).
 //
 //   npm run build:tools && node dist-tools/bench/query-memory.js [--engine=DIR]
 //

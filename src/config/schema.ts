@@ -258,7 +258,7 @@ export const serverGroupSchema = z
     /** Samples of two replicas closer than this are the same scrape. */
     anti_affinity: duration.default(parseDuration('10s')),
     ignore_error: z.boolean().default(false),
-    /** Default: the query timeout; half of it for an ignore_error group (docs/reliability.d/deadlines.md). */
+    /** Default: the query timeout; half of it for an ignore_error group (docs/reliability.md#a-hung-ignore_error-group). */
     timeout: duration.optional(),
     /**
      * Hedging (docs/merge-rules.md): once one replica answered, the others get
