@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 import { Exposition } from './self-metrics.js';
+import { readBodyBounded } from './read-body.js';
 
 /** The largest request body read (Prometheus's remote-read maximum, 32 MiB); larger is refused with 413. */
 export const MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
@@ -203,15 +204,15 @@ export class QueryThread {
   async fetch(req: Request, env: HttpBindings): Promise<Response | undefined> {
     let body: ArrayBuffer | undefined;
     if (req.body) {
-      const read = await readBounded(req, MAX_REQUEST_BODY_BYTES);
-      if (read === 'too large') {
+      const read = await readBodyBounded(req, MAX_REQUEST_BODY_BYTES);
+      if (read === undefined) {
         this.counts.bodyTooLarge++;
         return new Response(`request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
           status: 413,
           headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' },
         });
       }
-      body = read;
+      body = read.buffer as ArrayBuffer;
     }
     if (!this.up) return unavailable('the query thread is restarting after a failure; try again shortly');
     const id = this.nextId++;
@@ -371,33 +372,4 @@ function unavailable(message: string): Response {
     status: 503,
     headers: { 'Content-Type': 'application/json' },
   });
-}
-
-/** The request's body as one ArrayBuffer of its own, or 'too large' as soon as it passes `max` bytes. */
-async function readBounded(req: Request, max: number): Promise<ArrayBuffer | 'too large'> {
-  const declared = Number(req.headers.get('content-length') ?? NaN);
-  if (declared > max) {
-    await req.body?.cancel().catch(() => undefined);
-    return 'too large';
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = (req.body as ReadableStream<Uint8Array>).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      return 'too large';
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out.buffer;
 }

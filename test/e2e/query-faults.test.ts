@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillTsdb, BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, startBackfilledPrometheus } from '../../dev/backfill.js';
 import { freePort, startPrometheus, type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
+import { askApi, sameData, type Answer, type Body } from '../support/api-answer.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 
 const SECRET = 's3cret';
@@ -19,70 +19,18 @@ const START = BACKFILL_START_MS / 1000;
 /** A bound on any single request of this file: a proxy that hangs fails here with a clear message. */
 const CLIENT_TIMEOUT_MS = 15_000;
 
-type Sample = [number, string];
-interface Body {
-  status: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; value?: Sample; values?: Sample[] }[] };
-  warnings?: string[];
-  errorType?: string;
-  error?: string;
-}
-interface Answer {
-  status: number;
-  body: Body;
-  text: string;
-  ms: number;
-}
-
 /** Every response text this file received from a proxy, to check that none carries the secret. */
 const proxyTexts: string[] = [];
 
 async function ask(base: string, path: string, params: Record<string, string>): Promise<Answer> {
-  const started = Date.now();
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
-  } catch (e) {
-    throw new Error(`${base}${path} ${JSON.stringify(params)}: no answer within ${CLIENT_TIMEOUT_MS} ms (${(e as Error).message})`, { cause: e });
-  }
-  const text = await res.text();
-  proxyTexts.push(text);
-  let body: Body;
-  try {
-    body = JSON.parse(text) as Body;
-  } catch {
-    throw new Error(`${base}${path}: HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
-  }
-  return { status: res.status, body, text, ms: Date.now() - started };
+  const answer = await askApi(base, path, params, { timeoutMs: CLIENT_TIMEOUT_MS, strictJson: true });
+  proxyTexts.push(answer.text);
+  return answer;
 }
 
 const instant = (base: string, query: string, extra: Record<string, string> = {}) => ask(base, '/api/v1/query', { query, time: String(END), ...extra });
 const range = (base: string, query: string, extra: Record<string, string> = {}) =>
   ask(base, '/api/v1/query_range', { query, start: String(START + 600), end: String(END), step: '60', ...extra });
-
-const seriesKey = (m: Record<string, string>) => JSON.stringify(Object.entries(m).sort());
-
-/** undefined when `got` holds the same series and points as `ref` (values compared as the PromQL tests do). */
-function sameData(ref: Body, got: Body): string | undefined {
-  if (got.status !== 'success') return `proxy answered ${JSON.stringify(got)}`;
-  if (ref.status !== 'success') return `reference answered ${JSON.stringify(ref)}`;
-  if (ref.data!.resultType !== got.data!.resultType) return `result type ${got.data!.resultType}, expected ${ref.data!.resultType}`;
-  const byKey = new Map(ref.data!.result.map((s) => [seriesKey(s.metric), s]));
-  if (got.data!.result.length !== byKey.size) return `${got.data!.result.length} series, expected ${byKey.size}`;
-  for (const s of got.data!.result) {
-    const r = byKey.get(seriesKey(s.metric));
-    if (!r) return `unexpected series ${seriesKey(s.metric)}`;
-    const a = r.values ?? [r.value!];
-    const b = s.values ?? [s.value!];
-    if (a.length !== b.length) return `${seriesKey(s.metric)}: ${b.length} points, expected ${a.length}`;
-    for (let i = 0; i < a.length; i++) {
-      if (a[i][0] !== b[i][0] || !compareSeriesValue(Number(a[i][1]), Number(b[i][1]))) {
-        return `${seriesKey(s.metric)} point ${i}: ${JSON.stringify(b[i])}, expected ${JSON.stringify(a[i])}`;
-      }
-    }
-  }
-  return undefined;
-}
 
 /** The reference answer with `labels` added to every series (a group's labels, as the proxy adds them). */
 function withLabels(b: Body, labels: Record<string, string>): Body {

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_END_MS, BACKFILL_START_MS, generateBackfillData, startBackfilledPrometheus } from '../../dev/backfill.js';
 import { type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
+import { askApi, sameData, type Answer } from '../support/api-answer.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 
 const END = BACKFILL_END_MS / 1000;
@@ -15,42 +15,8 @@ const START = BACKFILL_START_MS / 1000;
 /** A bound on any single request of this file: a proxy that hangs fails here with a clear message. */
 const CLIENT_TIMEOUT_MS = 30_000;
 
-type Sample = [number, string];
-interface Body {
-  status: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; value?: Sample; values?: Sample[] }[] };
-  warnings?: string[];
-  errorType?: string;
-  error?: string;
-}
-interface Answer {
-  status: number;
-  body: Body;
-  text: string;
-  ms: number;
-}
-
-async function ask(base: string, path: string, params: Record<string, string> | URLSearchParams, method: 'GET' | 'POST' = 'GET'): Promise<Answer> {
-  const started = performance.now();
-  const query = new URLSearchParams(params).toString();
-  let res: Response;
-  try {
-    res =
-      method === 'GET'
-        ? await fetch(`${base}${path}?${query}`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
-        : await fetch(`${base}${path}`, { method, body: new URLSearchParams(params), signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
-  } catch (e) {
-    throw new Error(`${base}${path}: no answer within ${CLIENT_TIMEOUT_MS} ms (${(e as Error).message})`, { cause: e });
-  }
-  const text = await res.text();
-  let body: Body;
-  try {
-    body = JSON.parse(text) as Body;
-  } catch {
-    body = { status: 'not-json' };
-  }
-  return { status: res.status, body, text, ms: performance.now() - started };
-}
+const ask = (base: string, path: string, params: Record<string, string> | URLSearchParams, method: 'GET' | 'POST' = 'GET') =>
+  askApi(base, path, params, { method, timeoutMs: CLIENT_TIMEOUT_MS });
 
 const QUERIES: [string, Record<string, string>][] = [
   ['/api/v1/query', { query: 'up', time: String(END) }],
@@ -58,27 +24,6 @@ const QUERIES: [string, Record<string, string>][] = [
   ['/api/v1/query_range', { query: 'sum(rate(http_requests_total[5m]))', start: String(START + 600), end: String(END), step: '60' }],
   ['/api/v1/query_range', { query: 'max_over_time(up[10m])', start: String(START + 600), end: String(END), step: '300' }],
 ];
-
-const seriesKey = (m: Record<string, string>) => JSON.stringify(Object.entries(m).sort());
-
-/** undefined when `got` holds the same series and points as `ref`. */
-function sameData(ref: Body, got: Body): string | undefined {
-  if (got.status !== 'success') return `proxy answered ${JSON.stringify(got)}`;
-  if (ref.data!.resultType !== got.data!.resultType) return `result type ${got.data!.resultType}, expected ${ref.data!.resultType}`;
-  const byKey = new Map(ref.data!.result.map((s) => [seriesKey(s.metric), s]));
-  if (got.data!.result.length !== byKey.size) return `${got.data!.result.length} series, expected ${byKey.size}`;
-  for (const s of got.data!.result) {
-    const r = byKey.get(seriesKey(s.metric));
-    if (!r) return `unexpected series ${seriesKey(s.metric)}`;
-    const a = r.values ?? [r.value!];
-    const b = s.values ?? [s.value!];
-    if (a.length !== b.length) return `${seriesKey(s.metric)}: ${b.length} points, expected ${a.length}`;
-    for (let i = 0; i < a.length; i++) {
-      if (a[i][0] !== b[i][0] || !compareSeriesValue(Number(a[i][1]), Number(b[i][1]))) return `${seriesKey(s.metric)} point ${i} differs`;
-    }
-  }
-  return undefined;
-}
 
 describe('query layer under hung downstreams', () => {
   let a: PrometheusProcess;

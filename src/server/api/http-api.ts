@@ -10,6 +10,7 @@ import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
 import { requestStats } from './request-stats.js';
 import { ApiError, BodyTooLargeError, apiErrorOf } from '../../errors.js';
+import { readBodyBounded } from '../read-body.js';
 
 const MAX_ANNOTATIONS = 10;
 
@@ -149,28 +150,11 @@ function formTooLarge(): BodyTooLargeError {
   return new BodyTooLargeError(`http: POST too large: form body over ${MAX_FORM_BYTES} bytes (10 MiB)`);
 }
 
-/**
- * A request body as text, read from the stream only up to `limit` bytes: a larger body (by its
- * Content-Length, or once more than `limit` bytes have come) is refused without being held whole.
- */
+/** A form body as text, refused with 413 past `limit` bytes without being read whole. */
 async function readBodyLimited(req: Request, limit: number): Promise<string> {
-  const declared = Number(req.headers.get('content-length') ?? NaN);
-  if (declared > limit) throw formTooLarge();
-  if (req.body === null) return '';
-  const reader: ReadableStreamDefaultReader<Uint8Array> = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw formTooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+  const bytes = await readBodyBounded(req, limit);
+  if (bytes === undefined) throw formTooLarge();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 export async function formOf(c: Context): Promise<Form> {

@@ -1,0 +1,36 @@
+// A request body read with a bound: by its Content-Length before reading, and by what has arrived
+// while reading, so a body past the bound is refused without ever being held whole. Used for form
+// bodies (10 MiB, Go's maxFormSize) and for bodies forwarded to the query thread (32 MiB).
+
+/**
+ * The body as bytes in an ArrayBuffer of their own (so it can be transferred to a worker), or
+ * undefined once it is known to be larger than `max` bytes (the rest is not read).
+ */
+export async function readBodyBounded(req: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await req.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (req.body === null) return new Uint8Array(0);
+  const reader: ReadableStreamDefaultReader<Uint8Array> = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
