@@ -148,7 +148,11 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
 
   const api = new Hono();
   api.use('*', instrument);
-  const admission = new Admission({ maxConcurrent: q.max_concurrent_queries, maxQueued: q.max_queued_queries });
+  const admission = new Admission({
+    maxConcurrent: q.max_concurrent_queries,
+    maxQueued: q.max_queued_queries,
+    onRefused: (type) => metrics.observeRefused(type, 'queue_full'),
+  });
   api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission }));
   const limits = {
     timeoutMs: q.timeout,

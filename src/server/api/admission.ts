@@ -9,6 +9,8 @@ import { ApiError } from '../../errors.js';
 export interface AdmissionOptions {
   maxConcurrent: number;
   maxQueued: number;
+  /** Told of each query refused because the queue was full (promfront_query_refused_total, reason queue_full). */
+  onRefused?: (type: 'query' | 'query_range') => void;
 }
 
 /** One admitted query's slot: release() exactly once when the query is done. */
@@ -41,7 +43,7 @@ export class Admission {
    * the queue is full, and with `onGiveUp()`'s error when `signal` fires while waiting (timeout or
    * the client gone): a query that gave up leaves the queue at once.
    */
-  acquire(signal: AbortSignal, onGiveUp: () => unknown): Promise<Slot> {
+  acquire(signal: AbortSignal, onGiveUp: () => unknown, type: 'query' | 'query_range' = 'query'): Promise<Slot> {
     // A free slot is taken even by a query whose deadline already passed: the evaluation then
     // reports it, as Prometheus does when its queue has room.
     if (this.running < this.opts.maxConcurrent) {
@@ -51,6 +53,7 @@ export class Admission {
     if (signal.aborted) return Promise.reject(onGiveUp());
     if (this.queue.length >= this.opts.maxQueued) {
       this.refused++;
+      this.opts.onRefused?.(type);
       return Promise.reject(
         new ApiError(
           'unavailable',
@@ -90,7 +93,7 @@ export class Admission {
     };
   }
 
-  /** Text-format families for /metrics, named as the other promfront_query_* ones. */
+  /** The gauges for /metrics, named as the other promfront_query_* families. */
   render(): string {
     return (
       '# HELP promfront_query_running Queries (query, query_range) being evaluated now.\n' +
@@ -98,10 +101,9 @@ export class Admission {
       `promfront_query_running ${this.running}\n` +
       '# HELP promfront_query_queued Queries waiting for one of query.max_concurrent_queries to free up.\n' +
       '# TYPE promfront_query_queued gauge\n' +
-      `promfront_query_queued ${this.queue.length}\n` +
-      '# HELP promfront_query_refused_total Queries refused with 503 because query.max_queued_queries were already waiting.\n' +
-      '# TYPE promfront_query_refused_total counter\n' +
-      `promfront_query_refused_total ${this.refused}\n`
+      `promfront_query_queued ${this.queue.length}\n`
+      // Refusals are counted in promfront_query_refused_total{type, reason="queue_full"} with the
+      // other refusals (one family), through onRefused.
     );
   }
 }

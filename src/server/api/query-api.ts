@@ -243,8 +243,10 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     let slot: Slot | undefined;
     try {
       // Prometheus's texts for a query that ran out of time or was cancelled in its queue.
-      slot = await admission.acquire(ctl.signal, () =>
-        timedOut ? new ApiError('timeout', 'query timed out in query queue') : new ApiError('canceled', 'query was canceled in query queue'),
+      slot = await admission.acquire(
+        ctl.signal,
+        () => (timedOut ? new ApiError('timeout', 'query timed out in query queue') : new ApiError('canceled', 'query was canceled in query queue')),
+        c.req.path.endsWith('/query_range') ? 'query_range' : 'query',
       );
       const left = deadline - performance.now();
       if (left <= 0) onTimeout();

@@ -35,7 +35,8 @@ const tick = () => new Promise((r) => setTimeout(r, 20));
 describe('query admission', () => {
   it('runs max_concurrent_queries at once, queues max_queued_queries, refuses the rest with 503 unavailable', async () => {
     const g = gatedStorage();
-    const admission = new Admission({ maxConcurrent: 2, maxQueued: 1 });
+    const refusals: string[] = [];
+    const admission = new Admission({ maxConcurrent: 2, maxQueued: 1, onRefused: (type) => refusals.push(type) });
     const api = createQueryApi({ storage: g.storage, engine: new Engine(), now: () => T0, admission });
     const ask = (path: string) => api.request(`${path}?query=up&time=${T0 / 1000}&start=${T0 / 1000 - 60}&end=${T0 / 1000}&step=15`);
     const running = [ask('/query'), ask('/query_range')];
@@ -54,7 +55,8 @@ describe('query admission', () => {
     expect(body.error).toBe(
       'too many concurrent queries: 2 running and 1 queued (query.max_concurrent_queries 2, query.max_queued_queries 1); try again later',
     );
-    expect(admission.render()).toContain('promfront_query_refused_total 1\n');
+    expect(admission.refused).toBe(1);
+    expect(refusals).toEqual(['query_range']);
     expect(admission.render()).toContain('promfront_query_running 2\n');
     expect(admission.render()).toContain('promfront_query_queued 1\n');
     g.release();
