@@ -1,9 +1,14 @@
 // The set of series already seen in the current family, for the duplicate check of one source's
 // scrape. Exact (a hash match is confirmed by comparing the bytes), but holds no JS object per key
-// and pins no body text: each key's chars are copied into one byte arena as it is hashed, with its
-// hash, place and timestamp in typed arrays. A Set of strings made the garbage collector copy every
+// and pins no body text: each key's chars are copied (natively, UTF-16) into one byte arena, with
+// its hash, place and timestamp in typed arrays. A Set of strings made the garbage collector copy every
 // key of a 100,000-series family; keeping ranges of the body pieces instead kept every piece of a
 // large family alive into the old generation, which cost as much again in garbage collection.
+
+import { Buffer } from 'node:buffer';
+
+// Buffer's native UTF-16 copy, which takes the arena and an offset without a view per key.
+const ucs2Write = (Buffer.prototype as unknown as { ucs2Write: (this: Buffer, s: string, offset: number) => number }).ucs2Write;
 
 const SMALL = 1 << 10;
 const SMALL_ARENA = 1 << 16;
@@ -21,7 +26,7 @@ export class KeySet {
   private ends = new Int32Array(SMALL / 2);
   private stamps = new Float64Array(SMALL / 2);
   /** Every key's bytes, back to back; [tail, pos) is the key being built. */
-  private bytes = new Uint8Array(SMALL_ARENA);
+  private bytes = Buffer.alloc(SMALL_ARENA);
   private tail = 0;
   private pos = 0;
   size = 0;
@@ -45,25 +50,14 @@ export class KeySet {
    * when it is in the set already. The hot path: a series as written in the body.
    */
   add(text: string, start: number, end: number, ts: number): boolean {
-    // Room for the worst case: three bytes per char (see put).
-    this.reserve(3 * (end - start));
+    this.reserve(2 * (end - start));
+    // Copied natively, two bytes per char (exact for any string); the hash reads the low bytes only,
+    // which for a latin1 body are all its bytes, and a match is confirmed on both.
     const b = this.bytes;
-    let p = this.tail;
-    // Hashed while copied (FNV-1a over the bytes, as commit() does), so the text is read once.
+    const end2 = this.tail + ucs2Write.call(b, text.slice(start, end), this.tail);
     let h = 0x811c9dc5;
-    for (let i = start; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 255) {
-        b[p++] = c;
-        h = Math.imul(h ^ c, 0x01000193);
-      } else {
-        b[p++] = 255;
-        b[p++] = c >> 8;
-        b[p++] = c & 255;
-        h = Math.imul(Math.imul(Math.imul(h ^ 255, 0x01000193) ^ (c >> 8), 0x01000193) ^ (c & 255), 0x01000193);
-      }
-    }
-    this.pos = p;
+    for (let p = this.tail; p < end2; p += 2) h = Math.imul(h ^ b[p], 0x01000193);
+    this.pos = end2;
     return this.insert(h, ts);
   }
 
@@ -72,24 +66,15 @@ export class KeySet {
     this.pos = this.tail;
   }
 
-  /**
-   * Appends a string's chars to the key being built. Bodies are latin1 (chars below 256, and never
-   * 255, which is no UTF-8 byte); any char from 255 up is written as 255 and its two bytes, so that
-   * distinct strings always give distinct bytes.
-   */
+  /** Appends a string's chars to the key being built, as add() writes them. */
   put(s: string): void {
-    this.reserve(3 * s.length);
+    this.reserve(2 * s.length);
     const b = this.bytes;
     let p = this.pos;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      if (c < 255) {
-        b[p++] = c;
-      } else {
-        b[p++] = 255;
-        b[p++] = c >> 8;
-        b[p++] = c & 255;
-      }
+      b[p++] = c & 255;
+      b[p++] = c >> 8;
     }
     this.pos = p;
   }
@@ -98,7 +83,7 @@ export class KeySet {
   commit(ts: number): boolean {
     const b = this.bytes;
     let h = 0x811c9dc5;
-    for (let i = this.tail; i < this.pos; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    for (let i = this.tail; i < this.pos; i += 2) h = Math.imul(h ^ b[i], 0x01000193);
     return this.insert(h, ts);
   }
 
@@ -158,8 +143,8 @@ export class KeySet {
     // Four times at a time: each large allocation adds to the memory V8 counts towards its next collection.
     let size = this.bytes.length * 4;
     while (size < Math.max(this.pos, this.tail) + more) size *= 4;
-    const b = new Uint8Array(size);
-    b.set(this.bytes.subarray(0, this.pos));
+    const b = Buffer.alloc(size);
+    this.bytes.copy(b, 0, 0, this.pos);
     this.bytes = b;
   }
 
