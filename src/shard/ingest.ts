@@ -109,22 +109,6 @@ function sortedPairs(labels: string[]): number[] {
   return order;
 }
 
-/**
- * A series' identity for duplicate checks: its spelling with labels sorted by name, empty values
- * left out and values escaped one way, the spelling isPlain() accepts as written.
- */
-function canonicalSeries(name: string, labels: string[]): string {
-  let kept = labels;
-  for (let k = 1; k < labels.length; k += 2) {
-    if (labels[k] === '') {
-      kept = [];
-      for (let j = 0; j < labels.length; j += 2) if (labels[j + 1] !== '') kept.push(labels[j], labels[j + 1]);
-      break;
-    }
-  }
-  return serializeSeries(name, kept);
-}
-
 /** `name{a="1",b="2"}` with labels sorted by name, in the spelling both formats accept. */
 export function serializeSeries(name: string, labels: string[]): string {
   if (labels.length === 0) return name;
@@ -184,6 +168,12 @@ export class SourceIngest implements ExpositionHandler {
   private firstTs: number | undefined;
   private readonly famKeys = new KeySet();
   private readonly keyScratch: string[] = [];
+  /**
+   * The label names of the family's first sample, in the order written: the order of a series'
+   * key. Any fixed order gives one key per label set; this one makes the key the body's own spelling
+   * for every sample written in the same order, whether sorted or not.
+   */
+  private readonly famOrder: string[] = [];
 
   constructor(
     private readonly format: ExpositionFormat,
@@ -274,8 +264,8 @@ export class SourceIngest implements ExpositionHandler {
   /**
    * True when the sample's series, at its timestamp, came earlier in its family: as Prometheus's
    * scrape loop does (prometheus_target_scrapes_sample_duplicate_timestamp_total), the first copy
-   * is kept and later ones are dropped. Identity is the name and the unescaped label pairs sorted
-   * by name, empty values left out, so every spelling of one series is caught.
+   * is kept and later ones are dropped. Identity is the name and the unescaped label pairs with
+   * empty values left out, so every spelling of one series is caught.
    */
   private isDuplicate(s: Sample): boolean {
     const n = this.famSamples++;
@@ -288,28 +278,96 @@ export class SourceIngest implements ExpositionHandler {
     }
     const keys = this.famKeys;
     if (n === 1) {
+      // The family's label order is the one its first sample was written in (see famOrder).
+      const order = this.famOrder;
+      order.length = 0;
       const flat = this.keyScratch;
       flat.length = 0;
-      for (let k = 0; k < this.prevNames.length; k++) flat.push(this.prevNames[k], this.prevValues[k]);
-      const first = canonicalSeries(this.firstName, flat);
-      keys.add(first, 0, first.length, this.firstTs ?? NaN);
+      for (let k = 0; k < this.prevNames.length; k++) {
+        order.push(this.prevNames[k]);
+        flat.push(this.prevNames[k], this.prevValues[k]);
+      }
+      this.putCanonical(this.firstName, flat);
+      keys.commit(this.firstTs ?? NaN);
     }
     const ts = s.timestampMs ?? NaN;
     if (this.isPlain(s)) return !keys.add(s.text, s.lineStart, s.labels.length === 0 ? s.lineStart + s.name.length : s.seriesEnd, ts);
-    const key = canonicalSeries(s.name, s.labels);
-    return !keys.add(key, 0, key.length, ts);
+    this.putCanonical(s.name, s.labels);
+    return !keys.commit(ts);
   }
 
   /**
-   * Whether the sample's series as written is already its canonical spelling (labels sorted, no
-   * empty value, no escape, no blanks), as nearly every exporter writes it: then the body text is
-   * the key and nothing is built.
+   * Writes a series' identity into the key set as a key being built: its spelling with labels in
+   * the family's order (famOrder), empty values left out and values escaped one way, the spelling
+   * isPlain() accepts as written (so both meet in one set). Built in place: no string per sample.
+   */
+  private putCanonical(name: string, labels: string[]): void {
+    const keys = this.famKeys;
+    keys.begin();
+    keys.put(name);
+    const order = this.familyOrdered(labels);
+    let first = true;
+    for (let j = 0; j < order.length; j++) {
+      const k = order[j];
+      const value = labels[2 * k + 1];
+      if (value === '') continue;
+      keys.put(first ? '{' : ',');
+      first = false;
+      keys.put(labels[2 * k]);
+      keys.put('="');
+      keys.put(escapeLabelValue(value));
+      keys.put('"');
+    }
+    if (!first) keys.put('}');
+  }
+
+  /**
+   * Indexes of the label pairs in the family's order: names of famOrder by their place there, then
+   * any other names sorted. A total order on names, so it gives every label set one spelling.
+   */
+  private familyOrdered(labels: string[]): number[] {
+    const fam = this.famOrder;
+    const n = labels.length >> 1;
+    const order = sortScratch;
+    order.length = n;
+    for (let i = 0; i < n; i++) order[i] = i;
+    const before = (a: string, b: string): boolean => {
+      const ra = fam.indexOf(a);
+      const rb = fam.indexOf(b);
+      if (ra >= 0 || rb >= 0) return rb < 0 || (ra >= 0 && ra < rb);
+      return a < b;
+    };
+    for (let i = 1; i < n; i++) {
+      const idx = order[i];
+      const name = labels[2 * idx];
+      let j = i - 1;
+      while (j >= 0 && before(name, labels[2 * order[j]])) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = idx;
+    }
+    return order;
+  }
+
+  /**
+   * Whether the sample's series as written is already its canonical spelling (labels in the
+   * family's order, no empty value, no escape, no blanks). Exporters write every series of a family
+   * with its labels in one order (rarely sorted: Ceph's are not), so nearly every sample is: then the
+   * body text is the key and nothing is built.
    */
   private isPlain(s: Sample): boolean {
     const labels = s.labels;
     if (labels.length === 0) return true;
+    const fam = this.famOrder;
+    let at = 0;
     for (let k = 0; k < labels.length; k += 2) {
-      if (labels[k + 1] === '' || (k > 0 && !(labels[k - 2] < labels[k]))) return false;
+      if (labels[k + 1] === '') return false;
+      // Names must come in famOrder's order (a family's child series may leave some out).
+      const name = labels[k];
+      while (at < fam.length && fam[at] !== name) at++;
+      if (at === fam.length) return false;
+      at++;
     }
     // OpenMetrics has no blanks there, and the parser says whether a value had an escape.
     if (s.escaped !== undefined) return !s.escaped;

@@ -231,6 +231,27 @@ describe('duplicate series within one source', () => {
     expect(out).toContain('small{host="h1",i="0"} 1');
   });
 
+  it('catches a repeat whatever order the family writes its labels in, and names its first sample lacks', () => {
+    // The family's first sample has its labels unsorted (as Ceph writes them): repeats in that order,
+    // in sorted order, with an extra empty label and with a label the first sample does not have.
+    const body = [
+      '# TYPE c gauge',
+      'c{z="1",a="1"} 1',
+      'c{z="2",a="1"} 2',
+      'c{a="1",z="1"} 3', // same as the first, sorted
+      'c{z="2",a="1"} 4', // same as the second, as written
+      'c{z="2",m="",a="1"} 5', // an empty label is no label
+      'c{z="2",a="1",b="x"} 6', // a new series: b is not in the first sample
+      'c{b="x",a="1",z="2"} 7', // that one again, in another order
+      'c{a="1"} 8', // a child with fewer labels, new
+      'c{a="1"} 9',
+      '',
+    ].join('\n');
+    const data = ingest(body, 'text', 4);
+    expect(data.duplicates).toBe(5);
+    expect(served(data)).toEqual(['c{a="1"} 8', 'c{z="1",a="1"} 1', 'c{z="2",a="1",b="x"} 6', 'c{z="2",a="1"} 2']);
+  });
+
   it('drops duplicates in OpenMetrics too, and counts none in a clean body', () => {
     const om = ingest('# TYPE g gauge\ng{a="1"} 1\ng{a="1"} 2\ng{a="2"} 3\n# EOF\n', 'openmetrics', 2);
     expect(om.duplicates).toBe(1);
