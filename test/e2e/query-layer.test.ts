@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKFILL_END_MS, startBackfilledPrometheus, BACKFILL_START_MS, generateBackfillData } from '../../dev/backfill.js';
 import { withoutStretches } from '../../dev/split.js';
 import { freePort, type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
+import { sameData } from '../support/api-answer.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 
 const MIN = 60_000;
@@ -20,27 +20,6 @@ type Json = {
 async function get(base: string, path: string, params: Record<string, string>): Promise<Json> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`);
   return (await res.json()) as Json;
-}
-
-function sameResult(ref: Json, got: Json): string | undefined {
-  if (got.status !== 'success') return `proxy answered ${JSON.stringify(got)}`;
-  if (ref.data.resultType !== got.data.resultType) return `result type ${got.data.resultType}, expected ${ref.data.resultType}`;
-  const key = (m: Record<string, string>) => JSON.stringify(Object.entries(m).sort());
-  const byKey = new Map(ref.data.result.map((s) => [key(s.metric), s]));
-  if (got.data.result.length !== byKey.size) return `${got.data.result.length} series, expected ${byKey.size}`;
-  for (const s of got.data.result) {
-    const r = byKey.get(key(s.metric));
-    if (!r) return `unexpected series ${key(s.metric)}`;
-    const a = r.values ?? [r.value!];
-    const b = s.values ?? [s.value!];
-    if (a.length !== b.length) return `${key(s.metric)}: ${b.length} points, expected ${a.length}`;
-    for (let i = 0; i < a.length; i++) {
-      if (a[i][0] !== b[i][0] || !compareSeriesValue(Number(a[i][1]), Number(b[i][1]))) {
-        return `${key(s.metric)} point ${i}: ${JSON.stringify(b[i])}, expected ${JSON.stringify(a[i])}`;
-      }
-    }
-  }
-  return undefined;
 }
 
 const QUERIES = [
@@ -101,7 +80,7 @@ query:
       const ref = await get(reference.url, '/api/v1/query_range', params);
       const got = await get(proxy.url, '/api/v1/query_range', params);
       expect(ref.data.result.length, 'reference has data').toBeGreaterThan(0);
-      expect(sameResult(ref, got)).toBeUndefined();
+      expect(sameData(ref, got)).toBeUndefined();
       expect(got.warnings?.join('\n')).toMatch(/server group "down" failed/);
     });
     it(`instant query ${query} equals the reference`, async () => {
@@ -109,7 +88,7 @@ query:
         const params = { query, time: String(t) };
         const ref = await get(reference.url, '/api/v1/query', params);
         const got = await get(proxy.url, '/api/v1/query', params);
-        expect(sameResult(ref, got), `at ${t}`).toBeUndefined();
+        expect(sameData(ref, got), `at ${t}`).toBeUndefined();
       }
     });
   }
