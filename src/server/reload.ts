@@ -144,25 +144,26 @@ export class Runtime {
     let next: Config;
     let layer: QueryLayer | undefined;
     let shard: ShardSlot | undefined;
-    const queryChanged = () => !isDeepStrictEqual(next.query, this.config.query);
+    let queryChanged: boolean;
     let commitOther: (() => boolean) | undefined;
     try {
       next = loadConfigFile(file);
+      queryChanged = !isDeepStrictEqual(next.query, this.config.query);
       commitOther = this.opts.prepareReload?.(next);
       // Everything new is built before anything is swapped: a failure leaves the running config whole.
-      if (queryChanged() && next.query && !this.opts.thread) {
+      if (queryChanged && next.query && !this.opts.thread) {
         layer = this.newQueryLayer(next);
         // Service discovery's first look, so the new layer does not start with empty groups.
         await layer.ready;
       }
-      if (queryChanged() && next.query && this.opts.thread) {
+      if (queryChanged && next.query && this.opts.thread) {
         // Checked here as createQueryLayer would, so a bad file is refused with the same message.
         const problems = queryConfigFileProblems(next.query);
         if (problems.length > 0) throw new HttpClientFilesError(problems);
       }
       if (this.needsNewShardService(next.shard)) shard = { svc: this.newShardService(next.shard!), config: next.shard! };
       // Last, as nothing after it may fail: the thread swaps its layer as soon as the new one is ready.
-      if (queryChanged() && this.opts.thread) {
+      if (queryChanged && this.opts.thread) {
         if (this.thread) await this.thread.configure(next);
         else if (next.query) {
           const thread = this.newThread(next);
@@ -184,12 +185,12 @@ export class Runtime {
     }
 
     const changed: string[] = [];
-    if (queryChanged() && !this.opts.thread) {
+    if (queryChanged) {
       // In-flight queries may run up to the old layer's timeout; give them that and a grace period.
-      this.queries.swap(layer, (this.config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
+      // (The query thread swapped its own layer above.)
+      if (!this.opts.thread) this.queries.swap(layer, (this.config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
       changed.push('query');
     }
-    if (queryChanged() && this.opts.thread) changed.push('query');
     if (this.replaceShard(next.shard, shard)) changed.push('shard');
     if (commitOther?.()) changed.push('web_config');
     if (next.log_level !== this.config.log_level) {
