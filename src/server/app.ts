@@ -6,6 +6,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { compress } from 'hono/compress';
+import type { Capability } from '../capability.js';
 import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
 import { Exposition, renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   queryApi?: (req: Request, env: HttpBindings) => Promise<Response | undefined>;
   /** The query layer's own metrics (text format), appended to /metrics; a promise when it lives in the query thread. */
   queryMetrics?: () => string | Promise<string>;
+  /** The capabilities in service (read on every request: a reload may change them). */
+  capabilities?: () => readonly Capability[];
   /** The query section of /status (or a promise of it). */
   queryStatus?: () => unknown;
   /** Reloads the config file (POST/PUT /-/reload); rejects with the reason the new one was refused. */
@@ -92,6 +95,19 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     return RESPONSE_ALREADY_SENT;
   });
 
+  const capabilities = deps.capabilities;
+  if (capabilities) {
+    // Before compression and the query layer: a capability streams what it forwards as it comes, and
+    // may answer an /api/v1 path itself (joining the query layer's answer when it wants it).
+    app.all('*', async (c, next) => {
+      for (const cap of capabilities()) {
+        const res = await cap.fetch?.(c.req.raw, c.env);
+        if (res) return res;
+      }
+      await next();
+    });
+  }
+
   app.use('*', compress());
 
   const queryApi = deps.queryApi;
@@ -112,9 +128,14 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     const reload = deps.reloadStatus ? renderReloadMetrics(deps.reloadStatus()) : '';
     const query = (await deps.queryMetrics?.()) ?? '';
     const extra = lifecycleMetrics() + (deps.extraMetrics?.() ?? '');
-    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
+    const caps = (await Promise.all((deps.capabilities?.() ?? []).map(async (cap) => (await cap.metrics?.()) ?? ''))).join('');
+    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + caps + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
   });
-  app.get('/status', async (c) => c.json(statusDocument(deps.shard, await deps.queryStatus?.())));
+  app.get('/status', async (c) => {
+    const doc = statusDocument(deps.shard, await deps.queryStatus?.()) as Record<string, unknown>;
+    for (const cap of deps.capabilities?.() ?? []) if (cap.status) doc[cap.name] = cap.status();
+    return c.json(doc);
+  });
   app.get('/-/healthy', (c) => c.text('promfront is Healthy.\n'));
   const ready = (c: Context<{ Bindings: HttpBindings }>) => {
     if (deps.shard && !deps.shard.ready) return c.text('promfront is not ready: the first scrape cycle has not completed yet\n', 503);

@@ -10,6 +10,7 @@ import { applySocketIdleTimeout, listen } from './listener.js';
 import { describeWebSettings, loadWebSettings, WebGuard, type WebSettings } from './web-config.js';
 import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
+import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
@@ -73,7 +74,7 @@ function loadOrExit(file: string | undefined, checkFiles = true): Config {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  const problems = checkFiles && config.query ? queryConfigFileProblems(config.query) : [];
+  const problems = checkFiles ? [...(config.query ? queryConfigFileProblems(config.query) : []), ...capabilityProblems(config, file)] : [];
   if (problems.length > 0) fail(new ConfigError(file, problems).message);
   return config;
 }

@@ -17,11 +17,12 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config, ShardConfig } from '../config/schema.js';
 import { ShardService } from '../shard/shard-service.js';
 import type { AppDeps } from './app.js';
-import { HttpClientFilesError } from '../errors.js';
+import { ConfigError, HttpClientFilesError } from '../errors.js';
 import { createQueryLayer, queryConfigFileProblems, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
 import { QueryThread } from './query-thread-client.js';
 import type { ReloadStatus } from './self-metrics.js';
+import { capabilityProblems, CapabilitySet } from './capabilities.js';
 
 /** How long a replaced query layer may keep running requests beyond the longest query it allows. */
 const DRAIN_GRACE_MS = 60_000;
@@ -64,6 +65,8 @@ export class Runtime {
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly log: Logger;
+  /** Push routing, publishing, the fleet, rules: whatever sections the config has (capabilities.ts). */
+  readonly capabilities: CapabilitySet;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.config = opts.config;
@@ -75,6 +78,16 @@ export class Runtime {
       else this.queries.swap(this.newQueryLayer(opts.config), 0);
     }
     if (opts.config.shard) this.serving = { svc: this.newShardService(opts.config.shard), config: opts.config.shard };
+    this.capabilities = new CapabilitySet(opts.config, {
+      log: this.log,
+      configFile: opts.file,
+      listen: opts.config.listen,
+      queryApi: (req) => this.queryApi(req, {} as HttpBindings),
+    });
+  }
+
+  private queryApi(req: Request, env: HttpBindings): Promise<Response | undefined> {
+    return this.opts.thread ? (this.thread?.fetch(req, env) ?? Promise.resolve(undefined)) : this.queries.fetch(req, env);
   }
 
   /** Resolves once the query layer's service discovery has had its first look. */
@@ -100,7 +113,8 @@ export class Runtime {
       get shard() {
         return rt.shard;
       },
-      queryApi: (req: Request, env: HttpBindings) => (rt.opts.thread ? (rt.thread?.fetch(req, env) ?? Promise.resolve(undefined)) : rt.queries.fetch(req, env)),
+      queryApi: (req: Request, env: HttpBindings) => rt.queryApi(req, env),
+      capabilities: () => rt.capabilities.current,
       queryMetrics: () => (rt.opts.thread ? (rt.thread?.metrics() ?? '') : (rt.queries.current?.metrics() ?? '')),
       queryStatus: () => (rt.opts.thread ? rt.thread?.status() : rt.queries.current?.status()),
       reload: () => rt.reload(),
@@ -110,7 +124,7 @@ export class Runtime {
   }
 
   async start(): Promise<void> {
-    await this.serving?.svc.start();
+    await Promise.all([this.serving?.svc.start(), this.capabilities.start()]);
   }
 
   /**
@@ -125,7 +139,7 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.serving?.svc.stop(), this.pending?.svc.stop(), this.queries.close(), this.thread?.close()]);
+    await Promise.all([this.serving?.svc.stop(), this.pending?.svc.stop(), this.queries.close(), this.thread?.close(), this.capabilities.stop()]);
   }
 
   private newThread(config: Config): QueryThread {
@@ -161,6 +175,9 @@ export class Runtime {
         const problems = queryConfigFileProblems(next.query);
         if (problems.length > 0) throw new HttpClientFilesError(problems);
       }
+      // What a capability would refuse at start (rule files that do not parse) refuses the reload here, before anything is swapped.
+      const capProblems = capabilityProblems(next, file);
+      if (capProblems.length > 0) throw new ConfigError(file, capProblems);
       if (this.needsNewShardService(next.shard)) shard = { svc: this.newShardService(next.shard!), config: next.shard! };
       // Last, as nothing after it may fail: the thread swaps its layer as soon as the new one is ready.
       if (queryChanged && this.opts.thread) {
@@ -185,6 +202,15 @@ export class Runtime {
     }
 
     const changed: string[] = [];
+    try {
+      changed.push(...(await this.capabilities.apply(next)));
+    } catch (err) {
+      // Checked above, so this is a failure while applying (a port taken, a peer refusing): the
+      // rest of the new config is in service, the failing capability keeps what it had.
+      this.status = { ...this.status, successful: false };
+      this.log.error({ file, problems: [(err as Error).message] }, 'config reload: a capability could not apply its new section');
+      throw err;
+    }
     if (queryChanged) {
       // In-flight queries may run up to the old layer's timeout; give them that and a grace period.
       // (The query thread swapped its own layer above.)
