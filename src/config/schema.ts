@@ -31,6 +31,7 @@ export {
   TARGET_ADDRESS,
   tlsConfigSchema,
 } from './fields.js';
+import { resultsCacheSchema } from './results-cache.js';
 
 export const sourceSchema = z
   .strictObject({
@@ -184,6 +185,7 @@ export const querySchema = z
     /** Queries waiting for a turn; more are refused with 503. */
     max_queued_queries: z.number().int().min(0).max(1_000_000).default(200),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
+    results_cache: resultsCacheSchema.prefault({}),
   })
   .superRefine((q, ctx) => {
     const names = new Map<string, number>();

@@ -27,6 +27,9 @@ import { createStatusApi } from './api/status-api.js';
 import { configToYaml } from './config-yaml.js';
 import { createFederation } from './federate.js';
 import { Exposition } from './self-metrics.js';
+import { ResultsCache } from '../query/results-cache/results-cache.js';
+import { MemoryBackend, RedisBackend, type CacheBackend } from '../query/results-cache/backend.js';
+import { createHash } from 'node:crypto';
 
 export interface QueryLayerOptions {
   /** Gets one line per API request and service discovery's news (component=query is up to the caller). */
@@ -64,6 +67,7 @@ export interface QueryLayer {
 }
 
 export interface QueryStatus {
+  results_cache: unknown;
   groups: {
     name: string;
     labels: Record<string, string>;
@@ -153,7 +157,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     maxQueued: q.max_queued_queries,
     onRefused: (type) => metrics.observeRefused(type, 'queue_full'),
   });
-  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission }));
+  const resultsCache = buildResultsCache(q, opts);
+  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission, resultsCache }));
   const limits = {
     timeoutMs: q.timeout,
     maxMatchSelectors: q.max_match_selectors,
@@ -181,6 +186,14 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     const ago = (t: number | undefined) => (t === undefined ? null : (now - t) / 1000);
     const seen = metrics.targets();
     return {
+      results_cache: resultsCache
+        ? {
+            backend: resultsCache.backend.kind,
+            ...resultsCache.counts,
+            backend_errors: resultsCache.backend.errors,
+            usage: resultsCache.backend.usage() ?? null,
+          }
+        : null,
       groups: groups.map((g, i) => {
         const names = new Set([...g.pool.current().map((t) => t.name), ...seen.filter((s) => s.group === g.name).map((s) => s.target)]);
         return {
@@ -210,14 +223,69 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     fanout,
     groups,
     ready,
-    metrics: () => metrics.render() + admission.render() + renderMetrics(groups),
+    metrics: () => metrics.render() + admission.render() + renderMetrics(groups) + (resultsCache ? renderCacheMetrics(resultsCache) : ''),
     queryMetrics: metrics,
     status,
     close: async () => {
       for (const g of groups) g.targets.stop();
-      await Promise.all(groups.map((g) => g.pool.close()));
+      await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close()]);
     },
   };
+}
+
+/**
+ * The results cache the section asks for, or undefined when it is off. Its keys carry a hash of
+ * the whole query section, so a reload that changes anything (a group, the semantics, the lookback)
+ * never reads what the old config stored, in Redis either.
+ */
+function buildResultsCache(q: QueryConfig, opts: QueryLayerOptions): ResultsCache | undefined {
+  const c = q.results_cache;
+  if (!c.enabled) return undefined;
+  let backend: CacheBackend;
+  if (c.redis) {
+    const log = opts.log;
+    const address = c.redis.address;
+    backend = new RedisBackend({
+      address,
+      username: c.redis.username,
+      password: c.redis.password,
+      db: c.redis.db,
+      timeoutMs: c.redis.timeout,
+      ttlMs: c.ttl,
+      onState: (up, reason) =>
+        up
+          ? log?.info({ address }, 'results cache: Redis reachable again')
+          : log?.warn({ address, reason }, 'results cache: Redis unreachable; range queries are evaluated without it until it is back'),
+    });
+  } else backend = new MemoryBackend(c.max_size, c.ttl);
+  const generation = createHash('sha256').update(JSON.stringify(q)).digest('base64url').slice(0, 16);
+  return new ResultsCache({ backend, freshnessMs: c.freshness, splitMs: c.split_interval, generation, now: opts.now });
+}
+
+function renderCacheMetrics(rc: ResultsCache): string {
+  const e = new Exposition();
+  const n = rc.counts;
+  e.family('promfront_results_cache_queries_total', 'counter', 'Range queries by how the results cache answered them (hit, partial, miss, uncacheable).', [
+    [{ outcome: 'hit' }, n.hit],
+    [{ outcome: 'partial' }, n.partial],
+    [{ outcome: 'miss' }, n.miss],
+    [{ outcome: 'uncacheable' }, n.uncacheable],
+  ]);
+  e.family('promfront_results_cache_coalesced_total', 'counter', 'Range queries answered by an identical query running at the same time.', [[{}, n.coalesced]]);
+  e.family('promfront_results_cache_steps_total', 'counter', 'Evaluation steps of range queries, by whether they came from the cache or were evaluated.', [
+    [{ source: 'cache' }, n.cachedSteps],
+    [{ source: 'evaluated' }, n.evaluatedSteps],
+  ]);
+  e.family('promfront_results_cache_backend_errors_total', 'counter', 'Cache reads and writes that failed or timed out; the answer was evaluated instead.', [
+    [{ backend: rc.backend.kind, op: 'get' }, rc.backend.errors.get],
+    [{ backend: rc.backend.kind, op: 'set' }, rc.backend.errors.set],
+  ]);
+  const usage = rc.backend.usage();
+  if (usage) {
+    e.family('promfront_results_cache_entries', 'gauge', 'Entries (query x step x bucket) in the in-process results cache.', [[{}, usage.entries]]);
+    e.family('promfront_results_cache_bytes', 'gauge', 'Estimated bytes held by the in-process results cache.', [[{}, usage.bytes]]);
+  }
+  return e.toString();
 }
 
 /** Problems with the files the server groups' http_client blocks name, as `config.path: what is wrong`. */

@@ -39,6 +39,7 @@ import { addStorageStats, requestStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
 import { Admission, type Slot } from './admission.js';
 import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
+import type { ResultsCache } from '../../query/results-cache/results-cache.js';
 
 export { parseDurationNs, parseTimeMs } from './http-api.js';
 
@@ -54,7 +55,12 @@ export interface QueryApiDeps {
   semantics?: Semantics;
   /** Bounds /query and /query_range evaluating at once; default 20 running, 200 queued. */
   admission?: Admission;
+  /** Range queries answered from cached pieces where it can (docs/results-cache.md). */
+  resultsCache?: ResultsCache;
 }
+
+/** Says how the results cache answered a range query: hit, partial, miss or uncacheable. */
+export const CACHE_HEADER = 'X-Promfront-Results-Cache';
 
 const MAX_POINTS = 11000;
 
@@ -325,9 +331,29 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    const out = await runOnView(c, timeoutMs, (view, signal, left) =>
-      engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
-    );
+    const cache = deps.resultsCache;
+    if (!cache) {
+      const out = await runOnView(c, timeoutMs, (view, signal, left) =>
+        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
+      );
+      return queryRespond(c, out, deadline);
+    }
+    // Each piece the cache evaluates gets its own storage view, so its warnings travel with it (to
+    // a coalesced twin request too) and are never stored.
+    const out = await run(c, timeoutMs, async (signal, left) => {
+      const until = performance.now() + left;
+      const r = await cache.range(prepared, start, end, stepMs, signal, async (from, to) => {
+        const view = scoped();
+        try {
+          const piece = await engine.execRange(prepared, view.storage, from, to, stepMs, signal, { timeoutMs: Math.max(1, until - performance.now()) });
+          return withStorageWarnings(piece, view);
+        } finally {
+          addStorageStats(c, view.stats);
+        }
+      });
+      c.header(CACHE_HEADER, r.outcome);
+      return r.out;
+    });
     return queryRespond(c, out, deadline);
   };
 
