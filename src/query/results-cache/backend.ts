@@ -3,7 +3,7 @@
 // an answer slower, never wrong and never an error: each call is bounded and its failures counted.
 
 import { LRUCache } from 'lru-cache';
-import { createClient } from '@redis/client';
+import type { createClient, RedisClientType } from '@redis/client';
 import { decodeExtents, encodeExtents, extentBytes, type Extent } from './extents.js';
 
 export interface CacheBackend {
@@ -70,12 +70,20 @@ export interface RedisBackendOptions {
 export class RedisBackend implements CacheBackend {
   readonly kind = 'redis';
   readonly errors = { get: 0, set: 0 };
-  private readonly client: ReturnType<typeof createClient>;
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the plain client: no modules, functions or scripts
+  private client: RedisClientType<{}, {}, {}, 3> | undefined;
   private up = false;
   private closed = false;
 
   constructor(private readonly opts: RedisBackendOptions) {
-    this.client = createClient({
+    // Loaded only when a config names Redis: most processes never need the client.
+    import('@redis/client').then((m) => this.connect(m.createClient)).catch((err: unknown) => this.setUp(false, (err as Error).message));
+  }
+
+  private connect(create: typeof createClient): void {
+    if (this.closed) return;
+    const opts = this.opts;
+    const client = create({
       socket: {
         host: opts.address.slice(0, opts.address.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
         port: Number(opts.address.slice(opts.address.lastIndexOf(':') + 1)),
@@ -89,10 +97,11 @@ export class RedisBackend implements CacheBackend {
       // Commands while disconnected fail at once instead of queueing behind the reconnect.
       disableOfflineQueue: true,
     });
+    this.client = client;
     // Without a listener an 'error' event would end the process.
-    this.client.on('error', (err: Error) => this.setUp(false, err.message));
-    this.client.on('ready', () => this.setUp(true));
-    this.client.connect().catch((err: unknown) => this.setUp(false, (err as Error).message));
+    client.on('error', (err: Error) => this.setUp(false, err.message));
+    client.on('ready', () => this.setUp(true));
+    client.connect().catch((err: unknown) => this.setUp(false, (err as Error).message));
   }
 
   private setUp(up: boolean, reason?: string): void {
@@ -110,7 +119,7 @@ export class RedisBackend implements CacheBackend {
   }
 
   async get(key: string): Promise<Extent[] | undefined> {
-    if (!this.up) {
+    if (!this.up || !this.client) {
       this.errors.get++;
       return undefined;
     }
@@ -125,7 +134,7 @@ export class RedisBackend implements CacheBackend {
   }
 
   async set(key: string, extents: Extent[]): Promise<void> {
-    if (!this.up) {
+    if (!this.up || !this.client) {
       this.errors.set++;
       return;
     }
@@ -142,11 +151,13 @@ export class RedisBackend implements CacheBackend {
 
   async close(): Promise<void> {
     this.closed = true;
+    const client = this.client;
+    if (!client) return;
     try {
-      if (this.client.isOpen) await this.client.close();
-      else this.client.destroy();
+      if (client.isOpen) await client.close();
+      else client.destroy();
     } catch {
-      this.client.destroy();
+      client.destroy();
     }
   }
 }
