@@ -56,6 +56,15 @@ shard:
 #   max_match_selectors: 1000      # match[] per /series, /labels, /label/../values, /federate request
 #   max_concurrent_queries: 20     # queries evaluated at once (Prometheus's --query.max-concurrency)
 #   max_queued_queries: 200        # queries waiting for a turn; more are refused with 503
+#   # Range-query results cache (docs/results-cache.md): a dashboard's refresh evaluates only what
+#   # is newer than the last one. On by default, in memory.
+#   results_cache:
+#     enabled: true
+#     freshness: 10m               # evaluation times newer than this are never cached
+#     split_interval: 24h          # one cache entry per query, step and bucket of this width
+#     ttl: 24h
+#     max_size: 256MiB             # in-memory bound (not used with redis)
+#     # redis: {address: "127.0.0.1:6379", password: secret, db: 0, timeout: 100ms}  # shared by several proxies
 #   server_groups:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
