@@ -189,17 +189,17 @@ interface WebOptions {
   ui: ReturnType<typeof webUiFromFlags>;
 }
 
-/** The run command's flags, listed by /api/v1/status/flags. */
-const RUN_FLAGS = [
-  'config',
-  'log.level',
-  'web.config.file',
-  'web.enable-lifecycle',
-  'web.write-timeout',
-  'query.thread-heap-limit',
-  'web.external-url',
-  'web.route-prefix',
-];
+/** The run command's flags with their defaults, listed by /api/v1/status/flags. */
+const RUN_FLAGS: Record<string, string> = {
+  config: '',
+  'log.level': '',
+  'web.config.file': '',
+  'web.enable-lifecycle': 'false',
+  'web.write-timeout': '60s',
+  'query.thread-heap-limit': '',
+  'web.external-url': '',
+  'web.route-prefix': '',
+};
 
 function webUiOrExit(values: Record<string, string | boolean | undefined>): WebOptions['ui'] {
   try {

@@ -102,13 +102,14 @@ export function normalizePrefix(p: string | undefined): string {
 
 /**
  * The UI's options and the route prefix from --web.external-url and --web.route-prefix, with
- * Prometheus's rule: the prefix defaults to the external URL's path. `flags` lists every run flag,
- * unset ones as '' (Prometheus lists its defaults). Throws naming the flag that is wrong.
+ * Prometheus's rule: the prefix defaults to the external URL's path. The flags page lists every run
+ * flag, unset ones with their default (`defaults`), as Prometheus does. Throws naming the flag that
+ * is wrong.
  */
 export function webUiFromFlags(
   externalUrl: string | undefined,
   routePrefixFlag: string | undefined,
-  flagNames: readonly string[],
+  defaults: Readonly<Record<string, string>>,
   values: Record<string, string | boolean | undefined>,
 ): { webUi: WebUiOptions; routePrefix: string } {
   let extPath: string | undefined;
@@ -123,7 +124,7 @@ export function webUiFromFlags(
     extPath = normalizePrefix(u.pathname);
   }
   const routePrefix = routePrefixFlag === undefined ? (extPath ?? '') : normalizePrefix(routePrefixFlag);
-  const flags = Object.fromEntries(flagNames.map((f) => [f, values[f] === undefined ? '' : String(values[f])]));
+  const flags = Object.fromEntries(Object.entries(defaults).map(([f, d]) => [f, values[f] === undefined ? d : String(values[f])]));
   return { webUi: { externalPath: extPath ?? routePrefix, flags }, routePrefix };
 }
 

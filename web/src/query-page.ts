@@ -256,7 +256,8 @@ function drawGraph(box: HTMLElement, result: { metric: Metric; values: Sample[] 
     }
     return y;
   });
-  const width = Math.max(300, box.clientWidth || box.parentElement?.clientWidth || 800);
+  // The box's padding (6px a side) is inside clientWidth; the canvas must fit within it.
+  const width = Math.max(300, (box.clientWidth || box.parentElement?.clientWidth || 800) - 12);
   const opts: uPlot.Options = {
     width,
     height: 320,

@@ -120,11 +120,14 @@ describe('web UI serving', () => {
   });
 
   it('takes the route prefix from --web.external-url unless --web.route-prefix is given', () => {
-    expect(webUiFromFlags('https://example.com/prom/', undefined, [], {})).toMatchObject({ routePrefix: '/prom', webUi: { externalPath: '/prom' } });
+    expect(webUiFromFlags('https://example.com/prom/', undefined, {}, {})).toMatchObject({ routePrefix: '/prom', webUi: { externalPath: '/prom' } });
     // Behind a proxy that strips the path: links keep it, routes do not.
-    expect(webUiFromFlags('https://example.com/prom', '/', [], {})).toMatchObject({ routePrefix: '', webUi: { externalPath: '/prom' } });
-    expect(webUiFromFlags(undefined, '/x', ['a', 'b'], { a: 'v' })).toEqual({ routePrefix: '/x', webUi: { externalPath: '/x', flags: { a: 'v', b: '' } } });
-    expect(() => webUiFromFlags('example.com/prom', undefined, [], {})).toThrow(/--web.external-url: "example.com\/prom" is not an absolute URL/);
-    expect(() => webUiFromFlags('ftp://example.com/', undefined, [], {})).toThrow(/scheme must be http or https/);
+    expect(webUiFromFlags('https://example.com/prom', '/', {}, {})).toMatchObject({ routePrefix: '', webUi: { externalPath: '/prom' } });
+    expect(webUiFromFlags(undefined, '/x', { a: '', b: 'false' }, { a: 'v' })).toEqual({
+      routePrefix: '/x',
+      webUi: { externalPath: '/x', flags: { a: 'v', b: 'false' } },
+    });
+    expect(() => webUiFromFlags('example.com/prom', undefined, {}, {})).toThrow(/--web.external-url: "example.com\/prom" is not an absolute URL/);
+    expect(() => webUiFromFlags('ftp://example.com/', undefined, {}, {})).toThrow(/scheme must be http or https/);
   });
 });
