@@ -9,6 +9,7 @@ import { compress } from 'hono/compress';
 import type { Capability } from '../capability.js';
 import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
+import { registerWebUi, withRoutePrefix, type WebUiOptions } from './web-ui.js';
 import { Exposition, renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
@@ -38,6 +39,10 @@ export interface AppDeps {
   /** The outcome of the last reload, for /metrics. */
   reloadStatus?: () => ReloadStatus;
   startedAt: number;
+  /** The web UI and the main thread's flags and build-info endpoints (web-ui.ts). */
+  webUi?: WebUiOptions;
+  /** --web.route-prefix: every route moves below this path. */
+  routePrefix?: string;
 }
 
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
@@ -110,6 +115,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   app.use('*', compress());
 
+  if (deps.webUi) registerWebUi(app, deps.webUi);
+
   const queryApi = deps.queryApi;
   if (queryApi) {
     // Paths the query layer does not have fall through to later routes and the 404 handler.
@@ -145,7 +152,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   app.get('/health', ready);
   app.notFound((c) => c.text(`404 page not found: ${c.req.path}\n`, 404));
   app.onError((err, c) => c.text(`internal error: ${err.message}\n`, 500));
-  return app;
+  return withRoutePrefix(app, deps.routePrefix);
 }
 
 /**

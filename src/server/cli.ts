@@ -12,6 +12,7 @@ import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
 import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
+import { webUiFromFlags } from './web-ui.js';
 import { renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
@@ -20,6 +21,7 @@ import { parseDuration } from '../util/duration.js';
 const USAGE: Record<string, string> = {
   run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--web.config.file=FILE] [--web.enable-lifecycle]
              [--web.write-timeout=DURATION] [--query.thread-heap-limit=MB]
+             [--web.external-url=URL] [--web.route-prefix=PATH]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
@@ -32,6 +34,11 @@ or health answers. SIGHUP reloads the config file (and the web config file).
                                for this long (default 60s)
   --query.thread-heap-limit    the query thread's V8 heap limit in MB (default: Node's); a query that
                                needs more ends the thread, which restarts, not the process
+  --web.external-url           the URL promfront is reached at (behind a reverse proxy); the web UI's
+                               links use its path, which is also the default route prefix
+  --web.route-prefix           serve every route (web UI, API, /metrics, shards, health) below this
+                               path, as Prometheus's flag; default: the external URL's path
+The web UI is at / (the query page, /graph) and its status pages; docs/web-ui.md.
 
 Commands:
   proxy generate-config            print a commented sample config
@@ -94,6 +101,8 @@ export async function main(argv: string[]): Promise<void> {
         'web.enable-lifecycle': { type: 'boolean' },
         'web.write-timeout': { type: 'string' },
         'query.thread-heap-limit': { type: 'string' },
+        'web.external-url': { type: 'string' },
+        'web.route-prefix': { type: 'string' },
         shard: { type: 'string' },
         target: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -153,6 +162,7 @@ export async function main(argv: string[]): Promise<void> {
           file: webFile,
           settings: webSettingsOrExit(webFile),
           lifecycle: values['web.enable-lifecycle'] === true,
+          ui: webUiOrExit(values),
         },
         threadOptions(values),
       );
@@ -176,6 +186,27 @@ interface WebOptions {
   file: string | undefined;
   settings: WebSettings | undefined;
   lifecycle: boolean;
+  ui: ReturnType<typeof webUiFromFlags>;
+}
+
+/** The run command's flags with their defaults, listed by /api/v1/status/flags. */
+const RUN_FLAGS: Record<string, string> = {
+  config: '',
+  'log.level': '',
+  'web.config.file': '',
+  'web.enable-lifecycle': 'false',
+  'web.write-timeout': '60s',
+  'query.thread-heap-limit': '',
+  'web.external-url': '',
+  'web.route-prefix': '',
+};
+
+function webUiOrExit(values: Record<string, string | boolean | undefined>): WebOptions['ui'] {
+  try {
+    return webUiFromFlags(values['web.external-url'] as string | undefined, values['web.route-prefix'] as string | undefined, RUN_FLAGS, values);
+  } catch (err) {
+    fail(`error: ${(err as Error).message}`);
+  }
 }
 
 /** The query thread's options from --web.write-timeout and --query.thread-heap-limit. */
@@ -234,6 +265,8 @@ async function run(
       lifecycle: web.lifecycle,
       quit: () => stop('/-/quit'),
       guard: web.settings ? guard.middleware() : undefined,
+      webUi: web.ui.webUi,
+      routePrefix: web.ui.routePrefix,
       extraMetrics: web.settings ? () => guard.metrics() : undefined,
     }),
   );
@@ -252,6 +285,7 @@ async function run(
         tls: web.settings?.tls !== undefined,
         basic_auth: (web.settings?.config.users.size ?? 0) > 0,
         lifecycle: web.lifecycle,
+        route_prefix: web.ui.routePrefix || '/',
         shards: config.shard?.num_shards ?? 0,
         sources: config.shard?.sources.length ?? 0,
         server_groups: config.query?.server_groups.length ?? 0,

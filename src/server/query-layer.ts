@@ -79,6 +79,7 @@ export interface QueryStatus {
       last_success_ago_secs: number | null;
       last_error: string | null;
       last_error_ago_secs: number | null;
+      last_duration_ms: number | null;
     }[];
   }[];
 }
@@ -209,6 +210,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
               last_success_ago_secs: ago(s?.lastSuccessAt),
               last_error: s?.lastError ?? null,
               last_error_ago_secs: ago(s?.lastErrorAt),
+              last_duration_ms: s?.lastDurationMs === undefined ? null : Math.round(s.lastDurationMs * 10) / 10,
             };
           }),
         };

@@ -46,6 +46,8 @@ export interface TargetState {
   lastSuccessAt?: number;
   lastErrorAt?: number;
   lastError?: string;
+  /** How long its last request took, answered or not (the web UI's latency column). */
+  lastDurationMs?: number;
 }
 
 /** Prometheus's default buckets, extended to the query layer's 2m default timeout. */
@@ -108,6 +110,7 @@ export class QueryMetrics implements DownstreamObserver {
     let st = this.state.get(key);
     if (st === undefined) this.state.set(key, (st = { group: o.group, target: o.target, requests: 0, errors: 0 }));
     st.requests++;
+    st.lastDurationMs = o.seconds * 1000;
     const now = Date.now();
     if (o.outcome === 'success') st.lastSuccessAt = now;
     else if (o.outcome === 'error' || o.outcome === 'timeout') {

@@ -176,7 +176,7 @@ function resultJson(r: QueryResult, deadline = Infinity): string {
 
 let buildInfoCache: string | undefined;
 
-function buildInfoJson(): string {
+export function buildInfoJson(): string {
   buildInfoCache ??= JSON.stringify({
     version: VERSION,
     revision: 'unknown',
@@ -273,6 +273,14 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
 
   const queryRespond = (c: Context, out: QueryOutput, deadline: number): Response => {
     const r = out.result;
+    // What the query read, for the web UI's stats line: Prometheus's JSON has no place for the
+    // groups asked, and its opt-in `stats` object counts samples of its own TSDB, not ours.
+    const stats = requestStats(c);
+    if (stats) {
+      c.header('X-Promfront-Groups-Asked', String(stats.groups.size));
+      c.header('X-Promfront-Series-Loaded', String(stats.series));
+      c.header('X-Promfront-Samples-Loaded', String(stats.samples));
+    }
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
     return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}}`, out.warnings, out.infos);
   };
