@@ -322,7 +322,8 @@ export class PushService implements Capability {
   }
 
   private async check(m: Member): Promise<void> {
-    const timeout = Math.min(this.cfg.health_check_interval, 5000);
+    // Not shorter than 2 s: a Pushgateway busy with a burst of pushes answers late, not never.
+    const timeout = Math.min(Math.max(this.cfg.health_check_interval, 2000), 10_000);
     let error: string | undefined;
     for (const path of ['/-/healthy', '/-/ready']) {
       try {
