@@ -39,7 +39,9 @@ const labels = z.record(z.string(), z.string()).superRefine((l, ctx) => {
 export const pushSchema = z.strictObject({
   pushgateways: z
     .strictObject({
-      static_configs: z.array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) })).default([]),
+      static_configs: z
+        .array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) }))
+        .default([]),
       file_sd_configs: z
         .array(
           z.strictObject({
