@@ -13,6 +13,9 @@ import { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { PushBodyTooLargeError } from '../errors.js';
 
+/** Answers up to this size (by Content-Length) are read whole before they are passed on. */
+const SMALL_ANSWER = 64 * 1024;
+
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -94,7 +97,7 @@ export class ReplayBody {
 export interface ForwardAnswer {
   status: number;
   headers: Headers;
-  body: ReadableStream<Uint8Array> | null;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
 }
 
 /** Request headers to pass on. */
@@ -129,5 +132,15 @@ export async function forwardOnce(
     for (const one of Array.isArray(v) ? v : [v]) out.append(k, one);
   }
   const noBody = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
-  return { status: res.statusCode, headers: out, body: noBody ? (res.body.resume(), null) : (Readable.toWeb(res.body) as ReadableStream<Uint8Array>) };
+  if (noBody) {
+    res.body.resume();
+    return { status: res.statusCode, headers: out, body: null };
+  }
+  // Pushgateway's answers are a line of text: read at once, they skip a web-stream adapter per push.
+  const length = Number(res.headers['content-length'] ?? NaN);
+  if (length <= SMALL_ANSWER) {
+    const bytes = new Uint8Array(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers: out, body: bytes };
+  }
+  return { status: res.statusCode, headers: out, body: Readable.toWeb(res.body) as ReadableStream<Uint8Array> };
 }
