@@ -449,3 +449,24 @@ export function queryApiError(e: unknown, timedOut: boolean, aborted: boolean): 
   if (aborted) return new ApiError('canceled', QUERY_CANCELED_MESSAGE);
   return new ApiError('execution', e instanceof Error ? e.message : String(e));
 }
+
+// ---------------------------------------------------------------------------------------------
+// push (Pushgateway routing)
+
+/** A push path Pushgateway would refuse (400), with Pushgateway's own words. */
+export class PushPathError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_PUSH_PATH';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PushPathError';
+  }
+}
+
+/** A push body over push.max_body_size (413); nothing of it reached a Pushgateway as a complete push. */
+export class PushBodyTooLargeError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_PUSH_BODY_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`push body exceeds push.max_body_size (${limit} bytes)`);
+    this.name = 'PushBodyTooLargeError';
+  }
+}

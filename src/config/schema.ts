@@ -32,6 +32,7 @@ export {
   tlsConfigSchema,
 } from './fields.js';
 import { resultsCacheSchema } from './results-cache.js';
+import { pushSchema } from './push.js';
 
 export const sourceSchema = z
   .strictObject({
@@ -204,6 +205,7 @@ export const configSchema = z.strictObject({
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   shard: shardSchema.optional(),
   query: querySchema.optional(),
+  push: pushSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

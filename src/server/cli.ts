@@ -13,7 +13,7 @@ import { Runtime } from './reload.js';
 import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { webUiFromFlags } from './web-ui.js';
-import { renderScrapeConfigs } from './scrape-config.js';
+import { pushScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
@@ -59,7 +59,8 @@ when they are valid; otherwise prints every problem as "path.to.field: what is w
 
 Prints, for each shard (or only shard K), the Prometheus scrape_configs that the Prometheus server
 for that shard needs. All shards share one job name and use honor_labels: true, so series keep the
-same labels whichever shard holds them. Documents are separated by "---".
+same labels whichever shard holds them. With a push section, a last document holds the job that
+scrapes the Pushgateways through the proxy's /sd/pushgateways. Documents are separated by "---".
   --target   address Prometheus reaches the proxy at (default: the config's listen address)
 `,
 };
@@ -139,7 +140,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'scrape-config': {
       const config = loadOrExit(values.config as string | undefined, false);
-      if (!config.shard) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
+      if (!config.shard && !config.push) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
+      if (!config.shard) {
+        process.stdout.write(pushScrapeConfig(config, values.target as string | undefined));
+        return;
+      }
       let only: number | undefined;
       if (values.shard !== undefined) {
         only = Number(values.shard);
@@ -148,6 +153,7 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
       process.stdout.write(renderScrapeConfigs(config, only, values.target as string | undefined));
+      if (config.push && only === undefined) process.stdout.write(`---\n${pushScrapeConfig(config, values.target as string | undefined)}`);
       return;
     }
     default: {

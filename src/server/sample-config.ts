@@ -86,4 +86,16 @@ shard:
 #         # or: bearer_token_file: /var/run/secrets/token
 #         # or AWS SigV4 (an Amazon Managed Service for Prometheus workspace, docs/sigv4.md):
 #         # sigv4: {region: us-east-1}
+#
+# Pushgateway HA routing (docs/push.md): PUT/POST/DELETE on /metrics/job/... go to the Pushgateway
+# that owns the group's canonical grouping key; Prometheus finds the Pushgateways at /sd/pushgateways.
+# push:
+#   pushgateways:
+#     static_configs: [{targets: ["127.0.0.1:9091", "127.0.0.1:9092", "127.0.0.1:9093"]}]
+#     # file_sd_configs / dns_sd_configs as for server groups
+#   health_check_interval: 5s      # /-/healthy and /-/ready of each; a failed one leaves the ring
+#   rebalance: true                # move groups whose owner changed, then delete the old copy
+#   max_body_size: 16MiB           # larger pushes are refused with 413
+#   forward_timeout: 30s           # one forwarded push, connect to last byte
+#   job_name: pushgateway          # the job \`./proxy scrape-config\` prints for them
 `;

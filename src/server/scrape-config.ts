@@ -13,12 +13,7 @@ import { parseListen, resolvedTimings, type Config } from '../config/schema.js';
 export function scrapeConfigFor(config: Config, shard: number, target?: string): Record<string, unknown> {
   const s = config.shard!;
   const t = resolvedTimings(s);
-  let addr = target;
-  if (!addr) {
-    const { host, port } = parseListen(config.listen);
-    const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    addr = `${h}:${port}`;
-  }
+  const addr = proxyAddress(config, target);
   return {
     scrape_configs: [
       {
@@ -31,6 +26,31 @@ export function scrapeConfigFor(config: Config, shard: number, target?: string):
       },
     ],
   };
+}
+
+function proxyAddress(config: Config, target: string | undefined): string {
+  if (target) return target;
+  const { host, port } = parseListen(config.listen);
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `${h}:${port}`;
+}
+
+/**
+ * The job that scrapes the Pushgateways of the push section, found through the proxy's HTTP SD
+ * (healthy members only); honor_labels keeps the job and instance labels the pushers gave.
+ */
+export function pushScrapeConfig(config: Config, target?: string): string {
+  const p = config.push!;
+  const doc = {
+    scrape_configs: [
+      {
+        job_name: p.job_name,
+        honor_labels: true,
+        http_sd_configs: [{ url: `http://${proxyAddress(config, target)}/sd/pushgateways`, refresh_interval: formatDuration(p.health_check_interval) }],
+      },
+    ],
+  };
+  return `# Prometheus scrape job for the Pushgateways behind the push section\n${stringify(doc)}`;
 }
 
 export function renderScrapeConfigs(config: Config, only?: number, target?: string): string {
