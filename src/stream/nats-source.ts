@@ -122,10 +122,9 @@ export class NatsSource implements PushedSource {
         this.messages = await consumer.consume({ max_messages: 256 });
         this.consuming = true;
         this.lastError = undefined;
-        for await (const m of this.messages) {
-          await this.handle(m);
-          if (this.stopped) break;
-        }
+        // After stop() the messages already pulled are still handled (and acked) before the loop
+        // ends: left unacked they would come back only after ack_wait, behind newer scrapes.
+        for await (const m of this.messages) await this.handle(m);
       } catch (err) {
         this.lastError = `NATS: ${natsError(err)}`;
         this.log.warn({ err: this.lastError }, 'consuming failed, starting over');
@@ -160,8 +159,9 @@ export class NatsSource implements PushedSource {
   private reject(m: JsMsg, reason: RejectReason, detail: string): void {
     this.counts.rejected.set(reason, (this.counts.rejected.get(reason) ?? 0) + 1);
     this.log.warn({ subject: m.subject, seq: m.seq, reason, detail }, 'message rejected');
-    // Terminated: never redelivered, never blocks what comes after it.
-    m.term(`${reason}: ${detail}`);
+    // Terminated: never redelivered, never blocks what comes after it. Without a reason text:
+    // nats-server before 2.10 does not know "+TERM <reason>" and would leave the message pending.
+    m.term();
   }
 
   private async handle(m: JsMsg): Promise<void> {

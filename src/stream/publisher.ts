@@ -271,6 +271,7 @@ export class Publisher implements Capability {
         for (const [k, v] of head.headers) h.set(k, v);
         const ack = await this.js.publish(head.subject, head.data, { msgID: head.msgId, headers: h, timeout: PUBLISH_TIMEOUT_MS });
         if (ack.duplicate) this.counts.duplicates++;
+        this.log.debug({ msg_id: head.msgId, seq: ack.seq, duplicate: ack.duplicate }, 'scrape published');
         this.counts.published++;
         this.counts.publishedBytes += head.data.length;
         this.lastError = undefined;
