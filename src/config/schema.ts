@@ -33,6 +33,7 @@ export {
 } from './fields.js';
 import { resultsCacheSchema } from './results-cache.js';
 import { pushSchema } from './push.js';
+import { natsSourceSchema, publishSchema } from './stream.js';
 
 export const sourceSchema = z
   .strictObject({
@@ -77,23 +78,26 @@ export const shardSchema = z
     max_body_size: byteSize.default(parseByteSize('512MiB')),
     /** Level for the prebuilt gzip bodies: 1 is fastest; scrapers decompress any level equally fast. */
     gzip_level: z.number().int().min(1).max(9).default(1),
-    sources: z.array(sourceSchema).min(1, 'at least one source is needed'),
+    // A `nats` entry (src/config/stream.ts) is served from JetStream instead of scraped.
+    sources: z.array(z.union([sourceSchema, natsSourceSchema])).min(1, 'at least one source is needed'),
   })
   .superRefine((s, ctx) => {
     if (s.scrape_interval <= 0) ctx.addIssue({ code: 'custom', path: ['scrape_interval'], message: 'must be greater than 0' });
     const timeout = s.scrape_timeout ?? s.scrape_interval;
     if (timeout > s.scrape_interval) ctx.addIssue({ code: 'custom', path: ['scrape_timeout'], message: 'must not be longer than scrape_interval' });
     s.sources.forEach((src, i) => {
+      if (!('url' in src)) return;
       if (src.timeout !== undefined && src.timeout > s.scrape_interval) {
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'timeout'], message: 'must not be longer than scrape_interval' });
       }
     });
     const seen = new Map<string, number>();
     s.sources.forEach((src, i) => {
-      const key = `${src.url} ${JSON.stringify(src.labels)}`;
+      const key = 'url' in src ? `url ${src.url} ${JSON.stringify(src.labels)}` : `nats ${src.nats.stream} ${src.nats.durable}`;
       const prev = seen.get(key);
-      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'url'], message: `same url and labels as sources.${prev}` });
-      else seen.set(key, i);
+      if (prev === undefined) seen.set(key, i);
+      else if ('url' in src) ctx.addIssue({ code: 'custom', path: ['sources', i, 'url'], message: `same url and labels as sources.${prev}` });
+      else ctx.addIssue({ code: 'custom', path: ['sources', i, 'nats'], message: `same stream and durable as sources.${prev}` });
     });
   });
 
@@ -206,11 +210,13 @@ export const configSchema = z.strictObject({
   shard: shardSchema.optional(),
   query: querySchema.optional(),
   push: pushSchema.optional(),
+  publish: publishSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ShardConfig = z.infer<typeof shardSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type ShardSourceConfig = ShardConfig['sources'][number];
 export type TlsConfig = z.infer<typeof tlsConfigSchema>;
 export type QueryConfig = z.infer<typeof querySchema>;
 export type ServerGroupConfig = z.infer<typeof serverGroupSchema>;

@@ -6,9 +6,10 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Capability, CapabilityContext, CapabilityFactory } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import { pushCapability } from '../push/index.js';
+import { publishFactory } from '../stream/capability.js';
 
 /** Every capability, in the order their routes are tried. */
-export const FACTORIES: readonly CapabilityFactory[] = [pushCapability];
+export const FACTORIES: readonly CapabilityFactory[] = [pushCapability, publishFactory];
 
 /** check-config's view: the problems of every enabled capability. */
 export function capabilityProblems(config: Config, configFile: string | undefined, factories = FACTORIES): string[] {

@@ -23,6 +23,7 @@ import { QueryLayerSlot } from './query-layer-slot.js';
 import { QueryThread } from './query-thread-client.js';
 import type { ReloadStatus } from './self-metrics.js';
 import { capabilityProblems, CapabilitySet } from './capabilities.js';
+import { natsSourceFactory } from '../stream/capability.js';
 
 /** How long a replaced query layer may keep running requests beyond the longest query it allows. */
 const DRAIN_GRACE_MS = 60_000;
@@ -300,6 +301,6 @@ export class Runtime {
   }
 
   private newShardService(config: ShardConfig): ShardService {
-    return new ShardService(config, this.log.child({ component: 'shard' }));
+    return new ShardService(config, this.log.child({ component: 'shard' }), natsSourceFactory);
   }
 }

@@ -98,4 +98,26 @@ shard:
 #   max_body_size: 16MiB           # larger pushes are refused with 413
 #   forward_timeout: 30s           # one forwarded push, connect to last byte
 #   job_name: pushgateway          # the job \`./proxy scrape-config\` prints for them
+
+# Federation over NATS JetStream (docs/stream.md). At the edge: scrape local targets and publish
+# every scrape to a JetStream stream (created if missing). At the centre: a \`nats\` entry in
+# shard.sources serves what arrives, e.g.
+#   - nats: {servers: ["nats://nats.example:4222"], stream: PROMFRONT, subjects: ["promfront.scrapes.>"], durable: central}
+#     max_age: 1m                  # older scrapes are skipped; targets silent this long disappear
+#     max_message_size: 64MiB
+# publish:
+#   nats:
+#     servers: ["nats://nats.example:4222"]
+#     stream: PROMFRONT
+#     subject_prefix: promfront.scrapes
+#     # user + password | token | creds_file | nkey_seed_file; tls_config: {ca_file, cert_file, key_file}
+#   publisher: dc-east-1           # default: the host name
+#   scrape_interval: 15s
+#   stream_max_age: 1h             # limits of the stream when it is created here
+#   stream_max_bytes: 1GiB
+#   backlog_max_messages: 10000    # kept while NATS is unreachable; the oldest dropped first
+#   backlog_max_bytes: 256MiB
+#   jobs:
+#     - job_name: node
+#       static_configs: [{targets: ["127.0.0.1:9100"], labels: {dc: east-1}}]
 `;

@@ -2,6 +2,7 @@
 // per-source and per-shard counters. Written by hand because these few families need no client
 // library, and the query layer appends its own families (downstream and request metrics).
 
+import type { PushedMetricFamily } from '../shard/pushed-source.js';
 import type { ShardService } from '../shard/shard-service.js';
 import { RUNTIME_VERSION, VERSION } from '../version.js';
 
@@ -151,6 +152,14 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       [{}, svc.lastCycleDurationMs / 1000],
     ]);
     e.family('promfront_cycles_total', 'counter', 'Completed scrape cycles.', [[{}, svc.cycles]]);
+    // Sources fed by messages (nats): their families, each declared once whatever the number of sources.
+    const pushed = new Map<string, PushedMetricFamily>();
+    for (const f of svc.pushed.flatMap((p) => p?.metrics() ?? [])) {
+      const had = pushed.get(f.name);
+      if (had) had.samples.push(...f.samples);
+      else pushed.set(f.name, { ...f, samples: [...f.samples] });
+    }
+    for (const f of pushed.values()) e.family(f.name, f.type, f.help, f.samples);
     e.family('promfront_last_cycle_age_seconds', 'gauge', 'Seconds since the last completed cycle (+Inf if none yet).', [
       [{}, svc.lastCycleAt === undefined ? Infinity : (now - svc.lastCycleAt) / 1000],
     ]);
@@ -214,6 +223,7 @@ export function statusDocument(svc: ShardService | undefined, query?: unknown): 
       stale_series_dropped: s.staleDropped,
       duplicates_dropped: s.duplicatesDropped,
       duplicates_in_source: s.duplicatesInSource,
+      ...(svc.pushed[s.index] ? { stream: svc.pushed[s.index]!.status() } : {}),
     })),
     shards: (svc.current?.shards ?? []).map((s) => ({
       id: s.id,

@@ -180,6 +180,11 @@ export class SourceIngest implements ExpositionHandler {
     private readonly numShards: number,
     /** Labels the config adds to every series of this source, sorted by name. */
     private readonly extraLabels: ReadonlyArray<readonly [string, string]> = [],
+    /**
+     * Given to samples written without a timestamp (integer ms): a scrape that reached us by message
+     * (src/stream) is served at the time it was scraped, not at the time it is served.
+     */
+    private readonly defaultTimestampMs?: number,
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
     this.extraNames = extraLabels.map(([n]) => n);
@@ -233,23 +238,30 @@ export class SourceIngest implements ExpositionHandler {
     // The two formats' lines are one string object unless timestamps, exemplars or value spelling differ.
     let omLine: string;
     let textLine: string;
-    const ts = s.timestampText;
+    let ts = s.timestampText;
+    let tsMs = s.timestampMs;
+    if (ts === undefined && this.defaultTimestampMs !== undefined) {
+      tsMs = this.defaultTimestampMs;
+      ts = this.format === 'openmetrics' ? msToOmSeconds(tsMs) : String(tsMs);
+    }
     if (this.format === 'openmetrics') {
-      if (this.extraLabels.length === 0) {
+      if (ts !== s.timestampText) {
+        // The timestamp goes between the value and the exemplar.
+        omLine = `${series} ${s.valueText} ${ts}${s.exemplar === undefined ? '' : ` # ${s.exemplar}`}\n`;
+      } else if (this.extraLabels.length === 0) {
         // OpenMetrics lines are canonical already: pass the whole line through.
         omLine = text.charCodeAt(s.lineEnd) === 10 ? text.slice(s.lineStart, s.lineEnd + 1) : `${text.slice(s.lineStart, s.lineEnd)}\n`;
       } else {
         omLine = `${series}${text.slice(s.seriesEnd, s.lineEnd)}\n`;
       }
-      textLine =
-        ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, s.timestampMs!)}`}\n`;
+      textLine = ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, tsMs!)}`}\n`;
     } else {
       textLine = ts === undefined ? `${series} ${s.valueText}\n` : `${series} ${s.valueText} ${ts}\n`;
       if (ts === undefined && OM_FLOAT.test(s.valueText)) {
         omLine = textLine;
       } else {
         const omValue = OM_FLOAT.test(s.valueText) ? s.valueText : formatOmFloat(s.value);
-        omLine = ts === undefined ? `${series} ${omValue}\n` : `${series} ${omValue} ${this.tsOut(ts, s.timestampMs!)}\n`;
+        omLine = ts === undefined ? `${series} ${omValue}\n` : `${series} ${omValue} ${this.tsOut(ts, tsMs!)}\n`;
       }
     }
 

@@ -1,13 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { resolvedTimings, type ShardConfig, type SourceConfig } from '../config/schema.js';
+import { resolvedTimings, type ShardConfig } from '../config/schema.js';
 import { buildShards, type ShardSet } from './build.js';
 import { ExpositionError, ScrapeError } from '../errors.js';
 import type { ExpositionFormat } from './exposition.js';
 import { createSourceClient, type SourceClient } from './source-client.js';
 import { initHash } from './hash.js';
 import type { SourceData } from './ingest.js';
+import type { PushedSource, PushedSourceFactory } from './pushed-source.js';
 import { StreamingIngest } from './stream-ingest.js';
 
 /** What /status and /metrics show of one source; never holds a secret. */
@@ -53,7 +54,12 @@ export class ShardService {
   cycles = 0;
   lastCycleAt: number | undefined;
   lastCycleDurationMs = 0;
-  private readonly clients: SourceClient[];
+  /** Indexed like config.sources: undefined for the pushed (nats) entries. */
+  private readonly clients: (SourceClient | undefined)[];
+  /** Indexed like config.sources: the pushed sources, undefined for URL entries. */
+  readonly pushed: (PushedSource | undefined)[];
+  /** Pushed sources this service took over from the one it replaces: started already, not to start again. */
+  private readonly inherited = new Set<PushedSource>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -65,12 +71,20 @@ export class ShardService {
   constructor(
     private readonly config: ShardConfig,
     private readonly log: Logger,
+    pushedSource?: PushedSourceFactory,
   ) {
     this.timings = resolvedTimings(config);
-    this.clients = config.sources.map((s) => createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }));
+    this.clients = config.sources.map((s) =>
+      'url' in s ? createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }) : undefined,
+    );
+    this.pushed = config.sources.map((s) => {
+      if ('url' in s) return undefined;
+      if (!pushedSource) throw new Error('a nats source needs the stream capability, which this build was not given');
+      return pushedSource(s, { numShards: config.num_shards, log: log.child({ source: `nats:${s.nats.stream}/${s.nats.durable}` }) });
+    });
     this.sources = config.sources.map((s, index) => ({
       index,
-      url: redactUrl(s.url),
+      url: 'url' in s ? redactUrl(s.url) : `nats:${s.nats.stream}/${s.nats.durable}`,
       up: false,
       durationMs: 0,
       series: 0,
@@ -85,7 +99,7 @@ export class ShardService {
       duplicatesInSource: 0,
       data: undefined,
     }));
-    this.extraLabels = config.sources.map((s: SourceConfig) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+    this.extraLabels = config.sources.map((s) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
   get numShards(): number {
@@ -116,11 +130,20 @@ export class ShardService {
       if (j < 0) return;
       const old = prev.sources[j];
       this.sources[i] = { ...old, index: i, data: sameShards ? old.data : undefined };
+      // One consumer per durable: the running one (and what it has applied) moves over rather than a
+      // second one splitting the messages with it. Its data is split by shard, so only with the same num_shards.
+      const moved = prev.pushed[j];
+      if (moved && sameShards) {
+        this.pushed[i] = moved;
+        prev.pushed[j] = undefined;
+        this.inherited.add(moved);
+      }
     });
   }
 
   async start(): Promise<void> {
     await initHash();
+    for (const p of this.pushed) if (p && !this.inherited.has(p)) await p.start();
     this.loop();
   }
 
@@ -143,7 +166,8 @@ export class ShardService {
     if (this.timer) clearTimeout(this.timer);
     for (const resolve of this.readyWaiters.splice(0)) resolve(false);
     await this.running;
-    await Promise.all(this.clients.map((c) => c.close()));
+    await Promise.all(this.clients.flatMap((c) => (c ? [c.close()] : [])));
+    await Promise.all(this.pushed.flatMap((p) => (p ? [p.stop()] : [])));
   }
 
   /** One full cycle: scrape all sources in parallel, then build and swap in the shard bodies. */
@@ -161,12 +185,24 @@ export class ShardService {
         state.data = undefined;
       }
     }
-    const set = await buildShards(
-      this.sources.map((s) => s.data),
-      this.config.num_shards,
-      this.config.gzip_level,
-    );
-    set.duplicatesDropped.forEach((n, i) => (this.sources[i].duplicatesDropped += n));
+    // A pushed source serves one entry per target: they come after the URL sources, each counted
+    // under the source it came from.
+    const data = this.sources.map((s) => s.data);
+    const owner = this.sources.map((s) => s.index);
+    this.pushed.forEach((p, i) => {
+      if (!p) return;
+      const targets = p.collect(now);
+      data.push(...targets);
+      for (let k = 0; k < targets.length; k++) owner.push(i);
+      const state = this.sources[i];
+      state.up = p.up;
+      state.lastError = p.lastError;
+      state.series = targets.reduce((a, t) => a + t.series, 0);
+      state.families = new Set(targets.flatMap((t) => [...t.families.keys()])).size;
+      if (p.up) state.lastSuccessAt = now;
+    });
+    const set = await buildShards(data, this.config.num_shards, this.config.gzip_level);
+    set.duplicatesDropped.forEach((n, i) => (this.sources[owner[i]].duplicatesDropped += n));
     this.current = set;
     this.cycles++;
     this.lastCycleAt = Date.now();
@@ -176,11 +212,13 @@ export class ShardService {
   }
 
   private async scrapeOne(state: SourceState, i: number): Promise<void> {
+    const client = this.clients[i];
+    if (!client) return;
     const started = performance.now();
     let format: ExpositionFormat | undefined;
     try {
       let stream: StreamingIngest | undefined;
-      const res = await this.clients[i].scrape(undefined, (f) => {
+      const res = await client.scrape(undefined, (f) => {
         format = f;
         stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]);
         return stream;

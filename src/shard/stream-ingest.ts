@@ -18,8 +18,8 @@ export class StreamingIngest implements BodySink {
   private partial: Buffer | undefined;
   private started = false;
 
-  constructor(format: ExpositionFormat, numShards: number, extraLabels: ReadonlyArray<readonly [string, string]>) {
-    this.ingest = new SourceIngest(format, numShards, extraLabels);
+  constructor(format: ExpositionFormat, numShards: number, extraLabels: ReadonlyArray<readonly [string, string]>, defaultTimestampMs?: number) {
+    this.ingest = new SourceIngest(format, numShards, extraLabels, defaultTimestampMs);
     this.parser = new ExpositionParser(format, this.ingest);
   }
 

@@ -1,0 +1,179 @@
+// Measures NATS federation side by side in one run (issue 12's four figures): one edge promfront
+// publishing TARGETS targets x SERIES series every INTERVAL through a local nats-server -js to a
+// central promfront, and a Prometheus scraping the same targets directly. Reports: end-to-end lag
+// (edge scrape time to the scrape being served by /metrics/shard/K, polled), the centre's CPU per
+// applied scrape against Prometheus's CPU per scrape, NATS bytes in against the raw exposition,
+// and the edge's peak RSS. Usage:
+//   npm run bench:stream -- [--targets=200] [--series=1000] [--interval=15] [--seconds=90] [--poll-ms=1000]
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startPrometheus, terminate, trackChild, waitFor } from '../dev/prometheus-process.js';
+
+const arg = (name: string, dflt: number): number => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.slice(name.length + 3)) : dflt;
+};
+const TARGETS = arg('targets', 200);
+const SERIES = arg('series', 1000);
+const INTERVAL = arg('interval', 15);
+const SECONDS = arg('seconds', 90);
+const POLL_MS = arg('poll-ms', 1000);
+const SHARDS = 2;
+
+function body(): string {
+  // Like a node exporter: a few families with several labels, values that change.
+  let out = '';
+  const fams = 20;
+  const per = Math.ceil(SERIES / fams);
+  let n = 0;
+  for (let f = 0; f < fams && n < SERIES; f++) {
+    out += `# HELP bench_family_${f} A benchmark family.\n# TYPE bench_family_${f} gauge\n`;
+    // Counter-like integers and short floats, as exporters mostly write (random 17-digit floats would not compress at all).
+    for (let i = 0; i < per && n < SERIES; i++, n++) {
+      const v = i % 3 === 0 ? (Math.random() * 100).toFixed(2) : String(Math.floor(Math.random() * 1e7));
+      out += `bench_family_${f}{device="dev${i % 17}",mode="m${i}",cpu="${i % 8}"} ${v}\n`;
+    }
+  }
+  return out;
+}
+
+function cpuSecs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks of 10 ms
+}
+
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+async function startProxy(config: string, dir: string, name: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `listen: 127.0.0.1:${port}\nlog_level: warn\n${config}`);
+  const child = spawn(join(import.meta.dirname, '../../proxy'), [`--config=${file}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  trackChild(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/-/healthy`).catch(() => undefined))?.status === 200, 60_000, `${name} healthy`);
+  return { child, url };
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'promfront-bench-stream-'));
+const servers: Server[] = [];
+const children: ChildProcess[] = [];
+try {
+  const payload = body();
+  const targets: string[] = [];
+  for (let i = 0; i < TARGETS; i++) {
+    const srv = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(payload);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push(srv);
+    targets.push(`127.0.0.1:${(srv.address() as AddressInfo).port}`);
+  }
+  const natsPort = await freePort();
+  const monPort = await freePort();
+  const nats = spawn('nats-server', ['-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(natsPort), '-m', String(monPort)], { stdio: 'ignore' });
+  trackChild(nats);
+  children.push(nats);
+  const varz = async () => (await (await fetch(`http://127.0.0.1:${monPort}/varz`)).json()) as { in_bytes: number };
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${monPort}/varz`).catch(() => undefined))?.status === 200, 20_000, 'nats-server');
+
+  const edge = await startProxy(
+    `publish:
+  nats: {servers: ["nats://127.0.0.1:${natsPort}"]}
+  publisher: bench
+  scrape_interval: ${INTERVAL}s
+  jobs:
+    - job_name: bench
+      static_configs: [{targets: ${JSON.stringify(targets)}}]
+`,
+    dir,
+    'edge',
+  );
+  children.push(edge.child);
+  const centre = await startProxy(
+    `shard:
+  num_shards: ${SHARDS}
+  scrape_interval: 1s
+  sources:
+    - nats: {servers: ["nats://127.0.0.1:${natsPort}"], subjects: ["promfront.scrapes.>"], durable: central}
+      max_age: ${INTERVAL * 4}s
+`,
+    dir,
+    'centre',
+  );
+  children.push(centre.child);
+  const prom = await startPrometheus({
+    configYaml: JSON.stringify({ global: { scrape_interval: `${INTERVAL}s` }, scrape_configs: [{ job_name: 'direct', static_configs: [{ targets }] }] }),
+  });
+
+  // Let one interval pass so all three are in their steady state, then measure.
+  await new Promise((r) => setTimeout(r, INTERVAL * 1000 + 2000));
+  const c0 = { centre: cpuSecs(centre.child.pid!), prom: cpuSecs(prom.pid) };
+  const applied0 = await metric(centre.url, 'promfront_stream_messages_applied_total');
+  const in0 = (await varz()).in_bytes;
+  const raw0 = await metric(edge.url, 'promfront_publish_scraped_bytes_total');
+
+  const seen = new Map<string, number>(); // `${instance} ${scrapeMs}` -> first time served
+  const lags: number[] = [];
+  const end = Date.now() + SECONDS * 1000;
+  while (Date.now() < end) {
+    const t0 = Date.now();
+    for (let k = 0; k < SHARDS; k++) {
+      const text = await (await fetch(`${centre.url}/metrics/shard/${k}`, { headers: { accept: 'text/plain' } })).text();
+      const now = Date.now();
+      for (const m of text.matchAll(/^up\{instance="([^"]+)",job="bench"\} 1 (\d+)$/gm)) {
+        const key = `${m[1]} ${m[2]}`;
+        if (seen.has(key)) continue;
+        seen.set(key, now);
+        lags.push((now - Number(m[2])) / 1000);
+      }
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, POLL_MS - (Date.now() - t0))));
+  }
+
+  const c1 = { centre: cpuSecs(centre.child.pid!), prom: cpuSecs(prom.pid) };
+  const applied = (await metric(centre.url, 'promfront_stream_messages_applied_total')) - applied0;
+  const promScrapes = Number((await prom.query(`sum(count_over_time(up{job="direct"}[${SECONDS}s]))`))[0]?.value[1] ?? 0);
+  const natsIn = (await varz()).in_bytes - in0;
+  const raw = (await metric(edge.url, 'promfront_publish_scraped_bytes_total')) - raw0;
+  const edgePeak = rssMb(edge.child.pid!, 'VmHWM');
+  const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+  console.log(`targets ${TARGETS} x ${SERIES} series every ${INTERVAL}s, measured ${SECONDS}s, shard poll ${POLL_MS} ms, load average ${loadavg}`);
+  console.log(
+    `lag edge scrape -> served: n=${lags.length} median ${quantile(lags, 0.5).toFixed(2)} s, p99 ${quantile(lags, 0.99).toFixed(2)} s, max ${Math.max(...lags).toFixed(2)} s`,
+  );
+  console.log(
+    `centre CPU per applied scrape: ${(((c1.centre - c0.centre) / applied) * 1000).toFixed(2)} ms (${applied} applied, ${(c1.centre - c0.centre).toFixed(2)} s CPU, shard cycles included)`,
+  );
+  console.log(
+    `Prometheus CPU per scrape of the same body: ${(((c1.prom - c0.prom) / promScrapes) * 1000).toFixed(2)} ms (${promScrapes} scrapes, ${(c1.prom - c0.prom).toFixed(2)} s CPU)`,
+  );
+  console.log(`wire: NATS in ${(natsIn / 1e6).toFixed(2)} MB for ${(raw / 1e6).toFixed(2)} MB raw exposition = ${((natsIn / raw) * 100).toFixed(1)}%`);
+  console.log(`edge peak RSS ${edgePeak.toFixed(0)} MB (backlog empty: NATS up throughout)`);
+  await prom.stop();
+} finally {
+  for (const c of children.reverse()) await terminate(c);
+  for (const s of servers) s.close();
+  rmSync(dir, { recursive: true, force: true });
+}

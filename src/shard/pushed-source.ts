@@ -1,0 +1,32 @@
+// The seam for sources whose scrapes arrive by message rather than by an HTTP scrape of ours (the
+// `nats` entry of shard.sources, implemented in src/stream, which sits above this layer): the shard
+// service asks each one at every cycle for what it serves now, already parsed and split by shard.
+
+import type { Logger } from 'pino';
+import type { NatsSourceConfig } from '../config/stream.js';
+import type { SourceData } from './ingest.js';
+
+export interface PushedSource {
+  /** Connects and begins receiving; resolves without waiting for the first message. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** What to serve from now on: one entry per target, split for the service's num_shards; read at each cycle. */
+  collect(nowMs: number): SourceData[];
+  /** Whether it is connected and receiving (the source's `up` in /status and /metrics). */
+  readonly up: boolean;
+  readonly lastError: string | undefined;
+  /** Its own families for /metrics; several pushed sources' samples are merged by family name. */
+  metrics(): PushedMetricFamily[];
+  /** Its own part of the source's /status entry. */
+  status(): unknown;
+}
+
+export interface PushedMetricFamily {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  samples: [Record<string, string>, number][];
+}
+
+/** Builds a pushed source for a config entry; given to the shard service by the server layer. */
+export type PushedSourceFactory = (config: NatsSourceConfig, ctx: { numShards: number; log: Logger }) => PushedSource;

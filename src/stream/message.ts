@@ -1,0 +1,119 @@
+// The wire form of one published scrape: subject, NATS headers and compressed body. Shared by the
+// edge (publisher.ts) that writes it and the centre (nats-source.ts) that reads it, so the two
+// cannot drift; whatever the centre cannot read back is rejected with a reason, never guessed at.
+
+import { gunzip, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** Header names. Nats-Msg-Id is JetStream's own: a retried publish with the same id is stored once. */
+export const HEADER = {
+  msgId: 'Nats-Msg-Id',
+  job: 'Promfront-Job',
+  instance: 'Promfront-Instance',
+  /** The target's labels (static_configs labels) as a JSON object. */
+  labels: 'Promfront-Target-Labels',
+  /** When the edge started the scrape: Unix milliseconds on the edge's clock. */
+  scrapeTime: 'Promfront-Scrape-Time',
+  publisher: 'Promfront-Publisher',
+  /** The exporter's Content-Type, which decides text 0.0.4 or OpenMetrics. */
+  contentType: 'Content-Type',
+  contentEncoding: 'Content-Encoding',
+  /** Seconds the scrape took, as the edge measured it. */
+  duration: 'Promfront-Scrape-Duration',
+  /** "success" or "failure". */
+  result: 'Promfront-Scrape-Result',
+  /** Why a failed scrape failed. */
+  error: 'Promfront-Scrape-Error',
+} as const;
+
+/**
+ * A subject token for any string: bytes other than letters, digits, "_" and "-" are written %XX, so
+ * a "." in an instance or a "*" in a job never splits or widens the subject.
+ */
+export function subjectToken(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out === '' ? '%' : out;
+}
+
+export function scrapeSubject(prefix: string, publisher: string, job: string, instance: string): string {
+  return `${prefix}.${subjectToken(publisher)}.${subjectToken(job)}.${subjectToken(instance)}`;
+}
+
+/** Header values are single lines. */
+export function headerValue(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ');
+}
+
+export function compress(body: Buffer, level: number): Promise<Buffer> {
+  return gzipAsync(body, { level });
+}
+
+/** Decompresses at most `maxBytes`; anything larger rejects (RangeError from zlib). */
+export function decompress(data: Uint8Array, maxBytes: number): Promise<Buffer> {
+  return gunzipAsync(data, { maxOutputLength: maxBytes });
+}
+
+/** One scrape as the centre reads it back from the headers. */
+export interface ScrapeHeaders {
+  publisher: string;
+  job: string;
+  instance: string;
+  labels: Record<string, string>;
+  scrapeTimeMs: number;
+  durationSecs: number;
+  success: boolean;
+  error: string | undefined;
+  contentType: string | undefined;
+}
+
+/** Reads the headers; throws an Error saying which one is missing or wrong. */
+export function readHeaders(get: (name: string) => string): ScrapeHeaders {
+  const need = (name: string): string => {
+    const v = get(name);
+    if (v === '') throw new Error(`missing header ${name}`);
+    return v;
+  };
+  const publisher = need(HEADER.publisher);
+  const job = need(HEADER.job);
+  const instance = need(HEADER.instance);
+  const scrapeTimeMs = Number(need(HEADER.scrapeTime));
+  if (!Number.isSafeInteger(scrapeTimeMs) || scrapeTimeMs <= 0) throw new Error(`header ${HEADER.scrapeTime} is not Unix milliseconds`);
+  const durationSecs = Number(get(HEADER.duration) || '0');
+  if (!Number.isFinite(durationSecs) || durationSecs < 0) throw new Error(`header ${HEADER.duration} is not a number of seconds`);
+  const result = need(HEADER.result);
+  if (result !== 'success' && result !== 'failure') throw new Error(`header ${HEADER.result} is neither success nor failure`);
+  let labels: Record<string, string> = {};
+  const rawLabels = get(HEADER.labels);
+  if (rawLabels !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawLabels);
+    } catch {
+      throw new Error(`header ${HEADER.labels} is not JSON`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      throw new Error(`header ${HEADER.labels} is not an object of strings`);
+    }
+    labels = parsed as Record<string, string>;
+  }
+  const encoding = get(HEADER.contentEncoding);
+  if (encoding !== '' && encoding !== 'gzip') throw new Error(`unsupported ${HEADER.contentEncoding} "${encoding}"`);
+  return {
+    publisher,
+    job,
+    instance,
+    labels,
+    scrapeTimeMs,
+    durationSecs,
+    success: result === 'success',
+    error: get(HEADER.error) || undefined,
+    contentType: get(HEADER.contentType) || undefined,
+  };
+}

@@ -1,0 +1,371 @@
+// The centre side of NATS federation: the `nats` entry of shard.sources. A durable pull consumer
+// reads the edges' scrapes; each one is parsed and split by shard as it arrives, kept as its
+// target's latest scrape, and only then acknowledged, so a crash before that gets it redelivered.
+// The shard service reads every target's latest scrape at each cycle (src/shard/pushed-source.ts)
+// and serves it with the target's job/instance/labels, its own up, scrape_duration_seconds and
+// scrape_samples_scraped, all at the edge's scrape time.
+
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NatsSourceConfig } from '../config/stream.js';
+import { ExpositionError, ScrapeError } from '../errors.js';
+import type { SourceData } from '../shard/ingest.js';
+import type { PushedMetricFamily, PushedSource } from '../shard/pushed-source.js';
+import { StreamingIngest } from '../shard/stream-ingest.js';
+import { formatFromContentType } from '../shard/textparse/parse.js';
+import { connectNats, natsError } from './connection.js';
+import { decompress, readHeaders, type ScrapeHeaders } from './message.js';
+
+interface TargetState {
+  publisher: string;
+  job: string;
+  instance: string;
+  scrapeTimeMs: number;
+  appliedAt: number;
+  up: boolean;
+  error: string | undefined;
+  samples: number;
+  /** The scrape's own series (undefined when it failed). */
+  data: SourceData | undefined;
+  /** up, scrape_duration_seconds, scrape_samples_scraped. */
+  meta: SourceData;
+}
+
+/** Why a message was not applied; the label of promfront_stream_messages_rejected_total. */
+type RejectReason = 'bad_headers' | 'oversized' | 'bad_body' | 'internal_error';
+
+const ACK_WAIT_MS = 30_000;
+/** An unexpected failure is retried this often before the message is given up (terminated). */
+const MAX_ATTEMPTS = 5;
+const RETRY_MS = 2000;
+
+/** Per-target applied/skipped log lines, for tests and for following one target. */
+export const APPLIED_LOG = 'scrape applied';
+
+export class NatsSource implements PushedSource {
+  private nc: NatsConnection | undefined;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private consuming = false;
+  private wake: (() => void) | undefined;
+  lastError: string | undefined;
+  private readonly targets = new Map<string, TargetState>();
+  private readonly counts = {
+    received: 0,
+    applied: 0,
+    redelivered: 0,
+    tooOld: 0,
+    older: 0,
+    duplicate: 0,
+    expired: 0,
+    invalidExposition: 0,
+    rejected: new Map<RejectReason, number>(),
+  };
+  /** Per publisher: the latest lag (apply time minus edge scrape time), seconds. */
+  private readonly lag = new Map<string, number>();
+  private readonly label: string;
+
+  constructor(
+    private readonly config: NatsSourceConfig,
+    private readonly numShards: number,
+    private readonly log: Logger,
+  ) {
+    this.label = `${config.nats.stream}/${config.nats.durable}`;
+  }
+
+  get up(): boolean {
+    return this.consuming && this.nc !== undefined && !this.nc.isClosed();
+  }
+
+  start(): Promise<void> {
+    this.loop = this.run();
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.messages?.stop();
+    await this.loop;
+    await this.nc?.close();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Connects, makes sure of the durable consumer, and consumes until stopped; any failure starts over. */
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.nc) {
+          const nc = await connectNats(this.config.nats);
+          if (this.stopped) {
+            await nc.close();
+            return;
+          }
+          this.nc = nc;
+          this.log.info({ server: nc.getServer() }, 'connected to NATS');
+        }
+        await this.ensureConsumer();
+        const js = jetstream(this.nc);
+        const consumer = await js.consumers.get(this.config.nats.stream, this.config.nats.durable);
+        this.messages = await consumer.consume({ max_messages: 256 });
+        this.consuming = true;
+        this.lastError = undefined;
+        // After stop() the messages already pulled are still handled (and acked) before the loop
+        // ends: left unacked they would come back only after ack_wait, behind newer scrapes.
+        for await (const m of this.messages) await this.handle(m);
+      } catch (err) {
+        this.lastError = `NATS: ${natsError(err)}`;
+        this.log.warn({ err: this.lastError }, 'consuming failed, starting over');
+      }
+      this.consuming = false;
+      if (!this.stopped) await this.sleep(RETRY_MS);
+    }
+  }
+
+  /** Creates the durable pull consumer when missing; an existing one is used as it is. */
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc!);
+    const { stream, durable, subjects } = this.config.nats;
+    try {
+      await jsm.consumers.info(stream, durable);
+      return;
+    } catch (err) {
+      if (!/consumer not found/i.test(natsError(err))) throw err;
+    }
+    await jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: 1024,
+      // One subject works on every JetStream; several need filter_subjects (nats-server 2.10+).
+      ...(subjects.length === 1 ? { filter_subject: subjects[0] } : { filter_subjects: subjects }),
+    });
+    this.log.info({ stream, durable, subjects }, 'created the durable consumer');
+  }
+
+  private reject(m: JsMsg, reason: RejectReason, detail: string): void {
+    this.counts.rejected.set(reason, (this.counts.rejected.get(reason) ?? 0) + 1);
+    this.log.warn({ subject: m.subject, seq: m.seq, reason, detail }, 'message rejected');
+    // Terminated: never redelivered, never blocks what comes after it. Without a reason text:
+    // nats-server before 2.10 does not know "+TERM <reason>" and would leave the message pending.
+    m.term();
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    this.counts.received++;
+    if (m.redelivered) this.counts.redelivered++;
+    try {
+      await this.apply(m);
+    } catch (err) {
+      if (m.info.deliveryCount >= MAX_ATTEMPTS) {
+        this.reject(m, 'internal_error', natsError(err));
+        return;
+      }
+      this.log.warn({ subject: m.subject, seq: m.seq, err: natsError(err) }, 'applying a message failed: it will be redelivered');
+      m.nak(RETRY_MS);
+    }
+  }
+
+  private async apply(m: JsMsg): Promise<void> {
+    if (m.data.length > this.config.max_message_size) {
+      this.reject(m, 'oversized', `${m.data.length} bytes is more than max_message_size of ${this.config.max_message_size}`);
+      return;
+    }
+    let h: ScrapeHeaders;
+    try {
+      h = readHeaders((name) => m.headers?.get(name) ?? '');
+    } catch (err) {
+      this.reject(m, 'bad_headers', natsError(err));
+      return;
+    }
+    const now = Date.now();
+    // The edge's scrape time against this process's clock: see docs/stream.md (clocks).
+    if (now - h.scrapeTimeMs > this.config.max_age) {
+      this.counts.tooOld++;
+      m.ack();
+      return;
+    }
+    const key = `${h.publisher}\u0000${h.job}\u0000${h.instance}`;
+    const prev = this.targets.get(key);
+    if (prev && prev.scrapeTimeMs >= h.scrapeTimeMs) {
+      // A redelivery of what is applied already, or a late older scrape: the newer one stays.
+      if (prev.scrapeTimeMs === h.scrapeTimeMs) this.counts.duplicate++;
+      else this.counts.older++;
+      this.log.debug({ publisher: h.publisher, job: h.job, instance: h.instance, scrape_time: h.scrapeTimeMs, served: prev.scrapeTimeMs }, 'scrape skipped');
+      m.ack();
+      return;
+    }
+    let body: Buffer | undefined;
+    if (m.data.length > 0) {
+      try {
+        body = await decompress(m.data, this.config.max_message_size);
+      } catch (err) {
+        const tooBig = err instanceof RangeError || /larger than|buffer/i.test(natsError(err));
+        this.reject(
+          m,
+          tooBig ? 'oversized' : 'bad_body',
+          tooBig ? `more than max_message_size of ${this.config.max_message_size} once decompressed` : natsError(err),
+        );
+        return;
+      }
+    }
+    const labels = servedLabels(h, this.config.labels);
+    let up = h.success;
+    let error = h.error;
+    let data: SourceData | undefined;
+    let samples = 0;
+    if (h.success) {
+      try {
+        const ingest = new StreamingIngest(formatFromContentType(h.contentType), this.numShards, labels, h.scrapeTimeMs);
+        if (body) ingest.write(body);
+        data = ingest.finish();
+        samples = data.series + data.duplicates;
+      } catch (err) {
+        if (!(err instanceof ExpositionError || err instanceof ScrapeError)) throw err;
+        // As Prometheus does with a body it cannot parse: the target is down, none of its series served.
+        up = false;
+        error = `invalid exposition: ${err.message}`;
+        data = undefined;
+        this.counts.invalidExposition++;
+      }
+    }
+    const meta = metaSeries(labels, h, up, samples, this.numShards);
+    this.targets.set(key, {
+      publisher: h.publisher,
+      job: h.job,
+      instance: h.instance,
+      scrapeTimeMs: h.scrapeTimeMs,
+      appliedAt: now,
+      up,
+      error,
+      samples,
+      data,
+      meta,
+    });
+    this.counts.applied++;
+    this.lag.set(h.publisher, (Date.now() - h.scrapeTimeMs) / 1000);
+    this.log.debug({ publisher: h.publisher, job: h.job, instance: h.instance, scrape_time: h.scrapeTimeMs, seq: m.seq, up }, APPLIED_LOG);
+    m.ack();
+  }
+
+  collect(nowMs: number): SourceData[] {
+    const out: SourceData[] = [];
+    for (const [key, t] of this.targets) {
+      if (nowMs - t.scrapeTimeMs > this.config.max_age) {
+        // Silent longer than max_age: its series disappear rather than freeze.
+        this.targets.delete(key);
+        this.counts.expired++;
+        this.log.info({ publisher: t.publisher, job: t.job, instance: t.instance }, 'target silent longer than max_age: its series are no longer served');
+        continue;
+      }
+      out.push(t.meta);
+      if (t.data) out.push(t.data);
+    }
+    return out;
+  }
+
+  metrics(): PushedMetricFamily[] {
+    const s = { source: this.label };
+    const out: PushedMetricFamily[] = [];
+    const e = {
+      family(name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]): void {
+        out.push({ name, type, help, samples });
+      },
+    };
+    e.family('promfront_stream_messages_received_total', 'counter', 'Messages delivered by the consumer, redeliveries included.', [[s, this.counts.received]]);
+    e.family('promfront_stream_messages_applied_total', 'counter', "Scrapes applied as their target's latest.", [[s, this.counts.applied]]);
+    e.family('promfront_stream_messages_redelivered_total', 'counter', 'Messages JetStream delivered again.', [[s, this.counts.redelivered]]);
+    e.family('promfront_stream_messages_too_old_total', 'counter', 'Scrapes skipped because they were older than max_age on arrival.', [
+      [s, this.counts.tooOld],
+    ]);
+    e.family('promfront_stream_messages_skipped_total', 'counter', 'Scrapes skipped because their target already had the same or a newer one.', [
+      [{ ...s, reason: 'duplicate' }, this.counts.duplicate],
+      [{ ...s, reason: 'older' }, this.counts.older],
+    ]);
+    e.family(
+      'promfront_stream_messages_rejected_total',
+      'counter',
+      'Messages terminated without being applied, by reason.',
+      (['bad_headers', 'oversized', 'bad_body', 'internal_error'] as const).map((r) => [{ ...s, reason: r }, this.counts.rejected.get(r) ?? 0]),
+    );
+    e.family('promfront_stream_invalid_expositions_total', 'counter', 'Scrapes whose body did not parse (served as up 0).', [
+      [s, this.counts.invalidExposition],
+    ]);
+    e.family('promfront_stream_targets_expired_total', 'counter', 'Targets no longer served because nothing arrived for max_age.', [[s, this.counts.expired]]);
+    e.family('promfront_stream_targets', 'gauge', 'Targets served from the stream.', [[s, this.targets.size]]);
+    e.family(
+      'promfront_stream_publisher_lag_seconds',
+      'gauge',
+      "Time from the edge's scrape to its apply here, latest per publisher (includes the clocks' offset).",
+      [...this.lag].map(([publisher, v]) => [{ ...s, publisher }, v]),
+    );
+    e.family('promfront_stream_consuming', 'gauge', 'Whether the consumer is connected and consuming.', [[s, this.up ? 1 : 0]]);
+    return out;
+  }
+
+  status(): unknown {
+    const now = Date.now();
+    return {
+      stream: this.config.nats.stream,
+      durable: this.config.nats.durable,
+      consuming: this.up,
+      error: this.lastError ?? null,
+      received: this.counts.received,
+      applied: this.counts.applied,
+      redelivered: this.counts.redelivered,
+      too_old: this.counts.tooOld,
+      skipped_duplicate: this.counts.duplicate,
+      skipped_older: this.counts.older,
+      rejected: Object.fromEntries(this.counts.rejected),
+      invalid_expositions: this.counts.invalidExposition,
+      targets_expired: this.counts.expired,
+      publisher_lag_secs: Object.fromEntries(this.lag),
+      targets: [...this.targets.values()].map((t) => ({
+        publisher: t.publisher,
+        job: t.job,
+        instance: t.instance,
+        up: t.up,
+        error: t.error ?? null,
+        samples: t.samples,
+        age_secs: (now - t.scrapeTimeMs) / 1000,
+      })),
+    };
+  }
+}
+
+/** job, instance, the target's labels and the source's labels, sorted by name; later ones win. */
+function servedLabels(h: ScrapeHeaders, sourceLabels: Record<string, string>): [string, string][] {
+  const all = new Map<string, string>(Object.entries(h.labels));
+  for (const [k, v] of Object.entries(sourceLabels)) all.set(k, v);
+  all.set('job', h.job);
+  all.set('instance', h.instance);
+  // The shard core carries strings as latin1, one char per UTF-8 byte (src/shard/ingest.ts).
+  return [...all]
+    .filter(([k]) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) && !k.startsWith('__'))
+    .map(([k, v]): [string, string] => [k, Buffer.from(v, 'utf8').toString('latin1')])
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+/** The series Prometheus adds for every scrape, with the values the edge measured. */
+function metaSeries(labels: [string, string][], h: ScrapeHeaders, up: boolean, samples: number, numShards: number): SourceData {
+  const body =
+    `# TYPE up gauge\nup ${up ? 1 : 0}\n` +
+    `# TYPE scrape_duration_seconds gauge\nscrape_duration_seconds ${h.durationSecs}\n` +
+    `# TYPE scrape_samples_scraped gauge\nscrape_samples_scraped ${samples}\n`;
+  const ingest = new StreamingIngest('text', numShards, labels, h.scrapeTimeMs);
+  ingest.write(Buffer.from(body, 'latin1'));
+  return ingest.finish();
+}

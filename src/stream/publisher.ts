@@ -1,0 +1,357 @@
+// The edge side of NATS federation (the `publish:` section): scrapes local targets on an interval
+// and publishes every scrape, failed ones too, to JetStream, where HTTP from the centre cannot
+// reach. Scrapes wait in a bounded backlog until JetStream has acknowledged them, so a NATS outage
+// costs only what the backlog cannot hold (oldest dropped first, counted).
+
+import { hostname } from 'node:os';
+import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import type { Capability } from '../capability.js';
+import type { Config } from '../config/schema.js';
+import { sourceSchema } from '../config/schema.js';
+import type { PublishConfig, PublishJobConfig } from '../config/stream.js';
+import { createSourceClient, type SourceClient } from '../shard/source-client.js';
+import { ScrapeError } from '../errors.js';
+import { connectNats, natsError } from './connection.js';
+import { compress, HEADER, headerValue, scrapeSubject } from './message.js';
+import { MetricsText } from './text-metrics.js';
+
+interface Target {
+  job: string;
+  instance: string;
+  labels: Record<string, string>;
+  client: SourceClient;
+  lastResult: 'success' | 'failure' | undefined;
+  lastError: string | undefined;
+  scrapes: number;
+  failures: number;
+}
+
+interface Pending {
+  subject: string;
+  msgId: string;
+  headers: [string, string][];
+  data: Buffer;
+  job: string;
+}
+
+const PUBLISH_TIMEOUT_MS = 3000;
+const RETRY_MS = 500;
+
+export class Publisher implements Capability {
+  readonly name = 'publish';
+  private config: PublishConfig;
+  private readonly publisher: string;
+  private targets: Target[] = [];
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private streamReady = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private cycle: Promise<void> | undefined;
+  private pump: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly limit = pLimit(16);
+  private readonly backlog: Pending[] = [];
+  private backlogBytes = 0;
+  private lastError: string | undefined;
+  private readonly counts = {
+    scrapes: new Map<string, number>(),
+    published: 0,
+    publishedBytes: 0,
+    rawBytes: 0,
+    publishErrors: 0,
+    duplicates: 0,
+    droppedMessages: 0,
+    droppedBytes: 0,
+  };
+
+  constructor(
+    config: Config,
+    private readonly log: Logger,
+  ) {
+    this.config = config.publish!;
+    this.publisher = this.config.publisher ?? hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+    this.targets = this.buildTargets(this.config);
+  }
+
+  private buildTargets(cfg: PublishConfig): Target[] {
+    return cfg.jobs.flatMap((job) =>
+      job.static_configs.flatMap((sc) =>
+        sc.targets.map((instance) => ({
+          job: job.job_name,
+          instance,
+          labels: sc.labels,
+          client: createSourceClient(sourceFor(job, instance), { timeoutMs: job.scrape_timeout ?? cfg.scrape_interval, maxBodySize: job.max_body_size }),
+          lastResult: undefined,
+          lastError: undefined,
+          scrapes: 0,
+          failures: 0,
+        })),
+      ),
+    );
+  }
+
+  start(): Promise<void> {
+    this.loop();
+    this.pump = this.runPump();
+    return Promise.resolve();
+  }
+
+  async reload(next: Config): Promise<void> {
+    const old = this.targets;
+    this.config = next.publish!;
+    this.targets = this.buildTargets(this.config);
+    await Promise.all(old.map((t) => t.client.close()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+    await this.cycle;
+    await this.pump;
+    await Promise.all(this.targets.map((t) => t.client.close()));
+    await this.nc?.close();
+  }
+
+  private loop(): void {
+    if (this.stopped) return;
+    const started = Date.now();
+    this.cycle = Promise.all(this.targets.map((t) => this.limit(() => this.scrapeAndQueue(t))))
+      .then(() => undefined)
+      .catch((err: unknown) => this.log.error({ err: natsError(err) }, 'publish cycle failed'))
+      .finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(() => this.loop(), Math.max(0, this.config.scrape_interval - (Date.now() - started)));
+      });
+  }
+
+  private async scrapeAndQueue(t: Target): Promise<void> {
+    const scrapeTime = Date.now();
+    const started = performance.now();
+    let body: Buffer = Buffer.alloc(0);
+    let contentType: string | undefined;
+    let error: string | undefined;
+    try {
+      const res = await t.client.scrape();
+      body = res.body;
+      contentType = res.contentType;
+    } catch (err) {
+      error = err instanceof ScrapeError ? err.message : `internal error: ${natsError(err)}`;
+    }
+    const duration = (performance.now() - started) / 1000;
+    t.scrapes++;
+    t.lastResult = error === undefined ? 'success' : 'failure';
+    t.lastError = error;
+    if (error !== undefined) t.failures++;
+    const key = `${t.job}\u0000${t.lastResult}`;
+    this.counts.scrapes.set(key, (this.counts.scrapes.get(key) ?? 0) + 1);
+    if (this.stopped) return;
+    const data = body.length > 0 ? await compress(body, this.config.gzip_level) : body;
+    this.counts.rawBytes += body.length;
+    const headers: [string, string][] = [
+      [HEADER.publisher, this.publisher],
+      [HEADER.job, headerValue(t.job)],
+      [HEADER.instance, headerValue(t.instance)],
+      [HEADER.scrapeTime, String(scrapeTime)],
+      [HEADER.duration, String(duration)],
+      [HEADER.result, t.lastResult],
+    ];
+    if (Object.keys(t.labels).length > 0) headers.push([HEADER.labels, JSON.stringify(t.labels)]);
+    if (contentType !== undefined) headers.push([HEADER.contentType, headerValue(contentType)]);
+    if (data.length > 0) headers.push([HEADER.contentEncoding, 'gzip']);
+    if (error !== undefined) headers.push([HEADER.error, headerValue(error)]);
+    this.enqueue({
+      subject: scrapeSubject(this.config.nats.subject_prefix, this.publisher, t.job, t.instance),
+      msgId: `${this.publisher}/${t.job}/${t.instance}/${scrapeTime}`,
+      headers,
+      data,
+      job: t.job,
+    });
+  }
+
+  /** Adds a scrape to the backlog, dropping the oldest while either limit is exceeded. */
+  private enqueue(p: Pending): void {
+    this.backlog.push(p);
+    this.backlogBytes += p.data.length;
+    let dropped = 0;
+    // The newest scrape is what the centre serves, so it is the one kept.
+    while (this.backlog.length > 1 && (this.backlog.length > this.config.backlog_max_messages || this.backlogBytes > this.config.backlog_max_bytes)) {
+      const old = this.backlog.shift()!;
+      this.backlogBytes -= old.data.length;
+      this.counts.droppedMessages++;
+      this.counts.droppedBytes += old.data.length;
+      dropped++;
+    }
+    if (dropped > 0) this.log.warn({ dropped, backlog: this.backlog.length }, 'publish backlog full: oldest scrapes dropped');
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async connect(): Promise<void> {
+    const nc = await connectNats(this.config.nats);
+    if (this.stopped) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.log.info({ server: nc.getServer() }, 'connected to NATS');
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.log.warn('disconnected from NATS: scrapes are kept in the backlog');
+        else if (s.type === 'reconnect') {
+          this.log.info('reconnected to NATS: draining the backlog');
+          this.wake?.();
+        }
+      }
+    })();
+    this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS });
+  }
+
+  /** Creates the stream when it does not exist; checks an existing one covers our subjects. */
+  private async ensureStream(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc!, { timeout: PUBLISH_TIMEOUT_MS });
+    const name = this.config.nats.stream;
+    const subject = `${this.config.nats.subject_prefix}.>`;
+    try {
+      const info = await jsm.streams.info(name);
+      if (!info.config.subjects?.some((s) => s === subject || s === '>' || (s.endsWith('.>') && subject.startsWith(s.slice(0, -1))))) {
+        this.lastError = `stream ${name} exists without subject ${subject}: publishes will fail`;
+        this.log.error(this.lastError);
+      }
+    } catch (err) {
+      if (!/stream not found/i.test(natsError(err))) throw err;
+      await jsm.streams.add({
+        name,
+        subjects: [subject],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        max_age: nanos(this.config.stream_max_age),
+        max_bytes: this.config.stream_max_bytes,
+        duplicate_window: nanos(Math.min(this.config.duplicate_window, this.config.stream_max_age)),
+      });
+      this.log.info({ stream: name, subject }, 'created the JetStream stream');
+    }
+    this.streamReady = true;
+  }
+
+  /** Publishes the backlog in order, one at a time, retrying the head until JetStream takes it. */
+  private async runPump(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.nc) await this.connect();
+        if (!this.streamReady && this.nc) await this.ensureStream();
+      } catch (err) {
+        this.lastError = `NATS: ${natsError(err)}`;
+        this.log.warn({ err: this.lastError }, 'cannot set up publishing yet');
+        await this.sleep(RETRY_MS * 4);
+        continue;
+      }
+      const head = this.backlog[0];
+      if (!head || !this.js) {
+        await this.sleep(1000);
+        continue;
+      }
+      try {
+        const h = natsHeaders();
+        for (const [k, v] of head.headers) h.set(k, v);
+        const ack = await this.js.publish(head.subject, head.data, { msgID: head.msgId, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+        if (ack.duplicate) this.counts.duplicates++;
+        this.log.debug({ msg_id: head.msgId, seq: ack.seq, duplicate: ack.duplicate }, 'scrape published');
+        this.counts.published++;
+        this.counts.publishedBytes += head.data.length;
+        this.lastError = undefined;
+        // The head may have been dropped by enqueue() meanwhile: remove this very entry.
+        const at = this.backlog.indexOf(head);
+        if (at >= 0) {
+          this.backlog.splice(at, 1);
+          this.backlogBytes -= head.data.length;
+        }
+      } catch (err) {
+        this.counts.publishErrors++;
+        this.lastError = `publish: ${natsError(err)}`;
+        this.log.debug({ err: this.lastError }, 'publish failed, retrying');
+        await this.sleep(RETRY_MS);
+      }
+    }
+  }
+
+  metrics(): string {
+    const e = new MetricsText();
+    e.family(
+      'promfront_publish_scrapes_total',
+      'counter',
+      'Scrapes made by the publisher, by job and result.',
+      [...this.counts.scrapes].map(([k, v]) => {
+        const [job, result] = k.split('\u0000');
+        return [{ job, result }, v];
+      }),
+    );
+    e.family('promfront_publish_messages_published_total', 'counter', 'Scrapes JetStream acknowledged.', [[{}, this.counts.published]]);
+    e.family('promfront_publish_published_bytes_total', 'counter', 'Compressed body bytes JetStream acknowledged.', [[{}, this.counts.publishedBytes]]);
+    e.family('promfront_publish_scraped_bytes_total', 'counter', 'Uncompressed exposition bytes scraped.', [[{}, this.counts.rawBytes]]);
+    e.family('promfront_publish_duplicates_total', 'counter', 'Publishes JetStream recognised as retries of a stored message.', [[{}, this.counts.duplicates]]);
+    e.family('promfront_publish_errors_total', 'counter', 'Publish attempts that failed (retried while in the backlog).', [[{}, this.counts.publishErrors]]);
+    e.family('promfront_publish_backlog_messages', 'gauge', 'Scrapes waiting for JetStream.', [[{}, this.backlog.length]]);
+    e.family('promfront_publish_backlog_bytes', 'gauge', 'Compressed bytes waiting for JetStream.', [[{}, this.backlogBytes]]);
+    e.family('promfront_publish_backlog_dropped_total', 'counter', 'Scrapes dropped, oldest first, because the backlog was full.', [
+      [{}, this.counts.droppedMessages],
+    ]);
+    e.family('promfront_publish_backlog_dropped_bytes_total', 'counter', 'Compressed bytes of the scrapes dropped from a full backlog.', [
+      [{}, this.counts.droppedBytes],
+    ]);
+    e.family('promfront_publish_connected', 'gauge', 'Whether the publisher is connected to NATS.', [[{}, this.nc && !this.nc.isClosed() ? 1 : 0]]);
+    return e.toString();
+  }
+
+  status(): unknown {
+    return {
+      publisher: this.publisher,
+      stream: this.config.nats.stream,
+      subject_prefix: this.config.nats.subject_prefix,
+      connected: this.nc !== undefined && !this.nc.isClosed(),
+      stream_ready: this.streamReady,
+      error: this.lastError ?? null,
+      published: this.counts.published,
+      publish_errors: this.counts.publishErrors,
+      duplicates: this.counts.duplicates,
+      backlog: { messages: this.backlog.length, bytes: this.backlogBytes, dropped: this.counts.droppedMessages, dropped_bytes: this.counts.droppedBytes },
+      targets: this.targets.map((t) => ({
+        job: t.job,
+        instance: t.instance,
+        labels: t.labels,
+        last_result: t.lastResult ?? null,
+        error: t.lastError ?? null,
+        scrapes: t.scrapes,
+        failures: t.failures,
+      })),
+    };
+  }
+}
+
+/** A target as the shard source client takes it: its auth, TLS and limits are the same fields. */
+function sourceFor(job: PublishJobConfig, instance: string) {
+  return sourceSchema.parse({
+    url: `${job.scheme}://${instance}${job.metrics_path}`,
+    headers: job.headers,
+    basic_auth: job.basic_auth,
+    bearer_token: job.bearer_token,
+    bearer_token_file: job.bearer_token_file,
+    tls_config: job.tls_config,
+    max_body_size: job.max_body_size,
+  });
+}
