@@ -449,3 +449,18 @@ export function queryApiError(e: unknown, timedOut: boolean, aborted: boolean): 
   if (aborted) return new ApiError('canceled', QUERY_CANCELED_MESSAGE);
   return new ApiError('execution', e instanceof Error ? e.message : String(e));
 }
+
+/**
+ * An etcd request of the fleet (src/fleet) that failed: `answered` when etcd answered and refused
+ * it (a lease not found, bad credentials), otherwise no endpoint could be reached.
+ */
+export class EtcdError extends Error {
+  readonly code: string = 'PROMFRONT_FLEET_ETCD';
+  constructor(
+    message: string,
+    readonly answered = false,
+  ) {
+    super(message);
+    this.name = 'EtcdError';
+  }
+}
