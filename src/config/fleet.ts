@@ -62,7 +62,8 @@ export const fleetSchema = z
           .optional(),
       })
       .superRefine((e, ctx) => {
-        if ((e.username === undefined) !== (e.password === undefined)) ctx.addIssue({ code: 'custom', message: 'username and password must be given together' });
+        if ((e.username === undefined) !== (e.password === undefined))
+          ctx.addIssue({ code: 'custom', message: 'username and password must be given together' });
       }),
     register: z
       .strictObject({
@@ -78,7 +79,9 @@ export const fleetSchema = z
           .string()
           .regex(/^\/[^\0]*[^/]$/, 'must start with "/" and not end with "/"')
           .optional(),
-        static_configs: z.array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) })).default([]),
+        static_configs: z
+          .array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) }))
+          .default([]),
         /** Also hand out this process's /metrics/shard/K endpoints (registered in etcd with its lease). */
         shards: z.boolean().default(false),
       })

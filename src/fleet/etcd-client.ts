@@ -93,7 +93,8 @@ export class EtcdClient {
     });
     const body = (await res.body.json()) as { token?: string; message?: string };
     // The server's message only: the password is never part of it.
-    if (res.statusCode !== 200 || body.token === undefined) throw new EtcdError(`etcd authentication as ${this.cfg.username} failed: ${body.message ?? res.statusCode}`, true);
+    if (res.statusCode !== 200 || body.token === undefined)
+      throw new EtcdError(`etcd authentication as ${this.cfg.username} failed: ${body.message ?? res.statusCode}`, true);
     this.token = body.token;
   }
 
@@ -137,6 +138,19 @@ export class EtcdClient {
   async rangePrefix(prefix: string): Promise<{ revision: number; kvs: KeyValue[] }> {
     const r = await this.call<{ header?: { revision?: string }; kvs?: RawKv[] }>('/v3/kv/range', { key: b64(prefix), range_end: b64Range(prefix) });
     return { revision: Number(r.header?.revision ?? 0), kvs: (r.kvs ?? []).map(toKv) };
+  }
+
+  /** Reads every key under each prefix in one transaction, so all of them are of one revision. */
+  async rangePrefixes(prefixes: readonly string[]): Promise<{ revision: number; kvs: KeyValue[][] }> {
+    const r = await this.call<{ header?: { revision?: string }; responses?: { response_range?: { kvs?: RawKv[] } }[] }>('/v3/kv/txn', {
+      success: prefixes.map((p) => ({ request_range: { key: b64(p), range_end: b64Range(p) } })),
+    });
+    return { revision: Number(r.header?.revision ?? 0), kvs: prefixes.map((_, i) => (r.responses?.[i]?.response_range?.kvs ?? []).map(toKv)) };
+  }
+
+  /** Makes the next request (a watch) start at the next endpoint, after the current one failed. */
+  rotate(): void {
+    this.current = (this.current + 1) % this.cfg.endpoints.length;
   }
 
   async put(key: string, value: string, lease?: string): Promise<number> {
@@ -200,7 +214,13 @@ export class EtcdClient {
         buf = buf.slice(nl + 1);
         if (line === '') continue;
         const msg = JSON.parse(line) as {
-          result?: { header?: { revision?: string }; events?: { type?: string; kv?: RawKv }[]; compact_revision?: string; canceled?: boolean; cancel_reason?: string };
+          result?: {
+            header?: { revision?: string };
+            events?: { type?: string; kv?: RawKv }[];
+            compact_revision?: string;
+            canceled?: boolean;
+            cancel_reason?: string;
+          };
           error?: { message?: string };
         };
         if (msg.error) throw new EtcdError(`etcd watch: ${msg.error.message ?? 'error'}`);
