@@ -12,7 +12,7 @@ import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
 import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
-import { renderScrapeConfigs } from './scrape-config.js';
+import { renderFleetScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
@@ -48,11 +48,12 @@ Prints a commented sample config to standard output.
 Validates FILE, and WEBFILE with the certificates it names (either may be given alone). Exits 0
 when they are valid; otherwise prints every problem as "path.to.field: what is wrong" and exits 2.
 `,
-  'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K] [--target=HOST:PORT]
+  'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K | --fleet] [--target=HOST:PORT]
 
 Prints, for each shard (or only shard K), the Prometheus scrape_configs that the Prometheus server
 for that shard needs. All shards share one job name and use honor_labels: true, so series keep the
 same labels whichever shard holds them. Documents are separated by "---".
+  --fleet    print instead the http_sd_configs job of the member this config registers (fleet.register)
   --target   address Prometheus reaches the proxy at (default: the config's listen address)
 `,
 };
@@ -96,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
         'query.thread-heap-limit': { type: 'string' },
         shard: { type: 'string' },
         target: { type: 'string' },
+        fleet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -130,6 +132,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'scrape-config': {
       const config = loadOrExit(values.config as string | undefined, false);
+      if (values.fleet === true) {
+        if (!config.fleet) fail(`${values.config}: has no fleet section`);
+        process.stdout.write(renderFleetScrapeConfig(config, values.target as string | undefined));
+        return;
+      }
       if (!config.shard) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
       let only: number | undefined;
       if (values.shard !== undefined) {

@@ -77,4 +77,18 @@ shard:
 #         # or: bearer_token_file: /var/run/secrets/token
 #         # or AWS SigV4 (an Amazon Managed Service for Prometheus workspace, docs/sigv4.md):
 #         # sigv4: {region: us-east-1}
+#
+# Fleet (docs/fleet.md): register the Prometheus beside this promfront in etcd and serve each
+# group's share of the registered targets as HTTP SD (/sd/fleet?group=G).
+# fleet:
+#   etcd:
+#     endpoints: ["http://127.0.0.1:2379"]
+#     prefix: /promfront
+#     lease_ttl: 10s
+#   register: {address: 127.0.0.1:9090, group: shard-0}
+#   targets:
+#     etcd_prefix: /registry            # <etcd_prefix>/<service>/<host:port>
+#     static_configs: [{targets: ["127.0.0.1:9100"], labels: {service: node}}]
+#     shards: false                     # true: also hand out this promfront's /metrics/shard/K
+#   handover_overlap: 1m                # >= HTTP SD refresh (5s) + one scrape interval
 `;

@@ -33,6 +33,34 @@ export function scrapeConfigFor(config: Config, shard: number, target?: string):
   };
 }
 
+/**
+ * The job of a fleet member's Prometheus (docs/fleet.md): its group's share read from this proxy's
+ * /sd/fleet through HTTP SD, refreshed every 5 s so a move is picked up well within the hand-over
+ * overlap; honor_labels because shard endpoints and federated members carry their own job labels.
+ */
+export function renderFleetScrapeConfig(config: Config, target?: string): string {
+  const f = config.fleet!;
+  const group = f.register?.group ?? 'GROUP';
+  const addr = target ?? proxyAddress(config);
+  const doc = {
+    scrape_configs: [
+      {
+        job_name: 'fleet',
+        honor_labels: true,
+        http_sd_configs: [{ url: `http://${addr}/sd/fleet?group=${encodeURIComponent(group)}`, refresh_interval: '5s' }],
+      },
+    ],
+  };
+  const note = f.register ? `# Prometheus server ${f.register.address} of fleet group ${group}\n` : '# No fleet.register: replace GROUP with the fleet group\n';
+  return `${note}${stringify(doc)}`;
+}
+
+function proxyAddress(config: Config): string {
+  const { host, port } = parseListen(config.listen);
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `${h}:${port}`;
+}
+
 export function renderScrapeConfigs(config: Config, only?: number, target?: string): string {
   const n = config.shard!.num_shards;
   const ids = only === undefined ? [...Array(n).keys()] : [only];
