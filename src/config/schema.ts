@@ -187,6 +187,19 @@ export const dnsSdConfigSchema = z
     }
   });
 
+/** Prometheus's http_sd_config (url and refresh_interval; no auth or TLS settings yet). */
+export const httpSdConfigSchema = z.strictObject({
+  url: z.string().refine((u) => {
+    try {
+      const p = new URL(u);
+      return p.protocol === 'http:' || p.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'URL scheme must be http or https'),
+  refresh_interval: positiveDuration.default(parseDuration('60s')),
+});
+
 /** prometheus/common's authorization block: an Authorization header of the given type. */
 export const authorizationSchema = z
   .strictObject({
@@ -246,6 +259,7 @@ export const serverGroupSchema = z
       .default([]),
     file_sd_configs: z.array(fileSdConfigSchema).default([]),
     dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+    http_sd_configs: z.array(httpSdConfigSchema).default([]),
     http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
     scheme: z.enum(['http', 'https']).default('http'),
     path_prefix: z
@@ -295,8 +309,8 @@ export const serverGroupSchema = z
     pushdown: z.boolean().default(false),
   })
   .superRefine((g, ctx) => {
-    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
+    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length + g.http_sd_configs.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs is needed' });
     }
     const h = g.http_client;
     const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file ?? h.sigv4;
