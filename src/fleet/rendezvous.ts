@@ -87,7 +87,8 @@ export function assign(targetKeys: Iterable<string>, groups: Iterable<string>, m
   // Rounded down (but never below an even share) so the bound holds for small fleets: 60 over 4 at 1.1 is 16, not 17.
   const cap = Math.max(Math.ceil(keys.length / n), Math.floor((maxLoad * keys.length) / n));
   const load = new Uint32Array(n);
-  const order = keys.map((_, i) => i).sort((a, b) => fmix32(hashes[a]) - fmix32(hashes[b]) || (keys[a] < keys[b] ? -1 : 1));
+  const rank = hashes.map(fmix32);
+  const order = keys.map((_, i) => i).sort((a, b) => rank[a] - rank[b] || (keys[a] < keys[b] ? -1 : 1));
   for (const i of order) {
     const g = best(hashes[i], seeds, load, cap);
     load[g]++;

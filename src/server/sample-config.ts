@@ -69,6 +69,8 @@ shard:
 #       file_sd_configs: [{files: [/etc/promfront/shard-1/*.json], refresh_interval: 5m}]
 #       # SRV records (or type A / AAAA with a port).
 #       dns_sd_configs: [{names: [_prometheus._tcp.shard-1.example.internal], refresh_interval: 30s}]
+#       # Prometheus HTTP SD, e.g. a fleet group's live members (docs/fleet.md).
+#       # http_sd_configs: [{url: "http://127.0.0.1:9099/sd/fleet/members?group=shard-1", refresh_interval: 5s}]
 #       scheme: https
 #       http_client:
 #         dial_timeout: 200ms

@@ -54,6 +54,7 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
   const specs: { name: string; client: number; peer: number }[] = [];
   for (let i = 0; i < size; i++) specs.push({ name: `n${i}`, client: await freePort(), peer: await freePort() });
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
+  const launchers: (() => void)[] = [];
   const nodes: EtcdNode[] = specs.map((s) => {
     let out = '';
     const node: EtcdNode = {
@@ -105,10 +106,10 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
       trackChild(child);
       node.child = child;
     };
-    (node as EtcdNode & { launch: () => void }).launch = launch;
+    launchers.push(launch);
     return node;
   });
-  for (const n of nodes) (n as EtcdNode & { launch: () => void }).launch();
+  for (const launch of launchers) launch();
   try {
     await waitFor(async () => (await Promise.all(nodes.map((n) => healthy(n.clientUrl)))).every(Boolean), 30_000, 'etcd /health');
   } catch (e) {
