@@ -470,3 +470,21 @@ export class PushBodyTooLargeError extends PromfrontError {
     this.name = 'PushBodyTooLargeError';
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// fleet (etcd)
+
+/**
+ * An etcd request of the fleet (src/fleet) that failed: `answered` when etcd answered and refused
+ * it (a lease not found, bad credentials), otherwise no endpoint could be reached.
+ */
+export class EtcdError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_FLEET_ETCD';
+  constructor(
+    message: string,
+    readonly answered = false,
+  ) {
+    super(message);
+    this.name = 'EtcdError';
+  }
+}

@@ -123,6 +123,19 @@ export const dnsSdConfigSchema = z
     }
   });
 
+/** Prometheus's http_sd_config (url and refresh_interval; no auth or TLS settings yet). */
+export const httpSdConfigSchema = z.strictObject({
+  url: z.string().refine((u) => {
+    try {
+      const p = new URL(u);
+      return p.protocol === 'http:' || p.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'URL scheme must be http or https'),
+  refresh_interval: positiveDuration.default(parseDuration('60s')),
+});
+
 /** prometheus/common's authorization block: an Authorization header of the given type. */
 export const authorizationSchema = z
   .strictObject({

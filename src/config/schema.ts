@@ -11,6 +11,7 @@ import {
   duration,
   fileSdConfigSchema,
   httpClientSchema,
+  httpSdConfigSchema,
   labelSet,
   secretString,
   sigv4Schema,
@@ -34,6 +35,7 @@ export {
 import { resultsCacheSchema } from './results-cache.js';
 import { pushSchema } from './push.js';
 import { natsSourceSchema, publishSchema } from './stream.js';
+import { fleetSchema } from './fleet.js';
 
 export const sourceSchema = z
   .strictObject({
@@ -101,6 +103,7 @@ export const shardSchema = z
     });
   });
 
+/** One server group: the HA replicas of one shard. Field names are promxy's where they mean the same. */
 export const serverGroupSchema = z
   .strictObject({
     name: z.string().min(1).optional(),
@@ -115,6 +118,7 @@ export const serverGroupSchema = z
       .default([]),
     file_sd_configs: z.array(fileSdConfigSchema).default([]),
     dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
+    http_sd_configs: z.array(httpSdConfigSchema).default([]),
     http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
     scheme: z.enum(['http', 'https']).default('http'),
     path_prefix: z
@@ -164,8 +168,8 @@ export const serverGroupSchema = z
     pushdown: z.boolean().default(false),
   })
   .superRefine((g, ctx) => {
-    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs and dns_sd_configs is needed' });
+    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length + g.http_sd_configs.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs is needed' });
     }
     const h = g.http_client;
     const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file ?? h.sigv4;
@@ -211,6 +215,7 @@ export const configSchema = z.strictObject({
   query: querySchema.optional(),
   push: pushSchema.optional(),
   publish: publishSchema.optional(),
+  fleet: fleetSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,9 +7,10 @@ import type { Capability, CapabilityContext, CapabilityFactory } from '../capabi
 import type { Config } from '../config/schema.js';
 import { pushCapability } from '../push/index.js';
 import { publishFactory } from '../stream/capability.js';
+import { fleetFactory } from '../fleet/index.js';
 
 /** Every capability, in the order their routes are tried. */
-export const FACTORIES: readonly CapabilityFactory[] = [pushCapability, publishFactory];
+export const FACTORIES: readonly CapabilityFactory[] = [pushCapability, publishFactory, fleetFactory];
 
 /** check-config's view: the problems of every enabled capability. */
 export function capabilityProblems(config: Config, configFile: string | undefined, factories = FACTORIES): string[] {

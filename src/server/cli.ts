@@ -13,7 +13,7 @@ import { Runtime } from './reload.js';
 import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { webUiFromFlags } from './web-ui.js';
-import { pushScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
+import { pushScrapeConfig, renderFleetScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
@@ -55,12 +55,13 @@ Prints a commented sample config to standard output.
 Validates FILE, and WEBFILE with the certificates it names (either may be given alone). Exits 0
 when they are valid; otherwise prints every problem as "path.to.field: what is wrong" and exits 2.
 `,
-  'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K] [--target=HOST:PORT]
+  'scrape-config': `Usage: proxy scrape-config --config=FILE [--shard=K | --fleet] [--target=HOST:PORT]
 
 Prints, for each shard (or only shard K), the Prometheus scrape_configs that the Prometheus server
 for that shard needs. All shards share one job name and use honor_labels: true, so series keep the
 same labels whichever shard holds them. With a push section, a last document holds the job that
 scrapes the Pushgateways through the proxy's /sd/pushgateways. Documents are separated by "---".
+  --fleet    print instead the http_sd_configs job of the member this config registers (fleet.register)
   --target   address Prometheus reaches the proxy at (default: the config's listen address)
 `,
 };
@@ -106,6 +107,7 @@ export async function main(argv: string[]): Promise<void> {
         'web.route-prefix': { type: 'string' },
         shard: { type: 'string' },
         target: { type: 'string' },
+        fleet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -140,6 +142,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     case 'scrape-config': {
       const config = loadOrExit(values.config as string | undefined, false);
+      if (values.fleet === true) {
+        if (!config.fleet) fail(`${values.config}: has no fleet section`);
+        process.stdout.write(renderFleetScrapeConfig(config, values.target as string | undefined));
+        return;
+      }
       if (!config.shard && !config.push) fail(`${values.config}: has no shard section, so there are no shards to scrape`);
       if (!config.shard) {
         process.stdout.write(pushScrapeConfig(config, values.target as string | undefined));

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { Config, QueryConfig, ServerGroupConfig } from '../config/schema.js';
 import { DnsDiscovery } from '../query/discovery/dns-sd.js';
 import { FileDiscovery } from '../query/discovery/file-sd.js';
+import { HttpDiscovery } from '../query/discovery/http-sd.js';
 import type { DiscoveredTarget, Discoverer, DiscoveryLog } from '../query/discovery/target.js';
 import { TargetPool } from '../query/discovery/target-pool.js';
 import { TargetSet } from '../query/discovery/target-set.js';
@@ -369,5 +370,6 @@ function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOption
           servers: opts.dnsServers,
         }),
     ),
+    ...g.http_sd_configs.map((c, j) => new HttpDiscovery({ name: `http_sd_configs[${j}]`, url: c.url, refreshIntervalMs: c.refresh_interval, log })),
   ];
 }

@@ -78,6 +78,8 @@ shard:
 #       file_sd_configs: [{files: [/etc/promfront/shard-1/*.json], refresh_interval: 5m}]
 #       # SRV records (or type A / AAAA with a port).
 #       dns_sd_configs: [{names: [_prometheus._tcp.shard-1.example.internal], refresh_interval: 30s}]
+#       # Prometheus HTTP SD, e.g. a fleet group's live members (docs/fleet.md).
+#       # http_sd_configs: [{url: "http://127.0.0.1:9099/sd/fleet/members?group=shard-1", refresh_interval: 5s}]
 #       scheme: https
 #       http_client:
 #         dial_timeout: 200ms
@@ -120,4 +122,17 @@ shard:
 #   jobs:
 #     - job_name: node
 #       static_configs: [{targets: ["127.0.0.1:9100"], labels: {dc: east-1}}]
+# Fleet (docs/fleet.md): register the Prometheus beside this promfront in etcd and serve each
+# group's share of the registered targets as HTTP SD (/sd/fleet?group=G).
+# fleet:
+#   etcd:
+#     endpoints: ["http://127.0.0.1:2379"]
+#     prefix: /promfront
+#     lease_ttl: 10s
+#   register: {address: 127.0.0.1:9090, group: shard-0}
+#   targets:
+#     etcd_prefix: /registry            # <etcd_prefix>/<service>/<host:port>
+#     static_configs: [{targets: ["127.0.0.1:9100"], labels: {service: node}}]
+#     shards: false                     # true: also hand out this promfront's /metrics/shard/K
+#   handover_overlap: 1m                # >= HTTP SD refresh (5s) + one scrape interval
 `;

@@ -28,6 +28,28 @@ export function scrapeConfigFor(config: Config, shard: number, target?: string):
   };
 }
 
+/**
+ * The job of a fleet member's Prometheus (docs/fleet.md): its group's share read from this proxy's
+ * /sd/fleet through HTTP SD, refreshed every 5 s so a move is picked up well within the hand-over
+ * overlap; honor_labels because shard endpoints and federated members carry their own job labels.
+ */
+export function renderFleetScrapeConfig(config: Config, target?: string): string {
+  const f = config.fleet!;
+  const group = f.register?.group ?? 'GROUP';
+  const addr = proxyAddress(config, target);
+  const doc = {
+    scrape_configs: [
+      {
+        job_name: 'fleet',
+        honor_labels: true,
+        http_sd_configs: [{ url: `http://${addr}/sd/fleet?group=${encodeURIComponent(group)}`, refresh_interval: '5s' }],
+      },
+    ],
+  };
+  const note = f.register ? `# Prometheus server ${f.register.address} of fleet group ${group}\n` : '# No fleet.register: replace GROUP with the fleet group\n';
+  return `${note}${stringify(doc)}`;
+}
+
 function proxyAddress(config: Config, target: string | undefined): string {
   if (target) return target;
   const { host, port } = parseListen(config.listen);

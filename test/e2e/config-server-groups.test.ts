@@ -80,8 +80,10 @@ scheme: https
     expect(btf.server_groups[0].http_client.bearer_token_file).toBe('/run/token');
   });
 
-  it('needs at least one of static_configs, file_sd_configs and dns_sd_configs', () => {
-    expect(problems(group('name: empty'))).toEqual(['query.server_groups.0: at least one of static_configs, file_sd_configs and dns_sd_configs is needed']);
+  it('needs at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs', () => {
+    expect(problems(group('name: empty'))).toEqual([
+      'query.server_groups.0: at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs is needed',
+    ]);
   });
 
   it('reports each mistake in the discovery blocks with its path', () => {

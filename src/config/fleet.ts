@@ -1,0 +1,84 @@
+// The `fleet:` section: etcd membership of Prometheus servers and the spread of registered targets
+// over their groups (src/fleet, docs/fleet.md). Its own file so the shared schema gains one line; the
+// field types it shares with other sections come from fields.ts.
+
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import { duration, labelSet as labels, TARGET_ADDRESS as ADDRESS } from './fields.js';
+
+/** A group name becomes an etcd key element and a query parameter: no slashes, nothing exotic. */
+export const FLEET_GROUP = /^[A-Za-z0-9_.-]+$/;
+
+export const fleetSchema = z
+  .strictObject({
+    etcd: z
+      .strictObject({
+        endpoints: z
+          .array(
+            z.string().refine((u) => {
+              try {
+                const p = new URL(u);
+                return p.protocol === 'http:' || p.protocol === 'https:';
+              } catch {
+                return false;
+              }
+            }, 'must be an http:// or https:// URL of an etcd client endpoint'),
+          )
+          .min(1, 'at least one etcd endpoint is needed'),
+        prefix: z
+          .string()
+          .regex(/^\/[^\0]*[^/]$/, 'must start with "/" and not end with "/"')
+          .default('/promfront'),
+        lease_ttl: duration.refine((ms) => ms >= 2000 && ms % 1000 === 0, 'must be whole seconds, at least 2s').default(parseDuration('10s')),
+        /** Bound on one etcd request (watches excepted). */
+        request_timeout: duration.refine((ms) => ms > 0, 'must be greater than 0').default(parseDuration('3s')),
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        tls_config: z
+          .strictObject({
+            ca_file: z.string().optional(),
+            cert_file: z.string().optional(),
+            key_file: z.string().optional(),
+            server_name: z.string().optional(),
+            insecure_skip_verify: z.boolean().default(false),
+          })
+          .optional(),
+      })
+      .superRefine((e, ctx) => {
+        if ((e.username === undefined) !== (e.password === undefined))
+          ctx.addIssue({ code: 'custom', message: 'username and password must be given together' });
+      }),
+    register: z
+      .strictObject({
+        /** The Prometheus server this promfront runs beside, as the query layer and other members reach it. */
+        address: z.string().regex(ADDRESS, 'must be host:port'),
+        group: z.string().regex(FLEET_GROUP, 'must be letters, digits, "_", "." or "-"'),
+      })
+      .optional(),
+    targets: z
+      .strictObject({
+        /** Services register <etcd_prefix>/<service>/<host:port> (promster's registry layout). */
+        etcd_prefix: z
+          .string()
+          .regex(/^\/[^\0]*[^/]$/, 'must start with "/" and not end with "/"')
+          .optional(),
+        static_configs: z
+          .array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) }))
+          .default([]),
+        /** Also hand out this process's /metrics/shard/K endpoints (registered in etcd with its lease). */
+        shards: z.boolean().default(false),
+      })
+      .default({ static_configs: [], shards: false }),
+    /**
+     * How long a group keeps a target after it moved away, so the new group scrapes it before the
+     * old one stops (docs/fleet.md); at least one scrape interval of the members.
+     */
+    handover_overlap: duration.default(parseDuration('1m')),
+  })
+  .superRefine((f, ctx) => {
+    if (f.etcd.prefix === f.targets.etcd_prefix || (f.targets.etcd_prefix?.startsWith(`${f.etcd.prefix}/`) ?? false)) {
+      ctx.addIssue({ code: 'custom', path: ['targets', 'etcd_prefix'], message: 'must not be the fleet prefix or inside it' });
+    }
+  });
+
+export type FleetConfig = z.infer<typeof fleetSchema>;
