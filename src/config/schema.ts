@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../util/duration.js';
 import { isLegacyLabelName } from '../model/label-name.js';
+import { rulesConfigFields } from './rules.js';
 
 // Durations and sizes are written the Prometheus way in YAML and carried as milliseconds / bytes.
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -338,6 +339,7 @@ export const configSchema = z.strictObject({
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   shard: shardSchema.optional(),
   query: querySchema.optional(),
+  ...rulesConfigFields,
 });
 
 export type Config = z.infer<typeof configSchema>;
