@@ -5,9 +5,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Capability, CapabilityContext, CapabilityFactory } from '../capability.js';
 import type { Config } from '../config/schema.js';
+import { rulesFactory } from '../rules/index.js';
 
 /** Every capability, in the order their routes are tried. */
-export const FACTORIES: readonly CapabilityFactory[] = [];
+export const FACTORIES: readonly CapabilityFactory[] = [rulesFactory];
 
 /** check-config's view: the problems of every enabled capability. */
 export function capabilityProblems(config: Config, configFile: string | undefined, factories = FACTORIES): string[] {
