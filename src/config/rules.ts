@@ -50,7 +50,11 @@ const authFields = {
 
 function oneAuth(c: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const set = ['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'].filter((k) => c[k] !== undefined);
-  if (set.length > 1) ctx.addIssue({ code: 'custom', message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})` });
+  if (set.length > 1)
+    ctx.addIssue({
+      code: 'custom',
+      message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})`,
+    });
 }
 
 /** Prometheus's queue_config, with its 2.42 defaults. */
@@ -80,7 +84,9 @@ export const remoteWriteSchema = z
 
 export const alertmanagerSchema = z
   .strictObject({
-    static_configs: z.array(z.strictObject({ targets: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/, 'must be host:port')).min(1) })).min(1),
+    static_configs: z
+      .array(z.strictObject({ targets: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]+):(\d{1,5})$/, 'must be host:port')).min(1) }))
+      .min(1),
     scheme: z.enum(['http', 'https']).default('http'),
     path_prefix: z.string().default('/'),
     timeout: durationText.default('10s'),
@@ -98,9 +104,7 @@ export const externalLabelsSchema = z.record(z.string(), z.string()).superRefine
 /** The top-level keys this capability reads (spread into configSchema). */
 export const rulesConfigFields = {
   rule_files: z.array(z.string().min(1)).optional(),
-  evaluation_interval: durationText
-    .refine((v) => parseDuration(v) > 0, 'must be greater than 0')
-    .optional(),
+  evaluation_interval: durationText.refine((v) => parseDuration(v) > 0, 'must be greater than 0').optional(),
   external_labels: externalLabelsSchema.optional(),
   remote_write: z.array(remoteWriteSchema).optional(),
   alerting: z

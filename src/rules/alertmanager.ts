@@ -39,7 +39,8 @@ export class Notifier {
     for (const cfg of cfgs) {
       const prefix = cfg.path_prefix.endsWith('/') ? cfg.path_prefix : `${cfg.path_prefix}/`;
       for (const sc of cfg.static_configs) {
-        for (const t of sc.targets) this.targets.push({ url: `${cfg.scheme}://${t}${prefix}api/v2/alerts`, cfg, stats: { sent: 0, errors: 0, lastError: undefined } });
+        for (const t of sc.targets)
+          this.targets.push({ url: `${cfg.scheme}://${t}${prefix}api/v2/alerts`, cfg, stats: { sent: 0, errors: 0, lastError: undefined } });
       }
     }
   }
@@ -86,6 +87,6 @@ export class Notifier {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.targets.map((t) => t.dispatcher?.close()));
+    await Promise.all(this.targets.map((t) => (t.dispatcher ? t.dispatcher.close() : Promise.resolve())));
   }
 }

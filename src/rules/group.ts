@@ -126,7 +126,7 @@ export class Group {
         lastError: old?.lastError ?? '',
         lastEvaluationMs: old?.lastEvaluationMs ?? 0,
         evaluationTimeS: old?.evaluationTimeS ?? 0,
-        active: old?.active ?? new Map(),
+        active: old?.active ?? new Map<string, ActiveAlert>(),
         local: r.kind === 'record' && readsOnly(r.expr, recordedBefore),
       };
       if (r.kind === 'record') recordedBefore.add(r.name);

@@ -129,7 +129,12 @@ class RulesCapability implements Capability {
       const key = `${def.file};${def.name}`;
       const c = this.counters.get(key) ?? { evaluations: 0, failures: 0, missed: 0 };
       this.counters.set(key, c);
-      const g = new Group(def, intervalMs, { ...env, onMissed: (n) => (c.missed += n), onEvaluated: (_g, _d, failed) => ((c.evaluations += def.rules.length), (c.failures += failed)) }, old);
+      const g = new Group(
+        def,
+        intervalMs,
+        { ...env, onMissed: (n) => (c.missed += n), onEvaluated: (_g, _d, failed) => ((c.evaluations += def.rules.length), (c.failures += failed)) },
+        old,
+      );
       next.push(g);
     }
     for (const g of oldGroups) void g.stop();
@@ -146,7 +151,9 @@ class RulesCapability implements Capability {
         : samples.map((s) => {
             const names = new Set(s.labels.map((l) => l.name));
             const add = extEntries.filter(([k]) => !names.has(k));
-            return add.length === 0 ? s : { ...s, labels: labelsFromRecord({ ...Object.fromEntries(s.labels.map((l) => [l.name, l.value])), ...Object.fromEntries(add) }) };
+            return add.length === 0
+              ? s
+              : { ...s, labels: labelsFromRecord({ ...Object.fromEntries(s.labels.map((l) => [l.name, l.value])), ...Object.fromEntries(add) }) };
           });
     for (const q of this.queues) q.append(out);
   }
@@ -155,7 +162,13 @@ class RulesCapability implements Capability {
     const url = `http://promfront/api/v1/query?query=${encodeURIComponent(expr)}&time=${(timeMs / 1000).toFixed(3)}`;
     const res = await this.ctx.queryApi(new Request(url));
     if (res === undefined) throw new Error('no query layer to evaluate rules with (the config has no query section)');
-    const body = (await res.json()) as { status: string; data?: { resultType: string; result: unknown }; warnings?: string[]; error?: string; errorType?: string };
+    const body = (await res.json()) as {
+      status: string;
+      data?: { resultType: string; result: unknown };
+      warnings?: string[];
+      error?: string;
+      errorType?: string;
+    };
     if (body.status !== 'success' || body.data === undefined) throw new Error(body.error ?? `query failed with HTTP status ${res.status}`);
     return { resultType: body.data.resultType, result: body.data.result, warnings: body.warnings ?? [] };
   }
@@ -222,26 +235,113 @@ class RulesCapability implements Capability {
       for (const [l, v] of rows) out.push(`${name}${l} ${formatNum(v)}`);
     };
     const gl = (g: Group) => `{rule_group=${JSON.stringify(g.key)}}`;
-    fam('promfront_rule_group_interval_seconds', 'gauge', 'The interval of a rule group.', this.groups.map((g) => [gl(g), g.intervalMs / 1000]));
-    fam('promfront_rule_group_iterations_total', 'counter', 'The number of scheduled evaluations of a rule group.', this.groups.map((g) => [gl(g), g.iterations + g.missed]));
-    fam('promfront_rule_group_iterations_missed_total', 'counter', 'The number of rule group evaluations missed due to slow rule group evaluation.', this.groups.map((g) => [gl(g), this.counters.get(g.key)?.missed ?? 0]));
-    fam('promfront_rule_group_last_duration_seconds', 'gauge', 'The duration of the last rule group evaluation.', this.groups.map((g) => [gl(g), g.evaluationTimeS]));
-    fam('promfront_rule_group_last_evaluation_timestamp_seconds', 'gauge', 'The timestamp of the last rule group evaluation in seconds.', this.groups.map((g) => [gl(g), g.lastEvaluationMs / 1000]));
-    fam('promfront_rule_group_rules', 'gauge', 'The number of rules.', this.groups.map((g) => [gl(g), g.rules.length]));
-    fam('promfront_rule_evaluations_total', 'counter', 'The total number of rule evaluations.', this.groups.map((g) => [gl(g), this.counters.get(g.key)?.evaluations ?? 0]));
-    fam('promfront_rule_evaluation_failures_total', 'counter', 'The total number of rule evaluation failures.', this.groups.map((g) => [gl(g), this.counters.get(g.key)?.failures ?? 0]));
+    fam(
+      'promfront_rule_group_interval_seconds',
+      'gauge',
+      'The interval of a rule group.',
+      this.groups.map((g) => [gl(g), g.intervalMs / 1000]),
+    );
+    fam(
+      'promfront_rule_group_iterations_total',
+      'counter',
+      'The number of scheduled evaluations of a rule group.',
+      this.groups.map((g) => [gl(g), g.iterations + g.missed]),
+    );
+    fam(
+      'promfront_rule_group_iterations_missed_total',
+      'counter',
+      'The number of rule group evaluations missed due to slow rule group evaluation.',
+      this.groups.map((g) => [gl(g), this.counters.get(g.key)?.missed ?? 0]),
+    );
+    fam(
+      'promfront_rule_group_last_duration_seconds',
+      'gauge',
+      'The duration of the last rule group evaluation.',
+      this.groups.map((g) => [gl(g), g.evaluationTimeS]),
+    );
+    fam(
+      'promfront_rule_group_last_evaluation_timestamp_seconds',
+      'gauge',
+      'The timestamp of the last rule group evaluation in seconds.',
+      this.groups.map((g) => [gl(g), g.lastEvaluationMs / 1000]),
+    );
+    fam(
+      'promfront_rule_group_rules',
+      'gauge',
+      'The number of rules.',
+      this.groups.map((g) => [gl(g), g.rules.length]),
+    );
+    fam(
+      'promfront_rule_evaluations_total',
+      'counter',
+      'The total number of rule evaluations.',
+      this.groups.map((g) => [gl(g), this.counters.get(g.key)?.evaluations ?? 0]),
+    );
+    fam(
+      'promfront_rule_evaluation_failures_total',
+      'counter',
+      'The total number of rule evaluation failures.',
+      this.groups.map((g) => [gl(g), this.counters.get(g.key)?.failures ?? 0]),
+    );
     const ql = (q: WriteQueue) => `{remote_name=${JSON.stringify(q.name)},url=${JSON.stringify(q.cfg.url.replace(/\/\/[^@/]*@/, '//'))}}`;
-    fam('promfront_remote_storage_samples_in_total', 'counter', 'Samples handed to remote storage.', this.queues.map((q) => [ql(q), q.stats.samplesIn]));
-    fam('promfront_remote_storage_samples_total', 'counter', 'Total number of samples sent to remote storage.', this.queues.map((q) => [ql(q), q.stats.samplesSent]));
-    fam('promfront_remote_storage_samples_failed_total', 'counter', 'Total number of samples which failed on send to remote storage, non-recoverable errors.', this.queues.map((q) => [ql(q), q.stats.samplesFailed]));
-    fam('promfront_remote_storage_samples_retried_total', 'counter', 'Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.', this.queues.map((q) => [ql(q), q.stats.samplesRetried]));
-    fam('promfront_remote_storage_samples_dropped_total', 'counter', 'Samples dropped because the queue was full (the oldest first).', this.queues.map((q) => [ql(q), q.stats.samplesDropped]));
-    fam('promfront_remote_storage_samples_pending', 'gauge', 'The number of samples pending in the queue.', this.queues.map((q) => [ql(q), q.pending]));
-    fam('promfront_remote_storage_queue_highest_sent_timestamp_seconds', 'gauge', 'Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.', this.queues.map((q) => [ql(q), q.stats.highestSentTimestampMs / 1000]));
+    fam(
+      'promfront_remote_storage_samples_in_total',
+      'counter',
+      'Samples handed to remote storage.',
+      this.queues.map((q) => [ql(q), q.stats.samplesIn]),
+    );
+    fam(
+      'promfront_remote_storage_samples_total',
+      'counter',
+      'Total number of samples sent to remote storage.',
+      this.queues.map((q) => [ql(q), q.stats.samplesSent]),
+    );
+    fam(
+      'promfront_remote_storage_samples_failed_total',
+      'counter',
+      'Total number of samples which failed on send to remote storage, non-recoverable errors.',
+      this.queues.map((q) => [ql(q), q.stats.samplesFailed]),
+    );
+    fam(
+      'promfront_remote_storage_samples_retried_total',
+      'counter',
+      'Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.',
+      this.queues.map((q) => [ql(q), q.stats.samplesRetried]),
+    );
+    fam(
+      'promfront_remote_storage_samples_dropped_total',
+      'counter',
+      'Samples dropped because the queue was full (the oldest first).',
+      this.queues.map((q) => [ql(q), q.stats.samplesDropped]),
+    );
+    fam(
+      'promfront_remote_storage_samples_pending',
+      'gauge',
+      'The number of samples pending in the queue.',
+      this.queues.map((q) => [ql(q), q.pending]),
+    );
+    fam(
+      'promfront_remote_storage_queue_highest_sent_timestamp_seconds',
+      'gauge',
+      'Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.',
+      this.queues.map((q) => [ql(q), q.stats.highestSentTimestampMs / 1000]),
+    );
     const al = (u: string) => `{alertmanager=${JSON.stringify(u)}}`;
-    fam('promfront_notifications_sent_total', 'counter', 'Total number of alerts sent.', this.notifier.targets.map((t) => [al(t.url), t.stats.sent]));
-    fam('promfront_notifications_errors_total', 'counter', 'Total number of errors sending alert notifications.', this.notifier.targets.map((t) => [al(t.url), t.stats.errors]));
-    fam('promfront_notifications_dropped_total', 'counter', 'Total number of alerts dropped due to errors when sending to Alertmanager.', [['', this.notifier.dropped]]);
+    fam(
+      'promfront_notifications_sent_total',
+      'counter',
+      'Total number of alerts sent.',
+      this.notifier.targets.map((t) => [al(t.url), t.stats.sent]),
+    );
+    fam(
+      'promfront_notifications_errors_total',
+      'counter',
+      'Total number of errors sending alert notifications.',
+      this.notifier.targets.map((t) => [al(t.url), t.stats.errors]),
+    );
+    fam('promfront_notifications_dropped_total', 'counter', 'Total number of alerts dropped due to errors when sending to Alertmanager.', [
+      ['', this.notifier.dropped],
+    ]);
     return out.join('\n') + '\n';
   }
 
@@ -283,7 +383,13 @@ function valueE(v: number): string {
 }
 
 function alertJson(a: ActiveAlert): Record<string, unknown> {
-  const out: Record<string, unknown> = { labels: a.labels, annotations: a.annotations, state: a.state, activeAt: timeJson(a.activeAtMs), value: valueE(a.value) };
+  const out: Record<string, unknown> = {
+    labels: a.labels,
+    annotations: a.annotations,
+    state: a.state,
+    activeAt: timeJson(a.activeAtMs),
+    value: valueE(a.value),
+  };
   if (a.keepFiringSinceMs !== 0) out.keepFiringSince = timeJson(a.keepFiringSinceMs);
   return out;
 }

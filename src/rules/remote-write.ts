@@ -212,7 +212,7 @@ export class WriteQueue {
     for (;;) {
       if (this.stopped) return;
       let status = 0;
-      let text = '';
+      let text: string;
       try {
         const res = await this.post(body);
         status = res.status;

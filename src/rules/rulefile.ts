@@ -47,14 +47,24 @@ export function expandRuleFiles(patterns: readonly string[], configFile: string 
       out.push(abs);
       continue;
     }
-    const re = new RegExp(`^${name.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const re = new RegExp(
+      `^${name
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     let entries: string[] = [];
     try {
       entries = readdirSync(dirname(abs));
     } catch {
       // A pattern matching nothing is not an error in Prometheus either.
     }
-    out.push(...entries.filter((e) => re.test(e)).sort().map((e) => join(dirname(abs), e)));
+    out.push(
+      ...entries
+        .filter((e) => re.test(e))
+        .sort()
+        .map((e) => join(dirname(abs), e)),
+    );
   }
   return [...new Set(out)];
 }
@@ -65,7 +75,9 @@ export function loadRuleFile(file: string, displayName = file): GroupDef[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new RuleFileError(displayName, [`${(e as NodeJS.ErrnoException).code === 'ENOENT' ? `open ${file}: no such file or directory` : (e as Error).message}`]);
+    throw new RuleFileError(displayName, [
+      `${(e as NodeJS.ErrnoException).code === 'ENOENT' ? `open ${file}: no such file or directory` : (e as Error).message}`,
+    ]);
   }
   return parseRuleFile(text, file, displayName);
 }
@@ -106,10 +118,10 @@ export function parseRuleFile(text: string, file: string, displayName = file): G
   const groupsNode = root.get('groups', true) as YamlNode | undefined;
   for (const item of root.items) {
     const k = isScalar(item.key) ? String(item.key.value) : '';
-    if (k !== 'groups') unknown.push(`line ${lineOf(item.key as YamlNode)}: field ${k} not found in type rulefmt.RuleGroups`);
+    if (k !== 'groups') unknown.push(`line ${lineOf(item.key)}: field ${k} not found in type rulefmt.RuleGroups`);
   }
   const seen = new Set<string>();
-  const scalar = (n: unknown): string => (isScalar(n) && n.value !== null ? String(n.value) : '');
+  const scalar = (n: unknown): string => (isScalar(n) && n.value !== null && typeof n.value !== 'object' ? `${n.value as string | number | boolean}` : '');
   if (groupsNode !== undefined && !isSeq(groupsNode) && !(isScalar(groupsNode) && groupsNode.value === null)) typeErr(groupsNode, '[]rulefmt.RuleGroup');
   for (const gNode of isSeq(groupsNode) ? groupsNode.items : []) {
     if (!isMap(gNode)) {
@@ -137,7 +149,7 @@ export function parseRuleFile(text: string, file: string, displayName = file): G
     const limitNode = gNode.get('limit', true);
     if (limitNode !== undefined) {
       const v = isScalar(limitNode) ? limitNode.value : undefined;
-      if (typeof v !== 'number' || !Number.isInteger(v)) typeErr(limitNode as YamlNode, 'int');
+      if (typeof v !== 'number' || !Number.isInteger(v)) typeErr(limitNode, 'int');
       else g.limit = v;
     }
     if (name === '') problems.push(`${pos(gNode)}: Groupname must not be empty`);
@@ -162,12 +174,13 @@ export function parseRuleFile(text: string, file: string, displayName = file): G
       const alert = scalar(alertN);
       const exprText = scalar(exprN);
       const ruleName = alert !== '' ? alert : record;
-      const at = (n: YamlNode | undefined, msg: string) => problems.push(`${n === undefined ? '' : `${pos(n)}: `}group "${name}", rule ${i}, "${ruleName}": ${msg}`);
+      const at = (n: YamlNode | undefined, msg: string) =>
+        problems.push(`${n === undefined ? '' : `${pos(n)}: `}group "${name}", rule ${i}, "${ruleName}": ${msg}`);
       const map = (key: string): Record<string, string> => {
         const m = rNode.get(key, true);
         const out: Record<string, string> = {};
         if (isMap(m)) for (const it of m.items) out[scalar(it.key)] = scalar(it.value);
-        else if (m !== undefined && !(isScalar(m) && m.value === null)) typeErr(m as YamlNode, 'map[string]string');
+        else if (m !== undefined && !(isScalar(m) && m.value === null)) typeErr(m, 'map[string]string');
         return out;
       };
       const labels = map('labels');
@@ -184,7 +197,8 @@ export function parseRuleFile(text: string, file: string, displayName = file): G
       };
       const forMs = ruleDur('for');
       const keepFiringForMs = ruleDur('keep_firing_for');
-      if (record !== '' && alert !== '') problems.push(`${pos(recordN)}: ${pos(alertN)}: group "${name}", rule ${i}, "${ruleName}": only one of 'record' and 'alert' must be set`);
+      if (record !== '' && alert !== '')
+        problems.push(`${pos(recordN)}: ${pos(alertN)}: group "${name}", rule ${i}, "${ruleName}": only one of 'record' and 'alert' must be set`);
       if (record === '' && alert === '') at(recordN ?? ({} as YamlNode), `one of 'record' or 'alert' must be set`);
       let expr: Expr | undefined;
       if (exprText === '') at(exprN ?? ({} as YamlNode), `field 'expr' must be set in rule`);

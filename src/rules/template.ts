@@ -68,7 +68,30 @@ const FUNCS: Record<string, Fn> = {
 };
 
 /** Functions of Go's templates or of Prometheus's that promfront does not implement. */
-const UNSUPPORTED = new Set(['query', 'first', 'label', 'value', 'strvalue', 'sortByLabel', 'args', 'tmpl', 'safeHtml', 'pathPrefix', 'externalURL', 'parseDuration', 'toTime', 'html', 'js', 'urlquery', 'call', 'slice', 'print', 'println', 'graphLink', 'tableLink']);
+const UNSUPPORTED = new Set([
+  'query',
+  'first',
+  'label',
+  'value',
+  'strvalue',
+  'sortByLabel',
+  'args',
+  'tmpl',
+  'safeHtml',
+  'pathPrefix',
+  'externalURL',
+  'parseDuration',
+  'toTime',
+  'html',
+  'js',
+  'urlquery',
+  'call',
+  'slice',
+  'print',
+  'println',
+  'graphLink',
+  'tableLink',
+]);
 const UNSUPPORTED_KEYWORDS = new Set(['with', 'define', 'template', 'block', 'break', 'continue']);
 
 /** A parsed template, ready to run many times. */
@@ -147,7 +170,7 @@ class Parser {
       if (close < 0) this.fail('unclosed action');
       let inner = this.src.slice(start, close);
       trimNext = false;
-      let after = close + 2;
+      const after = close + 2;
       if (/\s-$/.test(inner)) {
         inner = inner.slice(0, -1);
         trimNext = true;
@@ -174,7 +197,6 @@ class Parser {
         continue;
       }
       nodes.push({ k: 'action', p: new PipeParser(body, (m) => this.fail(m)).pipe() });
-      after = this.pos;
     }
   }
 
@@ -374,7 +396,7 @@ function printValue(v: unknown): string {
       .map((k) => `${k}:${printValue(o[k])}`)
       .join(' ')}]`;
   }
-  return String(v);
+  return `${v as string | boolean}`;
 }
 
 function run(nodes: Node[], dot: unknown, vars: Map<string, unknown>, out: string[]): void {
@@ -393,8 +415,13 @@ function run(nodes: Node[], dot: unknown, vars: Map<string, unknown>, out: strin
         break;
       case 'range': {
         const v = evalPipe(n.p, dot, vars);
-        const entries: [unknown, unknown][] =
-          Array.isArray(v) ? v.map((x, i) => [i, x]) : v !== null && typeof v === 'object' ? Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]) : [];
+        const entries: [unknown, unknown][] = Array.isArray(v)
+          ? v.map((x, i) => [i, x])
+          : v !== null && typeof v === 'object'
+            ? Object.keys(v)
+                .sort()
+                .map((k) => [k, (v as Record<string, unknown>)[k]])
+            : [];
         if (entries.length === 0) run(n.else, dot, vars, out);
         for (const [k, x] of entries) {
           if (n.vars.length === 1) vars.set(n.vars[0], x);
@@ -429,7 +456,10 @@ export function goG(v: number, prec: number): string {
   const exp = Number(expText);
   const digits = mant.replace(/\.?0+$/, '');
   if (exp < -4 || exp >= prec) return `${digits}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  return v.toFixed(Math.max(0, prec - 1 - exp)).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  return v
+    .toFixed(Math.max(0, prec - 1 - exp))
+    .replace(/(\.\d*?)0+$/, '$1')
+    .replace(/\.$/, '');
 }
 
 /** Go's %v of a float64 (strconv 'g' with the shortest digits). */
@@ -506,7 +536,9 @@ function humanizeTimestamp(v: number): string {
   const ns = BigInt(Math.trunc(v * 1e9));
   const ms = Number(ns / 1_000_000n);
   const iso = new Date(ms).toISOString(); // 2006-01-02T15:04:05.000Z
-  let frac = String(((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).padStart(9, '0').replace(/0+$/, '');
+  let frac = String(((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
   if (frac) frac = '.' + frac;
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} +0000 UTC`;
 }
@@ -514,41 +546,44 @@ function humanizeTimestamp(v: number): string {
 /** Go's fmt.Sprintf for the verbs rule templates use: %s %v %d %f %g %e %q %x %%, with width and precision. */
 export function goSprintf(format: string, args: unknown[]): string {
   let n = 0;
-  return format.replace(/%([-+ 0#]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/g, (_m, flags: string, width: string | undefined, precText: string | undefined, verb: string) => {
-    if (verb === '%') return '%';
-    if (n >= args.length) return `%!${verb}(MISSING)`;
-    const a = args[n++];
-    const prec = precText === undefined ? undefined : Number(precText);
-    let s: string;
-    switch (verb) {
-      case 'd':
-        s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${typeName(a)}=${printValue(a)})`;
-        break;
-      case 'f':
-      case 'F':
-        s = typeof a === 'number' ? (Number.isFinite(a) ? a.toFixed(prec ?? 6) : goShortest(a)) : `%!f(${typeName(a)}=${printValue(a)})`;
-        break;
-      case 'e':
-        s = typeof a === 'number' ? a.toExponential(prec ?? 6).replace(/e([-+])(\d)$/, 'e$10$2') : `%!e(${typeName(a)}=${printValue(a)})`;
-        break;
-      case 'g':
-        s = typeof a === 'number' ? (prec === undefined ? goShortest(a) : goG(a, prec)) : `%!g(${typeName(a)}=${printValue(a)})`;
-        break;
-      case 'q':
-        s = JSON.stringify(String(a));
-        break;
-      case 'x':
-        s = typeof a === 'number' ? Math.trunc(a).toString(16) : Buffer.from(String(a)).toString('hex');
-        break;
-      default:
-        s = printValue(a);
-        if (verb === 's' && prec !== undefined) s = s.slice(0, prec);
-    }
-    if (flags.includes('+') && typeof a === 'number' && a >= 0 && verb !== 's' && verb !== 'v') s = '+' + s;
-    const w = width === undefined ? 0 : Number(width);
-    if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : flags.includes('0') && typeof a === 'number' ? s.padStart(w, '0') : s.padStart(w);
-    return s;
-  });
+  return format.replace(
+    /%([-+ 0#]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/g,
+    (_m, flags: string, width: string | undefined, precText: string | undefined, verb: string) => {
+      if (verb === '%') return '%';
+      if (n >= args.length) return `%!${verb}(MISSING)`;
+      const a = args[n++];
+      const prec = precText === undefined ? undefined : Number(precText);
+      let s: string;
+      switch (verb) {
+        case 'd':
+          s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${typeName(a)}=${printValue(a)})`;
+          break;
+        case 'f':
+        case 'F':
+          s = typeof a === 'number' ? (Number.isFinite(a) ? a.toFixed(prec ?? 6) : goShortest(a)) : `%!f(${typeName(a)}=${printValue(a)})`;
+          break;
+        case 'e':
+          s = typeof a === 'number' ? a.toExponential(prec ?? 6).replace(/e([-+])(\d)$/, 'e$10$2') : `%!e(${typeName(a)}=${printValue(a)})`;
+          break;
+        case 'g':
+          s = typeof a === 'number' ? (prec === undefined ? goShortest(a) : goG(a, prec)) : `%!g(${typeName(a)}=${printValue(a)})`;
+          break;
+        case 'q':
+          s = JSON.stringify(String(a));
+          break;
+        case 'x':
+          s = typeof a === 'number' ? Math.trunc(a).toString(16) : Buffer.from(String(a)).toString('hex');
+          break;
+        default:
+          s = printValue(a);
+          if (verb === 's' && prec !== undefined) s = s.slice(0, prec);
+      }
+      if (flags.includes('+') && typeof a === 'number' && a >= 0 && verb !== 's' && verb !== 'v') s = '+' + s;
+      const w = width === undefined ? 0 : Number(width);
+      if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : flags.includes('0') && typeof a === 'number' ? s.padStart(w, '0') : s.padStart(w);
+      return s;
+    },
+  );
 }
 
 function typeName(a: unknown): string {

@@ -95,9 +95,13 @@ describe('rules evaluated by promfront equal a reference Prometheus', () => {
     const amDir = join(dir, 'am');
     writeFileSync(join(dir, 'am.yml'), 'route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n');
     try {
-      const started = spawn(ALERTMANAGER, [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], {
-        stdio: 'ignore',
-      });
+      const started = spawn(
+        ALERTMANAGER,
+        [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='],
+        {
+          stdio: 'ignore',
+        },
+      );
       await new Promise<void>((resolve, reject) => {
         started.once('spawn', resolve);
         started.once('error', reject);
@@ -148,7 +152,7 @@ alerting:
 
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([...downstreams, reference, receiver].map((p) => p?.stop()));
+    await Promise.all([...downstreams, reference, receiver].map((p) => (p ? p.stop() : Promise.resolve())));
     if (am) await terminate(am, 5000);
     exporter?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -173,9 +177,13 @@ alerting:
     expect(byJob.b.labels.severity).toBe('low');
     expect(byJob.b.annotations).toEqual({ summary: 'job b at 11.25' });
     // /api/v1/alerts and /api/v1/rules show them in Prometheus's shape.
-    const alertsApi = (await (await fetch(`${proxy!.url}/api/v1/alerts`)).json()) as { data: { alerts: { state: string; labels: Record<string, string>; value: string }[] } };
+    const alertsApi = (await (await fetch(`${proxy!.url}/api/v1/alerts`)).json()) as {
+      data: { alerts: { state: string; labels: Record<string, string>; value: string }[] };
+    };
     expect(alertsApi.data.alerts.map((a) => `${a.labels.job}:${a.state}:${a.value}`).sort()).toEqual(['a:firing:1.45e+01', 'b:firing:1.125e+01']);
-    const rulesApi = (await (await fetch(`${proxy!.url}/api/v1/rules?type=alert`)).json()) as { data: { groups: { name: string; rules: { name: string; state: string; health: string; type: string }[] }[] } };
+    const rulesApi = (await (await fetch(`${proxy!.url}/api/v1/rules?type=alert`)).json()) as {
+      data: { groups: { name: string; rules: { name: string; state: string; health: string; type: string }[] }[] };
+    };
     expect(rulesApi.data.groups[0].rules.map((r) => [r.name, r.state, r.health, r.type])).toEqual([['DemoWindow', 'firing', 'ok', 'alerting']]);
 
     // The window closes at the next multiple of 20 s: the resolution reaches Alertmanager (its
