@@ -470,7 +470,7 @@ export function goShortest(v: number): string {
   const [mant, expText] = v.toExponential().split('e');
   const exp = Number(expText);
   const nd = mant.replace('-', '').replace('.', '').length;
-  let eprec = 21;
+  let eprec = 6;
   if (eprec > nd && nd >= exp + 1) eprec = nd;
   if (exp < -4 || exp >= eprec) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   return String(v);
