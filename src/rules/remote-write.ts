@@ -195,7 +195,10 @@ export class WriteQueue {
         const start = sh.head;
         const batch = sh.pending.slice(start, start + this.batch);
         await this.sendWithRetry(batch);
-        // Samples dropped while this batch was in flight moved head on already.
+        // The queue overflowed into the batch in flight: those samples were counted as dropped,
+        // but the batch carried them (sent or failed, counted there).
+        const overlap = Math.min(sh.head, start + batch.length) - start;
+        if (overlap > 0) this.stats.samplesDropped -= overlap;
         sh.head = Math.max(sh.head, start + batch.length);
         compact(sh);
         if (sh.pending.length - sh.head < this.batch) break;
