@@ -103,10 +103,10 @@ export class Group {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
-  /** Series written at the last evaluation, by key, for staleness markers. */
-  private previous = new Map<string, Labels>();
-  /** Recent samples of the group's recorded series, for the rules evaluated in-process. */
-  private history = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+  /** Series each rule wrote at its last evaluation, by key, for staleness markers. */
+  private previous: Map<string, Labels>[];
+  /** Recent samples of the group's recorded series (NaN + stale for markers), for the rules evaluated in-process. */
+  private history = new Map<string, { labels: Labels; t: number[]; v: number[]; stale: boolean[] }>();
   private readonly engine = new Engine({ semantics: 'prometheus-2' });
 
   constructor(
@@ -132,8 +132,13 @@ export class Group {
       if (r.kind === 'record') recordedBefore.add(r.name);
       return st;
     });
+    this.previous = this.rules.map(() => new Map<string, Labels>());
     if (previous) {
-      this.previous = previous.previous;
+      // Series of a rule that kept its place and definition carry over; others go stale next round.
+      this.rules.forEach((r, i) => {
+        const j = previous.rules.findIndex((o) => sameRule(o.def, r.def));
+        if (j >= 0) this.previous[i] = previous.previous[j];
+      });
       this.history = previous.history;
       this.lastEvaluationMs = previous.lastEvaluationMs;
     }
@@ -175,11 +180,11 @@ export class Group {
   async evaluate(ts: number): Promise<void> {
     const started = performance.now();
     const samples: WriteSample[] = [];
-    const seen = new Map<string, Labels>();
     let failed = 0;
     const qts = ts - this.def.queryOffsetMs;
-    for (const rule of this.rules) {
+    for (const [i, rule] of this.rules.entries()) {
       const t0 = performance.now();
+      const seen = new Map<string, Labels>();
       try {
         const { vector, warnings } = await this.query(rule, qts);
         if (rule.def.kind === 'record') this.record(rule, vector, qts, samples, seen);
@@ -191,16 +196,24 @@ export class Group {
         rule.health = 'err';
         rule.lastError = (e as Error).message;
         // Prometheus keeps the series of a failing rule from going stale: carry them over.
-        for (const [k, l] of this.previous) if (labelsToRecord(l).__name__ === ruleSeriesName(rule)) seen.set(k, l);
+        for (const [k, l] of this.previous[i]) seen.set(k, l);
       }
+      // As Prometheus, right after the rule: its series of the last round that it did not return now.
+      for (const [k, l] of this.previous[i]) {
+        if (seen.has(k)) continue;
+        samples.push({ labels: l, t: qts, v: NaN, stale: true });
+        const h = this.history.get(k);
+        if (h) {
+          h.t.push(qts);
+          h.v.push(NaN);
+          h.stale.push(true);
+        }
+      }
+      this.previous[i] = seen;
       rule.lastEvaluationMs = ts;
       rule.evaluationTimeS = (performance.now() - t0) / 1000;
       if (rule.def.kind === 'alert') this.sendAlerts(rule, ts);
     }
-    for (const [k, l] of this.previous) {
-      if (!seen.has(k)) samples.push({ labels: l, t: qts, v: NaN, stale: true });
-    }
-    this.previous = seen;
     this.env.write(samples);
     this.iterations++;
     this.lastEvaluationMs = ts;
@@ -222,7 +235,7 @@ export class Group {
 
   private async queryLocal(expr: string, ts: number): Promise<{ labels: Record<string, string>; v: number }[]> {
     const st = new MemoryStorage();
-    for (const h of this.history.values()) for (let i = 0; i < h.t.length; i++) st.add(h.labels, h.t[i], h.v[i]);
+    for (const h of this.history.values()) for (let i = 0; i < h.t.length; i++) st.add(h.labels, h.t[i], h.v[i], { stale: h.stale[i] });
     const out = await this.engine.instantQuery(st, expr, ts);
     const r = out.result;
     if (r.resultType === 'scalar') return [{ labels: {}, v: r.v }];
@@ -247,9 +260,10 @@ export class Group {
       out.push({ labels: p.labels, t: ts, v: p.v });
       seen.set(p.key, p.labels);
       let h = this.history.get(p.key);
-      if (!h) this.history.set(p.key, (h = { labels: p.labels, t: [], v: [] }));
+      if (!h) this.history.set(p.key, (h = { labels: p.labels, t: [], v: [], stale: [] }));
       h.t.push(ts);
       h.v.push(p.v);
+      h.stale.push(false);
     }
     // Keep only what in-process rules can still read; a series gone for an hour is forgotten.
     for (const [k, h] of this.history) {
@@ -258,6 +272,7 @@ export class Group {
       if (drop > 0) {
         h.t.splice(0, drop);
         h.v.splice(0, drop);
+        h.stale.splice(0, drop);
       }
       if (h.t.length === 0) this.history.delete(k);
     }
@@ -341,7 +356,8 @@ export class Group {
     const send: ActiveAlert[] = [];
     for (const a of rule.active.values()) {
       if (a.state === 'pending') continue;
-      const needs = a.resolvedAtMs > a.lastSentAtMs || a.lastSentAtMs + this.env.resendDelayMs < ts;
+      // Never sent (Prometheus's zero time) counts as long ago.
+      const needs = a.lastSentAtMs === 0 || a.resolvedAtMs > a.lastSentAtMs || a.lastSentAtMs + this.env.resendDelayMs < ts;
       if (!needs) continue;
       a.lastSentAtMs = ts;
       const delta = Math.max(this.env.resendDelayMs, this.intervalMs);
@@ -350,10 +366,6 @@ export class Group {
     }
     if (send.length > 0) this.env.notify(send, rule.def, this);
   }
-}
-
-function ruleSeriesName(rule: RuleState): string {
-  return rule.def.kind === 'record' ? rule.def.name : 'ALERTS';
 }
 
 function sameRule(a: RuleDef, b: RuleDef): boolean {
