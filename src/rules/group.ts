@@ -6,6 +6,7 @@
 // by our engine over the group's own recent results, because promfront has no TSDB to read them
 // back from (docs/rules.md).
 
+import pLimit from 'p-limit';
 import type { Expr } from '../promql/ast.js';
 import { walkExpr } from '../promql/ast.js';
 import { Engine } from '../promql/engine.js';
@@ -57,6 +58,8 @@ export interface GroupEnv {
 }
 
 const RESOLVED_RETENTION_MS = 15 * 60_000;
+/** Queries of one group in flight at once (the query layer admits 20 by default). */
+const QUERY_CONCURRENCY = 8;
 const LOCAL_HISTORY_MS = 60 * 60_000;
 
 let hashFn: ((b: Uint8Array) => bigint) | undefined;
@@ -182,11 +185,21 @@ export class Group {
     const samples: WriteSample[] = [];
     let failed = 0;
     const qts = ts - this.def.queryOffsetMs;
+    // Rules that go to the query layer cannot see this round's records anyway (they are not in
+    // any downstream yet), so their queries start together, a few at a time; results are still
+    // applied in rule order. Rules reading the group's own records run in their place.
+    const limit = pLimit(QUERY_CONCURRENCY);
+    const remote = this.rules.map((r) => {
+      if (r.local) return undefined;
+      const p = limit(() => this.query(r, qts));
+      p.catch(() => undefined);
+      return p;
+    });
     for (const [i, rule] of this.rules.entries()) {
       const t0 = performance.now();
       const seen = new Map<string, Labels>();
       try {
-        const { vector, warnings } = await this.query(rule, qts);
+        const { vector, warnings } = await (remote[i] ?? this.query(rule, qts));
         if (rule.def.kind === 'record') this.record(rule, vector, qts, samples, seen);
         else this.alert(rule, vector, qts, samples, seen);
         rule.health = warnings.length > 0 ? 'err' : 'ok';

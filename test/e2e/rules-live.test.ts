@@ -11,7 +11,7 @@
 // annotations, and then gets its resolution.
 //
 // The exporter's values are constant so that scrape timing does not matter; the alert's condition
-// changes with time() (`vector(time() % 20) >= 6`) so that both evaluators see it start at the same
+// changes with time() (`vector(time() % 30) >= 15`) so that both evaluators see it start at the same
 // evaluation.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,7 +47,7 @@ const RULES = `groups:
       - record: demo:clock
         expr: time() % 20
       - alert: DemoWindow
-        expr: sum by (job) (demo_inflight) > 0 and on() (vector(time() % 20) >= 6)
+        expr: sum by (job) (demo_inflight) > 0 and on() (vector(time() % 30) >= 15)
         for: 3s
         labels: {severity: "{{ if gt $value 12.0 }}high{{ else }}low{{ end }}"}
         annotations: {summary: "job {{ $labels.job }} at {{ $value | humanize }}"}
@@ -126,9 +126,9 @@ describe('rules evaluated by promfront equal a reference Prometheus', () => {
       30_000,
       'every Prometheus to have scraped',
     );
-    // Start in the quiet part of the alert's 20 s window, so that no alert is active in the
-    // reference yet when promfront's first evaluation comes.
-    await waitFor(async () => Math.floor(Date.now() / 1000) % 20 < 2, 25_000, 'the start of a 20 s window', 50);
+    // Start in the quiet part of the alert's 30 s window, so that no alert is active in the
+    // reference yet when promfront's first evaluation comes (checked below).
+    await waitFor(async () => Math.floor(Date.now() / 1000) % 30 < 2, 35_000, 'the start of a 30 s window', 50);
     proxy = await startProxy(
       (listen) => `listen: ${listen}
 query:
@@ -167,7 +167,7 @@ alerting:
         firing = ((await res.json()) as typeof firing).filter((a) => a.labels.alertname === 'DemoWindow');
         return firing.length === 2;
       },
-      20_000,
+      35_000,
       'DemoWindow firing in Alertmanager',
       250,
     );
@@ -186,7 +186,7 @@ alerting:
     };
     expect(rulesApi.data.groups[0].rules.map((r) => [r.name, r.state, r.health, r.type])).toEqual([['DemoWindow', 'firing', 'ok', 'alerting']]);
 
-    // The window closes at the next multiple of 20 s: the resolution reaches Alertmanager (its
+    // The window closes at the next multiple of 30 s: the resolution reaches Alertmanager (its
     // endsAt moves from the resend validity into the past).
     await waitFor(
       async () => {
@@ -215,6 +215,7 @@ alerting:
     for (const s of ours) expect(s.metric.source, JSON.stringify(s.metric)).toBe('promfront');
     const times = [...new Set(ours.flatMap((s) => s.values.map(([t]) => t)))].sort((a, b) => a - b);
     const from = times[0];
+    expect(from % 30, 'promfront started too late: its first evaluation came after the alert window opened').toBeLessThan(15);
     const to = times[times.length - 1] - 1; // the reference may not have evaluated the very last slot yet
     const theirs = (await reference!.query(`{__name__=~"${names}"}[2m]`, at)) as RawSeries[];
     const want = byKey(theirs, undefined, from, to);
