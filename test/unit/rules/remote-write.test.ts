@@ -86,7 +86,7 @@ async function receiver(status: () => number): Promise<{ url: string; got: Decod
     });
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server!.address() as { port: number }).port}/api/v1/write`, got, requests: () => requests };
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, got, requests: () => requests };
 }
 
 function samples(n: number, series = 10, t0 = 1_700_000_000_000): WriteSample[] {

@@ -2,7 +2,7 @@
 // with promtool itself; these cover the parsed result and positions without it).
 
 import { describe, expect, it } from 'vitest';
-import { RuleFileError, parseRuleFile } from '../../../src/rules/rulefile.js';
+import { type RuleFileError, parseRuleFile } from '../../../src/rules/rulefile.js';
 
 describe('rule files', () => {
   it('parses groups and rules with their fields', () => {

@@ -21,9 +21,9 @@ describe('rule templates', () => {
   it('humanizes as Prometheus', () => {
     expect(run('{{ humanize 1234567.0 }} {{ humanize 0.0012 }} {{ humanize 0 }} {{ humanize 12 }}')).toBe('1.235M 1.2m 0 12');
     expect(run('{{ humanize1024 1048576.0 }} {{ humanize1024 1 }}')).toBe('1Mi 1');
-    expect(run('{{ humanizeDuration 3661 }} {{ humanizeDuration 90061 }} {{ humanizeDuration 1.5 }} {{ humanizeDuration 0.0015 }} {{ humanizeDuration 0 }}')).toBe(
-      '1h 1m 1s 1d 1h 1m 1s 1.5s 1.5ms 0s',
-    );
+    expect(
+      run('{{ humanizeDuration 3661 }} {{ humanizeDuration 90061 }} {{ humanizeDuration 1.5 }} {{ humanizeDuration 0.0015 }} {{ humanizeDuration 0 }}'),
+    ).toBe('1h 1m 1s 1d 1h 1m 1s 1.5s 1.5ms 0s');
     expect(run('{{ humanizePercentage 0.1234 }}')).toBe('12.34%');
     expect(run('{{ humanizeTimestamp 1435065584.128 }}')).toBe('2015-06-23 13:19:44.128 +0000 UTC');
     expect(run('{{ $value | humanize }}', 12345678)).toBe('12.35M');
