@@ -36,6 +36,7 @@ import { resultsCacheSchema } from './results-cache.js';
 import { pushSchema } from './push.js';
 import { natsSourceSchema, publishSchema } from './stream.js';
 import { fleetSchema } from './fleet.js';
+import { rulesConfigFields } from './rules.js';
 
 export const sourceSchema = z
   .strictObject({
@@ -216,6 +217,7 @@ export const configSchema = z.strictObject({
   push: pushSchema.optional(),
   publish: publishSchema.optional(),
   fleet: fleetSchema.optional(),
+  ...rulesConfigFields,
 });
 
 export type Config = z.infer<typeof configSchema>;

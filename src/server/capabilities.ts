@@ -8,9 +8,10 @@ import type { Config } from '../config/schema.js';
 import { pushCapability } from '../push/index.js';
 import { publishFactory } from '../stream/capability.js';
 import { fleetFactory } from '../fleet/index.js';
+import { rulesFactory } from '../rules/index.js';
 
 /** Every capability, in the order their routes are tried. */
-export const FACTORIES: readonly CapabilityFactory[] = [pushCapability, publishFactory, fleetFactory];
+export const FACTORIES: readonly CapabilityFactory[] = [pushCapability, publishFactory, fleetFactory, rulesFactory];
 
 /** check-config's view: the problems of every enabled capability. */
 export function capabilityProblems(config: Config, configFile: string | undefined, factories = FACTORIES): string[] {

@@ -135,4 +135,17 @@ shard:
 #     static_configs: [{targets: ["127.0.0.1:9100"], labels: {service: node}}]
 #     shards: false                     # true: also hand out this promfront's /metrics/shard/K
 #   handover_overlap: 1m                # >= HTTP SD refresh (5s) + one scrape interval
+
+# Recording and alerting rules over the whole fleet (docs/rules.md): Prometheus's rule files,
+# evaluated through the query layer; results written to remote_write, alerts to Alertmanager.
+# rule_files: ["rules/*.yml"]      # relative to this file; checked as promtool check rules
+# evaluation_interval: 1m
+# external_labels: {source: promfront}
+# remote_write:
+#   - url: http://127.0.0.1:9090/api/v1/write
+#     queue_config: {max_samples_per_send: 500, batch_send_deadline: 5s, max_pending_samples: 500000}
+# alerting:
+#   resend_delay: 1m
+#   alertmanagers:
+#     - static_configs: [{targets: ["127.0.0.1:9093"]}]
 `;

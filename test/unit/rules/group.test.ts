@@ -1,0 +1,121 @@
+// A group's evaluation with a fake query layer: Prometheus's schedule slot, recording with rule
+// labels and staleness markers, the alert state machine (pending, firing after `for`,
+// keep_firing_for, resolved and notified once), the in-process path for rules reading the group's
+// own records, and alert state kept by a group rebuilt on reload.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { labelsToRecord } from '../../../src/model/labels.js';
+import { Group, evalTimestamp, groupHash, initGroupHash, type ActiveAlert, type GroupEnv } from '../../../src/rules/group.js';
+import type { WriteSample } from '../../../src/rules/remote-write.js';
+import { parseRuleFile } from '../../../src/rules/rulefile.js';
+
+beforeAll(initGroupHash);
+
+type Vec = { metric: Record<string, string>; value: [number, string] }[];
+
+function env(answers: (expr: string, t: number) => Vec) {
+  const written: WriteSample[][] = [];
+  const notified: ActiveAlert[][] = [];
+  const queries: string[] = [];
+  const e: GroupEnv = {
+    query: (expr, t) => {
+      queries.push(expr);
+      return Promise.resolve({ resultType: 'vector', result: answers(expr, t), warnings: [] });
+    },
+    externalLabels: {},
+    externalURL: 'http://x',
+    write: (s) => written.push(s),
+    notify: (a) => notified.push(a),
+    resendDelayMs: 60_000,
+    onMissed: () => undefined,
+    onEvaluated: () => undefined,
+  };
+  return { e, written, notified, queries };
+}
+
+const rec = (s: WriteSample) => `${JSON.stringify(labelsToRecord(s.labels))}@${s.t}=${s.stale ? 'stale' : s.v}`;
+
+describe('rule group', () => {
+  it('slots evaluations as Prometheus: offset from the hash of file and name', () => {
+    const h = groupHash('g', '/r.yml');
+    const t = evalTimestamp(1_700_000_000_123, 15_000, h);
+    expect(t).toBeLessThanOrEqual(1_700_000_000_123);
+    expect(1_700_000_000_123 - t).toBeLessThan(15_000);
+    expect(evalTimestamp(t + 15_001, 15_000, h)).toBe(t + 15_000);
+    // The slot's place in the interval is the hash modulo the interval (in ns), truncated to ms.
+    expect(t % 15_000).toBe(Math.floor(Number(h % 15_000_000_000n) / 1e6));
+    expect(groupHash('g', '/r.yml')).not.toBe(groupHash('h', '/r.yml'));
+  });
+
+  it('records with rule labels, reads its own records in-process, and marks vanished series stale', async () => {
+    const [def] = parseRuleFile(
+      `groups:\n  - name: g\n    rules:\n      - record: a:sum\n        expr: sum by (job) (x)\n        labels: {t: v}\n      - record: a:share\n        expr: a:sum / scalar(sum(a:sum))\n`,
+      '/r.yml',
+    );
+    let jobs = ['p', 'q'];
+    const f = env((expr) => (expr.startsWith('sum by') ? jobs.map((j, i) => ({ metric: { job: j }, value: [0, String(i + 1)] as [number, string] })) : []));
+    const g = new Group(def, 1000, f.e);
+    await g.evaluate(10_000);
+    expect(f.queries).toEqual(['sum by (job) (x)']); // a:share never went to the query layer
+    expect(f.written[0].map(rec).sort()).toEqual(
+      [
+        '{"__name__":"a:sum","job":"p","t":"v"}@10000=1',
+        '{"__name__":"a:sum","job":"q","t":"v"}@10000=2',
+        '{"__name__":"a:share","job":"p","t":"v"}@10000=0.3333333333333333',
+        '{"__name__":"a:share","job":"q","t":"v"}@10000=0.6666666666666666',
+      ].sort(),
+    );
+    jobs = ['p'];
+    await g.evaluate(11_000);
+    expect(f.written[1].map(rec).sort()).toEqual(
+      [
+        '{"__name__":"a:sum","job":"p","t":"v"}@11000=1',
+        '{"__name__":"a:share","job":"p","t":"v"}@11000=1',
+        '{"__name__":"a:sum","job":"q","t":"v"}@11000=stale',
+        '{"__name__":"a:share","job":"q","t":"v"}@11000=stale',
+      ].sort(),
+    );
+  });
+
+  it('goes pending, fires after for, keeps firing for keep_firing_for, resolves, notifies once each; reload keeps it', async () => {
+    const [def] = parseRuleFile(
+      `groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: 2s\n        keep_firing_for: 2s\n        labels: {sev: "{{ $labels.job }}-x"}\n        annotations: {s: "{{ $value }}"}\n`,
+      '/r.yml',
+    );
+    let on = true;
+    const f = env(() => (on ? [{ metric: { __name__: 'up', job: 'j' }, value: [0, '0'] }] : []));
+    let g = new Group(def, 1000, f.e);
+    const state = () => [...g.rules[0].active.values()].map((a) => a.state);
+    await g.evaluate(1000);
+    expect(state()).toEqual(['pending']);
+    await g.evaluate(2000);
+    expect(state()).toEqual(['pending']);
+    // Reload: a new group over the same definition keeps the pending alert and its activeAt.
+    g = new Group(def, 1000, f.e, g);
+    await g.evaluate(3000);
+    expect(state()).toEqual(['firing']);
+    expect(f.notified).toHaveLength(1);
+    expect(f.notified[0][0].labels).toEqual({ alertname: 'A', job: 'j', sev: 'j-x' });
+    expect(f.notified[0][0].annotations).toEqual({ s: '0' });
+    // The pending series ends (stale) as the firing one starts, as in Prometheus.
+    expect(f.written[2].map(rec).sort()).toEqual(
+      [
+        '{"__name__":"ALERTS","alertname":"A","alertstate":"firing","job":"j","sev":"j-x"}@3000=1',
+        '{"__name__":"ALERTS","alertname":"A","alertstate":"pending","job":"j","sev":"j-x"}@3000=stale',
+        '{"__name__":"ALERTS_FOR_STATE","alertname":"A","job":"j","sev":"j-x"}@3000=1',
+      ].sort(),
+    );
+    on = false;
+    await g.evaluate(4000); // keep firing
+    expect(state()).toEqual(['firing']);
+    await g.evaluate(5000);
+    expect(state()).toEqual(['firing']);
+    await g.evaluate(6000); // 2 s since the series went: resolved
+    expect(state()).toEqual(['inactive']);
+    expect(f.notified).toHaveLength(2);
+    expect(f.notified[1][0].resolvedAtMs).toBe(6000);
+    expect(f.written[5].every((s) => s.stale)).toBe(true);
+    await g.evaluate(7000);
+    expect(f.notified).toHaveLength(2);
+  });
+});
