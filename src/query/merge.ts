@@ -210,3 +210,39 @@ export function replicaCoverage(series: readonly Series[], startMs: number, endM
   }
   return { covered: true };
 }
+
+/**
+ * One replica's select result without the replica labels `names` (Thanos's replica labels): series
+ * left with equal labels (the replicas a Thanos or VictoriaMetrics downstream returns side by side)
+ * are merged as replicas; output sorted by labels. The same array when no series has such a label.
+ */
+export function withoutReplicaLabels(set: Series[], names: ReadonlySet<string>, antiAffinityMs: number): Series[] {
+  if (names.size === 0) return set;
+  let changed = false;
+  const stripped = set.map((s) => {
+    const labels = withoutLabelNames(s.labels, names);
+    if (labels === s.labels) return s;
+    changed = true;
+    return { ...s, labels };
+  });
+  if (!changed) return set;
+  stripped.sort((a, b) => compareLabels(a.labels, b.labels));
+  const out: Series[] = [];
+  for (let i = 0; i < stripped.length;) {
+    let j = i + 1;
+    while (j < stripped.length && compareLabels(stripped[j].labels, stripped[i].labels) === 0) j++;
+    out.push(j === i + 1 ? stripped[i] : mergeReplicaSamples(stripped.slice(i, j), antiAffinityMs));
+    i = j;
+  }
+  return out;
+}
+
+/** A label set without the names in `names`; the same array when it has none of them. */
+export function withoutLabelNames<L extends { name: string }>(labels: readonly L[], names: ReadonlySet<string>): L[] {
+  let keep: L[] | undefined;
+  for (let i = 0; i < labels.length; i++) {
+    if (names.has(labels[i].name)) keep ??= labels.slice(0, i);
+    else keep?.push(labels[i]);
+  }
+  return keep ?? (labels as L[]);
+}
