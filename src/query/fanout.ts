@@ -35,6 +35,7 @@ import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
+import { collectDownstreamWarnings } from './downstream/warnings.js';
 import { mergeSeriesSets, replicaCoverage, withoutLabelNames, withoutReplicaLabels } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
@@ -141,7 +142,8 @@ interface TargetFailure {
 }
 
 /** Result of one group for one request: undefined value when the group was pruned. */
-type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
+type GroupOutcome<T> =
+  { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean; passed?: { target: string; warning: string }[] };
 
 /** The widest time range a select is sent downstream with (see select). */
 const SELECT_MIN_MS = Math.max(MIN_TIME_MS, Number.MIN_SAFE_INTEGER);
@@ -480,17 +482,27 @@ export class FanoutStorage {
         }
         // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
         // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
-        const calls = members.map((t) =>
-          startCall((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t.storage, p.downstream, sig, g))), g.spec.timeoutMs, signal),
+        // Each call collects the warnings its downstream answered with (a lower promfront's).
+        const carried = members.map((): string[] => []);
+        const calls = members.map((t, i) =>
+          startCall(
+            (sig) =>
+              g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : collectDownstreamWarnings(carried[i], () => call(t.storage, p.downstream, sig, g)))),
+            g.spec.timeoutMs,
+            signal,
+          ),
         );
         const settled = await this.settleHedged(g, members, calls);
         const results: T[] = [];
         const failures: TargetFailure[] = [];
+        const passed: { target: string; warning: string }[] = [];
         settled.forEach((s, i) => {
-          if (s.status === 'fulfilled') results.push(s.value);
-          else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor, error: s.reason });
+          if (s.status === 'fulfilled') {
+            results.push(s.value);
+            for (const warning of carried[i]) passed.push({ target: members[i].name, warning });
+          } else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor, error: s.reason });
         });
-        return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
+        return { group: g, outcome: { pruned: false, results, failures, passed } as GroupOutcome<T>, local: p.local };
       }),
     );
     signal?.throwIfAborted();
@@ -567,6 +579,13 @@ export class FanoutStorage {
       }
       for (const f of outcome.failures) {
         warnings.push(`server group ${name}: target ${JSON.stringify(f.target)} ${f.hedgedFor === undefined ? 'failed: ' : ''}${f.reason}`);
+      }
+      // A downstream's own warnings, named by where they came from; HA twins saying the same once.
+      const said = new Set<string>();
+      for (const { target, warning } of outcome.passed ?? []) {
+        if (said.has(warning)) continue;
+        said.add(warning);
+        warnings.push(`server group ${name}: target ${JSON.stringify(target)}: ${warning}`);
       }
       use(g, outcome.results, local);
     }

@@ -36,6 +36,7 @@ import { compareLabels, compareStrings } from '../../model/labels.js';
 import { goQuote } from '../../util/go-quote.js';
 import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
+import { reportDownstreamWarnings } from './warnings.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
@@ -461,10 +462,10 @@ export class JsonApiTarget implements Storage {
         'api_error',
       );
     }
-    if (onAnnotations !== undefined) {
-      const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
-      onAnnotations(strings(body.warnings), strings(body.infos));
-    }
+    const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
+    // Raw reads pass the downstream's warnings to the fan-out; pushdown returns them with its answer.
+    if (onAnnotations !== undefined) onAnnotations(strings(body.warnings), strings(body.infos));
+    else reportDownstreamWarnings(strings(body.warnings));
     return body.data;
   }
 }

@@ -45,6 +45,7 @@ import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { decodeXorChunk } from '../../remote/xor-chunk.js';
 import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
 import { DownstreamError } from '../../errors.js';
+import { decodeWarningsHeader, reportDownstreamWarnings, WARNINGS_HEADER } from './warnings.js';
 import { InvalidResponse, RemoteReadUnsupported } from '../../errors.js';
 
 export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
@@ -307,6 +308,8 @@ export class RemoteReadTarget implements Storage {
         const E = UNSUPPORTED_STATUS.has(res.statusCode) ? RemoteReadUnsupported : DownstreamError;
         throw new E(this.target, `remote read: HTTP ${res.statusCode}: ${snippet(text) || '(empty body)'}`, 'http_status');
       }
+      const carried = res.headers[WARNINGS_HEADER];
+      if (typeof carried === 'string') reportDownstreamWarnings(decodeWarningsHeader(carried));
       const kind = responseKind(contentType);
       if (kind === undefined) {
         await res.body.dump();
