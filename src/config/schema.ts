@@ -167,6 +167,10 @@ export const serverGroupSchema = z
      * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
      */
     pushdown: z.boolean().default(false),
+    /** Keep the servers' external labels on series (docs/merge-rules.md#external-labels); unset: the query section's. */
+    keep_external_labels: z.boolean().optional(),
+    /** Label names removed from series before the HA merge (Thanos's --query.replica-label); unset: the query section's. */
+    replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).optional(),
   })
   .superRefine((g, ctx) => {
     if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length + g.http_sd_configs.length === 0) {
@@ -196,6 +200,10 @@ export const querySchema = z
     max_queued_queries: z.number().int().min(0).max(1_000_000).default(200),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
     results_cache: resultsCacheSchema.prefault({}),
+    /** Default of every server group's keep_external_labels. */
+    keep_external_labels: z.boolean().default(false),
+    /** Default of every server group's replica_labels. */
+    replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })
   .superRefine((q, ctx) => {
     const names = new Map<string, number>();

@@ -35,7 +35,8 @@ import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
-import { mergeSeriesSets, replicaCoverage } from './merge.js';
+import { collectDownstreamWarnings } from './downstream/warnings.js';
+import { mergeSeriesSets, replicaCoverage, withoutLabelNames, withoutReplicaLabels } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
 import { seriesOf, unionLabelSets, unionMetadata } from '../storage/read.js';
@@ -61,6 +62,11 @@ export interface GroupSpec {
    */
   currentTargets?: () => readonly GroupTarget[];
   antiAffinityMs: number;
+  /**
+   * Label names removed from every series before the HA merge (Thanos Query's replica labels), so
+   * that replicas told apart only by them merge. Matchers on them still go downstream.
+   */
+  replicaLabels?: string[];
   ignoreError: boolean;
   timeoutMs?: number;
   /** Added to every series of the group that lacks the label (the series' own value wins). */
@@ -122,6 +128,7 @@ interface Group {
   /** Group labels sorted by name, empty values dropped. */
   labels: Labels;
   labelMap: Map<string, string>;
+  replicaLabels: ReadonlySet<string>;
   limit: LimitFunction;
 }
 
@@ -135,7 +142,8 @@ interface TargetFailure {
 }
 
 /** Result of one group for one request: undefined value when the group was pruned. */
-type GroupOutcome<T> = { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean };
+type GroupOutcome<T> =
+  { pruned: true } | { pruned: false; results: T[]; failures: TargetFailure[]; noTargets?: boolean; passed?: { target: string; warning: string }[] };
 
 /** The widest time range a select is sent downstream with (see select). */
 const SELECT_MIN_MS = Math.max(MIN_TIME_MS, Number.MIN_SAFE_INTEGER);
@@ -159,7 +167,8 @@ export class FanoutStorage {
         .map(([name, value]) => ({ name, value }))
         .sort((a, b) => compareStrings(a.name, b.name));
       const limit = pLimit(Math.max(1, opts.maxConcurrency));
-      return { spec, members, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])), limit };
+      const replicaLabels = new Set(spec.replicaLabels ?? []);
+      return { spec, members, labels, labelMap: new Map(labels.map((l) => [l.name, l.value])), replicaLabels, limit };
     });
   }
 
@@ -231,7 +240,11 @@ export class FanoutStorage {
     if (endMs < SELECT_MIN_MS || startMs > SELECT_MAX_MS || startMs > endMs) return [];
     startMs = Math.max(startMs, SELECT_MIN_MS);
     endMs = Math.min(endMs, SELECT_MAX_MS);
-    const outcomes = await this.fanout(matchers, (t, downstream, sig) => t.select(downstream, startMs, endMs, hints, sig), signal);
+    const outcomes = await this.fanout(
+      matchers,
+      async (t, downstream, sig, g) => withoutReplicaLabels(await t.select(downstream, startMs, endMs, hints, sig), g.replicaLabels, g.spec.antiAffinityMs),
+      signal,
+    );
     for (const { group: g, outcome } of outcomes) {
       if (outcome.pruned || outcome.results.length === 0) continue;
       for (const f of outcome.failures) {
@@ -262,7 +275,14 @@ export class FanoutStorage {
    * labels and pruning as select does, replicas and groups unioned.
    */
   private async series(warnings: string[], matchers: LabelMatcher[], startMs: number, endMs: number, signal: AbortSignal | undefined): Promise<Labels[]> {
-    const outcomes = await this.fanout(matchers, (t, downstream, sig) => seriesOf(t, downstream, startMs, endMs, sig), signal);
+    const outcomes = await this.fanout(
+      matchers,
+      async (t, downstream, sig, g) => {
+        const sets = await seriesOf(t, downstream, startMs, endMs, sig);
+        return g.replicaLabels.size === 0 ? sets : unionLabelSets([sets.map((l) => withoutLabelNames(l, g.replicaLabels)).sort(compareLabels)]);
+      },
+      signal,
+    );
     const perGroup: Labels[][] = [];
     this.collect(outcomes, warnings, (g, results, local) => {
       let out = unionLabelSets(results);
@@ -295,7 +315,7 @@ export class FanoutStorage {
     this.collect(outcomes, warnings, (g, results) => {
       let any = false;
       for (const r of results) {
-        for (const n of r) names.add(n);
+        for (const n of r) if (!g.replicaLabels.has(n)) names.add(n);
         if (r.length > 0) any = true;
       }
       // Group label names count only when the group has matching series.
@@ -315,6 +335,8 @@ export class FanoutStorage {
     const outcomes = await this.fanout(
       matchers,
       async (t, downstream, sig, g) => {
+        // Series carry no replica label once merged.
+        if (g.replicaLabels.has(name)) return [];
         const own = await t.labelValues(name, downstream, startMs, endMs, sig);
         // For a group label, the group's value counts when the target has any matching series.
         const groupValue = g.labelMap.get(name);
@@ -349,6 +371,8 @@ export class FanoutStorage {
       if (p.pruned) continue;
       if (!g.spec.pushdown) return outcome('disabled');
       if (p.local.length > 0) return outcome('group_label_matcher');
+      // The downstream's answer would still tell replicas apart by the labels removed here.
+      if (g.replicaLabels.size > 0) return outcome('replicas');
       // A target with its own (service discovery) labels is wrapped and cannot evaluate: raw data.
       const members = g.members();
       if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
@@ -396,6 +420,7 @@ export class FanoutStorage {
     const g = reached[0];
     if (!g.spec.pushdown) return outcome('disabled');
     if (g.labels.length > 0) return outcome('group_labels');
+    if (g.replicaLabels.size > 0) return outcome('replicas');
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
@@ -457,17 +482,27 @@ export class FanoutStorage {
         }
         // The deadline wraps the wait for a slot: a request queued behind hung ones still ends
         // at its group timeout or the caller's abort, and is dropped if it ends before its turn.
-        const calls = members.map((t) =>
-          startCall((sig) => g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : call(t.storage, p.downstream, sig, g))), g.spec.timeoutMs, signal),
+        // Each call collects the warnings its downstream answered with (a lower promfront's).
+        const carried = members.map((): string[] => []);
+        const calls = members.map((t, i) =>
+          startCall(
+            (sig) =>
+              g.limit(() => (sig.aborted ? Promise.reject(sig.reason) : collectDownstreamWarnings(carried[i], () => call(t.storage, p.downstream, sig, g)))),
+            g.spec.timeoutMs,
+            signal,
+          ),
         );
         const settled = await this.settleHedged(g, members, calls);
         const results: T[] = [];
         const failures: TargetFailure[] = [];
+        const passed: { target: string; warning: string }[] = [];
         settled.forEach((s, i) => {
-          if (s.status === 'fulfilled') results.push(s.value);
-          else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor, error: s.reason });
+          if (s.status === 'fulfilled') {
+            results.push(s.value);
+            for (const warning of carried[i]) passed.push({ target: members[i].name, warning });
+          } else failures.push({ target: members[i].name, reason: errorReason(s.reason), hedgedFor: s.hedgedFor, error: s.reason });
         });
-        return { group: g, outcome: { pruned: false, results, failures } as GroupOutcome<T>, local: p.local };
+        return { group: g, outcome: { pruned: false, results, failures, passed } as GroupOutcome<T>, local: p.local };
       }),
     );
     signal?.throwIfAborted();
@@ -544,6 +579,13 @@ export class FanoutStorage {
       }
       for (const f of outcome.failures) {
         warnings.push(`server group ${name}: target ${JSON.stringify(f.target)} ${f.hedgedFor === undefined ? 'failed: ' : ''}${f.reason}`);
+      }
+      // A downstream's own warnings, named by where they came from; HA twins saying the same once.
+      const said = new Set<string>();
+      for (const { target, warning } of outcome.passed ?? []) {
+        if (said.has(warning)) continue;
+        said.add(warning);
+        warnings.push(`server group ${name}: target ${JSON.stringify(target)}: ${warning}`);
       }
       use(g, outcome.results, local);
     }

@@ -5,7 +5,8 @@
 // phase), and either copy may have gaps (replica restarted, scrape failed). The merge fills one
 // copy's gaps from the other without doubling the sample density.
 //
-// Rule (anti-affinity merge):
+// Rule (anti-affinity merge), where `antiAffinityMs` stands for the window of the followed replica:
+// adaptive by default, more than half its median sample spacing and at most anti_affinity.
 //   * Walk all replicas' samples in time order. One replica is "followed" (the source of the last
 //     taken sample). The followed replica's next sample is taken whenever it is after the last taken
 //     sample, so its scrape stream passes through unchanged.
@@ -22,7 +23,10 @@
 //     marker - antiAffinityMs. Otherwise the marker is kept. A dropped marker does not count as a
 //     taken sample, so the other replica's samples fill in right after the followed one's last sample.
 //
-// Cannot handle: replicas whose clocks are offset by more than anti-affinity (their samples are not
+// Counters (by metric name) get Thanos's adjustment at a switch: a replica switched to whose value is
+// below the last taken one has the shortfall added to its later values, so no false reset appears.
+//
+// Cannot handle: replicas whose clocks are offset by more than the window (their samples are not
 // recognised as near-duplicates, density doubles), and replicas that disagree on the value at the
 // same time where both are "right" (one is picked, the other silently dropped).
 
@@ -57,9 +61,47 @@ function liveAround(q: Series, t: number, aa: number): boolean {
   return ts[j] >= t - aa && (st === undefined || st[j] === 0);
 }
 
+/** Spacings looked at to estimate a replica's interval: enough for a median, cheap on long series. */
+const SPACING_SAMPLE = 31;
+
+/**
+ * The near-duplicate window while following a replica whose samples are `ts`: more than half its
+ * median spacing (so a sample of another replica half an interval away is still a near-duplicate,
+ * and the next real scrape is not), never more than `aa`. `aa` when the spacing is unknown.
+ */
+export function adaptiveWindow(ts: Float64Array, aa: number): number {
+  const n = Math.min(ts.length - 1, SPACING_SAMPLE);
+  if (n <= 0) return aa;
+  const d = new Float64Array(n);
+  // Spacings from the end: the latest interval is the one a switch follows.
+  for (let i = 0; i < n; i++) d[i] = ts[ts.length - 1 - i] - ts[ts.length - 2 - i];
+  d.sort();
+  return Math.min(aa, Math.floor(d[n >> 1] / 2) + 1);
+}
+
+/**
+ * Whether a series is a counter (its metric name ends in _total, _count, _sum or _bucket): its
+ * values after a switch of replica are adjusted so that the switch reads as no reset.
+ */
+export function isCounterName(labels: Series['labels']): boolean {
+  for (const l of labels) {
+    if (l.name !== '__name__') continue;
+    const v = l.value;
+    return v.endsWith('_total') || v.endsWith('_count') || v.endsWith('_sum') || v.endsWith('_bucket');
+  }
+  return false;
+}
+
+export interface MergeOptions {
+  /** Adaptive anti-affinity (docs/merge-rules.md): the window follows the followed replica's spacing. Default true. */
+  adaptive?: boolean;
+  /** Counter adjustment at switches; default: by the metric name (isCounterName). */
+  counter?: boolean;
+}
+
 /** Merges the same series (same labels) from several replicas into one, filling gaps, keeping density. */
-export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number): Series {
-  const aa = Number.isFinite(antiAffinityMs) && antiAffinityMs > 0 ? antiAffinityMs : 0;
+export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, opts: MergeOptions = {}): Series {
+  const maxAa = Number.isFinite(antiAffinityMs) && antiAffinityMs > 0 ? antiAffinityMs : 0;
   const live = replicas.filter((s) => s.timestamps.length > 0);
   if (live.length === 0) {
     return { labels: replicas.length > 0 ? replicas[0].labels : [], timestamps: EMPTY_F64, values: EMPTY_F64 };
@@ -74,6 +116,14 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number):
   const pos = new Array<number>(R).fill(0);
   let cap = 0;
   for (const l of len) cap += l;
+  // The window while following each replica; before any sample is taken, the widest.
+  const win = opts.adaptive === false ? new Array<number>(R).fill(maxAa) : ts.map((a) => adaptiveWindow(a, maxAa));
+  let aa = maxAa;
+  // Counter adjustment (Thanos's dedup does the same): a replica switched to whose counter reads
+  // below the last value taken gets the shortfall added to its values from then on.
+  const counter = opts.counter ?? isCounterName(live[0].labels);
+  const adj = counter ? new Float64Array(R) : undefined;
+  let lastV = NaN;
 
   const outT = new Float64Array(cap);
   const outV = new Float64Array(cap);
@@ -115,6 +165,7 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number):
     const i = pos[r]++;
     const t = ts[r][i];
     const s = st[r];
+    let v = vs[r][i];
     if (s !== undefined && s[i] !== 0) {
       let drop = false;
       for (let q = 0; q < R && !drop; q++) {
@@ -123,11 +174,17 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number):
       if (drop) continue;
       outS ??= new Uint8Array(cap);
       outS[n] = 1;
+    } else if (adj !== undefined) {
+      // Unless the replica's own series went down there too: then the counter really was reset.
+      if (r !== cur && cur >= 0 && v + adj[r] < lastV && !(i > 0 && v < vs[r][i - 1])) adj[r] = lastV - v;
+      v += adj[r];
+      lastV = v;
     }
     outT[n] = t;
-    outV[n] = vs[r][i];
+    outV[n] = v;
     n++;
     lastT = t;
+    if (r !== cur) aa = win[r];
     cur = r;
   }
 
@@ -209,4 +266,40 @@ export function replicaCoverage(series: readonly Series[], startMs: number, endM
     }
   }
   return { covered: true };
+}
+
+/**
+ * One replica's select result without the replica labels `names` (Thanos's replica labels): series
+ * left with equal labels (the replicas a Thanos or VictoriaMetrics downstream returns side by side)
+ * are merged as replicas; output sorted by labels. The same array when no series has such a label.
+ */
+export function withoutReplicaLabels(set: Series[], names: ReadonlySet<string>, antiAffinityMs: number): Series[] {
+  if (names.size === 0) return set;
+  let changed = false;
+  const stripped = set.map((s) => {
+    const labels = withoutLabelNames(s.labels, names);
+    if (labels === s.labels) return s;
+    changed = true;
+    return { ...s, labels };
+  });
+  if (!changed) return set;
+  stripped.sort((a, b) => compareLabels(a.labels, b.labels));
+  const out: Series[] = [];
+  for (let i = 0; i < stripped.length;) {
+    let j = i + 1;
+    while (j < stripped.length && compareLabels(stripped[j].labels, stripped[i].labels) === 0) j++;
+    out.push(j === i + 1 ? stripped[i] : mergeReplicaSamples(stripped.slice(i, j), antiAffinityMs));
+    i = j;
+  }
+  return out;
+}
+
+/** A label set without the names in `names`; the same array when it has none of them. */
+export function withoutLabelNames<L extends { name: string }>(labels: readonly L[], names: ReadonlySet<string>): L[] {
+  let keep: L[] | undefined;
+  for (let i = 0; i < labels.length; i++) {
+    if (names.has(labels[i].name)) keep ??= labels.slice(0, i);
+    else keep?.push(labels[i]);
+  }
+  return keep ?? (labels as L[]);
 }

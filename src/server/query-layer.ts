@@ -117,7 +117,12 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           maxResponseBytes: g.max_body_size,
         };
         if (g.remote_read === false) return new JsonApiTarget(opts);
-        return new RemoteReadTarget({ ...opts, remoteReadPath: g.remote_read_path, fallbackToJson: g.remote_read === undefined });
+        return new RemoteReadTarget({
+          ...opts,
+          remoteReadPath: g.remote_read_path,
+          fallbackToJson: g.remote_read === undefined,
+          keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
+        });
       },
       (address) => targetName(url(address)),
     );
@@ -132,6 +137,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       name,
       currentTargets: () => pool.current(),
       antiAffinityMs: g.anti_affinity,
+      replicaLabels: g.replica_labels ?? q.replica_labels,
       ignoreError: g.ignore_error,
       timeoutMs,
       labels: g.labels,

@@ -69,6 +69,8 @@ shard:
 #     - name: shard-0
 #       static_configs: [{targets: ["127.0.0.1:9090", "127.0.0.1:9190"]}]
 #       anti_affinity: 10s
+#       keep_external_labels: false # true: keep the servers' external labels on series (docs/merge-rules.md)
+#       replica_labels: []          # label names removed before the HA merge, as Thanos's --query.replica-label
 #       max_body_size: 512MiB       # largest answer read from one server (JSON or remote read)
 #       ignore_error: false         # true: a failing group is a warning; its timeout then defaults to half the query's
 #       hedge: true                 # a replica still silent max(1s, 3 x its twin's latency) after the twin answered is left out

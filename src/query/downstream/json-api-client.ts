@@ -18,6 +18,7 @@
 
 import { formatDuration } from '../../util/duration.js';
 import { Pool, errors as undiciErrors } from 'undici';
+import { parse as parseYaml } from 'yaml';
 import { echoedForms, isCredentialName } from '../../client/credential-names.js';
 import { isTlsFailure } from '../../client/http-client.js';
 import { METRIC_NAME, type Label, type LabelMatcher, type Labels } from '../../model/labels.js';
@@ -35,6 +36,7 @@ import { compareLabels, compareStrings } from '../../model/labels.js';
 import { goQuote } from '../../util/go-quote.js';
 import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
+import { reportDownstreamWarnings } from './warnings.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
@@ -230,6 +232,14 @@ export class JsonApiTarget implements Storage {
     if (metric !== undefined && metric !== '') params.push(['metric', metric]);
     if (limitPerMetric > 0) params.push(['limit_per_metric', String(limitPerMetric)]);
     return this.get('metadata', '/api/v1/metadata', params, signal, (data) => parseMetadata(data, limitPerMetric));
+  }
+
+  /**
+   * The downstream's external labels (`global.external_labels` of its /api/v1/status/config); none
+   * when its config has none (a promfront, VictoriaMetrics). Remote read adds them to every series.
+   */
+  async externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
+    return this.get('status_config', '/api/v1/status/config', [], signal, parseExternalLabels);
   }
 
   /**
@@ -452,10 +462,10 @@ export class JsonApiTarget implements Storage {
         'api_error',
       );
     }
-    if (onAnnotations !== undefined) {
-      const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
-      onAnnotations(strings(body.warnings), strings(body.infos));
-    }
+    const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
+    // Raw reads pass the downstream's warnings to the fan-out; pushdown returns them with its answer.
+    if (onAnnotations !== undefined) onAnnotations(strings(body.warnings), strings(body.infos));
+    else reportDownstreamWarnings(strings(body.warnings));
     return body.data;
   }
 }
@@ -657,4 +667,20 @@ export function parseEvaluated(data: any, range: boolean): PushdownResult['serie
     });
     return { labels: parseMetric(r?.metric), timestamps, values };
   });
+}
+
+/** `global.external_labels` of a /api/v1/status/config answer's YAML (empty values dropped, as Prometheus does). */
+export function parseExternalLabels(data: unknown): Map<string, string> {
+  const yamlText = (data as { yaml?: unknown } | null)?.yaml;
+  if (typeof yamlText !== 'string') throw new Error('status/config: no "yaml" string');
+  const doc = parseYaml(yamlText) as { global?: { external_labels?: unknown } } | null;
+  const ext = doc?.global?.external_labels;
+  const out = new Map<string, string>();
+  if (ext === undefined || ext === null) return out;
+  if (typeof ext !== 'object' || Array.isArray(ext)) throw new Error('status/config: global.external_labels is not a map');
+  for (const [k, v] of Object.entries(ext as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw new Error(`status/config: external label ${JSON.stringify(k)} is not a string`);
+    if (v !== '') out.set(k, v);
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
 // observe(); the API reports every request with observeQuery(). render() writes the families in
 // the text exposition format for /metrics, and targets() feeds the /status page.
 
-export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read';
+export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config';
 
 /** success; error (refused, HTTP error, bad answer); timeout; canceled (the caller gave up). */
 export type DownstreamOutcome = 'success' | 'error' | 'timeout' | 'canceled';

@@ -11,6 +11,14 @@
 // overlap one another; samples are filtered to the window and overlapping ones merged by time.
 //
 // labelNames / labelValues are not part of remote read: they go through the JSON API.
+//
+// External labels: Prometheus's remote-read handler adds its `external_labels` to every series it
+// sends (the series' own value wins) and turns an equality matcher naming an external label and its
+// value into `name=""`. Its JSON API does neither. By default (keepExternalLabels false) the answer
+// is made the JSON API's: the target's external labels are learnt from its /api/v1/status/config
+// (refreshed every externalLabelsRefreshMs), removed from the series that come back, and an equality
+// matcher the handler would rewrite is sent as the equivalent anchored regex, which it passes on
+// untouched (see docs/merge-rules.md#external-labels).
 
 import { Pool } from 'undici';
 import { formatDuration } from '../../util/duration.js';
@@ -37,6 +45,7 @@ import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
 import { decodeXorChunk } from '../../remote/xor-chunk.js';
 import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
 import { DownstreamError } from '../../errors.js';
+import { decodeWarningsHeader, reportDownstreamWarnings, WARNINGS_HEADER } from './warnings.js';
 import { InvalidResponse, RemoteReadUnsupported } from '../../errors.js';
 
 export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
@@ -60,6 +69,10 @@ export interface RemoteReadTargetOptions extends JsonApiTargetOptions {
    * supports it". Default false: every failure is an error.
    */
   fallbackToJson?: boolean;
+  /** Keep the downstream's external labels on remote-read series, as it sends them (default false). */
+  keepExternalLabels?: boolean;
+  /** How long learnt external labels are used before they are asked again (default 60 s). */
+  externalLabelsRefreshMs?: number;
 }
 
 export type ResponseKind = 'streamed' | 'samples';
@@ -95,6 +108,13 @@ export class RemoteReadTarget implements Storage {
   private readonly maxFrameBytes: number;
   private readonly maxResponseBytes: number;
   private readonly accepted: number[];
+  private readonly keepExternalLabels: boolean;
+  private readonly externalLabelsRefreshMs: number;
+  /** The external labels learnt last, and when. */
+  private ext: { labels: Map<string, string>; atMs: number } | undefined;
+  private extPending: Promise<Map<string, string>> | undefined;
+  /** Answers whose series lost external labels, and failed lookups of them (for tests and /status). */
+  readonly externalLabelStats = { stripped: 0, lookupErrors: 0 };
 
   constructor(opts: RemoteReadTargetOptions) {
     this.json = new JsonApiTarget(opts);
@@ -126,6 +146,8 @@ export class RemoteReadTarget implements Storage {
     this.accepted = kinds.map((k) => (k === 'streamed' ? ResponseType.STREAMED_XOR_CHUNKS : ResponseType.SAMPLES));
     this.client = opts.client;
     this.fallbackToJson = opts.fallbackToJson ?? false;
+    this.keepExternalLabels = opts.keepExternalLabels ?? false;
+    this.externalLabelsRefreshMs = opts.externalLabelsRefreshMs ?? 60_000;
     this.group = opts.group ?? '';
     this.observer = opts.observer;
     // TLS material is read when the target is built; a rotated certificate reaches remote reads on
@@ -182,8 +204,59 @@ export class RemoteReadTarget implements Storage {
     }
   }
 
+  /**
+   * The target's external labels: learnt once before its first read, then refreshed in the
+   * background when older than the refresh interval. A server that answers the lookup with an error
+   * (no such endpoint: not a Prometheus) has none; one that cannot be reached fails the read, as the
+   * read itself would.
+   */
+  async externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
+    const now = Date.now();
+    if (this.ext !== undefined) {
+      if (now - this.ext.atMs >= this.externalLabelsRefreshMs && this.extPending === undefined) {
+        this.learnExternalLabels(undefined).catch(() => {});
+      }
+      return this.ext.labels;
+    }
+    return this.learnExternalLabels(signal);
+  }
+
+  private learnExternalLabels(signal: AbortSignal | undefined): Promise<Map<string, string>> {
+    if (this.extPending !== undefined) return this.extPending;
+    const p = this.json.externalLabels(signal).then(
+      (labels) => {
+        this.ext = { labels, atMs: Date.now() };
+        return labels;
+      },
+      (err: unknown) => {
+        this.externalLabelStats.lookupErrors++;
+        const answered = err instanceof DownstreamError && err.kind !== 'timeout' && err.kind !== 'connection';
+        if (!answered && this.ext === undefined) throw err;
+        // A server that answered without a config has no external labels to strip; a refresh that
+        // failed keeps the last known ones.
+        const labels = this.ext?.labels ?? new Map<string, string>();
+        this.ext = { labels, atMs: Date.now() };
+        return labels;
+      },
+    );
+    this.extPending = p;
+    void p.then(
+      () => (this.extPending = undefined),
+      () => (this.extPending = undefined),
+    );
+    return p;
+  }
+
   private async read(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     if (endMs < startMs) return [];
+    if (this.keepExternalLabels) return this.readRaw(matchers, startMs, endMs, hints, signal);
+    const ext = await this.externalLabels(signal);
+    if (ext.size === 0) return this.readRaw(matchers, startMs, endMs, hints, signal);
+    const out = await this.readRaw(asJsonApiMatchers(matchers, ext), startMs, endMs, hints, signal);
+    return stripExternalLabels(out, ext, () => this.externalLabelStats.stripped++);
+  }
+
+  private async readRaw(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     let headers = this.headers;
     if (this.client !== undefined) {
       try {
@@ -235,6 +308,8 @@ export class RemoteReadTarget implements Storage {
         const E = UNSUPPORTED_STATUS.has(res.statusCode) ? RemoteReadUnsupported : DownstreamError;
         throw new E(this.target, `remote read: HTTP ${res.statusCode}: ${snippet(text) || '(empty body)'}`, 'http_status');
       }
+      const carried = res.headers[WARNINGS_HEADER];
+      if (typeof carried === 'string') reportDownstreamWarnings(decodeWarningsHeader(carried));
       const kind = responseKind(contentType);
       if (kind === undefined) {
         await res.body.dump();
@@ -342,6 +417,51 @@ export class RemoteReadTarget implements Storage {
     }
     return acc.finish();
   }
+}
+
+/**
+ * Matchers that select through Prometheus's remote-read handler what they select through its JSON
+ * API: the handler turns `name="value"` into `name=""` when name and value are an external label's,
+ * so that one goes as `name=~"value"` (quoted), which it leaves alone and which matches the same.
+ */
+export function asJsonApiMatchers(matchers: LabelMatcher[], ext: ReadonlyMap<string, string>): LabelMatcher[] {
+  let out: LabelMatcher[] | undefined;
+  matchers.forEach((m, i) => {
+    if (m.type !== '=' || ext.get(m.name) !== m.value) return;
+    out ??= matchers.slice();
+    out[i] = { ...m, type: '=~', value: quoteMeta(m.value) };
+  });
+  return out ?? matchers;
+}
+
+/** Go's regexp.QuoteMeta: the regex that matches exactly `s`. */
+export function quoteMeta(s: string): string {
+  return s.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/**
+ * The series without the labels the handler added: a label named as an external label and holding
+ * its value is taken for the added one (a series stored with that very label and value looks the
+ * same and loses it too). Sorted again: removing a label can change the order.
+ */
+export function stripExternalLabels(series: Series[], ext: ReadonlyMap<string, string>, onStripped?: () => void): Series[] {
+  let changed = false;
+  const out = series.map((s) => {
+    let keep: Label[] | undefined;
+    s.labels.forEach((l, i) => {
+      if (ext.get(l.name) !== l.value) {
+        keep?.push(l);
+        return;
+      }
+      keep ??= s.labels.slice(0, i);
+    });
+    if (keep === undefined) return s;
+    changed = true;
+    return { ...s, labels: keep };
+  });
+  if (!changed) return series;
+  onStripped?.();
+  return out.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
 /** Errors of a connection that died under a request before any answer came. */

@@ -43,6 +43,7 @@ import { scopedStorage, type ScopedStorage, type StorageSource } from '../../sto
 import { DeadlineExceededError, StorageUnavailableError } from '../../errors.js';
 import { runWithDeadline } from './deadline.js';
 import { HttpError } from '../../errors.js';
+import { encodeWarningsHeader, WARNINGS_HEADER } from '../../query/downstream/warnings.js';
 
 /** Prometheus's decodeReadLimit. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -131,7 +132,7 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
   const gate = pLimit(Math.max(1, deps.maxConcurrent ?? 10));
   const scoped = (): ScopedStorage => scopedStorage(deps.storage);
 
-  const selectAll = async (c: Context, queries: PbQuery[]): Promise<Series[][]> => {
+  const selectAll = async (c: Context, queries: PbQuery[]): Promise<{ lists: Series[][]; warnings: string[] }> => {
     const plans = queries.map((q) => ({ q, matchers: toMatchers(q), hints: toHints(q) }));
     const view = scoped();
     try {
@@ -141,7 +142,7 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
         return lists;
       });
       if (view.warnings.length > 0) deps.onWarnings?.(view.warnings);
-      return out;
+      return { lists: out, warnings: view.warnings };
     } catch (e) {
       // read_handler.go answers every select error with http.Error 500, its context's deadline
       // ("context deadline exceeded") included; a server group down is our 503.
@@ -162,7 +163,9 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
           throw new HttpError(400, (e as Error).message);
         }
         const type = negotiate(req.acceptedResponseTypes);
-        const results = await selectAll(c, req.queries);
+        const { lists: results, warnings } = await selectAll(c, req.queries);
+        // Remote read has no field for warnings: a promfront reading from us finds them here.
+        const warned: Record<string, string> = warnings.length > 0 ? { [WARNINGS_HEADER]: encodeWarningsHeader(warnings) } : {};
         if (type === ResponseType.SAMPLES) {
           if (maxSamples > 0) {
             for (const r of results) {
@@ -172,11 +175,11 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
             }
           }
           const body = snappyCompress(encodeReadResponse(results));
-          return new Response(body, { status: 200, headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy' } });
+          return new Response(body, { status: 200, headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', ...warned } });
         }
         return new Response(streamFrames(results, maxBytesInFrame), {
           status: 200,
-          headers: { 'Content-Type': 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse' },
+          headers: { 'Content-Type': 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse', ...warned },
         });
       } catch (e) {
         if (e instanceof HttpError) return textError(e.status, e.message);

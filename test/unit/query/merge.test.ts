@@ -2,7 +2,7 @@
 
 import { prng } from '../../../dev/backfill.js';
 import { describe, expect, it } from 'vitest';
-import { mergeReplicaSamples, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
+import { adaptiveWindow, isCounterName, mergeReplicaSamples, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
 import { type Series } from '../../../src/storage/interface.js';
 import { compareLabels, labelsFromRecord } from '../../../src/model/labels.js';
 
@@ -257,5 +257,100 @@ describe('replicaCoverage', () => {
 
   it('a gap shorter than interval + anti-affinity is jitter, not a hole', () => {
     expect(replicaCoverage([at([0, 15_000, 32_000, 45_000, 60_000])], 0, 60_000, 5_000)).toEqual({ covered: true });
+  });
+});
+
+describe('adaptive anti-affinity (default anti-affinity 10 s)', () => {
+  const AA = 10_000;
+  const times = (n: number, interval: number, offset = 0) => Array.from({ length: n }, (_, i) => i * interval + offset);
+  const without = (ts: number[], from: number, to: number) => ts.filter((t) => t < from || t > to);
+
+  for (const interval of [1_000, 5_000, 15_000, 60_000]) {
+    it(`aligned replicas at ${interval / 1000} s with a gap each: exactly the full data`, () => {
+      const all = times(200, interval);
+      const a = without(all, 40 * interval, 60 * interval);
+      const b = without(all, 120 * interval, 150 * interval);
+      const m = mergeReplicaSamples([series(a), series(b)], AA);
+      expect([...m.timestamps]).toEqual(all);
+      expect([...m.values]).toEqual(all.map((t) => t / 1000));
+    });
+
+    for (const skewFrac of [0.1, 0.45]) {
+      // A skew beyond anti-affinity is not recognised (docs/merge-rules.md): capped below it.
+      const skew = Math.min(Math.round(interval * skewFrac), 9_000);
+      it(`replicas skewed by ${skew / 1000} s at ${interval / 1000} s with gaps: one sample per interval, gaps filled`, () => {
+        const a = without(times(200, interval), 40 * interval, 60 * interval);
+        const b = without(times(200, interval, skew), 120 * interval, 150 * interval);
+        const m = mergeReplicaSamples([series(a), series(b)], AA);
+        const t = [...m.timestamps];
+        for (let i = 1; i < t.length; i++) expect(t[i] - t[i - 1], `at ${t[i]}`).toBeGreaterThan(interval / 2);
+        // Every interval has its sample: the gaps are filled, nothing doubled.
+        expect(t.length).toBeGreaterThanOrEqual(199);
+        expect(t.length).toBeLessThanOrEqual(200);
+      });
+    }
+  }
+
+  it('mixed intervals: a 15 s replica followed sample by sample, its gap filled by a 5 s replica', () => {
+    const a = without(times(100, 15_000), 300_000, 600_000);
+    const b = times(300, 5_000, 1_000);
+    const m = mergeReplicaSamples([series(a), series(b)], AA);
+    const t = [...m.timestamps];
+    expect(t.filter((x) => x <= 285_000)).toEqual(a.filter((x) => x <= 285_000));
+    // Inside A's gap, B's 5 s samples from the first one more than half A's spacing after A's last.
+    expect(t.filter((x) => x > 285_000 && x < 600_000)).toEqual(b.filter((x) => x > 285_000 + 7_500 && x < 600_000));
+  });
+
+  it('the window is more than half the median spacing, capped by anti-affinity', () => {
+    expect(adaptiveWindow(Float64Array.from(times(10, 5_000)), AA)).toBe(2_501);
+    expect(adaptiveWindow(Float64Array.from(times(10, 60_000)), AA)).toBe(AA);
+    expect(adaptiveWindow(Float64Array.from([0]), AA)).toBe(AA);
+    // A gap does not move the median.
+    expect(adaptiveWindow(Float64Array.from([0, 1_000, 2_000, 3_000, 60_000, 61_000]), AA)).toBe(501);
+  });
+
+  it('adaptive: false keeps the fixed window (the first filling sample at 5 s is dropped)', () => {
+    const all = times(40, 5_000);
+    const a = without(all, 50_000, 100_000);
+    const m = mergeReplicaSamples([series(a), series(all)], AA, { adaptive: false });
+    expect(m.timestamps.length).toBe(all.length - 1);
+  });
+});
+
+describe('counter adjustment at a switch of replica', () => {
+  const CTR = L({ __name__: 'requests_total', job: 'x' });
+  const GAUGE = L({ __name__: 'temp', job: 'x' });
+  const ts = Array.from({ length: 40 }, (_, i) => i * 15_000);
+  const a = ts.filter((t) => t < 150_000 || t > 300_000);
+  const b = ts.map((t) => t + 1_000);
+  // B's counter reads 20 below A's at about the same time, more than one interval's increase.
+  const valA = (t: number) => t / 1000;
+  const valB = (t: number) => (t - 1_000) / 1000 - 20;
+
+  it('a counter switched to a replica slightly behind shows no decrease; its increments are kept', () => {
+    const m = mergeReplicaSamples([series(a, a.map(valA), [], CTR), series(b, b.map(valB), [], CTR)], 10_000);
+    const v = [...m.values];
+    for (let i = 1; i < v.length; i++) expect(v[i], `at ${m.timestamps[i]}`).toBeGreaterThanOrEqual(v[i - 1]);
+    // After the switch, each step adds B's own increment (15), as the single counter would.
+    const k = [...m.timestamps].indexOf(151_000);
+    expect(v[k]).toBe(135);
+    expect(v[k + 1] - v[k]).toBe(15);
+  });
+
+  it('a reset the new replica saw itself is kept (not adjusted away)', () => {
+    const t = [0, 15_000, 30_000, 45_000, 60_000, 75_000];
+    const v = [100, 110, 120, 2, 12, 22];
+    const m = mergeReplicaSamples([series(t.slice(0, 3), v.slice(0, 3), [], CTR), series(t, v, [], CTR)], 10_000);
+    expect([...m.values]).toEqual(v);
+  });
+
+  it('a gauge is not adjusted; a counter-less name by choice neither', () => {
+    const m = mergeReplicaSamples([series(a, a.map(valA), [], GAUGE), series(b, b.map(valB), [], GAUGE)], 10_000);
+    expect(m.values[[...m.timestamps].indexOf(151_000)]).toBe(130);
+    expect(isCounterName(CTR)).toBe(true);
+    expect(isCounterName(L({ __name__: 'x_bucket' }))).toBe(true);
+    expect(isCounterName(GAUGE)).toBe(false);
+    const off = mergeReplicaSamples([series(a, a.map(valA), [], CTR), series(b, b.map(valB), [], CTR)], 10_000, { counter: false });
+    expect(off.values[[...off.timestamps].indexOf(151_000)]).toBe(130);
   });
 });

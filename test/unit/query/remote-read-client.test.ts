@@ -49,7 +49,8 @@ afterAll(async () => {
 });
 
 async function withTarget<T>(opts: RemoteReadTargetOptions, fn: (t: RemoteReadTarget) => Promise<T>): Promise<T> {
-  const t = new RemoteReadTarget(opts);
+  // These fakes serve remote read only; learning external labels is tested in exact-labels.test.ts.
+  const t = new RemoteReadTarget({ keepExternalLabels: true, ...opts });
   try {
     return await fn(t);
   } finally {
@@ -404,5 +405,86 @@ ${extra}`;
   it('are checked', () => {
     expect(problems(group('      remote_read: "yes"\n')).join('\n')).toMatch(/query\.server_groups\.0\.remote_read: /);
     expect(problems(group('      remote_read_path: api/v1/read\n')).join('\n')).toMatch(/query\.server_groups\.0\.remote_read_path: must start with "\/"/);
+  });
+});
+
+describe('RemoteReadTarget: external labels (keepExternalLabels false)', () => {
+  it('learns them from status/config, sends the matcher the handler would rewrite as a regex, strips them, refreshes', async () => {
+    let site = 'lab';
+    const reads: LabelMatcher[][] = [];
+    const { url, seen } = await serve((req, res, body) => {
+      if (req.method === 'GET' && req.url!.startsWith('/api/v1/status/config')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'success', data: { yaml: `global:\n  external_labels:\n    site: ${site}\n` } }));
+        return;
+      }
+      const q = decodeReadRequest(snappyDecompress(body)).queries[0];
+      reads.push(q.matchers.map((m) => ({ type: (['=', '!=', '=~', '!~'] as const)[m.type], name: m.name, value: m.value })));
+      res.writeHead(200, { 'content-type': STREAMED });
+      res.end(
+        frame({
+          queryIndex: 0,
+          chunkedSeries: [
+            {
+              labels: [
+                { name: '__name__', value: 'up' },
+                { name: 'a', value: '1' },
+                { name: 'site', value: site },
+              ],
+              chunks: [xor([1000], [1])],
+            },
+          ],
+        }),
+      );
+    });
+    await withTarget({ url, timeoutMs: 5_000, keepExternalLabels: false, externalLabelsRefreshMs: 0 }, async (t) => {
+      const got = await t.select([{ type: '=', name: 'site', value: 'lab' }], 0, 2000);
+      expect(got.map((s) => s.labels)).toEqual([
+        [
+          { name: '__name__', value: 'up' },
+          { name: 'a', value: '1' },
+        ],
+      ]);
+      expect(reads[0]).toEqual([{ type: '=~', name: 'site', value: 'lab' }]);
+      expect(seen[0].url).toMatch(/^\/api\/v1\/status\/config/);
+      // Refreshed in the background once older than the refresh interval (0 here): a changed value
+      // is used from the next read on.
+      site = 'l.b';
+      await t.select([{ type: '=', name: 'site', value: 'l.b' }], 0, 2000);
+      await new Promise((r) => setTimeout(r, 50));
+      const after = await t.select([{ type: '=', name: 'site', value: 'l.b' }], 0, 2000);
+      expect(reads[2]).toEqual([{ type: '=~', name: 'site', value: 'l\\.b' }]);
+      expect(after[0].labels.map((l) => l.name)).toEqual(['__name__', 'a']);
+    });
+  });
+
+  it('a server without status/config has none: its series come back as sent', async () => {
+    const { url } = await serve((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('404 page not found');
+        return;
+      }
+      res.writeHead(200, { 'content-type': STREAMED });
+      res.end(
+        frame({
+          queryIndex: 0,
+          chunkedSeries: [
+            {
+              labels: [
+                { name: '__name__', value: 'up' },
+                { name: 'site', value: 'x' },
+              ],
+              chunks: [xor([1000], [1])],
+            },
+          ],
+        }),
+      );
+    });
+    await withTarget({ url, timeoutMs: 5_000, keepExternalLabels: false }, async (t) => {
+      const got = await t.select([{ type: '=', name: 'site', value: 'x' }], 0, 2000);
+      expect(got[0].labels.map((l) => l.value)).toEqual(['up', 'x']);
+      expect(t.externalLabelStats.lookupErrors).toBe(1);
+    });
   });
 });
