@@ -6,6 +6,7 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { createApp } from './app.js';
+import { startEventLoopMonitor } from './process-metrics.js';
 import { applySocketIdleTimeout, listen } from './listener.js';
 import { describeWebSettings, loadWebSettings, WebGuard, type WebSettings } from './web-config.js';
 import { queryConfigFileProblems } from './query-layer.js';
@@ -209,6 +210,7 @@ async function run(
 ): Promise<void> {
   if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
   const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
+  startEventLoopMonitor();
   const guard = new WebGuard(web.settings, log.child({ component: 'web' }));
   let server: ReturnType<typeof listen> | undefined;
   // The web config is re-read with the config file; either being broken refuses the reload whole.

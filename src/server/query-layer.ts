@@ -75,6 +75,7 @@ export interface QueryStatus {
       last_success_ago_secs: number | null;
       last_error: string | null;
       last_error_ago_secs: number | null;
+      transport: { configured: 'auto' | 'remote_read' | 'json'; in_use: 'remote_read' | 'json' | null };
     }[];
   }[];
 }
@@ -90,7 +91,7 @@ export interface QueryStatus {
 export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): QueryLayer {
   const { clients, problems } = buildClients(q);
   if (problems.length > 0) throw new HttpClientFilesError(problems);
-  const metrics = new QueryMetrics();
+  const metrics = new QueryMetrics(opts.log);
   const groups: QueryLayerGroup[] = [];
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
@@ -196,6 +197,9 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
               last_success_ago_secs: ago(s?.lastSuccessAt),
               last_error: s?.lastError ?? null,
               last_error_ago_secs: ago(s?.lastErrorAt),
+              // What the config asks for (auto: remote read where the server serves it) and what
+              // the target's last successful read of samples used.
+              transport: { configured: transportSetting(q.server_groups[i]), in_use: s?.transport ?? null },
             };
           }),
         };
@@ -264,6 +268,10 @@ function renderMetrics(groups: QueryLayerGroup[]): string {
     groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])),
   );
   return e.toString();
+}
+
+function transportSetting(g: ServerGroupConfig): 'auto' | 'remote_read' | 'json' {
+  return g.remote_read === undefined ? 'auto' : g.remote_read ? 'remote_read' : 'json';
 }
 
 function staticTargets(g: ServerGroupConfig): DiscoveredTarget[] {

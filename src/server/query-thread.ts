@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
+import { queryThreadHeapMetrics } from './process-metrics.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 
 /**
@@ -159,7 +160,7 @@ port.on('message', (m: ToThread) => {
       log.level = m.level;
       return;
     case 'metrics':
-      void answer(m.seq, () => slot.current?.metrics() ?? '');
+      void answer(m.seq, () => (slot.current?.metrics() ?? '') + queryThreadHeapMetrics());
       return;
     case 'status':
       void answer(m.seq, () => slot.current?.status());

@@ -120,6 +120,7 @@ export class Runtime {
       reload: () => rt.reload(),
       reloadStatus: () => rt.reloadStatus,
       startedAt: this.startedAt,
+      configFile: this.opts.file,
     };
   }
 
