@@ -117,12 +117,12 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     fail(`error: ${(err as Error).message}\n\n${USAGE[command]}`);
   }
-  if (values.version || command === 'version') {
-    process.stdout.write(`${PROGRAM}, version ${VERSION} (revision: ${REVISION}, ${RUNTIME_VERSION})\n`);
-    return;
-  }
   if (values.help) {
     process.stdout.write(USAGE[command]);
+    return;
+  }
+  if (values.version || command === 'version') {
+    process.stdout.write(`${PROGRAM}, version ${VERSION} (revision: ${REVISION}, ${RUNTIME_VERSION})\n`);
     return;
   }
 

@@ -124,7 +124,7 @@ describe('./proxy command line', () => {
     const yaml = runCli(['check-config', `--config=${writeTemp('syntax.yaml', 'shard:\n  num_shards: 2\n   sources: []\n')}`]);
     expect(yaml.code).toBe(2);
     expect(yaml.stderr).toMatch(/\n {2}yaml: line 2, column \d+: .+: " {2}num_shards: 2"\n$/);
-    const format = runCli([`--config=${file}`, '--log.format=xml']);
+    const format = runCli([`--config=${writeTemp('ok.yaml', 'listen: 127.0.0.1:9099\n')}`, '--log.format=xml']);
     expect(format.code).toBe(2);
     expect(format.stderr).toBe('error: --log.format must be one of logfmt, json (got "xml")\n');
   });
