@@ -127,7 +127,7 @@ describe('./proxy command line', () => {
     const format = runCli([`--config=${writeTemp('ok.yaml', 'listen: 127.0.0.1:9099\n')}`, '--log.format=xml']);
     expect(format.code).toBe(2);
     expect(format.stderr).toBe('error: --log.format must be one of logfmt, json (got "xml")\n');
-  });
+  }, 120_000);
 
   it('generate-config shows every section, remote_read, pushdown and stale_nan among the fields; --help points to it', () => {
     const gen = runCli(['generate-config']).stdout;
