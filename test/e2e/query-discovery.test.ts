@@ -566,7 +566,7 @@ query:
       .find((l) => l.includes('file_sd: cannot use'));
     expect(line).toBeDefined();
     // logfmt, the default format: time, level name and the fields as key=value.
-    expect(line).toMatch(/^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=error msg="file_sd: cannot use /);
+    expect(line).toMatch(/^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=error component=query msg="file_sd: cannot use /);
     for (const field of [' group=g ', ' sd=file_sd_configs[0] ', ` file=${sdFile}`]) expect(line).toContain(field);
     expect((await query()).status).toBe(200);
   });
