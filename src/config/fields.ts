@@ -38,7 +38,7 @@ export const labelSet = z.record(z.string(), z.string()).superRefine((labels, ct
 export const secretString = z.string().min(1);
 
 /** The duration and byte-size field schemas, so a config can be written back with their units. */
-export { duration as durationSchema, byteSize as byteSizeSchema };
+export { duration as durationSchema, positiveDuration as positiveDurationSchema, byteSize as byteSizeSchema };
 
 export const tlsConfigSchema = z
   .strictObject({

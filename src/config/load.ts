@@ -6,36 +6,33 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError } from '../errors.js';
+import { plainIssues, yamlProblem } from './messages.js';
 
-export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
-  const out: string[] = [];
-  for (const issue of issues) {
-    // A union of string|number reports both branches; show what the user has to write instead.
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const nested = issue.errors.flat().map((e) => ({ ...e, path: [...issue.path, ...e.path] }));
-      out.push(...formatIssues(nested).slice(0, 1));
-      continue;
-    }
-    const path = issue.path.map(String).join('.') || '(top level)';
-    let msg = issue.message;
-    if (issue.code === 'unrecognized_keys') msg = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    out.push(`${path}: ${msg}`);
-  }
-  return out;
+/** Every issue as `path: what is wrong` (see messages.ts); `root` adds "did you mean" to unknown fields. */
+export function formatIssues(issues: z.core.$ZodIssue[], root?: unknown): string[] {
+  return plainIssues(issues, root);
 }
+
+// What readFileSync's error codes mean, in words.
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory, not a file',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+};
 
 export function parseConfigText(text: string, file = '<config>'): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`),
-    );
+    // The first error only: the ones after it mostly follow from it.
+    throw new ConfigError(file, [yamlProblem(doc.errors[0], text)]);
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(top level): must be a mapping']);
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues, configSchema));
   return result.data;
 }
 
@@ -44,7 +41,9 @@ export function loadConfigFile(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code !== undefined && READ_ERRORS[code] ? `${READ_ERRORS[code]} (${code})` : (code ?? (err as Error).message);
+    throw new ConfigError(file, [`cannot read the config file: ${why}`]);
   }
   return parseConfigText(text, file);
 }

@@ -13,6 +13,7 @@ import {
   httpClientSchema,
   httpSdConfigSchema,
   labelSet,
+  positiveDuration,
   secretString,
   sigv4Schema,
   target,
@@ -28,6 +29,7 @@ export {
   FILE_SD_PATTERN,
   fileSdConfigSchema,
   httpClientSchema,
+  positiveDurationSchema,
   sigv4Schema,
   TARGET_ADDRESS,
   tlsConfigSchema,
@@ -49,7 +51,7 @@ export const sourceSchema = z
       }
     }, 'must be an absolute http:// or https:// URL'),
     /** Defaults to the shard section's scrape_timeout. */
-    timeout: duration.optional(),
+    timeout: positiveDuration.optional(),
     headers: z.record(z.string(), z.string()).default({}),
     labels: labelSet.default({}),
     basic_auth: basicAuthSchema.optional(),
@@ -75,9 +77,9 @@ export const shardSchema = z
     /** The job name used in the generated Prometheus scrape_configs. */
     job_name: z.string().min(1).default('promfront-shards'),
     scrape_interval: duration.default(parseDuration('15s')),
-    scrape_timeout: duration.optional(),
+    scrape_timeout: positiveDuration.optional(),
     /** How long a failed source's last good series are still served; default 5 scrape intervals. */
-    max_stale: duration.optional(),
+    max_stale: positiveDuration.optional(),
     max_body_size: byteSize.default(parseByteSize('512MiB')),
     /** Level for the prebuilt gzip bodies: 1 is fastest; scrapers decompress any level equally fast. */
     gzip_level: z.number().int().min(1).max(9).default(1),
@@ -134,7 +136,7 @@ export const serverGroupSchema = z
     anti_affinity: duration.default(parseDuration('10s')),
     ignore_error: z.boolean().default(false),
     /** Default: the query timeout; half of it for an ignore_error group (docs/reliability.md#a-hung-ignore_error-group). */
-    timeout: duration.optional(),
+    timeout: positiveDuration.optional(),
     /**
      * Hedging (docs/merge-rules.md): once one replica answered, the others get
      * max(hedge_min_wait, hedge_latency_factor x its latency) more, then are left out with a warning.
@@ -188,8 +190,8 @@ export const serverGroupSchema = z
 export const querySchema = z
   .strictObject({
     server_groups: z.array(serverGroupSchema).min(1, 'at least one server group is needed'),
-    lookback_delta: duration.default(parseDuration('5m')),
-    timeout: duration.default(parseDuration('2m')),
+    lookback_delta: positiveDuration.default(parseDuration('5m')),
+    timeout: positiveDuration.default(parseDuration('2m')),
     max_samples: z.number().int().min(1).default(50_000_000),
     max_concurrency: z.number().int().min(1).max(10_000).default(64),
     /** match[] per /series, /labels, /label/../values or /federate request; 0: no limit. */
@@ -218,7 +220,11 @@ export const querySchema = z
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[a-zA-Z0-9.-]*):(\d{1,5})$/;
 
 export const configSchema = z.strictObject({
-  listen: z.string().regex(LISTEN, 'must be host:port, e.g. "127.0.0.1:9099" or ":9099"').default('127.0.0.1:9099'),
+  listen: z
+    .string()
+    .regex(LISTEN, 'must be host:port, e.g. "127.0.0.1:9099" or ":9099"')
+    .refine((l) => !LISTEN.test(l) || Number(LISTEN.exec(l)![2]) <= 65535, 'port must be from 0 to 65535')
+    .default('127.0.0.1:9099'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   shard: shardSchema.optional(),
   query: querySchema.optional(),

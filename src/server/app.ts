@@ -10,6 +10,7 @@ import type { Capability } from '../capability.js';
 import type { ShardService } from '../shard/shard-service.js';
 import { acceptsGzip, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, wantsOpenMetrics } from './negotiate.js';
 import { registerWebUi, withRoutePrefix, type WebUiOptions } from './web-ui.js';
+import { renderProcessMetrics } from './process-metrics.js';
 import { Exposition, renderReloadMetrics, renderSelfMetrics, statusDocument, type ReloadStatus, type ShardRequestCounters } from './self-metrics.js';
 
 export interface AppDeps {
@@ -43,6 +44,8 @@ export interface AppDeps {
   webUi?: WebUiOptions;
   /** --web.route-prefix: every route moves below this path. */
   routePrefix?: string;
+  /** The config file in service, for /status. */
+  configFile?: string;
 }
 
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
@@ -136,10 +139,12 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     const query = (await deps.queryMetrics?.()) ?? '';
     const extra = lifecycleMetrics() + (deps.extraMetrics?.() ?? '');
     const caps = (await Promise.all((deps.capabilities?.() ?? []).map(async (cap) => (await cap.metrics?.()) ?? ''))).join('');
-    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + reload + query + caps + extra, 200, { 'Content-Type': CONTENT_TYPE_TEXT });
+    return c.body(renderSelfMetrics(deps.shard, counters, deps.startedAt) + renderProcessMetrics() + reload + query + caps + extra, 200, {
+      'Content-Type': CONTENT_TYPE_TEXT,
+    });
   });
   app.get('/status', async (c) => {
-    const doc = statusDocument(deps.shard, await deps.queryStatus?.()) as Record<string, unknown>;
+    const doc = statusDocument(deps.shard, await deps.queryStatus?.(), { startedAt: deps.startedAt, configFile: deps.configFile });
     for (const cap of deps.capabilities?.() ?? []) if (cap.status) doc[cap.name] = cap.status();
     return c.json(doc);
   });

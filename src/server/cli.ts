@@ -1,11 +1,13 @@
 // The command line: `./proxy` (run), `generate-config`, `check-config`, `scrape-config`,
-// `--version`. Every config mistake is listed with its path and exit code 2, never a stack trace.
+// `version` / `--version`. Every config mistake is listed with its path and exit code 2, never a stack trace.
 
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, DEFAULT_LOG_FORMAT, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './logger.js';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { createApp } from './app.js';
+import { startEventLoopMonitor } from './process-metrics.js';
 import { applySocketIdleTimeout, listen } from './listener.js';
 import { describeWebSettings, loadWebSettings, WebGuard, type WebSettings } from './web-config.js';
 import { queryConfigFileProblems } from './query-layer.js';
@@ -14,19 +16,23 @@ import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
 import { webUiFromFlags } from './web-ui.js';
 import { pushScrapeConfig, renderFleetScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
-import { PROGRAM, RUNTIME_VERSION, VERSION } from '../version.js';
+import { PROGRAM, REVISION, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 
 const USAGE: Record<string, string> = {
-  run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--web.config.file=FILE] [--web.enable-lifecycle]
-             [--web.write-timeout=DURATION] [--query.thread-heap-limit=MB]
+  run: `Usage: proxy --config=FILE [--log.level=LEVEL] [--log.format=logfmt|json] [--web.config.file=FILE]
+             [--web.enable-lifecycle] [--web.write-timeout=DURATION] [--query.thread-heap-limit=MB]
              [--web.external-url=URL] [--web.route-prefix=PATH]
 
 Runs promfront: scrapes the configured sources, serves /metrics/shard/0..N-1, /metrics, /status,
 /-/healthy, /-/ready; with a query section also Prometheus's /api/v1 and /federate over the
 server groups, evaluated in a worker thread (the query thread) so queries never delay the shards
 or health answers. SIGHUP reloads the config file (and the web config file).
+  --config                     the config file; every field is shown, commented, by "proxy generate-config"
+                               and described in configs/example.yaml and the README
+  --log.level                  trace, debug, info, warn, error, fatal or silent (default: the config's log_level)
+  --log.format                 logfmt (default) or json: one JSON object per line, for log shippers
   --web.config.file            TLS, basic auth and response headers of the listener, in the format of
                                Prometheus's web configuration file (exporter-toolkit)
   --web.enable-lifecycle       enable POST/PUT /-/reload and /-/quit (without it they answer 403)
@@ -44,11 +50,16 @@ Commands:
   proxy generate-config            print a commented sample config
   proxy check-config --config=F    validate a config, list every problem
   proxy scrape-config --config=F   print the Prometheus scrape_configs for the shard servers
-Run "proxy COMMAND --help" for a command's options; "proxy --version" prints the version.
+  proxy version                    print the version (as --version)
+Run "proxy COMMAND --help" for a command's options.
+`,
+  version: `Usage: proxy version
+
+Prints promfront's version, source revision and Node.js version (as --version).
 `,
   'generate-config': `Usage: proxy generate-config
 
-Prints a commented sample config to standard output.
+Prints a commented sample config to standard output: every section and field, with its default.
 `,
   'check-config': `Usage: proxy check-config --config=FILE [--web.config.file=WEBFILE]
 
@@ -99,6 +110,7 @@ export async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string' },
         'log.level': { type: 'string' },
+        'log.format': { type: 'string' },
         'web.config.file': { type: 'string' },
         'web.enable-lifecycle': { type: 'boolean' },
         'web.write-timeout': { type: 'string' },
@@ -117,12 +129,12 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     fail(`error: ${(err as Error).message}\n\n${USAGE[command]}`);
   }
-  if (values.version) {
-    process.stdout.write(`${PROGRAM}, version ${VERSION} (${RUNTIME_VERSION})\n`);
-    return;
-  }
   if (values.help) {
     process.stdout.write(USAGE[command]);
+    return;
+  }
+  if (values.version || command === 'version') {
+    process.stdout.write(`${PROGRAM}, version ${VERSION} (revision: ${REVISION}, ${RUNTIME_VERSION})\n`);
     return;
   }
 
@@ -170,7 +182,7 @@ export async function main(argv: string[]): Promise<void> {
       await run(
         file!,
         config,
-        values['log.level'] as string | undefined,
+        logOptions(values),
         {
           file: webFile,
           settings: webSettingsOrExit(webFile),
@@ -242,17 +254,33 @@ function threadOptions(values: Record<string, string | boolean | undefined>): { 
   return out;
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** The config's sections in use (shard, query and each capability's), for the start-up line. */
+function configuredSections(config: Config): string[] {
+  return Object.entries(config)
+    .filter(([, v]) => typeof v === 'object' && v !== null)
+    .map(([k]) => k);
+}
+
+/** --log.level and --log.format, checked before anything starts. */
+function logOptions(values: Record<string, string | boolean | undefined>): { level?: string; format: LogFormat } {
+  const level = values['log.level'] as string | undefined;
+  if (level !== undefined && !LOG_LEVELS.includes(level)) fail(`error: --log.level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
+  const format = (values['log.format'] as string | undefined) ?? DEFAULT_LOG_FORMAT;
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) fail(`error: --log.format must be one of ${LOG_FORMATS.join(', ')} (got "${format}")`);
+  return { level, format: format as LogFormat };
+}
 
 async function run(
   file: string,
   config: Config,
-  levelFlag: string | undefined,
+  logOpts: { level?: string; format: LogFormat },
   web: WebOptions,
   thread: { writeTimeoutMs?: number; heapLimitMb?: number },
 ): Promise<void> {
-  if (levelFlag !== undefined && !LEVELS.includes(levelFlag)) fail(`error: --log.level must be one of ${LEVELS.join(', ')}`);
-  const log: Logger = pino({ level: levelFlag ?? config.log_level, base: { app: 'promfront' } });
+  const levelFlag = logOpts.level;
+  const log: Logger = createLogger({ level: levelFlag ?? config.log_level, format: logOpts.format });
+  startEventLoopMonitor();
+  log.info({ version: VERSION, revision: REVISION, nodejs: process.version, config_file: file, log_format: logOpts.format }, 'starting promfront');
   const guard = new WebGuard(web.settings, log.child({ component: 'web' }));
   let server: ReturnType<typeof listen> | undefined;
   // The web config is re-read with the config file; either being broken refuses the reload whole.
@@ -268,7 +296,7 @@ async function run(
       return changed;
     };
   };
-  const runtime = new Runtime({ file, config, log, levelFlag, prepareReload, thread });
+  const runtime = new Runtime({ file, config, log, levelFlag, prepareReload, thread: { ...thread, logFormat: logOpts.format } });
   // Serve queries only once service discovery has had its first look, not with empty groups.
   await runtime.ready();
   let stop: (signal: string) => void = () => process.exit(0);
@@ -294,7 +322,10 @@ async function run(
   server.on('listening', () =>
     log.info(
       {
+        version: VERSION,
+        config_file: file,
         listen: config.listen,
+        sections: configuredSections(config),
         tls: web.settings?.tls !== undefined,
         basic_auth: (web.settings?.config.users.size ?? 0) > 0,
         lifecycle: web.lifecycle,

@@ -4,7 +4,7 @@
 
 import { stringify } from 'yaml';
 import type { z } from 'zod';
-import { byteSizeSchema, configSchema, durationSchema, type Config } from '../config/schema.js';
+import { byteSizeSchema, configSchema, durationSchema, positiveDurationSchema, type Config } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
 import { isCredentialName } from '../client/credential-names.js';
 
@@ -35,7 +35,7 @@ function defOf(s: AnySchema): SchemaDef {
 /** Follows wrappers (optional, default, nullable, ...) down to the schema that shapes the value. */
 function unwrap(s: AnySchema): AnySchema {
   for (;;) {
-    if (s === durationSchema || s === byteSizeSchema) return s;
+    if (s === durationSchema || s === positiveDurationSchema || s === byteSizeSchema) return s;
     const def = defOf(s);
     if (def.innerType) s = def.innerType;
     else if (def.type === 'pipe' && def.out && defOf(def.out).type !== 'transform') s = def.out;
@@ -58,7 +58,7 @@ function redactUrl(v: string): string {
 function present(schema: AnySchema | undefined, value: unknown, key: string | undefined): unknown {
   if (value === undefined || value === null) return value;
   const s = schema === undefined ? undefined : unwrap(schema);
-  if (s === durationSchema && typeof value === 'number') return formatDuration(value);
+  if ((s === durationSchema || s === positiveDurationSchema) && typeof value === 'number') return formatDuration(value);
   if (key !== undefined && SECRET_KEY.test(key) && typeof value === 'string') return SECRET;
   if (typeof value === 'string') return key === 'url' ? redactUrl(value) : value;
   if (Array.isArray(value)) {

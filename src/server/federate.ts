@@ -14,7 +14,7 @@ import { type Series } from '../storage/interface.js';
 import { compareLabels, labelsToString } from '../model/labels.js';
 import { methodNotAllowed } from './api/http-api.js';
 import { scopedStorage, type StorageSource } from '../storage/view.js';
-import { addStorageStats, requestStats } from './api/request-stats.js';
+import { addStorageStats, addWarnings, requestStats } from './api/request-stats.js';
 import { federationText, type FederatedSample } from './federate-text.js';
 import { StorageUnavailableError } from '../errors.js';
 import { runWithDeadline, tooManyMatchers } from './api/deadline.js';
@@ -99,7 +99,7 @@ export function createFederation(deps: FederationDeps): Hono {
     } finally {
       addStorageStats(c, view.stats);
     }
-    if (stats) stats.warnings += view.warnings.length;
+    addWarnings(stats, view.warnings);
     if (view.warnings.length > 0) deps.log?.info({ warnings: view.warnings }, 'federation select returned warnings');
 
     const body = federationText(latestSamples(found, maxT), {}, (labels) =>

@@ -81,6 +81,7 @@ export interface QueryStatus {
       last_error: string | null;
       last_error_ago_secs: number | null;
       last_duration_ms: number | null;
+      transport: { configured: 'auto' | 'remote_read' | 'json'; in_use: 'remote_read' | 'json' | null };
     }[];
   }[];
 }
@@ -96,7 +97,7 @@ export interface QueryStatus {
 export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): QueryLayer {
   const { clients, problems } = buildClients(q);
   if (problems.length > 0) throw new HttpClientFilesError(problems);
-  const metrics = new QueryMetrics();
+  const metrics = new QueryMetrics(opts.log);
   const groups: QueryLayerGroup[] = [];
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
@@ -218,6 +219,9 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
               last_error: s?.lastError ?? null,
               last_error_ago_secs: ago(s?.lastErrorAt),
               last_duration_ms: s?.lastDurationMs === undefined ? null : Math.round(s.lastDurationMs * 10) / 10,
+              // What the config asks for (auto: remote read where the server serves it) and what
+              // the target's last successful read of samples used.
+              transport: { configured: transportSetting(q.server_groups[i]), in_use: s?.transport ?? null },
             };
           }),
         };
@@ -341,6 +345,10 @@ function renderMetrics(groups: QueryLayerGroup[]): string {
     groups.flatMap((g) => g.targets.discoverers.map((d): [Record<string, string>, number] => [{ group: g.name, sd: d.name }, d.errors])),
   );
   return e.toString();
+}
+
+function transportSetting(g: ServerGroupConfig): 'auto' | 'remote_read' | 'json' {
+  return g.remote_read === undefined ? 'auto' : g.remote_read ? 'remote_read' : 'json';
 }
 
 function staticTargets(g: ServerGroupConfig): DiscoveredTarget[] {

@@ -6,6 +6,7 @@
 
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
+import type { LogFormat } from './logger.js';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
@@ -30,6 +31,7 @@ export interface QueryThreadOptions {
   writeTimeoutMs?: number;
   /** V8 heap limit of the query thread in MB (default: Node's); a query past it ends the thread, not the process. */
   heapLimitMb?: number;
+  logFormat?: LogFormat;
 }
 
 interface Pending {
@@ -79,7 +81,7 @@ export class QueryThread {
   }
 
   private start(): Promise<void> {
-    const init: QueryThreadInit = { config: this.config, level: this.level };
+    const init: QueryThreadInit = { config: this.config, level: this.level, logFormat: this.opts.logFormat };
     const worker = new Worker(new URL('./query-thread.js', import.meta.url), {
       workerData: init,
       resourceLimits: this.opts.heapLimitMb ? { maxOldGenerationSizeMb: this.opts.heapLimitMb } : undefined,

@@ -3,11 +3,14 @@
 // (transferred, not copied); everything else is structured-cloned.
 
 import type { Config } from '../config/schema.js';
+import type { LogFormat } from './logger.js';
 
 /** What the query thread starts with (workerData). */
 export interface QueryThreadInit {
   config: Config;
   level: string;
+  /** --log.format: the thread writes its own lines, in the main thread's format. */
+  logFormat?: LogFormat;
 }
 
 export type ToThread =

@@ -5,13 +5,14 @@
 // client holds back the thread's reads instead of piling chunks up in the main thread.
 
 import type { HttpBindings } from '@hono/node-server';
-import { pino } from 'pino';
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
+import { queryThreadHeapMetrics } from './process-metrics.js';
+import { createLogger } from './logger.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 
 /**
@@ -28,7 +29,7 @@ const DRAIN_GRACE_MS = 60_000;
 const port = parentPort;
 if (!port) throw new Error('query-thread.js runs only as a worker thread (see query-thread-client.ts)');
 const init = workerData as QueryThreadInit;
-const log = pino({ level: init.level, base: { app: 'promfront' } });
+const log = createLogger({ level: init.level, format: init.logFormat });
 const queryLog = log.child({ component: 'query' });
 const slot = new QueryLayerSlot<QueryLayer>(queryLog);
 lowerPriority();
@@ -159,7 +160,7 @@ port.on('message', (m: ToThread) => {
       log.level = m.level;
       return;
     case 'metrics':
-      void answer(m.seq, () => slot.current?.metrics() ?? '');
+      void answer(m.seq, () => (slot.current?.metrics() ?? '') + queryThreadHeapMetrics());
       return;
     case 'status':
       void answer(m.seq, () => slot.current?.status());

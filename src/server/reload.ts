@@ -13,6 +13,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
+import type { LogFormat } from './logger.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config, ShardConfig } from '../config/schema.js';
 import { ShardService } from '../shard/shard-service.js';
@@ -43,7 +44,7 @@ export interface RuntimeOptions {
    */
   prepareReload?: (next: Config) => () => boolean;
   /** Run the query layer in a worker thread (query-thread.ts) instead of on this thread. */
-  thread?: { writeTimeoutMs?: number; heapLimitMb?: number };
+  thread?: { writeTimeoutMs?: number; heapLimitMb?: number; logFormat?: LogFormat };
 }
 
 interface ShardSlot {
@@ -121,6 +122,7 @@ export class Runtime {
       reload: () => rt.reload(),
       reloadStatus: () => rt.reloadStatus,
       startedAt: this.startedAt,
+      configFile: this.opts.file,
     };
   }
 

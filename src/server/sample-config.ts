@@ -8,7 +8,8 @@ export const SAMPLE_CONFIG = `# promfront configuration.
 # Address the HTTP server listens on. ":9099" listens on every interface. Changes need a restart.
 listen: 127.0.0.1:9099
 
-# trace | debug | info | warn | error | fatal | silent (also --log.level on the command line)
+# trace | debug | info | warn | error | fatal | silent (also --log.level on the command line).
+# The line format is a flag: --log.format=logfmt (default) or json.
 log_level: info
 
 # Sharding core: scrape high-cardinality exporters and split their series over num_shards
@@ -36,10 +37,12 @@ shard:
       # Optional per-source settings:
       # timeout: 10s
       # headers: {X-Scope-OrgID: tenant-1}
-      # basic_auth: {username: prom, password_file: /etc/promfront/ceph-a.pass}
+      # basic_auth: {username: prom, password_file: /etc/promfront/ceph-a.pass}  (or password: ...)
       # bearer_token_file: /var/run/secrets/token
       # tls_config: {ca_file: /etc/ssl/ca.pem, cert_file: client.pem, key_file: client.key, server_name: ceph-a, insecure_skip_verify: false}
       # max_body_size: 256MiB
+      # sigv4: {region: us-east-1, access_key: AKIA..., secret_key: ..., profile: default, role_arn: arn:aws:iam::1:role/r, service: aps}
+      # Credential files are read at each scrape, so a file mounted after start-up is picked up.
     # When two sources serve the very same series, the one listed first wins; the other copy
     # is dropped and counted in promfront_duplicate_series_dropped_total.
     - url: http://127.0.0.1:9100/metrics
@@ -73,21 +76,36 @@ shard:
 #       replica_labels: []          # label names removed before the HA merge, as Thanos's --query.replica-label
 #       max_body_size: 512MiB       # largest answer read from one server (JSON or remote read)
 #       ignore_error: false         # true: a failing group is a warning; its timeout then defaults to half the query's
-#       hedge: true                 # a replica still silent max(1s, 3 x its twin's latency) after the twin answered is left out
+#       hedge: true                 # a replica still silent max(hedge_min_wait, hedge_latency_factor x its twin's latency) after the twin answered is left out
+#       hedge_min_wait: 1s
+#       hedge_latency_factor: 3
+#       timeout: 1m                 # default: query.timeout (half of it with ignore_error)
+#       labels: {shard: "0"}        # added to every series of the group; matchers on them prune groups
+#       # How samples are read: true = Prometheus's remote read, false = the JSON query API,
+#       # unset = remote read where the server serves it, the JSON API where it does not.
+#       # remote_read: true
+#       remote_read_path: /api/v1/read
+#       stale_nan: false            # true for VictoriaMetrics: NaN samples read through the JSON API are staleness markers
+#       pushdown: false             # true: the servers evaluate PromQL as query.semantics says; per-series parts run there (docs/pushdown.md)
 #     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.
 #     - name: shard-1
 #       # Prometheus file_sd files: [{targets: ["host:port"], labels: {...}}]; re-read on change.
 #       file_sd_configs: [{files: [/etc/promfront/shard-1/*.json], refresh_interval: 5m}]
 #       # SRV records (or type A / AAAA with a port).
-#       dns_sd_configs: [{names: [_prometheus._tcp.shard-1.example.internal], refresh_interval: 30s}]
+#       dns_sd_configs: [{names: [_prometheus._tcp.shard-1.example.internal], type: SRV, refresh_interval: 30s}]
+#       # dns_sd_configs: [{names: [prometheus.shard-1.example.internal], type: A, port: 9090}]
 #       # Prometheus HTTP SD, e.g. a fleet group's live members (docs/fleet.md).
 #       # http_sd_configs: [{url: "http://127.0.0.1:9099/sd/fleet/members?group=shard-1", refresh_interval: 5s}]
 #       scheme: https
+#       path_prefix: /prometheus    # the servers' --web.route-prefix
+#       query_params: {}            # added to every request's URL
+#       http_headers: {X-Scope-OrgID: tenant-1}
 #       http_client:
 #         dial_timeout: 200ms
 #         tls_config: {ca_file: /etc/ssl/prometheus-ca.pem, server_name: prometheus.example.internal}
-#         basic_auth: {username: promfront, password_file: /etc/promfront/prometheus.pass}
-#         # or: bearer_token_file: /var/run/secrets/token
+#         basic_auth: {username: promfront, password_file: /etc/promfront/prometheus.pass}  # or password: ...
+#         # or: bearer_token_file: /var/run/secrets/token (or bearer_token: ...)
+#         # or: authorization: {type: Bearer, credentials_file: /var/run/secrets/token} (or credentials: ...)
 #         # or AWS SigV4 (an Amazon Managed Service for Prometheus workspace, docs/sigv4.md):
 #         # sigv4: {region: us-east-1}
 #

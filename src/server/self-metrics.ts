@@ -4,7 +4,8 @@
 
 import type { PushedMetricFamily } from '../shard/pushed-source.js';
 import type { ShardService } from '../shard/shard-service.js';
-import { RUNTIME_VERSION, VERSION } from '../version.js';
+import { SCRAPE_FAILURE_REASONS } from '../shard/failure-reason.js';
+import { NODEJS_VERSION, REVISION, VERSION } from '../version.js';
 
 function esc(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
@@ -42,10 +43,12 @@ export interface ShardRequestCounters {
 /** The proxy's own metrics, in text 0.0.4. */
 export function renderSelfMetrics(svc: ShardService | undefined, counters: ShardRequestCounters, startedAt: number): string {
   const e = new Exposition();
-  const now = Date.now();
-  e.family('promfront_build_info', 'gauge', 'A metric with a constant 1 value labelled by the version of promfront and of the runtime it runs on.', [
-    [{ version: VERSION, runtime: RUNTIME_VERSION }, 1],
-  ]);
+  e.family(
+    'promfront_build_info',
+    'gauge',
+    'A metric with a constant 1 value labeled by version, revision and the Node.js version from which promfront was built.',
+    [[{ version: VERSION, revision: REVISION, nodejs: NODEJS_VERSION }, 1]],
+  );
   e.family('promfront_start_time_seconds', 'gauge', 'Start time of the proxy since the Unix epoch in seconds.', [[{}, startedAt / 1000]]);
   if (svc) {
     const src = (s: { index: number; url: string }) => ({ source: String(s.index), url: s.url });
@@ -86,16 +89,16 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       svc.sources.map((s) => [src(s), s.wireBytes]),
     );
     e.family(
-      'promfront_source_last_success_age_seconds',
+      'promfront_source_last_success_timestamp_seconds',
       'gauge',
-      'Seconds since the last successful scrape of the source (+Inf if never).',
-      svc.sources.map((s) => [src(s), s.lastSuccessAt === undefined ? Infinity : (now - s.lastSuccessAt) / 1000]),
+      'Time of the last successful scrape of the source since the Unix epoch in seconds (0 if never).',
+      svc.sources.map((s) => [src(s), s.lastSuccessAt === undefined ? 0 : s.lastSuccessAt / 1000]),
     );
     e.family(
       'promfront_source_last_error',
       'gauge',
-      'The reason of the last failed scrape while the source is failing (1), absent when up.',
-      svc.sources.filter((s) => s.lastError !== undefined).map((s) => [{ ...src(s), reason: s.lastError! }, 1]),
+      `Why the last scrape failed (1) while the source is failing, absent when up; reason is one of ${SCRAPE_FAILURE_REASONS.join(', ')}.`,
+      svc.sources.filter((s) => s.lastErrorReason !== undefined).map((s) => [{ ...src(s), reason: s.lastErrorReason! }, 1]),
     );
     e.family(
       'promfront_source_scrape_failures_total',
@@ -160,9 +163,12 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       else pushed.set(f.name, { ...f, samples: [...f.samples] });
     }
     for (const f of pushed.values()) e.family(f.name, f.type, f.help, f.samples);
-    e.family('promfront_last_cycle_age_seconds', 'gauge', 'Seconds since the last completed cycle (+Inf if none yet).', [
-      [{}, svc.lastCycleAt === undefined ? Infinity : (now - svc.lastCycleAt) / 1000],
-    ]);
+    e.family(
+      'promfront_cycle_last_success_timestamp_seconds',
+      'gauge',
+      'Time the last scrape cycle completed since the Unix epoch in seconds (0 if none yet).',
+      [[{}, svc.lastCycleAt === undefined ? 0 : svc.lastCycleAt / 1000]],
+    );
   }
   e.family(
     'promfront_shard_requests_total',
@@ -195,13 +201,37 @@ export function renderReloadMetrics(status: ReloadStatus): string {
   return e.toString();
 }
 
+/** What /status says of the process itself. */
+export interface ProcessInfo {
+  startedAt: number;
+  /** The config file in service (the path as given on the command line). */
+  configFile?: string;
+}
+
 /**
- * The /status document: per source and per shard, and the query layer's groups and targets
- * (`query`, null without a query section); never with secrets.
+ * The /status document: the build and process (version, uptime, config file), then per source and
+ * per shard when there is a shard section, and the query layer's groups and targets (`query`) when
+ * there is a query section; a section that is not configured is left out, not shown as null. Never
+ * with secrets.
  */
-export function statusDocument(svc: ShardService | undefined, query?: unknown): unknown {
-  if (!svc) return { shard: null, query: query ?? null };
+export function statusDocument(svc: ShardService | undefined, query?: unknown, info?: ProcessInfo): Record<string, unknown> {
   const now = Date.now();
+  const doc: Record<string, unknown> = {
+    version: VERSION,
+    revision: REVISION,
+    nodejs: NODEJS_VERSION,
+  };
+  if (info) {
+    doc.started_at = new Date(info.startedAt).toISOString();
+    doc.uptime_secs = Math.round((now - info.startedAt) / 1000);
+    if (info.configFile !== undefined) doc.config_file = info.configFile;
+  }
+  if (svc) Object.assign(doc, shardStatus(svc, now));
+  if (query !== undefined && query !== null) doc.query = query;
+  return doc;
+}
+
+function shardStatus(svc: ShardService, now: number): Record<string, unknown> {
   return {
     num_shards: svc.numShards,
     ready: svc.ready,
@@ -219,6 +249,7 @@ export function statusDocument(svc: ShardService | undefined, query?: unknown): 
       age_secs: s.lastSuccessAt === undefined ? null : (now - s.lastSuccessAt) / 1000,
       serving: s.data !== undefined,
       error: s.lastError ?? null,
+      error_reason: s.lastErrorReason ?? null,
       failures: s.failures,
       stale_series_dropped: s.staleDropped,
       duplicates_dropped: s.duplicatesDropped,
@@ -234,6 +265,5 @@ export function statusDocument(svc: ShardService | undefined, query?: unknown): 
       openmetrics_size_bytes: s.omBytes,
       openmetrics_gzip_bytes: s.omGzip.length,
     })),
-    query: query ?? null,
   };
 }

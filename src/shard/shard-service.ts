@@ -10,6 +10,8 @@ import { initHash } from './hash.js';
 import type { SourceData } from './ingest.js';
 import type { PushedSource, PushedSourceFactory } from './pushed-source.js';
 import { StreamingIngest } from './stream-ingest.js';
+import { scrapeFailureReason, type ScrapeFailureReason } from './failure-reason.js';
+import { RepeatedFailureLog } from '../util/failure-log.js';
 
 /** What /status and /metrics show of one source; never holds a secret. */
 export interface SourceState {
@@ -24,6 +26,8 @@ export interface SourceState {
   wireBytes: number;
   lastSuccessAt: number | undefined;
   lastError: string | undefined;
+  /** lastError sorted into one of a fixed set (the metric's label). */
+  lastErrorReason: ScrapeFailureReason | undefined;
   failures: number;
   /** Series no longer served because the source stayed down longer than max_stale. */
   staleDropped: number;
@@ -67,6 +71,7 @@ export class ShardService {
   private readonly limit = pLimit(32);
   private readonly extraLabels: (readonly [string, string])[][];
   private readonly readyWaiters: ((ready: boolean) => void)[] = [];
+  private readonly failureLog: RepeatedFailureLog;
 
   constructor(
     private readonly config: ShardConfig,
@@ -74,6 +79,7 @@ export class ShardService {
     pushedSource?: PushedSourceFactory,
   ) {
     this.timings = resolvedTimings(config);
+    this.failureLog = new RepeatedFailureLog(log);
     this.clients = config.sources.map((s) =>
       'url' in s ? createSourceClient(s, { timeoutMs: this.timings.timeoutMs, maxBodySize: config.max_body_size }) : undefined,
     );
@@ -93,6 +99,7 @@ export class ShardService {
       wireBytes: 0,
       lastSuccessAt: undefined,
       lastError: undefined,
+      lastErrorReason: undefined,
       failures: 0,
       staleDropped: 0,
       duplicatesDropped: 0,
@@ -233,6 +240,8 @@ export class ShardService {
       state.wireBytes = res.wireBytes;
       state.lastSuccessAt = Date.now();
       state.lastError = undefined;
+      state.lastErrorReason = undefined;
+      this.failureLog.succeeded(String(i), { source: state.url, series: data.series }, 'scrape succeeded again');
       if (data.duplicates > 0) {
         state.duplicatesInSource += data.duplicates;
         // One line per scrape, never one per series: a broken exporter repeats its duplicates every time.
@@ -250,7 +259,8 @@ export class ShardService {
           : err instanceof ExpositionError
             ? `invalid exposition (${format}): ${err.message}`
             : `internal error: ${(err as Error).message}`;
-      this.log.warn({ source: state.url, reason: state.lastError }, 'scrape failed');
+      state.lastErrorReason = scrapeFailureReason(err);
+      this.failureLog.failed(String(i), { source: state.url, reason: state.lastErrorReason, err: state.lastError }, 'scrape failed');
     } finally {
       state.durationMs = performance.now() - started;
     }

@@ -196,6 +196,7 @@ query:
       ignore_error: true
       timeout: 2s
 `,
+      { args: ['--log.format=json'] },
     );
     // Every server has scraped its exporters and knows their metadata.
     const ready = async (p: PrometheusProcess, jobs: number) => {
@@ -536,7 +537,10 @@ query:
       .map((l) => JSON.parse(l))
       .filter((l) => l.msg === 'query api request');
     const query = lines.find((l) => l.query === 'sum(up{job="web"})');
-    expect(query).toMatchObject({ component: 'query', endpoint: '/api/v1/query', type: 'instant', status: 200, groups: ['a', 'down'], warnings: 1 });
+    expect(query).toMatchObject({ level: 'info', component: 'query', endpoint: '/api/v1/query', type: 'instant', status: 200, groups: ['a', 'down'] });
+    // The warning itself, not a count: which group was left out and why.
+    expect(query.warnings).toEqual([expect.stringMatching(/down/)]);
+    expect(query.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(query.duration_ms).toBeGreaterThan(0);
     const fed = lines.find((l) => l.endpoint === '/federate');
     expect(fed).toMatchObject({ type: 'federate', match: ['up{job="api"}'], status: 200, groups: ['a', 'down'] });

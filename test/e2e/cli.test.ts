@@ -6,11 +6,12 @@ import { parse } from 'yaml';
 import { runCli, writeTemp } from '../support/proxy.js';
 
 describe('./proxy command line', () => {
-  it('--version prints the version of package.json and the runtime', () => {
+  it('--version and `version` print the version of package.json, the revision and the runtime', () => {
     const r = runCli(['--version']);
     expect(r.code).toBe(0);
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    expect(r.stdout).toBe(`promfront, version ${pkg.version} (node${process.versions.node})\n`);
+    expect(r.stdout).toMatch(new RegExp(`^promfront, version ${pkg.version.replace(/\./g, '\\.')} \\(revision: \\S+, node${process.versions.node}\\)\n$`));
+    expect(runCli(['version'])).toEqual(r);
   });
 
   it('generate-config prints a sample that check-config accepts', () => {
@@ -52,7 +53,7 @@ describe('./proxy command line', () => {
   it('a missing config file or flag is a clear error with exit code 2', () => {
     const missing = runCli(['--config=/nonexistent/promfront.yaml']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/invalid config \/nonexistent\/promfront.yaml:\n {2}cannot read file: ENOENT/);
+    expect(missing.stderr).toBe('invalid config /nonexistent/promfront.yaml:\n  cannot read the config file: no such file (ENOENT)\n');
     const noFlag = runCli(['check-config']);
     expect(noFlag.code).toBe(2);
     expect(noFlag.stderr).toMatch(/--config=FILE is required/);
@@ -89,8 +90,75 @@ describe('./proxy command line', () => {
     expect(runCli(['scrape-config', `--config=${file}`, '--shard=3']).code).toBe(2);
   });
 
+  it('check-config names what would fail at start in plain words: port, zero timeout, misspelt field, YAML 1.1 boolean, YAML syntax', () => {
+    const file = writeTemp(
+      'plain.yaml',
+      [
+        'listen: 127.0.0.1:99999',
+        'query:',
+        '  timeout: 0s',
+        '  server_groups:',
+        '    - static_configs: [{targets: ["127.0.0.1:9090"]}]',
+        '      ignore_error: yes',
+        'shard:',
+        '  num_shard: 2',
+        '  sources: [{url: "http://127.0.0.1:9100/metrics"}]',
+        '',
+      ].join('\n'),
+    );
+    const r = runCli(['check-config', `--config=${file}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').slice(1, -1).sort()).toEqual(
+      [
+        '  listen: port must be from 0 to 65535',
+        '  query.timeout: must be greater than 0',
+        '  query.server_groups.0.ignore_error: must be true or false: "yes" is a boolean only in YAML 1.1; promfront reads YAML 1.2, so write true',
+        '  shard.num_shards: required',
+        '  shard: unknown field "num_shard": did you mean "num_shards"?',
+      ].sort(),
+    );
+    // Running it is refused the same way, never a RangeError from listen().
+    const run = runCli([`--config=${writeTemp('port.yaml', 'listen: 127.0.0.1:99999\n')}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^invalid config .*port\.yaml:\n {2}listen: port must be from 0 to 65535\n$/);
+    const yaml = runCli(['check-config', `--config=${writeTemp('syntax.yaml', 'shard:\n  num_shards: 2\n   sources: []\n')}`]);
+    expect(yaml.code).toBe(2);
+    expect(yaml.stderr).toMatch(/\n {2}yaml: line 2, column \d+: .+: " {2}num_shards: 2"\n$/);
+    const format = runCli([`--config=${writeTemp('ok.yaml', 'listen: 127.0.0.1:9099\n')}`, '--log.format=xml']);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toBe('error: --log.format must be one of logfmt, json (got "xml")\n');
+  }, 120_000);
+
+  it('generate-config shows every section, remote_read, pushdown and stale_nan among the fields; --help points to it', () => {
+    const gen = runCli(['generate-config']).stdout;
+    for (const field of ['shard:', 'query:', 'server_groups:', 'remote_read:', 'pushdown:', 'stale_nan:', 'file_sd_configs:', 'dns_sd_configs:', 'sigv4:']) {
+      expect(gen).toContain(field);
+    }
+    const help = runCli(['--help']).stdout;
+    expect(help).toMatch(/every field is shown, commented, by "proxy generate-config"/);
+    for (const flag of [
+      '--config',
+      '--log.level',
+      '--log.format',
+      '--web.config.file',
+      '--web.enable-lifecycle',
+      '--web.write-timeout',
+      '--query.thread-heap-limit',
+    ]) {
+      expect(help).toContain(flag);
+    }
+    for (const text of [
+      gen,
+      help,
+      readFileSync(new URL('../../README.md', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ]) {
+      expect(text).not.toMatch(/\(later\)|in progress/i);
+    }
+  });
+
   it('every command has --help', () => {
-    for (const cmd of [[], ['generate-config'], ['check-config'], ['scrape-config']]) {
+    for (const cmd of [[], ['generate-config'], ['check-config'], ['scrape-config'], ['version']]) {
       const r = runCli([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: proxy/);

@@ -7,6 +7,7 @@
 // that lets a source keep its last good targets while telling operators why it is stale.
 
 import { type DiscoveredTarget, type Discoverer, type DiscoveryLog, sameTargets, SILENT_LOG } from './target.js';
+import { RepeatedFailureLog } from '../../util/failure-log.js';
 
 /**
  * What refresh() does while a refresh is already running: `join` returns the running one (a
@@ -36,10 +37,13 @@ export abstract class RefreshingDiscoverer implements Discoverer {
   private again = false;
   private readonly refreshIntervalMs: number;
   private readonly overlap: OverlapPolicy;
+  // A file or name that stays broken is logged when it breaks, as a reminder, and when it is fixed.
+  private readonly failureLog: RepeatedFailureLog;
 
   constructor(opts: RefresherOptions) {
     this.name = opts.name;
     this.log = opts.log ?? SILENT_LOG;
+    this.failureLog = new RepeatedFailureLog(this.log, 'error');
     this.refreshIntervalMs = opts.refreshIntervalMs;
     this.overlap = opts.overlap;
   }
@@ -106,15 +110,16 @@ export abstract class RefreshingDiscoverer implements Discoverer {
     }
   }
 
-  /** Counts and logs a failed read or lookup of `key`; the subclass keeps its last good targets. */
+  /** Counts and logs (once, then as a reminder) a failed read or lookup of `key`; the subclass keeps its last good targets. */
   protected failed(key: string, reason: string, fields: object, msg: string): void {
     this.errors++;
     this.failing.set(key, reason);
-    this.log.error(fields, msg);
+    this.failureLog.failed(key, fields, msg);
   }
 
   /** Logs, once, that `key` works again after failing. */
   protected succeeded(key: string, fields: object, msg: string): void {
-    if (this.failing.delete(key)) this.log.info(fields, msg);
+    this.failing.delete(key);
+    this.failureLog.succeeded(key, fields, msg);
   }
 }

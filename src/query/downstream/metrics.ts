@@ -3,6 +3,8 @@
 // observe(); the API reports every request with observeQuery(). render() writes the families in
 // the text exposition format for /metrics, and targets() feeds the /status page.
 
+import { RepeatedFailureLog, type FailureLogger } from '../../util/failure-log.js';
+
 export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config';
 
 /** success; error (refused, HTTP error, bad answer); timeout; canceled (the caller gave up). */
@@ -48,6 +50,8 @@ export interface TargetState {
   lastError?: string;
   /** How long its last request took, answered or not (the web UI's latency column). */
   lastDurationMs?: number;
+  /** How the target's last successful read of samples went: remote read or the JSON API. */
+  transport?: 'remote_read' | 'json';
 }
 
 /** Prometheus's default buckets, extended to the query layer's 2m default timeout. */
@@ -100,6 +104,12 @@ export class QueryMetrics implements DownstreamObserver {
   private readonly hedged = new Family(() => new Counter());
   private readonly refused = new Family(() => new Counter());
   private readonly state = new Map<string, TargetState>();
+  // A target that keeps failing is logged when it starts, as a reminder, and when it answers again.
+  private readonly failureLog: RepeatedFailureLog | undefined;
+
+  constructor(log?: FailureLogger) {
+    this.failureLog = log && new RepeatedFailureLog(log);
+  }
 
   observe(o: DownstreamObservation): void {
     const base = { group: o.group, target: o.target, endpoint: o.endpoint };
@@ -112,12 +122,18 @@ export class QueryMetrics implements DownstreamObserver {
     st.requests++;
     st.lastDurationMs = o.seconds * 1000;
     const now = Date.now();
-    if (o.outcome === 'success') st.lastSuccessAt = now;
-    else if (o.outcome === 'error' || o.outcome === 'timeout') {
-      this.dsErrors.get({ ...base, kind: o.errorKind ?? o.outcome }).value++;
+    if (o.outcome === 'success') {
+      st.lastSuccessAt = now;
+      if (o.endpoint === 'read') st.transport = 'remote_read';
+      else if (o.endpoint === 'query' || o.endpoint === 'query_range' || o.endpoint === 'series') st.transport = 'json';
+      this.failureLog?.succeeded(key, { group: o.group, target: o.target }, 'downstream target answers again');
+    } else if (o.outcome === 'error' || o.outcome === 'timeout') {
+      const kind = o.errorKind ?? o.outcome;
+      this.dsErrors.get({ ...base, kind }).value++;
       st.errors++;
       st.lastErrorAt = now;
       st.lastError = o.error ?? o.outcome;
+      this.failureLog?.failed(key, { group: o.group, target: o.target, endpoint: o.endpoint, kind, err: st.lastError }, 'downstream target request failed');
     }
   }
 

@@ -8,7 +8,7 @@ import { MAX_TIME_MS, MIN_TIME_MS } from '../../model/time.js';
 import type { Semantics } from '../../promql/functions/types.js';
 import { parseDuration as parsePromDuration } from '../../util/duration.js';
 import { goQuote } from '../../util/go-quote.js';
-import { requestStats } from './request-stats.js';
+import { addWarnings, requestStats } from './request-stats.js';
 import { ApiError, BodyTooLargeError, apiErrorOf } from '../../errors.js';
 import { readBodyBounded } from '../read-body.js';
 
@@ -230,7 +230,7 @@ export function jsonResponse(c: Context, body: string, status: number): Response
 /** A success envelope; its warnings are counted for the request log and metrics. */
 export function respondSuccess(c: Context, dataJson: string, warnings: readonly string[] = [], infos: readonly string[] = []): Response {
   const stats = requestStats(c);
-  if (stats) stats.warnings += warnings.length;
+  addWarnings(stats, warnings);
   return jsonResponse(c, successBody(dataJson, warnings, infos), 200);
 }
 

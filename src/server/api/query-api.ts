@@ -10,7 +10,7 @@
 // HTML-safe string escaping.
 
 import { Hono, type Context } from 'hono';
-import { RUNTIME_VERSION, VERSION } from '../../version.js';
+import { REVISION, RUNTIME_VERSION, VERSION } from '../../version.js';
 import { scopedStorage, type ScopedStorage, type StorageSource } from '../../storage/view.js';
 import { type Engine, type PreparedQuery, type QueryOutput, type QueryResult } from '../../promql/engine.js';
 import { documentedType, valueTypeOf } from '../../promql/ast.js';
@@ -179,7 +179,7 @@ let buildInfoCache: string | undefined;
 export function buildInfoJson(): string {
   buildInfoCache ??= JSON.stringify({
     version: VERSION,
-    revision: 'unknown',
+    revision: REVISION,
     branch: 'unknown',
     buildUser: 'unknown',
     buildDate: 'unknown',

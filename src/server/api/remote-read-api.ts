@@ -42,6 +42,7 @@ import { type SelectHints, type Series } from '../../storage/interface.js';
 import { scopedStorage, type ScopedStorage, type StorageSource } from '../../storage/view.js';
 import { DeadlineExceededError, StorageUnavailableError } from '../../errors.js';
 import { runWithDeadline } from './deadline.js';
+import { addWarnings, requestStats } from './request-stats.js';
 import { HttpError } from '../../errors.js';
 import { encodeWarningsHeader, WARNINGS_HEADER } from '../../query/downstream/warnings.js';
 
@@ -125,6 +126,19 @@ function toHints(q: PbQuery): SelectHints | undefined {
   return out;
 }
 
+/** What the request log and query metrics say of a read: the series and samples it answers with. */
+function countServed(c: Context, lists: Series[][], view: ScopedStorage): void {
+  const stats = requestStats(c);
+  if (!stats) return;
+  for (const g of view.stats?.groups ?? []) stats.groups.add(g);
+  for (const list of lists) {
+    stats.series += list.length;
+    for (const s of list) stats.samples += s.timestamps.length;
+  }
+  // Remote read has no place for warnings in its answer; the log line still carries them.
+  addWarnings(stats, view.warnings);
+}
+
 export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
   const app = new Hono();
   const maxSamples = deps.maxSamples ?? 50_000_000;
@@ -142,6 +156,7 @@ export function createRemoteReadApi(deps: RemoteReadDeps): Hono {
         return lists;
       });
       if (view.warnings.length > 0) deps.onWarnings?.(view.warnings);
+      countServed(c, out, view);
       return { lists: out, warnings: view.warnings };
     } catch (e) {
       // read_handler.go answers every select error with http.Error 500, its context's deadline

@@ -1,6 +1,6 @@
 // One log line and one set of metric observations per request of the query layer: what was asked
 // (query or match[]), how long it took, how it ended, which server groups it reached, how many
-// samples it loaded and how many warnings it returned. Never request headers (they carry secrets).
+// series and samples it loaded and the warnings it returned. Never request headers (they carry secrets).
 
 import type { MiddlewareHandler } from 'hono';
 import type { DiscoveryLog } from '../../query/discovery/target.js';
@@ -26,9 +26,20 @@ const TYPE_BY_PATH: [RegExp, QueryType][] = [
 export const LOG_QUERY_MAX_CHARS = 4096;
 export const LOG_MATCH_MAX_ENTRIES = 10;
 export const LOG_MATCH_MAX_CHARS = 1024;
+/** Warnings a line repeats, and the length of each: a group down on every query says the same. */
+export const LOG_WARNINGS_MAX_ENTRIES = 5;
+export const LOG_WARNING_MAX_CHARS = 512;
 
 function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
+
+/** The answer's warnings as the log line shows them: the first few, each cut; `warnings_count` when any was cut. */
+export function loggedWarnings(warnings: readonly string[]): Record<string, unknown> {
+  if (warnings.length === 0) return {};
+  const out: Record<string, unknown> = { warnings: warnings.slice(0, LOG_WARNINGS_MAX_ENTRIES).map((w) => clip(w, LOG_WARNING_MAX_CHARS)) };
+  if (warnings.length > LOG_WARNINGS_MAX_ENTRIES || warnings.some((w) => w.length > LOG_WARNING_MAX_CHARS)) out.warnings_count = warnings.length;
+  return out;
 }
 
 /** The request's query and match[] as the log line shows them, cut to the bounds above. */
@@ -69,9 +80,8 @@ export function instrumentRequests(opts: { metrics?: QueryMetrics; log?: Discove
         groups: [...stats.groups],
         series: stats.series,
         samples: stats.samples,
-        warnings: stats.warnings,
       };
-      Object.assign(line, loggedRequest(stats.query, stats.match));
+      Object.assign(line, loggedRequest(stats.query, stats.match), loggedWarnings(stats.warningTexts));
       if (stats.errorType !== undefined) line.error_type = stats.errorType;
       opts.log.info(line, 'query api request');
     }

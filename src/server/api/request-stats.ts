@@ -20,6 +20,8 @@ export interface RequestStats {
   series: number;
   samples: number;
   warnings: number;
+  /** The warnings' texts, for the request log (which shows the first few, cut). */
+  warningTexts: string[];
   /** Prometheus's error type when the request failed with an API error. */
   errorType?: string;
 }
@@ -27,7 +29,7 @@ export interface RequestStats {
 const byRequest = new WeakMap<Request, RequestStats>();
 
 export function beginRequest(c: Context, type: QueryType): RequestStats {
-  const stats: RequestStats = { type, groups: new Set(), series: 0, samples: 0, warnings: 0 };
+  const stats: RequestStats = { type, groups: new Set(), series: 0, samples: 0, warnings: 0, warningTexts: [] };
   byRequest.set(c.req.raw, stats);
   return stats;
 }
@@ -35,6 +37,13 @@ export function beginRequest(c: Context, type: QueryType): RequestStats {
 /** The stats of the request being answered, when it is instrumented. */
 export function requestStats(c: Context): RequestStats | undefined {
   return byRequest.get(c.req.raw);
+}
+
+/** Counts the warnings an answer carries and keeps their texts for the request log. */
+export function addWarnings(stats: RequestStats | undefined, warnings: readonly string[]): void {
+  if (!stats) return;
+  stats.warnings += warnings.length;
+  stats.warningTexts.push(...warnings);
 }
 
 /** Adds what a storage view counted to the request's stats. */

@@ -1,7 +1,15 @@
 // The request log repeats a request's query and match[] only up to a bound, and says what it cut.
 
 import { describe, expect, it } from 'vitest';
-import { LOG_MATCH_MAX_CHARS, LOG_MATCH_MAX_ENTRIES, LOG_QUERY_MAX_CHARS, loggedRequest } from '../../../src/server/api/request-log.js';
+import {
+  LOG_MATCH_MAX_CHARS,
+  LOG_MATCH_MAX_ENTRIES,
+  LOG_QUERY_MAX_CHARS,
+  LOG_WARNING_MAX_CHARS,
+  LOG_WARNINGS_MAX_ENTRIES,
+  loggedRequest,
+  loggedWarnings,
+} from '../../../src/server/api/request-log.js';
 
 describe('loggedRequest', () => {
   it('keeps short queries and match lists as they are', () => {
@@ -28,5 +36,18 @@ describe('loggedRequest', () => {
     expect(logged[1]).toBe('up{i="1"}');
     expect(out.match_count).toBe(20_000);
     expect(JSON.stringify(out).length).toBeLessThan(LOG_MATCH_MAX_ENTRIES * 40 + LOG_MATCH_MAX_CHARS + 100);
+  });
+});
+
+describe('loggedWarnings', () => {
+  it('carries the warning texts, the first few and each cut, with the full count when anything was cut', () => {
+    expect(loggedWarnings([])).toEqual({});
+    expect(loggedWarnings(['server group "down" left out: connection refused'])).toEqual({ warnings: ['server group "down" left out: connection refused'] });
+    const many = Array.from({ length: 12 }, (_, i) => `w${i} ${'x'.repeat(i === 0 ? 2000 : 10)}`);
+    const out = loggedWarnings(many) as { warnings: string[]; warnings_count: number };
+    expect(out.warnings).toHaveLength(LOG_WARNINGS_MAX_ENTRIES);
+    expect(out.warnings[0]).toBe(`${many[0].slice(0, LOG_WARNING_MAX_CHARS)}…`);
+    expect(out.warnings[1]).toBe(many[1]);
+    expect(out.warnings_count).toBe(12);
   });
 });
