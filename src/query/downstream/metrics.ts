@@ -3,7 +3,9 @@
 // observe(); the API reports every request with observeQuery(). render() writes the families in
 // the text exposition format for /metrics, and targets() feeds the /status page.
 
-export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read';
+export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | ApiGetEndpoint;
+/** The endpoints asked through src/query/fanout-get.ts. */
+export type ApiGetEndpoint = 'rules' | 'alerts' | 'targets' | 'targets_metadata' | 'alertmanagers' | 'tsdb' | 'query_exemplars';
 
 /** success; error (refused, HTTP error, bad answer); timeout; canceled (the caller gave up). */
 export type DownstreamOutcome = 'success' | 'error' | 'timeout' | 'canceled';

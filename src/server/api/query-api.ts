@@ -1,5 +1,5 @@
-// The query part of Prometheus's HTTP API (web/api/v1/api.go): /query, /query_range, /format_query,
-// /query_exemplars and /status/buildinfo, answered by our PromQL engine. A Hono sub-app meant to be
+// The query part of Prometheus's HTTP API (web/api/v1/api.go): /query, /query_range, /format_query
+// and /status/buildinfo, answered by our PromQL engine. A Hono sub-app meant to be
 // mounted at /api/v1.
 //
 // Behaviour followed from api.go: parameters come from Go's r.FormValue (a form body of a POST
@@ -26,8 +26,6 @@ import {
   invalidParam,
   jsonResponse,
   labelsJson,
-  MAX_TIME_MS,
-  MIN_TIME_MS,
   parseDurationNs,
   parseTimeMs,
   respondSuccess,
@@ -337,19 +335,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return respondSuccess(c, goJsonString(formatExpr(expr)));
   };
 
-  const exemplars = async (c: Context): Promise<Response> => {
-    const form = await formOf(c);
-    const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
-    const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
-    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-    parseQuery(form);
-    return respondSuccess(c, '[]');
-  };
-
   app.on(['GET', 'POST'], '/query', instant);
   app.on(['GET', 'POST'], '/query_range', range);
   app.on(['GET', 'POST'], '/format_query', formatQuery);
-  app.on(['GET', 'POST'], '/query_exemplars', exemplars);
   app.get('/status/buildinfo', (c) => jsonResponse(c, successBody(buildInfoJson()), 200));
   // Remote read (POST /api/v1/read) over the same storage: Prometheus or another promfront can read from us.
   app.route('/read', createRemoteReadApi({ storage: deps.storage, timeoutMs: maxTimeoutMs }));

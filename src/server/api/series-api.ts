@@ -52,8 +52,8 @@ export const TRUNCATED_WARNING = 'results truncated due to limit';
  * api.go parseMatchersParam: every match[] parsed as a metric selector, then each set must have a
  * matcher that does not match the empty string.
  */
-export function parseMatcherSets(list: readonly string[]): LabelMatcher[][] {
-  const sets = list.map((s) => parseMetricSelector(s));
+export function parseMatcherSets(list: readonly string[], semantics: Semantics = 'prometheus-3'): LabelMatcher[][] {
+  const sets = list.map((s) => parseMetricSelector(s, { anchoredRegexErrors: semantics === 'prometheus-2' }));
   for (const set of sets) {
     if (!set.some((m) => !matcherMatchesEmpty(m))) throw new Error('match[] must contain at least one non-empty matcher');
   }
@@ -143,7 +143,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const [start, end] = timeRange(form);
     let sets: LabelMatcher[][];
     try {
-      sets = parseMatcherSets(match);
+      sets = parseMatcherSets(match, semantics);
     } catch (e) {
       throw invalidParam(e, 'match[]');
     }
@@ -163,7 +163,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const match = form.all('match[]');
     checkMatchCount(match.length, type);
     try {
-      return parseMatcherSets(match);
+      return parseMatcherSets(match, semantics);
     } catch (e) {
       throw new ApiError('bad_data', (e as Error).message);
     }

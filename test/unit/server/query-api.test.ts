@@ -351,14 +351,6 @@ describe('other endpoints', () => {
     expect(Object.keys(body.data)).toEqual(['version', 'revision', 'branch', 'buildUser', 'buildDate', 'goVersion']);
     expect(body.data.version).toBe('0.1.0');
   });
-
-  it('query_exemplars returns an empty list, after checking its parameters', async () => {
-    const r = await get('/query_exemplars', { query: 'up', start: '1', end: '2' });
-    expect(r.text).toBe('{"status":"success","data":[]}');
-    const bad = await get('/query_exemplars', { query: 'up', start: '3', end: '2' });
-    expect(bad.status).toBe(400);
-    expect(bad.text).toBe(errBody('bad_data', 'end timestamp must not be before start time'));
-  });
 });
 
 describe('formatting helpers', () => {
