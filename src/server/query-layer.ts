@@ -25,6 +25,7 @@ import { instrumentRequests } from './api/request-log.js';
 import { createSeriesApi } from './api/series-api.js';
 import { createStatusApi } from './api/status-api.js';
 import { createFanoutApi } from './api/fanout-api.js';
+import { addMethodAnswers } from './api/methods.js';
 import { ApiFanout, type ApiGetGroup } from '../query/fanout-get.js';
 import { configToYaml } from './config-yaml.js';
 import { createFederation } from './federate.js';
@@ -175,6 +176,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   api.route('/', createStatusApi({ configYaml: () => configYaml }));
   const apiFanout = new ApiFanout(apiGroups);
   api.route('/', createFanoutApi({ fanout: apiFanout, semantics: q.semantics, timeoutMs: q.timeout }));
+  addMethodAnswers(api);
 
   const federate = new Hono();
   federate.use('/federate', instrument);

@@ -192,6 +192,13 @@ scrape_configs:
     expect(ref.body.data.droppedTargets).toHaveLength(1);
   });
 
+  it('/scrape_pools: the pools of every group once, sorted', async () => {
+    const [ref, got, two] = await Promise.all([replicas[0].url, ha.url, split.url].map((u) => get(u, '/api/v1/scrape_pools')));
+    expect(got.body.data).toEqual(ref.body.data);
+    expect(two.text).toBe(ref.text);
+    expect(ref.body.data.scrapePools).toEqual(['demo']);
+  });
+
   it('/targets/metadata with metric, match_target and limit, and its errors', async () => {
     const cases: Record<string, string>[] = [
       {},

@@ -1,5 +1,5 @@
 // The endpoints of Prometheus's HTTP API that are answered from the downstream servers' own answers
-// rather than by our engine: /rules, /alerts, /targets, /targets/metadata, /alertmanagers,
+// rather than by our engine: /rules, /alerts, /targets, /scrape_pools, /targets/metadata, /alertmanagers,
 // /status/tsdb and /query_exemplars. Each request is checked here as Prometheus checks it (same
 // error texts), sent to every target of every server group (src/query/fanout-get.ts) and the
 // answers merged (src/query/api-merge.ts). A Hono sub-app meant to be mounted at /api/v1.
@@ -9,6 +9,7 @@ import { ApiError, DeadlineExceededError, StorageUnavailableError } from '../../
 import type { Semantics } from '../../promql/functions/types.js';
 import { parseExpr, parseMetricSelector } from '../../promql/parser.js';
 import { goQuote } from '../../util/go-quote.js';
+import { compareStrings } from '../../model/labels.js';
 import type { ApiFanout, FanoutAnswer } from '../../query/fanout-get.js';
 import type { ApiGetEndpoint } from '../../query/downstream/metrics.js';
 import {
@@ -77,6 +78,13 @@ export function createFanoutApi(deps: FanoutApiDeps): Hono {
     const a = await ask(c, 'targets', '/api/v1/targets', urlParams(c, ['state', 'scrapePool']));
     const merged = a.groups.map((g) => ({ group: g.group, merged: mergeGroupTargets(g.replicas.map((r) => r.data)) }));
     return respondSuccess(c, goJson(mergeTargets(merged)), a.warnings);
+  });
+
+  app.get('/scrape_pools', async (c) => {
+    const a = await ask(c, 'scrape_pools', '/api/v1/scrape_pools', []);
+    const pools = new Set<string>();
+    for (const g of a.groups) for (const r of g.replicas) for (const p of (r.data as any)?.scrapePools ?? []) pools.add(String(p));
+    return respondSuccess(c, goJson({ scrapePools: [...pools].sort(compareStrings) }), a.warnings);
   });
 
   app.get('/targets/metadata', async (c) => {

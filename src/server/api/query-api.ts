@@ -55,6 +55,7 @@ export interface QueryApiDeps {
 }
 
 const MAX_POINTS = 11000;
+const NON_POSITIVE_STEP = 'zero or negative query resolution step widths are not accepted. Try a positive integer';
 
 // ---------------------------------------------------------------------------------------------
 // JSON output
@@ -305,24 +306,33 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     };
     const start = param('start', parseTimeMs);
     const end = param('end', parseTimeMs);
-    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    if (end < start) throw invalidParam(new Error('end timestamp must not be before start time'), 'end');
     const stepNs = param('step', parseDurationNs);
-    if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (stepNs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
     if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
       throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
     const timeoutMs = timeoutOf(form);
     // Also bounds encoding the answer.
     const deadline = performance.now() + timeoutMs;
-    const prepared = parseQuery(form);
+    // 2.42's NewRangeQuery errors (parse errors, a range query of a matrix) carry no parameter
+    // prefix; 3.x names the query parameter.
+    const rangeQueryError = (e: unknown): ApiError =>
+      semantics === 'prometheus-2' ? new ApiError('bad_data', (e as Error).message) : invalidParam(e, 'query');
+    let prepared: PreparedQuery;
+    try {
+      prepared = engine.prepare(form('query'));
+    } catch (e) {
+      throw rangeQueryError(e);
+    }
     const vt = valueTypeOf(prepared.expr);
     if (vt !== 'scalar' && vt !== 'vector') {
-      throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
+      throw rangeQueryError(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`));
     }
     // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
-    if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (stepMs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
     const out = await runOnView(c, timeoutMs, (view, signal, left) =>
       engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
     );
