@@ -285,6 +285,29 @@ scrape_configs:
     expect(ref.body.data).toHaveLength(2);
   });
 
+  it('stats=all and stats=1 on query and query_range: Prometheus\u2019s stats object (values are our own measures)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const shape = (x: any): any =>
+      x !== null && typeof x === 'object' && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, shape(v)]))
+        : Array.isArray(x)
+          ? 'list'
+          : typeof x;
+    for (const q of [
+      `/api/v1/query?query=demo_temp_celsius&time=${now}&stats=all`,
+      `/api/v1/query?query=demo_temp_celsius&stats=1`,
+      `/api/v1/query_range?query=demo_temp_celsius&start=${now - 10}&end=${now}&step=5&stats=1`,
+    ]) {
+      const [ref, got] = await Promise.all([get(replicas[0].url, q), get(ha.url, q)]);
+      expect(Object.keys(got.body.data), q).toEqual(Object.keys(ref.body.data));
+      expect(shape(got.body.data.stats), q).toEqual(shape(ref.body.data.stats));
+      expect(got.body.data.stats.samples.totalQueryableSamples, q).toBeGreaterThan(0);
+      expect(got.body.data.stats.timings.execTotalTime, q).toBeGreaterThan(0);
+    }
+    const plain = await get(ha.url, '/api/v1/query?query=demo_temp_celsius');
+    expect(plain.body.data.stats).toBeUndefined();
+  });
+
   it('/status/runtimeinfo, /status/flags and /status/buildinfo: promfront\u2019s own, in Prometheus\u2019s shapes', async () => {
     for (const p of ['runtimeinfo', 'buildinfo']) {
       const [ref, got] = await Promise.all([get(replicas[0].url, `/api/v1/status/${p}`), get(ha.url, `/api/v1/status/${p}`)]);

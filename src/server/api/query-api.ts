@@ -111,11 +111,11 @@ function matrixSeriesJson(s: MatrixResult['result'][number]): string {
  * the whole body never exists as one string (150 MB for 10,000 series x 720 points), and each series
  * is let go once written.
  */
-function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], infos: readonly string[]): Response {
+function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], infos: readonly string[], statsPart = ''): Response {
   const stats = requestStats(c);
   if (stats) stats.warnings += warnings.length;
   const series: (MatrixResult['result'][number] | undefined)[] = r.result;
-  const tail = `]}${annotationsJson(warnings, infos)}}`;
+  const tail = `]${statsPart}}${annotationsJson(warnings, infos)}}`;
   const encoder = new TextEncoder();
   let next = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -162,6 +162,50 @@ function resultJson(r: QueryResult, deadline = Infinity): string {
     case 'string':
       return `[${formatTimestamp(r.t)},${goJsonString(r.v)}]`;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats=...: Prometheus's query statistics (util/stats/query_stats.go)
+
+/** When each phase of one query ended (performance.now()) and how many samples its storage gave. */
+interface QueryTiming {
+  start: number;
+  prepared?: number;
+  admitted?: number;
+  done?: number;
+  samples: number;
+}
+
+function newTiming(): QueryTiming {
+  return { start: performance.now(), samples: 0 };
+}
+
+/**
+ * The `"stats"` member when the `stats` parameter is not empty (defaultStatsRenderer), with
+ * Prometheus's fields and order. Timings are measured: preparation is the parse and checks, queue
+ * the wait for an admission slot, evaluation the rest (storage reads included). Samples are what
+ * the storage returned (Prometheus counts the samples each step reads, so a sample in several
+ * steps' windows counts more than once there) and peakSamples the answer's points, a lower bound
+ * of Prometheus's peak. No per-step list: Prometheus gives it only with its
+ * promql-per-step-stats feature on, and the split per step is not known here.
+ */
+function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
+  if (param === '') return '';
+  const sec = (ms: number): number => Math.max(0, ms) / 1000;
+  const done = t.done ?? performance.now();
+  const prepared = t.prepared ?? t.start;
+  const admitted = t.admitted ?? prepared;
+  const evalTotal = sec(done - admitted);
+  const timings = {
+    evalTotalTime: evalTotal,
+    resultSortTime: 0,
+    queryPreparationTime: sec(prepared - t.start),
+    innerEvalTime: evalTotal,
+    execQueueTime: sec(admitted - prepared),
+    execTotalTime: sec(done - t.start),
+  };
+  const points = r.resultType === 'matrix' ? matrixPoints(r) : r.resultType === 'vector' ? r.result.length : 1;
+  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{"totalQueryableSamples":${t.samples},"peakSamples":${points}}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,22 +308,32 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput, deadline: number): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form): Response => {
     const r = out.result;
-    if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
-    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}}`, out.warnings, out.infos);
+    const stats = statsJson(form('stats'), timing, r);
+    if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos, stats);
+    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}${stats}}`, out.warnings, out.infos);
   };
 
-  /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
+  /** Runs a query on a fresh storage view; what the view counted goes to the request's stats (and `timing`). */
   const runOnView = async (
     c: Context,
     timeoutMs: number,
+    timing: QueryTiming,
     exec: (view: ScopedStorage, signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>,
   ): Promise<QueryOutput> => {
     const view = scoped();
     try {
-      return withStorageWarnings(await run(c, timeoutMs, (signal, left) => exec(view, signal, left)), view);
+      return withStorageWarnings(
+        await run(c, timeoutMs, (signal, left) => {
+          timing.admitted = performance.now();
+          return exec(view, signal, left);
+        }),
+        view,
+      );
     } finally {
+      timing.done = performance.now();
+      timing.samples = view.stats?.samples ?? 0;
       addStorageStats(c, view.stats);
     }
   };
@@ -290,9 +344,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const timeoutMs = timeoutOf(form);
     // Also bounds encoding the answer.
     const deadline = performance.now() + timeoutMs;
+    const timing = newTiming();
     const prepared = parseQuery(form);
-    const out = await runOnView(c, timeoutMs, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
-    return queryRespond(c, out, deadline);
+    timing.prepared = performance.now();
+    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
+    return queryRespond(c, out, deadline, timing, form);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -319,6 +375,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // prefix; 3.x names the query parameter.
     const rangeQueryError = (e: unknown): ApiError =>
       semantics === 'prometheus-2' ? new ApiError('bad_data', (e as Error).message) : invalidParam(e, 'query');
+    const timing = newTiming();
     let prepared: PreparedQuery;
     try {
       prepared = engine.prepare(form('query'));
@@ -333,10 +390,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
-    const out = await runOnView(c, timeoutMs, (view, signal, left) =>
+    timing.prepared = performance.now();
+    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
       engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
     );
-    return queryRespond(c, out, deadline);
+    return queryRespond(c, out, deadline, timing, form);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
