@@ -104,6 +104,19 @@ export function regexMatcher(pattern: string, opts: RegexOptions): (value: strin
   return compileRegex(pattern, opts).matches;
 }
 
+/**
+ * The error Go's regexp.Compile("^(?:" + pattern + ")$") gives, as Prometheus 2.x reported an
+ * invalid matcher regex (quoting the anchored text); undefined when that text compiles.
+ */
+export function anchoredRegexError(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(`^(?:${pattern})$`);
+    return undefined;
+  } catch (e) {
+    return goError(e, pattern).message;
+  }
+}
+
 function goError(e: unknown, pattern: string): RegexError {
   if (e instanceof RE2JSSyntaxException) {
     // Go always prints ": `expr`", even when expr is empty (trailing backslash).

@@ -149,7 +149,7 @@ export class Engine {
   parse(query: string): Expr {
     let expr: Expr;
     try {
-      expr = parseExpr(query);
+      expr = parseExpr(query, { anchoredRegexErrors: this.semantics === 'prometheus-2' });
     } catch (e) {
       if (e instanceof PromQLParseError) throw new PromQLError('bad_data', e.message);
       throw new PromQLError('bad_data', (e as Error).message);

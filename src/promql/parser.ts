@@ -2,7 +2,7 @@
 // Prometheus 3.5's generated_parser.y / parser.go (syntax) and checkAST (typing).
 import { METRIC_NAME, type LabelMatcher, type MatchType } from '../model/labels.js';
 import { compileMatcher } from '../model/matchers.js';
-import { compileRegex } from '../model/regex.js';
+import { anchoredRegexError, compileRegex } from '../model/regex.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
   AGGREGATORS_WITH_PARAM,
@@ -52,8 +52,16 @@ const POW_PREC = 6;
 /** Keyword tokens that Prometheus accepts as a metric name (metric_identifier). */
 const METRIC_NAME_KEYWORDS = new Set(['by', 'without', 'offset', 'start', 'end', 'and', 'or', 'unless']);
 
-export function parseExpr(input: string): Expr {
-  return new Parser(input).parse();
+/**
+ * How an invalid regex is reported: Prometheus 2.x compiled `^(?:re)$` and its error quotes that
+ * anchored text; 3.x parses the pattern alone and quotes it as written.
+ */
+export interface ParseOptions {
+  anchoredRegexErrors?: boolean;
+}
+
+export function parseExpr(input: string, opts: ParseOptions = {}): Expr {
+  return new Parser(input, opts).parse();
 }
 
 /**
@@ -61,8 +69,8 @@ export function parseExpr(input: string): Expr {
  * offset or @), its matchers returned as written plus the name's. Unlike a query, a selector
  * whose matchers all match the empty string is not refused here (callers check that themselves).
  */
-export function parseMetricSelector(input: string): LabelMatcher[] {
-  return new Parser(input).parseMetricSelector();
+export function parseMetricSelector(input: string, opts: ParseOptions = {}): LabelMatcher[] {
+  return new Parser(input, opts).parseMetricSelector();
 }
 
 class Parser {
@@ -71,7 +79,10 @@ class Parser {
   /** End of the last ), ], }, number or duration consumed (Prometheus lastClosing). */
   private lastClosing = 0;
 
-  constructor(private readonly input: string) {
+  constructor(
+    private readonly input: string,
+    private readonly opts: ParseOptions = {},
+  ) {
     this.lexer = new Lexer(input);
     this.advance();
   }
@@ -351,7 +362,8 @@ class Parser {
         compileRegex(m.value, { dotAll: true });
       } catch (err) {
         // RegexError texts are Go's: "error parsing regexp: missing closing ): `(a`".
-        this.fail({ start: t.pos, end: v.end }, (err as Error).message);
+        const anchored = this.opts.anchoredRegexErrors ? anchoredRegexError(m.value) : undefined;
+        this.fail({ start: t.pos, end: v.end }, anchored ?? (err as Error).message);
       }
     }
     return m;

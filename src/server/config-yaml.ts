@@ -32,10 +32,22 @@ function defOf(s: AnySchema): SchemaDef {
   return (s as unknown as { _zod: { def: SchemaDef } })._zod.def;
 }
 
+/**
+ * A refined duration or size (`duration.refine(...)`, e.g. dial_timeout's positive duration) is a
+ * copy of its schema sharing the same transform: recognised by that, or it would print as a number.
+ */
+function sameAs(s: AnySchema, base: AnySchema): boolean {
+  if (s === base) return true;
+  const d = defOf(s);
+  const b = defOf(base);
+  return d.type === 'pipe' && b.type === 'pipe' && d.out !== undefined && d.out === b.out;
+}
+
 /** Follows wrappers (optional, default, nullable, ...) down to the schema that shapes the value. */
 function unwrap(s: AnySchema): AnySchema {
   for (;;) {
-    if (s === durationSchema || s === positiveDurationSchema || s === byteSizeSchema) return s;
+    if (sameAs(s, durationSchema) || sameAs(s, positiveDurationSchema)) return durationSchema;
+    if (sameAs(s, byteSizeSchema)) return byteSizeSchema;
     const def = defOf(s);
     if (def.innerType) s = def.innerType;
     else if (def.type === 'pipe' && def.out && defOf(def.out).type !== 'transform') s = def.out;

@@ -25,6 +25,9 @@ import { type ScopedStorage } from '../storage/view.js';
 import { instrumentRequests } from './api/request-log.js';
 import { createSeriesApi } from './api/series-api.js';
 import { createStatusApi } from './api/status-api.js';
+import { createFanoutApi } from './api/fanout-api.js';
+import { addMethodAnswers } from './api/methods.js';
+import { ApiFanout, type ApiGetGroup } from '../query/fanout-get.js';
 import { configToYaml } from './config-yaml.js';
 import { createFederation } from './federate.js';
 import { Exposition } from './self-metrics.js';
@@ -99,24 +102,26 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   if (problems.length > 0) throw new HttpClientFilesError(problems);
   const metrics = new QueryMetrics(opts.log);
   const groups: QueryLayerGroup[] = [];
+  const apiGroups: ApiGetGroup[] = [];
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
     const timeoutMs = groupTimeoutMs(g, q);
     const client = clients[i]!;
     const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
+    const targetOpts = (address: string) => ({
+      url: url(address),
+      timeoutMs,
+      headers: g.http_headers,
+      queryParams: g.query_params,
+      client,
+      group: name,
+      observer: metrics,
+      nanIsStale: g.stale_nan,
+      maxResponseBytes: g.max_body_size,
+    });
     const pool = new TargetPool(
       (address) => {
-        const opts = {
-          url: url(address),
-          timeoutMs,
-          headers: g.http_headers,
-          queryParams: g.query_params,
-          client,
-          group: name,
-          observer: metrics,
-          nanIsStale: g.stale_nan,
-          maxResponseBytes: g.max_body_size,
-        };
+        const opts = targetOpts(address);
         if (g.remote_read === false) return new JsonApiTarget(opts);
         return new RemoteReadTarget({
           ...opts,
@@ -134,6 +139,14 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     pool.update(own(targets.targets()));
     targets.onChange((ts) => pool.update(own(ts)));
     groups.push({ name, targets, pool });
+    apiGroups.push({
+      name,
+      ignoreError: g.ignore_error,
+      labels: g.labels,
+      addresses: () => targets.targets().map((t) => t.address),
+      client: (address) => new JsonApiTarget(targetOpts(address)),
+      nameOf: (address) => targetName(url(address)),
+    });
     return {
       name,
       currentTargets: () => pool.current(),
@@ -175,6 +188,9 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   api.route('/', createSeriesApi({ storage: view, semantics: q.semantics, ...limits, onRefused: (type, reason) => metrics.observeRefused(type, reason) }));
   api.route('/', createMetadataApi({ storage: view, timeoutMs: q.timeout }));
   api.route('/', createStatusApi({ configYaml: () => configYaml }));
+  const apiFanout = new ApiFanout(apiGroups);
+  api.route('/', createFanoutApi({ fanout: apiFanout, semantics: q.semantics, timeoutMs: q.timeout }));
+  addMethodAnswers(api);
 
   const federate = new Hono();
   federate.use('/federate', instrument);
@@ -241,7 +257,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     status,
     close: async () => {
       for (const g of groups) g.targets.stop();
-      await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close()]);
+      await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close(), apiFanout.close()]);
     },
   };
 }

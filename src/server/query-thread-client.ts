@@ -84,6 +84,8 @@ export class QueryThread {
     const init: QueryThreadInit = { config: this.config, level: this.level, logFormat: this.opts.logFormat };
     const worker = new Worker(new URL('./query-thread.js', import.meta.url), {
       workerData: init,
+      // The process's own flags, for /api/v1/status/flags (a worker's argv holds none by default).
+      argv: process.argv.slice(2),
       resourceLimits: this.opts.heapLimitMb ? { maxOldGenerationSizeMb: this.opts.heapLimitMb } : undefined,
     });
     this.worker = worker;

@@ -282,6 +282,25 @@ export class JsonApiTarget implements Storage {
     return { series, ...annotations };
   }
 
+  /** GET another API path (rules, targets, status, exemplars): the envelope's data and warnings (src/query/fanout-get.ts). */
+  async apiGet(
+    endpoint: DownstreamEndpoint,
+    apiPath: string,
+    params: [string, string][],
+    signal?: AbortSignal,
+  ): Promise<{ data: unknown; warnings: string[] }> {
+    let warnings: string[] = [];
+    const data = await this.get(
+      endpoint,
+      apiPath,
+      params,
+      signal,
+      (d) => d,
+      (w) => (warnings = w),
+    );
+    return { data, warnings };
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -5,7 +5,9 @@
 
 import { RepeatedFailureLog, type FailureLogger } from '../../util/failure-log.js';
 
-export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config';
+export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config' | ApiGetEndpoint;
+/** The endpoints asked through src/query/fanout-get.ts. */
+export type ApiGetEndpoint = 'rules' | 'alerts' | 'targets' | 'scrape_pools' | 'targets_metadata' | 'alertmanagers' | 'tsdb' | 'query_exemplars';
 
 /** success; error (refused, HTTP error, bad answer); timeout; canceled (the caller gave up). */
 export type DownstreamOutcome = 'success' | 'error' | 'timeout' | 'canceled';

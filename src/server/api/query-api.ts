@@ -1,5 +1,5 @@
-// The query part of Prometheus's HTTP API (web/api/v1/api.go): /query, /query_range, /format_query,
-// /query_exemplars and /status/buildinfo, answered by our PromQL engine. A Hono sub-app meant to be
+// The query part of Prometheus's HTTP API (web/api/v1/api.go): /query, /query_range, /format_query
+// and /status/buildinfo, answered by our PromQL engine. A Hono sub-app meant to be
 // mounted at /api/v1.
 //
 // Behaviour followed from api.go: parameters come from Go's r.FormValue (a form body of a POST
@@ -26,8 +26,6 @@ import {
   invalidParam,
   jsonResponse,
   labelsJson,
-  MAX_TIME_MS,
-  MIN_TIME_MS,
   parseDurationNs,
   parseTimeMs,
   respondSuccess,
@@ -63,6 +61,7 @@ export interface QueryApiDeps {
 export const CACHE_HEADER = 'X-Promfront-Results-Cache';
 
 const MAX_POINTS = 11000;
+const NON_POSITIVE_STEP = 'zero or negative query resolution step widths are not accepted. Try a positive integer';
 
 // ---------------------------------------------------------------------------------------------
 // JSON output
@@ -118,11 +117,11 @@ function matrixSeriesJson(s: MatrixResult['result'][number]): string {
  * the whole body never exists as one string (150 MB for 10,000 series x 720 points), and each series
  * is let go once written.
  */
-function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], infos: readonly string[]): Response {
+function streamMatrix(c: Context, r: MatrixResult, warnings: readonly string[], infos: readonly string[], statsPart = ''): Response {
   const stats = requestStats(c);
   if (stats) stats.warnings += warnings.length;
   const series: (MatrixResult['result'][number] | undefined)[] = r.result;
-  const tail = `]}${annotationsJson(warnings, infos)}}`;
+  const tail = `]${statsPart}}${annotationsJson(warnings, infos)}}`;
   const encoder = new TextEncoder();
   let next = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -169,6 +168,50 @@ function resultJson(r: QueryResult, deadline = Infinity): string {
     case 'string':
       return `[${formatTimestamp(r.t)},${goJsonString(r.v)}]`;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats=...: Prometheus's query statistics (util/stats/query_stats.go)
+
+/** When each phase of one query ended (performance.now()) and how many samples its storage gave. */
+interface QueryTiming {
+  start: number;
+  prepared?: number;
+  admitted?: number;
+  done?: number;
+  samples: number;
+}
+
+function newTiming(): QueryTiming {
+  return { start: performance.now(), samples: 0 };
+}
+
+/**
+ * The `"stats"` member when the `stats` parameter is not empty (defaultStatsRenderer), with
+ * Prometheus's fields and order. Timings are measured: preparation is the parse and checks, queue
+ * the wait for an admission slot, evaluation the rest (storage reads included). Samples are what
+ * the storage returned (Prometheus counts the samples each step reads, so a sample in several
+ * steps' windows counts more than once there) and peakSamples the answer's points, a lower bound
+ * of Prometheus's peak. No per-step list: Prometheus gives it only with its
+ * promql-per-step-stats feature on, and the split per step is not known here.
+ */
+function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
+  if (param === '') return '';
+  const sec = (ms: number): number => Math.max(0, ms) / 1000;
+  const done = t.done ?? performance.now();
+  const prepared = t.prepared ?? t.start;
+  const admitted = t.admitted ?? prepared;
+  const evalTotal = sec(done - admitted);
+  const timings = {
+    evalTotalTime: evalTotal,
+    resultSortTime: 0,
+    queryPreparationTime: sec(prepared - t.start),
+    innerEvalTime: evalTotal,
+    execQueueTime: sec(admitted - prepared),
+    execTotalTime: sec(done - t.start),
+  };
+  const points = r.resultType === 'matrix' ? matrixPoints(r) : r.resultType === 'vector' ? r.result.length : 1;
+  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{"totalQueryableSamples":${t.samples},"peakSamples":${points}}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,30 +314,40 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput, deadline: number): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form): Response => {
     const r = out.result;
     // What the query read, for the web UI's stats line: Prometheus's JSON has no place for the
     // groups asked, and its opt-in `stats` object counts samples of its own TSDB, not ours.
-    const stats = requestStats(c);
-    if (stats) {
-      c.header('X-Promfront-Groups-Asked', String(stats.groups.size));
-      c.header('X-Promfront-Series-Loaded', String(stats.series));
-      c.header('X-Promfront-Samples-Loaded', String(stats.samples));
+    const reqStats = requestStats(c);
+    if (reqStats) {
+      c.header('X-Promfront-Groups-Asked', String(reqStats.groups.size));
+      c.header('X-Promfront-Series-Loaded', String(reqStats.series));
+      c.header('X-Promfront-Samples-Loaded', String(reqStats.samples));
     }
-    if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos);
-    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}}`, out.warnings, out.infos);
+    const stats = statsJson(form('stats'), timing, r);
+    if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos, stats);
+    return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}${stats}}`, out.warnings, out.infos);
   };
 
-  /** Runs a query on a fresh storage view; what the view counted goes to the request's stats. */
+  /** Runs a query on a fresh storage view; what the view counted goes to the request's stats (and `timing`). */
   const runOnView = async (
     c: Context,
     timeoutMs: number,
+    timing: QueryTiming,
     exec: (view: ScopedStorage, signal: AbortSignal, timeoutMs: number) => Promise<QueryOutput>,
   ): Promise<QueryOutput> => {
     const view = scoped();
     try {
-      return withStorageWarnings(await run(c, timeoutMs, (signal, left) => exec(view, signal, left)), view);
+      return withStorageWarnings(
+        await run(c, timeoutMs, (signal, left) => {
+          timing.admitted = performance.now();
+          return exec(view, signal, left);
+        }),
+        view,
+      );
     } finally {
+      timing.done = performance.now();
+      timing.samples = view.stats?.samples ?? 0;
       addStorageStats(c, view.stats);
     }
   };
@@ -305,9 +358,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const timeoutMs = timeoutOf(form);
     // Also bounds encoding the answer.
     const deadline = performance.now() + timeoutMs;
+    const timing = newTiming();
     const prepared = parseQuery(form);
-    const out = await runOnView(c, timeoutMs, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
-    return queryRespond(c, out, deadline);
+    timing.prepared = performance.now();
+    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
+    return queryRespond(c, out, deadline, timing, form);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -321,34 +376,46 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     };
     const start = param('start', parseTimeMs);
     const end = param('end', parseTimeMs);
-    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    if (end < start) throw invalidParam(new Error('end timestamp must not be before start time'), 'end');
     const stepNs = param('step', parseDurationNs);
-    if (stepNs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (stepNs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
     if (Math.trunc(((end - start) * 1e6) / stepNs) > MAX_POINTS) {
       throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
     const timeoutMs = timeoutOf(form);
     // Also bounds encoding the answer.
     const deadline = performance.now() + timeoutMs;
-    const prepared = parseQuery(form);
+    // 2.42's NewRangeQuery errors (parse errors, a range query of a matrix) carry no parameter
+    // prefix; 3.x names the query parameter.
+    const rangeQueryError = (e: unknown): ApiError =>
+      semantics === 'prometheus-2' ? new ApiError('bad_data', (e as Error).message) : invalidParam(e, 'query');
+    const timing = newTiming();
+    let prepared: PreparedQuery;
+    try {
+      prepared = engine.prepare(form('query'));
+    } catch (e) {
+      throw rangeQueryError(e);
+    }
     const vt = valueTypeOf(prepared.expr);
     if (vt !== 'scalar' && vt !== 'vector') {
-      throw invalidParam(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`), 'query');
+      throw rangeQueryError(new Error(`invalid expression type ${goQuote(documentedType(vt))} for range query, must be Scalar or instant Vector`));
     }
     // The engine works in whole ms, as Prometheus's does (durationMilliseconds truncates); a
     // sub-millisecond step would make Prometheus loop forever, we refuse it.
     const stepMs = Math.trunc(stepNs / 1e6);
-    if (stepMs <= 0) throw new ApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    if (stepMs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
+    timing.prepared = performance.now();
     const cache = deps.resultsCache;
     if (!cache) {
-      const out = await runOnView(c, timeoutMs, (view, signal, left) =>
+      const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
         engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
       );
-      return queryRespond(c, out, deadline);
+      return queryRespond(c, out, deadline, timing, form);
     }
     // Each piece the cache evaluates gets its own storage view, so its warnings travel with it (to
     // a coalesced twin request too) and are never stored.
     const out = await run(c, timeoutMs, async (signal, left) => {
+      timing.admitted = performance.now();
       const until = performance.now() + left;
       const r = await cache.range(prepared, start, end, stepMs, signal, async (from, to) => {
         const view = scoped();
@@ -356,13 +423,15 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           const piece = await engine.execRange(prepared, view.storage, from, to, stepMs, signal, { timeoutMs: Math.max(1, until - performance.now()) });
           return withStorageWarnings(piece, view);
         } finally {
+          timing.samples += view.stats?.samples ?? 0;
           addStorageStats(c, view.stats);
         }
       });
       c.header(CACHE_HEADER, r.outcome);
       return r.out;
     });
-    return queryRespond(c, out, deadline);
+    timing.done = performance.now();
+    return queryRespond(c, out, deadline, timing, form);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
@@ -371,19 +440,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     return respondSuccess(c, goJsonString(formatExpr(expr)));
   };
 
-  const exemplars = async (c: Context): Promise<Response> => {
-    const form = await formOf(c);
-    const start = timeParam(form, 'start', MIN_TIME_MS, semantics);
-    const end = timeParam(form, 'end', MAX_TIME_MS, semantics);
-    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
-    parseQuery(form);
-    return respondSuccess(c, '[]');
-  };
-
   app.on(['GET', 'POST'], '/query', instant);
   app.on(['GET', 'POST'], '/query_range', range);
   app.on(['GET', 'POST'], '/format_query', formatQuery);
-  app.on(['GET', 'POST'], '/query_exemplars', exemplars);
   app.get('/status/buildinfo', (c) => jsonResponse(c, successBody(buildInfoJson()), 200));
   // Remote read (POST /api/v1/read) over the same storage: Prometheus or another promfront can read from us.
   app.route('/read', createRemoteReadApi({ storage: deps.storage, timeoutMs: maxTimeoutMs }));

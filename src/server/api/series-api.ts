@@ -2,7 +2,7 @@
 // /labels and /label/:name/values. A Hono sub-app meant to be mounted at /api/v1.
 //
 // Parameters, checks, their order and error texts follow api.go of Prometheus 3 (limit and its
-// "results truncated due to limit" warning included); the label-name check of /label/:name/values
+// "results truncated due to limit" warning included; in prometheus-2 mode limit is ignored as 2.42 does); the label-name check of /label/:name/values
 // is 2.42's (legacy names) in prometheus-2 mode and 3's (any UTF-8, U__ escaping) otherwise.
 // Series are found without reading samples where the storage can (Storage.series).
 
@@ -52,8 +52,8 @@ export const TRUNCATED_WARNING = 'results truncated due to limit';
  * api.go parseMatchersParam: every match[] parsed as a metric selector, then each set must have a
  * matcher that does not match the empty string.
  */
-export function parseMatcherSets(list: readonly string[]): LabelMatcher[][] {
-  const sets = list.map((s) => parseMetricSelector(s));
+export function parseMatcherSets(list: readonly string[], semantics: Semantics = 'prometheus-3'): LabelMatcher[][] {
+  const sets = list.map((s) => parseMetricSelector(s, { anchoredRegexErrors: semantics === 'prometheus-2' }));
   for (const set of sets) {
     if (!set.some((m) => !matcherMatchesEmpty(m))) throw new Error('match[] must contain at least one non-empty matcher');
   }
@@ -118,6 +118,9 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     throw refusal;
   };
 
+  /** 2.42 has no `limit` on these endpoints (any value is ignored); 3.x honours it, warning when it cut. */
+  const limitOf = (form: Form): number => (semantics === 'prometheus-2' ? 0 : limitParam(form));
+
   const timeRange = (form: Form): [number, number] => [timeParam(form, 'start', MIN_TIME_MS, semantics), timeParam(form, 'end', MAX_TIME_MS, semantics)];
 
   /** Runs `fn` on a fresh storage view; storage warnings and stats are kept for the response. */
@@ -139,11 +142,11 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const match = form.all('match[]');
     if (match.length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
     checkMatchCount(match.length, 'series');
-    const limit = limitParam(form);
+    const limit = limitOf(form);
     const [start, end] = timeRange(form);
     let sets: LabelMatcher[][];
     try {
-      sets = parseMatcherSets(match);
+      sets = parseMatcherSets(match, semantics);
     } catch (e) {
       throw invalidParam(e, 'match[]');
     }
@@ -163,7 +166,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
     const match = form.all('match[]');
     checkMatchCount(match.length, type);
     try {
-      return parseMatcherSets(match);
+      return parseMatcherSets(match, semantics);
     } catch (e) {
       throw new ApiError('bad_data', (e as Error).message);
     }
@@ -192,7 +195,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
 
   const labelNames = async (c: Context): Promise<Response> => {
     const form = await formOf(c);
-    const limit = limitParam(form);
+    const limit = limitOf(form);
     const [start, end] = timeRange(form);
     const sets = labelMatcherSets(form, 'labels');
     return await unionRespond(c, limit, sets, (storage, ms, signal) => storage.labelNames(ms, start, end, signal));
@@ -207,7 +210,7 @@ export function createSeriesApi(deps: SeriesApiDeps): Hono {
       if (name === '' || LONE_SURROGATE.test(name)) throw new ApiError('bad_data', `invalid label name: ${goQuote(name)}`);
     }
     const form = await formOf(c);
-    const limit = limitParam(form);
+    const limit = limitOf(form);
     const [start, end] = timeRange(form);
     const sets = labelMatcherSets(form, 'label_values');
     return await unionRespond(c, limit, sets, (storage, ms, signal) => storage.labelValues(name, ms, start, end, signal));

@@ -184,20 +184,25 @@ describe('parameter errors', () => {
       { query: 'up', start: '1', end: '2015-13-01T00:00:00Z', step: '1' },
       'invalid parameter "end": cannot parse "2015-13-01T00:00:00Z" to a valid timestamp',
     ],
-    ['end before start', '/query_range', { query: 'up', start: '2', end: '1', step: '1' }, 'end timestamp must not be before start time'],
+    [
+      'end before start',
+      '/query_range',
+      { query: 'up', start: '2', end: '1', step: '1' },
+      'invalid parameter "end": end timestamp must not be before start time',
+    ],
     ['bad step', '/query_range', { query: 'up', start: '1', end: '2', step: '1x' }, 'invalid parameter "step": cannot parse "1x" to a valid duration'],
     ['missing step', '/query_range', { query: 'up', start: '1', end: '2' }, 'invalid parameter "step": cannot parse "" to a valid duration'],
     [
       'zero step',
       '/query_range',
       { query: 'up', start: '1', end: '2', step: '0' },
-      'zero or negative query resolution step widths are not accepted. Try a positive integer',
+      'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer',
     ],
     [
       'negative step',
       '/query_range',
       { query: 'up', start: '1', end: '2', step: '-5' },
-      'zero or negative query resolution step widths are not accepted. Try a positive integer',
+      'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer',
     ],
     [
       'bad timeout (range)',
@@ -350,14 +355,6 @@ describe('other endpoints', () => {
     expect(body.status).toBe('success');
     expect(Object.keys(body.data)).toEqual(['version', 'revision', 'branch', 'buildUser', 'buildDate', 'goVersion']);
     expect(body.data.version).toBe('0.1.0');
-  });
-
-  it('query_exemplars returns an empty list, after checking its parameters', async () => {
-    const r = await get('/query_exemplars', { query: 'up', start: '1', end: '2' });
-    expect(r.text).toBe('{"status":"success","data":[]}');
-    const bad = await get('/query_exemplars', { query: 'up', start: '3', end: '2' });
-    expect(bad.status).toBe(400);
-    expect(bad.text).toBe(errBody('bad_data', 'end timestamp must not be before start time'));
   });
 });
 

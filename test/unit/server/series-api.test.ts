@@ -252,10 +252,13 @@ describe('/series', () => {
     expect(names(await q(T0 + 10 * MIN, T0 + 20 * MIN))).toEqual([]);
   });
 
-  it("limit truncates with Prometheus's warning, and only when there are more", async () => {
-    const r = await call(api, '/series?match[]=up&limit=1');
+  it("limit truncates with Prometheus's warning (3.x), and only when there are more; 2.42 ignores it", async () => {
+    const api3 = createSeriesApi({ storage: memory() });
+    const r = await call(api3, '/series?match[]=up&limit=1');
     expect(r.json).toEqual({ status: 'success', data: [{ __name__: 'up', instance: 'a', job: 'api' }], warnings: ['results truncated due to limit'] });
-    const exact = await call(api, '/series?match[]=up&limit=2');
+    expect((await call(api, '/series?match[]=up&limit=1')).json).toEqual((await call(api, '/series?match[]=up')).json);
+    expect((await call(api, '/series?match[]=up&limit=x')).status).toBe(200);
+    const exact = await call(api3, '/series?match[]=up&limit=2');
     expect(exact.json.warnings).toBeUndefined();
     expect(exact.json.data.length).toBe(2);
   });
@@ -281,10 +284,17 @@ describe('/series', () => {
     [`/series?match[]=${encodeURIComponent('{job=""}')}`, 'invalid parameter "match[]": match[] must contain at least one non-empty matcher'],
     ['/series?match[]=up&start=abc', `invalid parameter "start": Invalid time value for 'start': cannot parse "abc" to a valid timestamp`],
     ['/series?match[]=up&end=x', `invalid parameter "end": Invalid time value for 'end': cannot parse "x" to a valid timestamp`],
-    ['/series?match[]=up&limit=x', 'invalid parameter "limit": strconv.Atoi: parsing "x": invalid syntax'],
-    ['/series?match[]=up&limit=-1', 'invalid parameter "limit": limit must be non-negative'],
   ])('%s is bad_data: %s', async (path, msg) => {
     const r = await call(api, path);
+    expect(r.status).toBe(400);
+    expect(r.json).toEqual({ status: 'error', errorType: 'bad_data', error: msg });
+  });
+
+  it.each([
+    ['/series?match[]=up&limit=x', 'invalid parameter "limit": strconv.Atoi: parsing "x": invalid syntax'],
+    ['/series?match[]=up&limit=-1', 'invalid parameter "limit": limit must be non-negative'],
+  ])('3.x: %s is bad_data: %s', async (path, msg) => {
+    const r = await call(createSeriesApi({ storage: memory() }), path);
     expect(r.status).toBe(400);
     expect(r.json).toEqual({ status: 'error', errorType: 'bad_data', error: msg });
   });
@@ -339,7 +349,8 @@ describe('/labels and /label/:name/values', () => {
       ).json.data,
     ).toEqual(['api', 'batch', 'web']);
     expect((await call(api, `/label/__name__/values?start=${(T0 + 2 * MIN) / 1000}`)).json.data).toEqual(['dotted', 'http_requests_total', 'up']);
-    expect((await call(api, '/label/job/values?limit=2')).json).toEqual({
+    expect((await call(api, '/label/job/values?limit=2')).json.warnings).toBeUndefined();
+    expect((await call(createSeriesApi({ storage: memory() }), '/label/job/values?limit=2')).json).toEqual({
       status: 'success',
       data: ['api', 'batch'],
       warnings: ['results truncated due to limit'],
