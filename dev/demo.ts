@@ -252,6 +252,7 @@ async function main(): Promise<void> {
     '',
     `  exporter      ${exporter.url}`,
     `  proxy status  ${proxyUrl}/status`,
+    `  web UI        ${proxyUrl}/graph   (query editor, targets, shards, config)`,
   ];
   for (let k = 0; k < shards; k++) {
     lines.push('', `  shard ${k}       ${proxyUrl}/metrics/shard/${k}`);

@@ -73,7 +73,7 @@ export function targetsPage(root: HTMLElement): Promise<void> {
                 targets.map((t) => [
                   h('code', {}, text(t.url)),
                   badge(targetState(t)),
-                  text(t.transport),
+                  transportText(t.transport),
                   text(t.requests),
                   text(t.errors),
                   ago(t.last_success_ago_secs),
@@ -86,6 +86,14 @@ export function targetsPage(root: HTMLElement): Promise<void> {
       );
     }
   });
+}
+
+/** /status says per target what the config asks for and what its last read used (remote read or JSON). */
+function transportText(v: unknown): string {
+  const t = obj(v);
+  if (!t) return '—';
+  const used = t.in_use == null ? 'not yet read' : text(t.in_use);
+  return `${used} (configured: ${text(t.configured)})`;
 }
 
 export function shardsPage(root: HTMLElement): Promise<void> {
