@@ -123,16 +123,21 @@ export const dnsSdConfigSchema = z
     }
   });
 
-/** Prometheus's http_sd_config (url and refresh_interval; no auth or TLS settings yet). */
-export const httpSdConfigSchema = z.strictObject({
-  url: z.string().refine((u) => {
+/** An absolute http:// or https:// URL; `message` says what the field is when it is not. */
+export function httpUrl(message: string) {
+  return z.string().refine((u) => {
     try {
       const p = new URL(u);
       return p.protocol === 'http:' || p.protocol === 'https:';
     } catch {
       return false;
     }
-  }, 'URL scheme must be http or https'),
+  }, message);
+}
+
+/** Prometheus's http_sd_config (url and refresh_interval; no auth or TLS settings yet). */
+export const httpSdConfigSchema = z.strictObject({
+  url: httpUrl('URL scheme must be http or https'),
   refresh_interval: positiveDuration.default(parseDuration('60s')),
 });
 

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { duration, labelSet as labels, TARGET_ADDRESS as ADDRESS } from './fields.js';
+import { duration, httpUrl, labelSet as labels, TARGET_ADDRESS as ADDRESS, tlsConfigSchema } from './fields.js';
 
 /** A group name becomes an etcd key element and a query parameter: no slashes, nothing exotic. */
 export const FLEET_GROUP = /^[A-Za-z0-9_.-]+$/;
@@ -13,18 +13,7 @@ export const fleetSchema = z
   .strictObject({
     etcd: z
       .strictObject({
-        endpoints: z
-          .array(
-            z.string().refine((u) => {
-              try {
-                const p = new URL(u);
-                return p.protocol === 'http:' || p.protocol === 'https:';
-              } catch {
-                return false;
-              }
-            }, 'must be an http:// or https:// URL of an etcd client endpoint'),
-          )
-          .min(1, 'at least one etcd endpoint is needed'),
+        endpoints: z.array(httpUrl('must be an http:// or https:// URL of an etcd client endpoint')).min(1, 'at least one etcd endpoint is needed'),
         prefix: z
           .string()
           .regex(/^\/[^\0]*[^/]$/, 'must start with "/" and not end with "/"')
@@ -34,15 +23,7 @@ export const fleetSchema = z
         request_timeout: duration.refine((ms) => ms > 0, 'must be greater than 0').default(parseDuration('3s')),
         username: z.string().min(1).optional(),
         password: z.string().min(1).optional(),
-        tls_config: z
-          .strictObject({
-            ca_file: z.string().optional(),
-            cert_file: z.string().optional(),
-            key_file: z.string().optional(),
-            server_name: z.string().optional(),
-            insecure_skip_verify: z.boolean().default(false),
-          })
-          .optional(),
+        tls_config: tlsConfigSchema.optional(),
       })
       .superRefine((e, ctx) => {
         if ((e.username === undefined) !== (e.password === undefined))

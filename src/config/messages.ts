@@ -27,6 +27,8 @@ function schemaAt(root: unknown, path: readonly PropertyKey[]): Schema | undefin
     if (def.innerType) s = def.innerType;
     else if (def.type === 'pipe' && def.in) s = def.in;
     else if (def.type === 'lazy' && def.getter) s = def.getter();
+    // A union (a shard source: URL or nats) leads to its first branch that the rest of the path fits.
+    else if (def.type === 'union' && def.options) s = def.options.find((o) => schemaAt(o, path.slice(i)) !== undefined);
     else if (i === path.length) return s;
     else if (def.type === 'object' && def.shape) s = def.shape[String(path[i++])];
     else if (def.type === 'array' && def.element) {
@@ -35,8 +37,7 @@ function schemaAt(root: unknown, path: readonly PropertyKey[]): Schema | undefin
     } else if (def.type === 'record' && def.valueType) {
       s = def.valueType;
       i++;
-    } else if (def.type === 'union' && def.options) s = def.options.find((o) => schemaAt(o, path.slice(i)) !== undefined);
-    else return undefined;
+    } else return undefined;
   }
   return undefined;
 }

@@ -12,6 +12,7 @@ import {
   fileSdConfigSchema,
   httpClientSchema,
   httpSdConfigSchema,
+  httpUrl,
   labelSet,
   positiveDuration,
   secretString,
@@ -42,14 +43,7 @@ import { rulesConfigFields } from './rules.js';
 
 export const sourceSchema = z
   .strictObject({
-    url: z.string().refine((u) => {
-      try {
-        const p = new URL(u);
-        return p.protocol === 'http:' || p.protocol === 'https:';
-      } catch {
-        return false;
-      }
-    }, 'must be an absolute http:// or https:// URL'),
+    url: httpUrl('must be an absolute http:// or https:// URL'),
     /** Defaults to the shard section's scrape_timeout. */
     timeout: positiveDuration.optional(),
     headers: z.record(z.string(), z.string()).default({}),

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../util/duration.js';
-import { byteSize, duration, labelSet } from './fields.js';
+import { basicAuthSchema, byteSize, duration, labelSet, tlsConfigSchema } from './fields.js';
 
 /** A NATS subject token or a dotted prefix of them: no blanks, no wildcards. */
 const subjectPrefix = z.string().regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, 'must be dot-separated tokens without blanks, "*" or ">"');
@@ -61,18 +61,10 @@ const publishJobSchema = z.strictObject({
     )
     .default([]),
   headers: z.record(z.string(), z.string()).default({}),
-  basic_auth: z.strictObject({ username: z.string().min(1), password: z.string().min(1).optional(), password_file: z.string().optional() }).optional(),
+  basic_auth: basicAuthSchema.optional(),
   bearer_token: z.string().min(1).optional(),
   bearer_token_file: z.string().optional(),
-  tls_config: z
-    .strictObject({
-      ca_file: z.string().optional(),
-      cert_file: z.string().optional(),
-      key_file: z.string().optional(),
-      server_name: z.string().optional(),
-      insecure_skip_verify: z.boolean().default(false),
-    })
-    .optional(),
+  tls_config: tlsConfigSchema.optional(),
   max_body_size: byteSize.default(parseByteSize('64MiB')),
 });
 

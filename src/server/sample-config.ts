@@ -132,15 +132,18 @@ shard:
 #     servers: ["nats://nats.example:4222"]
 #     stream: PROMFRONT
 #     subject_prefix: promfront.scrapes
-#     # user + password | token | creds_file | nkey_seed_file; tls_config: {ca_file, cert_file, key_file}
+#     # one of: user: promfront + password: secret | token: secret | creds_file: /etc/nats/edge.creds
+#     #         | nkey_seed_file: /etc/nats/edge.nk; and tls_config: {ca_file, cert_file, key_file}
 #   publisher: dc-east-1           # default: the host name
 #   scrape_interval: 15s
 #   stream_max_age: 1h             # limits of the stream when it is created here
 #   stream_max_bytes: 1GiB
 #   backlog_max_messages: 10000    # kept while NATS is unreachable; the oldest dropped first
 #   backlog_max_bytes: 256MiB
+#   duplicate_window: 2m           # JetStream drops a re-published scrape (same Nats-Msg-Id) within this
 #   jobs:
 #     - job_name: node
+#       metrics_path: /metrics
 #       static_configs: [{targets: ["127.0.0.1:9100"], labels: {dc: east-1}}]
 # Fleet (docs/fleet.md): register the Prometheus beside this promfront in etcd and serve each
 # group's share of the registered targets as HTTP SD (/sd/fleet?group=G).
@@ -149,6 +152,7 @@ shard:
 #     endpoints: ["http://127.0.0.1:2379"]
 #     prefix: /promfront
 #     lease_ttl: 10s
+#     request_timeout: 3s               # one etcd request (watches excepted)
 #   register: {address: 127.0.0.1:9090, group: shard-0}
 #   targets:
 #     etcd_prefix: /registry            # <etcd_prefix>/<service>/<host:port>
@@ -163,9 +167,22 @@ shard:
 # external_labels: {source: promfront}
 # remote_write:
 #   - url: http://127.0.0.1:9090/api/v1/write
-#     queue_config: {max_samples_per_send: 500, batch_send_deadline: 5s, max_pending_samples: 500000}
+#     remote_timeout: 30s
+#     queue_config:                  # Prometheus's names and 2.42 defaults
+#       capacity: 2500
+#       min_shards: 1
+#       max_shards: 200
+#       max_samples_per_send: 500
+#       batch_send_deadline: 5s
+#       min_backoff: 30ms
+#       max_backoff: 5s
+#       retry_on_http_429: true
+#       max_pending_samples: 500000  # ours: held per endpoint; beyond it the oldest are dropped (counted)
 # alerting:
-#   resend_delay: 1m
+#   resend_delay: 1m                 # Prometheus's --rules.alert.resend-delay
+#   for_grace_period: 10m            # --rules.alert.for-grace-period
+#   for_outage_tolerance: 1h         # --rules.alert.for-outage-tolerance
 #   alertmanagers:
 #     - static_configs: [{targets: ["127.0.0.1:9093"]}]
+#       api_version: v2
 `;
