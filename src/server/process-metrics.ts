@@ -99,14 +99,18 @@ export function renderProcessMetrics(): string {
     [{}, process.getActiveResourcesInfo().length],
   ]);
   if (loopDelay && loopDelay.count > 0) {
-    // Nanoseconds in the histogram; each render reports the delays since the previous one.
-    e.family('nodejs_eventloop_lag_mean_seconds', 'gauge', 'The mean of the recorded event loop delays.', [[{}, loopDelay.mean / 1e9]]);
-    e.family('nodejs_eventloop_lag_p99_seconds', 'gauge', 'The 99th percentile of the recorded event loop delays.', [[{}, loopDelay.percentile(99) / 1e9]]);
-    e.family('nodejs_eventloop_lag_max_seconds', 'gauge', 'The maximum recorded event loop delay.', [[{}, loopDelay.max / 1e9]]);
+    // Nanoseconds in the histogram; each render reports the delays since the previous one. Two
+    // renders close together may see none: the families then repeat the last values, never vanish.
+    lastLag = { mean: loopDelay.mean / 1e9, p99: loopDelay.percentile(99) / 1e9, max: loopDelay.max / 1e9 };
     loopDelay.reset();
   }
+  e.family('nodejs_eventloop_lag_mean_seconds', 'gauge', 'The mean of the recorded event loop delays.', [[{}, lastLag.mean]]);
+  e.family('nodejs_eventloop_lag_p99_seconds', 'gauge', 'The 99th percentile of the recorded event loop delays.', [[{}, lastLag.p99]]);
+  e.family('nodejs_eventloop_lag_max_seconds', 'gauge', 'The maximum recorded event loop delay.', [[{}, lastLag.max]]);
   return e.toString();
 }
+
+let lastLag = { mean: 0, p99: 0, max: 0 };
 
 /** The query thread's V8 heap, written by the query thread into its part of /metrics. */
 export function queryThreadHeapMetrics(): string {

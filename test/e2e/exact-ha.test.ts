@@ -64,6 +64,7 @@ describe('HA pairs with external labels', () => {
 listen: ${listen}
 log_level: warn
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   semantics: prometheus-2
 ${extra}  server_groups:
     - name: ha

@@ -37,6 +37,8 @@ query:
       ignore_error: true
       remote_read: false
 `,
+      // The default format, said explicitly: the test helper starts proxies with JSON logs otherwise.
+      { args: ['--log.format=logfmt'] },
     );
   }, 120_000);
 

@@ -190,6 +190,7 @@ describe('query layer faults', () => {
 listen: ${listen}
 log_level: debug
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   semantics: prometheus-2
   timeout: 4s
   max_concurrency: 4
@@ -204,6 +205,7 @@ ${groupYaml('hang-long', [faults.hang.port], { label: 'hang-long', timeout: '30s
 listen: ${listen}
 log_level: debug
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   semantics: prometheus-2
   timeout: 10s
   server_groups:
@@ -216,6 +218,7 @@ ${faultGroups(true)}
 listen: ${listen}
 log_level: debug
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   semantics: prometheus-2
   max_samples: 100
   server_groups:
@@ -227,6 +230,7 @@ ${groupYaml('only', [replicaB.port])}
 listen: ${listen}
 log_level: debug
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   semantics: prometheus-2
   timeout: 10s
   server_groups:

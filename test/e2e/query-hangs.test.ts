@@ -55,6 +55,7 @@ describe('query layer under hung downstreams', () => {
         (listen) => `
 listen: ${listen}
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   timeout: 20s
   server_groups:
     - name: ha
@@ -65,6 +66,7 @@ query:
         (listen) => `
 listen: ${listen}
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   timeout: 8s
   server_groups:
     - name: ok
@@ -80,6 +82,7 @@ query:
         (listen) => `
 listen: ${listen}
 query:
+  results_cache: {enabled: false}  # what the downstreams answer now, not what the cache kept
   timeout: 3s
   server_groups:
     - name: only

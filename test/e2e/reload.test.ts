@@ -366,7 +366,7 @@ describe('config reload of a running proxy', () => {
     expect(after.ok).toBe(1);
     expect(after.at).toBeGreaterThan(before.at);
     // Only the query section changed: the shard service runs on untouched.
-    await logged('query-only reload', /completed loading of configuration file/, / changed="\[\\"query\\"\]"/);
+    await logged('query-only reload', /completed loading of configuration file/, /"changed":\["query"\]/);
     expect(proxy.logs()).not.toMatch(/new shard configuration/);
     // PUT works as in Prometheus.
     expect((await reload('PUT')).status).toBe(200);
@@ -401,7 +401,7 @@ describe('config reload of a running proxy', () => {
     await logged(
       'reload failure',
       /config reload failed/,
-      /\\"query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port\\"/,
+      /"query\.server_groups\.0\.static_configs\.0\.targets\.0: must be host:port"/,
       /"shard\.num_shards: /,
     );
 
@@ -415,7 +415,7 @@ describe('config reload of a running proxy', () => {
     // A YAML syntax error too, through SIGHUP.
     writeFileSync(proxy.configFile, 'query: [\n');
     proxy.child.kill('SIGHUP');
-    await logged('SIGHUP reload failure', /config reload failed/, / problems="\[\\"yaml: line \d+, column \d+: /);
+    await logged('SIGHUP reload failure', /config reload failed/, /"problems":\["yaml: /);
     expect((await reloadMetrics()).ok).toBe(0);
 
     write({ groups: [{ name: 'a', target: promTarget(), labels: { group: 'a' } }] });
@@ -559,15 +559,15 @@ describe('config reload of a running proxy', () => {
     const groups = [{ name: 'a', target: promTarget(), labels: { group: 'a' } }];
     write({ groups, numShards: 3, logLevel: 'debug' });
     expect((await reload()).status).toBe(200);
-    expect(proxy.logs()).not.toMatch(/ level=debug /);
-    await logged('debug line after log_level: debug', / level=debug /, /scrape cycle done/);
+    expect(proxy.logs()).not.toMatch(/"level":"debug",/);
+    await logged('debug line after log_level: debug', /"level":"debug",/, /scrape cycle done/);
 
     writeFileSync(proxy.configFile, render('127.0.0.1:1', { groups, numShards: 3 }));
     expect((await reload()).status).toBe(200);
     await logged(
       'listen warning',
-      / level=warn /,
-      new RegExp(` listen=127\\.0\\.0\\.1:${proxy.port} new_listen=127\\.0\\.0\\.1:1`),
+      /"level":"warn",/,
+      new RegExp(`"listen":"127\\.0\\.0\\.1:${proxy.port}","new_listen":"127\\.0\\.0\\.1:1"`),
       /restart promfront to apply it/,
     );
     expect(byGroup(await instant(proxy.url, 'count by (group) (up)', time))).toEqual({ a: upCount });

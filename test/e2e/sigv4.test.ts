@@ -126,6 +126,8 @@ describe('every request kind is signed as botocore computes it', () => {
       `GET ${PREFIX}/api/v1/series`,
       `GET ${PREFIX}/api/v1/metadata`,
       `GET ${PREFIX}/api/v1/query_range`,
+      // Remote read learns the server's external labels first (docs/merge-rules.md), signed as well.
+      `GET ${PREFIX}/api/v1/status/config`,
       `POST ${PREFIX}/api/v1/read`,
       'GET /metrics',
       `POST ${PREFIX}/api/v1/query`,
@@ -142,8 +144,9 @@ describe('every request kind is signed as botocore computes it', () => {
       expect(unsignedHeaders(v)).toEqual([]);
     }
     // Bodies are signed: the remote read's protobuf and the form.
-    expect(verdicts[6].signed_headers).toEqual(expect.arrayContaining(['content-type', 'content-encoding']));
-    expect(reqs[6].body.length).toBeGreaterThan(0);
+    const read = paths.indexOf(`POST ${PREFIX}/api/v1/read`);
+    expect(verdicts[read].signed_headers).toEqual(expect.arrayContaining(['content-type', 'content-encoding']));
+    expect(reqs[read].body.length).toBeGreaterThan(0);
 
     const wrong = verifySigV4(reqs, 'not-the-secret');
     expect(wrong.map((v) => v.ok)).toEqual(reqs.map(() => false));
@@ -340,7 +343,11 @@ remote_write:
       const before = server.requests.length;
       const rr = new RemoteReadTarget({ url: `${server.url}${PREFIX}`, timeoutMs: 5000, client: staticClient() });
       await expect(rr.select(UP, 0, 1000)).rejects.toThrow(/HTTP 404/);
-      const [ov] = verifySigV4([server.requests[before]], SECRET_KEY);
+      // The read itself, not the external-label lookup (a GET) that goes before it.
+      const [ov] = verifySigV4(
+        server.requests.slice(before).filter((r) => r.method === 'POST'),
+        SECRET_KEY,
+      );
       expect(ov.ok).toBe(true);
       expect(unsignedHeaders(ov)).toEqual([]);
       const transport = (hs: string[]): string[] =>
@@ -419,8 +426,13 @@ ${extra}${http}`;
       }
     });
     const sent = server.requests.slice(before);
-    // Remote read first (the fake answers 404, so the group reads through the JSON API from then on).
-    expect(sent.map((r) => `${r.method} ${r.target.split('?')[0]}`)).toEqual([`POST ${PREFIX}/api/v1/read`, `GET ${PREFIX}/api/v1/query`]);
+    // Remote read first, after its external-label lookup (the fake answers 404, so the group reads
+    // through the JSON API from then on).
+    expect(sent.map((r) => `${r.method} ${r.target.split('?')[0]}`)).toEqual([
+      `GET ${PREFIX}/api/v1/status/config`,
+      `POST ${PREFIX}/api/v1/read`,
+      `GET ${PREFIX}/api/v1/query`,
+    ]);
     for (const v of verifySigV4(sent, SECRET_KEY)) expect({ ok: v.ok, reason: v.reason }).toEqual({ ok: true, reason: '' });
   });
 

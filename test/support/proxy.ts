@@ -57,7 +57,10 @@ export async function startProxy(configBody: (listen: string) => string, opts: S
   const dir = mkdtempSync(join(tmpdir(), 'promfront-proxy-'));
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, configBody(listen));
-  const child = spawn(PROXY, [`--config=${configFile}`, ...(opts.args ?? [])], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  // JSON log lines unless a test asks for another format: the tests read fields out of them.
+  const args = opts.args ?? [];
+  const format = args.some((a) => a.startsWith('--log.format')) ? [] : ['--log.format=json'];
+  const child = spawn(PROXY, [`--config=${configFile}`, ...format, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();

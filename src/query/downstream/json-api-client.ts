@@ -484,7 +484,8 @@ export class JsonApiTarget implements Storage {
     const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : []);
     // Raw reads pass the downstream's warnings to the fan-out; pushdown returns them with its answer.
     if (onAnnotations !== undefined) onAnnotations(strings(body.warnings), strings(body.infos));
-    else reportDownstreamWarnings(strings(body.warnings));
+    // A downstream may echo the request (and so our credentials) in a warning, as in an error.
+    else reportDownstreamWarnings(strings(body.warnings).map((w) => this.redact(w)));
     return body.data;
   }
 }

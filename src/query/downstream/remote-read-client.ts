@@ -309,7 +309,7 @@ export class RemoteReadTarget implements Storage {
         throw new E(this.target, `remote read: HTTP ${res.statusCode}: ${snippet(text) || '(empty body)'}`, 'http_status');
       }
       const carried = res.headers[WARNINGS_HEADER];
-      if (typeof carried === 'string') reportDownstreamWarnings(decodeWarningsHeader(carried));
+      if (typeof carried === 'string') reportDownstreamWarnings(decodeWarningsHeader(carried).map((w) => this.json.redact(w)));
       const kind = responseKind(contentType);
       if (kind === undefined) {
         await res.body.dump();
