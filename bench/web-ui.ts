@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { startChromium } from '../dev/chromium.js';
 import { generateBackfillData, startBackfilledPrometheus } from '../dev/backfill.js';
 import { answers200, freePort, terminate, waitFor } from '../dev/prometheus-process.js';
 
@@ -52,20 +53,8 @@ async function main(): Promise<void> {
     `listen: 127.0.0.1:${port}\nlog_level: warn\nquery:\n  server_groups:\n    - static_configs: [{targets: ["${new URL(prom.url).host}"]}]\n`,
   );
   const proxy = spawn('./proxy', [`--config=${config}`], { stdio: 'inherit' });
-  const profile = mkdtempSync(join(tmpdir(), 'bench-chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await startChromium();
+  const ctx = browser.context;
   try {
     const proxyUrl = `http://127.0.0.1:${port}`;
     await waitFor(() => answers200(`${proxyUrl}/-/ready`), 60_000, 'proxy ready');
@@ -105,11 +94,10 @@ async function main(): Promise<void> {
     console.log(`range query (8 series x 241 points), ${RUNS} runs: Prometheus 2.42 API ${ms(apiProm)}; promfront API ${ms(apiProxy)}`);
     console.log(`UI: navigation to editor ready ${ms(editorOurs)}; navigation to that range graph drawn ${ms(graphOurs)}`);
   } finally {
-    await ctx.close();
+    await browser.close();
     await terminate(proxy);
     await prom.stop();
     rmSync(dir, { recursive: true, force: true });
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateBackfillData, startBackfilledPrometheus } from '../../dev/backfill.js';
 import { freePort, type PrometheusProcess } from '../../dev/prometheus-process.js';
-import { startChromium, type HeadlessChromium } from '../support/chromium.js';
+import { startChromium, type HeadlessChromium } from '../../dev/chromium.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
