@@ -16,6 +16,7 @@ import { StreamingIngest } from '../shard/stream-ingest.js';
 import { formatFromContentType } from '../shard/textparse/parse.js';
 import { connectNats, natsError } from './connection.js';
 import { decompress, readHeaders, type ScrapeHeaders } from './message.js';
+import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 interface TargetState {
   publisher: string;
@@ -49,7 +50,7 @@ export class NatsSource implements PushedSource {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private consuming = false;
-  private wake: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   lastError: string | undefined;
   private readonly targets = new Map<string, TargetState>();
   private readonly counts = {
@@ -86,21 +87,10 @@ export class NatsSource implements PushedSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.pause.wake();
     this.messages?.stop();
     await this.loop;
     await this.nc?.close();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 
   /** Connects, makes sure of the durable consumer, and consumes until stopped; any failure starts over. */
@@ -130,7 +120,7 @@ export class NatsSource implements PushedSource {
         this.log.warn({ err: this.lastError }, 'consuming failed, starting over');
       }
       this.consuming = false;
-      if (!this.stopped) await this.sleep(RETRY_MS);
+      if (!this.stopped) await this.pause.sleep(RETRY_MS);
     }
   }
 

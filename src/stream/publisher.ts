@@ -17,6 +17,7 @@ import { ScrapeError } from '../errors.js';
 import { connectNats, natsError } from './connection.js';
 import { compress, HEADER, headerValue, scrapeSubject } from './message.js';
 import { MetricsText } from './text-metrics.js';
+import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 interface Target {
   job: string;
@@ -52,7 +53,7 @@ export class Publisher implements Capability {
   private timer: NodeJS.Timeout | undefined;
   private cycle: Promise<void> | undefined;
   private pump: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private readonly limit = pLimit(16);
   private readonly backlog: Pending[] = [];
   private backlogBytes = 0;
@@ -110,7 +111,7 @@ export class Publisher implements Capability {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.wake?.();
+    this.pause.wake();
     await this.cycle;
     await this.pump;
     await Promise.all(this.targets.map((t) => t.client.close()));
@@ -187,18 +188,7 @@ export class Publisher implements Capability {
       dropped++;
     }
     if (dropped > 0) this.log.warn({ dropped, backlog: this.backlog.length }, 'publish backlog full: oldest scrapes dropped');
-    this.wake?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
+    this.pause.wake();
   }
 
   private async connect(): Promise<void> {
@@ -214,7 +204,7 @@ export class Publisher implements Capability {
         if (s.type === 'disconnect') this.log.warn('disconnected from NATS: scrapes are kept in the backlog');
         else if (s.type === 'reconnect') {
           this.log.info('reconnected to NATS: draining the backlog');
-          this.wake?.();
+          this.pause.wake();
         }
       }
     })();
@@ -258,12 +248,12 @@ export class Publisher implements Capability {
       } catch (err) {
         this.lastError = `NATS: ${natsError(err)}`;
         this.log.warn({ err: this.lastError }, 'cannot set up publishing yet');
-        await this.sleep(RETRY_MS * 4);
+        await this.pause.sleep(RETRY_MS * 4);
         continue;
       }
       const head = this.backlog[0];
       if (!head || !this.js) {
-        await this.sleep(1000);
+        await this.pause.sleep(1000);
         continue;
       }
       try {
@@ -285,7 +275,7 @@ export class Publisher implements Capability {
         this.counts.publishErrors++;
         this.lastError = `publish: ${natsError(err)}`;
         this.log.debug({ err: this.lastError }, 'publish failed, retrying');
-        await this.sleep(RETRY_MS);
+        await this.pause.sleep(RETRY_MS);
       }
     }
   }
