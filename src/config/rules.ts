@@ -1,13 +1,14 @@
 // The config sections of recording and alerting rules (src/rules): rule_files, evaluation_interval,
 // external_labels, remote_write and alerting, named and defaulted as Prometheus names them in its
 // own config file, so a Prometheus rules setup moves over unchanged. Kept apart from schema.ts
-// (which imports it) so that this capability's section is one file; for the same reason it does
-// not import schema.ts (an import cycle), and its durations stay the strings the user wrote
+// (which imports it) so that this capability's section is one file; shared field types come from
+// fields.ts. Its durations stay the strings the user wrote
 // (checked here, parsed where used) so /api/v1/status/config writes them back as written.
 
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { isLegacyLabelName } from '../model/label-name.js';
+import { httpUrl as httpUrlOf } from './fields.js';
 
 const durationText = z.string().refine((v) => {
   try {
@@ -18,14 +19,7 @@ const durationText = z.string().refine((v) => {
   }
 }, 'not a valid duration string (e.g. "1m", "30s")');
 
-const httpUrl = z.string().refine((u) => {
-  try {
-    const p = new URL(u);
-    return p.protocol === 'http:' || p.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'must be an absolute http:// or https:// URL');
+const httpUrl = httpUrlOf('must be an absolute http:// or https:// URL');
 
 const secret = z.string().min(1);
 

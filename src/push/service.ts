@@ -71,6 +71,12 @@ export class PushService implements Capability {
 
   async start(): Promise<void> {
     await initHash();
+    await this.followTargets();
+    this.schedule();
+  }
+
+  /** Starts discovery of the Pushgateways, keeps the ring in step with it, and checks them all. */
+  private async followTargets(): Promise<void> {
     await this.targets.start();
     this.syncMembers(this.targets.targets());
     this.targets.onChange((ts) => {
@@ -78,7 +84,6 @@ export class PushService implements Capability {
       void this.checkAll();
     });
     await this.checkAll();
-    this.schedule();
   }
 
   async reload(next: Config): Promise<void> {
@@ -88,13 +93,7 @@ export class PushService implements Capability {
     if (targetsChanged) {
       this.targets.stop();
       this.targets = this.buildTargets(cfg);
-      await this.targets.start();
-      this.syncMembers(this.targets.targets());
-      this.targets.onChange((ts) => {
-        this.syncMembers(ts);
-        void this.checkAll();
-      });
-      await this.checkAll();
+      await this.followTargets();
     }
     this.schedule();
   }
