@@ -28,9 +28,11 @@
 //
 // One fetch per distinct selection: a view made by forQuery() shares one call among identical
 // calls of its request (same matchers in any order, time range and hints), so a query repeating a
-// selector 2,000 times reads it once.
+// selector 2,000 times reads it once; identical selects of different queries in flight at the same
+// time share one read too (shared-calls.ts: a dashboard's panels read the same series).
 
 import { subscribeAbort } from '../util/abort.js';
+import { SharedCalls } from './shared-calls.js';
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
@@ -157,6 +159,8 @@ export class FanoutStorage {
   readonly pushdownOutcomes = new Map<PushdownOutcome, number>();
 
   private readonly onHedged: FanoutOptions['onHedged'];
+  /** Identical selects of queries running at the same time share one read (shared-calls.ts). */
+  readonly sharedSelects = new SharedCalls();
 
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
     this.onHedged = opts.onHedged;
@@ -187,12 +191,18 @@ export class FanoutStorage {
       return p;
     };
     const storage: Storage = {
-      select: async (matchers, startMs, endMs, hints, signal) =>
-        (
-          await once(`select\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}\u0000${hintsKey(hints)}`, () =>
-            this.select(warnings, matchers, startMs, endMs, hints, signal),
-          )
-        ).slice(),
+      select: async (matchers, startMs, endMs, hints, signal) => {
+        const key = `${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}\u0000${hintsKey(hints)}`;
+        const shared = await once(`select\u0000${key}`, async () => {
+          const r = await this.sharedSelects.run(key, signal, async (sig) => {
+            const own: string[] = [];
+            return { series: await this.select(own, matchers, startMs, endMs, hints, sig), warnings: own };
+          });
+          warnings.push(...r.warnings);
+          return r.series;
+        });
+        return shared.slice();
+      },
       labelNames: async (matchers, startMs, endMs, signal) =>
         (
           await once(`names\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.labelNames(warnings, matchers, startMs, endMs, signal))

@@ -163,6 +163,8 @@ export class QueryMetrics implements DownstreamObserver {
 
   /** Where render() reads the pushdown decisions from (the fan-out counts them). */
   pushdownOutcomes: (() => ReadonlyMap<string, number>) | undefined;
+  /** Selects that joined an identical one of another query already running (query/shared-calls.ts). */
+  sharedSelects: (() => number) | undefined;
 
   render(): string {
     const out: string[] = [];
@@ -207,6 +209,12 @@ export class QueryMetrics implements DownstreamObserver {
         `# HELP ${name} Sub-expressions considered for pushdown, by outcome: pushed, or why raw data was read instead (docs/pushdown.md).\n# TYPE ${name} counter\n`,
       );
       for (const [outcome, n] of [...this.pushdownOutcomes()].sort()) out.push(`${name}${labelText({ outcome })} ${n}\n`);
+    }
+    if (this.sharedSelects !== undefined) {
+      const name = 'promfront_query_shared_selects_total';
+      out.push(
+        `# HELP ${name} Selects answered by an identical select of another query already running (one downstream read for both).\n# TYPE ${name} counter\n${name} ${this.sharedSelects()}\n`,
+      );
     }
     return out.join('');
   }
