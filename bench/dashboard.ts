@@ -4,15 +4,22 @@
 // the same run, refresh by refresh. Every proxy answer is checked against Prometheus's.
 //
 // The data (bench/query-data.ts SHARDED: ~4M samples, 6 h 10 min at 15 s) is from 2024, so to the
-// proxy's clock all of it is old. The proxy's `freshness` is set so that its cacheable limit is
-// the simulated "now" minus 10 minutes, as it would be on live data; real time passing during the
-// run only moves that limit later than simulated, i.e. the proxy evaluates more than it would live.
+// proxy's clock all of it is old. The simulated clock is the real one shifted back to the data, and
+// refreshes are 30 real seconds apart (as Grafana sends them), so the proxy's `freshness`, set to
+// that shift plus 10 minutes, puts its cacheable limit exactly 10 minutes before the simulated now,
+// as it would be on live data. `--interval=S` refreshes every S seconds instead (quicker, but then
+// the simulated window moves S per refresh while the cache's limit moves 30 s: not a live refresh).
 //
-//   npm run bench:dashboard [-- --refreshes=12 --no-cache]
+// The proxy reads its one server group as the default config does (remote read against Prometheus);
+// `--json-api` reads it through the JSON query API instead. `--profile` writes a CPU profile of every
+// proxy thread and prints where the refreshes' time went.
+//
+//   npm run bench:dashboard [-- --refreshes=10 --interval=30 --no-cache --json-api --profile]
 import fs from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildBlocks, SHARDED } from './query-data.js';
+import { summarizeProfile } from './cpu-profile.js';
 import { median, sameAnswer, sameUpToTies, timedRange } from './query-measure.js';
 import { addr, prometheusFromBlocks, startProxyProcess } from './query-procs.js';
 
@@ -22,8 +29,10 @@ const args = new Map(
     return [k, v ?? 'true'] as const;
   }),
 );
-const REFRESHES = Number(args.get('refreshes') ?? 12);
+const REFRESHES = Number(args.get('refreshes') ?? 10);
 const NO_CACHE = args.has('no-cache');
+const JSON_API = args.has('json-api');
+const PROFILE = args.has('profile');
 
 const PANELS = [
   'sum by (job) (rate(x_total[5m]))',
@@ -38,6 +47,7 @@ const PANELS = [
   'avg(rate(x_total[5m]))',
 ];
 const STEP_MS = 30_000;
+const INTERVAL_MS = Number(args.get('interval') ?? 30) * 1000;
 const WINDOW_MS = 6 * 3600_000;
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -67,11 +77,15 @@ async function main(): Promise<void> {
   console.log(`data: ${built.all.series} series, ${built.all.samples} samples`);
   const prom = await prometheusFromBlocks(built.all.dir);
   const simStart = SHARDED.endMs - 5 * 60_000 - REFRESHES * 30_000;
-  const freshnessS = Math.ceil((Date.now() - simStart) / 1000) + 600;
+  // Simulated time = real time - shift; the freshness covers the shift, so the proxy may cache
+  // evaluation times up to simulated now - 10 min (rounded down to whole seconds: a little less).
+  const shiftS = Math.ceil((Date.now() - simStart) / 1000) + 5;
+  const freshnessS = shiftS + 600;
   const proxy = await startProxyProcess({
     groups: [[addr(prom)]],
-    remoteRead: false,
+    remoteRead: !JSON_API,
     dir: work,
+    nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(work, 'prof')}`] : [],
     extraYaml: NO_CACHE ? '  results_cache: {enabled: false}' : `  results_cache: {freshness: ${freshnessS}s}`,
   });
   const rows: { i: number; prom: number; proxy: number; cpu: number }[] = [];
@@ -79,8 +93,11 @@ async function main(): Promise<void> {
     // Warm both (page cache, connections) on another window, then the dashboard.
     await refresh(prom.url, simStart - 3600_000);
     await refresh(proxy.url, simStart - 3600_000);
+    const t0 = Date.now();
     for (let i = 0; i < REFRESHES; i++) {
-      const now = simStart + i * 30_000;
+      const wait = t0 + i * INTERVAL_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = INTERVAL_MS === 30_000 ? Date.now() - shiftS * 1000 : simStart + i * 30_000;
       const p = await refresh(prom.url, now);
       const cpu0 = cpuSeconds(proxy.pid);
       const x = await refresh(proxy.url, now);
@@ -108,6 +125,17 @@ async function main(): Promise<void> {
     `refreshes 2..${REFRESHES}, median: prometheus ${mp.toFixed(0)} ms, proxy ${mx.toFixed(0)} ms (${(mx / mp).toFixed(2)}×), proxy CPU ${(median(later.map((r) => r.cpu)) * 1000).toFixed(0)} ms per refresh`,
   );
   console.log('all answers equal to Prometheus’s (within the PromQL test tolerance; topk up to ties)');
+  if (PROFILE) printProfiles(path.join(work, 'prof'));
+}
+
+/** One summary per proxy thread (the main thread and the query thread write a profile each). */
+function printProfiles(dir: string): void {
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
+    const s = summarizeProfile(path.join(dir, f), 25);
+    console.log(`\nprofile ${f}: busy ${s.busyMs.toFixed(0)} ms`);
+    for (const t of s.topFunctions) console.log(`  ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.name}  ${t.where}`);
+    for (const t of s.topFiles.slice(0, 12)) console.log(`  file ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.file}`);
+  }
 }
 
 main().catch((err: unknown) => {

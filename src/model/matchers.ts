@@ -97,3 +97,11 @@ export function planFixedLabels(fixed: ReadonlyMap<string, string>, matchers: La
   }
   return { pruned: false, downstream, local };
 }
+
+/** A key equal for the same matchers in any order (to share identical downstream calls). */
+export function matchersKey(ms: readonly LabelMatcher[]): string {
+  return ms
+    .map((m) => JSON.stringify([m.name, m.type, m.value]))
+    .sort()
+    .join(',');
+}

@@ -28,15 +28,15 @@
 //
 // One fetch per distinct selection: a view made by forQuery() shares one call among identical
 // calls of its request (same matchers in any order, time range and hints), so a query repeating a
-// selector 2,000 times reads it once; identical selects of different queries in flight at the same
-// time share one read too (shared-calls.ts: a dashboard's panels read the same series).
+// selector 2,000 times reads it once. Queries running at the same time share a target's read when
+// one's range contains the other's (shared-reads.ts: a dashboard's panels read the same series).
 
 import { subscribeAbort } from '../util/abort.js';
-import { SharedCalls } from './shared-calls.js';
+import { SharedReads } from './shared-reads.js';
 import { formatDuration } from '../util/duration.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
-import { matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
+import { matchersKey, matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
 import { collectDownstreamWarnings } from './downstream/warnings.js';
 import { mergeSeriesSets, replicaCoverage, withoutLabelNames, withoutReplicaLabels } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
@@ -159,8 +159,8 @@ export class FanoutStorage {
   readonly pushdownOutcomes = new Map<PushdownOutcome, number>();
 
   private readonly onHedged: FanoutOptions['onHedged'];
-  /** Identical selects of queries running at the same time share one read (shared-calls.ts). */
-  readonly sharedSelects = new SharedCalls();
+  /** Reads of one target shared by queries running at the same time (shared-reads.ts). */
+  readonly sharedReads = new SharedReads();
 
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
     this.onHedged = opts.onHedged;
@@ -191,18 +191,12 @@ export class FanoutStorage {
       return p;
     };
     const storage: Storage = {
-      select: async (matchers, startMs, endMs, hints, signal) => {
-        const key = `${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}\u0000${hintsKey(hints)}`;
-        const shared = await once(`select\u0000${key}`, async () => {
-          const r = await this.sharedSelects.run(key, signal, async (sig) => {
-            const own: string[] = [];
-            return { series: await this.select(own, matchers, startMs, endMs, hints, sig), warnings: own };
-          });
-          warnings.push(...r.warnings);
-          return r.series;
-        });
-        return shared.slice();
-      },
+      select: async (matchers, startMs, endMs, hints, signal) =>
+        (
+          await once(`select\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}\u0000${hintsKey(hints)}`, () =>
+            this.select(warnings, matchers, startMs, endMs, hints, signal),
+          )
+        ).slice(),
       labelNames: async (matchers, startMs, endMs, signal) =>
         (
           await once(`names\u0000${matchersKey(matchers)}\u0000${startMs}\u0000${endMs}`, () => this.labelNames(warnings, matchers, startMs, endMs, signal))
@@ -252,7 +246,8 @@ export class FanoutStorage {
     endMs = Math.min(endMs, SELECT_MAX_MS);
     const outcomes = await this.fanout(
       matchers,
-      async (t, downstream, sig, g) => withoutReplicaLabels(await t.select(downstream, startMs, endMs, hints, sig), g.replicaLabels, g.spec.antiAffinityMs),
+      async (t, downstream, sig, g) =>
+        withoutReplicaLabels(await this.sharedReads.select(t, downstream, startMs, endMs, hints, sig), g.replicaLabels, g.spec.antiAffinityMs),
       signal,
     );
     for (const { group: g, outcome } of outcomes) {
@@ -708,13 +703,6 @@ function startCall<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number
 }
 
 /** A key equal for matcher lists that select the same series (the order of matchers does not matter). */
-function matchersKey(ms: readonly LabelMatcher[]): string {
-  return ms
-    .map((m) => JSON.stringify([m.name, m.type, m.value]))
-    .sort()
-    .join(',');
-}
-
 function hintsKey(h: SelectHints | undefined): string {
   return h === undefined ? '' : JSON.stringify([h.startMs, h.endMs, h.stepMs, h.func, h.rangeMs]);
 }

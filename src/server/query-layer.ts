@@ -161,7 +161,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   });
   const fanout = new FanoutStorage(specs, { maxConcurrency: q.max_concurrency, onHedged: (group, target) => metrics.observeHedged(group, target) });
   metrics.pushdownOutcomes = () => fanout.pushdownOutcomes;
-  metrics.sharedSelects = () => fanout.sharedSelects.joined;
+  metrics.sharedReads = () => fanout.sharedReads.joined;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
   /** A storage view per request: its warnings go to that response, its counts to the request log. */

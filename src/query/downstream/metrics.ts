@@ -163,8 +163,8 @@ export class QueryMetrics implements DownstreamObserver {
 
   /** Where render() reads the pushdown decisions from (the fan-out counts them). */
   pushdownOutcomes: (() => ReadonlyMap<string, number>) | undefined;
-  /** Selects that joined an identical one of another query already running (query/shared-calls.ts). */
-  sharedSelects: (() => number) | undefined;
+  /** Target reads answered by another query's read already running (query/shared-reads.ts). */
+  sharedReads: (() => number) | undefined;
 
   render(): string {
     const out: string[] = [];
@@ -210,10 +210,10 @@ export class QueryMetrics implements DownstreamObserver {
       );
       for (const [outcome, n] of [...this.pushdownOutcomes()].sort()) out.push(`${name}${labelText({ outcome })} ${n}\n`);
     }
-    if (this.sharedSelects !== undefined) {
-      const name = 'promfront_query_shared_selects_total';
+    if (this.sharedReads !== undefined) {
+      const name = 'promfront_query_shared_reads_total';
       out.push(
-        `# HELP ${name} Selects answered by an identical select of another query already running (one downstream read for both).\n# TYPE ${name} counter\n${name} ${this.sharedSelects()}\n`,
+        `# HELP ${name} Reads of a downstream target answered by another query's read of the same series over a range containing theirs, already running.\n# TYPE ${name} counter\n${name} ${this.sharedReads()}\n`,
       );
     }
     return out.join('');
