@@ -73,9 +73,10 @@ describe('hedging', () => {
     expect(out.map((s) => Array.from(s.timestamps))).toEqual(alone.map((s) => Array.from(s.timestamps)));
     expect(q.warnings).toHaveLength(1);
     // The wait is the floor (100ms) unless the twin took over 33ms (3 x its latency), as on a loaded machine.
-    const m = /^server group "g": target "g-r0" left out: no answer (\d+)ms after target "g-r1" answered \(in (\d+)ms\); the answer is exact: target "g-r1" covers the requested range$/.exec(
-      q.warnings[0],
-    );
+    const m =
+      /^server group "g": target "g-r0" left out: no answer (\d+)ms after target "g-r1" answered \(in (\d+)ms\); the answer is exact: target "g-r1" covers the requested range$/.exec(
+        q.warnings[0],
+      );
     expect(m, q.warnings[0]).not.toBeNull();
     expect(Math.abs(Number(m![1]) - Math.max(100, 3 * Number(m![2])))).toBeLessThanOrEqual(2);
     expect(stuck.aborted).toBe(1);
