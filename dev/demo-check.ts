@@ -42,7 +42,7 @@ async function instant(base: string, expr: string): Promise<{ metric: Record<str
 
 /** Retries `attempt` until it reports ok or the deadline passes; the last answer is the result. */
 async function until(part: string, deadline: number, attempt: () => Promise<Attempt>): Promise<DemoCheckResult> {
-  let last: Attempt = { ok: false, detail: 'not tried' };
+  let last: Attempt;
   for (;;) {
     try {
       last = await attempt();

@@ -35,8 +35,8 @@ async function launch(bin: string, args: string[], readyUrl: string, what: strin
   const keep = (d: Buffer): void => {
     out = (out + d.toString()).slice(-20_000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   if (child.pid === undefined) await spawnError;

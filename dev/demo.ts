@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       const started = await Promise.allSettled([...Array(PUSHGATEWAYS).keys()].map(() => startPushgateway()));
       pgws.push(...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
       const bad = started.find((s) => s.status === 'rejected');
-      if (bad) throw (bad as PromiseRejectedResult).reason;
+      if (bad) throw bad.reason;
       return pgws;
     }),
     optional('stream', async () => (nats = await startNats())),
