@@ -199,7 +199,7 @@ async function main(): Promise<void> {
     } catch (err) {
       const msg = (err as Error).message;
       if (/not found: install it/.test(msg)) {
-        skipped.push(`${part}: skipped, ${msg}`);
+        skipped.push(`${part}: ${msg}`);
       } else {
         failed.push(`${part}: its peer did not start: ${msg}`);
       }
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     promBin = findPrometheus();
   } catch {
     skipped.push(
-      'Prometheus: not found, install it with `sudo apt-get install -y prometheus` (Debian/Ubuntu); ' +
+      'Prometheus: prometheus not found, install it with `sudo apt-get install -y prometheus` (Debian/Ubuntu); ' +
         'continuing without the Prometheus servers, the query layer and rules: the shards are still served.',
     );
   }
@@ -455,7 +455,7 @@ async function main(): Promise<void> {
       `    register    etcdctl --endpoints=${etcd.endpoints[0]} put ${DEMO.registryPrefix}/node/127.0.0.1:9100 ''   (a new target appears)`,
     );
   }
-  if (skipped.length > 0 || failed.length > 0) lines.push('', '  not running', ...[...skipped, ...failed].map((s) => `    ${s}`));
+  if (skipped.length > 0 || failed.length > 0) lines.push('', '  skipped (peer not installed) or failed', ...[...skipped, ...failed].map((s) => `    ${s}`));
   lines.push(
     '',
     '  logs',
