@@ -14,7 +14,7 @@
 // `--json-api` reads it through the JSON query API instead. `--profile` writes a CPU profile of every
 // proxy thread and prints where the refreshes' time went.
 //
-//   npm run bench:dashboard [-- --refreshes=10 --interval=30 --no-cache --json-api --profile]
+//   npm run bench:dashboard [-- --refreshes=10 --interval=30 --replicas=1 --no-cache --json-api --profile]
 import fs from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,9 @@ const REFRESHES = Number(args.get('refreshes') ?? 10);
 const NO_CACHE = args.has('no-cache');
 const JSON_API = args.has('json-api');
 const PROFILE = args.has('profile');
+// `--replicas=2`: the proxy's group is an HA pair (a second Prometheus holding the same data), so
+// nothing can be answered by one server alone and the proxy reads and merges raw samples.
+const REPLICAS = Number(args.get('replicas') ?? 1);
 
 const PANELS = [
   'sum by (job) (rate(x_total[5m]))',
@@ -76,13 +79,14 @@ async function main(): Promise<void> {
   const built = await buildBlocks(SHARDED, path.join(work, 'data'));
   console.log(`data: ${built.all.series} series, ${built.all.samples} samples`);
   const prom = await prometheusFromBlocks(built.all.dir);
+  const twins = await Promise.all(Array.from({ length: REPLICAS - 1 }, () => prometheusFromBlocks(built.all.dir)));
   const simStart = SHARDED.endMs - 5 * 60_000 - REFRESHES * 30_000;
   // Simulated time = real time - shift; the freshness covers the shift, so the proxy may cache
   // evaluation times up to simulated now - 10 min (rounded down to whole seconds: a little less).
   const shiftS = Math.ceil((Date.now() - simStart) / 1000) + 5;
   const freshnessS = shiftS + 600;
   const proxy = await startProxyProcess({
-    groups: [[addr(prom)]],
+    groups: [[addr(prom), ...twins.map(addr)]],
     remoteRead: !JSON_API,
     dir: work,
     nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(work, 'prof')}`] : [],
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
   } finally {
     await proxy.stop();
     await prom.stop();
+    for (const t of twins) await t.stop();
   }
   const later = rows.slice(1);
   const mp = median(later.map((r) => r.prom));
