@@ -178,9 +178,10 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   private firstShard = 0;
   private firstOffset = 0;
   private firstLength = 0;
-  /** The line of the sample being checked, and its identity on demand (made once, not per sample). */
+  /** The sample being checked: its served series and line, and the line's identity once needed. */
+  private checkedSeries = '';
   private checkedLine = '';
-  private readonly checkedIdentity = (): string => lineIdentity(this.checkedLine);
+  private checkedIdentity: string | undefined;
 
   constructor(
     private readonly format: ExpositionFormat,
@@ -259,7 +260,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
 
     let part = fam.parts[shard];
-    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, omLine)) {
+    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine)) {
       this.duplicates++;
       return;
     }
@@ -288,7 +289,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
    * child label's value and the timestamp are hashed here. `omLine` will be written at `offset` of
    * the shard's part.
    */
-  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, omLine: string): boolean {
+  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string): boolean {
     const n = this.famSamples++;
     const name = s.name;
     // The parser hands over one string object while the name repeats: compared by reference.
@@ -320,15 +321,25 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       return false;
     }
     const keys = this.famKeys;
-    // Into an empty set: nothing to compare with, so the identity callback is never called.
-    if (n === 1) keys.add(this.firstH1, this.firstH2, this.firstTs, this.firstShard, this.firstOffset, this.firstLength, this, this.checkedIdentity);
+    // Into an empty set: nothing to compare with, so sameSeries is never called.
+    if (n === 1) keys.add(this.firstH1, this.firstH2, this.firstTs, this.firstShard, this.firstOffset, this.firstLength, this);
+    this.checkedSeries = series;
     this.checkedLine = omLine;
-    return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this, this.checkedIdentity);
+    this.checkedIdentity = undefined;
+    return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this);
   }
 
-  /** See LineLookup: the identity of a line already written to the current family's part. */
-  identityAt(shard: number, offset: number, length: number): string {
-    return lineIdentity(this.current!.parts[shard]!.om.readRange(offset, offset + length));
+  /**
+   * See LineLookup. A repeat is usually spelled exactly as its first copy: then the kept line starts
+   * with the checked sample's series and a blank, and no identity is built (a body of one line
+   * repeated a million times costs one comparison per line).
+   */
+  sameSeries(shard: number, offset: number, length: number): boolean {
+    const kept = this.current!.parts[shard]!.om.readRange(offset, offset + length);
+    const series = this.checkedSeries;
+    if (kept.length > series.length && kept.charCodeAt(series.length) === 32 && kept.startsWith(series)) return true;
+    this.checkedIdentity ??= lineIdentity(this.checkedLine);
+    return lineIdentity(kept) === this.checkedIdentity;
   }
 
   /**

@@ -14,10 +14,10 @@ import { escapeLabelValue, unescape } from './textparse/escapes.js';
 
 const SMALL = 1 << 10;
 
-/** Where the line of a kept sample is, so that a hash match can be confirmed against it. */
+/** Confirms a hash match against the line of a kept sample. */
 export interface LineLookup {
-  /** The identity (lineIdentity) of the line `length` chars long at `offset` of shard `shard`'s part. */
-  identityAt(shard: number, offset: number, length: number): string;
+  /** Whether the line `length` chars long at `offset` of shard `shard`'s part is the sample being checked's series. */
+  sameSeries(shard: number, offset: number, length: number): boolean;
 }
 
 export class KeySet {
@@ -52,13 +52,11 @@ export class KeySet {
   /**
    * Adds the series hashed to (h1, h2) at timestamp `ts` (NaN for none), whose line is `length`
    * chars at `offset` of shard `shard`'s part, and returns true; returns false when that series at
-   * that timestamp is in the set already. `identity` is the new line's lineIdentity, computed only
-   * if a hash matches.
+   * that timestamp is in the set already (`lines` confirms a hash match).
    */
-  add(h1: number, h2: number, ts: number, shard: number, offset: number, length: number, lines: LineLookup, identity: () => string): boolean {
+  add(h1: number, h2: number, ts: number, shard: number, offset: number, length: number, lines: LineLookup): boolean {
     const slots = this.slots;
     const gen = this.gen;
-    let mine: string | undefined;
     for (let j = h1 & this.mask; ; j = (j + 1) & this.mask) {
       if (slots[3 * j + 2] !== gen) break;
       if (slots[3 * j] !== h1) continue;
@@ -66,8 +64,7 @@ export class KeySet {
       if (this.seconds[e] !== h2) continue;
       const st = this.stamps[e];
       if (st !== ts && !(st !== st && ts !== ts)) continue;
-      mine ??= identity();
-      if (lines.identityAt(this.shards[e], this.offsets[e], this.lengths[e]) === mine) return false;
+      if (lines.sameSeries(this.shards[e], this.offsets[e], this.lengths[e])) return false;
     }
     const n = this.size;
     if (n === this.hashes.length) {
