@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
+import { compressedFetch } from './thread-compress.js';
 import { queryThreadHeapMetrics } from './process-metrics.js';
 import { createLogger } from './logger.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
@@ -54,6 +55,9 @@ function lowerPriority(): void {
   }
 }
 
+// Answers are gzipped here, off the main thread (see thread-compress.ts).
+const fetchCompressed = compressedFetch((req) => slot.fetch(req, {} as HttpBindings));
+
 function build(c: Config): QueryLayer {
   return createQueryLayer(c.query!, { log: queryLog, config: c });
 }
@@ -72,7 +76,7 @@ async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
     const hasBody = m.body !== undefined && m.body.byteLength > 0 && m.method !== 'GET' && m.method !== 'HEAD';
     const req = new Request(m.url, { method: m.method, headers: m.headers, body: hasBody ? new Uint8Array(m.body!) : undefined, signal: r.ctl.signal });
     // The query layer reads nothing of the Node bindings: the socket stays on the main thread.
-    const res = await slot.fetch(req, {} as HttpBindings);
+    const res = await fetchCompressed(req);
     if (!running.has(m.id)) return; // aborted meanwhile; the main thread has forgotten it
     if (!res) {
       running.delete(m.id);

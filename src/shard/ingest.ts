@@ -5,7 +5,7 @@
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes } from './hash.js';
-import { KeySet } from './key-set.js';
+import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
 import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
@@ -144,7 +144,7 @@ const NOT_PLAIN_SERIES = /[ \t]|,}|\{}/;
  * series is passed through whenever it is valid in both formats: re-serializing 600k series per
  * cycle would cost more than parsing them.
  */
-export class SourceIngest implements ExpositionHandler {
+export class SourceIngest implements ExpositionHandler, LineLookup {
   readonly families = new Map<string, SourceFamily>();
   private current: SourceFamily | undefined;
   private series = 0;
@@ -160,20 +160,28 @@ export class SourceIngest implements ExpositionHandler {
   private readonly extraText: string;
   private readonly arena = new Arena();
   // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
-  // series can only repeat inside its family's block: keys are kept per family, and only from its
-  // second sample on, so a family of one sample costs nothing.
+  // series can only repeat inside its family's block: hashes are kept per family, and only from its
+  // second sample on, so a family of one sample costs nothing (see key-set.ts).
   private duplicates = 0;
   private famSamples = 0;
-  private firstName = '';
-  private firstTs: number | undefined;
   private readonly famKeys = new KeySet();
-  private readonly keyScratch: string[] = [];
-  /**
-   * The label names of the family's first sample, in the order written: the order of a series'
-   * key. Any fixed order gives one key per label set; this one makes the key the body's own spelling
-   * for every sample written in the same order, whether sorted or not.
-   */
-  private readonly famOrder: string[] = [];
+  /** The last shard key's xxh64 halves: the hash of every label but the child label. */
+  private lastHi = 0;
+  private lastLo = 0;
+  private dupName = '';
+  private dupNameHash = 0;
+  private readonly dupHash = new Int32Array(2);
+  /** The family's first sample, filed only when a second one comes. */
+  private firstH1 = 0;
+  private firstH2 = 0;
+  private firstTs = NaN;
+  private firstShard = 0;
+  private firstOffset = 0;
+  private firstLength = 0;
+  /** The sample being checked: its served series and line, and the line's identity once needed. */
+  private checkedSeries = '';
+  private checkedLine = '';
+  private checkedIdentity: string | undefined;
 
   constructor(
     private readonly format: ExpositionFormat,
@@ -210,22 +218,8 @@ export class SourceIngest implements ExpositionHandler {
   sample(s: Sample): void {
     const fam = this.current;
     if (!fam) throw new Error('sample before family');
-    if (this.isDuplicate(s)) {
-      this.duplicates++;
-      return;
-    }
     const info = fam.info;
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
-
-    let part = fam.parts[shard];
-    if (!part) {
-      part = new FamilyPart();
-      fam.parts[shard] = part;
-    }
-    part.series++;
-    this.series++;
-    this.seriesPerShard[shard]++;
-
     const text = s.text;
     let series: string | undefined;
     if (this.extraLabels.length === 0) {
@@ -265,6 +259,19 @@ export class SourceIngest implements ExpositionHandler {
       }
     }
 
+    let part = fam.parts[shard];
+    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine)) {
+      this.duplicates++;
+      return;
+    }
+    if (!part) {
+      part = new FamilyPart();
+      fam.parts[shard] = part;
+    }
+    part.series++;
+    this.series++;
+    this.seriesPerShard[shard]++;
+
     const split = this.format === 'openmetrics' ? textSplitIndex(info, s.name) : -1;
     // Clone before adding: everything so far is shared, this sample is where the formats part.
     if (part.text === null && (split >= 0 || textLine !== omLine)) part.text = part.om.clone();
@@ -277,119 +284,62 @@ export class SourceIngest implements ExpositionHandler {
    * True when the sample's series, at its timestamp, came earlier in its family: as Prometheus's
    * scrape loop does (prometheus_target_scrapes_sample_duplicate_timestamp_total), the first copy
    * is kept and later ones are dropped. Identity is the name and the unescaped label pairs with
-   * empty values left out, so every spelling of one series is caught.
+   * empty values left out, so every spelling of one series is caught. Called after shardOf (or its
+   * same-child shortcut), whose hash covers every label but the child label: only the name, the
+   * child label's value and the timestamp are hashed here. `omLine` will be written at `offset` of
+   * the shard's part.
    */
-  private isDuplicate(s: Sample): boolean {
+  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string): boolean {
     const n = this.famSamples++;
+    const name = s.name;
+    // The parser hands over one string object while the name repeats: compared by reference.
+    if (name !== this.dupName) {
+      this.dupName = name;
+      this.dupNameHash = hashText(name);
+    }
+    let child = 0;
+    const childLabel = info.childLabel;
+    if (childLabel !== undefined) {
+      const labels = s.labels;
+      for (let k = 0; k < labels.length; k += 2) {
+        if (labels[k] !== childLabel) continue;
+        // An empty value is no label: hashed as if absent.
+        if (labels[k + 1] !== '') child = hashText(labels[k + 1]);
+        break;
+      }
+    }
+    const ts = s.timestampMs ?? NaN;
+    const h = this.dupHash;
+    sampleHash(this.lastHi, this.lastLo, this.dupNameHash, child, ts, h);
     if (n === 0) {
-      // The first sample's labels stay in prevNames/prevValues (see sameChildAsPrevious) until the
-      // second one: its key is built only if there is a second one.
-      this.firstName = s.name;
-      this.firstTs = s.timestampMs;
+      this.firstH1 = h[0];
+      this.firstH2 = h[1];
+      this.firstTs = ts;
+      this.firstShard = shard;
+      this.firstOffset = offset;
+      this.firstLength = omLine.length;
       return false;
     }
     const keys = this.famKeys;
-    if (n === 1) {
-      // The family's label order is the one its first sample was written in (see famOrder).
-      const order = this.famOrder;
-      order.length = 0;
-      const flat = this.keyScratch;
-      flat.length = 0;
-      for (let k = 0; k < this.prevNames.length; k++) {
-        order.push(this.prevNames[k]);
-        flat.push(this.prevNames[k], this.prevValues[k]);
-      }
-      this.putCanonical(this.firstName, flat);
-      keys.commit(this.firstTs ?? NaN);
-    }
-    const ts = s.timestampMs ?? NaN;
-    if (this.isPlain(s)) return !keys.add(s.text, s.lineStart, s.labels.length === 0 ? s.lineStart + s.name.length : s.seriesEnd, ts);
-    this.putCanonical(s.name, s.labels);
-    return !keys.commit(ts);
+    // Into an empty set: nothing to compare with, so sameSeries is never called.
+    if (n === 1) keys.add(this.firstH1, this.firstH2, this.firstTs, this.firstShard, this.firstOffset, this.firstLength, this);
+    this.checkedSeries = series;
+    this.checkedLine = omLine;
+    this.checkedIdentity = undefined;
+    return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this);
   }
 
   /**
-   * Writes a series' identity into the key set as a key being built: its spelling with labels in
-   * the family's order (famOrder), empty values left out and values escaped one way, the spelling
-   * isPlain() accepts as written (so both meet in one set). Built in place: no string per sample.
+   * See LineLookup. A repeat is usually spelled exactly as its first copy: then the kept line starts
+   * with the checked sample's series and a blank, and no identity is built (a body of one line
+   * repeated a million times costs one comparison per line).
    */
-  private putCanonical(name: string, labels: string[]): void {
-    const keys = this.famKeys;
-    keys.begin();
-    keys.put(name);
-    const order = this.familyOrdered(labels);
-    let first = true;
-    for (let j = 0; j < order.length; j++) {
-      const k = order[j];
-      const value = labels[2 * k + 1];
-      if (value === '') continue;
-      keys.put(first ? '{' : ',');
-      first = false;
-      keys.put(labels[2 * k]);
-      keys.put('="');
-      keys.put(escapeLabelValue(value));
-      keys.put('"');
-    }
-    if (!first) keys.put('}');
-  }
-
-  /**
-   * Indexes of the label pairs in the family's order: names of famOrder by their place there, then
-   * any other names sorted. A total order on names, so it gives every label set one spelling.
-   */
-  private familyOrdered(labels: string[]): number[] {
-    const fam = this.famOrder;
-    const n = labels.length >> 1;
-    const order = sortScratch;
-    order.length = n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    const before = (a: string, b: string): boolean => {
-      const ra = fam.indexOf(a);
-      const rb = fam.indexOf(b);
-      if (ra >= 0 || rb >= 0) return rb < 0 || (ra >= 0 && ra < rb);
-      return a < b;
-    };
-    for (let i = 1; i < n; i++) {
-      const idx = order[i];
-      const name = labels[2 * idx];
-      let j = i - 1;
-      while (j >= 0 && before(name, labels[2 * order[j]])) {
-        order[j + 1] = order[j]!;
-        j--;
-      }
-      order[j + 1] = idx;
-    }
-    return order;
-  }
-
-  /**
-   * Whether the sample's series as written is already its canonical spelling (labels in the
-   * family's order, no empty value, no escape, no blanks). Exporters write every series of a family
-   * with its labels in one order (rarely sorted: Ceph's are not), so nearly every sample is: then the
-   * body text is the key and nothing is built.
-   */
-  private isPlain(s: Sample): boolean {
-    const labels = s.labels;
-    if (labels.length === 0) return true;
-    const fam = this.famOrder;
-    let at = 0;
-    for (let k = 0; k < labels.length; k += 2) {
-      if (labels[k + 1] === '') return false;
-      // Names must come in famOrder's order (a family's child series may leave some out).
-      const name = labels[k];
-      while (at < fam.length && fam[at] !== name) at++;
-      if (at === fam.length) return false;
-      at++;
-    }
-    // OpenMetrics has no blanks there, and the parser says whether a value had an escape.
-    if (s.escaped !== undefined) return !s.escaped;
-    const text = s.text;
-    for (let i = s.lineStart; i < s.seriesEnd; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 92 || c === 32 || c === 9) return false; // a backslash, or text 0.0.4's blanks
-    }
-    // Text 0.0.4 also allows a trailing comma.
-    return !(this.format === 'text' && text.charCodeAt(s.seriesEnd - 2) === 44);
+  sameSeries(shard: number, offset: number, length: number): boolean {
+    const kept = this.current!.parts[shard]!.om.readRange(offset, offset + length);
+    const series = this.checkedSeries;
+    if (kept.length > series.length && kept.charCodeAt(series.length) === 32 && kept.startsWith(series)) return true;
+    this.checkedIdentity ??= lineIdentity(this.checkedLine);
+    return lineIdentity(kept) === this.checkedIdentity;
   }
 
   /**
@@ -456,6 +406,8 @@ export class SourceIngest implements ExpositionHandler {
       keyBytes.add(value);
     }
     const [hi, lo] = keyBytes.hash();
+    this.lastHi = hi;
+    this.lastLo = lo;
     this.lastShard = jumpHash(hi, lo, this.numShards);
     return this.lastShard;
   }

@@ -1,17 +1,24 @@
 // The set of series already seen in the current family, for the duplicate check of one source's
-// scrape. Exact (a hash match is confirmed by comparing the bytes), but holds no JS object per key
-// and pins no body text: each key's chars are copied (natively, UTF-16) into one byte arena, with
-// its hash, place and timestamp in typed arrays. A Set of strings made the garbage collector copy every
-// key of a 100,000-series family; keeping ranges of the body pieces instead kept every piece of a
-// large family alive into the old generation, which cost as much again in garbage collection.
+// scrape. Exact, but it stores no key text: a series is filed under a 64-bit hash the ingest has
+// already paid for (the shard key's xxh64, which covers the family and every label but the child
+// label), mixed with the sample name, the child label's value and the timestamp; a full match is
+// confirmed by reading the earlier sample's line back from the part it was written to and comparing
+// the two lines' identities (lineIdentity). A match is rare (a real duplicate, or a 2^-64 accident),
+// so the confirmation may be slow; the common path is a few multiplications and one table probe.
+//
+// Earlier versions copied every key's characters into an arena (to confirm matches without pinning
+// body text): hashing and copying ~100 characters per sample was most of the check's cost at 600k
+// series. A Set of strings before that made the garbage collector copy every key of a family.
 
-import { Buffer } from 'node:buffer';
-
-// Buffer's native UTF-16 copy, which takes the arena and an offset without a view per key.
-const ucs2Write = (Buffer.prototype as unknown as { ucs2Write: (this: Buffer, s: string, offset: number) => number }).ucs2Write;
+import { escapeLabelValue, unescape } from './textparse/escapes.js';
 
 const SMALL = 1 << 10;
-const SMALL_ARENA = 1 << 16;
+
+/** Confirms a hash match against the line of a kept sample. */
+export interface LineLookup {
+  /** Whether the line `length` chars long at `offset` of shard `shard`'s part is the sample being checked's series. */
+  sameSeries(shard: number, offset: number, length: number): boolean;
+}
 
 export class KeySet {
   /**
@@ -21,19 +28,16 @@ export class KeySet {
   private slots = new Int32Array(3 * SMALL);
   private gen = 1;
   private mask = SMALL - 1;
+  /** Per entry: the first hash word (for growing the table), the second, where its line is, its timestamp. */
   private hashes = new Int32Array(SMALL / 2);
-  private starts = new Int32Array(SMALL / 2);
-  private ends = new Int32Array(SMALL / 2);
+  private seconds = new Int32Array(SMALL / 2);
+  private shards = new Int32Array(SMALL / 2);
+  private offsets = new Float64Array(SMALL / 2);
+  private lengths = new Int32Array(SMALL / 2);
   private stamps = new Float64Array(SMALL / 2);
-  /** Every key's bytes, back to back; [tail, pos) is the key being built. */
-  private bytes = Buffer.alloc(SMALL_ARENA);
-  private tail = 0;
-  private pos = 0;
   size = 0;
 
   clear(): void {
-    this.tail = 0;
-    this.pos = 0;
     if (this.size === 0) return;
     this.size = 0;
     // Nothing is zeroed or given back: slots of an older generation count as empty, so a body of
@@ -46,106 +50,47 @@ export class KeySet {
   }
 
   /**
-   * Adds the key text[start, end) at timestamp `ts` (NaN for none) and returns true, or returns false
-   * when it is in the set already. The hot path: a series as written in the body.
+   * Adds the series hashed to (h1, h2) at timestamp `ts` (NaN for none), whose line is `length`
+   * chars at `offset` of shard `shard`'s part, and returns true; returns false when that series at
+   * that timestamp is in the set already (`lines` confirms a hash match).
    */
-  add(text: string, start: number, end: number, ts: number): boolean {
-    this.reserve(2 * (end - start));
-    // Copied natively, two bytes per char (exact for any string); the hash reads the low bytes only,
-    // which for a latin1 body are all its bytes, and a match is confirmed on both.
-    const b = this.bytes;
-    const end2 = this.tail + ucs2Write.call(b, text.slice(start, end), this.tail);
-    let h = 0x811c9dc5;
-    for (let p = this.tail; p < end2; p += 2) h = Math.imul(h ^ b[p], 0x01000193);
-    this.pos = end2;
-    return this.insert(h, ts);
-  }
-
-  /** Starts a key built piece by piece with put(); commit() ends it. */
-  begin(): void {
-    this.pos = this.tail;
-  }
-
-  /** Appends a string's chars to the key being built, as add() writes them. */
-  put(s: string): void {
-    this.reserve(2 * s.length);
-    const b = this.bytes;
-    let p = this.pos;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      b[p++] = c & 255;
-      b[p++] = c >> 8;
-    }
-    this.pos = p;
-  }
-
-  /** Adds the key built since begin() at timestamp `ts`; as add(). */
-  commit(ts: number): boolean {
-    const b = this.bytes;
-    let h = 0x811c9dc5;
-    for (let i = this.tail; i < this.pos; i += 2) h = Math.imul(h ^ b[i], 0x01000193);
-    return this.insert(h, ts);
-  }
-
-  /** Adds the key [tail, pos) of hash `h` (over its bytes) at timestamp `ts`, unless it is in already. */
-  private insert(h: number, ts: number): boolean {
-    const b = this.bytes;
-    const start = this.tail;
-    const end = this.pos;
-    const len = end - start;
-    h ^= len;
-    if (ts === ts) h = Math.imul(h ^ (ts | 0), 0x01000193) ^ Math.trunc(ts / 4294967296);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
+  add(h1: number, h2: number, ts: number, shard: number, offset: number, length: number, lines: LineLookup): boolean {
     const slots = this.slots;
     const gen = this.gen;
-    for (let j = h & this.mask; ; j = (j + 1) & this.mask) {
+    for (let j = h1 & this.mask; ; j = (j + 1) & this.mask) {
       if (slots[3 * j + 2] !== gen) break;
-      if (slots[3 * j] !== h) continue;
+      if (slots[3 * j] !== h1) continue;
       const e = slots[3 * j + 1] - 1;
-      const os = this.starts[e];
-      if (this.ends[e] - os !== len) continue;
+      if (this.seconds[e] !== h2) continue;
       const st = this.stamps[e];
       if (st !== ts && !(st !== st && ts !== ts)) continue;
-      let k = 0;
-      while (k < len && b[os + k] === b[start + k]) k++;
-      if (k === len) return false;
+      if (lines.sameSeries(this.shards[e], this.offsets[e], this.lengths[e])) return false;
     }
     const n = this.size;
     if (n === this.hashes.length) {
       this.hashes = grown(this.hashes);
-      this.starts = grown(this.starts);
-      this.ends = grown(this.ends);
-      const s = new Float64Array(this.stamps.length * 2);
-      s.set(this.stamps);
-      this.stamps = s;
+      this.seconds = grown(this.seconds);
+      this.shards = grown(this.shards);
+      this.lengths = grown(this.lengths);
+      this.offsets = grownF(this.offsets);
+      this.stamps = grownF(this.stamps);
     }
-    this.hashes[n] = h;
-    this.starts[n] = start;
-    this.ends[n] = end;
+    this.hashes[n] = h1;
+    this.seconds[n] = h2;
+    this.shards[n] = shard;
+    this.offsets[n] = offset;
+    this.lengths[n] = length;
     this.stamps[n] = ts;
     this.size = n + 1;
-    this.tail = end;
     // Kept at most half full, so probe runs stay short.
     if (6 * this.size > this.slots.length) {
       this.slots = new Int32Array(this.slots.length * 2);
       this.mask = this.slots.length / 3 - 1;
       for (let e = 0; e < this.size; e++) this.place(this.hashes[e], e);
     } else {
-      this.place(h, n);
+      this.place(h1, n);
     }
     return true;
-  }
-
-  private reserve(more: number): void {
-    if (this.pos + more <= this.bytes.length && this.tail + more <= this.bytes.length) return;
-    // Four times at a time: each large allocation adds to the memory V8 counts towards its next collection.
-    let size = this.bytes.length * 4;
-    while (size < Math.max(this.pos, this.tail) + more) size *= 4;
-    const b = Buffer.alloc(size);
-    this.bytes.copy(b, 0, 0, this.pos);
-    this.bytes = b;
   }
 
   private place(h: number, entry: number): void {
@@ -163,4 +108,69 @@ function grown(a: Int32Array): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
   b.set(a);
   return b;
+}
+
+function grownF(a: Float64Array): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** FNV-1a over a string's code units (sample names and child label values: short). */
+export function hashText(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** murmur3's finalizer: every input bit moves every output bit. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * The two hash words of a sample: the shard key's xxh64 halves (hi, lo), the sample name's and the
+ * child label value's hashes, and the timestamp. Writes them to `out`.
+ */
+export function sampleHash(hi: number, lo: number, name: number, child: number, ts: number, out: Int32Array): void {
+  const t = ts === ts ? (ts | 0) ^ Math.imul(Math.trunc(ts / 4294967296) | 0, 0x27d4eb2d) : 0x5bd1e995;
+  const x = fmix(name ^ Math.imul(child, 0x9e3779b1) ^ Math.imul(t, 0x165667b1));
+  out[0] = fmix(hi ^ x);
+  out[1] = fmix((lo ^ Math.imul(x, 0xcc9e2d51)) + 1);
+}
+
+/**
+ * A series' identity from an exposition line (either format, as the ingest writes it): the name and
+ * the unescaped label pairs, empty values left out, sorted, re-escaped one way. Two lines of one
+ * series get the same identity whatever their label order, blanks or escaping.
+ */
+export function lineIdentity(line: string): string {
+  const end = line.length;
+  let i = 0;
+  while (i < end && line.charCodeAt(i) !== 123 && line.charCodeAt(i) !== 32 && line.charCodeAt(i) !== 9) i++;
+  const name = line.slice(0, i);
+  while (i < end && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
+  if (line.charCodeAt(i) !== 123) return name;
+  i++;
+  const pairs: string[] = [];
+  for (;;) {
+    while (i < end && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9 || line.charCodeAt(i) === 44)) i++;
+    if (i >= end || line.charCodeAt(i) === 125) break;
+    const ns = i;
+    while (i < end && line.charCodeAt(i) !== 61 && line.charCodeAt(i) !== 32 && line.charCodeAt(i) !== 9) i++;
+    const label = line.slice(ns, i);
+    while (i < end && line.charCodeAt(i) !== 34) i++;
+    const vs = ++i;
+    while (i < end && line.charCodeAt(i) !== 34) i += line.charCodeAt(i) === 92 ? 2 : 1;
+    const value = unescape(line, vs, Math.min(i, end), true);
+    i++;
+    if (value !== '') pairs.push(`${label}="${escapeLabelValue(value)}"`);
+  }
+  if (pairs.length === 0) return name;
+  pairs.sort();
+  return `${name}{${pairs.join(',')}}`;
 }

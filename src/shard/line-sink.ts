@@ -112,6 +112,27 @@ export class LineSink {
     if (this.pending.length > 0) out.write(this.pending);
   }
 
+  /** The content's chars [start, end) as a latin1 string, for reading one line back. */
+  readRange(start: number, end: number): string {
+    if (this.sealedChunk !== null) {
+      const c = this.sealedChunk;
+      const from = this.sealedAt + start;
+      const to = this.sealedAt + end;
+      return c.bytes === null ? c.text.slice(from, to) : c.bytes.toString('latin1', from, to);
+    }
+    let out = '';
+    let at = 0;
+    if (this.chunks !== null) {
+      for (const c of this.chunks) {
+        const next = at + c.length;
+        if (next > start && at < end) out += c.toString('latin1', Math.max(start, at) - at, Math.min(end, next) - at);
+        at = next;
+      }
+    }
+    if (end > at) out += this.pending.slice(Math.max(start, at) - at, end - at);
+    return out;
+  }
+
   /** The content as Buffers (for reading it back, e.g. to compare series between sources). */
   get buffers(): readonly Buffer[] {
     if (this.sealedChunk !== null) {

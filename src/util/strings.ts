@@ -9,5 +9,16 @@ export function detach(s: string): string;
 export function detach(s: string | undefined): string | undefined;
 export function detach(s: string | undefined): string | undefined {
   if (s === undefined || s.length < 13) return s;
-  return Buffer.from(s, 'latin1').toString('latin1');
+  const n = s.length;
+  // Short strings (family names, a million of them in some bodies) go through one reused buffer:
+  // a Buffer made per string cost more than the copy.
+  if (n > DETACH_SCRATCH) return Buffer.from(s, 'latin1').toString('latin1');
+  const b = detachScratch;
+  for (let i = 0; i < n; i++) b[i] = s.charCodeAt(i);
+  return latin1Slice.call(b, 0, n);
 }
+
+const DETACH_SCRATCH = 256;
+const detachScratch = Buffer.allocUnsafeSlow(DETACH_SCRATCH);
+// Buffer's native latin1 decoder, called on the scratch buffer without making a view of it.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;

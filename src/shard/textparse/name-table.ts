@@ -20,9 +20,15 @@ export class NameTable {
     return this.names.length;
   }
 
+  /** The last name looked up and its hash: add() nearly always follows find() of the same name. */
+  private lastName = '';
+  private lastHash = 0;
+
   /** The entry of `name`, or -1. */
   find(name: string): number {
     const h = hashOf(name);
+    this.lastName = name;
+    this.lastHash = h;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const e = this.slots[i];
       if (e === EMPTY) return -1;
@@ -37,7 +43,7 @@ export class NameTable {
       this.hashes = grow(this.hashes);
       this.lines = grow(this.lines);
     }
-    const h = hashOf(name);
+    const h = name === this.lastName ? this.lastHash : hashOf(name);
     this.names.push(name);
     this.families.push(family);
     this.hashes[n] = h;
