@@ -244,16 +244,26 @@ export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConf
 export function conflicting(copies: readonly Series[]): boolean {
   for (let i = 0; i < copies.length; i++) {
     for (let j = i + 1; j < copies.length; j++) {
-      const a = copies[i];
-      const b = copies[j];
-      if (a.timestamps.length === 0 || b.timestamps.length === 0) continue;
-      const from = Math.max(a.timestamps[0], b.timestamps[0]);
-      const to = Math.min(a.timestamps[a.timestamps.length - 1], b.timestamps[b.timestamps.length - 1]);
-      if (from > to) continue;
-      if (!sameSamples(a, b)) return true;
+      const a = realSpan(copies[i]);
+      const b = realSpan(copies[j]);
+      if (a === undefined || b === undefined || Math.max(a[0], b[0]) > Math.min(a[1], b[1])) continue;
+      if (!sameSamples(copies[i], copies[j])) return true;
     }
   }
   return false;
+}
+
+/**
+ * First and last timestamps of a series' real samples: the staleness marker the old shard's
+ * Prometheus writes after a series moved away comes after the new shard's first sample.
+ */
+function realSpan(s: Series): [number, number] | undefined {
+  const n = s.timestamps.length;
+  let first = 0;
+  let last = n - 1;
+  while (first < n && s.stale?.[first] === 1) first++;
+  while (last >= first && s.stale?.[last] === 1) last--;
+  return first > last ? undefined : [s.timestamps[first], s.timestamps[last]];
 }
 
 function sameSamples(a: Series, b: Series): boolean {

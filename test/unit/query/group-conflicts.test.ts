@@ -36,6 +36,10 @@ describe('conflicting', () => {
     expect(conflicting([series(UP, [0, 15_000], [1, NaN]), series(UP, [0, 15_000], [1, NaN])])).toBe(false);
     expect(conflicting([series(UP, [0, 15_000]), series(UP, [30_000, 45_000])])).toBe(false);
     expect(conflicting([series(UP, []), series(UP, [0])])).toBe(false);
+    // The old shard's staleness marker, written after the new shard's first sample, is not an overlap.
+    const old = { ...series(UP, [0, 15_000, 31_000], [1, 1, NaN]), stale: Uint8Array.from([0, 0, 1]) };
+    expect(conflicting([old, series(UP, [30_000, 45_000])])).toBe(false);
+    expect(conflicting([old, series(UP, [14_000, 29_000])])).toBe(true);
   });
   it('is reported by mergeSeriesSets with the indexes of the sets involved, empty sets counted', () => {
     const seen: number[][] = [];
