@@ -48,6 +48,8 @@ export const sourceSchema = z
     timeout: positiveDuration.optional(),
     headers: z.record(z.string(), z.string()).default({}),
     labels: labelSet.default({}),
+    /** The job label of this source's series (docs/shard-identity.md); unset: the shard section's job_name. */
+    job_name: z.string().min(1).optional(),
     basic_auth: basicAuthSchema.optional(),
     bearer_token: secretString.optional(),
     bearer_token_file: z.string().optional(),
@@ -70,6 +72,8 @@ export const shardSchema = z
     num_shards: z.number().int().min(1).max(4096),
     /** The job name used in the generated Prometheus scrape_configs. */
     job_name: z.string().min(1).default('promfront-shards'),
+    /** Series get their source's job and instance unless they carry their own (docs/shard-identity.md). */
+    source_identity: z.boolean().default(true),
     scrape_interval: duration.default(parseDuration('15s')),
     scrape_timeout: positiveDuration.optional(),
     /** How long a failed source's last good series are still served; default 5 scrape intervals. */

@@ -122,6 +122,8 @@ export interface FanoutOptions {
   maxConcurrency: number;
   /** Told of every replica left out by hedging (for the metrics). */
   onHedged?: (group: string, target: string) => void;
+  /** Told of every series that several groups returned with different samples over the same time (merge.ts conflicting). */
+  onConflict?: (groups: string[], labels: Labels) => void;
 }
 
 interface Group {
@@ -161,9 +163,11 @@ export class FanoutStorage {
   private readonly onHedged: FanoutOptions['onHedged'];
   /** Reads of one target shared by queries running at the same time (shared-reads.ts). */
   readonly sharedReads = new SharedReads();
+  private readonly onConflict: FanoutOptions['onConflict'];
 
   constructor(groups: GroupSpec[], opts: FanoutOptions) {
     this.onHedged = opts.onHedged;
+    this.onConflict = opts.onConflict;
     this.groups = groups.map((spec) => {
       const members = groupMembers(spec);
       const labels: Label[] = Object.entries(spec.labels ?? {})
@@ -261,7 +265,9 @@ export class FanoutStorage {
       }
     }
     const perGroup: Series[][] = [];
+    const names: string[] = [];
     this.collect(outcomes, warnings, (g, results, local) => {
+      names.push(g.spec.name);
       const merged = mergeSeriesSets(results, g.spec.antiAffinityMs);
       let out = g.labels.length === 0 ? merged : merged.map((s) => withGroupLabels(s, g.labels));
       if (local.length > 0) out = out.filter((s) => matchesLabels(local, s.labels));
@@ -271,8 +277,17 @@ export class FanoutStorage {
     // Identical series from different groups (e.g. a series that moved shard) merge; use the largest
     // anti-affinity of the groups involved.
     const aa = Math.max(0, ...this.groups.map((g) => g.spec.antiAffinityMs));
-    const out = mergeSeriesSets(perGroup, aa);
-    return out;
+    const onConflict = this.onConflict;
+    return mergeSeriesSets(
+      perGroup,
+      aa,
+      onConflict &&
+        ((copies, sets) =>
+          onConflict(
+            sets.map((k) => names[k]),
+            copies[0].labels,
+          )),
+    );
   }
 
   /**

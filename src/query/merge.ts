@@ -201,11 +201,13 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
  * Merges several replicas' select results (each sorted by labels): series with identical labels are
  * merged with mergeReplicaSamples, others kept apart; output sorted by labels.
  */
-export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number): Series[] {
-  const nonEmpty = sets.filter((s) => s.length > 0);
+export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConflict?: (copies: Series[], sets: number[]) => void): Series[] {
+  const index = sets.map((_, k) => k).filter((k) => sets[k].length > 0);
+  const nonEmpty = index.map((k) => sets[k]);
   if (nonEmpty.length === 0) return [];
   if (nonEmpty.length === 1) return nonEmpty[0].slice();
   const K = nonEmpty.length;
+  const from: number[] = [];
   const pos = new Array<number>(K).fill(0);
   const out: Series[] = [];
   const group: Series[] = [];
@@ -217,14 +219,64 @@ export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number): Serie
     }
     if (min === undefined) break;
     group.length = 0;
+    from.length = 0;
     for (let k = 0; k < K; k++) {
       const set = nonEmpty[k];
       // A set should not repeat a label set, but take every repeat if it does.
-      while (pos[k] < set.length && compareLabels(set[pos[k]].labels, min.labels) === 0) group.push(set[pos[k]++]);
+      while (pos[k] < set.length && compareLabels(set[pos[k]].labels, min.labels) === 0) {
+        group.push(set[pos[k]++]);
+        from.push(index[k]);
+      }
     }
+    if (onConflict !== undefined && group.length > 1 && conflicting(group)) onConflict(group.slice(), [...new Set(from)]);
     out.push(group.length === 1 ? group[0] : mergeReplicaSamples(group, antiAffinityMs));
   }
   return out;
+}
+
+/**
+ * Whether copies of one series disagree: two of them hold samples over a common stretch of time
+ * and are not the same samples. Copies of a series from different server groups should not overlap
+ * (a series that moved shard has its old group's samples before the move and the new group's after
+ * it); overlapping different copies are two series that collapsed into one label set (two shards'
+ * own `up` before per-shard instances, docs/shard-identity.md), and their merge mixes both.
+ */
+export function conflicting(copies: readonly Series[]): boolean {
+  for (let i = 0; i < copies.length; i++) {
+    for (let j = i + 1; j < copies.length; j++) {
+      const a = realSpan(copies[i]);
+      const b = realSpan(copies[j]);
+      if (a === undefined || b === undefined || Math.max(a[0], b[0]) > Math.min(a[1], b[1])) continue;
+      if (!sameSamples(copies[i], copies[j])) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * First and last timestamps of a series' real samples: the staleness marker the old shard's
+ * Prometheus writes after a series moved away comes after the new shard's first sample.
+ */
+function realSpan(s: Series): [number, number] | undefined {
+  const n = s.timestamps.length;
+  let first = 0;
+  let last = n - 1;
+  while (first < n && s.stale?.[first] === 1) first++;
+  while (last >= first && s.stale?.[last] === 1) last--;
+  return first > last ? undefined : [s.timestamps[first], s.timestamps[last]];
+}
+
+function sameSamples(a: Series, b: Series): boolean {
+  const n = a.timestamps.length;
+  if (n !== b.timestamps.length) return false;
+  for (let i = 0; i < n; i++) {
+    if (a.timestamps[i] !== b.timestamps[i]) return false;
+    const va = a.values[i];
+    const vb = b.values[i];
+    if (va !== vb && !(Number.isNaN(va) && Number.isNaN(vb))) return false;
+    if ((a.stale?.[i] ?? 0) !== (b.stale?.[i] ?? 0)) return false;
+  }
+  return true;
 }
 
 /** Whether one replica's answer holds everything a merge with its twin could add (see replicaCoverage). */

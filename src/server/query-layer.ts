@@ -13,7 +13,8 @@ import { TargetSet } from '../query/discovery/target-set.js';
 import { DownstreamClient } from '../client/http-client.js';
 import { HttpClientFilesError } from '../errors.js';
 import { JsonApiTarget, targetName } from '../query/downstream/json-api-client.js';
-import { QueryMetrics } from '../query/downstream/metrics.js';
+import { QueryMetrics, type GroupConflict } from '../query/downstream/metrics.js';
+import { labelsToString } from '../model/labels.js';
 import { RemoteReadTarget } from '../query/downstream/remote-read-client.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../promql/engine.js';
@@ -76,6 +77,9 @@ export interface QueryStatus {
     name: string;
     labels: Record<string, string>;
     ignore_error: boolean;
+    /** Series reads this group shared with another group that had different samples (docs/shard-identity.md). */
+    conflicting_series: number;
+    last_conflict: { series: string; with: string[]; ago_secs: number } | null;
     targets: {
       url: string;
       requests: number;
@@ -159,7 +163,11 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       hedge: g.hedge ? { minWaitMs: g.hedge_min_wait, latencyFactor: g.hedge_latency_factor } : undefined,
     };
   });
-  const fanout = new FanoutStorage(specs, { maxConcurrency: q.max_concurrency, onHedged: (group, target) => metrics.observeHedged(group, target) });
+  const fanout = new FanoutStorage(specs, {
+    maxConcurrency: q.max_concurrency,
+    onHedged: (group, target) => metrics.observeHedged(group, target),
+    onConflict: (groups, labels) => metrics.observeConflict(groups, labelsToString(labels)),
+  });
   metrics.pushdownOutcomes = () => fanout.pushdownOutcomes;
   metrics.sharedReads = () => fanout.sharedReads.joined;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
@@ -226,6 +234,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           name: g.name,
           labels: q.server_groups[i].labels,
           ignore_error: q.server_groups[i].ignore_error,
+          ...conflictStatus(metrics.conflictsOf(g.name), now),
           targets: [...names].map((url) => {
             const s = seen.find((x) => x.group === g.name && x.target === url);
             return {
@@ -403,4 +412,14 @@ function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOption
     ),
     ...g.http_sd_configs.map((c, j) => new HttpDiscovery({ name: `http_sd_configs[${j}]`, url: c.url, refreshIntervalMs: c.refresh_interval, log })),
   ];
+}
+
+function conflictStatus(
+  c: { count: number; last: GroupConflict | undefined },
+  now: number,
+): Pick<QueryStatus['groups'][number], 'conflicting_series' | 'last_conflict'> {
+  return {
+    conflicting_series: c.count,
+    last_conflict: c.last === undefined ? null : { series: c.last.series, with: c.last.with, ago_secs: (now - c.last.at) / 1000 },
+  };
 }

@@ -16,8 +16,12 @@ log_level: info
 # endpoints /metrics/shard/0 .. /metrics/shard/<num_shards-1>; one Prometheus scrapes each.
 shard:
   num_shards: 4
-  # job_name used in the scrape_configs printed by \`proxy scrape-config\` (one for all shards).
+  # job_name used in the scrape_configs printed by \`proxy scrape-config\` (one for all shards),
+  # and the job label of the sources' series unless a source sets its own job_name.
   job_name: promfront-shards
+  # Each series gets its source's job and instance (host:port) unless it carries its own, so it
+  # is the series a direct scrape would give, whichever shard holds it (docs/shard-identity.md).
+  source_identity: true
   scrape_interval: 15s
   # Per request to an upstream; defaults to scrape_interval. Sources may override it.
   scrape_timeout: 10s
@@ -34,6 +38,8 @@ shard:
       # as exported_<name>, as Prometheus does.
       labels:
         cluster: ceph-a
+      # The job label of this source's series; default: the shard section's job_name.
+      job_name: ceph
       # Optional per-source settings:
       # timeout: 10s
       # headers: {X-Scope-OrgID: tenant-1}
@@ -43,8 +49,8 @@ shard:
       # max_body_size: 256MiB
       # sigv4: {region: us-east-1, access_key: AKIA..., secret_key: ..., profile: default, role_arn: arn:aws:iam::1:role/r, service: aps}
       # Credential files are read at each scrape, so a file mounted after start-up is picked up.
-    # When two sources serve the very same series, the one listed first wins; the other copy
-    # is dropped and counted in promfront_duplicate_series_dropped_total.
+    # When two sources serve the very same series (same job and instance too), the one listed
+    # first wins; the other copy is dropped and counted in promfront_duplicate_series_dropped_total.
     - url: http://127.0.0.1:9100/metrics
 
 # Query layer: Prometheus's HTTP API (/api/v1/query, query_range, series, labels, read...) and

@@ -7,8 +7,10 @@ import { parseListen, resolvedTimings, type Config } from '../config/schema.js';
 
 /**
  * The Prometheus scrape_configs for the per-shard servers. Every shard uses the same job name and
- * honor_labels, so a series' job/instance labels, and a histogram's children, come out the same
- * whichever shard holds them.
+ * honor_labels, so the job/instance each served series carries (its source's, src/shard/identity.ts)
+ * is what is stored, whichever shard holds it. Each shard's target gets its own instance,
+ * `<proxy host:port>/shard/K`, so that its up and scrape_* series stay apart from the other shards'
+ * (docs/shard-identity.md): set as a static label, which Prometheus uses instead of the address.
  */
 export function scrapeConfigFor(config: Config, shard: number, target?: string): Record<string, unknown> {
   const s = config.shard!;
@@ -22,10 +24,15 @@ export function scrapeConfigFor(config: Config, shard: number, target?: string):
         metrics_path: `/metrics/shard/${shard}`,
         scrape_interval: formatDuration(t.intervalMs),
         scrape_timeout: formatDuration(t.timeoutMs),
-        static_configs: [{ targets: [addr] }],
+        static_configs: [{ targets: [addr], labels: { instance: shardInstance(addr, shard) } }],
       },
     ],
   };
+}
+
+/** The instance label of shard K's scrape target: the address it is scraped at and the shard. */
+export function shardInstance(addr: string, shard: number): string {
+  return `${addr}/shard/${shard}`;
 }
 
 /**

@@ -52,6 +52,13 @@ export interface SourceData {
   seriesPerShard: number[];
 }
 
+/** Labels added to a sample: sorted by name; `names` are the ones that rename a clashing scraped label. */
+interface ExtraSet {
+  labels: ReadonlyArray<readonly [string, string]>;
+  names: string[];
+  text: string;
+}
+
 /** Value spellings OpenMetrics accepts as they are; anything else from text 0.0.4 is respelled. */
 const OM_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]Inf$|^NaN$/;
 
@@ -156,8 +163,13 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   private prevNames: string[] = [];
   private prevValues: string[] = [];
   private prevValid = false;
-  private readonly extraNames: string[];
-  private readonly extraText: string;
+  /**
+   * The labels added to a sample, by which identity labels (see `identity`) the sample lacks: index
+   * bit j is set when the sample has identityLabels[j] itself. `extra` is the current sample's.
+   */
+  private readonly variants: ExtraSet[];
+  private extra: ExtraSet;
+  private readonly identityNames: string[];
   private readonly arena = new Arena();
   // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
   // series can only repeat inside its family's block: hashes are kept per family, and only from its
@@ -187,16 +199,39 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
     /** Labels the config adds to every series of this source, sorted by name. */
-    private readonly extraLabels: ReadonlyArray<readonly [string, string]> = [],
+    extraLabels: ReadonlyArray<readonly [string, string]> = [],
     /**
      * Given to samples written without a timestamp (integer ms): a scrape that reached us by message
      * (src/stream) is served at the time it was scraped, not at the time it is served.
      */
     private readonly defaultTimestampMs?: number,
+    /**
+     * The source's identity (job, instance; src/shard/identity.ts), added to a sample only when it
+     * has no label of that name itself, as Prometheus's honor_labels does; never renames anything.
+     */
+    identityLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
-    this.extraNames = extraLabels.map(([n]) => n);
-    this.extraText = extraLabels.map(([n, v]) => `${n}="${escapeLabelValue(v)}"`).join(',');
+    const names = extraLabels.map(([n]) => n);
+    const identity = identityLabels.filter(([n]) => !names.includes(n));
+    this.identityNames = identity.map(([n]) => n);
+    this.variants = [];
+    for (let mask = 0; mask < 1 << identity.length; mask++) {
+      const labels = [...extraLabels, ...identity.filter((_, j) => (mask & (1 << j)) === 0)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      this.variants.push({ labels, names, text: labels.map(([n, v]) => `${n}="${escapeLabelValue(v)}"`).join(',') });
+    }
+    this.extra = this.variants[0];
+  }
+
+  /** Which identity labels the sample carries itself (the index into `variants`). */
+  private identityMask(labels: string[]): number {
+    const ids = this.identityNames;
+    let mask = 0;
+    for (let k = 0; k < labels.length; k += 2) {
+      const j = ids.indexOf(labels[k]);
+      if (j >= 0) mask |= 1 << j;
+    }
+    return mask;
   }
 
   family(meta: FamilyMeta): void {
@@ -219,10 +254,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     const fam = this.current;
     if (!fam) throw new Error('sample before family');
     const info = fam.info;
+    if (this.variants.length > 1) this.extra = this.variants[this.identityMask(s.labels)];
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
     const text = s.text;
     let series: string | undefined;
-    if (this.extraLabels.length === 0) {
+    if (this.extra.labels.length === 0) {
       series = text.slice(s.lineStart, s.seriesEnd);
       if (this.format === 'text' && NOT_PLAIN_SERIES.test(series)) series = serializeSeries(s.name, s.labels);
     } else {
@@ -242,7 +278,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       if (ts !== s.timestampText) {
         // The timestamp goes between the value and the exemplar.
         omLine = `${series} ${s.valueText} ${ts}${s.exemplar === undefined ? '' : ` # ${s.exemplar}`}\n`;
-      } else if (this.extraLabels.length === 0) {
+      } else if (this.extra.labels.length === 0) {
         // OpenMetrics lines are canonical already: pass the whole line through.
         omLine = text.charCodeAt(s.lineEnd) === 10 ? text.slice(s.lineStart, s.lineEnd + 1) : `${text.slice(s.lineStart, s.lineEnd)}\n`;
       } else {
@@ -377,7 +413,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     // Without a clash the sample's labels and the (sorted) extra labels are merged while hashing;
     // a clash renames labels, so the served label list is built first (rare).
     let own = labels;
-    let extra = this.extraLabels;
+    let extra = this.extra.labels;
     if (extra.length > 0 && this.clashes(labels)) {
       own = this.servedLabels(labels);
       extra = [];
@@ -413,7 +449,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   }
 
   private clashes(labels: string[]): boolean {
-    for (let k = 0; k < labels.length; k += 2) if (this.extraNames.includes(labels[k])) return true;
+    for (let k = 0; k < labels.length; k += 2) if (this.extra.names.includes(labels[k])) return true;
     return false;
   }
 
@@ -422,9 +458,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     const all: string[] = [];
     for (let k = 0; k < labels.length; k += 2) {
       const name = labels[k];
-      all.push(this.extraNames.includes(name) ? exportedName(name, labels) : name, labels[k + 1]);
+      all.push(this.extra.names.includes(name) ? exportedName(name, labels) : name, labels[k + 1]);
     }
-    for (const [n, v] of this.extraLabels) all.push(n, v);
+    for (const [n, v] of this.extra.labels) all.push(n, v);
     return all;
   }
 
@@ -434,9 +470,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     if (this.clashes(labels)) return serializeSeries(s.name, this.servedLabels(labels));
     const own = s.text.slice(s.lineStart, s.seriesEnd);
     const brace = own.indexOf('{');
-    if (brace < 0) return `${s.name}{${this.extraText}}`;
+    if (brace < 0) return `${s.name}{${this.extra.text}}`;
     if (this.format === 'text' && NOT_PLAIN_SERIES.test(own)) return serializeSeries(s.name, this.servedLabels(labels));
-    return `${s.name}{${this.extraText},${own.slice(brace + 1)}`;
+    return `${s.name}{${this.extra.text},${own.slice(brace + 1)}`;
   }
 
   /** Timestamp in the other format; consecutive samples nearly always share it, so remember one. */

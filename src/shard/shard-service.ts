@@ -10,6 +10,7 @@ import { initHash } from './hash.js';
 import type { SourceData } from './ingest.js';
 import type { PushedSource, PushedSourceFactory } from './pushed-source.js';
 import { StreamingIngest } from './stream-ingest.js';
+import { sourceIdentity } from './identity.js';
 import { scrapeFailureReason, type ScrapeFailureReason } from './failure-reason.js';
 import { RepeatedFailureLog } from '../util/failure-log.js';
 
@@ -70,6 +71,8 @@ export class ShardService {
   private readonly timings;
   private readonly limit = pLimit(32);
   private readonly extraLabels: (readonly [string, string])[][];
+  /** Per source, the job/instance its series get when they carry none (identity.ts). */
+  private readonly identity: [string, string][][];
   private readonly readyWaiters: ((ready: boolean) => void)[] = [];
   private readonly failureLog: RepeatedFailureLog;
 
@@ -107,6 +110,7 @@ export class ShardService {
       data: undefined,
     }));
     this.extraLabels = config.sources.map((s) => Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+    this.identity = config.sources.map((s) => ('url' in s ? sourceIdentity(config, s) : []));
   }
 
   get numShards(): number {
@@ -227,7 +231,7 @@ export class ShardService {
       let stream: StreamingIngest | undefined;
       const res = await client.scrape(undefined, (f) => {
         format = f;
-        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i]);
+        stream = new StreamingIngest(f, this.config.num_shards, this.extraLabels[i], undefined, this.identity[i]);
         return stream;
       });
       // Parse errors surface here, or from inside scrape() while the body was still arriving.

@@ -18,8 +18,14 @@ export class StreamingIngest implements BodySink {
   private partial: Buffer | undefined;
   private started = false;
 
-  constructor(format: ExpositionFormat, numShards: number, extraLabels: ReadonlyArray<readonly [string, string]>, defaultTimestampMs?: number) {
-    this.ingest = new SourceIngest(format, numShards, extraLabels, defaultTimestampMs);
+  constructor(
+    format: ExpositionFormat,
+    numShards: number,
+    extraLabels: ReadonlyArray<readonly [string, string]>,
+    defaultTimestampMs?: number,
+    identityLabels: ReadonlyArray<readonly [string, string]> = [],
+  ) {
+    this.ingest = new SourceIngest(format, numShards, extraLabels, defaultTimestampMs, identityLabels);
     this.parser = new ExpositionParser(format, this.ingest);
   }
 

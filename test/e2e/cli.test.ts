@@ -62,7 +62,7 @@ describe('./proxy command line', () => {
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
   });
 
-  it('scrape-config prints one scrape config per shard with one job name and honor_labels', () => {
+  it('scrape-config prints one scrape config per shard with one job name, honor_labels and a per-shard instance', () => {
     const file = writeTemp(
       'c.yaml',
       'listen: 127.0.0.1:9199\nshard:\n  num_shards: 3\n  job_name: ceph\n  scrape_interval: 30s\n  scrape_timeout: 20s\n  sources: [{url: "http://a:9283/metrics"}]\n',
@@ -79,13 +79,18 @@ describe('./proxy command line', () => {
           metrics_path: `/metrics/shard/${k}`,
           scrape_interval: '30s',
           scrape_timeout: '20s',
-          static_configs: [{ targets: ['127.0.0.1:9199'] }],
+          static_configs: [{ targets: ['127.0.0.1:9199'], labels: { instance: `127.0.0.1:9199/shard/${k}` } }],
         },
       ]);
     });
     const one = runCli(['scrape-config', `--config=${file}`, '--shard=2', '--target=proxy.example:9199']);
     expect(parse(one.stdout)).toEqual({
-      scrape_configs: [expect.objectContaining({ metrics_path: '/metrics/shard/2', static_configs: [{ targets: ['proxy.example:9199'] }] })],
+      scrape_configs: [
+        expect.objectContaining({
+          metrics_path: '/metrics/shard/2',
+          static_configs: [{ targets: ['proxy.example:9199'], labels: { instance: 'proxy.example:9199/shard/2' } }],
+        }),
+      ],
     });
     expect(runCli(['scrape-config', `--config=${file}`, '--shard=3']).code).toBe(2);
   });

@@ -126,7 +126,8 @@ describe('ShardService.inheritFrom', () => {
   });
   const service = (url: string, numShards: number, interval: string) => {
     const cfg = parseConfigText(
-      `shard:\n  num_shards: ${numShards}\n  scrape_interval: ${interval}\n  scrape_timeout: 1s\n  sources:\n    - url: ${url}\n`,
+      // Bodies are compared with the upstream's as written: no identity labels (docs/shard-identity.md).
+      `shard:\n  num_shards: ${numShards}\n  source_identity: false\n  scrape_interval: ${interval}\n  scrape_timeout: 1s\n  sources:\n    - url: ${url}\n`,
     ).shard!;
     const svc = new ShardService(cfg, silent);
     cleanup.push(() => svc.stop());
@@ -278,7 +279,15 @@ describe('config reload of a running proxy', () => {
       }
     }
     if (o.numShards !== null) {
-      lines.push('shard:', `  num_shards: ${o.numShards ?? 2}`, '  scrape_interval: 2s', '  sources:', `    - url: ${upstream.url}`);
+      // source_identity off: shard bodies are compared with the upstream's lines as written.
+      lines.push(
+        'shard:',
+        `  num_shards: ${o.numShards ?? 2}`,
+        '  source_identity: false',
+        '  scrape_interval: 2s',
+        '  sources:',
+        `    - url: ${upstream.url}`,
+      );
     }
     if (o.extra) lines.push(o.extra);
     return `${lines.join('\n')}\n`;

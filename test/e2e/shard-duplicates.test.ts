@@ -40,6 +40,8 @@ listen: ${listen}
 shard:
   num_shards: ${SHARDS}
   scrape_interval: 1h
+  # The lines are checked as the upstream wrote them (identity labels: shard-identity.test.ts).
+  source_identity: false
   sources:
     - url: ${upstream.url}
 `,

@@ -56,6 +56,15 @@ export interface TargetState {
   transport?: 'remote_read' | 'json';
 }
 
+/** The last series a group returned that another group also returned with different samples. */
+export interface GroupConflict {
+  /** The series, as name{labels}. */
+  series: string;
+  /** The other groups that returned it. */
+  with: string[];
+  at: number;
+}
+
 /** Prometheus's default buckets, extended to the query layer's 2m default timeout. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -85,6 +94,10 @@ class Family<T> {
     if (e === undefined) this.byKey.set(key, (e = { labels, value: this.make() }));
     return e.value;
   }
+  /** The value for these labels if it was ever set, without creating it. */
+  peek(labels: LabelSet): T | undefined {
+    return this.byKey.get(JSON.stringify(labels))?.value;
+  }
   entries(): Iterable<{ labels: LabelSet; value: T }> {
     return this.byKey.values();
   }
@@ -105,6 +118,8 @@ export class QueryMetrics implements DownstreamObserver {
   private readonly qSamples = new Family(() => new Counter());
   private readonly hedged = new Family(() => new Counter());
   private readonly refused = new Family(() => new Counter());
+  private readonly conflicts = new Family(() => new Counter());
+  private readonly lastConflict = new Map<string, GroupConflict>();
   private readonly state = new Map<string, TargetState>();
   // A target that keeps failing is logged when it starts, as a reminder, and when it answers again.
   private readonly failureLog: RepeatedFailureLog | undefined;
@@ -142,6 +157,23 @@ export class QueryMetrics implements DownstreamObserver {
   /** A replica left out of its group's answer: its twin answered, it did not within the hedge wait. */
   observeHedged(group: string, target: string): void {
     this.hedged.get({ group, target }).value++;
+  }
+
+  /**
+   * A series that several groups returned with different samples over the same time (fanout's
+   * onConflict), counted for each group involved, once per read of it.
+   */
+  observeConflict(groups: string[], series: string): void {
+    const at = Date.now();
+    for (const group of groups) {
+      this.conflicts.get({ group }).value++;
+      this.lastConflict.set(group, { series, with: groups.filter((g) => g !== group), at });
+    }
+  }
+
+  /** For /status: how many conflicting series reads the group had, and the last one. */
+  conflictsOf(group: string): { count: number; last: GroupConflict | undefined } {
+    return { count: this.conflicts.peek({ group })?.value ?? 0, last: this.lastConflict.get(group) };
   }
 
   /** A request refused before it ran (e.g. reason too_many_matchers), by query type. */
@@ -201,6 +233,12 @@ export class QueryMetrics implements DownstreamObserver {
       'promfront_query_downstream_hedged_total',
       'Replicas left out of a server group answer: a twin answered and they did not within the hedge wait.',
       this.hedged,
+    );
+    counterFamily(
+      out,
+      'promfront_query_series_conflicts_total',
+      'Series another server group also returned with different samples over the same time, by group (docs/shard-identity.md).',
+      this.conflicts,
     );
     counterFamily(out, 'promfront_query_refused_total', 'Query API requests refused before they ran, by query type and reason.', this.refused);
     if (this.pushdownOutcomes !== undefined) {

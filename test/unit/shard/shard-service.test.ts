@@ -38,6 +38,8 @@ shard:
   num_shards: 2
   scrape_interval: 1m
   scrape_timeout: 500ms
+  # These tests check bodies as the upstreams wrote them; identity labels are tested in identity.test.ts.
+  source_identity: false
   # Small enough to be exceeded well within the timeout on a loaded machine (8MiB was not, at times).
   max_body_size: 1MiB
 ${extra}
@@ -134,7 +136,9 @@ describe('HTTP endpoints', () => {
       `# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total{a="x"} 3 1700000000.5\nt_seconds_created{a="x"} 1600000000 1700000000.5\n# EOF\n`,
       'application/openmetrics-text; version=1.0.0',
     );
-    const config = parseConfigText(`shard:\n  num_shards: 2\n  scrape_interval: 1m\n  sources:\n    - url: ${up.url}\n      bearer_token: SECRET-TOKEN-123\n`);
+    const config = parseConfigText(
+      `shard:\n  num_shards: 2\n  source_identity: false\n  scrape_interval: 1m\n  sources:\n    - url: ${up.url}\n      bearer_token: SECRET-TOKEN-123\n`,
+    );
     const svc = new ShardService(config.shard!, log);
     await initHash();
     const app = createApp({ shard: svc, startedAt: Date.now() });
