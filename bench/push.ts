@@ -51,27 +51,40 @@ async function push(base: string, p: string, value: number): Promise<{ ms: numbe
   }
 }
 
-/** One pusher per group, each pushing ROUNDS times one after the other, all pushers at once. */
-async function concurrent(base: string, tag: string): Promise<{ lat: number[]; lost: number; seconds: number }> {
-  const lat: number[] = [];
-  let lost = 0;
+interface Wave {
+  lat: number[];
+  lost: number;
+  seconds: number;
+}
+
+/** One wave: PUSHERS pushers at once, one push each (group p<i> of the job), all to `base`. */
+async function wave(base: string, tag: string, round: number, into: Wave): Promise<void> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: PUSHERS }, async (_, i) => {
-      for (let r = 1; r <= ROUNDS; r++) {
-        const res = await push(base, `/metrics/job/bench_${tag}/pusher/p${i}`, r);
-        lat.push(res.ms);
-        if (!res.ok) lost++;
-      }
+      const res = await push(base, `/metrics/job/bench_${tag}/pusher/p${i}`, round);
+      into.lat.push(res.ms);
+      if (!res.ok) into.lost++;
     }),
   );
-  return { lat, lost, seconds: (performance.now() - t0) / 1000 };
+  into.seconds += (performance.now() - t0) / 1000;
+}
+
+/** ROUNDS rounds; in each, a wave to the direct Pushgateway, then one through the proxy (interleaved, so both see the same load). */
+async function concurrent(direct: string, proxy: string): Promise<[Wave, Wave]> {
+  const d: Wave = { lat: [], lost: 0, seconds: 0 };
+  const p: Wave = { lat: [], lost: 0, seconds: 0 };
+  for (let r = 1; r <= ROUNDS; r++) {
+    await wave(direct, 'direct', r, d);
+    await wave(proxy, 'proxy', r, p);
+  }
+  return [d, p];
 }
 
 /** One pusher: SERIAL pushes to each endpoint, one at a time, the endpoints taking turns (order rotated each round). */
-async function serial(bases: string[], tag: string): Promise<number[][]> {
+async function serial(bases: string[], tag: string, rounds = SERIAL): Promise<number[][]> {
   const lat = bases.map(() => [] as number[]);
-  for (let i = 0; i < SERIAL; i++) {
+  for (let i = 0; i < rounds; i++) {
     for (let j = 0; j < bases.length; j++) {
       const k = (i + j) % bases.length;
       lat[k].push((await push(bases[k], `/metrics/job/bench_serial_${tag}/n/s${i % 50}`, i)).ms);
@@ -136,11 +149,11 @@ async function main(): Promise<void> {
     const p = `http://${listen}`;
     const bases = [d, p, ...floors.map((f) => f.base)];
     // Warm-up (connections, JIT), not measured.
-    await serial(bases, 'warm');
+    await serial(bases, 'warm', 200);
     const load1 = loadavg();
     const [serialDirect, serialProxy, serialBare, serialHono, serialHonoFwd] = await serial(bases, 's');
-    const cDirect = await concurrent(d, 'direct');
-    const cProxy = await concurrent(p, 'proxy');
+    const load2 = loadavg();
+    const [cDirect, cProxy] = await concurrent(d, p);
     const gotDirect = await census([direct.address], 'bench_direct');
     const gotProxy = await census(
       behind.map((b) => b.address),
@@ -159,7 +172,9 @@ async function main(): Promise<void> {
     console.log(`  floor, bare node:http + undici Pool:  ${summary(serialBare)}   ${ratio(serialBare)}`);
     console.log(`  floor, Hono route forwarding:         ${summary(serialHonoFwd)}   ${ratio(serialHonoFwd)}`);
     console.log(`  empty Hono route (no Pushgateway):    ${summary(serialHono)}`);
-    console.log(`${PUSHERS} concurrent pushers x ${ROUNDS} pushes each:`);
+    console.log(
+      `${PUSHERS} concurrent pushers x ${ROUNDS} rounds, direct and proxy waves alternating (load average at its start ${load2.map((x) => x.toFixed(1)).join(' ')}):`,
+    );
     console.log(
       `  direct to one Pushgateway: ${summary(cDirect.lat)}, ${(cDirect.lat.length / cDirect.seconds).toFixed(0)} pushes/s, failed ${cDirect.lost}, groups missing or wrong ${wrong(gotDirect)}`,
     );

@@ -290,6 +290,16 @@ export class PushService implements Capability {
         last_error: m.lastError ?? null,
       })),
       rebalance: this.cfg.rebalance,
+      // How the Pushgateways are reached (never the secret).
+      connection: {
+        scheme: this.cfg.scheme,
+        tls_ca: this.cfg.tls_config?.ca_file ?? null,
+        auth: this.cfg.basic_auth
+          ? `basic_auth (${this.cfg.basic_auth.username})`
+          : this.cfg.authorization
+            ? `authorization (${this.cfg.authorization.type})`
+            : null,
+      },
       last_rebalance: this.rebalancer.last ?? null,
       ...this.counters.statusPart(),
     };
