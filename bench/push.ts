@@ -1,8 +1,12 @@
 // Push latency and loss through promfront's Pushgateway routing against pushing to one Pushgateway
 // directly, in the same run (docs/push.md, docs/performance.md#push-routing). Run by hand:
-//   npm run bench:push [-- --pushers=500 --rounds=3]
+//   npm run bench:push [-- --pushers=500 --rounds=3 --serial=1000 --profile]
 // Starts four Debian prometheus-pushgateway processes (one for the direct runs, three behind the
-// proxy) and the built proxy, all on loopback, and stops them at the end.
+// proxy), the built proxy and the floor forwarders of bench/push-floor.ts (a bare node:http +
+// undici forward, an empty Hono route, a Hono route that forwards), all on loopback, and stops them
+// at the end. The one-pusher run interleaves the endpoints push by push, so load that comes and
+// goes hits all of them alike. --profile writes a V8 CPU profile of the proxy and prints its top
+// functions and files.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { answers200, freePort, terminate, trackChild, waitFor } from '../dev/prometheus-process.js';
+import { profileIn, summarizeProfile } from './cpu-profile.js';
 import { percentile } from './query-measure.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,7 +23,9 @@ const CLI = path.join(REPO, 'dist/src/server/cli.js');
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const PUSHERS = arg('pushers', 500);
 const ROUNDS = arg('rounds', 3);
-const SERIAL = arg('serial', 300);
+const SERIAL = arg('serial', 1000);
+const PROFILE = process.argv.includes('--profile');
+const FLOOR = fileURLToPath(new URL('./push-floor.js', import.meta.url));
 
 async function startPgw(): Promise<{ address: string; child: ChildProcess }> {
   const address = `127.0.0.1:${await freePort()}`;
@@ -44,27 +51,54 @@ async function push(base: string, p: string, value: number): Promise<{ ms: numbe
   }
 }
 
-/** One pusher per group, each pushing ROUNDS times one after the other, all pushers at once. */
-async function concurrent(base: string, tag: string): Promise<{ lat: number[]; lost: number; seconds: number }> {
-  const lat: number[] = [];
-  let lost = 0;
+interface Wave {
+  lat: number[];
+  lost: number;
+  seconds: number;
+}
+
+/** One wave: PUSHERS pushers at once, one push each (group p<i> of the job), all to `base`. */
+async function wave(base: string, tag: string, round: number, into: Wave): Promise<void> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: PUSHERS }, async (_, i) => {
-      for (let r = 1; r <= ROUNDS; r++) {
-        const res = await push(base, `/metrics/job/bench_${tag}/pusher/p${i}`, r);
-        lat.push(res.ms);
-        if (!res.ok) lost++;
-      }
+      const res = await push(base, `/metrics/job/bench_${tag}/pusher/p${i}`, round);
+      into.lat.push(res.ms);
+      if (!res.ok) into.lost++;
     }),
   );
-  return { lat, lost, seconds: (performance.now() - t0) / 1000 };
+  into.seconds += (performance.now() - t0) / 1000;
 }
 
-async function serial(base: string, tag: string): Promise<number[]> {
-  const lat: number[] = [];
-  for (let i = 0; i < SERIAL; i++) lat.push((await push(base, `/metrics/job/bench_serial_${tag}/n/s${i % 50}`, i)).ms);
+/** ROUNDS rounds; in each, a wave to the direct Pushgateway, then one through the proxy (interleaved, so both see the same load). */
+async function concurrent(direct: string, proxy: string): Promise<[Wave, Wave]> {
+  const d: Wave = { lat: [], lost: 0, seconds: 0 };
+  const p: Wave = { lat: [], lost: 0, seconds: 0 };
+  for (let r = 1; r <= ROUNDS; r++) {
+    await wave(direct, 'direct', r, d);
+    await wave(proxy, 'proxy', r, p);
+  }
+  return [d, p];
+}
+
+/** One pusher: SERIAL pushes to each endpoint, one at a time, the endpoints taking turns (order rotated each round). */
+async function serial(bases: string[], tag: string, rounds = SERIAL): Promise<number[][]> {
+  const lat = bases.map(() => [] as number[]);
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < bases.length; j++) {
+      const k = (i + j) % bases.length;
+      lat[k].push((await push(bases[k], `/metrics/job/bench_serial_${tag}/n/s${i % 50}`, i)).ms);
+    }
+  }
   return lat;
+}
+
+async function startFloor(mode: string, upstream: string): Promise<{ base: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [FLOOR, mode, String(port), upstream], { stdio: 'inherit' });
+  trackChild(child);
+  await waitFor(() => answers200(`http://127.0.0.1:${port}/-/ready`), 20_000, `floor server ${mode}`);
+  return { base: `http://127.0.0.1:${port}`, child };
 }
 
 /** Groups of the job with their last value, over the given Pushgateways: key → values found. */
@@ -83,6 +117,7 @@ async function census(addresses: string[], job: string): Promise<Map<string, str
 }
 
 function summary(lat: number[]): string {
+  if (lat.length === 0) return 'no pushes';
   return `p50 ${percentile(lat, 50).toFixed(2)} ms, p90 ${percentile(lat, 90).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms`;
 }
 
@@ -97,8 +132,12 @@ async function main(): Promise<void> {
     configFile,
     `listen: ${listen}\nlog_level: warn\npush:\n  pushgateways:\n    static_configs: [{targets: [${behind.map((b) => `"${b.address}"`).join(', ')}]}]\n  health_check_interval: 5s\n`,
   );
-  const proxy = spawn(process.execPath, [CLI, `--config=${configFile}`], { stdio: 'inherit' });
+  const profDir = path.join(dir, 'prof');
+  const proxy = spawn(process.execPath, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), CLI, `--config=${configFile}`], {
+    stdio: 'inherit',
+  });
   trackChild(proxy, [dir]);
+  const floors = [await startFloor('bare', direct.address), await startFloor('hono', direct.address), await startFloor('hono-forward', direct.address)];
   try {
     await waitFor(() => answers200(`http://${listen}/-/healthy`), 30_000, 'proxy');
     await waitFor(
@@ -108,13 +147,13 @@ async function main(): Promise<void> {
     );
     const d = `http://${direct.address}`;
     const p = `http://${listen}`;
+    const bases = [d, p, ...floors.map((f) => f.base)];
     // Warm-up (connections, JIT), not measured.
-    await serial(d, 'warm');
-    await serial(p, 'warm');
-    const serialDirect = await serial(d, 'd');
-    const serialProxy = await serial(p, 'p');
-    const cDirect = await concurrent(d, 'direct');
-    const cProxy = await concurrent(p, 'proxy');
+    await serial(bases, 'warm', 200);
+    const load1 = loadavg();
+    const [serialDirect, serialProxy, serialBare, serialHono, serialHonoFwd] = await serial(bases, 's');
+    const load2 = loadavg();
+    const [cDirect, cProxy] = await concurrent(d, p);
     const gotDirect = await census([direct.address], 'bench_direct');
     const gotProxy = await census(
       behind.map((b) => b.address),
@@ -126,12 +165,16 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(' ')}`,
     );
-    console.log(`one pusher, ${SERIAL} pushes one after the other:`);
-    console.log(`  direct to one Pushgateway: ${summary(serialDirect)}`);
+    const ratio = (l: number[]) => `median ratio ${(percentile(l, 50) / percentile(serialDirect, 50)).toFixed(2)}x`;
+    console.log(`one pusher, ${SERIAL} pushes to each, interleaved (load average at its start ${load1.map((x) => x.toFixed(1)).join(' ')}):`);
+    console.log(`  direct to one Pushgateway:            ${summary(serialDirect)}`);
+    console.log(`  through the proxy (3):                ${summary(serialProxy)}   ${ratio(serialProxy)}`);
+    console.log(`  floor, bare node:http + undici Pool:  ${summary(serialBare)}   ${ratio(serialBare)}`);
+    console.log(`  floor, Hono route forwarding:         ${summary(serialHonoFwd)}   ${ratio(serialHonoFwd)}`);
+    console.log(`  empty Hono route (no Pushgateway):    ${summary(serialHono)}`);
     console.log(
-      `  through the proxy (3):     ${summary(serialProxy)}   median ratio ${(percentile(serialProxy, 50) / percentile(serialDirect, 50)).toFixed(2)}x`,
+      `${PUSHERS} concurrent pushers x ${ROUNDS} rounds, direct and proxy waves alternating (load average at its start ${load2.map((x) => x.toFixed(1)).join(' ')}):`,
     );
-    console.log(`${PUSHERS} concurrent pushers x ${ROUNDS} pushes each:`);
     console.log(
       `  direct to one Pushgateway: ${summary(cDirect.lat)}, ${(cDirect.lat.length / cDirect.seconds).toFixed(0)} pushes/s, failed ${cDirect.lost}, groups missing or wrong ${wrong(gotDirect)}`,
     );
@@ -140,7 +183,17 @@ async function main(): Promise<void> {
     );
   } finally {
     await terminate(proxy, 5000);
+    for (const f of floors) await terminate(f.child, 5000);
     for (const g of [direct, ...behind]) await terminate(g.child, 5000);
+    if (PROFILE) {
+      const file = profileIn(profDir);
+      fs.copyFileSync(file, path.join(tmpdir(), 'promfront-bench-push.cpuprofile'));
+      console.log(`proxy CPU profile kept in ${path.join(tmpdir(), 'promfront-bench-push.cpuprofile')}`);
+      const prof = summarizeProfile(file, 25);
+      console.log(`proxy CPU profile: ${prof.busyMs.toFixed(0)} ms busy`);
+      for (const f of prof.topFiles) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.file}`);
+      for (const f of prof.topFunctions) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name} ${f.where}`);
+    }
     await agent.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

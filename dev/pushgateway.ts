@@ -29,16 +29,26 @@ export interface PushgatewayProcess {
 /** A group as /api/v1/metrics lists it. */
 export type PgwGroup = { labels: Record<string, string> } & Record<string, any>;
 
-export async function startPushgateway(): Promise<PushgatewayProcess> {
+export interface StartPushgatewayOptions {
+  /** --web.config.file (exporter-toolkit: TLS, basic auth); `scheme` https when it serves TLS. */
+  webConfigFile?: string;
+  scheme?: 'http' | 'https';
+  /** Whether it is ready, given its URL (a plain GET of /-/ready by default; TLS or auth needs its own). */
+  ready?: (url: string) => Promise<boolean>;
+}
+
+export async function startPushgateway(opts: StartPushgatewayOptions = {}): Promise<PushgatewayProcess> {
   const bin = findPushgateway();
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const url = `http://${address}`;
+  const url = `${opts.scheme ?? 'http'}://${address}`;
+  const ready = opts.ready ?? ((u: string) => answers200(`${u}/-/ready`));
+  const web = opts.webConfigFile ? [`--web.config.file=${opts.webConfigFile}`] : [];
   let child: ChildProcess | undefined;
   let out = '';
   const launch = async () => {
     out = '';
-    const c = spawn(bin, [`--web.listen-address=${address}`, '--persistence.file=', '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(bin, [`--web.listen-address=${address}`, '--persistence.file=', '--log.level=warn', ...web], { stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(c);
     c.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     c.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -46,7 +56,7 @@ export async function startPushgateway(): Promise<PushgatewayProcess> {
     await waitFor(
       async () => {
         if (c.exitCode !== null) throw new Error(`pushgateway on ${address} exited: ${out}`);
-        return answers200(`${url}/-/ready`);
+        return ready(url);
       },
       20_000,
       `pushgateway ${address} /-/ready`,

@@ -488,3 +488,15 @@ export class EtcdError extends PromfrontError {
     this.name = 'EtcdError';
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// push (Pushgateway routing), continued
+
+/** A TLS file or secret file of the push section that cannot be read; the message names the field and the path, never the secret. */
+export class PushConnectionError extends PromfrontError {
+  readonly code: string = 'PROMFRONT_PUSH_CONNECTION';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PushConnectionError';
+  }
+}

@@ -10,7 +10,7 @@
 
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { type Agent, request } from 'undici';
+import type { PushConnection } from './connection.js';
 import { groupPath } from './grouping-key.js';
 import { type ApiGroup, groupFamilies, groupText, pushTime } from './group-text.js';
 import type { PushMetrics, RebalanceReport } from './metrics.js';
@@ -23,7 +23,8 @@ interface Copy {
 }
 
 export interface RebalancerOptions {
-  agent: Agent;
+  /** The connection in service (a reload may replace it). */
+  conn: () => PushConnection;
   log: Logger;
   ring: () => readonly string[];
   enabled: () => boolean;
@@ -211,12 +212,11 @@ export class Rebalancer {
 
   private async send(address: string, method: 'PUT' | 'POST' | 'DELETE', path: string, body?: string): Promise<boolean> {
     try {
-      const r = await request(`http://${address}${path}`, {
+      const r = await this.o.conn().request(address, path, {
         method,
         body,
         headers: body === undefined ? {} : { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-        dispatcher: this.o.agent,
-        signal: AbortSignal.timeout(this.o.timeoutMs()),
+        timeoutMs: this.o.timeoutMs(),
       });
       const text = await r.body.text();
       if (r.statusCode >= 300) {
@@ -234,7 +234,7 @@ export class Rebalancer {
   }
 
   private async readGroups(address: string): Promise<ApiGroup[]> {
-    const r = await request(`http://${address}/api/v1/metrics`, { dispatcher: this.o.agent, signal: AbortSignal.timeout(this.o.timeoutMs()) });
+    const r = await this.o.conn().request(address, '/api/v1/metrics', { timeoutMs: this.o.timeoutMs() });
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`/api/v1/metrics answered ${r.statusCode}`);
     const doc = JSON.parse(text) as { status?: string; data?: ApiGroup[] };

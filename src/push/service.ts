@@ -7,8 +7,9 @@
 // group twice (docs/push.md has the rule and the timelines).
 
 import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
 import type { Capability, CapabilityContext } from '../capability.js';
 import type { PushConfig } from '../config/push.js';
 import type { Config } from '../config/schema.js';
@@ -18,7 +19,8 @@ import { FileDiscovery } from '../query/discovery/file-sd.js';
 import type { DiscoveredTarget, Discoverer, DiscoveryLog } from '../query/discovery/target.js';
 import { TargetSet } from '../query/discovery/target-set.js';
 import { initHash } from '../shard/hash.js';
-import { forwardHeaders, forwardOnce, type ForwardAnswer, ReplayBody } from './forward.js';
+import { connectionKey, PushConnection } from './connection.js';
+import { forwardHeaders, forwardOnce, type ForwardAnswer, readSmallBody, ReplayBody, SMALL_BODY } from './forward.js';
 import { groupPath, isPushPath, parseGroupingKey, PushPathError, type GroupingKey } from './grouping-key.js';
 import { PushMetrics, type RebalanceReport } from './metrics.js';
 import { Rebalancer } from './rebalance.js';
@@ -43,7 +45,8 @@ export class PushService implements Capability {
   private readonly members = new Map<string, Member>();
   private ring: string[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+  /** Built at start (it reads the TLS and secret files); replaced by a reload that changes them. */
+  private conn: PushConnection | undefined;
   private readonly counters = new PushMetrics();
   private readonly rebalancer: Rebalancer;
   private stopped = false;
@@ -56,7 +59,7 @@ export class PushService implements Capability {
     this.cfg = config.push!;
     this.targets = this.buildTargets(this.cfg);
     this.rebalancer = new Rebalancer({
-      agent: this.agent,
+      conn: () => this.conn!,
       log: ctx.log,
       ring: () => this.ring,
       enabled: () => this.cfg.rebalance,
@@ -71,6 +74,7 @@ export class PushService implements Capability {
 
   async start(): Promise<void> {
     await initHash();
+    this.conn = await PushConnection.build(this.cfg);
     await this.followTargets();
     this.schedule();
   }
@@ -89,6 +93,13 @@ export class PushService implements Capability {
   async reload(next: Config): Promise<void> {
     const cfg = next.push!;
     const targetsChanged = JSON.stringify(cfg.pushgateways) !== JSON.stringify(this.cfg.pushgateways);
+    if (!this.conn || connectionKey(cfg) !== this.conn.key) {
+      // Built before anything changes: a file that cannot be read refuses the reload, the old connection stays.
+      const fresh = await PushConnection.build(cfg);
+      const old = this.conn;
+      this.conn = fresh;
+      void old?.close();
+    }
     this.cfg = cfg;
     if (targetsChanged) {
       this.targets.stop();
@@ -103,7 +114,7 @@ export class PushService implements Capability {
     if (this.timer) clearInterval(this.timer);
     this.targets.stop();
     await this.rebalancer.stop();
-    await this.agent.close().catch(() => {});
+    await this.conn?.close();
   }
 
   fetch(req: Request, env: HttpBindings): Promise<Response | undefined> | Response | undefined {
@@ -135,14 +146,17 @@ export class PushService implements Capability {
       this.counters.request(method, 400, '');
       return new Response(`${err.message}\n`, { status: 400, headers: TEXT });
     }
-    const len = Number(req.headers.get('content-length') ?? NaN);
+    const incoming: IncomingMessage | undefined = env?.incoming;
+    const lengthHeader = incoming ? incoming.headers['content-length'] : req.headers.get('content-length');
+    const len = lengthHeader === undefined || lengthHeader === null ? NaN : Number(lengthHeader);
     if (method !== 'DELETE' && len > this.cfg.max_body_size) {
       this.counters.refused('too_large');
       this.counters.request(method, 413, '');
       return new Response(`${new PushBodyTooLargeError(this.cfg.max_body_size).message}\n`, { status: 413, headers: TEXT });
     }
     const ranked = rankMembers(gk.key, this.ring);
-    if (ranked.length === 0) {
+    const conn = this.conn;
+    if (ranked.length === 0 || !conn) {
       this.counters.refused('no_pushgateway');
       this.counters.request(method, 503, '');
       return new Response('no healthy Pushgateway to push to\n', { status: 503, headers: { ...TEXT, 'Retry-After': '1' } });
@@ -151,44 +165,69 @@ export class PushService implements Capability {
     // No await between the check and the note: a move starting now sees this push and skips the copy.
     for (let move = this.rebalancer.moveOf(gk.key); move; move = this.rebalancer.moveOf(gk.key)) await move;
     this.rebalancer.notePush(gk.key, method);
-    const source = env?.incoming ?? (req.body ? Readable.fromWeb(req.body) : undefined);
-    const body = method === 'DELETE' ? undefined : new ReplayBody(source, this.cfg.max_body_size);
-    const headers = forwardHeaders(req.headers);
+    let body: ReplayBody | Buffer | undefined;
+    if (method !== 'DELETE') {
+      if (incoming && len <= SMALL_BODY) {
+        try {
+          body = await readSmallBody(incoming, len, this.cfg.forward_timeout);
+        } catch (err) {
+          this.counters.request(method, 400, '');
+          return new Response(`reading the push body failed: ${describe(err)}\n`, { status: 400, headers: TEXT });
+        }
+      } else {
+        body = new ReplayBody(incoming ?? (req.body ? Readable.fromWeb(req.body) : undefined), this.cfg.max_body_size);
+      }
+    }
+    // The configured Authorization replaces the client's; without one the client's goes through.
+    const headers = incoming ? forwardHeaders(incoming.headers, conn.auth) : forwardHeaders(Object.fromEntries(req.headers), conn.auth);
     let answer: ForwardAnswer | undefined;
     let used = '';
     let lastErr: unknown;
-    for (const address of ranked.slice(0, 2)) {
+    const replay = body instanceof ReplayBody ? body : undefined;
+    for (let i = 0; i < 2 && i < ranked.length; i++) {
+      const address = ranked[i];
       used = address;
       const t0 = performance.now();
       try {
-        answer = await forwardOnce(this.agent, address, method, rawUrl, headers, body, this.cfg.forward_timeout);
+        answer = await forwardOnce(conn.agent, conn.origin(address), method, rawUrl, headers, body, this.cfg.forward_timeout);
         this.counters.latency(address, (performance.now() - t0) / 1000);
         break;
       } catch (err) {
         lastErr = err;
-        if (body?.clientFailure) break;
+        if (replay?.clientFailure) break;
         this.counters.forwardFailed(address);
         this.markDown(address, describe(err));
-        if (address === ranked[0] && ranked.length > 1) this.counters.retried();
+        if (i === 0 && ranked.length > 1) this.counters.retried();
       }
     }
     if (!answer) {
-      if (body?.clientFailure instanceof PushBodyTooLargeError) {
+      if (replay?.clientFailure instanceof PushBodyTooLargeError) {
         this.counters.refused('too_large');
         this.counters.request(method, 413, used);
-        return new Response(`${body.clientFailure.message}\n`, { status: 413, headers: TEXT });
+        return new Response(`${replay.clientFailure.message}\n`, { status: 413, headers: TEXT });
       }
-      const code = body?.clientFailure ? 400 : 502;
+      const code = replay?.clientFailure ? 400 : 502;
       this.counters.request(method, code, used);
-      const why = body?.clientFailure
-        ? `reading the push body failed: ${describe(body.clientFailure)}`
+      const why = replay?.clientFailure
+        ? `reading the push body failed: ${describe(replay.clientFailure)}`
         : `Pushgateway ${used} did not answer: ${describe(lastErr)}`;
       this.ctx.log.warn({ pushgateway: used, group: gk.key.replace(/\xff/g, ' '), method }, why);
       return new Response(`${why}\n`, { status: code, headers: TEXT });
     }
     this.counters.request(method, answer.status, used);
     if (method === 'DELETE' && answer.status < 300) await this.deleteElsewhere(gk, used);
-    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    const outgoing: ServerResponse | undefined = env?.outgoing;
+    if (outgoing && !(answer.body instanceof Readable)) {
+      // Written to the socket at once: no Response object to build and take apart again per push.
+      // Headers the web config's guard set on the response are kept (writeHead merges them).
+      outgoing.writeHead(answer.status, answer.headers);
+      outgoing.end(answer.body ?? undefined);
+      return RESPONSE_ALREADY_SENT;
+    }
+    const h = new Headers();
+    for (const [k, v] of Object.entries(answer.headers)) for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
+    const out = answer.body instanceof Readable ? (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>) : answer.body;
+    return new Response(out, { status: answer.status, headers: h });
   }
 
   /** A DELETE removes the group from every Pushgateway, so no stale copy (from a move that failed, a direct push) survives it. */
@@ -199,7 +238,7 @@ export class PushService implements Capability {
         .filter((a) => a !== done)
         .map(async (a) => {
           try {
-            const r = await request(`http://${a}${path}`, { method: 'DELETE', dispatcher: this.agent, signal: AbortSignal.timeout(this.cfg.forward_timeout) });
+            const r = await this.conn!.request(a, path, { method: 'DELETE', timeoutMs: this.cfg.forward_timeout });
             await r.body.dump();
           } catch (err) {
             this.ctx.log.warn({ pushgateway: a, err: describe(err) }, 'push: deleting a group from a Pushgateway other than its owner failed');
@@ -251,6 +290,16 @@ export class PushService implements Capability {
         last_error: m.lastError ?? null,
       })),
       rebalance: this.cfg.rebalance,
+      // How the Pushgateways are reached (never the secret).
+      connection: {
+        scheme: this.cfg.scheme,
+        tls_ca: this.cfg.tls_config?.ca_file ?? null,
+        auth: this.cfg.basic_auth
+          ? `basic_auth (${this.cfg.basic_auth.username})`
+          : this.cfg.authorization
+            ? `authorization (${this.cfg.authorization.type})`
+            : null,
+      },
       last_rebalance: this.rebalancer.last ?? null,
       ...this.counters.statusPart(),
     };
@@ -310,6 +359,10 @@ export class PushService implements Capability {
   checkAll(): Promise<void> {
     this.checking ??= (async () => {
       try {
+        // A rotated password_file / credentials_file is picked up here; one that cannot be read keeps the last secret.
+        await this.conn
+          ?.refresh()
+          .catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'push: re-reading a secret file failed; the last secret read stays in use'));
         await Promise.all([...this.members.values()].map((m) => this.check(m)));
         this.updateRing();
         this.rebalancer.tick();
@@ -326,7 +379,7 @@ export class PushService implements Capability {
     let error: string | undefined;
     for (const path of ['/-/healthy', '/-/ready']) {
       try {
-        const r = await request(`http://${m.address}${path}`, { dispatcher: this.agent, signal: AbortSignal.timeout(timeout) });
+        const r = await this.conn!.request(m.address, path, { timeoutMs: timeout });
         await r.body.dump();
         if (r.statusCode !== 200) error = `${path} answered ${r.statusCode}`;
       } catch (err) {

@@ -126,6 +126,10 @@ shard:
 #   max_body_size: 16MiB           # larger pushes are refused with 413
 #   forward_timeout: 30s           # one forwarded push, connect to last byte
 #   job_name: pushgateway          # the job \`./proxy scrape-config\` prints for them
+#   # Pushgateways behind --web.config.file (exporter-toolkit): pushes, health checks and moves alike
+#   scheme: https
+#   tls_config: {ca_file: /etc/promfront/pushgateway-ca.crt}
+#   basic_auth: {username: pusher, password_file: /etc/promfront/pushgateway.password}   # or authorization: {type: Bearer, credentials_file: ...}
 
 # Federation over NATS JetStream (docs/stream.md). At the edge: scrape local targets and publish
 # every scrape to a JetStream stream (created if missing). At the centre: a \`nats\` entry in

@@ -76,14 +76,29 @@ export function pushScrapeConfig(config: Config, target?: string): string {
         job_name: p.job_name,
         honor_labels: true,
         http_sd_configs: [{ url: `http://${proxyAddress(config, target)}/sd/pushgateways`, refresh_interval: formatDuration(p.health_check_interval) }],
+        ...pushScrapeConnection(p),
       },
     ],
   };
-  return `# Prometheus scrape job for the Pushgateways behind the push section\n${stringify(doc)}`;
+  const inline = p.basic_auth?.password !== undefined || p.authorization?.credentials !== undefined;
+  const note = inline ? '# the push section has its secret inline: give Prometheus the same one (password_file / credentials_file)\n' : '';
+  return `# Prometheus scrape job for the Pushgateways behind the push section\n${note}${stringify(doc)}`;
 }
 
 export function renderScrapeConfigs(config: Config, only?: number, target?: string): string {
   const n = config.shard!.num_shards;
   const ids = only === undefined ? [...Array(n).keys()] : [only];
   return ids.map((k) => `# Prometheus server for shard ${k} of ${n}\n${stringify(scrapeConfigFor(config, k, target))}`).join('---\n');
+}
+
+/** Prometheus reaches the Pushgateways as the proxy does: same scheme, TLS trust and credentials (file paths only, never a secret). */
+function pushScrapeConnection(p: NonNullable<Config['push']>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (p.scheme === 'https') out.scheme = 'https';
+  if (p.tls_config)
+    out.tls_config = Object.fromEntries(Object.entries(p.tls_config).filter(([k, v]) => v !== undefined && !(k === 'insecure_skip_verify' && v === false)));
+  if (p.basic_auth) out.basic_auth = { username: p.basic_auth.username, ...(p.basic_auth.password_file ? { password_file: p.basic_auth.password_file } : {}) };
+  if (p.authorization)
+    out.authorization = { type: p.authorization.type, ...(p.authorization.credentials_file ? { credentials_file: p.authorization.credentials_file } : {}) };
+  return out;
 }
