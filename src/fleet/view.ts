@@ -34,8 +34,10 @@ export interface Target {
   address: string;
   metricsPath?: string;
   labels: Record<string, string>;
-  /** Where it came from: "etcd" or "static". */
+  /** Where it came from: "etcd", "static" or "federate". */
   source: string;
+  /** For a lower fleet's member: the federate job that scrapes it (served only to that job). */
+  job?: string;
 }
 
 export type InvalidReason = 'key' | 'address' | 'value' | 'duplicate';
@@ -157,6 +159,27 @@ export function staticTargets(configs: readonly { targets: string[]; labels: Rec
     const service = c.labels.service ?? 'static';
     for (const address of c.targets) out.push({ key: `${service}/${address}`, service, address, labels: { ...c.labels }, source: 'static' });
   }
+  return out;
+}
+
+/**
+ * Levels: the live members of a lower fleet as targets of the federate job `job`, one per member
+ * (every replica of a lower group is federated: each holds the group's series, and the federating
+ * Prometheus keeps them apart by their own labels or external labels).
+ */
+export function federateTargets(fleetPrefix: string, job: string, members: ReadonlyMap<string, readonly Member[]>): Target[] {
+  const out: Target[] = [];
+  for (const [group, ms] of members)
+    for (const m of ms)
+      out.push({
+        key: `${job}@federate/${m.address}`,
+        service: job,
+        address: m.address,
+        metricsPath: '/federate',
+        labels: { __meta_promfront_fleet: fleetPrefix, __meta_promfront_member_group: group },
+        source: 'federate',
+        job,
+      });
   return out;
 }
 
