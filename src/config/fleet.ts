@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { duration, httpUrl, labelSet as labels, TARGET_ADDRESS as ADDRESS, tlsConfigSchema } from './fields.js';
+import { duration, fileSdConfigSchema, httpUrl, labelSet as labels, TARGET_ADDRESS as ADDRESS, tlsConfigSchema } from './fields.js';
 
 /** A group name becomes an etcd key element and a query parameter: no slashes, nothing exotic. */
 export const FLEET_GROUP = /^[A-Za-z0-9_.-]+$/;
@@ -51,6 +51,11 @@ export const fleetSchema = z
         static_configs: z
           .array(z.strictObject({ targets: z.array(z.string().regex(ADDRESS, 'must be host:port')).min(1), labels: labels.default({}) }))
           .default([]),
+        /**
+         * Prometheus file_sd files of targets, read by every promfront of the fleet (the same files
+         * everywhere, as static_configs); a target's service is its `service` label, else "file".
+         */
+        file_sd_configs: z.array(fileSdConfigSchema).default([]),
         /** Also hand out this process's /metrics/shard/K endpoints (registered in etcd with its lease). */
         shards: z.boolean().default(false),
         /**
@@ -70,7 +75,7 @@ export const fleetSchema = z
           )
           .default([]),
       })
-      .default({ static_configs: [], shards: false, federate: [] }),
+      .default({ static_configs: [], file_sd_configs: [], shards: false, federate: [] }),
     /**
      * How long a group keeps a target after it moved away, so the new group scrapes it before the
      * old one stops (docs/fleet.md); at least one scrape interval of the members.

@@ -13,7 +13,8 @@ import { EtcdError } from '../errors.js';
 import { EtcdClient, type KeyValue, type WatchEvent } from './etcd-client.js';
 import { assign, countMoves, DEFAULT_MAX_LOAD } from './rendezvous.js';
 import { federateJobName } from '../config/fleet.js';
-import { assignView, federateTargets, parseMembers, parseTargets, staticTargets, type FleetView, type Invalid, type Target } from './view.js';
+import { FileDiscovery } from '../query/discovery/file-sd.js';
+import { assignView, federateTargets, fileTargets, parseMembers, parseTargets, staticTargets, type FleetView, type Invalid, type Target } from './view.js';
 
 const INVALID_REASONS = ['key', 'address', 'value', 'duplicate'] as const;
 
@@ -48,6 +49,8 @@ export class Fleet implements Capability {
   private readonly id = randomUUID();
   private abort = new AbortController();
   private loops: Promise<void>[] = [];
+  /** targets.file_sd_configs, one discoverer each; a change recomputes the assignment. */
+  private fileSd: FileDiscovery[] = [];
   private log: Logger;
 
   // What etcd holds, as last read or watched.
@@ -105,6 +108,7 @@ export class Fleet implements Capability {
   }
 
   async start(): Promise<void> {
+    await this.startFileSd();
     const signal = this.abort.signal;
     this.loops = [this.watchLoop(signal)];
     if (this.memberKey !== undefined || this.shardKeys().length > 0) this.loops.push(this.registerLoop(signal));
@@ -133,12 +137,35 @@ export class Fleet implements Capability {
       this.synced = false;
       await this.start();
     } else {
+      const filesChanged = JSON.stringify(old.targets.file_sd_configs) !== JSON.stringify(nextCfg.targets.file_sd_configs);
+      if (filesChanged) this.stopFileSd();
       this.cfg = nextCfg;
+      if (filesChanged) await this.startFileSd();
       this.recompute();
     }
   }
 
+  /** Starts reading targets.file_sd_configs; resolves after the first read of every file. */
+  private async startFileSd(): Promise<void> {
+    const log = {
+      info: (o: object, m: string) => this.log.info(o, m),
+      warn: (o: object, m: string) => this.log.warn(o, m),
+      error: (o: object, m: string) => this.log.error(o, m),
+    };
+    this.fileSd = this.cfg.targets.file_sd_configs.map(
+      (c, i) => new FileDiscovery({ name: `fleet.targets.file_sd_configs[${i}]`, files: c.files, refreshIntervalMs: c.refresh_interval, log }),
+    );
+    // Before the first etcd read there is no assignment to change: recompute only once synced.
+    await Promise.all(this.fileSd.map((d) => d.start(() => this.synced && this.recompute())));
+  }
+
+  private stopFileSd(): void {
+    for (const d of this.fileSd) d.stop();
+    this.fileSd = [];
+  }
+
   async stop(): Promise<void> {
+    this.stopFileSd();
     this.abort.abort();
     await Promise.allSettled(this.loops);
     this.loops = [];
@@ -313,7 +340,8 @@ export class Fleet implements Capability {
     const registry = this.cfg.targets.etcd_prefix;
     const fromEtcd = registry === undefined ? [] : parseTargets(registry, this.kvsOf(`${registry}/`), invalid);
     const byKey = new Map<string, Target>();
-    for (const t of [...staticTargets(this.cfg.targets.static_configs), ...fromEtcd]) if (!byKey.has(t.key)) byKey.set(t.key, t);
+    const fromFiles = fileTargets(this.fileSd.flatMap((d) => d.targets()));
+    for (const t of [...staticTargets(this.cfg.targets.static_configs), ...fromFiles, ...fromEtcd]) if (!byKey.has(t.key)) byKey.set(t.key, t);
     // Levels: each lower fleet's live members are one more kind of target, spread on their own so
     // that a few heavy federation targets are balanced over the groups whatever the rest weighs.
     const levels = this.cfg.targets.federate.map((l) => {
@@ -464,6 +492,9 @@ export class Fleet implements Capability {
       'Keys under the fleet or registry prefix that were ignored, by why.',
       [...inv].map(([r, n]) => [`{reason="${r}"}`, n]),
     );
+    fam('promfront_fleet_file_sd_failures_total', 'counter', 'Failed reads of targets.file_sd_configs files; their last good targets were kept.', [
+      ['', this.fileSd.reduce((n, d) => n + d.errors, 0)],
+    ]);
     fam('promfront_fleet_member_key_conflicts_total', 'counter', 'Times another process wrote this member key.', [['', this.duplicateOwnKey]]);
     return lines.join('\n') + '\n';
   }
@@ -494,6 +525,7 @@ export class Fleet implements Capability {
       moves: this.moves,
       handover: this.lingering.size,
       invalid_keys: this.view.invalid,
+      file_sd_failures: Object.fromEntries(this.fileSd.flatMap((d) => [...d.failures()])),
     };
   }
 }

@@ -34,7 +34,7 @@ export interface Target {
   address: string;
   metricsPath?: string;
   labels: Record<string, string>;
-  /** Where it came from: "etcd", "static" or "federate". */
+  /** Where it came from: "etcd", "static", "file" or "federate". */
   source: string;
   /** For a lower fleet's member: the federate job that scrapes it (served only to that job). */
   job?: string;
@@ -181,6 +181,17 @@ export function federateTargets(fleetPrefix: string, job: string, members: Reado
         job,
       });
   return out;
+}
+
+/**
+ * Targets found by file_sd (the same files on every promfront, as static_configs). Labels starting
+ * with "__" are not kept by file discovery, so such a target is scraped at the default path.
+ */
+export function fileTargets(found: readonly { address: string; labels: Record<string, string> }[]): Target[] {
+  return found.map((t) => {
+    const service = t.labels.service ?? 'file';
+    return { key: `${service}/${t.address}`, service, address: t.address, labels: { ...t.labels }, source: 'file' };
+  });
 }
 
 /** Target key to group, by rendezvous hashing with bounded loads over the live groups. */

@@ -12,6 +12,7 @@
 import type { QueryConfig, ServerGroupConfig } from '../../config/schema.js';
 import type { DiscoveryLog } from './target.js';
 import { SILENT_LOG } from './target.js';
+import { SdHttpClient } from './http-sd.js';
 
 /** The label /sd/fleet/members puts on each group's target group. */
 export const FLEET_GROUP_LABEL = '__meta_promfront_group';
@@ -84,9 +85,11 @@ export function expandFleetGroups(q: QueryConfig, found: ReadonlyMap<string, rea
 interface Poll {
   url: string;
   refreshMs: number;
+  key: string;
   names: string[] | undefined;
   timer: ReturnType<typeof setInterval> | undefined;
   lastError: string | undefined;
+  client: SdHttpClient;
 }
 
 /**
@@ -105,7 +108,6 @@ export class FleetGroupWatcher {
   constructor(
     private readonly onChange: () => void,
     private readonly log: DiscoveryLog = SILENT_LOG,
-    private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
   /** URL to the groups it names now (absent until its first successful poll). */
@@ -120,17 +122,25 @@ export class FleetGroupWatcher {
    * polled once, answered or not, so a layer built right after sees the groups that exist.
    */
   async configure(q: QueryConfig | undefined): Promise<void> {
-    const wanted = new Map<string, number>();
-    for (const g of q?.server_groups ?? []) for (const c of g.fleet_sd_configs) wanted.set(c.url, Math.min(wanted.get(c.url) ?? Infinity, c.refresh_interval));
+    // Per URL, its first config (auth, TLS) and the shortest refresh interval any group asks for.
+    const wanted = new Map<string, { refreshMs: number; config: ServerGroupConfig['fleet_sd_configs'][number]; key: string }>();
+    for (const g of q?.server_groups ?? [])
+      for (const c of g.fleet_sd_configs) {
+        const had = wanted.get(c.url);
+        const refreshMs = Math.min(had?.refreshMs ?? Infinity, c.refresh_interval);
+        const config = had?.config ?? c;
+        wanted.set(c.url, { refreshMs, config, key: JSON.stringify([refreshMs, config]) });
+      }
     for (const [url, p] of this.polls)
-      if (wanted.get(url) !== p.refreshMs) {
+      if (wanted.get(url)?.key !== p.key) {
         clearInterval(p.timer);
+        p.client.close();
         this.polls.delete(url);
       }
     const first: Promise<void>[] = [];
-    for (const [url, refreshMs] of wanted) {
+    for (const [url, { refreshMs, config, key }] of wanted) {
       if (this.polls.has(url)) continue;
-      const p: Poll = { url, refreshMs, names: undefined, timer: undefined, lastError: undefined };
+      const p: Poll = { url, refreshMs, key, names: undefined, timer: undefined, lastError: undefined, client: new SdHttpClient(config) };
       this.polls.set(url, p);
       first.push(this.poll(p, false));
       p.timer = setInterval(() => void this.poll(p, true), refreshMs);
@@ -141,11 +151,12 @@ export class FleetGroupWatcher {
 
   private async poll(p: Poll, notify: boolean): Promise<void> {
     try {
-      const res = await this.fetchImpl(p.url, {
-        signal: AbortSignal.timeout(Math.max(1000, p.refreshMs)),
-        headers: { accept: 'application/json', 'x-prometheus-refresh-interval-seconds': String(p.refreshMs / 1000) },
-      });
-      const text = await res.text();
+      const res = await p.client.get(
+        p.url,
+        { accept: 'application/json', 'x-prometheus-refresh-interval-seconds': String(p.refreshMs / 1000) },
+        AbortSignal.timeout(Math.max(1000, p.refreshMs)),
+      );
+      const text = res.text;
       if (res.status !== 200) throw new Error(`server returned HTTP status ${res.status} ${res.statusText}`);
       const names = fleetGroupNames(text);
       if (this.stopped || this.polls.get(p.url) !== p) return;
@@ -186,7 +197,10 @@ export class FleetGroupWatcher {
 
   stop(): void {
     this.stopped = true;
-    for (const p of this.polls.values()) clearInterval(p.timer);
+    for (const p of this.polls.values()) {
+      clearInterval(p.timer);
+      p.client.close();
+    }
     this.polls.clear();
   }
 }

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
+import { configToYaml } from '../../../src/server/config-yaml.js';
 import { expandFleetGroups, fleetGroupNames, FleetGroupWatcher } from '../../../src/query/discovery/fleet-groups.js';
 
 const member = (g: string, ...targets: string[]) => ({ targets, labels: { __meta_promfront_group: g } });
@@ -50,6 +51,19 @@ query:
     const named = expandFleetGroups(q, new Map([['http://127.0.0.1:9098/sd/fleet/members?x=1', ['a', 'b']]])).query;
     expect(named.server_groups.map((g) => g.name)).toEqual(['static', undefined, 'other-a', 'other-b']);
     expect(named.server_groups[2].http_sd_configs[0].url).toBe('http://127.0.0.1:9098/sd/fleet/members?x=1&group=a');
+  });
+
+  it('hides the secrets of http_sd_configs and fleet_sd_configs in the config shown by status/config', () => {
+    const config = parseConfigText(`
+query:
+  server_groups:
+    - http_sd_configs: [{url: "https://sd.example:8443/sd", basic_auth: {username: u, password: hunter2-http}}]
+      fleet_sd_configs: [{url: "https://user:pw-in-url@sd.example/sd/fleet/members", authorization: {credentials: tok-fleet}}]
+`);
+    const yaml = configToYaml(config);
+    for (const secret of ['hunter2-http', 'tok-fleet', 'pw-in-url']) expect(yaml).not.toContain(secret);
+    expect(yaml).toContain('<secret>');
+    expect(yaml).toContain('username: u');
   });
 
   describe('watcher', () => {
