@@ -47,7 +47,7 @@ export class SdHttpClient {
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        throw new Error(`${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new Error(`${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
       if (field.startsWith('tls_config.')) return text;
       const secret = text.trim();
