@@ -12,7 +12,7 @@
 import type { QueryConfig, ServerGroupConfig } from '../../config/schema.js';
 import type { DiscoveryLog } from './target.js';
 import { SILENT_LOG } from './target.js';
-import { SdHttpClient } from './http-sd.js';
+import { SdHttpClient, shownUrl } from './http-sd.js';
 
 /** The label /sd/fleet/members puts on each group's target group. */
 export const FLEET_GROUP_LABEL = '__meta_promfront_group';
@@ -160,10 +160,11 @@ export class FleetGroupWatcher {
       if (res.status !== 200) throw new Error(`server returned HTTP status ${res.status} ${res.statusText}`);
       const names = fleetGroupNames(text);
       if (this.stopped || this.polls.get(p.url) !== p) return;
-      if (p.lastError !== undefined) this.log.info({ url: p.url }, 'fleet_sd: works again');
+      if (p.lastError !== undefined) this.log.info({ url: shownUrl(p.url) }, 'fleet_sd: works again');
       p.lastError = undefined;
       const changed = p.names === undefined || p.names.join('\n') !== names.join('\n');
-      if (changed && p.names !== undefined) this.log.info({ url: p.url, groups: names }, "fleet_sd: the fleet's groups changed; rebuilding the server groups");
+      if (changed && p.names !== undefined)
+        this.log.info({ url: shownUrl(p.url), groups: names }, "fleet_sd: the fleet's groups changed; rebuilding the server groups");
       p.names = names;
       if (changed && notify) {
         this.changes++;
@@ -173,13 +174,13 @@ export class FleetGroupWatcher {
       if (this.stopped || this.polls.get(p.url) !== p) return;
       this.errors++;
       const reason = (err as Error).message;
-      if (p.lastError !== reason) this.log.warn({ url: p.url, err: reason }, `fleet_sd: ${p.url}: ${reason}; keeping the last groups`);
+      if (p.lastError !== reason) this.log.warn({ url: shownUrl(p.url), err: reason }, `fleet_sd: ${shownUrl(p.url)}: ${reason}; keeping the last groups`);
       p.lastError = reason;
     }
   }
 
   status(): { url: string; groups: readonly string[] | null; last_error: string | null }[] {
-    return [...this.polls.values()].map((p) => ({ url: p.url, groups: p.names ?? null, last_error: p.lastError ?? null }));
+    return [...this.polls.values()].map((p) => ({ url: shownUrl(p.url), groups: p.names ?? null, last_error: p.lastError ?? null }));
   }
 
   metrics(): string {

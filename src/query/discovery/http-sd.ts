@@ -27,6 +27,17 @@ export interface HttpDiscoveryOptions {
   auth?: AuthTlsConfig;
 }
 
+/** The URL as logs and /status show it: a password in it replaced by <secret>. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '<secret>';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
 /**
  * GETs of one HTTP SD endpoint with its auth and TLS settings. Errors name the field and file,
  * never a secret's value.
@@ -97,6 +108,7 @@ export class HttpDiscovery extends RefreshingDiscoverer {
   }
 
   protected async refreshOnce(): Promise<void> {
+    const shown = shownUrl(this.opts.url);
     try {
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1000, this.opts.refreshIntervalMs))]);
       const res = await this.client.get(
@@ -110,16 +122,16 @@ export class HttpDiscovery extends RefreshingDiscoverer {
       if (!JSON_TYPE.test(type)) throw new Error(`unsupported content type ${JSON.stringify(type)}`);
       const targets = parseTargetGroupsFile(text, 'answer.json');
       if (this.stopped) return;
-      this.succeeded(this.opts.url, { sd: this.name, url: this.opts.url }, 'http_sd: works again');
+      this.succeeded(shown, { sd: this.name, url: shown }, 'http_sd: works again');
       this.publish(dedupeTargets(targets));
     } catch (err) {
       if (this.stopped) return;
       const reason = (err as Error).message;
       this.failed(
-        this.opts.url,
+        shown,
         reason,
-        { sd: this.name, url: this.opts.url, err: reason, kept_targets: this.targets().length },
-        `http_sd: ${this.opts.url}: ${reason}; keeping the last good targets`,
+        { sd: this.name, url: shown, err: reason, kept_targets: this.targets().length },
+        `http_sd: ${shown}: ${reason}; keeping the last good targets`,
       );
     }
   }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
 import { configToYaml } from '../../../src/server/config-yaml.js';
+import { HttpDiscovery } from '../../../src/query/discovery/http-sd.js';
 import { expandFleetGroups, fleetGroupNames, FleetGroupWatcher } from '../../../src/query/discovery/fleet-groups.js';
 
 const member = (g: string, ...targets: string[]) => ({ targets, labels: { __meta_promfront_group: g } });
@@ -64,6 +65,21 @@ query:
     for (const secret of ['hunter2-http', 'tok-fleet', 'pw-in-url']) expect(yaml).not.toContain(secret);
     expect(yaml).toContain('<secret>');
     expect(yaml).toContain('username: u');
+  });
+
+  it('never shows a password written in an SD URL in failures or status', async () => {
+    const url = 'http://u:pw-in-url-9@127.0.0.1:1/sd/fleet/members';
+    const d = new HttpDiscovery({ name: 'http_sd_configs[0]', url, refreshIntervalMs: 60_000 });
+    await d.start(() => {});
+    d.stop();
+    expect(d.errors).toBe(1);
+    expect(JSON.stringify([...d.failures()])).not.toContain('pw-in-url-9');
+    const w = new FleetGroupWatcher(() => {});
+    await w.configure(parseConfigText(`query:\n  server_groups:\n    - fleet_sd_configs: [{url: "${url}"}]\n`).query!);
+    expect(w.errors).toBe(1);
+    expect(w.status()[0].url).toBe('http://u:%3Csecret%3E@127.0.0.1:1/sd/fleet/members');
+    expect(JSON.stringify(w.status())).not.toContain('pw-in-url-9');
+    w.stop();
   });
 
   describe('watcher', () => {
