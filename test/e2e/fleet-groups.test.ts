@@ -109,5 +109,5 @@ query:
     await fleets[1].stop();
     await waitFor(async () => (await groups()).join() === 'a', 20_000, 'group b dropped');
     expect(await exps()).toEqual(['a']);
-  });
+  }, 120_000);
 });
