@@ -75,7 +75,7 @@ query:
     expect(d.errors).toBe(1);
     expect(JSON.stringify([...d.failures()])).not.toContain('pw-in-url-9');
     const w = new FleetGroupWatcher(() => {});
-    await w.configure(parseConfigText(`query:\n  server_groups:\n    - fleet_sd_configs: [{url: "${url}"}]\n`).query!);
+    await w.configure(parseConfigText(`query:\n  server_groups:\n    - fleet_sd_configs: [{url: "${url}"}]\n`).query);
     expect(w.errors).toBe(1);
     expect(w.status()[0].url).toBe('http://u:%3Csecret%3E@127.0.0.1:1/sd/fleet/members');
     expect(JSON.stringify(w.status())).not.toContain('pw-in-url-9');
