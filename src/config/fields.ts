@@ -135,12 +135,6 @@ export function httpUrl(message: string) {
   }, message);
 }
 
-/** Prometheus's http_sd_config (url and refresh_interval; no auth or TLS settings yet). */
-export const httpSdConfigSchema = z.strictObject({
-  url: httpUrl('URL scheme must be http or https'),
-  refresh_interval: positiveDuration.default(parseDuration('60s')),
-});
-
 /** prometheus/common's authorization block: an Authorization header of the given type. */
 export const authorizationSchema = z
   .strictObject({
@@ -156,6 +150,29 @@ export const authorizationSchema = z
       ctx.addIssue({ code: 'custom', message: 'credentials or credentials_file is needed' });
     }
     if (a.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', path: ['type'], message: 'use basic_auth for Basic authorization' });
+  });
+
+/**
+ * Prometheus's http_sd_config: url, refresh_interval and the HTTP client's auth and TLS fields
+ * (basic_auth, authorization, bearer_token(_file), tls_config; oauth2 and proxies are not supported).
+ */
+export const httpSdConfigSchema = z
+  .strictObject({
+    url: httpUrl('URL scheme must be http or https'),
+    refresh_interval: positiveDuration.default(parseDuration('60s')),
+    tls_config: tlsConfigSchema.optional(),
+    basic_auth: basicAuthSchema.optional(),
+    authorization: authorizationSchema.optional(),
+    bearer_token: secretString.optional(),
+    bearer_token_file: z.string().optional(),
+  })
+  .superRefine((h, ctx) => {
+    const set = (['basic_auth', 'authorization', 'bearer_token', 'bearer_token_file'] as const).filter((k) => h[k] !== undefined);
+    if (set.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set (found ${set.join(', ')})`,
+      });
   });
 
 /**

@@ -120,6 +120,8 @@ export const serverGroupSchema = z
     file_sd_configs: z.array(fileSdConfigSchema).default([]),
     dns_sd_configs: z.array(dnsSdConfigSchema).default([]),
     http_sd_configs: z.array(httpSdConfigSchema).default([]),
+    /** A fleet's /sd/fleet/members: this group becomes one group per fleet group (docs/fleet.md). */
+    fleet_sd_configs: z.array(httpSdConfigSchema).default([]),
     http_client: httpClientSchema.default({ dial_timeout: parseDuration('200ms') }),
     scheme: z.enum(['http', 'https']).default('http'),
     path_prefix: z
@@ -173,8 +175,11 @@ export const serverGroupSchema = z
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).optional(),
   })
   .superRefine((g, ctx) => {
-    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length + g.http_sd_configs.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs is needed' });
+    if (g.static_configs.length + g.file_sd_configs.length + g.dns_sd_configs.length + g.http_sd_configs.length + g.fleet_sd_configs.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'at least one of static_configs, file_sd_configs, dns_sd_configs, http_sd_configs and fleet_sd_configs is needed',
+      });
     }
     const h = g.http_client;
     const auth = h.basic_auth ?? h.authorization ?? h.bearer_token ?? h.bearer_token_file ?? h.sigv4;

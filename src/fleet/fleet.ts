@@ -11,8 +11,10 @@ import type { Config } from '../config/schema.js';
 import type { FleetConfig } from '../config/fleet.js';
 import { EtcdError } from '../errors.js';
 import { EtcdClient, type KeyValue, type WatchEvent } from './etcd-client.js';
-import { countMoves, DEFAULT_MAX_LOAD } from './rendezvous.js';
-import { assignView, parseMembers, parseTargets, staticTargets, type FleetView, type Invalid, type Target } from './view.js';
+import { assign, countMoves, DEFAULT_MAX_LOAD } from './rendezvous.js';
+import { federateJobName } from '../config/fleet.js';
+import { FileDiscovery } from '../query/discovery/file-sd.js';
+import { assignView, federateTargets, fileTargets, parseMembers, parseTargets, staticTargets, type FleetView, type Invalid, type Target } from './view.js';
 
 const INVALID_REASONS = ['key', 'address', 'value', 'duplicate'] as const;
 
@@ -47,14 +49,16 @@ export class Fleet implements Capability {
   private readonly id = randomUUID();
   private abort = new AbortController();
   private loops: Promise<void>[] = [];
+  /** targets.file_sd_configs, one discoverer each; a change recomputes the assignment. */
+  private fileSd: FileDiscovery[] = [];
   private log: Logger;
 
   // What etcd holds, as last read or watched.
-  private fleetKvs = new Map<string, KeyValue>();
-  private registryKvs = new Map<string, KeyValue>();
+  /** Per watched prefix (watchedPrefixes: the fleet, the registry, lower fleets' members), its keys. */
+  private kvs: Map<string, KeyValue>[] = [];
   private revision = 0;
   /** Per watched prefix, the revision its stream delivered last: each resumes from its own. */
-  private streamRevs = [0, 0];
+  private streamRevs: number[] = [];
   private synced = false;
 
   // What it means.
@@ -104,6 +108,7 @@ export class Fleet implements Capability {
   }
 
   async start(): Promise<void> {
+    await this.startFileSd();
     const signal = this.abort.signal;
     this.loops = [this.watchLoop(signal)];
     if (this.memberKey !== undefined || this.shardKeys().length > 0) this.loops.push(this.registerLoop(signal));
@@ -114,25 +119,53 @@ export class Fleet implements Capability {
     const old = this.cfg;
     const nextCfg = next.fleet!;
     const restart =
-      JSON.stringify([old.etcd, old.register, old.targets.etcd_prefix, old.targets.shards]) !==
-      JSON.stringify([nextCfg.etcd, nextCfg.register, nextCfg.targets.etcd_prefix, nextCfg.targets.shards]);
+      JSON.stringify([old.etcd, old.register, old.targets.etcd_prefix, old.targets.shards, old.targets.federate.map((l) => l.fleet_prefix)]) !==
+      JSON.stringify([
+        nextCfg.etcd,
+        nextCfg.register,
+        nextCfg.targets.etcd_prefix,
+        nextCfg.targets.shards,
+        nextCfg.targets.federate.map((l) => l.fleet_prefix),
+      ]);
     if (restart) {
       await this.stop();
       this.cfg = nextCfg;
       this.shardTargets = nextCfg.targets.shards && next.shard ? { jobName: next.shard.job_name, count: next.shard.num_shards } : undefined;
       this.client = new EtcdClient(nextCfg.etcd);
       this.abort = new AbortController();
-      this.fleetKvs.clear();
-      this.registryKvs.clear();
+      this.kvs = [];
       this.synced = false;
       await this.start();
     } else {
+      const filesChanged = JSON.stringify(old.targets.file_sd_configs) !== JSON.stringify(nextCfg.targets.file_sd_configs);
+      if (filesChanged) this.stopFileSd();
       this.cfg = nextCfg;
+      if (filesChanged) await this.startFileSd();
       this.recompute();
     }
   }
 
+  /** Starts reading targets.file_sd_configs; resolves after the first read of every file. */
+  private async startFileSd(): Promise<void> {
+    const log = {
+      info: (o: object, m: string) => this.log.info(o, m),
+      warn: (o: object, m: string) => this.log.warn(o, m),
+      error: (o: object, m: string) => this.log.error(o, m),
+    };
+    this.fileSd = this.cfg.targets.file_sd_configs.map(
+      (c, i) => new FileDiscovery({ name: `fleet.targets.file_sd_configs[${i}]`, files: c.files, refreshIntervalMs: c.refresh_interval, log }),
+    );
+    // Before the first etcd read there is no assignment to change: recompute only once synced.
+    await Promise.all(this.fileSd.map((d) => d.start(() => this.synced && this.recompute())));
+  }
+
+  private stopFileSd(): void {
+    for (const d of this.fileSd) d.stop();
+    this.fileSd = [];
+  }
+
   async stop(): Promise<void> {
+    this.stopFileSd();
     this.abort.abort();
     await Promise.allSettled(this.loops);
     this.loops = [];
@@ -216,10 +249,26 @@ export class Fleet implements Capability {
 
   // --- watching ----------------------------------------------------------------------------
 
-  private async watchLoop(signal: AbortSignal): Promise<void> {
-    const prefixes = [`${this.cfg.etcd.prefix}/`];
+  /**
+   * What is watched, in this order: the fleet's own prefix, the target registry (when configured),
+   * then the members of each lower fleet this one federates (a prefix a second entry repeats is
+   * watched once).
+   */
+  private watchedPrefixes(): string[] {
+    const out = [`${this.cfg.etcd.prefix}/`];
     const registry = this.cfg.targets.etcd_prefix;
-    if (registry !== undefined) prefixes.push(`${registry}/`);
+    if (registry !== undefined) out.push(`${registry}/`);
+    for (const l of this.cfg.targets.federate) if (!out.includes(`${l.fleet_prefix}/members/`)) out.push(`${l.fleet_prefix}/members/`);
+    return out;
+  }
+
+  private kvsOf(prefix: string): Iterable<KeyValue> {
+    const i = this.watchedPrefixes().indexOf(prefix);
+    return i < 0 ? [] : (this.kvs[i]?.values() ?? []);
+  }
+
+  private async watchLoop(signal: AbortSignal): Promise<void> {
+    const prefixes = this.watchedPrefixes();
     let reason: keyof Fleet['resyncs'] = 'start';
     let needRead = true;
     while (!signal.aborted) {
@@ -228,17 +277,16 @@ export class Fleet implements Capability {
           // A full read: at start, after compaction, and after a watch failure (the watch resumes
           // from the revision below, so events missed while away are not lost either way).
           const r = await this.client.rangePrefixes(prefixes);
-          this.fleetKvs = new Map(r.kvs[0].map((kv) => [kv.key, kv]));
-          this.registryKvs = new Map((r.kvs[1] ?? []).map((kv) => [kv.key, kv]));
+          this.kvs = r.kvs.map((list) => new Map(list.map((kv) => [kv.key, kv])));
           this.revision = r.revision;
-          this.streamRevs = [r.revision, r.revision];
+          this.streamRevs = prefixes.map(() => r.revision);
           this.synced = true;
           this.resyncs[reason]++;
           this.up();
           this.recompute();
           needRead = false;
         }
-        // One watch stream per prefix, both from the revision just read; either ending restarts both.
+        // One watch stream per prefix, all from the revision just read; any ending restarts them all.
         const ctl = new AbortController();
         const both = AbortSignal.any([signal, ctl.signal]);
         const ends = prefixes.map((p, i) =>
@@ -267,7 +315,7 @@ export class Fleet implements Capability {
   }
 
   private apply(prefixIndex: number, events: WatchEvent[], revision: number): void {
-    const map = prefixIndex === 0 ? this.fleetKvs : this.registryKvs;
+    const map = this.kvs[prefixIndex];
     for (const e of events) {
       if (e.type === 'DELETE') map.delete(e.kv.key);
       else map.set(e.kv.key, e.kv);
@@ -288,13 +336,30 @@ export class Fleet implements Capability {
   /** Rebuilds the view and the assignment from the keys held; counts and remembers moves. */
   private recompute(): void {
     const invalid: Invalid[] = [];
-    const groups = parseMembers(this.cfg.etcd.prefix, this.fleetKvs.values(), invalid);
+    const groups = parseMembers(this.cfg.etcd.prefix, this.kvsOf(`${this.cfg.etcd.prefix}/`), invalid);
     const registry = this.cfg.targets.etcd_prefix;
-    const fromEtcd = registry === undefined ? [] : parseTargets(registry, this.registryKvs.values(), invalid);
+    const fromEtcd = registry === undefined ? [] : parseTargets(registry, this.kvsOf(`${registry}/`), invalid);
     const byKey = new Map<string, Target>();
-    for (const t of [...staticTargets(this.cfg.targets.static_configs), ...fromEtcd]) if (!byKey.has(t.key)) byKey.set(t.key, t);
+    const fromFiles = fileTargets(this.fileSd.flatMap((d) => d.targets()));
+    for (const t of [...staticTargets(this.cfg.targets.static_configs), ...fromFiles, ...fromEtcd]) if (!byKey.has(t.key)) byKey.set(t.key, t);
+    // Levels: each lower fleet's live members are one more kind of target, spread on their own so
+    // that a few heavy federation targets are balanced over the groups whatever the rest weighs.
+    const levels = this.cfg.targets.federate.map((l) => {
+      const members = parseMembers(l.fleet_prefix, this.kvsOf(`${l.fleet_prefix}/members/`), invalid);
+      return federateTargets(l.fleet_prefix, federateJobName(l), members);
+    });
     this.view = { revision: this.revision, groups, targets: [...byKey.values()], invalid };
     const next = assignView(this.view, DEFAULT_MAX_LOAD);
+    for (const level of levels) {
+      for (const t of level) byKey.set(t.key, t);
+      for (const [k, g] of assign(
+        level.map((t) => t.key),
+        groups.keys(),
+        DEFAULT_MAX_LOAD,
+      ))
+        next.set(k, g);
+      this.view.targets.push(...level);
+    }
     const now = Date.now();
     const moved = countMoves(this.owner, next);
     if (moved > 0) {
@@ -313,13 +378,16 @@ export class Fleet implements Capability {
   // --- serving -------------------------------------------------------------------------------
 
   /** The HTTP SD target groups of `group`'s share: its own targets and those still handed over. */
-  sdFor(group: string): unknown[] {
+  sdFor(group: string, job?: string): unknown[] {
     const now = Date.now();
     const out: { targets: string[]; labels: Record<string, string> }[] = [];
     const add = (t: Target, handover: boolean): void => {
+      // /sd/fleet serves the plain targets; each federate job reads its own list (?federate=JOB).
+      if (t.job !== job) return;
       const labels: Record<string, string> = {
         ...t.labels,
-        service: t.labels.service ?? t.service,
+        // A federated member's series keep their own labels (honor_labels): no service label added.
+        ...(t.job === undefined ? { service: t.labels.service ?? t.service } : {}),
         __meta_promfront_service: t.service,
         __meta_promfront_group: group,
         __meta_promfront_source: t.source,
@@ -366,7 +434,10 @@ export class Fleet implements Capability {
     if (url.pathname === '/sd/fleet/members') return this.json(this.membersSd(group));
     if (group === undefined || group === '')
       return this.json({ status: 'error', error: 'fleet: the "group" parameter is required, e.g. /sd/fleet?group=shard-0' }, 400);
-    return this.json(this.sdFor(group));
+    const job = url.searchParams.get('federate') ?? undefined;
+    if (job !== undefined && !this.cfg.targets.federate.some((l) => federateJobName(l) === job))
+      return this.json({ status: 'error', error: `fleet: no federate job ${JSON.stringify(job)} in fleet.targets.federate` }, 400);
+    return this.json(this.sdFor(group, job));
   }
 
   /** Target counts per group (own targets, not handed-over ones). */
@@ -421,6 +492,9 @@ export class Fleet implements Capability {
       'Keys under the fleet or registry prefix that were ignored, by why.',
       [...inv].map(([r, n]) => [`{reason="${r}"}`, n]),
     );
+    fam('promfront_fleet_file_sd_failures_total', 'counter', 'Failed reads of targets.file_sd_configs files; their last good targets were kept.', [
+      ['', this.fileSd.reduce((n, d) => n + d.errors, 0)],
+    ]);
     fam('promfront_fleet_member_key_conflicts_total', 'counter', 'Times another process wrote this member key.', [['', this.duplicateOwnKey]]);
     return lines.join('\n') + '\n';
   }
@@ -451,6 +525,7 @@ export class Fleet implements Capability {
       moves: this.moves,
       handover: this.lingering.size,
       invalid_keys: this.view.invalid,
+      file_sd_failures: Object.fromEntries(this.fileSd.flatMap((d) => [...d.failures()])),
     };
   }
 }

@@ -34,8 +34,10 @@ export interface Target {
   address: string;
   metricsPath?: string;
   labels: Record<string, string>;
-  /** Where it came from: "etcd" or "static". */
+  /** Where it came from: "etcd", "static", "file" or "federate". */
   source: string;
+  /** For a lower fleet's member: the federate job that scrapes it (served only to that job). */
+  job?: string;
 }
 
 export type InvalidReason = 'key' | 'address' | 'value' | 'duplicate';
@@ -158,6 +160,38 @@ export function staticTargets(configs: readonly { targets: string[]; labels: Rec
     for (const address of c.targets) out.push({ key: `${service}/${address}`, service, address, labels: { ...c.labels }, source: 'static' });
   }
   return out;
+}
+
+/**
+ * Levels: the live members of a lower fleet as targets of the federate job `job`, one per member
+ * (every replica of a lower group is federated: each holds the group's series, and the federating
+ * Prometheus keeps them apart by their own labels or external labels).
+ */
+export function federateTargets(fleetPrefix: string, job: string, members: ReadonlyMap<string, readonly Member[]>): Target[] {
+  const out: Target[] = [];
+  for (const [group, ms] of members)
+    for (const m of ms)
+      out.push({
+        key: `${job}@federate/${m.address}`,
+        service: job,
+        address: m.address,
+        metricsPath: '/federate',
+        labels: { __meta_promfront_fleet: fleetPrefix, __meta_promfront_member_group: group },
+        source: 'federate',
+        job,
+      });
+  return out;
+}
+
+/**
+ * Targets found by file_sd (the same files on every promfront, as static_configs). Labels starting
+ * with "__" are not kept by file discovery, so such a target is scraped at the default path.
+ */
+export function fileTargets(found: readonly { address: string; labels: Record<string, string> }[]): Target[] {
+  return found.map((t) => {
+    const service = t.labels.service ?? 'file';
+    return { key: `${service}/${t.address}`, service, address: t.address, labels: { ...t.labels }, source: 'file' };
+  });
 }
 
 /** Target key to group, by rendezvous hashing with bounded loads over the live groups. */

@@ -410,7 +410,7 @@ function discoverers(g: ServerGroupConfig, group: string, opts: QueryLayerOption
           servers: opts.dnsServers,
         }),
     ),
-    ...g.http_sd_configs.map((c, j) => new HttpDiscovery({ name: `http_sd_configs[${j}]`, url: c.url, refreshIntervalMs: c.refresh_interval, log })),
+    ...g.http_sd_configs.map((c, j) => new HttpDiscovery({ name: `http_sd_configs[${j}]`, url: c.url, refreshIntervalMs: c.refresh_interval, log, auth: c })),
   ];
 }
 

@@ -10,6 +10,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
+import { expandFleetGroups, FleetGroupWatcher } from '../query/discovery/fleet-groups.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
 import { compressedFetch } from './thread-compress.js';
 import { queryThreadHeapMetrics } from './process-metrics.js';
@@ -57,9 +58,24 @@ function lowerPriority(): void {
 
 // Answers are gzipped here, off the main thread (see thread-compress.ts).
 const fetchCompressed = compressedFetch((req) => slot.fetch(req, {} as HttpBindings));
+// Server groups that follow a fleet: when its groups change, the layer is rebuilt with them.
+const fleetGroups = new FleetGroupWatcher(
+  () =>
+    void serially(() => reconfigure(config)).catch((err: unknown) =>
+      queryLog.error({ err: (err as Error).message }, 'fleet_sd: rebuilding the query layer failed'),
+    ),
+  queryLog,
+);
+// Reloads and fleet rebuilds run one at a time, so the last one started is the one in service.
+let queue: Promise<unknown> = Promise.resolve();
+function serially<T>(fn: () => Promise<T>): Promise<T> {
+  const p = queue.then(fn);
+  queue = p.catch(() => undefined);
+  return p;
+}
 
 function build(c: Config): QueryLayer {
-  return createQueryLayer(c.query!, { log: queryLog, config: c });
+  return createQueryLayer(expandFleetGroups(c.query!, fleetGroups.found()).query, { log: queryLog, config: c });
 }
 
 /** An ArrayBuffer holding exactly `chunk`, moved without a copy when the chunk owns its whole buffer. */
@@ -125,6 +141,7 @@ function abort(id: number): void {
 
 async function reconfigure(next: Config): Promise<void> {
   let layer: QueryLayer | undefined;
+  await fleetGroups.configure(next.query);
   if (next.query) {
     layer = build(next);
     try {
@@ -158,24 +175,30 @@ port.on('message', (m: ToThread) => {
       abort(m.id);
       return;
     case 'config':
-      void answer(m.seq, () => reconfigure(m.config));
+      void answer(m.seq, () => serially(() => reconfigure(m.config)));
       return;
     case 'level':
       log.level = m.level;
       return;
     case 'metrics':
-      void answer(m.seq, () => (slot.current?.metrics() ?? '') + queryThreadHeapMetrics());
+      void answer(m.seq, () => (slot.current?.metrics() ?? '') + fleetGroups.metrics() + queryThreadHeapMetrics());
       return;
     case 'status':
-      void answer(m.seq, () => slot.current?.status());
+      void answer(m.seq, () => {
+        const st = slot.current?.status();
+        const fleet = fleetGroups.status();
+        return st && fleet.length > 0 ? { ...st, fleet_sd: fleet } : st;
+      });
       return;
     case 'close':
       for (const id of [...running.keys()]) abort(id);
+      fleetGroups.stop();
       void answer(m.seq, () => slot.close());
   }
 });
 
 try {
+  await fleetGroups.configure(config.query);
   if (config.query) slot.swap(build(config), 0);
   await slot.current?.ready;
   post({ t: 'ready' });

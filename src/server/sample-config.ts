@@ -102,6 +102,11 @@ shard:
 #       # dns_sd_configs: [{names: [prometheus.shard-1.example.internal], type: A, port: 9090}]
 #       # Prometheus HTTP SD, e.g. a fleet group's live members (docs/fleet.md).
 #       # http_sd_configs: [{url: "http://127.0.0.1:9099/sd/fleet/members?group=shard-1", refresh_interval: 5s}]
+#       #   (auth and TLS as Prometheus's: basic_auth, authorization, bearer_token(_file), tls_config)
+#     # A group per fleet group, found without naming them (docs/fleet.md): this entry becomes one
+#     # server group per group of the fleet, whose targets are that group's live members.
+#     # - anti_affinity: 10s
+#     #   fleet_sd_configs: [{url: "http://127.0.0.1:9099/sd/fleet/members", refresh_interval: 5s}]
 #       scheme: https
 #       path_prefix: /prometheus    # the servers' --web.route-prefix
 #       query_params: {}            # added to every request's URL
@@ -167,7 +172,13 @@ shard:
 #   targets:
 #     etcd_prefix: /registry            # <etcd_prefix>/<service>/<host:port>
 #     static_configs: [{targets: ["127.0.0.1:9100"], labels: {service: node}}]
+#     file_sd_configs: [{files: [/etc/promfront/fleet/*.json], refresh_interval: 5m}]  # the same files on every promfront
 #     shards: false                     # true: also hand out this promfront's /metrics/shard/K
+#     # Levels: a lower fleet's members federated by this one's groups (scrape-config --fleet prints the job).
+#     federate:
+#       - fleet_prefix: /level1           # that fleet's etcd.prefix
+#         job_name: level1                # default: the prefix's last element
+#         match: ['{__name__=~"level1:.*"}']
 #   handover_overlap: 1m                # >= HTTP SD refresh (5s) + one scrape interval
 
 # Recording and alerting rules over the whole fleet (docs/rules.md): Prometheus's rule files,

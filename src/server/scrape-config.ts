@@ -4,6 +4,7 @@
 import { stringify } from 'yaml';
 import { formatDuration } from '../util/duration.js';
 import { parseListen, resolvedTimings, type Config } from '../config/schema.js';
+import { federateJobName } from '../config/fleet.js';
 
 /**
  * The Prometheus scrape_configs for the per-shard servers. Every shard uses the same job name and
@@ -44,13 +45,22 @@ export function renderFleetScrapeConfig(config: Config, target?: string): string
   const f = config.fleet!;
   const group = f.register?.group ?? 'GROUP';
   const addr = proxyAddress(config, target);
+  const sd = `http://${addr}/sd/fleet?group=${encodeURIComponent(group)}`;
   const doc = {
     scrape_configs: [
       {
         job_name: 'fleet',
         honor_labels: true,
-        http_sd_configs: [{ url: `http://${addr}/sd/fleet?group=${encodeURIComponent(group)}`, refresh_interval: '5s' }],
+        http_sd_configs: [{ url: sd, refresh_interval: '5s' }],
       },
+      // Levels: one job per lower fleet, federating its members' share of this group.
+      ...f.targets.federate.map((l) => ({
+        job_name: federateJobName(l),
+        honor_labels: true,
+        metrics_path: '/federate',
+        params: { 'match[]': l.match },
+        http_sd_configs: [{ url: `${sd}&federate=${encodeURIComponent(federateJobName(l))}`, refresh_interval: '5s' }],
+      })),
     ],
   };
   const note = f.register ? `# Prometheus server ${f.register.address} of fleet group ${group}\n` : '# No fleet.register: replace GROUP with the fleet group\n';
