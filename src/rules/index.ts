@@ -345,6 +345,12 @@ class RulesCapability implements Capability {
       'Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.',
       this.queues.map((q) => [ql(q), q.stats.highestSentTimestampMs / 1000]),
     );
+    fam(
+      'promfront_remote_storage_shards',
+      'gauge',
+      'The number of shards used for parallel sending to the remote storage.',
+      this.queues.map((q) => [ql(q), q.shardCount]),
+    );
     const al = (u: string) => `{alertmanager=${JSON.stringify(u)}}`;
     fam(
       'promfront_notifications_sent_total',
