@@ -135,7 +135,7 @@ describe('rule group', () => {
       const name = /r="(\w)"/.exec(expr)?.[1] ?? '';
       return [{ metric: { __name__: 'up', r: name }, value: [0, '0'] }];
     });
-    const plain = f.e.query;
+    const plain = f.e.query.bind(f.e);
     f.e.query = (expr, t) => {
       const m = /^ALERTS_FOR_STATE\{alertname="(\w)"\}\[3600s\]$/.exec(expr);
       if (!m) return plain(expr, t);
