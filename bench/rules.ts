@@ -11,7 +11,8 @@
 //      (promfront_rule_group_last_duration_seconds vs prometheus_rule_group_last_duration_seconds)
 //      after 3 rounds at a 15 s interval.
 //
-//   npm run bench:rules [-- --skip-write] [-- --skip-eval]
+//   npm run bench:rules [-- --skip-write] [-- --skip-eval] [-- --cpu-prof=DIR]
+//   (--cpu-prof writes the proxy's V8 CPU profiles, one per thread, into DIR)
 
 import fs from 'node:fs';
 import { createServer } from 'node:http';
@@ -26,6 +27,13 @@ import { WriteQueue, type WriteSample } from '../src/rules/remote-write.js';
 import { startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Set(process.argv.slice(2));
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+const cpuProfDir = process.argv.find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 
 async function remoteWriteThroughput(): Promise<void> {
   const receiver = await startPrometheus({ configYaml: 'global: {}\n', extraArgs: ['--web.enable-remote-write-receiver'] });
@@ -44,6 +52,8 @@ async function remoteWriteThroughput(): Promise<void> {
     let peakHeap = heap0;
     let peakPending = 0;
     const start = performance.now();
+    const ourCpu0 = process.cpuUsage();
+    const theirCpu0 = cpuSeconds(receiver.pid);
     for (let r = 0; r < ROUNDS; r++) {
       const batch: WriteSample[] = labels.map((l, i) => ({ labels: l, t: t0 + r * 1000, v: r * i }));
       q.append(batch);
@@ -57,12 +67,19 @@ async function remoteWriteThroughput(): Promise<void> {
     }
     await q.flush(60_000);
     const secs = (performance.now() - start) / 1000;
+    const ourCpuUs = process.cpuUsage(ourCpu0);
+    const ourCpu = (ourCpuUs.user + ourCpuUs.system) / 1e6;
+    const theirCpu = cpuSeconds(receiver.pid) - theirCpu0;
     const n = SERIES * ROUNDS;
     const got = (await receiver.query('count(count_over_time(bench_recorded[10m]))')) as { value: [number, string] }[];
     console.log(
       `remote write: ${n} samples in ${secs.toFixed(2)} s = ${Math.round(n / secs)} samples/s; sent ${q.stats.samplesSent}, failed ${q.stats.samplesFailed}, ` +
         `dropped ${q.stats.samplesDropped}, retried ${q.stats.samplesRetried}; receiver holds ${got[0]?.value[1]} series; ` +
-        `peak pending ${peakPending}, peak heap growth ${((peakHeap - heap0) / 1e6).toFixed(1)} MB; load ${loadavg()[0].toFixed(1)}`,
+        `peak pending ${peakPending}, peak heap growth ${((peakHeap - heap0) / 1e6).toFixed(1)} MB, shards at the end ${q.shardCount}; load ${loadavg()[0].toFixed(1)}`,
+    );
+    console.log(
+      `remote write CPU: promfront (this process: encode, snappy, HTTP) ${ourCpu.toFixed(2)} s = ${Math.round(n / ourCpu)} samples per CPU-second; ` +
+        `receiving Prometheus ${theirCpu.toFixed(2)} s = ${Math.round(n / theirCpu)} samples per CPU-second; wall ${secs.toFixed(2)} s on 2 shared cores`,
     );
     await q.stop();
   } finally {
@@ -148,6 +165,7 @@ async function evaluationRound(): Promise<void> {
       groups: [[`127.0.0.1:${procs[0].port}`], [`127.0.0.1:${procs[1].port}`]],
       remoteRead: false,
       dir,
+      ...(cpuProfDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProfDir)}`] } : {}),
       extraYaml: `rule_files: [${JSON.stringify(rules)}]\nremote_write: [{url: "${receiver.url}/api/v1/write"}]`,
     });
     const p = proxy;

@@ -1,14 +1,14 @@
 // The config sections of recording and alerting rules (src/rules): rule_files, evaluation_interval,
 // external_labels, remote_write and alerting, named and defaulted as Prometheus names them in its
 // own config file, so a Prometheus rules setup moves over unchanged. Kept apart from schema.ts
-// (which imports it) so that this capability's section is one file; shared field types come from
-// fields.ts. Its durations stay the strings the user wrote
+// (which imports it) so that this capability's section is one file; shared field types (auth, TLS,
+// URLs) come from fields.ts. Its durations stay the strings the user wrote
 // (checked here, parsed where used) so /api/v1/status/config writes them back as written.
 
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { isLegacyLabelName } from '../model/label-name.js';
-import { httpUrl as httpUrlOf } from './fields.js';
+import { authorizationSchema, basicAuthSchema, httpUrl as httpUrlOf, secretString, tlsConfigSchema } from './fields.js';
 
 const durationText = z.string().refine((v) => {
   try {
@@ -21,25 +21,18 @@ const durationText = z.string().refine((v) => {
 
 const httpUrl = httpUrlOf('must be an absolute http:// or https:// URL');
 
-const secret = z.string().min(1);
-
-const tls = z.strictObject({
-  ca_file: z.string().optional(),
-  cert_file: z.string().optional(),
-  key_file: z.string().optional(),
-  server_name: z.string().optional(),
-  insecure_skip_verify: z.boolean().default(false),
-});
-
-/** The auth fields prometheus/common's HTTP client offers, as remote_write and alertmanagers take them. */
+/**
+ * The auth and TLS fields prometheus/common's HTTP client offers, as remote_write and alertmanagers
+ * take them: the same schemas as the query downstreams' http_client (fields.ts), so the same
+ * mistakes are refused everywhere (cert_file without key_file, password with password_file,
+ * authorization without credentials or with type Basic).
+ */
 const authFields = {
-  basic_auth: z.strictObject({ username: z.string().min(1), password: secret.optional(), password_file: z.string().optional() }).optional(),
-  authorization: z
-    .strictObject({ type: z.string().trim().min(1).default('Bearer'), credentials: secret.optional(), credentials_file: z.string().optional() })
-    .optional(),
-  bearer_token: secret.optional(),
+  basic_auth: basicAuthSchema.optional(),
+  authorization: authorizationSchema.optional(),
+  bearer_token: secretString.optional(),
   bearer_token_file: z.string().optional(),
-  tls_config: tls.optional(),
+  tls_config: tlsConfigSchema.optional(),
 };
 
 function oneAuth(c: Record<string, unknown>, ctx: z.RefinementCtx): void {

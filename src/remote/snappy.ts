@@ -111,7 +111,26 @@ export function snappyMaxCompressedLength(n: number): number {
 }
 
 export function snappyCompress(src: Uint8Array): Uint8Array {
-  const out = new Uint8Array(snappyMaxCompressedLength(src.length));
+  return compressInto(src, new Uint8Array(snappyMaxCompressedLength(src.length)), new Int32Array(1 << HASH_BITS));
+}
+
+/**
+ * A compressor that keeps its hash table and output buffer between calls, for senders that
+ * compress one body after another (remote write): no allocation once the buffer is big enough.
+ */
+export class SnappyCompressor {
+  private out = new Uint8Array(0);
+  private readonly table = new Int32Array(1 << HASH_BITS);
+
+  /** The compressed bytes: a view of the reused buffer, valid until the next call. */
+  compress(src: Uint8Array): Uint8Array {
+    const need = snappyMaxCompressedLength(src.length);
+    if (this.out.length < need) this.out = new Uint8Array(need);
+    return compressInto(src, this.out, this.table);
+  }
+}
+
+function compressInto(src: Uint8Array, out: Uint8Array, table: Int32Array): Uint8Array {
   let o = 0;
   let n = src.length;
   do {
@@ -120,7 +139,6 @@ export function snappyCompress(src: Uint8Array): Uint8Array {
     if (n > 0) b |= 0x80;
     out[o++] = b;
   } while (n > 0);
-  const table = new Int32Array(1 << HASH_BITS);
   for (let start = 0; start < src.length; start += BLOCK) {
     o = compressBlock(src, start, Math.min(src.length, start + BLOCK), out, o, table);
   }

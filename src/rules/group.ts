@@ -14,6 +14,7 @@ import { MemoryStorage } from '../storage/memory.js';
 import { labelsFromRecord, labelsKey, labelsToRecord, type Labels } from '../model/labels.js';
 import type { GroupDef, RuleDef } from './rulefile.js';
 import { expand } from './template.js';
+import { goQuote } from '../util/go-quote.js';
 import type { WriteSample } from './remote-write.js';
 
 export type AlertState = 'inactive' | 'pending' | 'firing';
@@ -41,6 +42,11 @@ export interface RuleState {
   active: Map<string, ActiveAlert>;
   /** Recording rules evaluated in-process (they read only series recorded earlier in the group). */
   local: boolean;
+  /**
+   * Prometheus's AlertingRule.restored: until the `for` state has been restored after a start, the
+   * rule writes no ALERTS/ALERTS_FOR_STATE, so a fresh activeAt never overwrites the stored one.
+   */
+  restored: boolean;
 }
 
 export interface GroupEnv {
@@ -55,6 +61,12 @@ export interface GroupEnv {
   resendDelayMs: number;
   onMissed(n: number): void;
   onEvaluated(g: Group, durationS: number, failed: number): void;
+  /** Prometheus's --rules.alert.for-grace-period (default 10m). */
+  forGracePeriodMs?: number;
+  /** Prometheus's --rules.alert.for-outage-tolerance (default 1h). */
+  outageToleranceMs?: number;
+  /** Told when restoring the `for` state failed (the rules start their `for` again). */
+  onRestoreError?(rule: string, message: string): void;
 }
 
 const RESOLVED_RETENTION_MS = 15 * 60_000;
@@ -117,6 +129,8 @@ export class Group {
     defaultIntervalMs: number,
     private readonly env: GroupEnv,
     previous?: Group,
+    /** Restore alerts' `for` state from ALERTS_FOR_STATE after the second round (groups loaded at start). */
+    public restorePending = false,
   ) {
     this.intervalMs = def.intervalMs ?? defaultIntervalMs;
     this.hash = groupHash(def.name, def.file);
@@ -131,6 +145,7 @@ export class Group {
         evaluationTimeS: old?.evaluationTimeS ?? 0,
         active: old?.active ?? new Map<string, ActiveAlert>(),
         local: r.kind === 'record' && readsOnly(r.expr, recordedBefore),
+        restored: old?.restored ?? !(restorePending && r.kind === 'alert'),
       };
       if (r.kind === 'record') recordedBefore.add(r.name);
       return st;
@@ -154,10 +169,17 @@ export class Group {
   start(): void {
     const now = Date.now();
     let next = evalTimestamp(now, this.intervalMs, this.hash) + this.intervalMs;
+    let rounds = 0;
     const tick = () => {
       if (this.stopped) return;
       const ts = next;
-      this.running = this.evaluate(ts).finally(() => {
+      // As Prometheus's Group.run: restore after the second round, when recording rules and
+      // scrapes have had a round to catch up, at the wall-clock time of the restore.
+      const round = async () => {
+        await this.evaluate(ts);
+        if (++rounds === 2 && this.restorePending && !this.stopped) await this.restoreForState(Date.now());
+      };
+      this.running = round().finally(() => {
         this.running = undefined;
         // Prometheus's ticker: a round that ran past later slots skips them (counted as missed)
         // and runs at once at the latest slot it reached.
@@ -232,6 +254,58 @@ export class Group {
     this.lastEvaluationMs = ts;
     this.evaluationTimeS = (performance.now() - started) / 1000;
     this.env.onEvaluated(this, this.evaluationTimeS, failed);
+  }
+
+  /**
+   * Prometheus's Group.RestoreForState: for each alerting rule with `for` ≥ for_grace_period, the
+   * last ALERTS_FOR_STATE sample of each active alert within for_outage_tolerance before `nowMs`
+   * (read through the query layer: promfront has no TSDB) gives the activeAt it had before the
+   * restart; the time promfront was down is not counted as pending, and an alert that would fire
+   * within the grace period is given the grace period.
+   */
+  async restoreForState(nowMs: number): Promise<void> {
+    this.restorePending = false;
+    const grace = this.env.forGracePeriodMs ?? 10 * 60_000;
+    const tolerance = this.env.outageToleranceMs ?? 60 * 60_000;
+    for (const rule of this.rules) {
+      if (rule.restored) continue;
+      const def = rule.def;
+      if (def.forMs < grace || rule.active.size === 0) {
+        rule.restored = true;
+        continue;
+      }
+      let series: { metric: Record<string, string>; values: [number, string][] }[];
+      try {
+        const data = await this.env.query(`ALERTS_FOR_STATE{alertname=${goQuote(def.name)}}[${Math.max(1, Math.floor(tolerance / 1000))}s]`, nowMs);
+        if (data.resultType !== 'matrix') throw new Error(`ALERTS_FOR_STATE came back as ${data.resultType}, not a matrix`);
+        series = data.result as typeof series;
+      } catch (e) {
+        rule.restored = true;
+        this.env.onRestoreError?.(def.name, (e as Error).message);
+        continue;
+      }
+      for (const a of rule.active.values()) {
+        if (a.state === 'inactive') continue;
+        const want: Record<string, string> = { ...this.env.externalLabels, ...a.labels, __name__: 'ALERTS_FOR_STATE' };
+        const s = series.find((x) => sameSet(x.metric, want) || sameSet(x.metric, { ...a.labels, __name__: 'ALERTS_FOR_STATE' }));
+        const last = s?.values.at(-1);
+        if (last === undefined) continue;
+        // Go's time.Unix(t/1000, 0) and time.Unix(int64(v), 0): both whole seconds.
+        const downAtMs = Math.floor(last[0]) * 1000;
+        let activeAtMs = Math.trunc(parseFloat(last[1])) * 1000;
+        if (!Number.isFinite(activeAtMs)) continue;
+        const remaining = def.forMs - (downAtMs - activeAtMs);
+        if (remaining <= 0) {
+          // It was firing when promfront went down: it fires again at the next round if still active.
+        } else if (remaining < grace) {
+          activeAtMs = nowMs + grace - def.forMs;
+        } else {
+          activeAtMs += nowMs - downAtMs;
+        }
+        a.activeAtMs = activeAtMs;
+      }
+      rule.restored = true;
+    }
   }
 
   private async query(rule: RuleState, ts: number): Promise<{ vector: { labels: Record<string, string>; v: number }[]; warnings: string[] }> {
@@ -355,6 +429,7 @@ export class Group {
       rule.active.clear();
       throw new Error(`exceeded limit of ${this.def.limit} with ${activeCount} alerts`);
     }
+    if (!rule.restored) return;
     for (const a of rule.active.values()) {
       if (a.state === 'inactive') continue;
       const alerts = labelsFromRecord({ ...a.labels, __name__: 'ALERTS', alertstate: a.state });
@@ -379,6 +454,11 @@ export class Group {
     }
     if (send.length > 0) this.env.notify(send, rule.def, this);
   }
+}
+
+function sameSet(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 function sameRule(a: RuleDef, b: RuleDef): boolean {

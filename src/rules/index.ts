@@ -54,6 +54,7 @@ interface Counters {
   evaluations: number;
   failures: number;
   missed: number;
+  restoreFailures: number;
 }
 
 class RulesCapability implements Capability {
@@ -120,6 +121,8 @@ class RulesCapability implements Capability {
         );
       },
       resendDelayMs,
+      forGracePeriodMs: parseDuration(config.alerting?.for_grace_period ?? '10m'),
+      outageToleranceMs: parseDuration(config.alerting?.for_outage_tolerance ?? '1h'),
       onMissed: () => undefined,
       onEvaluated: () => undefined,
     };
@@ -127,13 +130,23 @@ class RulesCapability implements Capability {
     for (const def of defs) {
       const old = oldGroups.find((g) => g.def.file === def.file && g.def.name === def.name);
       const key = `${def.file};${def.name}`;
-      const c = this.counters.get(key) ?? { evaluations: 0, failures: 0, missed: 0 };
+      const c = this.counters.get(key) ?? { evaluations: 0, failures: 0, missed: 0, restoreFailures: 0 };
       this.counters.set(key, c);
       const g = new Group(
         def,
         intervalMs,
-        { ...env, onMissed: (n) => (c.missed += n), onEvaluated: (_g, _d, failed) => ((c.evaluations += def.rules.length), (c.failures += failed)) },
+        {
+          ...env,
+          onMissed: (n) => (c.missed += n),
+          onEvaluated: (_g, _d, failed) => ((c.evaluations += def.rules.length), (c.failures += failed)),
+          onRestoreError: (rule, message) => {
+            c.restoreFailures++;
+            this.ctx.log.warn({ group: def.name, rule, err: message }, 'rules: could not restore the for state of alerts; their for period starts again');
+          },
+        },
         old,
+        // Prometheus restores only the groups loaded at start (and a group reloaded before its restore).
+        first || (old?.restorePending ?? false),
       );
       next.push(g);
     }
@@ -283,6 +296,12 @@ class RulesCapability implements Capability {
       'The total number of rule evaluation failures.',
       this.groups.map((g) => [gl(g), this.counters.get(g.key)?.failures ?? 0]),
     );
+    fam(
+      'promfront_rule_group_restore_failures_total',
+      'counter',
+      'Alerting rules whose for state could not be read back from ALERTS_FOR_STATE after a start (their for period starts again).',
+      this.groups.map((g) => [gl(g), this.counters.get(g.key)?.restoreFailures ?? 0]),
+    );
     const ql = (q: WriteQueue) => `{remote_name=${JSON.stringify(q.name)},url=${JSON.stringify(q.cfg.url.replace(/\/\/[^@/]*@/, '//'))}}`;
     fam(
       'promfront_remote_storage_samples_in_total',
@@ -325,6 +344,12 @@ class RulesCapability implements Capability {
       'gauge',
       'Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.',
       this.queues.map((q) => [ql(q), q.stats.highestSentTimestampMs / 1000]),
+    );
+    fam(
+      'promfront_remote_storage_shards',
+      'gauge',
+      'The number of shards used for parallel sending to the remote storage.',
+      this.queues.map((q) => [ql(q), q.shardCount]),
     );
     const al = (u: string) => `{alertmanager=${JSON.stringify(u)}}`;
     fam(

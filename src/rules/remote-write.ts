@@ -2,17 +2,17 @@
 // queue per remote_write endpoint. promfront has no TSDB, so this queue is the only copy of a
 // recorded sample until the receiver has it: it batches, retries what the receiver may accept
 // later (5xx, 429, network errors) with Prometheus's backoff, never retries what it refused (4xx),
-// and holds at most max_pending_samples, dropping the oldest first and counting them. Samples of a
-// series always go out in order: each series is pinned to one shard, and a shard sends one batch
-// at a time.
+// and holds at most max_pending_samples, dropping the oldest first and counting them. Several
+// shards send at once (between queue_config's min_shards and max_shards, following the backlog), yet
+// samples of a series go out in order: a series is pinned to one shard, a shard sends one batch at a
+// time, and after a reshard the new shards wait until the old ones have drained.
 
 import { Agent, fetch as undiciFetch, type Response as UndiciResponse } from 'undici';
 import type { Logger } from 'pino';
 import { ProtoWriter, WIRE_FIXED64, WIRE_LEN } from '../remote/protobuf.js';
 import { STALE_NAN_HI, STALE_NAN_LO } from '../remote/prompb.js';
-import { snappyCompress } from '../remote/snappy.js';
+import { SnappyCompressor } from '../remote/snappy.js';
 import type { Label, Labels } from '../model/labels.js';
-import { labelsKey } from '../model/labels.js';
 import { authorizationHeader, readTlsMaterial, tlsConnectOptions } from '../client/auth-tls.js';
 import { parseDuration } from '../util/duration.js';
 import type { RemoteWriteConfig } from '../config/rules.js';
@@ -30,48 +30,80 @@ export interface WriteSample {
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 
-/** A prompb.WriteRequest holding `samples`, grouped into one TimeSeries per label set, in order. */
+/**
+ * A prompb.WriteRequest holding `samples` in order: one TimeSeries per run of consecutive samples
+ * sharing the same Labels object (no label key is built: a sample's labels are written as they
+ * are, and the receiver groups series itself, as it does for Prometheus's one-sample TimeSeries).
+ */
 export function encodeWriteRequest(samples: readonly WriteSample[], w = new ProtoWriter(64 * 1024)): Uint8Array {
-  const bySeries = new Map<string, WriteSample[]>();
-  for (const s of samples) {
-    const k = labelsKey(s.labels);
-    const list = bySeries.get(k);
-    if (list) list.push(s);
-    else bySeries.set(k, [s]);
-  }
   w.reset();
-  for (const list of bySeries.values()) {
+  let i = 0;
+  while (i < samples.length) {
+    const labels = samples[i].labels;
     w.tag(1, WIRE_LEN);
     const ts = w.beginMessage();
-    for (const l of list[0].labels) writeLabel(w, l);
-    for (const s of list) {
-      w.tag(2, WIRE_LEN);
-      const m = w.beginMessage();
-      let lo: number, hi: number;
-      if (s.stale) {
-        lo = STALE_NAN_LO;
-        hi = STALE_NAN_HI;
-      } else {
-        f64[0] = s.v;
-        lo = u32[0];
-        hi = u32[1];
-      }
-      if (lo !== 0 || hi !== 0) {
-        w.tag(1, WIRE_FIXED64);
-        w.fixed64Bits(lo, hi);
-      }
-      if (s.t !== 0) {
-        w.tag(2, 0);
-        w.int64(s.t);
-      }
-      w.endMessage(m);
-    }
+    for (const l of labels) writeLabel(w, l);
+    do writeSample(w, samples[i++]);
+    while (i < samples.length && samples[i].labels === labels);
     w.endMessage(ts);
   }
   return w.finish();
 }
 
+function writeSample(w: ProtoWriter, s: WriteSample): void {
+  let lo: number, hi: number;
+  if (s.stale) {
+    lo = STALE_NAN_LO;
+    hi = STALE_NAN_HI;
+  } else {
+    f64[0] = s.v;
+    lo = u32[0];
+    hi = u32[1];
+  }
+  w.tag(2, WIRE_LEN);
+  const m = w.beginMessage();
+  if (lo !== 0 || hi !== 0) {
+    w.tag(1, WIRE_FIXED64);
+    w.fixed64Bits(lo, hi);
+  }
+  if (s.t !== 0) {
+    w.tag(2, 0);
+    w.int64(s.t);
+  }
+  w.endMessage(m);
+}
+
 function writeLabel(w: ProtoWriter, l: Label): void {
+  const n = l.name.length;
+  const v = l.value.length;
+  // Fast path: short ASCII name and value, whose lengths are their byte counts, written in place.
+  if (n + v < 120) {
+    w.ensure(n + v + 6);
+    const b = w.buf;
+    const p0 = w.pos;
+    b[p0] = 0x0a; // Label, length-delimited
+    b[p0 + 1] = n + v + 4;
+    b[p0 + 2] = 0x0a; // name
+    b[p0 + 3] = n;
+    let p = p0 + 4;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const c = l.name.charCodeAt(i);
+      if (c >= 0x80) ascii = false;
+      b[p++] = c;
+    }
+    b[p++] = 0x12; // value
+    b[p++] = v;
+    for (let i = 0; i < v; i++) {
+      const c = l.value.charCodeAt(i);
+      if (c >= 0x80) ascii = false;
+      b[p++] = c;
+    }
+    if (ascii) {
+      w.pos = p;
+      return;
+    }
+  }
   w.tag(1, WIRE_LEN);
   const m = w.beginMessage();
   w.tag(1, WIRE_LEN);
@@ -94,13 +126,23 @@ export interface QueueStats {
   lastError: string | undefined;
 }
 
-const SHARDS = 4;
+/** Prometheus's shardToleranceFraction: the shard count changes only when off by more than this. */
+const SHARD_TOLERANCE = 0.3;
+/** Fewer shards are taken at most this often (Prometheus recomputes its shards every 10 s). */
+const SHRINK_EVERY_MS = 10_000;
 
 class Shard {
   pending: WriteSample[] = [];
   head = 0;
   sending = false;
   timer: NodeJS.Timeout | undefined;
+  /** Reused for every batch of this shard: one batch is in flight at a time, so one body suffices. */
+  writer: ProtoWriter | undefined;
+  snappy: SnappyCompressor | undefined;
+
+  get size(): number {
+    return this.pending.length - this.head;
+  }
 }
 
 /** The queue of one remote_write endpoint. */
@@ -117,8 +159,15 @@ export class WriteQueue {
     batchesSent: 0,
     lastError: undefined,
   };
-  private readonly shards: Shard[] = Array.from({ length: SHARDS }, () => new Shard());
-  private readonly maxPerShard: number;
+  /** The shards new samples go to; they send only once `draining` is empty (order per series). */
+  private shards: Shard[];
+  /** The previous shards after a reshard: they send what they hold, then go away. */
+  private draining: Shard[] = [];
+  private lastReshardMs = Date.now();
+  private total = 0;
+  private readonly maxPending: number;
+  private readonly minShards: number;
+  private readonly maxShards: number;
   private readonly batch: number;
   private readonly deadlineMs: number;
   private readonly minBackoffMs: number;
@@ -134,41 +183,76 @@ export class WriteQueue {
   ) {
     this.name = cfg.name ?? cfg.url.replace(/\/\/[^@/]*@/, '//');
     const q = cfg.queue_config;
-    this.maxPerShard = Math.max(1, Math.ceil(q.max_pending_samples / SHARDS));
+    this.maxPending = q.max_pending_samples;
+    this.minShards = Math.min(q.min_shards, q.max_shards);
+    this.maxShards = q.max_shards;
     this.batch = q.max_samples_per_send;
     this.deadlineMs = parseDuration(q.batch_send_deadline);
     this.minBackoffMs = parseDuration(q.min_backoff);
     this.maxBackoffMs = parseDuration(q.max_backoff);
     this.timeoutMs = parseDuration(cfg.remote_timeout);
+    this.shards = Array.from({ length: this.minShards }, () => new Shard());
   }
 
-  /** Queues samples; a full shard drops its oldest samples (counted) to make room. */
+  /** Shards currently taking samples (Prometheus's prometheus_remote_storage_shards). */
+  get shardCount(): number {
+    return this.shards.length;
+  }
+
+  /** Queues samples; beyond max_pending_samples the oldest are dropped (counted) to make room. */
   append(samples: readonly WriteSample[]): void {
-    if (this.stopped) return;
+    if (this.stopped || samples.length === 0) return;
+    this.reshardFor(this.total + samples.length);
+    const shards = this.shards;
+    const n = shards.length;
     for (const s of samples) {
-      const sh = this.shards[shardOf(s.labels)];
+      const sh = shards[n === 1 ? 0 : shardOf(s.labels, n)];
       sh.pending.push(s);
       this.stats.samplesIn++;
-      if (sh.pending.length - sh.head > this.maxPerShard) {
-        sh.head++;
-        this.stats.samplesDropped++;
-      }
+      if (++this.total > this.maxPending) this.dropOldest(sh);
     }
-    for (const sh of this.shards) if (!sh.sending) compact(sh);
-    for (const sh of this.shards) this.kick(sh);
+    for (const sh of shards) if (!sh.sending) compact(sh);
+    for (const sh of this.draining) this.kick(sh);
+    for (const sh of shards) this.kick(sh);
   }
 
   get pending(): number {
-    let n = 0;
-    for (const sh of this.shards) n += sh.pending.length - sh.head;
-    return n;
+    return this.total;
+  }
+
+  /**
+   * Prometheus scales its shards to keep up with the incoming rate; ours follow the backlog: as
+   * many shards as there are full batches waiting, between min_shards and max_shards. The old
+   * shards drain first (the new ones wait), so samples of a series still leave in order.
+   */
+  private reshardFor(backlog: number): void {
+    if (this.draining.length > 0) return;
+    const n = this.shards.length;
+    const want = Math.max(this.minShards, Math.min(this.maxShards, Math.ceil(backlog / this.batch)));
+    const grow = want > n * (1 + SHARD_TOLERANCE) || (n === 1 && want > 1);
+    const shrink = want < n * (1 - SHARD_TOLERANCE) && Date.now() - this.lastReshardMs >= SHRINK_EVERY_MS;
+    if (!grow && !shrink) return;
+    this.lastReshardMs = Date.now();
+    this.draining = this.shards.filter((sh) => sh.size > 0 || sh.sending);
+    for (const sh of this.shards) if (!sh.sending && sh.timer) clearTimeout(sh.timer);
+    this.shards = Array.from({ length: want }, () => new Shard());
+  }
+
+  private dropOldest(into: Shard): void {
+    // Samples held by draining shards are older than anything in the current ones.
+    const from = this.draining.find((d) => d.size > 0) ?? into;
+    from.head++;
+    this.total--;
+    this.stats.samplesDropped++;
   }
 
   private kick(sh: Shard): void {
     if (sh.sending) return;
-    const n = sh.pending.length - sh.head;
+    const draining = this.draining.includes(sh);
+    if (!draining && this.draining.length > 0) return;
+    const n = sh.size;
     if (n === 0) return;
-    if (n >= this.batch) {
+    if (n >= this.batch || draining) {
       void this.sendLoop(sh);
       return;
     }
@@ -181,36 +265,49 @@ export class WriteQueue {
   /** Resolves when everything queued now has been sent or given up (tests, shutdown). */
   async flush(timeoutMs = 10_000): Promise<void> {
     const end = Date.now() + timeoutMs;
-    for (const sh of this.shards) if (!sh.sending) void this.sendLoop(sh);
-    while (this.pending > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    for (const sh of [...this.draining, ...this.shards]) if (!sh.sending) void this.sendLoop(sh);
+    while (this.total > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 
   private async sendLoop(sh: Shard): Promise<void> {
     if (sh.sending || this.stopped) return;
+    if (!this.draining.includes(sh) && this.draining.length > 0) return;
     sh.sending = true;
     if (sh.timer) clearTimeout(sh.timer);
     sh.timer = undefined;
     try {
-      while (!this.stopped && sh.pending.length - sh.head > 0) {
+      while (!this.stopped && sh.size > 0) {
         const start = sh.head;
         const batch = sh.pending.slice(start, start + this.batch);
-        await this.sendWithRetry(batch);
+        await this.sendWithRetry(sh, batch);
         // The queue overflowed into the batch in flight: those samples were counted as dropped,
         // but the batch carried them (sent or failed, counted there).
         const overlap = Math.min(sh.head, start + batch.length) - start;
         if (overlap > 0) this.stats.samplesDropped -= overlap;
+        this.total -= Math.max(0, start + batch.length - sh.head);
         sh.head = Math.max(sh.head, start + batch.length);
         compact(sh);
-        if (sh.pending.length - sh.head < this.batch) break;
+        // A draining shard empties itself; a current one leaves a partial batch to the deadline.
+        if (!this.draining.includes(sh) && sh.size < this.batch) break;
       }
     } finally {
       sh.sending = false;
     }
-    if (!this.stopped && sh.pending.length - sh.head > 0) this.kick(sh);
+    if (this.stopped) return;
+    // Read again: a reshard during the send may have made this shard a draining one.
+    if (this.draining.includes(sh)) {
+      if (sh.size > 0) return this.kick(sh);
+      this.draining = this.draining.filter((d) => d !== sh);
+      if (this.draining.length === 0) for (const cur of this.shards) this.kick(cur);
+      return;
+    }
+    if (sh.size > 0) this.kick(sh);
   }
 
-  private async sendWithRetry(batch: WriteSample[]): Promise<void> {
-    const body = snappyCompress(encodeWriteRequest(batch));
+  private async sendWithRetry(sh: Shard, batch: WriteSample[]): Promise<void> {
+    sh.writer ??= new ProtoWriter(64 * 1024);
+    sh.snappy ??= new SnappyCompressor();
+    const body = sh.snappy.compress(encodeWriteRequest(batch, sh.writer));
     let backoff = this.minBackoffMs;
     for (;;) {
       if (this.stopped) return;
@@ -266,7 +363,7 @@ export class WriteQueue {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    for (const sh of this.shards) if (sh.timer) clearTimeout(sh.timer);
+    for (const sh of [...this.draining, ...this.shards]) if (sh.timer) clearTimeout(sh.timer);
     await this.dispatcher?.close();
   }
 }
@@ -279,13 +376,13 @@ function compact(sh: Shard): void {
   }
 }
 
-function shardOf(labels: Labels): number {
+function shardOf(labels: Labels, shards: number): number {
   let h = 0;
   for (const l of labels) {
     for (let i = 0; i < l.value.length; i++) h = (Math.imul(h, 31) + l.value.charCodeAt(i)) | 0;
     h = (Math.imul(h, 31) + l.name.length) | 0;
   }
-  return (h >>> 0) % SHARDS;
+  return (h >>> 0) % shards;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

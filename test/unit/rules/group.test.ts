@@ -118,4 +118,57 @@ describe('rule group', () => {
     await g.evaluate(7000);
     expect(f.notified).toHaveLength(2);
   });
+
+  it('restores the for state from ALERTS_FOR_STATE after the second round, as Prometheus RestoreForState does', async () => {
+    const M = 60_000;
+    const rules = ['A', 'B', 'C']
+      .map((n) => `      - alert: ${n}\n        expr: up{r="${n}"} == 0\n        for: 20m\n`)
+      .concat(`      - alert: D\n        expr: up{r="D"} == 0\n        for: 5m\n`)
+      .join('');
+    const [def] = parseRuleFile(`groups:\n  - name: g\n    rules:\n${rules}`, '/r.yml');
+    const now = 1_700_000_000_000;
+    const downAt = now - 30 * M; // the last ALERTS_FOR_STATE sample written before the restart
+    // A: pending 5 m when promfront went down; B: pending 15 m (5 m left < 10 m grace); C: firing.
+    const activeAt: Record<string, number> = { A: downAt - 5 * M, B: downAt - 15 * M, C: downAt - 25 * M, D: downAt - M };
+    const restoreQueries: string[] = [];
+    const f = env((expr) => {
+      const name = /r="(\w)"/.exec(expr)?.[1] ?? '';
+      return [{ metric: { __name__: 'up', r: name }, value: [0, '0'] }];
+    });
+    const plain = f.e.query.bind(f.e);
+    f.e.query = (expr, t) => {
+      const m = /^ALERTS_FOR_STATE\{alertname="(\w)"\}\[3600s\]$/.exec(expr);
+      if (!m) return plain(expr, t);
+      restoreQueries.push(expr);
+      expect(t).toBe(now);
+      const n = m[1];
+      const metric = { __name__: 'ALERTS_FOR_STATE', alertname: n, r: n, source: 'pf' };
+      // Older samples first; only the last counts.
+      const values = [
+        [downAt / 1000 - 60, String(activeAt[n] / 1000 - 999)],
+        [downAt / 1000 + 0.5, String(activeAt[n] / 1000)],
+      ];
+      return Promise.resolve({ resultType: 'matrix', result: [{ metric, values }], warnings: [] });
+    };
+    f.e.externalLabels = { source: 'pf' };
+    const g = new Group(def, M, f.e, undefined, true);
+    await g.evaluate(now - 2 * M);
+    await g.evaluate(now - M);
+    // Before the restore nothing is written: a fresh activeAt must not overwrite the stored one.
+    expect(f.written.flat().filter((s) => !s.labels.some((l) => l.value === 'D'))).toEqual([]);
+    await g.restoreForState(now);
+    expect(restoreQueries).toHaveLength(3); // D's for is under the grace period: not restored
+    const at = (n: string) => [...g.rules.find((r) => r.def.name === n)!.active.values()][0].activeAtMs;
+    expect(at('A')).toBe(activeAt.A + (now - downAt)); // the downtime is not counted as pending
+    expect(at('B')).toBe(now + 10 * M - 20 * M); // fires after the grace period
+    expect(at('C')).toBe(activeAt.C); // was firing: fires at the next round
+    expect(at('D')).toBe(now - 2 * M);
+    await g.evaluate(now + M);
+    const state = (n: string) => [...g.rules.find((r) => r.def.name === n)!.active.values()][0].state;
+    expect(['A', 'B', 'C'].map(state)).toEqual(['pending', 'pending', 'firing']);
+    const forState = f.written.at(-1)!.filter((s) => s.labels.some((l) => l.value === 'ALERTS_FOR_STATE'));
+    expect(forState.map((s) => `${labelsToRecord(s.labels).alertname}=${s.v}`).sort()).toEqual(
+      ['A', 'B', 'C', 'D'].map((n) => `${n}=${Math.floor(at(n) / 1000)}`),
+    );
+  });
 });

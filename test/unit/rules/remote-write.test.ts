@@ -68,25 +68,40 @@ afterEach(async () => {
   queue = undefined;
 });
 
-/** A receiver answering with `status()` for each request; decoded bodies of 2xx answers are kept. */
-async function receiver(status: () => number): Promise<{ url: string; got: Decoded[]; requests: () => number }> {
+/**
+ * A receiver answering with `status()` for each request (after `delayMs`); decoded bodies of 2xx
+ * answers are kept, and the most requests it held at once is counted.
+ */
+async function receiver(status: () => number, delayMs = 0): Promise<{ url: string; got: Decoded[]; requests: () => number; maxInFlight: () => number }> {
   const got: Decoded[] = [];
   let requests = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests++;
-      const s = status();
-      expect(req.headers['content-encoding']).toBe('snappy');
-      expect(req.headers['x-prometheus-remote-write-version']).toBe('0.1.0');
-      if (s < 300) got.push(...decode(snappyDecompress(Buffer.concat(chunks))));
-      res.writeHead(s);
-      res.end(s < 300 ? '' : 'no');
+      setTimeout(() => {
+        inFlight--;
+        requests++;
+        const s = status();
+        expect(req.headers['content-encoding']).toBe('snappy');
+        expect(req.headers['x-prometheus-remote-write-version']).toBe('0.1.0');
+        if (s < 300) got.push(...decode(snappyDecompress(Buffer.concat(chunks))));
+        res.writeHead(s);
+        res.end(s < 300 ? '' : 'no');
+      }, delayMs);
     });
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, got, requests: () => requests };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`,
+    got,
+    requests: () => requests,
+    maxInFlight: () => maxInFlight,
+  };
 }
 
 function samples(n: number, series = 10, t0 = 1_700_000_000_000): WriteSample[] {
@@ -115,6 +130,36 @@ describe('remote write', () => {
       [2000, true, 'stale'],
     ]);
     expect(d[1].samples).toEqual([{ t: 3000, v: -2, staleBits: false }]);
+  });
+
+  it('encodes non-ASCII and long label values exactly', () => {
+    const long = 'x'.repeat(300);
+    const d = decode(encodeWriteRequest([{ labels: labelsFromRecord({ __name__: 'm', a: 'é€😀', b: long }), t: 5, v: 1 }]));
+    expect(d[0].labels).toEqual({ __name__: 'm', a: 'é€😀', b: long });
+  });
+
+  it('sends from several shards at once between min_shards and max_shards, each series still in order across reshards', async () => {
+    const r = await receiver(() => 200, 10);
+    const q = makeQueue(r.url, { max_samples_per_send: 25, min_shards: 1, max_shards: 6 });
+    let most = 0;
+    for (let i = 0; i < 6; i++) {
+      q.append(samples(300, 60, 1_700_000_000_000 + i * 1000));
+      most = Math.max(most, q.shardCount);
+      await new Promise((res) => setTimeout(res, 15));
+    }
+    await q.flush(10_000);
+    expect(q.pending).toBe(0);
+    expect(q.stats.samplesSent).toBe(1800);
+    expect(most).toBe(6);
+    expect(r.maxInFlight()).toBeGreaterThan(1);
+    expect(r.maxInFlight()).toBeLessThanOrEqual(6);
+    const perSeries = new Map<string, number[]>();
+    for (const s of r.got) perSeries.set(s.labels.s, [...(perSeries.get(s.labels.s) ?? []), ...s.samples.map((x) => x.t)]);
+    expect(perSeries.size).toBe(60);
+    for (const ts of perSeries.values()) {
+      expect(ts).toHaveLength(30);
+      expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    }
   });
 
   it('retries 5xx and 429 until the receiver takes every sample, in order per series', async () => {
