@@ -433,6 +433,7 @@ export class FanoutStorage {
     if (g.replicaLabels.size > 0) return outcome('replicas');
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
+    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     if (auto !== undefined) {
       const id = await members[0].storage.identity?.();
       if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs) return outcome('unverified');

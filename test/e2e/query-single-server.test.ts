@@ -2,7 +2,8 @@
 // group of one real Prometheus 2.42 and no `pushdown` setting sends whole queries to it once the
 // server says it is Prometheus 2 with our lookback delta, and every answer of the reference corpus
 // equals both Prometheus's own and the raw path's (the same proxy with `pushdown: false`). A proxy
-// whose semantics (prometheus-3, the default) do not match the server keeps the raw path.
+// whose semantics (prometheus-3, the default) do not match the server keeps the raw path, and range
+// queries whose answer is as large as the samples they read keep reading raw samples.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReferenceData, startBackfilledPrometheus } from '../../dev/backfill.js';
@@ -103,6 +104,9 @@ describe('one group of one Prometheus 2.42, default config', () => {
     const pushed = await pushedQueries(auto, 'pushed_query');
     expect(pushed).toBeGreaterThan(evaluated / 2);
     expect(await pushedQueries(auto, 'unverified')).toBe(0);
+    // Range queries whose answer is as large as their input (bare selectors, element-wise
+    // functions) read raw samples through remote read instead of JSON points.
+    expect(await pushedQueries(auto, 'binary_reads')).toBeGreaterThan(0);
     expect(await pushedQueries(raw, 'pushed_query')).toBe(0);
     expect(await pushedQueries(raw, 'disabled')).toBeGreaterThan(0);
   }, 240_000);

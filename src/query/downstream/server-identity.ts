@@ -25,7 +25,10 @@ export function prometheusMajor(data: unknown): { version: string; major: number
   if (typeof data !== 'object' || data === null) return undefined;
   const d = data as Record<string, unknown>;
   if (d.application !== undefined) return undefined;
-  const str = (k: string): string => (typeof d[k] === 'string' ? (d[k] as string) : '');
+  const str = (k: string): string => {
+    const v = d[k];
+    return typeof v === 'string' ? v : '';
+  };
   const version = str('version');
   const m = /^(\d+)\.\d+\.\d+(?:[-+].*)?$/.exec(version);
   if (m === null) return undefined;
