@@ -433,11 +433,12 @@ export class FanoutStorage {
     if (g.replicaLabels.size > 0) return outcome('replicas');
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
-    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     if (auto !== undefined) {
       const id = await members[0].storage.identity?.();
       if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs) return outcome('unverified');
     }
+    // After the identity: a target's client (and so its transport) exists only once it was used.
+    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
     const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');
