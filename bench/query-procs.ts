@@ -61,7 +61,10 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
   const listen = `127.0.0.1:${port}`;
   fs.mkdirSync(opts.dir, { recursive: true });
   const configFile = path.join(opts.dir, `proxy-${port}.yaml`);
-  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdownOff ? 'off' : opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''));
+  fs.writeFileSync(
+    configFile,
+    proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdownOff ? 'off' : opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''),
+  );
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';
