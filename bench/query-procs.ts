@@ -34,6 +34,8 @@ export interface ProxyOptions {
   remoteRead: boolean;
   /** `pushdown: true` on every group (the servers evaluate PromQL as the proxy does). */
   pushdown?: boolean;
+  /** `pushdown: false` on every group: the raw path only (unset means whole queries where exact). */
+  pushdownOff?: boolean;
   /** Where the config file goes. */
   dir: string;
   nodeArgs?: string[];
@@ -41,13 +43,14 @@ export interface ProxyOptions {
   extraYaml?: string;
 }
 
-export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean, pushdown = false): string {
+export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean, pushdown: boolean | 'off' = false): string {
   const lines = [`listen: ${listen}`, 'log_level: warn', 'query:', '  semantics: prometheus-2', '  server_groups:'];
   groups.forEach((targets, i) => {
     lines.push(`    - name: shard-${i}`, '      static_configs:', `        - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
     // Explicit both ways: unset would mean "remote read where served", i.e. remote read here.
     lines.push(`      remote_read: ${remoteRead}`);
-    if (pushdown) lines.push('      pushdown: true');
+    if (pushdown === true) lines.push('      pushdown: true');
+    if (pushdown === 'off') lines.push('      pushdown: false');
   });
   return `${lines.join('\n')}\n`;
 }
@@ -58,7 +61,10 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
   const listen = `127.0.0.1:${port}`;
   fs.mkdirSync(opts.dir, { recursive: true });
   const configFile = path.join(opts.dir, `proxy-${port}.yaml`);
-  fs.writeFileSync(configFile, proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''));
+  fs.writeFileSync(
+    configFile,
+    proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdownOff ? 'off' : opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''),
+  );
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';

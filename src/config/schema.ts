@@ -165,10 +165,11 @@ export const serverGroupSchema = z
      */
     max_body_size: byteSize.default(parseByteSize('512MiB')),
     /**
-     * The group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
-     * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md).
+     * true: the group's servers evaluate PromQL as `query.semantics` says (e.g. Prometheus 3.x for
+     * prometheus-3): per-series sub-expressions may be evaluated there (docs/pushdown.md). Unset:
+     * only whole queries, on a group of one server that says it is such a Prometheus. false: never.
      */
-    pushdown: z.boolean().default(false),
+    pushdown: z.boolean().optional(),
     /** Keep the servers' external labels on series (docs/merge-rules.md#external-labels); unset: the query section's. */
     keep_external_labels: z.boolean().optional(),
     /** Label names removed from series before the HA merge (Thanos's --query.replica-label); unset: the query section's. */

@@ -406,8 +406,10 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
   const storage = q.storage;
   if (storage.pushdown === undefined || q.delayedNameRemoval || valueTypeOf(expr) !== 'vector') return undefined;
   const selectors: VectorSelector[] = [];
+  let reduces = false;
   walkExpr(expr, (n) => {
     if (n.type === 'VectorSelector') selectors.push(n);
+    else if (n.type === 'AggregateExpr' || n.type === 'MatrixSelector' || n.type === 'SubqueryExpr') reduces = true;
   });
   if (selectors.length === 0) return undefined;
   let res;
@@ -420,6 +422,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
         endMs: ctx.end,
         stepMs: ctx.interval,
         wholeQuerySelectors: selectors.map((v) => v.matchers),
+        sizedLikeInput: !reduces,
       },
       q.signal,
     );

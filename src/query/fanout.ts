@@ -38,6 +38,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { matchersKey, matchesLabels, planFixedLabels, type CompiledMatcher, type FixedLabelPlan } from '../model/matchers.js';
 import { collectDownstreamWarnings } from './downstream/warnings.js';
+import type { ServerIdentity } from './downstream/server-identity.js';
 import { mergeSeriesSets, replicaCoverage, withoutLabelNames, withoutReplicaLabels } from './merge.js';
 import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type SelectHints, type Series, type Storage } from '../storage/interface.js';
 import { compareLabels, compareStrings, labelsKey } from '../model/labels.js';
@@ -80,6 +81,11 @@ export interface GroupSpec {
    * sub-expressions may be evaluated there. See docs/pushdown.md.
    */
   pushdown?: boolean;
+  /**
+   * With `pushdown` unset: whole queries may still run on the group's one server once it says it is
+   * Prometheus of this major version with this lookback delta (server-identity.ts, docs/pushdown.md).
+   */
+  autoPushdown?: { major: number; lookbackDeltaMs: number };
 }
 
 /** A downstream that can evaluate PromQL itself (JsonApiTarget). */
@@ -90,6 +96,8 @@ export interface EvaluatingTarget {
    * then costs more to move and parse than the raw samples it replaces.
    */
   readsBinarySamples?(): boolean;
+  /** Which Prometheus the server is, when it plainly is one (server-identity.ts). */
+  identity?(): Promise<ServerIdentity | undefined>;
 }
 
 function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
@@ -108,7 +116,8 @@ export type PushdownOutcome =
   | 'several_groups'
   | 'group_labels'
   | 'group_failed'
-  | 'binary_reads';
+  | 'binary_reads'
+  | 'unverified';
 
 export interface HedgeSpec {
   /** The least extra wait given to a replica after its twin answered. */
@@ -438,11 +447,18 @@ export class FanoutStorage {
     const reached = this.groups.filter((g) => selectors.some((ms) => !planGroup(g, ms).pruned));
     if (reached.length !== 1) return outcome('several_groups');
     const g = reached[0];
-    if (!g.spec.pushdown) return outcome('disabled');
+    const auto = g.spec.pushdown === undefined ? g.spec.autoPushdown : undefined;
+    if (g.spec.pushdown !== true && auto === undefined) return outcome('disabled');
     if (g.labels.length > 0) return outcome('group_labels');
     if (g.replicaLabels.size > 0) return outcome('replicas');
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
+    if (auto !== undefined) {
+      const id = await members[0].storage.identity?.();
+      if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs) return outcome('unverified');
+    }
+    // After the identity: a target's client (and so its transport) exists only once it was used.
+    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
     const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');

@@ -160,6 +160,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       timeoutMs,
       labels: g.labels,
       pushdown: g.pushdown,
+      autoPushdown: autoPushdown(g, q),
       hedge: g.hedge ? { minWaitMs: g.hedge_min_wait, latencyFactor: g.hedge_latency_factor } : undefined,
     };
   });
@@ -422,4 +423,15 @@ function conflictStatus(
     conflicting_series: c.count,
     last_conflict: c.last === undefined ? null : { series: c.last.series, with: c.last.with, ago_secs: (now - c.last.at) / 1000 },
   };
+}
+
+/**
+ * What a group with `pushdown` unset needs to hear from its one server before whole queries run
+ * there (docs/pushdown.md, "Whole queries"): Prometheus of the major version `query.semantics`
+ * names, with our lookback delta. None for a group whose raw answers differ from a Prometheus query
+ * answer by construction: kept external labels, NaN read as staleness markers (VictoriaMetrics).
+ */
+function autoPushdown(g: ServerGroupConfig, q: QueryConfig): GroupSpec['autoPushdown'] {
+  if (g.pushdown !== undefined || g.stale_nan || (g.keep_external_labels ?? q.keep_external_labels)) return undefined;
+  return { major: q.semantics === 'prometheus-2' ? 2 : 3, lookbackDeltaMs: q.lookback_delta };
 }

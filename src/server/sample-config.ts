@@ -92,7 +92,7 @@ shard:
 #       # remote_read: true
 #       remote_read_path: /api/v1/read
 #       stale_nan: false            # true for VictoriaMetrics: NaN samples read through the JSON API are staleness markers
-#       pushdown: false             # true: the servers evaluate PromQL as query.semantics says; per-series parts run there (docs/pushdown.md)
+#       pushdown: false             # unset (default): whole queries go to a lone server that says it is the Prometheus query.semantics names; true: also per-series parts; false: never (docs/pushdown.md)
 #     # Targets may also be discovered (promxy's / Prometheus's fields); all kinds may be combined.
 #     - name: shard-1
 #       # Prometheus file_sd files: [{targets: ["host:port"], labels: {...}}]; re-read on change.

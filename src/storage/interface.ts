@@ -64,6 +64,12 @@ export interface PushdownRequest {
    * any of its selectors (these matcher lists) can reach. `matchers` is then the first selector's.
    */
   wholeQuerySelectors?: LabelMatcher[][];
+  /**
+   * A whole query with no aggregation, range-vector function or subquery: its answer has about one
+   * point per raw sample it reads, so a range query gains nothing by being answered as JSON points
+   * where raw samples come as compact binary.
+   */
+  sizedLikeInput?: boolean;
 }
 
 export interface PushdownResult {

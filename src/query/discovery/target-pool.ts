@@ -12,12 +12,14 @@ import { type MetricMetadataMap, type PushdownRequest, type PushdownResult, type
 import { seriesOf } from '../../storage/read.js';
 import { withTargetLabels } from '../target-labels.js';
 import type { DiscoveredTarget } from './target.js';
+import type { ServerIdentity } from '../downstream/server-identity.js';
 
 export interface ClosableStorage extends Storage {
   close(): Promise<void>;
   /** PromQL evaluated by the downstream itself (JsonApiTarget), for pushdown. */
   evaluate?(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult>;
   readsBinarySamples?(): boolean;
+  identity?(): Promise<ServerIdentity | undefined>;
 }
 
 /** A target's client, opened on first use and closed once retired and idle. */
@@ -56,6 +58,11 @@ class ManagedTarget implements Storage {
   /** Whether the client reads raw samples through remote read (known once it was used). */
   readsBinarySamples(): boolean {
     return this.inner?.readsBinarySamples?.() === true;
+  }
+
+  /** Which Prometheus the server is (server-identity.ts); undefined for a client that cannot tell. */
+  identity(): Promise<ServerIdentity | undefined> {
+    return this.run((t) => t.identity?.() ?? Promise.resolve(undefined));
   }
 
   evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {

@@ -37,6 +37,7 @@ import { goQuote } from '../../util/go-quote.js';
 import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { reportDownstreamWarnings } from './warnings.js';
+import { IdentityCache, lookbackDeltaFlag, prometheusMajor, type ServerIdentity } from './server-identity.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
@@ -240,6 +241,21 @@ export class JsonApiTarget implements Storage {
    */
   async externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
     return this.get('status_config', '/api/v1/status/config', [], signal, parseExternalLabels);
+  }
+
+  private readonly identityCache = new IdentityCache(() => this.askIdentity());
+
+  /** Which Prometheus this server is and its lookback delta, when it is plainly Prometheus (server-identity.ts). */
+  identity(): Promise<ServerIdentity | undefined> {
+    return this.identityCache.get();
+  }
+
+  private async askIdentity(): Promise<ServerIdentity | undefined> {
+    const [build, lookbackDeltaMs] = await Promise.all([
+      this.get('status_buildinfo', '/api/v1/status/buildinfo', [], undefined, prometheusMajor),
+      this.get('status_flags', '/api/v1/status/flags', [], undefined, lookbackDeltaFlag),
+    ]);
+    return build === undefined || lookbackDeltaMs === undefined ? undefined : { ...build, lookbackDeltaMs };
   }
 
   /**

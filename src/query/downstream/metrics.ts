@@ -5,7 +5,8 @@
 
 import { RepeatedFailureLog, type FailureLogger } from '../../util/failure-log.js';
 
-export type DownstreamEndpoint = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config' | ApiGetEndpoint;
+export type DownstreamEndpoint =
+  'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata' | 'read' | 'status_config' | 'status_buildinfo' | 'status_flags' | ApiGetEndpoint;
 /** The endpoints asked through src/query/fanout-get.ts. */
 export type ApiGetEndpoint = 'rules' | 'alerts' | 'targets' | 'scrape_pools' | 'targets_metadata' | 'alertmanagers' | 'tsdb' | 'query_exemplars';
 

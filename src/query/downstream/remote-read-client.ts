@@ -47,6 +47,7 @@ import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './j
 import { DownstreamError } from '../../errors.js';
 import { decodeWarningsHeader, reportDownstreamWarnings, WARNINGS_HEADER } from './warnings.js';
 import { InvalidResponse, RemoteReadUnsupported } from '../../errors.js';
+import type { ServerIdentity } from './server-identity.js';
 
 export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
 /** Default bound of a SAMPLES answer, both as received and decompressed. */
@@ -344,6 +345,11 @@ export class RemoteReadTarget implements Storage {
   /** True while raw samples come through remote read (not after a fallback to the JSON API). */
   readsBinarySamples(): boolean {
     return this.fallbackReason === undefined;
+  }
+
+  /** Which Prometheus the server is (JsonApiTarget.identity). */
+  identity(): Promise<ServerIdentity | undefined> {
+    return this.json.identity();
   }
 
   /** PromQL evaluated by the server itself (pushdown) goes through its JSON API. */

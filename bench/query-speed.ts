@@ -1,0 +1,236 @@
+// Query speed over one server group of one Prometheus (issue 16, target 1): the real proxy
+// process with a default config (only `semantics: prometheus-2` to match the Debian server, and the
+// results cache off so every run is evaluated) against Prometheus 2.42 directly and against the same
+// proxy with `pushdown: false` (the raw path: remote read, evaluation here), all three asked in turn
+// within the same rounds so a busy machine slows them alike. Two query sets:
+//
+//   dashboard  bench/query-layer.ts scenario 1: 9 dashboard queries over the 10,000-series data set,
+//              55 min at 15 s, --runs rounds each;
+//   corpus     every case of the query layer's reference corpus (test/support/reference-corpus.ts)
+//              over its four-hour data set: instant queries at one time, range queries over the
+//              four hours at 60 s; each case once per round, --corpus-runs rounds.
+//
+// Every proxy answer is checked against Prometheus's (same series, values within the PromQL test
+// files' tolerance). Prints the load average with every figure.
+//
+//   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus]
+import fs from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfill.js';
+import type { PrometheusProcess } from '../dev/prometheus-process.js';
+import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
+import { buildBlocks, DASHBOARD } from './query-data.js';
+import { median, percentile, sameAnswer, timedRange } from './query-measure.js';
+import { addr, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'] as const;
+  }),
+);
+for (const k of args.keys()) {
+  if (!['runs', 'corpus-runs', 'only'].includes(k)) {
+    console.error(`unknown flag --${k}; known: --runs=N --corpus-runs=N --only=dashboard|corpus`);
+    process.exit(2);
+  }
+}
+const RUNS = Number(args.get('runs') ?? 5);
+const CORPUS_RUNS = Number(args.get('corpus-runs') ?? 2);
+const ONLY = args.get('only');
+
+const MIN = 60_000;
+const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-speed-'));
+process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
+const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const fmtX = (x: number): string => `${x.toFixed(2)}×`;
+const code = (q: string): string => `\`${q.replace(/\|/g, '\\|')}\``;
+const mismatches: string[] = [];
+
+/** The two proxies of every comparison: default config, and the raw path. */
+async function proxiesFor(prom: PrometheusProcess): Promise<{ auto: ProxyProcess; raw: ProxyProcess }> {
+  // Appended inside the query section: every run is evaluated, none answered from the cache.
+  const noCache = '  results_cache: {enabled: false}';
+  // startProxyProcess writes `remote_read: <bool>`; the default (unset) means remote read where
+  // the server serves it, which Prometheus does, so `true` is the default's transport.
+  const base = { groups: [[addr(prom)]], remoteRead: true, dir: work };
+  const auto = await startProxyProcess({ ...base, extraYaml: noCache });
+  const raw = await startProxyProcess({ ...base, extraYaml: noCache, pushdownOff: true });
+  return { auto, raw };
+}
+
+async function metric(p: ProxyProcess, outcome: string): Promise<number> {
+  const text = await (await request(`${p.url}/metrics`)).body.text();
+  const m = new RegExp(`^promfront_query_pushdown_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const DASHBOARD_QUERIES = [
+  'sum by (job) (rate(http_requests_total[5m]))',
+  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+  'topk(10, rate(http_requests_total[5m]))',
+  'rate(http_requests_total{code="500"}[5m]) / on (job, instance) group_left sum by (job, instance) (rate(http_requests_total[5m]))',
+  'memory_free_bytes{job="job-3"}',
+  'avg by (job) (avg_over_time(memory_free_bytes[10m]))',
+  'count by (code) (http_requests_total)',
+  'http_requests_total{job=~"job-[0-4]", code=~"5.."}',
+  'sum(rate(http_request_duration_seconds_sum[5m])) / sum(rate(http_request_duration_seconds_count[5m]))',
+];
+
+async function dashboard(): Promise<void> {
+  console.log('\n## Dashboard set: one group of one Prometheus, default config');
+  const t = performance.now();
+  const data = await buildBlocks(DASHBOARD, path.join(work, DASHBOARD.name));
+  console.log(`# data: ${data.all.series} series, ${data.all.samples} samples, built in ${fmtMs(performance.now() - t)} ms`);
+  const prom = await prometheusFromBlocks(data.all.dir);
+  const { auto, raw } = await proxiesFor(prom);
+  try {
+    const start = DASHBOARD.startMs + 5 * MIN;
+    const end = DASHBOARD.endMs;
+    const step = 15_000;
+    const bases = [prom.url, auto.url, raw.url];
+    console.log(`# ${RUNS} rounds per query, the three targets in rotating order; load average before: ${load()}`);
+    console.log('\n| query | Prometheus direct, median (p90) | proxy, default config | proxy, `pushdown: false` | default / direct | raw / direct |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    const ratios: number[] = [];
+    const rawRatios: number[] = [];
+    for (const q of DASHBOARD_QUERIES) {
+      const ref = await timedRange(prom.url, q, start, end, step);
+      for (const [name, base] of [
+        ['default', auto.url],
+        ['raw', raw.url],
+      ] as const) {
+        const diff = sameAnswer(ref.body, (await timedRange(base, q, start, end, step)).body);
+        if (diff !== undefined) mismatches.push(`dashboard ${name}: ${q}: ${diff}`);
+      }
+      const times: number[][] = bases.map(() => []);
+      for (let r = 0; r < RUNS; r++) {
+        for (let k = 0; k < bases.length; k++) {
+          const i = (r + k) % bases.length;
+          times[i].push((await timedRange(bases[i], q, start, end, step)).ms);
+        }
+      }
+      const [d, a, w] = times.map(median);
+      ratios.push(a / d);
+      rawRatios.push(w / d);
+      console.log(
+        `| ${code(q)} | ${fmtMs(d)} ms (${fmtMs(percentile(times[0], 90))}) | ${fmtMs(a)} ms (${fmtMs(percentile(times[1], 90))}) | ${fmtMs(w)} ms (${fmtMs(percentile(times[2], 90))}) | ${fmtX(a / d)} | ${fmtX(w / d)} |`,
+      );
+    }
+    console.log(
+      `\ndashboard: default/direct median ${fmtX(median(ratios))} (min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))}); raw/direct median ${fmtX(median(rawRatios))} (target: default ≤ 1.15×)`,
+    );
+    console.log(`# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')}; load average after: ${load()}`);
+  } finally {
+    await Promise.all([auto.stop(), raw.stop()]);
+    await prom.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function timedGet(base: string, p: string, params: Record<string, string>): Promise<{ ms: number; body: string }> {
+  const t = performance.now();
+  const res = await request(`${base}${p}?${new URLSearchParams(params).toString()}`);
+  const body = await res.body.text();
+  return { ms: performance.now() - t, body };
+}
+
+/** An instant vector as a matrix of one point per series, for sameAnswer. */
+function asMatrix(body: string): string {
+  const b = JSON.parse(body) as { data: { resultType: string; result: { metric: Record<string, string>; value?: unknown; values?: unknown[] }[] } };
+  if (b.data.resultType !== 'vector') return body;
+  b.data.resultType = 'matrix';
+  b.data.result = b.data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
+  return JSON.stringify(b);
+}
+
+async function corpus(): Promise<void> {
+  console.log('\n## Reference corpus: one group of one Prometheus, default config');
+  const prom = await startBackfilledPrometheus(generateReferenceData());
+  const { auto, raw } = await proxiesFor(prom);
+  try {
+    const cases = CORPUS.flatMap((c) =>
+      (c.modes ?? ['instant', 'range']).map((mode): { q: string; path: string; params: Record<string, string> } =>
+        mode === 'instant'
+          ? { q: c.q, path: '/api/v1/query', params: { query: c.q, time: String(T0 + 150 * 60 + 20) } }
+          : { q: c.q, path: '/api/v1/query_range', params: { query: c.q, start: String(T0), end: String(T_END), step: '60' } },
+      ),
+    );
+    const bases = [prom.url, auto.url, raw.url];
+    // Warm-up and correctness check.
+    for (const c of cases) {
+      const [ref, a, w] = await Promise.all(bases.map((b) => timedGet(b, c.path, c.params)));
+      const ok = (got: string): string | undefined => {
+        const x = JSON.parse(ref.body) as { status: string; data?: { resultType: string } };
+        const y = JSON.parse(got) as { status: string; data?: { resultType: string } };
+        if (x.status !== 'success' || y.status !== 'success') return x.status === y.status ? undefined : `status ${y.status}, expected ${x.status}`;
+        if (x.data!.resultType === 'scalar' || x.data!.resultType === 'string')
+          return JSON.stringify(x.data) === JSON.stringify(y.data) ? undefined : 'differs';
+        return sameAnswer(asMatrix(ref.body), asMatrix(got));
+      };
+      for (const [name, body] of [
+        ['default', a.body],
+        ['raw', w.body],
+      ] as const) {
+        const d = ok(body);
+        if (d !== undefined) mismatches.push(`corpus ${name}: ${c.path} ${c.q}: ${d}`);
+      }
+    }
+    console.log(
+      `# ${cases.length} cases (${cases.filter((c) => c.path.endsWith('range')).length} range), ${CORPUS_RUNS} rounds; load average before: ${load()}`,
+    );
+    const per = cases.map(() => bases.map((): number[] => []));
+    const totals = bases.map(() => 0);
+    for (let r = 0; r < CORPUS_RUNS; r++) {
+      for (let ci = 0; ci < cases.length; ci++) {
+        const c = cases[ci];
+        for (let k = 0; k < bases.length; k++) {
+          const i = (r + ci + k) % bases.length;
+          const ms = (await timedGet(bases[i], c.path, c.params)).ms;
+          per[ci][i].push(ms);
+          totals[i] += ms;
+        }
+      }
+    }
+    const ratio = (i: number): number[] => per.map((p) => median(p[i]) / median(p[0]));
+    const med = (i: number): number => median(per.map((p) => median(p[i])));
+    console.log('\n| target | total per round | median per case | median of per-case ratio to direct |');
+    console.log('| --- | --- | --- | --- |');
+    const names = ['Prometheus 2.42 direct', 'proxy, default config', 'proxy, `pushdown: false`'];
+    for (let i = 0; i < 3; i++) {
+      console.log(
+        `| ${names[i]} | ${fmtMs(totals[i] / CORPUS_RUNS)} ms (${fmtX(totals[i] / totals[0])}) | ${fmtMs(med(i))} ms | ${i === 0 ? '—' : fmtX(median(ratio(i)))} |`,
+      );
+    }
+    console.log(
+      `\ncorpus: default/direct total ${fmtX(totals[1] / totals[0])}, median per-case ratio ${fmtX(median(ratio(1)))}; raw/direct total ${fmtX(totals[2] / totals[0])}, median ${fmtX(median(ratio(2)))} (target: default ≤ 1.15×)`,
+    );
+    console.log(
+      `# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
+    );
+  } finally {
+    await Promise.all([auto.stop(), raw.stop()]);
+    await prom.stop();
+  }
+}
+
+const began = performance.now();
+console.log(`# bench/query-speed.ts, ${new Date().toISOString()}, load average ${load()}`);
+if (ONLY === undefined || ONLY === 'dashboard') await dashboard();
+if (ONLY === undefined || ONLY === 'corpus') await corpus();
+console.log(`\n# done in ${fmtMs((performance.now() - began) / 1000)} s`);
+if (mismatches.length > 0) {
+  console.log(`\n${mismatches.length} MISMATCH(ES):\n${mismatches.slice(0, 30).join('\n')}`);
+  process.exitCode = 1;
+}
