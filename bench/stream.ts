@@ -21,7 +21,9 @@ const arg = (name: string, dflt: number): number => {
 const TARGETS = arg('targets', 200);
 const SERIES = arg('series', 1000);
 const INTERVAL = arg('interval', 15);
-const SECONDS = arg('seconds', 90);
+const SECONDS = arg('seconds', 60);
+/** The edge's backlog_max_messages: small enough to fill within the bench once NATS is stopped. */
+const BACKLOG = arg('backlog', 1000);
 const POLL_MS = arg('poll-ms', 1000);
 const SHARDS = 2;
 
@@ -110,6 +112,7 @@ try {
   nats: {servers: ["nats://127.0.0.1:${natsPort}"]}
   publisher: bench
   scrape_interval: ${INTERVAL}s
+  backlog_max_messages: ${BACKLOG}
   jobs:
     - job_name: bench
       static_configs: [{targets: ${JSON.stringify(targets)}}]
@@ -198,6 +201,23 @@ try {
   console.log(`wire: NATS in ${(natsIn / 1e6).toFixed(2)} MB for ${(raw / 1e6).toFixed(2)} MB raw exposition = ${((natsIn / raw) * 100).toFixed(1)}%`);
   console.log(`edge peak RSS ${edgePeak.toFixed(0)} MB (backlog empty: NATS up throughout)`);
   await prom.stop();
+
+  // Edge memory with a full backlog: NATS stopped until the edge drops its oldest scrapes.
+  await terminate(nats);
+  const fillStart = Date.now();
+  await waitFor(
+    async () => (await metric(edge.url, 'promfront_publish_backlog_dropped_total')) > 0,
+    Math.max(120_000, ((BACKLOG / TARGETS) * INTERVAL + 2 * INTERVAL) * 1000),
+    'the edge backlog to fill',
+  );
+  // One more interval with the backlog at its limit, then read the figures.
+  await new Promise((r) => setTimeout(r, INTERVAL * 1000));
+  const backlogMsgs = await metric(edge.url, 'promfront_publish_backlog_messages');
+  const backlogBytes = await metric(edge.url, 'promfront_publish_backlog_bytes');
+  const dropped = await metric(edge.url, 'promfront_publish_backlog_dropped_total');
+  console.log(
+    `edge with a full backlog (NATS stopped ${((Date.now() - fillStart) / 1000).toFixed(0)} s, backlog_max_messages ${BACKLOG}): ${backlogMsgs} messages, ${(backlogBytes / 1e6).toFixed(1)} MB held, ${dropped} dropped; RSS ${rssMb(edge.child.pid!, 'VmRSS').toFixed(0)} MB, peak ${rssMb(edge.child.pid!, 'VmHWM').toFixed(0)} MB (${edgePeak.toFixed(0)} MB peak before, with the backlog empty)`,
+  );
 } finally {
   for (const c of children.reverse()) await terminate(c);
   for (const s of servers) s.close();
