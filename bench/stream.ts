@@ -21,7 +21,9 @@ const arg = (name: string, dflt: number): number => {
 const TARGETS = arg('targets', 200);
 const SERIES = arg('series', 1000);
 const INTERVAL = arg('interval', 15);
-const SECONDS = arg('seconds', 90);
+const SECONDS = arg('seconds', 60);
+/** The edge's backlog_max_messages: small enough to fill within the bench once NATS is stopped. */
+const BACKLOG = arg('backlog', 1000);
 const POLL_MS = arg('poll-ms', 1000);
 const SHARDS = 2;
 
@@ -57,11 +59,19 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-async function startProxy(config: string, dir: string, name: string): Promise<{ child: ChildProcess; url: string }> {
+/** With --profile=DIR the centre runs under `node --cpu-prof` and leaves its profile in DIR. */
+const PROFILE_DIR = process.argv.find((x) => x.startsWith('--profile='))?.slice('--profile='.length);
+
+async function startProxy(config: string, dir: string, name: string, profileDir?: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, `listen: 127.0.0.1:${port}\nlog_level: warn\n${config}`);
-  const child = spawn(join(import.meta.dirname, '../../proxy'), [`--config=${file}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const root = join(import.meta.dirname, '../..');
+  const child = profileDir
+    ? spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, join(root, 'dist/src/server/cli.js'), `--config=${file}`], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      })
+    : spawn(join(root, 'proxy'), [`--config=${file}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   trackChild(child);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/-/healthy`).catch(() => undefined))?.status === 200, 60_000, `${name} healthy`);
@@ -102,6 +112,7 @@ try {
   nats: {servers: ["nats://127.0.0.1:${natsPort}"]}
   publisher: bench
   scrape_interval: ${INTERVAL}s
+  backlog_max_messages: ${BACKLOG}
   jobs:
     - job_name: bench
       static_configs: [{targets: ${JSON.stringify(targets)}}]
@@ -120,6 +131,7 @@ try {
 `,
     dir,
     'centre',
+    PROFILE_DIR,
   );
   children.push(centre.child);
   const prom = await startPrometheus({
@@ -135,6 +147,17 @@ try {
 
   const seen = new Map<string, number>(); // `${instance} ${scrapeMs}` -> first time served
   const lags: number[] = [];
+  // Where the lag is: the edge's queue before JetStream, and the centre's apply (scrape to applied).
+  let backlogMax = 0;
+  const applyLags: number[] = [];
+  let pendingMax = 0;
+  const consumerPending = async (): Promise<number> => {
+    const jsz = (await (await fetch(`http://127.0.0.1:${monPort}/jsz?consumers=true`)).json()) as {
+      account_details?: { stream_detail?: { consumer_detail?: { num_pending: number; num_ack_pending: number }[] }[] }[];
+    };
+    const c = jsz.account_details?.[0]?.stream_detail?.[0]?.consumer_detail?.[0];
+    return c ? c.num_pending + c.num_ack_pending : NaN;
+  };
   const end = Date.now() + SECONDS * 1000;
   while (Date.now() < end) {
     const t0 = Date.now();
@@ -148,6 +171,9 @@ try {
         lags.push((now - Number(m[2])) / 1000);
       }
     }
+    backlogMax = Math.max(backlogMax, await metric(edge.url, 'promfront_publish_backlog_messages'));
+    applyLags.push(await metric(centre.url, 'promfront_stream_publisher_lag_seconds'));
+    pendingMax = Math.max(pendingMax, await consumerPending());
     await new Promise((r) => setTimeout(r, Math.max(0, POLL_MS - (Date.now() - t0))));
   }
 
@@ -164,6 +190,9 @@ try {
     `lag edge scrape -> served: n=${lags.length} median ${quantile(lags, 0.5).toFixed(2)} s, p99 ${quantile(lags, 0.99).toFixed(2)} s, max ${Math.max(...lags).toFixed(2)} s`,
   );
   console.log(
+    `  of which scrape -> applied at the centre (promfront_stream_publisher_lag_seconds, sampled each poll): median ${quantile(applyLags, 0.5).toFixed(2)} s, max ${Math.max(...applyLags).toFixed(2)} s; edge backlog max ${backlogMax} messages, centre consumer pending max ${pendingMax} messages`,
+  );
+  console.log(
     `centre CPU per applied scrape: ${(((c1.centre - c0.centre) / applied) * 1000).toFixed(2)} ms (${applied} applied, ${(c1.centre - c0.centre).toFixed(2)} s CPU, shard cycles included)`,
   );
   console.log(
@@ -172,6 +201,23 @@ try {
   console.log(`wire: NATS in ${(natsIn / 1e6).toFixed(2)} MB for ${(raw / 1e6).toFixed(2)} MB raw exposition = ${((natsIn / raw) * 100).toFixed(1)}%`);
   console.log(`edge peak RSS ${edgePeak.toFixed(0)} MB (backlog empty: NATS up throughout)`);
   await prom.stop();
+
+  // Edge memory with a full backlog: NATS stopped until the edge drops its oldest scrapes.
+  await terminate(nats);
+  const fillStart = Date.now();
+  await waitFor(
+    async () => (await metric(edge.url, 'promfront_publish_backlog_dropped_total')) > 0,
+    Math.max(120_000, ((BACKLOG / TARGETS) * INTERVAL + 2 * INTERVAL) * 1000),
+    'the edge backlog to fill',
+  );
+  // One more interval with the backlog at its limit, then read the figures.
+  await new Promise((r) => setTimeout(r, INTERVAL * 1000));
+  const backlogMsgs = await metric(edge.url, 'promfront_publish_backlog_messages');
+  const backlogBytes = await metric(edge.url, 'promfront_publish_backlog_bytes');
+  const dropped = await metric(edge.url, 'promfront_publish_backlog_dropped_total');
+  console.log(
+    `edge with a full backlog (NATS stopped ${((Date.now() - fillStart) / 1000).toFixed(0)} s, backlog_max_messages ${BACKLOG}): ${backlogMsgs} messages, ${(backlogBytes / 1e6).toFixed(1)} MB held, ${dropped} dropped; RSS ${rssMb(edge.child.pid!, 'VmRSS').toFixed(0)} MB, peak ${rssMb(edge.child.pid!, 'VmHWM').toFixed(0)} MB (${edgePeak.toFixed(0)} MB peak before, with the backlog empty)`,
+  );
 } finally {
   for (const c of children.reverse()) await terminate(c);
   for (const s of servers) s.close();

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../util/duration.js';
-import { basicAuthSchema, byteSize, duration, labelSet, tlsConfigSchema } from './fields.js';
+import { basicAuthSchema, byteSize, duration, fileSdConfigSchema, labelSet, tlsConfigSchema } from './fields.js';
 
 /** A NATS subject token or a dotted prefix of them: no blanks, no wildcards. */
 const subjectPrefix = z.string().regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, 'must be dot-separated tokens without blanks, "*" or ">"');
@@ -60,6 +60,8 @@ const publishJobSchema = z.strictObject({
       }),
     )
     .default([]),
+  /** Prometheus's file_sd_config: targets (and their labels) from JSON/YAML files, re-read when they change. */
+  file_sd_configs: z.array(fileSdConfigSchema).default([]),
   headers: z.record(z.string(), z.string()).default({}),
   basic_auth: basicAuthSchema.optional(),
   bearer_token: z.string().min(1).optional(),

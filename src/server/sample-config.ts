@@ -160,6 +160,8 @@ shard:
 #     - job_name: node
 #       metrics_path: /metrics
 #       static_configs: [{targets: ["127.0.0.1:9100"], labels: {dc: east-1}}]
+#       # Prometheus file_sd files; targets follow the files while running
+#       file_sd_configs: [{files: [/etc/promfront/edge/*.json], refresh_interval: 5m}]
 # Fleet (docs/fleet.md): register the Prometheus beside this promfront in etcd and serve each
 # group's share of the registered targets as HTTP SD (/sd/fleet?group=G).
 # fleet:

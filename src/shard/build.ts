@@ -95,23 +95,63 @@ function withoutSeen(sink: LineSink, seen: Set<string>): [LineSink, number] {
 
 /**
  * Parts of one family on one shard from several sources: a series that an earlier source (config
- * order) already has is left out, so no shard ever exposes one series twice.
+ * order) already has is left out, so no shard ever exposes one series twice. Reading every line
+ * back is the costly part; parts whose sources differ in a label they all carry (fixedLabels, e.g.
+ * one target's `instance` against another's) cannot share a series, so only parts that agree on
+ * those labels are compared with each other.
  */
-function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: number[]): FamilyPart[] {
+function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: number[], fixed: FixedLabels[]): FamilyPart[] {
+  let common: string[] | undefined;
+  for (const { source } of parts) {
+    const f = fixed[source];
+    common = common === undefined ? [...f.keys()] : common.filter((n) => f.has(n));
+    if (common.length === 0) break;
+  }
+  if (common === undefined || common.length === 0) return dedupeGroup(parts, dropped);
+  const groups = new Map<string, number[]>();
+  parts.forEach(({ source }, i) => {
+    const f = fixed[source];
+    const key = JSON.stringify(common.map((n) => f.get(n)));
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  });
+  const out = parts.map(({ part }) => part);
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    // Config order within the group is the order of `parts`: the earlier source keeps the series.
+    dedupeGroup(
+      g.map((i) => parts[i]),
+      dropped,
+    ).forEach((kept, j) => (out[g[j]] = kept));
+  }
+  return out;
+}
+
+/** Every part against every earlier one, by reading their lines back. */
+function dedupeGroup(parts: { part: FamilyPart; source: number }[], dropped: number[]): FamilyPart[] {
   const seen = new Set<string>();
   const out: FamilyPart[] = [];
-  for (const { part, source } of parts) {
+  parts.forEach(({ part, source }, i) => {
     let kept = part;
     if (seen.size > 0) {
       const [om, n] = withoutSeen(part.om, seen);
       dropped[source] += n;
       kept = part.mapSinks((sink) => (sink === part.om ? om : withoutSeen(sink, seen)[0]), part.series - n);
     }
-    for (const line of linesOf(part.om.buffers)) seen.add(seriesIdentity(line));
+    // The last part's series are compared with nothing after it.
+    if (i < parts.length - 1) for (const line of linesOf(part.om.buffers)) seen.add(seriesIdentity(line));
     out.push(kept);
-  }
+  });
   return out;
 }
+
+/** A source's fixedLabels by name. */
+type FixedLabels = ReadonlyMap<string, string>;
+const NO_FIXED: FixedLabels = new Map();
+
+/** Beyond this many sources, which family keys were written is remembered rather than looked up in every earlier source. */
+const MANY_SOURCES = 8;
 
 function gzip(chunks: readonly Buffer[], level: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -155,6 +195,10 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
   // source reaches it, with the same family of every later source; nothing is allocated per family
   // for a family only one source has (bodies may hold a million of them).
   const entries: { fam: SourceFamily; source: number }[] = [];
+  const fixed = sources.map((d) => (d?.fixedLabels?.length ? new Map(d.fixedLabels) : NO_FIXED));
+  // Hundreds of sources (one per pushed target) make the look-back below quadratic; a set of the
+  // written keys answers the same question (a key is written when its first source reaches it).
+  const written = sources.length > MANY_SOURCES ? new Set<string>() : undefined;
   let sliceStart = performance.now();
   let sinceCheck = 0;
   for (let source = 0; source < sources.length; source++) {
@@ -162,7 +206,10 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
     if (!data) continue;
     for (const [key, fam] of data.families) {
       let earlier = false;
-      for (let t = 0; t < source && !earlier; t++) earlier = sources[t]?.families.has(key) ?? false;
+      if (written) {
+        earlier = written.has(key);
+        written.add(key);
+      } else for (let t = 0; t < source && !earlier; t++) earlier = sources[t]?.families.has(key) ?? false;
       if (earlier) continue;
       entries.length = 0;
       entries.push({ fam, source });
@@ -170,7 +217,7 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
         const other = sources[t]?.families.get(key);
         if (other) entries.push({ fam: other, source: t });
       }
-      writeFamily(entries, drafts, duplicatesDropped);
+      writeFamily(entries, drafts, duplicatesDropped, fixed);
       // A million families take seconds: health checks and shard requests are answered in between.
       if (++sinceCheck === 64) {
         sinceCheck = 0;
@@ -199,7 +246,7 @@ export async function buildShards(sources: (SourceData | undefined)[], numShards
 }
 
 /** Writes one family (its parts from every source that has it) into every shard it has series on. */
-function writeFamily(entries: readonly { fam: SourceFamily; source: number }[], drafts: ShardDraft[], dropped: number[]): void {
+function writeFamily(entries: readonly { fam: SourceFamily; source: number }[], drafts: ShardDraft[], dropped: number[], fixed: FixedLabels[]): void {
   const info = entries[0].fam.info;
   let oh: string | undefined;
   let th: string | undefined;
@@ -212,7 +259,7 @@ function writeFamily(entries: readonly { fam: SourceFamily; source: number }[], 
     } else {
       const found = entries.flatMap(({ fam, source }) => (fam.parts[k] ? [{ part: fam.parts[k]!, source }] : []));
       if (found.length === 0) continue;
-      parts = found.length === 1 ? [found[0].part] : dedupeParts(found, dropped);
+      parts = found.length === 1 ? [found[0].part] : dedupeParts(found, dropped, fixed);
     }
     const d = drafts[k];
     d.families++;

@@ -50,6 +50,12 @@ export interface SourceData {
   duplicates: number;
   /** Series per shard, for balance reporting. */
   seriesPerShard: number[];
+  /**
+   * Labels every series of this data carries with exactly these values (the source's added labels,
+   * empty values left out): two sources that differ in one of them cannot share a series, so the
+   * build compares their lines only when they agree on all the names both have.
+   */
+  fixedLabels?: ReadonlyArray<readonly [string, string]>;
 }
 
 /** Labels added to a sample: sorted by name; `names` are the ones that rename a clashing scraped label. */
@@ -490,6 +496,12 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   finish(): SourceData {
     if (this.current !== undefined) this.seal(this.current);
     this.arena.close();
-    return { families: this.families, series: this.series, duplicates: this.duplicates, seriesPerShard: this.seriesPerShard };
+    return {
+      families: this.families,
+      series: this.series,
+      duplicates: this.duplicates,
+      seriesPerShard: this.seriesPerShard,
+      fixedLabels: this.extraLabels.filter(([, v]) => v !== ''),
+    };
   }
 }

@@ -12,6 +12,11 @@ export interface PushedSource {
   stop(): Promise<void>;
   /** What to serve from now on: one entry per target, split for the service's num_shards; read at each cycle. */
   collect(nowMs: number): SourceData[];
+  /**
+   * Grows whenever what collect() returns changes (a scrape applied, a target expired, which
+   * collect() itself decides): the service rebuilds the shard bodies only when it moved.
+   */
+  readonly version: number;
   /** Whether it is connected and receiving (the source's `up` in /status and /metrics). */
   readonly up: boolean;
   readonly lastError: string | undefined;
@@ -30,3 +35,28 @@ export interface PushedMetricFamily {
 
 /** Builds a pushed source for a config entry; given to the shard service by the server layer. */
 export type PushedSourceFactory = (config: NatsSourceConfig, ctx: { numShards: number; log: Logger }) => PushedSource;
+
+/**
+ * The pushed sources' versions at the last build. A cycle of a service whose sources are all pushed
+ * builds only when one of them moved: each build re-assembles and gzips every shard body, which for
+ * hundreds of targets costs far more than applying the scrapes that arrived in between.
+ */
+export class PushedChanges {
+  private built: (number | undefined)[] | undefined;
+
+  /** The versions now; read after collect(), which may move them. */
+  read(pushed: readonly (PushedSource | undefined)[]): (number | undefined)[] {
+    return pushed.map((p) => p?.version);
+  }
+
+  /** Whether anything changed since the last build (true before the first one). */
+  changed(versions: readonly (number | undefined)[]): boolean {
+    const b = this.built;
+    return b === undefined || b.length !== versions.length || versions.some((v, i) => v !== b[i]);
+  }
+
+  /** Records a finished build of `versions`. */
+  done(versions: (number | undefined)[]): void {
+    this.built = versions;
+  }
+}

@@ -8,7 +8,7 @@ import type { ExpositionFormat } from './exposition.js';
 import { createSourceClient, type SourceClient } from './source-client.js';
 import { initHash } from './hash.js';
 import type { SourceData } from './ingest.js';
-import type { PushedSource, PushedSourceFactory } from './pushed-source.js';
+import { PushedChanges, type PushedSource, type PushedSourceFactory } from './pushed-source.js';
 import { StreamingIngest } from './stream-ingest.js';
 import { sourceIdentity } from './identity.js';
 import { scrapeFailureReason, type ScrapeFailureReason } from './failure-reason.js';
@@ -59,6 +59,9 @@ export class ShardService {
   cycles = 0;
   lastCycleAt: number | undefined;
   lastCycleDurationMs = 0;
+  /** Cycles that found nothing new to serve (every source pushed, none moved) and built nothing. */
+  unchangedCycles = 0;
+  private readonly pushedChanges = new PushedChanges();
   /** Indexed like config.sources: undefined for the pushed (nats) entries. */
   private readonly clients: (SourceClient | undefined)[];
   /** Indexed like config.sources: the pushed sources, undefined for URL entries. */
@@ -212,7 +215,16 @@ export class ShardService {
       state.families = new Set(targets.flatMap((t) => [...t.families.keys()])).size;
       if (p.up) state.lastSuccessAt = now;
     });
+    const versions = this.pushedChanges.read(this.pushed);
+    if (this.current && this.clients.every((c) => c === undefined) && !this.pushedChanges.changed(versions)) {
+      this.unchangedCycles++;
+      this.cycles++;
+      this.lastCycleAt = Date.now();
+      this.lastCycleDurationMs = performance.now() - started;
+      return;
+    }
     const set = await buildShards(data, this.config.num_shards, this.config.gzip_level);
+    this.pushedChanges.done(versions);
     set.duplicatesDropped.forEach((n, i) => (this.sources[owner[i]].duplicatesDropped += n));
     this.current = set;
     this.cycles++;

@@ -2,11 +2,10 @@
 // edge (publisher.ts) that writes it and the centre (nats-source.ts) that reads it, so the two
 // cannot drift; whatever the centre cannot read back is rejected with a reason, never guessed at.
 
-import { gunzip, gzip } from 'node:zlib';
+import { gunzipSync, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
 
 /** Header names. Nats-Msg-Id is JetStream's own: a retried publish with the same id is stored once. */
 export const HEADER = {
@@ -55,9 +54,14 @@ export function compress(body: Buffer, level: number): Promise<Buffer> {
   return gzipAsync(body, { level });
 }
 
-/** Decompresses at most `maxBytes`; anything larger rejects (RangeError from zlib). */
-export function decompress(data: Uint8Array, maxBytes: number): Promise<Buffer> {
-  return gunzipAsync(data, { maxOutputLength: maxBytes });
+/**
+ * Decompresses at most `maxBytes`; anything larger throws (RangeError from zlib). Synchronous on
+ * purpose: a scrape is a few kilobytes compressed and takes well under a millisecond, while the
+ * thread pool an async gunzip waits for is busy gzipping whole shard bodies; the consumer handles
+ * one message at a time, so every such wait was a wait for the whole stream.
+ */
+export function decompress(data: Uint8Array, maxBytes: number): Buffer {
+  return gunzipSync(data, { maxOutputLength: maxBytes });
 }
 
 /** One scrape as the centre reads it back from the headers. */

@@ -40,6 +40,8 @@ const ACK_WAIT_MS = 30_000;
 /** An unexpected failure is retried this often before the message is given up (terminated). */
 const MAX_ATTEMPTS = 5;
 const RETRY_MS = 2000;
+/** Longest stretch of applying before other work (a shard cycle, a request) gets a turn. */
+const SLICE_MS = 20;
 
 /** Per-target applied/skipped log lines, for tests and for following one target. */
 export const APPLIED_LOG = 'scrape applied';
@@ -52,6 +54,8 @@ export class NatsSource implements PushedSource {
   private consuming = false;
   private readonly pause = new WakeableSleep();
   lastError: string | undefined;
+  /** See PushedSource.version: moves with every applied scrape and every expired target. */
+  version = 0;
   private readonly targets = new Map<string, TargetState>();
   private readonly counts = {
     received: 0,
@@ -114,7 +118,16 @@ export class NatsSource implements PushedSource {
         this.lastError = undefined;
         // After stop() the messages already pulled are still handled (and acked) before the loop
         // ends: left unacked they would come back only after ack_wait, behind newer scrapes.
-        for await (const m of this.messages) await this.handle(m);
+        let slice = performance.now();
+        for await (const m of this.messages) {
+          this.handle(m);
+          // Messages already pulled come out of the iterator without a turn of the event loop:
+          // without a pause now and then, shard cycles and HTTP requests would wait for the batch.
+          if (performance.now() - slice > SLICE_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            slice = performance.now();
+          }
+        }
       } catch (err) {
         this.lastError = `NATS: ${natsError(err)}`;
         this.log.warn({ err: this.lastError }, 'consuming failed, starting over');
@@ -154,11 +167,11 @@ export class NatsSource implements PushedSource {
     m.term();
   }
 
-  private async handle(m: JsMsg): Promise<void> {
+  private handle(m: JsMsg): void {
     this.counts.received++;
     if (m.redelivered) this.counts.redelivered++;
     try {
-      await this.apply(m);
+      this.apply(m);
     } catch (err) {
       if (m.info.deliveryCount >= MAX_ATTEMPTS) {
         this.reject(m, 'internal_error', natsError(err));
@@ -169,7 +182,7 @@ export class NatsSource implements PushedSource {
     }
   }
 
-  private async apply(m: JsMsg): Promise<void> {
+  private apply(m: JsMsg): void {
     if (m.data.length > this.config.max_message_size) {
       this.reject(m, 'oversized', `${m.data.length} bytes is more than max_message_size of ${this.config.max_message_size}`);
       return;
@@ -201,7 +214,7 @@ export class NatsSource implements PushedSource {
     let body: Buffer | undefined;
     if (m.data.length > 0) {
       try {
-        body = await decompress(m.data, this.config.max_message_size);
+        body = decompress(m.data, this.config.max_message_size);
       } catch (err) {
         const tooBig = err instanceof RangeError || /larger than|buffer/i.test(natsError(err));
         this.reject(
@@ -246,6 +259,7 @@ export class NatsSource implements PushedSource {
       meta,
     });
     this.counts.applied++;
+    this.version++;
     this.lag.set(h.publisher, (Date.now() - h.scrapeTimeMs) / 1000);
     this.log.debug({ publisher: h.publisher, job: h.job, instance: h.instance, scrape_time: h.scrapeTimeMs, seq: m.seq, up }, APPLIED_LOG);
     m.ack();
@@ -258,6 +272,7 @@ export class NatsSource implements PushedSource {
         // Silent longer than max_age: its series disappear rather than freeze.
         this.targets.delete(key);
         this.counts.expired++;
+        this.version++;
         this.log.info({ publisher: t.publisher, job: t.job, instance: t.instance }, 'target silent longer than max_age: its series are no longer served');
         continue;
       }

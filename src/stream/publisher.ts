@@ -18,8 +18,13 @@ import { connectNats, natsError } from './connection.js';
 import { compress, HEADER, headerValue, scrapeSubject } from './message.js';
 import { MetricsText } from './text-metrics.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
+import { FileDiscovery } from '../query/discovery/file-sd.js';
+import { TargetSet } from '../query/discovery/target-set.js';
+import { targetKey, type DiscoveredTarget, type DiscoveryLog } from '../query/discovery/target.js';
 
 interface Target {
+  /** The job and its discovered target (instance and labels): a target found again keeps its counters and client. */
+  key: string;
   job: string;
   instance: string;
   labels: Record<string, string>;
@@ -46,6 +51,8 @@ export class Publisher implements Capability {
   private config: PublishConfig;
   private readonly publisher: string;
   private targets: Target[] = [];
+  /** Per job: its static targets and what its file_sd_configs find now. */
+  private sets: { job: PublishJobConfig; set: TargetSet }[] = [];
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private streamReady = false;
@@ -68,6 +75,9 @@ export class Publisher implements Capability {
     droppedMessages: 0,
     droppedBytes: 0,
   };
+  /** Discovered targets left out now because their job has a target with the same instance. */
+  private sameInstance = 0;
+  private connecting = false;
 
   constructor(
     config: Config,
@@ -75,45 +85,109 @@ export class Publisher implements Capability {
   ) {
     this.config = config.publish!;
     this.publisher = this.config.publisher ?? hostname().replace(/[^A-Za-z0-9_-]/g, '_');
-    this.targets = this.buildTargets(this.config);
+    this.sets = this.buildSets(this.config);
+    this.syncTargets();
   }
 
-  private buildTargets(cfg: PublishConfig): Target[] {
-    return cfg.jobs.flatMap((job) =>
-      job.static_configs.flatMap((sc) =>
-        sc.targets.map((instance) => ({
+  private buildSets(cfg: PublishConfig): { job: PublishJobConfig; set: TargetSet }[] {
+    const base = this.log;
+    const log: DiscoveryLog = {
+      info: (obj, msg) => base.info(obj, msg),
+      warn: (obj, msg) => base.warn(obj, msg),
+      error: (obj, msg) => base.error(obj, msg),
+    };
+    return cfg.jobs.map((job, i) => {
+      const statics: DiscoveredTarget[] = job.static_configs.flatMap((sc) => sc.targets.map((address) => ({ address, labels: sc.labels })));
+      const discoverers = job.file_sd_configs.map(
+        (c, j) =>
+          // Paths as written (relative to the working directory), as for server groups and push.
+          new FileDiscovery({ name: `publish.jobs[${i}].file_sd_configs[${j}]`, files: c.files, refreshIntervalMs: c.refresh_interval, log }),
+      );
+      return { job, set: new TargetSet(`publish job ${job.job_name}`, statics, discoverers, log) };
+    });
+  }
+
+  /**
+   * The targets to scrape from now on, from every job's current set: a target found again keeps its
+   * client and counters, a new one gets its own, a vanished one's client is closed. One target per
+   * instance and job: two would share a subject and a Nats-Msg-Id (the first one found is kept).
+   */
+  private syncTargets(): void {
+    const had = new Map(this.targets.map((t) => [t.key, t]));
+    const next: Target[] = [];
+    let skipped = 0;
+    for (const { job, set } of this.sets) {
+      const instances = new Set<string>();
+      for (const d of set.targets()) {
+        if (instances.has(d.address)) {
+          skipped++;
+          this.log.warn({ job: job.job_name, instance: d.address }, 'a second target with the same instance in one job is not scraped');
+          continue;
+        }
+        instances.add(d.address);
+        const key = `${job.job_name}\u0000${targetKey(d)}`;
+        const old = had.get(key);
+        if (old) {
+          had.delete(key);
+          next.push(old);
+          continue;
+        }
+        next.push({
+          key,
           job: job.job_name,
-          instance,
-          labels: sc.labels,
-          client: createSourceClient(sourceFor(job, instance), { timeoutMs: job.scrape_timeout ?? cfg.scrape_interval, maxBodySize: job.max_body_size }),
+          instance: d.address,
+          labels: d.labels,
+          client: createSourceClient(sourceFor(job, d.address), {
+            timeoutMs: job.scrape_timeout ?? this.config.scrape_interval,
+            maxBodySize: job.max_body_size,
+          }),
           lastResult: undefined,
           lastError: undefined,
           scrapes: 0,
           failures: 0,
-        })),
-      ),
-    );
+        });
+      }
+    }
+    this.targets = next;
+    this.sameInstance = skipped;
+    // A scrape of a removed target still running finishes with its client closed: counted as a failed scrape.
+    for (const t of had.values()) void t.client.close();
   }
 
-  start(): Promise<void> {
+  private async startSets(): Promise<void> {
+    const sets = this.sets;
+    for (const { set } of sets) set.onChange(() => this.sets === sets && this.syncTargets());
+    await Promise.all(sets.map(({ set }) => set.start()));
+    if (this.sets === sets) this.syncTargets();
+  }
+
+  async start(): Promise<void> {
+    await this.startSets();
     this.loop();
     this.pump = this.runPump();
-    return Promise.resolve();
   }
 
   async reload(next: Config): Promise<void> {
     const old = this.targets;
+    for (const { set } of this.sets) set.stop();
     this.config = next.publish!;
-    this.targets = this.buildTargets(this.config);
+    // Every client anew: the job's auth, TLS or limits may have changed.
+    this.targets = [];
+    this.sets = this.buildSets(this.config);
+    this.syncTargets();
     await Promise.all(old.map((t) => t.client.close()));
+    await this.startSets();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const { set } of this.sets) set.stop();
     if (this.timer) clearTimeout(this.timer);
     this.pause.wake();
     await this.cycle;
-    await this.pump;
+    // A first connect to an unreachable NATS waits for it indefinitely; a connection made after
+    // the stop is closed by connect() itself.
+    if (!this.connecting) await this.pump;
     await Promise.all(this.targets.map((t) => t.client.close()));
     await this.nc?.close();
   }
@@ -192,7 +266,8 @@ export class Publisher implements Capability {
   }
 
   private async connect(): Promise<void> {
-    const nc = await connectNats(this.config.nats);
+    this.connecting = true;
+    const nc = await connectNats(this.config.nats).finally(() => (this.connecting = false));
     if (this.stopped) {
       await nc.close();
       return;
@@ -304,6 +379,15 @@ export class Publisher implements Capability {
     e.family('promfront_publish_backlog_dropped_bytes_total', 'counter', 'Compressed bytes of the scrapes dropped from a full backlog.', [
       [{}, this.counts.droppedBytes],
     ]);
+    e.family(
+      'promfront_publish_discovery_errors_total',
+      'counter',
+      'file_sd_configs files that could not be read or parsed (their last good targets are kept).',
+      [[{}, this.sets.reduce((a, { set }) => a + set.discoverers.reduce((b, d) => b + d.errors, 0), 0)]],
+    );
+    e.family('promfront_publish_targets_skipped', 'gauge', 'Discovered targets not scraped because their job already has a target with that instance.', [
+      [{}, this.sameInstance],
+    ]);
     e.family('promfront_publish_connected', 'gauge', 'Whether the publisher is connected to NATS.', [[{}, this.nc && !this.nc.isClosed() ? 1 : 0]]);
     return e.toString();
   }
@@ -319,6 +403,7 @@ export class Publisher implements Capability {
       published: this.counts.published,
       publish_errors: this.counts.publishErrors,
       duplicates: this.counts.duplicates,
+      discovery_errors: Object.fromEntries(this.sets.flatMap(({ set }) => set.discoverers.map((d) => [d.name, d.errors]))),
       backlog: { messages: this.backlog.length, bytes: this.backlogBytes, dropped: this.counts.droppedMessages, dropped_bytes: this.counts.droppedBytes },
       targets: this.targets.map((t) => ({
         job: t.job,

@@ -50,7 +50,7 @@ describe('stream message', () => {
     const body = Buffer.alloc(100_000, 'a');
     const z = await compress(body, 6);
     expect(z.length).toBeLessThan(1000);
-    expect((await decompress(z, 100_000)).equals(body)).toBe(true);
-    await expect(decompress(z, 99_999)).rejects.toThrow();
+    expect(decompress(z, 100_000).equals(body)).toBe(true);
+    expect(() => decompress(z, 99_999)).toThrow(RangeError);
   });
 });
