@@ -176,6 +176,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   private readonly variants: ExtraSet[];
   private extra: ExtraSet;
   private readonly identityNames: string[];
+  private readonly fixedLabels: ReadonlyArray<readonly [string, string]>;
   private readonly arena = new Arena();
   // Duplicate series within the body. A family is one contiguous block (the parser enforces it), so a
   // series can only repeat inside its family's block: hashes are kept per family, and only from its
@@ -218,6 +219,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     identityLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
+    // Only the config's labels are on every served series (a clash renames the scraped one); the
+    // identity labels are not (a series' own job or instance wins), so they are not "fixed".
+    this.fixedLabels = extraLabels.filter(([, v]) => v !== '');
     const names = extraLabels.map(([n]) => n);
     const identity = identityLabels.filter(([n]) => !names.includes(n));
     this.identityNames = identity.map(([n]) => n);
@@ -501,7 +505,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       series: this.series,
       duplicates: this.duplicates,
       seriesPerShard: this.seriesPerShard,
-      fixedLabels: this.extraLabels.filter(([, v]) => v !== ''),
+      fixedLabels: this.fixedLabels,
     };
   }
 }
