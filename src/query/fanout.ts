@@ -85,7 +85,7 @@ export interface GroupSpec {
    * With `pushdown` unset: whole queries may still run on the group's one server once it says it is
    * Prometheus of this major version with this lookback delta (server-identity.ts, docs/pushdown.md).
    */
-  autoPushdown?: { major: number; lookbackDeltaMs: number };
+  autoPushdown?: { major: number; lookbackDeltaMs: number; maxSamples: number };
 }
 
 /** A downstream that can evaluate PromQL itself (JsonApiTarget). */
@@ -455,7 +455,9 @@ export class FanoutStorage {
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
     if (auto !== undefined) {
       const id = await members[0].storage.identity?.();
-      if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs) return outcome('unverified');
+      if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs || id.maxSamples !== auto.maxSamples) {
+        return outcome('unverified');
+      }
     }
     // After the identity: a target's client (and so its transport) exists only once it was used.
     if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');

@@ -279,13 +279,13 @@ export class WriteQueue {
       while (!this.stopped && sh.size > 0) {
         const start = sh.head;
         const batch = sh.pending.slice(start, start + this.batch);
+        // The batch leaves the queue as it goes out: an overflow while it is retried drops the
+        // oldest samples still waiting, never the ones in flight, so every sample is counted once,
+        // as sent, failed or dropped, and no counter goes down. It stays in `total` (pending, as
+        // Prometheus counts its in-flight samples) until it is counted.
+        sh.head = start + batch.length;
         await this.sendWithRetry(sh, batch);
-        // The queue overflowed into the batch in flight: those samples were counted as dropped,
-        // but the batch carried them (sent or failed, counted there).
-        const overlap = Math.min(sh.head, start + batch.length) - start;
-        if (overlap > 0) this.stats.samplesDropped -= overlap;
-        this.total -= Math.max(0, start + batch.length - sh.head);
-        sh.head = Math.max(sh.head, start + batch.length);
+        this.total -= batch.length;
         compact(sh);
         // A draining shard empties itself; a current one leaves a partial batch to the deadline.
         if (!this.draining.includes(sh) && sh.size < this.batch) break;

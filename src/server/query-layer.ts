@@ -433,5 +433,5 @@ function conflictStatus(
  */
 function autoPushdown(g: ServerGroupConfig, q: QueryConfig): GroupSpec['autoPushdown'] {
   if (g.pushdown !== undefined || g.stale_nan || (g.keep_external_labels ?? q.keep_external_labels)) return undefined;
-  return { major: q.semantics === 'prometheus-2' ? 2 : 3, lookbackDeltaMs: q.lookback_delta };
+  return { major: q.semantics === 'prometheus-2' ? 2 : 3, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples };
 }

@@ -80,9 +80,9 @@ scheme: https
     expect(btf.server_groups[0].http_client.bearer_token_file).toBe('/run/token');
   });
 
-  it('needs at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs', () => {
+  it('needs at least one of static_configs, file_sd_configs, dns_sd_configs, http_sd_configs and fleet_sd_configs', () => {
     expect(problems(group('name: empty'))).toEqual([
-      'query.server_groups.0: at least one of static_configs, file_sd_configs, dns_sd_configs and http_sd_configs is needed',
+      'query.server_groups.0: at least one of static_configs, file_sd_configs, dns_sd_configs, http_sd_configs and fleet_sd_configs is needed',
     ]);
   });
 

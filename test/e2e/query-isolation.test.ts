@@ -25,7 +25,9 @@ function config(listen: string, upstream: Upstream, apis: ApiServer[], level = '
     `    - url: ${upstream.url}`,
     'query:',
     '  server_groups:',
-    ...apis.flatMap((a) => ['    - static_configs:', `        - targets: ['${a.host}:${a.port}']`, '      remote_read: false']),
+    // The raw read path is what these tests load and cancel (a lone server would otherwise be asked
+    // who it is first, and answer whole queries).
+    ...apis.flatMap((a) => ['    - static_configs:', `        - targets: ['${a.host}:${a.port}']`, '      remote_read: false', '      pushdown: false']),
     '',
   ].join('\n');
 }

@@ -272,6 +272,8 @@ query:
   server_groups:
     - static_configs: [{targets: ["127.0.0.1:${prom!.port}"]}]
       remote_read: ${remoteRead}
+      # The raw paths are what is tested: a lone Prometheus would otherwise answer whole queries.
+      pushdown: false
 `,
           ),
         );

@@ -426,13 +426,13 @@ ${extra}${http}`;
       }
     });
     const sent = server.requests.slice(before);
-    // Remote read first, after its external-label lookup (the fake answers 404, so the group reads
-    // through the JSON API from then on).
-    expect(sent.map((r) => `${r.method} ${r.target.split('?')[0]}`)).toEqual([
-      `GET ${PREFIX}/api/v1/status/config`,
-      `POST ${PREFIX}/api/v1/read`,
-      `GET ${PREFIX}/api/v1/query`,
-    ]);
+    // Whether the lone server may answer whole queries (its build info and flags: the fake is not
+    // Prometheus, so no), then remote read after its external-label lookup (the fake answers 404, so
+    // the group reads through the JSON API from then on). Every request is signed.
+    const seen = sent.map((r) => `${r.method} ${r.target.split('?')[0]}`);
+    // The two identity requests go out together, in either order.
+    expect(seen.slice(0, 2).sort()).toEqual([`GET ${PREFIX}/api/v1/status/buildinfo`, `GET ${PREFIX}/api/v1/status/flags`]);
+    expect(seen.slice(2)).toEqual([`GET ${PREFIX}/api/v1/status/config`, `POST ${PREFIX}/api/v1/read`, `GET ${PREFIX}/api/v1/query`]);
     for (const v of verifySigV4(sent, SECRET_KEY)) expect({ ok: v.ok, reason: v.reason }).toEqual({ ok: true, reason: '' });
   });
 

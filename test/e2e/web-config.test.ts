@@ -248,7 +248,8 @@ shard:
     }
     const shard = await ask(`${tlsProxy.url}/metrics/shard/0`, { ca: serverCert.cert, auth: ALICE });
     expect(shard.status).toBe(200);
-    expect(shard.body).toContain('web_e2e_metric{kind="a"} 1');
+    // The source's job and instance are added to its series (docs/shard-identity.md).
+    expect(shard.body).toMatch(/^web_e2e_metric\{[^}\n]*kind="a"[^}\n]*\} 1$/m);
     expect(shard.headers['x-frame-options']).toBe('deny');
     expect(shard.headers['strict-transport-security']).toBe('max-age=63072000');
     // Plain HTTP to the TLS port gets nothing served.

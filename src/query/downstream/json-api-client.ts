@@ -37,7 +37,7 @@ import { goQuote } from '../../util/go-quote.js';
 import { sameMetadata, unionLabelSets } from '../../storage/read.js';
 import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { reportDownstreamWarnings } from './warnings.js';
-import { IdentityCache, lookbackDeltaFlag, prometheusMajor, type ServerIdentity } from './server-identity.js';
+import { IdentityCache, prometheusMajor, queryFlags, type ServerIdentity } from './server-identity.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
@@ -245,17 +245,17 @@ export class JsonApiTarget implements Storage {
 
   private readonly identityCache = new IdentityCache(() => this.askIdentity());
 
-  /** Which Prometheus this server is and its lookback delta, when it is plainly Prometheus (server-identity.ts). */
+  /** Which Prometheus this server is, its lookback delta and sample limit, when it is plainly Prometheus (server-identity.ts). */
   identity(): Promise<ServerIdentity | undefined> {
     return this.identityCache.get();
   }
 
   private async askIdentity(): Promise<ServerIdentity | undefined> {
-    const [build, lookbackDeltaMs] = await Promise.all([
+    const [build, flags] = await Promise.all([
       this.get('status_buildinfo', '/api/v1/status/buildinfo', [], undefined, prometheusMajor),
-      this.get('status_flags', '/api/v1/status/flags', [], undefined, lookbackDeltaFlag),
+      this.get('status_flags', '/api/v1/status/flags', [], undefined, queryFlags),
     ]);
-    return build === undefined || lookbackDeltaMs === undefined ? undefined : { ...build, lookbackDeltaMs };
+    return build === undefined || flags === undefined ? undefined : { ...build, ...flags };
   }
 
   /**

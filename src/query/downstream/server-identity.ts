@@ -1,7 +1,7 @@
 // What a downstream server says it is, for the default (unset `pushdown`) whole-query pushdown: a
 // group of one server may answer a whole query itself only when its answer is the one our engine
 // would give, which needs the server to be Prometheus of the major version `query.semantics` names
-// and to use our lookback delta (docs/pushdown.md, "Whole queries"). Read from its
+// and to use our lookback delta and sample limit (docs/pushdown.md, "Whole queries"). Read from its
 // /api/v1/status/buildinfo and /api/v1/status/flags, kept for a while and refreshed in the
 // background, because a server can be upgraded or restarted with other flags behind one address.
 
@@ -13,6 +13,8 @@ export interface ServerIdentity {
   major: number;
   /** Its `--query.lookback-delta`. */
   lookbackDeltaMs: number;
+  /** Its `--query.max-samples`: a pushed query must be refused exactly where ours would be. */
+  maxSamples: number;
 }
 
 /**
@@ -36,13 +38,18 @@ export function prometheusMajor(data: unknown): { version: string; major: number
   return { version, major: Number(m[1]) };
 }
 
-/** `query.lookback-delta` of a /api/v1/status/flags answer, or undefined when absent or unreadable. */
-export function lookbackDeltaFlag(data: unknown): number | undefined {
+/**
+ * `query.lookback-delta` and `query.max-samples` of a /api/v1/status/flags answer, or undefined when
+ * either is absent or unreadable.
+ */
+export function queryFlags(data: unknown): { lookbackDeltaMs: number; maxSamples: number } | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const v = (data as Record<string, unknown>)['query.lookback-delta'];
-  if (typeof v !== 'string') return undefined;
+  const d = data as Record<string, unknown>;
+  const lookback = d['query.lookback-delta'];
+  const max = d['query.max-samples'];
+  if (typeof lookback !== 'string' || typeof max !== 'string' || !/^\d+$/.test(max)) return undefined;
   try {
-    return parseDuration(v);
+    return { lookbackDeltaMs: parseDuration(lookback), maxSamples: Number(max) };
   } catch {
     return undefined;
   }

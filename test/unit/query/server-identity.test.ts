@@ -2,7 +2,7 @@
 // pushdown, and how long an answer (or a failure) is kept.
 
 import { describe, expect, it } from 'vitest';
-import { IdentityCache, lookbackDeltaFlag, prometheusMajor, type ServerIdentity } from '../../../src/query/downstream/server-identity.js';
+import { IdentityCache, prometheusMajor, queryFlags, type ServerIdentity } from '../../../src/query/downstream/server-identity.js';
 
 const PROMETHEUS_2_42 = {
   version: '2.42.0',
@@ -31,20 +31,25 @@ describe('prometheusMajor', () => {
   });
 });
 
-describe('lookbackDeltaFlag', () => {
-  it('reads --query.lookback-delta', () => {
-    expect(lookbackDeltaFlag({ 'query.lookback-delta': '5m', 'query.timeout': '2m' })).toBe(300_000);
-    expect(lookbackDeltaFlag({ 'query.lookback-delta': '1m30s' })).toBe(90_000);
+describe('queryFlags', () => {
+  it('reads --query.lookback-delta and --query.max-samples', () => {
+    expect(queryFlags({ 'query.lookback-delta': '5m', 'query.max-samples': '50000000', 'query.timeout': '2m' })).toEqual({
+      lookbackDeltaMs: 300_000,
+      maxSamples: 50_000_000,
+    });
+    expect(queryFlags({ 'query.lookback-delta': '1m30s', 'query.max-samples': '100' })).toEqual({ lookbackDeltaMs: 90_000, maxSamples: 100 });
   });
-  it('is undefined when absent or unreadable', () => {
-    expect(lookbackDeltaFlag({})).toBeUndefined();
-    expect(lookbackDeltaFlag({ 'query.lookback-delta': 'soon' })).toBeUndefined();
-    expect(lookbackDeltaFlag([])).toBeUndefined();
+  it('is undefined when either is absent or unreadable', () => {
+    expect(queryFlags({})).toBeUndefined();
+    expect(queryFlags({ 'query.lookback-delta': '5m' })).toBeUndefined();
+    expect(queryFlags({ 'query.lookback-delta': 'soon', 'query.max-samples': '100' })).toBeUndefined();
+    expect(queryFlags({ 'query.lookback-delta': '5m', 'query.max-samples': 'many' })).toBeUndefined();
+    expect(queryFlags([])).toBeUndefined();
   });
 });
 
 describe('IdentityCache', () => {
-  const id: ServerIdentity = { version: '2.42.0', major: 2, lookbackDeltaMs: 300_000 };
+  const id: ServerIdentity = { version: '2.42.0', major: 2, lookbackDeltaMs: 300_000, maxSamples: 50_000_000 };
 
   it('asks once, shares the pending answer, and refreshes in the background after refreshMs', async () => {
     let now = 0;

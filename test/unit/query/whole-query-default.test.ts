@@ -9,7 +9,7 @@ import { MemoryStorage } from '../../../src/storage/memory.js';
 import type { PushdownRequest, PushdownResult } from '../../../src/storage/interface.js';
 import { eq } from '../../support/matchers.js';
 
-const P2: ServerIdentity = { version: '2.42.0', major: 2, lookbackDeltaMs: 300_000 };
+const P2: ServerIdentity = { version: '2.42.0', major: 2, lookbackDeltaMs: 300_000, maxSamples: 50_000_000 };
 
 function server(id: ServerIdentity | undefined, binary = false) {
   const answer: PushdownResult = { series: [{ labels: [{ name: 'job', value: 'a' }], timestamps: Float64Array.of(1000), values: Float64Array.of(7) }] };
@@ -34,7 +34,7 @@ const spec = (t: ReturnType<typeof server>, extra: Partial<GroupSpec> = {}): Gro
   targetNames: ['t'],
   antiAffinityMs: 10_000,
   ignoreError: false,
-  autoPushdown: { major: 2, lookbackDeltaMs: 300_000 },
+  autoPushdown: { major: 2, lookbackDeltaMs: 300_000, maxSamples: 50_000_000 },
   ...extra,
 });
 
@@ -63,7 +63,7 @@ describe('whole-query pushdown with pushdown unset', () => {
   });
 
   it('keeps the raw path for another major version, another lookback delta or an unknown server', async () => {
-    for (const id of [{ ...P2, major: 3 }, { ...P2, lookbackDeltaMs: 60_000 }, undefined]) {
+    for (const id of [{ ...P2, major: 3 }, { ...P2, lookbackDeltaMs: 60_000 }, { ...P2, maxSamples: 100 }, undefined]) {
       const t = server(id);
       const [res, outcomes] = await outcome(new FanoutStorage([spec(t)], { maxConcurrency: 4 }), req());
       expect(res).toBeUndefined();
