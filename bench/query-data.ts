@@ -303,3 +303,16 @@ export async function buildBlocks(ds: DataSet, dir: string, numShards = 0): Prom
   );
   return { all: sets[0], shards: sets.slice(1) };
 }
+
+/** The dashboard queries asked of the DASHBOARD data by the query-layer and query-speed benches. */
+export const DASHBOARD_QUERIES = [
+  'sum by (job) (rate(http_requests_total[5m]))',
+  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+  'topk(10, rate(http_requests_total[5m]))',
+  'rate(http_requests_total{code="500"}[5m]) / on (job, instance) group_left sum by (job, instance) (rate(http_requests_total[5m]))',
+  'memory_free_bytes{job="job-3"}',
+  'avg by (job) (avg_over_time(memory_free_bytes[10m]))',
+  'count by (code) (http_requests_total)',
+  'http_requests_total{job=~"job-[0-4]", code=~"5.."}',
+  'sum(rate(http_request_duration_seconds_sum[5m])) / sum(rate(http_request_duration_seconds_count[5m]))',
+];

@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { findPrometheus, type PrometheusProcess } from '../dev/prometheus-process.js';
 import { profileIn, summarizeProfile } from './cpu-profile.js';
-import { buildBlocks, DASHBOARD, SHARDED, type BuiltData } from './query-data.js';
+import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES, SHARDED, type BuiltData } from './query-data.js';
 import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown } from './query-measure.js';
 import { addr, memoryStatus, prometheusFromBlocks, proxyConfig, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
@@ -143,18 +143,6 @@ const BREAKDOWN_TITLE =
 
 // ---------------------------------------------------------------------------------------------
 // 1. One group vs direct
-
-const DASHBOARD_QUERIES = [
-  'sum by (job) (rate(http_requests_total[5m]))',
-  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
-  'topk(10, rate(http_requests_total[5m]))',
-  'rate(http_requests_total{code="500"}[5m]) / on (job, instance) group_left sum by (job, instance) (rate(http_requests_total[5m]))',
-  'memory_free_bytes{job="job-3"}',
-  'avg by (job) (avg_over_time(memory_free_bytes[10m]))',
-  'count by (code) (http_requests_total)',
-  'http_requests_total{job=~"job-[0-4]", code=~"5.."}',
-  'sum(rate(http_request_duration_seconds_sum[5m])) / sum(rate(http_request_duration_seconds_count[5m]))',
-];
 
 async function oneGroup(): Promise<void> {
   console.log('\n## 1. One server group vs Prometheus directly');

@@ -21,7 +21,7 @@ import { request } from 'undici';
 import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfill.js';
 import type { PrometheusProcess } from '../dev/prometheus-process.js';
 import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
-import { buildBlocks, DASHBOARD } from './query-data.js';
+import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES } from './query-data.js';
 import { median, percentile, sameAnswer, timedRange } from './query-measure.js';
 import { addr, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
@@ -74,18 +74,6 @@ async function metric(p: ProxyProcess, outcome: string): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-const DASHBOARD_QUERIES = [
-  'sum by (job) (rate(http_requests_total[5m]))',
-  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
-  'topk(10, rate(http_requests_total[5m]))',
-  'rate(http_requests_total{code="500"}[5m]) / on (job, instance) group_left sum by (job, instance) (rate(http_requests_total[5m]))',
-  'memory_free_bytes{job="job-3"}',
-  'avg by (job) (avg_over_time(memory_free_bytes[10m]))',
-  'count by (code) (http_requests_total)',
-  'http_requests_total{job=~"job-[0-4]", code=~"5.."}',
-  'sum(rate(http_request_duration_seconds_sum[5m])) / sum(rate(http_request_duration_seconds_count[5m]))',
-];
 
 async function dashboard(): Promise<void> {
   console.log('\n## Dashboard set: one group of one Prometheus, default config');
