@@ -2,50 +2,23 @@
 // fleet_sd_configs (the fleet's /sd/fleet/members) becomes a server group per fleet group. With real
 // etcd and real Prometheus members: a group registering later is queried without any reload, and a
 // group leaving is dropped.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load.js';
-import { Fleet } from '../../src/fleet/fleet.js';
-import { startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';
+import type { Fleet } from '../../src/fleet/fleet.js';
+import { FleetTestbed } from '../support/fleet-testbed.js';
+import { startPrometheus, waitFor } from '../../dev/prometheus-process.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.js';
 
 let etcd: EtcdCluster | undefined;
 let proxy: ProxyProcess | undefined;
-const proms: PrometheusProcess[] = [];
-const fleets: Fleet[] = [];
-const exporters: Server[] = [];
+const bed = new FleetTestbed();
+const proms = bed.proms;
 
-afterAll(async () => {
-  await Promise.allSettled(fleets.map((f) => f.stop()));
-  await Promise.allSettled(proms.map((p) => p.stop()));
-  await proxy?.stop();
-  await etcd?.stop();
-  await Promise.allSettled(exporters.map((s) => new Promise((r) => s.close(r))));
-});
+afterAll(() => bed.stop(proxy, etcd));
 
-async function exporter(name: string): Promise<string> {
-  const s = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(`# TYPE demo_value gauge\ndemo_value{exp="${name}"} 1\n`);
-  });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  exporters.push(s);
-  return `127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
+const exporter = (name: string): Promise<string> => bed.exporter(`# TYPE demo_value gauge\ndemo_value{exp="${name}"} 1\n`);
 
-function register(endpoint: string, group: string, address: string): Fleet {
-  const config = parseConfigText(`
-fleet:
-  etcd: {endpoints: ["${endpoint}"], lease_ttl: 3s}
-  register: {address: ${address}, group: ${group}}
-`);
-  const f = new Fleet(config, { log: pino({ level: 'silent' }), configFile: undefined, listen: '127.0.0.1:1', queryApi: () => Promise.resolve(undefined) });
-  fleets.push(f);
-  return f;
-}
+const register = (endpoint: string, group: string, address: string): Fleet => bed.register(endpoint, group, address);
 
 describe('query server groups from the fleet (fleet_sd_configs)', () => {
   it('queries a group that registers after start without a reload, and drops a group that leaves', async () => {
@@ -106,7 +79,7 @@ query:
     expect(await reloadedAt()).toBe(loadedAt);
 
     // Group b leaves (clean stop): its server group goes.
-    await fleets[1].stop();
+    await bed.fleets[1].stop();
     await waitFor(async () => (await groups()).join() === 'a', 20_000, 'group b dropped');
     expect(await exps()).toEqual(['a']);
   }, 120_000);

@@ -4,51 +4,25 @@
 // level-1 member is federated (match[], honor_labels) by exactly one level-2 group, the level-2
 // data equals the level-1 data with its labels kept, and when a level-2 group leaves, its level-1
 // member is federated by the remaining group.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { parse } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
-import { Fleet } from '../../src/fleet/fleet.js';
+import type { Fleet } from '../../src/fleet/fleet.js';
+import { FleetTestbed } from '../support/fleet-testbed.js';
 import { startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';
 import { runCli, startProxy, writeTemp, type ProxyProcess } from '../support/proxy.js';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.js';
 
 let etcd: EtcdCluster | undefined;
 let proxy: ProxyProcess | undefined;
-const proms: PrometheusProcess[] = [];
-const fleets: Fleet[] = [];
-const exporters: Server[] = [];
+const bed = new FleetTestbed();
+const proms = bed.proms;
 
-afterAll(async () => {
-  await Promise.allSettled(fleets.map((f) => f.stop()));
-  await Promise.allSettled(proms.map((p) => p.stop()));
-  await proxy?.stop();
-  await etcd?.stop();
-  await Promise.allSettled(exporters.map((s) => new Promise((r) => s.close(r))));
-});
+afterAll(() => bed.stop(proxy, etcd));
 
-async function exporter(value: number): Promise<string> {
-  const s = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(`# TYPE demo_requests_total counter\ndemo_requests_total{path="/a"} ${value}\ndemo_requests_total{path="/b"} ${value * 10}\n`);
-  });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  exporters.push(s);
-  return `127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
+const exporter = (value: number): Promise<string> =>
+  bed.exporter(`# TYPE demo_requests_total counter\ndemo_requests_total{path="/a"} ${value}\ndemo_requests_total{path="/b"} ${value * 10}\n`);
 
-function register(endpoint: string, prefix: string, group: string, address: string): Fleet {
-  const config = parseConfigText(`
-fleet:
-  etcd: {endpoints: ["${endpoint}"], prefix: ${prefix}, lease_ttl: 3s}
-  register: {address: ${address}, group: ${group}}
-`);
-  const f = new Fleet(config, { log: pino({ level: 'silent' }), configFile: undefined, listen: '127.0.0.1:1', queryApi: () => Promise.resolve(undefined) });
-  fleets.push(f);
-  return f;
-}
+const register = (endpoint: string, prefix: string, group: string, address: string): Fleet => bed.register(endpoint, group, address, prefix);
 
 type Sample = { metric: Record<string, string>; value: [number, string] };
 const byL1 = (rs: Sample[]): Record<string, string> => Object.fromEntries(rs.map((r) => [r.metric.l1, r.value[1]]));

@@ -3,12 +3,9 @@
 // Prometheus servers, and a query through the query layer (whose server groups are the fleet's
 // groups, found through http_sd_configs on /sd/fleet/members) across the move: one continuous
 // series, no doubled samples, and the hand-over overlap visible in the two Prometheus servers' data.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load.js';
-import { Fleet } from '../../src/fleet/fleet.js';
+import type { Fleet } from '../../src/fleet/fleet.js';
+import { FleetTestbed } from '../support/fleet-testbed.js';
 import { startPrometheus, waitFor, type PrometheusProcess } from '../../dev/prometheus-process.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { etcdPut, startEtcdCluster, type EtcdCluster } from '../support/etcd.js';
@@ -18,38 +15,14 @@ const OVERLAP_S = 6;
 
 let etcd: EtcdCluster | undefined;
 let proxy: ProxyProcess | undefined;
-const proms: PrometheusProcess[] = [];
-const fleets: Fleet[] = [];
-const exporters: Server[] = [];
+const bed = new FleetTestbed();
+const proms = bed.proms;
 
-afterAll(async () => {
-  await Promise.allSettled(fleets.map((f) => f.stop()));
-  await Promise.allSettled(proms.map((p) => p.stop()));
-  await proxy?.stop();
-  await etcd?.stop();
-  await Promise.allSettled(exporters.map((s) => new Promise((r) => s.close(r))));
-});
+afterAll(() => bed.stop(proxy, etcd));
 
-async function exporter(i: number): Promise<string> {
-  const s = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(`# TYPE demo_value gauge\ndemo_value ${i}\n`);
-  });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  exporters.push(s);
-  return `127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
+const exporter = (i: number): Promise<string> => bed.exporter(`# TYPE demo_value gauge\ndemo_value ${i}\n`);
 
-function register(endpoint: string, group: string, address: string): Fleet {
-  const config = parseConfigText(`
-fleet:
-  etcd: {endpoints: ["${endpoint}"], lease_ttl: 3s}
-  register: {address: ${address}, group: ${group}}
-`);
-  const f = new Fleet(config, { log: pino({ level: 'silent' }), configFile: undefined, listen: '127.0.0.1:1', queryApi: () => Promise.resolve(undefined) });
-  fleets.push(f);
-  return f;
-}
+const register = (endpoint: string, group: string, address: string): Fleet => bed.register(endpoint, group, address);
 
 const sdUrl = (group: string, path = '/sd/fleet'): string => `${proxy!.url}${path}?group=${group}`;
 async function sdInstances(group: string): Promise<{ own: string[]; handover: string[] }> {
