@@ -32,19 +32,13 @@
 
 import type { Series } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
+import { upperBound } from '../util/sorted.js';
 
 const EMPTY_F64 = new Float64Array(0);
 
 /** Index of the last timestamp <= t in ts (strictly increasing), or -1. */
 function lastAtOrBefore(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length; // first index with ts > t lies in [lo, hi]
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
+  return upperBound(ts, t) - 1;
 }
 
 /** Whether replica q is still live around a staleness marker at time t (see the rule above). */

@@ -27,6 +27,7 @@
 // promfront's) reach every query that used the read.
 
 import { subscribeAbort } from '../util/abort.js';
+import { lowerBound, upperBound } from '../util/sorted.js';
 import type { LabelMatcher } from '../model/labels.js';
 import { matchersKey } from '../model/matchers.js';
 import type { SelectHints, Series, Storage } from '../storage/interface.js';
@@ -114,8 +115,8 @@ function cut(series: Series[], startMs: number, endMs: number): Series[] {
   const out: Series[] = [];
   for (const s of series) {
     const ts = s.timestamps;
-    const lo = firstIndex(ts, (t) => t >= startMs);
-    const hi = firstIndex(ts, (t) => t > endMs);
+    const lo = lowerBound(ts, startMs);
+    const hi = upperBound(ts, endMs);
     if (lo >= hi) continue;
     if (lo === 0 && hi === ts.length) {
       out.push(s);
@@ -129,16 +130,4 @@ function cut(series: Series[], startMs: number, endMs: number): Series[] {
     out.push(c);
   }
   return out;
-}
-
-/** The first index of increasing timestamps where `from` holds (ts.length when nowhere). */
-function firstIndex(ts: Float64Array, from: (t: number) => boolean): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (from(ts[mid])) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }

@@ -8,6 +8,7 @@ import type { Label, LabelMatcher, Labels } from '../model/labels.js';
 import { compileMatchers, matchesLabels, type CompiledMatcher, type MatcherOptions } from '../model/matchers.js';
 import { type SelectHints, type Series, type Storage } from './interface.js';
 import { compareLabels, compareStrings, labelsFromRecord, labelsKey, normalizeLabels } from '../model/labels.js';
+import { lowerBound, upperBound } from '../util/sorted.js';
 
 interface MemSeries {
   readonly id: number;
@@ -227,8 +228,8 @@ export class MemoryStorage implements Storage {
   private range(s: MemSeries, startMs: number, endMs: number): [number, number] | undefined {
     this.ensureSorted(s);
     if (s.n === 0 || startMs > endMs) return undefined;
-    const lo = lowerBound(s.ts, s.n, startMs);
-    const hi = upperBound(s.ts, s.n, endMs);
+    const lo = lowerBound(s.ts, startMs, s.n);
+    const hi = upperBound(s.ts, endMs, s.n);
     return lo < hi ? [lo, hi] : undefined;
   }
 
@@ -299,28 +300,6 @@ export class MemoryStorage implements Storage {
     this.ranks();
     return this.byRankCache!;
   }
-}
-
-function lowerBound(a: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function upperBound(a: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function intersectSorted(a: ReadonlyArray<number>, b: ReadonlyArray<number>): number[] {
