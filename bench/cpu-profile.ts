@@ -11,6 +11,7 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -32,12 +33,22 @@ function shortFile(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/**
+ * `sinceUs`: only samples taken at or after this monotonic time (µs, the clock of
+ * `process.hrtime`, which V8's profile timestamps share on Linux), so a bench can leave out its
+ * warm-up.
+ */
+export function summarizeProfile(file: string, top = 15, sinceUs = -Infinity): ProfileSummary {
   const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i; it is attributed to that sample's node.
-  for (let i = 0; i < prof.samples.length; i++) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  let at = prof.startTime;
+  for (let i = 0; i < prof.samples.length; i++) {
+    at += prof.timeDeltas[i] ?? 0;
+    if (at < sinceUs) continue;
+    selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  }
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const files = new Map<string, number>();
   let busy = 0;
