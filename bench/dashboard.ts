@@ -53,6 +53,16 @@ const STEP_MS = 30_000;
 const INTERVAL_MS = Number(args.get('interval') ?? 30) * 1000;
 const WINDOW_MS = 6 * 3600_000;
 
+/** The proxy's counters that say what a refresh cost: steps evaluated (not from the cache) and samples read. */
+async function proxyCounters(url: string): Promise<{ evaluatedSteps: number; samples: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (re: RegExp): number => text.split('\n').reduce((n, l) => (re.test(l) ? n + Number(l.slice(l.lastIndexOf(' ') + 1)) : n), 0);
+  return {
+    evaluatedSteps: sum(/^promfront_results_cache_steps_total\{source="evaluated"\} /),
+    samples: sum(/^promfront_query_samples_loaded_total\{/),
+  };
+}
+
 /** CPU seconds (user + system) the process has used so far. */
 function cpuSeconds(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
     nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(work, 'prof')}`] : [],
     extraYaml: NO_CACHE ? '  results_cache: {enabled: false}' : `  results_cache: {freshness: ${freshnessS}s}`,
   });
-  const rows: { i: number; prom: number; proxy: number; cpu: number }[] = [];
+  const rows: { i: number; prom: number; proxy: number; cpu: number; steps: number; samples: number }[] = [];
   // The profiles are summarized from the second refresh on: the cached refreshes are the target.
   let profileSinceUs = -Infinity;
   try {
@@ -105,17 +115,21 @@ async function main(): Promise<void> {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const now = INTERVAL_MS === 30_000 ? Date.now() - shiftS * 1000 : simStart + i * 30_000;
       const p = await refresh(prom.url, now);
+      const before = await proxyCounters(proxy.url);
       const cpu0 = cpuSeconds(proxy.pid);
       if (i === 1) profileSinceUs = Number(process.hrtime.bigint() / 1000n);
       const x = await refresh(proxy.url, now);
       const cpu = cpuSeconds(proxy.pid) - cpu0;
+      const after = await proxyCounters(proxy.url);
+      const steps = (after.evaluatedSteps - before.evaluatedSteps) / PANELS.length;
+      const samples = after.samples - before.samples;
       PANELS.forEach((q, k) => {
         const diff = q.startsWith('topk') ? sameUpToTies(p.bodies[k], x.bodies[k]).diff : sameAnswer(p.bodies[k], x.bodies[k]);
         if (diff) throw new Error(`refresh ${i}, ${q}: ${diff}`);
       });
-      rows.push({ i, prom: p.ms, proxy: x.ms, cpu });
+      rows.push({ i, prom: p.ms, proxy: x.ms, cpu, steps, samples });
       console.log(
-        `refresh ${String(i + 1).padStart(2)}: prometheus ${p.ms.toFixed(0).padStart(5)} ms, proxy ${x.ms.toFixed(0).padStart(5)} ms (${(x.ms / p.ms).toFixed(2)}×), proxy CPU ${(cpu * 1000).toFixed(0)} ms`,
+        `refresh ${String(i + 1).padStart(2)}: prometheus ${p.ms.toFixed(0).padStart(5)} ms, proxy ${x.ms.toFixed(0).padStart(5)} ms (${(x.ms / p.ms).toFixed(2)}×), proxy CPU ${(cpu * 1000).toFixed(0)} ms, ${steps.toFixed(0)} steps evaluated per panel, ${(samples / 1e6).toFixed(2)} M samples read`,
       );
     }
   } finally {

@@ -166,6 +166,19 @@ describe('mergeReplicaSamples', () => {
     expect(Array.from(m.timestamps)).toEqual([1, 2, 3]);
   });
 
+  it('replicas holding disjoint halves give the whole series (more samples than the longest replica)', () => {
+    // A holds the first 100 scrapes with a stale marker in them, B the next 100: the answer outgrows
+    // the room first made for about one replica's samples, stale flags included.
+    const first = Array.from({ length: 100 }, (_, i) => i * 15_000);
+    const second = Array.from({ length: 100 }, (_, i) => (100 + i) * 15_000 + 1_000);
+    const m = mergeReplicaSamples([series(first, undefined, [50]), series(second)], 10_000);
+    expect(Array.from(m.timestamps)).toEqual([...first, ...second]);
+    expect(Array.from(m.values.subarray(100))).toEqual(second.map((t) => t / 1000));
+    expect(staleFlags(m)).toEqual(first.map((_, i) => (i === 50 ? 1 : 0)).concat(second.map(() => 0)));
+    expect(m.timestamps.length).toBe(200);
+    expect(m.values.length).toBe(200);
+  });
+
   it('outputs Float64Array timestamps and values', () => {
     const m = mergeReplicaSamples([series([0, 15_000]), series([30_000, 45_000], undefined, [1])], 10_000);
     expect(m.timestamps).toBeInstanceOf(Float64Array);
