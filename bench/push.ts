@@ -30,6 +30,9 @@ const ROUNDS = arg('rounds', 3);
 const SERIAL = arg('serial', 1000);
 const PROFILE = process.argv.includes('--profile');
 const HONO = process.argv.includes('--hono');
+// Another build of promfront (its dist/ directory) measured beside this one, behind the same Pushgateways: an A/B of a change.
+const COMPARE = process.argv.find((a) => a.startsWith('--compare='))?.split('=')[1];
+const EXTRA = (process.argv.find((a) => a.startsWith('--floors='))?.split('=')[1] ?? '').split(',').filter(Boolean);
 const SERIES = (process.argv.find((a) => a.startsWith('--series='))?.split('=')[1] ?? '10,1000').split(',').map(Number);
 const FLOOR = fileURLToPath(new URL('./push-floor.js', import.meta.url));
 
@@ -161,16 +164,26 @@ async function main(): Promise<void> {
     stdio: 'inherit',
   });
   trackChild(proxy, [dir]);
-  const floors = [await startFloor('bare', direct.address), ...(HONO ? [await startFloor('hono-forward', direct.address), await startFloor('hono', direct.address)] : [])];
+  const listenB = `127.0.0.1:${await freePort()}`;
+  let proxyB: ChildProcess | undefined;
+  if (COMPARE) {
+    const configB = path.join(dir, 'config-b.yaml');
+    fs.writeFileSync(configB, fs.readFileSync(configFile, 'utf8').replace(`listen: ${listen}`, `listen: ${listenB}`));
+    proxyB = spawn(process.execPath, [path.join(COMPARE, 'src/server/cli.js'), `--config=${configB}`], { stdio: 'inherit' });
+    trackChild(proxyB);
+  }
+  const floors = [
+    await startFloor('bare', direct.address),
+    ...(HONO ? [await startFloor('hono-forward', direct.address), await startFloor('hono', direct.address)] : []),
+  ];
+  const extra = await Promise.all(EXTRA.map((m) => startFloor(m, direct.address)));
   const haproxy = await startHaproxy(direct.address);
   const nginx = await startNginx(direct.address);
   try {
-    await waitFor(() => answers200(`http://${listen}/-/healthy`), 30_000, 'proxy');
-    await waitFor(
-      async () => ((await (await fetch(`http://${listen}/sd/pushgateways`)).json()) as unknown[]).length === 3,
-      20_000,
-      'three healthy Pushgateways',
-    );
+    const ringOf3 = (at: string) => async () =>
+      (await answers200(`http://${at}/-/healthy`)) && ((await (await fetch(`http://${at}/sd/pushgateways`)).json()) as unknown[]).length === 3;
+    await waitFor(ringOf3(listen), 30_000, 'three healthy Pushgateways');
+    if (proxyB) await waitFor(ringOf3(listenB), 30_000, 'three healthy Pushgateways behind the compared proxy');
     const d = `http://${direct.address}`;
     const p = `http://${listen}`;
     // In table order; a pid is a forwarder whose CPU time per push is reported.
@@ -186,6 +199,8 @@ async function main(): Promise<void> {
             { name: 'empty Hono route (no Pushgateway)', base: floors[2].base, pid: floors[2].child.pid },
           ]
         : []),
+      ...(proxyB ? [{ name: `promfront ${path.basename(COMPARE!)}`, base: `http://${listenB}`, pid: proxyB.pid }] : []),
+      ...extra.map((f, i) => ({ name: `floor ${EXTRA[i]}`, base: f.base, pid: f.child.pid })),
     ];
     const bases = peers.map((x) => x.base);
     // Warm-up (connections, JIT), not measured.
@@ -229,7 +244,8 @@ async function main(): Promise<void> {
     );
   } finally {
     await terminate(proxy, 5000);
-    for (const f of floors) await terminate(f.child, 5000);
+    if (proxyB) await terminate(proxyB, 5000);
+    for (const f of [...floors, ...extra]) await terminate(f.child, 5000);
     await haproxy.stop();
     await nginx.stop();
     for (const g of [direct, ...behind]) await terminate(g.child, 5000);
