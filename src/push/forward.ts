@@ -34,6 +34,10 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'proxy-authenticate',
   'host',
+  // Node's server has already answered the client's `Expect: 100-continue` (and the body is read or
+  // streamed either way); passed on, undici refuses the request (UND_ERR_NOT_SUPPORTED), which read
+  // as the Pushgateway not answering and took it out of the ring.
+  'expect',
 ]);
 
 /** The client's body, readable again from the start by each attempt. */

@@ -89,7 +89,7 @@ describe('readSmallBody', () => {
 });
 
 describe('forwardHeaders', () => {
-  it("drops hop-by-hop headers and Host, keeps the rest, and puts the configured Authorization in place of the client's", () => {
+  it("drops hop-by-hop headers, Host and Expect, keeps the rest, and puts the configured Authorization in place of the client's", () => {
     const h = {
       host: 'proxy:9090',
       connection: 'keep-alive',
@@ -97,6 +97,7 @@ describe('forwardHeaders', () => {
       'content-type': 'text/plain',
       authorization: 'Basic client',
       'x-a': ['1', '2'],
+      expect: '100-continue',
     };
     expect(forwardHeaders(h, undefined)).toEqual({ 'content-type': 'text/plain', authorization: 'Basic client', 'x-a': ['1', '2'] });
     expect(forwardHeaders(h, { authorization: 'Basic configured' })).toEqual({
