@@ -2,9 +2,11 @@
 // this machine before any of promfront's code runs. Run as a child by bench/push.ts:
 //   node dist-tools/bench/push-floor.js <mode> <listen port> <pushgateway host:port>
 // modes: `bare` forwards every request with node:http and an undici Pool (body read whole, no
-// framework, no parsing of the path), `hono` answers an empty 200 from a Hono route (the framework's own cost,
-// nothing forwarded), `hono-forward` forwards from a Hono route through fetch-style Request and
-// Response objects as a capability's fetch would.
+// framework, no parsing of the path), `node-http` the same with node:http's own keep-alive client,
+// `raw` the same with one raw keep-alive socket upstream (request head and body in one write, the
+// answer read by its Content-Length: only for this bench's one pusher), `hono` answers an empty
+// 200 from a Hono route (the framework's own cost, nothing forwarded), `hono-forward` forwards from
+// a Hono route through fetch-style Request and Response objects as a capability's fetch would.
 
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
@@ -133,5 +135,5 @@ if (mode === 'bare') {
   });
   serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
 } else {
-  throw new Error(`unknown mode ${mode}: bare, hono or hono-forward`);
+  throw new Error(`unknown mode ${mode}: bare, node-http, raw, hono or hono-forward`);
 }
