@@ -220,7 +220,14 @@ export function forwardOnce(
           return true;
         }
         resumeUpstream = resume;
-        stream = new Readable({ read: () => resumeUpstream?.() });
+        stream = new Readable({
+          read: () => resumeUpstream?.(),
+          // The client went away before the answer ended: stop reading the Pushgateway too (a no-op once complete).
+          destroy: (err, cb) => {
+            abort?.(err ?? new Error('the answer was not read to its end'));
+            cb(err);
+          },
+        });
         resolve({ status, headers: out, body: stream });
         return true;
       },

@@ -114,6 +114,7 @@ describe('forwardOnce', () => {
   let upstream: Server;
   let origin: string;
   const agent = new Agent({ keepAliveTimeout: 10_000 });
+  let endlessClosed: (() => void) | undefined;
   beforeAll(async () => {
     upstream = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -121,6 +122,16 @@ describe('forwardOnce', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString();
         if (req.url === '/hang') return; // never answers
+        if (req.url === '/endless') {
+          // An answer that never ends: only the reader going away stops it.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          const t = setInterval(() => res.write('y'.repeat(70 * 1024)), 10);
+          res.on('close', () => {
+            clearInterval(t);
+            endlessClosed?.();
+          });
+          return;
+        }
         if (req.url === '/big') {
           // 200 KiB without a length: chunked, passed on as a stream.
           res.writeHead(200, { 'content-type': 'text/plain' });
@@ -167,6 +178,16 @@ describe('forwardOnce', () => {
     for await (const c of a.body as Readable) n += (c as Buffer).length;
     expect(n).toBe(200 * 1024);
   });
+
+  it('stops reading the Pushgateway when the streamed answer is dropped before its end', async () => {
+    const closed = new Promise<void>((r) => (endlessClosed = r));
+    const a = await forwardOnce(agent, origin, 'PUT', '/endless', {}, Buffer.from(''), 60_000);
+    const body = a.body as Readable;
+    await new Promise((r) => body.once('data', r));
+    body.destroy();
+    // Long before the 60 s deadline: the upstream connection is closed as soon as the reader goes.
+    await closed;
+  }, 10_000);
 
   it('rejects when no answer comes within the timeout, or nothing listens', async () => {
     await expect(forwardOnce(agent, origin, 'PUT', '/hang', {}, Buffer.from('m 1\n'), 200)).rejects.toThrow(ForwardTimeoutError);
