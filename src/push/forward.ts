@@ -34,6 +34,10 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'proxy-authenticate',
   'host',
+  // Node's server has already answered the client's `Expect: 100-continue` (and the body is read or
+  // streamed either way); passed on, undici refuses the request (UND_ERR_NOT_SUPPORTED), which read
+  // as the Pushgateway not answering and took it out of the ring.
+  'expect',
 ]);
 
 /** The client's body, readable again from the start by each attempt. */
@@ -141,8 +145,35 @@ export function forwardHeaders(h: IncomingHttpHeaders, extra: Record<string, str
   return out;
 }
 
-/** Sends the push to one Pushgateway (`origin` is scheme://host:port); rejects when no answer came (connection failed, timeout). */
-export async function forwardOnce(
+/** The Pushgateway did not answer (whole) within the forward timeout. */
+export class ForwardTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'ForwardTimeoutError';
+  }
+}
+
+/** The answer's headers (undici's raw name/value list) without hop-by-hop ones; a repeated header becomes an array. */
+function answerHeaders(raw: Buffer[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i].toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(k)) continue;
+    const v = raw[i + 1].toString('latin1');
+    const had = out[k];
+    out[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  }
+  return out;
+}
+
+/**
+ * Sends the push to one Pushgateway (`origin` is scheme://host:port); rejects when no answer came
+ * (connection failed, timeout). undici's dispatch with a handler of our own rather than its
+ * request(): per push that saves the answer's stream object, its promise plumbing and an
+ * AbortSignal with its listeners (one timer does the deadline), which the one-pusher profile showed
+ * as most of the forward's own time. The deadline covers the whole answer, body included.
+ */
+export function forwardOnce(
   dispatcher: Dispatcher,
   origin: string,
   method: string,
@@ -151,29 +182,79 @@ export async function forwardOnce(
   body: ReplayBody | Buffer | undefined,
   timeoutMs: number,
 ): Promise<ForwardAnswer> {
-  const res = await dispatcher.request({
-    origin,
-    path: pathAndQuery,
-    method: method,
-    headers,
-    body: body instanceof ReplayBody ? Readable.from(body.stream(), { objectMode: false }) : body,
-    signal: AbortSignal.timeout(timeoutMs),
+  return new Promise((resolve, reject) => {
+    let abort: ((err: Error) => void) | undefined;
+    let timedOut: Error | undefined;
+    let status = 0;
+    let out: Record<string, string | string[]> = {};
+    /** Small answers: the chunks, passed on whole at the end. */
+    let chunks: Buffer[] | undefined;
+    /** Large answers (or without a length): passed on as they come, paused while the client does not read. */
+    let stream: Readable | undefined;
+    let resumeUpstream: (() => void) | undefined;
+    const timer = setTimeout(() => {
+      timedOut = new ForwardTimeoutError(timeoutMs);
+      // Not connected yet (undici calls onConnect once the request is on a socket): give up now,
+      // the request is aborted when it gets one.
+      if (abort) abort(timedOut);
+      else reject(timedOut);
+    }, timeoutMs);
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(a: (err?: Error) => void) {
+        abort = a;
+        if (timedOut) a(timedOut);
+      },
+      onError(err: Error) {
+        clearTimeout(timer);
+        if (stream) stream.destroy(err);
+        else reject(err);
+      },
+      onHeaders(statusCode: number, raw: Buffer[], resume: () => void) {
+        status = statusCode;
+        out = answerHeaders(raw);
+        if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return true;
+        // Pushgateway's answers are a line of text: read at once, written to the client in one go.
+        const length = Number(out['content-length'] ?? NaN);
+        if (length <= SMALL_ANSWER) {
+          chunks = [];
+          return true;
+        }
+        resumeUpstream = resume;
+        stream = new Readable({
+          read: () => resumeUpstream?.(),
+          // The client went away before the answer ended: stop reading the Pushgateway too (a no-op once complete).
+          destroy: (err, cb) => {
+            abort?.(err ?? new Error('the answer was not read to its end'));
+            cb(err);
+          },
+        });
+        resolve({ status, headers: out, body: stream });
+        return true;
+      },
+      onData(chunk: Buffer) {
+        if (stream) return stream.push(chunk);
+        chunks?.push(chunk);
+        return true;
+      },
+      onComplete() {
+        clearTimeout(timer);
+        if (stream) {
+          stream.push(null);
+          return;
+        }
+        const bytes = chunks === undefined ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        resolve({ status, headers: out, body: bytes });
+      },
+    };
+    dispatcher.dispatch(
+      {
+        origin,
+        path: pathAndQuery,
+        method: method,
+        headers,
+        body: body instanceof ReplayBody ? Readable.from(body.stream(), { objectMode: false }) : body,
+      },
+      handler,
+    );
   });
-  const out: Record<string, string | string[]> = {};
-  for (const k in res.headers) {
-    const v = res.headers[k];
-    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  }
-  const noBody = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
-  if (noBody) {
-    res.body.resume();
-    return { status: res.statusCode, headers: out, body: null };
-  }
-  // Pushgateway's answers are a line of text: read at once, written to the client in one go.
-  const length = Number(res.headers['content-length'] ?? NaN);
-  if (length <= SMALL_ANSWER) {
-    const bytes = new Uint8Array(await res.body.arrayBuffer());
-    return { status: res.statusCode, headers: out, body: bytes };
-  }
-  return { status: res.statusCode, headers: out, body: res.body };
 }

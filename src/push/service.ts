@@ -37,6 +37,15 @@ interface Member {
 }
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
+/** Push paths whose route is remembered; past this many the memory starts over. */
+const ROUTE_CACHE_SIZE = 10_000;
+
+/** Where pushes to one spelling of a push path go, for one ring. */
+interface Route {
+  gk: GroupingKey;
+  /** The ring ranked for the key: owner first. */
+  ranked: string[];
+}
 
 export class PushService implements Capability {
   readonly name = 'push';
@@ -51,6 +60,13 @@ export class PushService implements Capability {
   private readonly rebalancer: Rebalancer;
   private stopped = false;
   private checking: Promise<void> | undefined;
+  /**
+   * Routes of push paths seen since the ring last changed: a batch job pushes the same group again
+   * and again, and the path parse and a hash per member were a tenth of the proxy's own time per
+   * push. Keyed by the raw path (a respelling is another entry with the same key).
+   */
+  private routes = new Map<string, Route>();
+  private routesRing: readonly string[] = [];
 
   constructor(
     config: Config,
@@ -137,9 +153,9 @@ export class PushService implements Capability {
 
   private async push(req: Request, env: HttpBindings, rawUrl: string, rawPath: string): Promise<Response> {
     const method = req.method;
-    let gk: GroupingKey;
+    let route: Route;
     try {
-      gk = parseGroupingKey(rawPath);
+      route = this.route(rawPath);
     } catch (err) {
       if (!(err instanceof PushPathError)) throw err;
       this.counters.refused('bad_path');
@@ -154,7 +170,7 @@ export class PushService implements Capability {
       this.counters.request(method, 413, '');
       return new Response(`${new PushBodyTooLargeError(this.cfg.max_body_size).message}\n`, { status: 413, headers: TEXT });
     }
-    const ranked = rankMembers(gk.key, this.ring);
+    const { gk, ranked } = route;
     const conn = this.conn;
     if (ranked.length === 0 || !conn) {
       this.counters.refused('no_pushgateway');
@@ -228,6 +244,22 @@ export class PushService implements Capability {
     for (const [k, v] of Object.entries(answer.headers)) for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
     const out = answer.body instanceof Readable ? (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>) : answer.body;
     return new Response(out, { status: answer.status, headers: h });
+  }
+
+  /** The grouping key of a push path and the ring ranked for it; throws PushPathError for a path Pushgateway refuses. */
+  private route(rawPath: string): Route {
+    if (this.routesRing !== this.ring) {
+      this.routes.clear();
+      this.routesRing = this.ring;
+    }
+    let r = this.routes.get(rawPath);
+    if (!r) {
+      const gk = parseGroupingKey(rawPath);
+      r = { gk, ranked: rankMembers(gk.key, this.ring) };
+      if (this.routes.size >= ROUTE_CACHE_SIZE) this.routes.clear();
+      this.routes.set(rawPath, r);
+    }
+    return r;
   }
 
   /** A DELETE removes the group from every Pushgateway, so no stale copy (from a move that failed, a direct push) survives it. */

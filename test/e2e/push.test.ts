@@ -214,6 +214,19 @@ delete_from_gateway('${host}', job='pyjob', grouping_key=gk)
     expect(curl.stdout).toBe('200');
     where = await census(pgws);
     expect(where.get(keyOf({ job: 'curljob', run: 'c1' }))).toHaveLength(1);
+
+    // A client that asks for 100 Continue (older curl and others do for larger bodies) is answered
+    // by the proxy's own server; the header is not passed on, and the owner stays in the ring.
+    const expecting = spawnSync(
+      'curl',
+      ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect: 100-continue', '--data-binary', '@-', `${proxy.url}/metrics/job/curljob/run/c2`],
+      { input: `# TYPE curl_value counter\n${Array.from({ length: 200 }, (_, i) => `curl_value{i="${i}"} ${i}\n`).join('')}`, encoding: 'utf8' },
+    );
+    expect(expecting.stdout).toBe('200');
+    where = await census(pgws);
+    expect(where.get(keyOf({ job: 'curljob', run: 'c2' }))).toHaveLength(1);
+    const sd = (await (await fetch(`${proxy.url}/sd/pushgateways`)).json()) as unknown[];
+    expect(sd).toHaveLength(3);
   });
 
   it('keeps accepting pushes while a Pushgateway is dead; after it returns, every group exists once, with the last value, also for Prometheus', async () => {

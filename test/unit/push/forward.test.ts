@@ -7,10 +7,12 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
 import { connectionKey, PushConnection } from '../../../src/push/connection.js';
-import { forwardHeaders, readSmallBody } from '../../../src/push/forward.js';
+import { Agent } from 'undici';
+import { forwardHeaders, forwardOnce, ForwardTimeoutError, readSmallBody } from '../../../src/push/forward.js';
 import { pushScrapeConfig } from '../../../src/server/scrape-config.js';
 
 let server: Server;
@@ -89,7 +91,7 @@ describe('readSmallBody', () => {
 });
 
 describe('forwardHeaders', () => {
-  it("drops hop-by-hop headers and Host, keeps the rest, and puts the configured Authorization in place of the client's", () => {
+  it("drops hop-by-hop headers, Host and Expect, keeps the rest, and puts the configured Authorization in place of the client's", () => {
     const h = {
       host: 'proxy:9090',
       connection: 'keep-alive',
@@ -97,6 +99,7 @@ describe('forwardHeaders', () => {
       'content-type': 'text/plain',
       authorization: 'Basic client',
       'x-a': ['1', '2'],
+      expect: '100-continue',
     };
     expect(forwardHeaders(h, undefined)).toEqual({ 'content-type': 'text/plain', authorization: 'Basic client', 'x-a': ['1', '2'] });
     expect(forwardHeaders(h, { authorization: 'Basic configured' })).toEqual({
@@ -104,6 +107,98 @@ describe('forwardHeaders', () => {
       authorization: 'Basic configured',
       'x-a': ['1', '2'],
     });
+  });
+});
+
+describe('forwardOnce', () => {
+  let upstream: Server;
+  let origin: string;
+  const agent = new Agent({ keepAliveTimeout: 10_000 });
+  let endlessClosed: (() => void) | undefined;
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        if (req.url === '/hang') return; // never answers
+        if (req.url === '/endless') {
+          // An answer that never ends: only the reader going away stops it.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          const t = setInterval(() => res.write('y'.repeat(70 * 1024)), 10);
+          res.on('close', () => {
+            clearInterval(t);
+            endlessClosed?.();
+          });
+          return;
+        }
+        if (req.url === '/big') {
+          // 200 KiB without a length: chunked, passed on as a stream.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          for (let i = 0; i < 200; i++) res.write('x'.repeat(1024));
+          res.end();
+          return;
+        }
+        const answer = req.method === 'DELETE' ? '' : 'refused\n';
+        res.writeHead(req.method === 'DELETE' ? 202 : 400, [
+          ['Content-Type', 'text/plain'],
+          ['Content-Length', String(answer.length)],
+          ['X-Seen', `${req.method} ${req.url} ${req.headers['content-type']} ${body.trim()}`],
+          ['X-Twice', 'a'],
+          ['X-Twice', 'b'],
+          ['Connection', 'keep-alive'],
+        ]);
+        res.end(answer);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await agent.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  it('passes status, headers (repeated ones as a list, hop-by-hop ones dropped) and body back; sends method, path, headers and body as given', async () => {
+    const a = await forwardOnce(agent, origin, 'PUT', '/metrics/job/j?x=1', { 'content-type': 'text/plain; version=0.0.4' }, Buffer.from('m 1\n'), 5000);
+    expect(a.status).toBe(400);
+    expect(Buffer.from(a.body as Uint8Array).toString()).toBe('refused\n');
+    expect(a.headers['x-seen']).toBe('PUT /metrics/job/j?x=1 text/plain; version=0.0.4 m 1');
+    expect(a.headers['x-twice']).toEqual(['a', 'b']);
+    expect(a.headers.connection).toBeUndefined();
+    const d = await forwardOnce(agent, origin, 'DELETE', '/metrics/job/j', {}, undefined, 5000);
+    expect([d.status, Buffer.from(d.body as Uint8Array).length]).toEqual([202, 0]);
+  });
+
+  it('streams an answer larger than 64 KiB', async () => {
+    const a = await forwardOnce(agent, origin, 'PUT', '/big', {}, Buffer.from(''), 5000);
+    expect(a.body).toBeInstanceOf(Readable);
+    let n = 0;
+    for await (const c of a.body as Readable) n += (c as Buffer).length;
+    expect(n).toBe(200 * 1024);
+  });
+
+  it('stops reading the Pushgateway when the streamed answer is dropped before its end', async () => {
+    const closed = new Promise<void>((r) => (endlessClosed = r));
+    const a = await forwardOnce(agent, origin, 'PUT', '/endless', {}, Buffer.from(''), 60_000);
+    const body = a.body as Readable;
+    await new Promise((r) => body.once('data', r));
+    body.destroy();
+    // Long before the 60 s deadline: the upstream connection is closed as soon as the reader goes.
+    await closed;
+  }, 10_000);
+
+  it('rejects when no answer comes within the timeout, or nothing listens', async () => {
+    await expect(forwardOnce(agent, origin, 'PUT', '/hang', {}, Buffer.from('m 1\n'), 200)).rejects.toThrow(ForwardTimeoutError);
+    await expect(forwardOnce(agent, origin, 'PUT', '/hang', {}, Buffer.from('m 1\n'), 200)).rejects.toThrow('no answer within 200 ms');
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    await expect(forwardOnce(agent, `http://127.0.0.1:${closed}`, 'PUT', '/x', {}, Buffer.from('m 1\n'), 2000)).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 
