@@ -29,6 +29,7 @@ import {
   type PushdownRequest,
   type PushdownResult,
   type SelectHints,
+  type VerbatimData,
   type Series,
   type Storage,
 } from '../../storage/interface.js';
@@ -270,7 +271,13 @@ export class JsonApiTarget implements Storage {
       annotations.warnings = warnings;
       annotations.infos = infos;
     };
-    const series = range
+    let body: Buffer | undefined;
+    const keepBody = req.verbatim === undefined ? undefined : (b: Buffer) => (body = b);
+    const parse = (data: unknown): PushdownResult => {
+      const verbatim = body === undefined ? undefined : verbatimData(data, body, req);
+      return verbatim === undefined ? { series: parseEvaluated(data, range) } : { series: [], verbatim };
+    };
+    const res = range
       ? await this.get(
           'query_range',
           '/api/v1/query_range',
@@ -281,8 +288,9 @@ export class JsonApiTarget implements Storage {
             ['step', `${req.stepMs}ms`],
           ],
           signal,
-          (data) => parseEvaluated(data, true),
+          parse,
           keep,
+          keepBody,
         )
       : await this.get(
           'query',
@@ -292,10 +300,11 @@ export class JsonApiTarget implements Storage {
             ['time', secondsParam(req.startMs)],
           ],
           signal,
-          (data) => parseEvaluated(data, false),
+          parse,
           keep,
+          keepBody,
         );
-    return { series, ...annotations };
+    return { ...res, ...annotations };
   }
 
   /** GET another API path (rules, targets, status, exemplars): the envelope's data and warnings (src/query/fanout-get.ts). */
@@ -341,9 +350,10 @@ export class JsonApiTarget implements Storage {
     signal: AbortSignal | undefined,
     parse: (data: unknown) => T,
     onAnnotations?: (warnings: string[], infos: string[]) => void,
+    onPlainBody?: (body: Buffer) => void,
   ): Promise<T> {
     const parsed = async (onBytes: (n: number) => void): Promise<T> => {
-      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations);
+      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations, onPlainBody);
       try {
         return parse(data);
       } catch (err) {
@@ -398,6 +408,8 @@ export class JsonApiTarget implements Storage {
     signal: AbortSignal | undefined,
     onBytes: (n: number) => void,
     onAnnotations?: (warnings: string[], infos: string[]) => void,
+    /** Given the body of a success answer with only `status` and `data` (no annotations), as it came. */
+    onPlainBody?: (body: Buffer) => void,
   ): Promise<unknown> {
     const search = new URLSearchParams(Object.entries(this.queryParams));
     for (const [k, v] of params) search.append(k, v);
@@ -436,6 +448,7 @@ export class JsonApiTarget implements Storage {
 
     let status: number;
     let contentType: string;
+    let raw: Buffer | undefined;
     let text: string;
     let tooLarge = false;
     try {
@@ -455,7 +468,8 @@ export class JsonApiTarget implements Storage {
         pieces.push(piece);
       }
       onBytes(size);
-      text = tooLarge ? '' : Buffer.concat(pieces, size).toString('utf8');
+      raw = tooLarge ? undefined : Buffer.concat(pieces, size);
+      text = raw?.toString('utf8') ?? '';
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timedOut) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
@@ -502,6 +516,7 @@ export class JsonApiTarget implements Storage {
     if (onAnnotations !== undefined) onAnnotations(strings(body.warnings), strings(body.infos));
     // A downstream may echo the request (and so our credentials) in a warning, as in an error.
     else reportDownstreamWarnings(strings(body.warnings).map((w) => this.redact(w)));
+    if (onPlainBody !== undefined && raw !== undefined && Object.keys(body).length === 2) onPlainBody(raw);
     return body.data;
   }
 }
@@ -703,6 +718,67 @@ export function parseEvaluated(data: any, range: boolean): PushdownResult['serie
     });
     return { labels: parseMetric(r?.metric), timestamps, values };
   });
+}
+
+/** Prometheus's success envelope up to the value of its `data` member, as its JSON API writes it. */
+const SUCCESS_PREFIX = Buffer.from('{"status":"success","data":');
+
+/**
+ * The `data` bytes of a whole query's answer `body` (`data` parsed), when they are byte for byte
+ * what the engine would write for the series they hold: Prometheus's compact envelope with nothing
+ * but `status` and `data`; every series with at least one point, all at steps of the request and in
+ * time order; labels named in order, none empty; and the series in label order when the request
+ * says the engine would sort them. The values' text is taken as written: a server that passed the
+ * identity check is Prometheus, whose shortest round-trip formatting ours follows. Undefined when
+ * anything differs: the answer is then parsed and encoded as usual (which also gives its errors).
+ */
+export function verbatimData(data: any, body: Buffer, req: PushdownRequest): VerbatimData | undefined {
+  const range = req.stepMs > 0;
+  const head = Buffer.from(`{"resultType":"${range ? 'matrix' : 'vector'}","result":[`);
+  const end = body.length - 1;
+  if (end < SUCCESS_PREFIX.length + head.length + 2 || body[end] !== 0x7d || body[end - 1] !== 0x7d || body[end - 2] !== 0x5d) return undefined;
+  if (!body.subarray(0, SUCCESS_PREFIX.length).equals(SUCCESS_PREFIX)) return undefined;
+  if (!body.subarray(SUCCESS_PREFIX.length, SUCCESS_PREFIX.length + head.length).equals(head)) return undefined;
+  if (typeof data !== 'object' || data === null || Object.keys(data).length !== 2 || !Array.isArray(data.result)) return undefined;
+  const atStep = range
+    ? (t: number) => t >= req.startMs && t <= req.endMs && (t - req.startMs) % req.stepMs === 0
+    : (t: number) => t === req.startMs;
+  let prev: Labels | undefined;
+  let points = 0;
+  for (const r of data.result) {
+    if (typeof r !== 'object' || r === null || Object.keys(r).length !== 2) return undefined;
+    const labels = orderedLabels(r.metric);
+    if (labels === undefined) return undefined;
+    if (req.verbatim === 'sorted' && prev !== undefined && compareLabels(prev, labels) >= 0) return undefined;
+    prev = labels;
+    const pts: unknown = range ? r.values : r.value === undefined ? undefined : [r.value];
+    if (!Array.isArray(pts) || pts.length === 0) return undefined;
+    let last = -Infinity;
+    for (const p of pts) {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || typeof p[1] !== 'string') return undefined;
+      const t = Math.round(p[0] * 1000);
+      if (t <= last || !atStep(t)) return undefined;
+      last = t;
+    }
+    points += pts.length;
+  }
+  return { data: body.subarray(SUCCESS_PREFIX.length, end), series: data.result.length, points };
+}
+
+/**
+ * A series' labels when its `metric` object is written as the engine writes labels: names in
+ * order, no empty value. Undefined otherwise, and for a name JSON.parse would have moved (an
+ * integer-like key comes first in an object whatever its place in the text).
+ */
+function orderedLabels(metric: unknown): Labels | undefined {
+  if (typeof metric !== 'object' || metric === null || Array.isArray(metric)) return undefined;
+  const labels: Label[] = [];
+  for (const [name, value] of Object.entries(metric)) {
+    if (typeof value !== 'string' || value === '' || /^\d/.test(name)) return undefined;
+    if (labels.length > 0 && compareStrings(labels[labels.length - 1].name, name) >= 0) return undefined;
+    labels.push({ name, value });
+  }
+  return labels;
 }
 
 /** `global.external_labels` of a /api/v1/status/config answer's YAML (empty values dropped, as Prometheus does). */
