@@ -142,7 +142,9 @@ async function dashboard(): Promise<void> {
     console.log(
       `\ndashboard: default/direct median ${fmtX(median(ratios))} (min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))}); raw/direct median ${fmtX(median(rawRatios))}${baseline ? `; baseline/direct median ${fmtX(median(baseRatios))}` : ''} (target: default ≤ 1.15×)`,
     );
-    console.log(`# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')}; load average after: ${load()}`);
+    console.log(
+      `# whole queries pushed by the default proxy: ${(await metric(auto, 'pushed_query')) + (await metric(auto, 'pushed_query_verbatim'))}; load average after: ${load()}`,
+    );
   } finally {
     await Promise.all([auto.stop(), raw.stop(), baseline?.stop()]);
     await prom.stop();
@@ -228,7 +230,7 @@ async function corpus(): Promise<void> {
       } (target: default ≤ 1.15×)`,
     );
     console.log(
-      `# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
+      `# whole queries pushed by the default proxy: ${(await metric(auto, 'pushed_query')) + (await metric(auto, 'pushed_query_verbatim'))} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
     );
   } finally {
     await Promise.all([auto.stop(), raw.stop(), baseline?.stop()]);

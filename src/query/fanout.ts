@@ -108,6 +108,8 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
 export type PushdownOutcome =
   | 'pushed'
   | 'pushed_query'
+  /** A whole query whose answer passed on as the server wrote it, never decoded (PushdownResult.verbatim). */
+  | 'pushed_query_verbatim'
   | 'disabled'
   | 'group_label_matcher'
   | 'replicas'
@@ -474,7 +476,7 @@ export class FanoutStorage {
       result = results[0];
     });
     if (result === undefined) return outcome('group_failed');
-    outcome('pushed_query');
+    outcome(result.verbatim === undefined ? 'pushed_query' : 'pushed_query_verbatim');
     return result;
   }
 
