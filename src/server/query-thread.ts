@@ -107,7 +107,7 @@ async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
       post({ ...head, end: true });
       return;
     }
-    const reader = res.body.getReader();
+    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
     r.reader = reader;
     // Most answers are one chunk, and a second read then ends at once: head, chunk and end go in one
     // message. A streamed answer whose next chunk is not ready by then sends its first without it.
