@@ -13,7 +13,10 @@
 // Every proxy answer is checked against Prometheus's (same series, values within the PromQL test
 // files' tolerance). Prints the load average with every figure.
 //
-//   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus]
+// With --baseline=<another build's dist/src/server/cli.js>, that build's proxy (default config) is a
+// fourth target in the same rotation: an A/B of a change on the same machine in the same run.
+//
+//   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus --baseline=/path/dist/src/server/cli.js]
 import fs from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,14 +35,15 @@ const args = new Map(
   }),
 );
 for (const k of args.keys()) {
-  if (!['runs', 'corpus-runs', 'only'].includes(k)) {
-    console.error(`unknown flag --${k}; known: --runs=N --corpus-runs=N --only=dashboard|corpus`);
+  if (!['runs', 'corpus-runs', 'only', 'baseline'].includes(k)) {
+    console.error(`unknown flag --${k}; known: --runs=N --corpus-runs=N --only=dashboard|corpus --baseline=CLI`);
     process.exit(2);
   }
 }
 const RUNS = Number(args.get('runs') ?? 5);
 const CORPUS_RUNS = Number(args.get('corpus-runs') ?? 2);
 const ONLY = args.get('only');
+const BASELINE = args.get('baseline');
 
 const MIN = 60_000;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-speed-'));
@@ -55,8 +59,8 @@ const fmtX = (x: number): string => `${x.toFixed(2)}×`;
 const code = (q: string): string => `\`${q.replace(/\|/g, '\\|')}\``;
 const mismatches: string[] = [];
 
-/** The two proxies of every comparison: default config, and the raw path. */
-async function proxiesFor(prom: PrometheusProcess): Promise<{ auto: ProxyProcess; raw: ProxyProcess }> {
+/** The proxies of every comparison: default config, the raw path, and the baseline build's default when asked. */
+async function proxiesFor(prom: PrometheusProcess): Promise<{ auto: ProxyProcess; raw: ProxyProcess; base?: ProxyProcess }> {
   // Appended inside the query section: every run is evaluated, none answered from the cache.
   const noCache = '  results_cache: {enabled: false}';
   // startProxyProcess writes `remote_read: <bool>`; the default (unset) means remote read where
@@ -64,7 +68,8 @@ async function proxiesFor(prom: PrometheusProcess): Promise<{ auto: ProxyProcess
   const base = { groups: [[addr(prom)]], remoteRead: true, dir: work };
   const auto = await startProxyProcess({ ...base, extraYaml: noCache });
   const raw = await startProxyProcess({ ...base, extraYaml: noCache, pushdownOff: true });
-  return { auto, raw };
+  const baseline = BASELINE === undefined ? undefined : await startProxyProcess({ ...base, extraYaml: noCache, cli: BASELINE });
+  return { auto, raw, base: baseline };
 }
 
 async function metric(p: ProxyProcess, outcome: string): Promise<number> {
@@ -81,17 +86,27 @@ async function dashboard(): Promise<void> {
   const data = await buildBlocks(DASHBOARD, path.join(work, DASHBOARD.name));
   console.log(`# data: ${data.all.series} series, ${data.all.samples} samples, built in ${fmtMs(performance.now() - t)} ms`);
   const prom = await prometheusFromBlocks(data.all.dir);
-  const { auto, raw } = await proxiesFor(prom);
+  const { auto, raw, base: baseline } = await proxiesFor(prom);
   try {
     const start = DASHBOARD.startMs + 5 * MIN;
     const end = DASHBOARD.endMs;
     const step = 15_000;
-    const bases = [prom.url, auto.url, raw.url];
-    console.log(`# ${RUNS} rounds per query, the three targets in rotating order; load average before: ${load()}`);
-    console.log('\n| query | Prometheus direct, median (p90) | proxy, default config | proxy, `pushdown: false` | default / direct | raw / direct |');
-    console.log('| --- | --- | --- | --- | --- | --- |');
+    const bases = [prom.url, auto.url, raw.url, ...(baseline ? [baseline.url] : [])];
+    console.log(`# ${RUNS} rounds per query, the ${bases.length} targets in rotating order; load average before: ${load()}`);
+    const bCols = baseline ? ['proxy, baseline build', 'baseline / direct'] : [];
+    const cols = [
+      'query',
+      'Prometheus direct, median (p90)',
+      'proxy, default config',
+      'proxy, `pushdown: false`',
+      'default / direct',
+      'raw / direct',
+      ...bCols,
+    ];
+    console.log(`\n| ${cols.join(' | ')} |\n|${' --- |'.repeat(cols.length)}`);
     const ratios: number[] = [];
     const rawRatios: number[] = [];
+    const baseRatios: number[] = [];
     for (const q of DASHBOARD_QUERIES) {
       const ref = await timedRange(prom.url, q, start, end, step);
       for (const [name, base] of [
@@ -108,19 +123,30 @@ async function dashboard(): Promise<void> {
           times[i].push((await timedRange(bases[i], q, start, end, step)).ms);
         }
       }
-      const [d, a, w] = times.map(median);
+      const [d, a, w, b] = times.map((xs) => (xs.length === 0 ? NaN : median(xs)));
       ratios.push(a / d);
       rawRatios.push(w / d);
-      console.log(
-        `| ${code(q)} | ${fmtMs(d)} ms (${fmtMs(percentile(times[0], 90))}) | ${fmtMs(a)} ms (${fmtMs(percentile(times[1], 90))}) | ${fmtMs(w)} ms (${fmtMs(percentile(times[2], 90))}) | ${fmtX(a / d)} | ${fmtX(w / d)} |`,
-      );
+      baseRatios.push(b / d);
+      const bCells = baseline ? [`${fmtMs(b)} ms (${fmtMs(percentile(times[3], 90))})`, fmtX(b / d)] : [];
+      const cells = [
+        code(q),
+        `${fmtMs(d)} ms (${fmtMs(percentile(times[0], 90))})`,
+        `${fmtMs(a)} ms (${fmtMs(percentile(times[1], 90))})`,
+        `${fmtMs(w)} ms (${fmtMs(percentile(times[2], 90))})`,
+        fmtX(a / d),
+        fmtX(w / d),
+        ...bCells,
+      ];
+      console.log(`| ${cells.join(' | ')} |`);
     }
     console.log(
-      `\ndashboard: default/direct median ${fmtX(median(ratios))} (min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))}); raw/direct median ${fmtX(median(rawRatios))} (target: default ≤ 1.15×)`,
+      `\ndashboard: default/direct median ${fmtX(median(ratios))} (min ${fmtX(Math.min(...ratios))}, max ${fmtX(Math.max(...ratios))}); raw/direct median ${fmtX(median(rawRatios))}${baseline ? `; baseline/direct median ${fmtX(median(baseRatios))}` : ''} (target: default ≤ 1.15×)`,
     );
-    console.log(`# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')}; load average after: ${load()}`);
+    console.log(
+      `# whole queries pushed by the default proxy: ${(await metric(auto, 'pushed_query')) + (await metric(auto, 'pushed_query_verbatim'))}; load average after: ${load()}`,
+    );
   } finally {
-    await Promise.all([auto.stop(), raw.stop()]);
+    await Promise.all([auto.stop(), raw.stop(), baseline?.stop()]);
     await prom.stop();
   }
 }
@@ -146,7 +172,7 @@ function asMatrix(body: string): string {
 async function corpus(): Promise<void> {
   console.log('\n## Reference corpus: one group of one Prometheus, default config');
   const prom = await startBackfilledPrometheus(generateReferenceData());
-  const { auto, raw } = await proxiesFor(prom);
+  const { auto, raw, base: baseline } = await proxiesFor(prom);
   try {
     const cases = CORPUS.flatMap((c) =>
       (c.modes ?? ['instant', 'range']).map((mode): { q: string; path: string; params: Record<string, string> } =>
@@ -155,10 +181,10 @@ async function corpus(): Promise<void> {
           : { q: c.q, path: '/api/v1/query_range', params: { query: c.q, start: String(T0), end: String(T_END), step: '60' } },
       ),
     );
-    const bases = [prom.url, auto.url, raw.url];
+    const bases = [prom.url, auto.url, raw.url, ...(baseline ? [baseline.url] : [])];
     // Warm-up and correctness check.
     for (const c of cases) {
-      const [ref, a, w] = await Promise.all(bases.map((b) => timedGet(b, c.path, c.params)));
+      const [ref, a, w, b] = await Promise.all(bases.map((u) => timedGet(u, c.path, c.params)));
       const ok = (got: string): string | undefined => {
         const x = JSON.parse(ref.body) as { status: string; data?: { resultType: string } };
         const y = JSON.parse(got) as { status: string; data?: { resultType: string } };
@@ -167,10 +193,7 @@ async function corpus(): Promise<void> {
           return JSON.stringify(x.data) === JSON.stringify(y.data) ? undefined : 'differs';
         return sameAnswer(asMatrix(ref.body), asMatrix(got));
       };
-      for (const [name, body] of [
-        ['default', a.body],
-        ['raw', w.body],
-      ] as const) {
+      for (const [name, body] of [['default', a.body], ['raw', w.body], ...(b ? [['baseline', b.body] as const] : [])] as const) {
         const d = ok(body);
         if (d !== undefined) mismatches.push(`corpus ${name}: ${c.path} ${c.q}: ${d}`);
       }
@@ -195,20 +218,22 @@ async function corpus(): Promise<void> {
     const med = (i: number): number => median(per.map((p) => median(p[i])));
     console.log('\n| target | total per round | median per case | median of per-case ratio to direct |');
     console.log('| --- | --- | --- | --- |');
-    const names = ['Prometheus 2.42 direct', 'proxy, default config', 'proxy, `pushdown: false`'];
-    for (let i = 0; i < 3; i++) {
+    const names = ['Prometheus 2.42 direct', 'proxy, default config', 'proxy, `pushdown: false`', 'proxy, baseline build'];
+    for (let i = 0; i < bases.length; i++) {
       console.log(
         `| ${names[i]} | ${fmtMs(totals[i] / CORPUS_RUNS)} ms (${fmtX(totals[i] / totals[0])}) | ${fmtMs(med(i))} ms | ${i === 0 ? '—' : fmtX(median(ratio(i)))} |`,
       );
     }
     console.log(
-      `\ncorpus: default/direct total ${fmtX(totals[1] / totals[0])}, median per-case ratio ${fmtX(median(ratio(1)))}; raw/direct total ${fmtX(totals[2] / totals[0])}, median ${fmtX(median(ratio(2)))} (target: default ≤ 1.15×)`,
+      `\ncorpus: default/direct total ${fmtX(totals[1] / totals[0])}, median per-case ratio ${fmtX(median(ratio(1)))}; raw/direct total ${fmtX(totals[2] / totals[0])}, median ${fmtX(median(ratio(2)))}${
+        baseline ? `; baseline/direct total ${fmtX(totals[3] / totals[0])}, median ${fmtX(median(ratio(3)))}` : ''
+      } (target: default ≤ 1.15×)`,
     );
     console.log(
-      `# whole queries pushed by the default proxy: ${await metric(auto, 'pushed_query')} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
+      `# whole queries pushed by the default proxy: ${(await metric(auto, 'pushed_query')) + (await metric(auto, 'pushed_query_verbatim'))} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
     );
   } finally {
-    await Promise.all([auto.stop(), raw.stop()]);
+    await Promise.all([auto.stop(), raw.stop(), baseline?.stop()]);
     await prom.stop();
   }
 }

@@ -5,7 +5,7 @@
 // storage once and slide over each series with indexes that only move forward.
 
 import type { Labels } from '../model/labels.js';
-import { type Storage } from '../storage/interface.js';
+import { type PushdownRequest, type Storage } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
 import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type VectorSelector } from './ast.js';
 import { parseExpr } from './parser.js';
@@ -65,6 +65,11 @@ export interface ExecOptions {
    * request's timeout after it waited in the admission queue).
    */
   timeoutMs?: number;
+  /**
+   * The caller writes the answer as Prometheus's JSON and takes QueryOutput.verbatim when it is set
+   * (a whole query answered by one downstream, whose bytes are what we would write).
+   */
+  verbatim?: boolean;
 }
 
 export type Sample = { labels: Labels; t: number; v: number };
@@ -79,6 +84,11 @@ export interface QueryOutput {
   result: QueryResult;
   warnings: string[];
   infos: string[];
+  /**
+   * Only when ExecOptions.verbatim asked for it: the answer's `data` JSON as the downstream wrote
+   * it, which is the encoding of the result; `result` is then empty (nothing was parsed).
+   */
+  verbatim?: Uint8Array;
 }
 
 /** Functions that did not exist in Prometheus 2.42 (beyond those flagged experimental). */
@@ -217,7 +227,13 @@ export class Engine {
     const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
     let val: Val;
     try {
-      const pushed = await tryWholeQueryPushdown(ctx, query, expr);
+      const verbatim = opts?.verbatim === true ? (instant && isOrdered(expr) ? 'any' : 'sorted') : undefined;
+      const pushed = await tryWholeQueryPushdown(ctx, query, expr, verbatim);
+      if (pushed?.verbatim !== undefined) {
+        checkAbort(q, true);
+        const result: QueryResult = instant ? { resultType: 'vector', result: [] } : { resultType: 'matrix', result: [] };
+        return { result, warnings: [...q.warnings], infos: [...q.infos], verbatim: pushed.verbatim };
+      }
       const root = unwrap(expr);
       if (pushed === undefined && !instant && root.type === 'AggregateExpr' && root.op === 'count_values') {
         const result = sparseMatrix(ctx, await evalCountValuesSparse(ctx, root, evaluate));
@@ -401,7 +417,12 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
  * there is such a server (see FanoutStorage.pushdownWholeQuery): its answer is the answer, and its
  * annotations are the query's. Only for instant-vector queries with at least one selector.
  */
-async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): Promise<VectorVal | undefined> {
+async function tryWholeQueryPushdown(
+  ctx: EvalCtx,
+  query: string,
+  expr: Expr,
+  verbatim: PushdownRequest['verbatim'],
+): Promise<(VectorVal & { verbatim?: Uint8Array }) | undefined> {
   const q = ctx.q;
   const storage = q.storage;
   if (storage.pushdown === undefined || q.delayedNameRemoval || valueTypeOf(expr) !== 'vector') return undefined;
@@ -423,6 +444,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
         stepMs: ctx.interval,
         wholeQuerySelectors: selectors.map((v) => v.matchers),
         sizedLikeInput: !reduces,
+        verbatim,
       },
       q.signal,
     );
@@ -433,7 +455,7 @@ async function tryWholeQueryPushdown(ctx: EvalCtx, query: string, expr: Expr): P
   const series = answerSeries(ctx, res);
   for (const w of res.warnings ?? []) q.warnings.add(w);
   for (const i of res.infos ?? []) q.infos.add(i);
-  return { type: 'vector', series };
+  return { type: 'vector', series, verbatim: res.verbatim?.data };
 }
 
 /** The call's value evaluated downstream, when the expression and the storage both allow it. */

@@ -108,6 +108,8 @@ function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
 export type PushdownOutcome =
   | 'pushed'
   | 'pushed_query'
+  /** A whole query whose answer passed on as the server wrote it, never decoded (PushdownResult.verbatim). */
+  | 'pushed_query_verbatim'
   | 'disabled'
   | 'group_label_matcher'
   | 'replicas'
@@ -460,7 +462,10 @@ export class FanoutStorage {
       }
     }
     // After the identity: a target's client (and so its transport) exists only once it was used.
-    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
+    // An answer passed on as the server wrote it (verbatim) is never decoded here: cheaper than raw samples.
+    if (req.stepMs > 0 && req.sizedLikeInput === true && req.verbatim === undefined && members[0].storage.readsBinarySamples?.() === true) {
+      return outcome('binary_reads');
+    }
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
     const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');
@@ -471,7 +476,7 @@ export class FanoutStorage {
       result = results[0];
     });
     if (result === undefined) return outcome('group_failed');
-    outcome('pushed_query');
+    outcome(result.verbatim === undefined ? 'pushed_query' : 'pushed_query_verbatim');
     return result;
   }
 

@@ -160,6 +160,14 @@ export class QueryThread {
         else p.fail(new Error(m.message));
         return;
       case 'head':
+        if (m.end) {
+          this.pending.delete(m.id);
+          // The whole body at once: written with its length in one go, no stream in between.
+          const bodyless = m.status === 204 || m.status === 304;
+          p.head(new Response(bodyless ? null : new Uint8Array(m.chunk ?? new ArrayBuffer(0)), { status: m.status, headers: m.headers }));
+          return;
+        }
+        if (m.chunk !== undefined) p.ready = new Uint8Array(m.chunk);
         p.head(this.response(m.id, p, m.status, m.headers));
         return;
       case 'chunk':

@@ -34,7 +34,12 @@ export type FromThread =
   | { t: 'ready' }
   /** The layer has no route for the request: the main app answers it. */
   | { t: 'none'; id: number }
-  | { t: 'head'; id: number; status: number; headers: [string, string][] }
+  /**
+   * The answer's status and headers, with its first chunk when one was ready; `end` when that is the
+   * whole body (most answers): one message instead of head, chunk, pull and end, each a wake-up of
+   * the other thread on the answer's critical path.
+   */
+  | { t: 'head'; id: number; status: number; headers: [string, string][]; chunk?: ArrayBuffer; end?: true }
   | { t: 'chunk'; id: number; chunk: ArrayBuffer }
   | { t: 'end'; id: number }
   /** The handler threw, or the body broke off; `message` says why. */

@@ -40,6 +40,8 @@ let config: Config = init.config;
 interface Running {
   ctl: AbortController;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
+  /** The read started ahead of the main thread's next pull (the second one, see serve). */
+  next?: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>;
 }
 const running = new Map<number, Running>();
 
@@ -99,15 +101,36 @@ async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
       post({ t: 'none', id: m.id });
       return;
     }
-    post({ t: 'head', id: m.id, status: res.status, headers: [...res.headers] });
+    const head = { t: 'head' as const, id: m.id, status: res.status, headers: [...res.headers] };
     if (!res.body) {
       running.delete(m.id);
-      post({ t: 'end', id: m.id });
+      post({ ...head, end: true });
       return;
     }
-    r.reader = res.body.getReader();
-    // The first chunk goes at once: most answers are one chunk, and it saves a round trip.
-    await sendNext(m.id);
+    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
+    r.reader = reader;
+    // Most answers are one chunk, and a second read then ends at once: head, chunk and end go in one
+    // message. A streamed answer whose next chunk is not ready by then sends its first without it.
+    const first = await reader.read();
+    if (!running.has(m.id)) return;
+    if (first.done) {
+      running.delete(m.id);
+      post({ ...head, end: true });
+      return;
+    }
+    const next = reader.read();
+    // Awaited by sendNext when it is not ready now; until then its failure must not go unhandled.
+    next.catch(() => undefined);
+    const second = await Promise.race([next, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+    if (!running.has(m.id)) return;
+    const chunk = ownBuffer(first.value);
+    if (second?.done === true) {
+      running.delete(m.id);
+      post({ ...head, chunk, end: true }, [chunk]);
+      return;
+    }
+    r.next = next;
+    post({ ...head, chunk }, [chunk]);
   } catch (err) {
     if (running.delete(m.id)) post({ t: 'fail', id: m.id, message: (err as Error).message });
   }
@@ -117,7 +140,9 @@ async function sendNext(id: number): Promise<void> {
   const r = running.get(id);
   if (!r?.reader) return;
   try {
-    const { done, value } = await r.reader.read();
+    const pending = r.next ?? r.reader.read();
+    r.next = undefined;
+    const { done, value } = await pending;
     if (!running.has(id)) return;
     if (done) {
       running.delete(id);

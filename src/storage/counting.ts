@@ -59,7 +59,8 @@ export function countingStorage(inner: Storage, stats: StorageStats, groupsFor: 
       touch(req.matchers);
       const res = await pushdown(req, signal);
       if (res !== undefined) {
-        stats.series += res.series.length;
+        stats.series += res.verbatim?.series ?? res.series.length;
+        stats.samples += res.verbatim?.points ?? 0;
         for (const s of res.series) stats.samples += s.timestamps.length;
       }
       return res;

@@ -70,6 +70,13 @@ export interface PushdownRequest {
    * where raw samples come as compact binary.
    */
   sizedLikeInput?: boolean;
+  /**
+   * A whole query whose caller writes the answer as Prometheus's JSON: the storage may answer with
+   * the downstream's `data` bytes instead of series (PushdownResult.verbatim) where they are what
+   * the engine would write. 'sorted': only when its series are in label order (the engine sorts
+   * them); 'any': in the downstream's order (sort(), topk() and the like).
+   */
+  verbatim?: 'sorted' | 'any';
 }
 
 export interface PushdownResult {
@@ -78,6 +85,18 @@ export interface PushdownResult {
   /** The downstream's own annotations (Prometheus's `warnings` and `infos`), when it sent any. */
   warnings?: string[];
   infos?: string[];
+  /**
+   * Set only when the request asked for it: the answer's `data` member as the downstream wrote it,
+   * byte for byte what the engine would write for these series (`series` is then empty), with how
+   * many series and points it holds.
+   */
+  verbatim?: VerbatimData;
+}
+
+export interface VerbatimData {
+  data: Uint8Array;
+  series: number;
+  points: number;
 }
 
 /** One metadata entry of a metric (Prometheus's metadata.Metadata, as its API writes it). */

@@ -3,7 +3,8 @@
 // server says it is Prometheus 2 with our lookback delta, and every answer of the reference corpus
 // equals both Prometheus's own and the raw path's (the same proxy with `pushdown: false`). A proxy
 // whose semantics (prometheus-3, the default) do not match the server keeps the raw path, and range
-// queries whose answer is as large as the samples they read keep reading raw samples.
+// queries whose answer is as large as the samples they read keep reading raw samples unless the
+// answer passes on verbatim (as the server wrote it, which is what the engine would write).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReferenceData, startBackfilledPrometheus } from '../../dev/backfill.js';
@@ -19,6 +20,7 @@ let reference: PrometheusProcess;
 let auto: ProxyProcess;
 let raw: ProxyProcess;
 let p3: ProxyProcess;
+let uncached: ProxyProcess;
 
 const config = (extra: string, semantics?: string) => (listen: string) => `
 listen: ${listen}
@@ -72,9 +74,10 @@ describe('one group of one Prometheus 2.42, default config', () => {
     auto = await startProxy(config('', 'prometheus-2'));
     raw = await startProxy(config('\n      pushdown: false', 'prometheus-2'));
     p3 = await startProxy(config(''));
+    uncached = await startProxy(config('\n  results_cache: {enabled: false}', 'prometheus-2'));
   }, 180_000);
   afterAll(async () => {
-    await Promise.all([auto, raw, p3].filter(Boolean).map((p) => p.stop()));
+    await Promise.all([auto, raw, p3, uncached].filter(Boolean).map((p) => p.stop()));
     await reference?.stop();
   });
 
@@ -101,14 +104,55 @@ describe('one group of one Prometheus 2.42, default config', () => {
     expect(problems.slice(0, 20)).toEqual([]);
     expect(evaluated).toBe(CORPUS.reduce((n, c) => n + (c.modes ?? ['instant', 'range']).length, 0));
     // Most of the corpus is vector queries with a selector: those went to the server whole.
-    const pushed = await pushedQueries(auto, 'pushed_query');
+    const pushed = (await pushedQueries(auto, 'pushed_query')) + (await pushedQueries(auto, 'pushed_query_verbatim'));
     expect(pushed).toBeGreaterThan(evaluated / 2);
     expect(await pushedQueries(auto, 'unverified')).toBe(0);
     // Range queries whose answer is as large as their input (bare selectors, element-wise
-    // functions) read raw samples through remote read instead of JSON points.
+    // functions) read raw samples through remote read instead of JSON points: the results cache
+    // (on by default) evaluates and stores range answers piecewise, so they are decoded here.
     expect(await pushedQueries(auto, 'binary_reads')).toBeGreaterThan(0);
     expect(await pushedQueries(raw, 'pushed_query')).toBe(0);
+    expect(await pushedQueries(raw, 'pushed_query_verbatim')).toBe(0);
     expect(await pushedQueries(raw, 'disabled')).toBeGreaterThan(0);
+  }, 240_000);
+
+  it("passes pushed answers on verbatim, byte for byte what the engine path writes (and Prometheus's bytes), without the results cache", async () => {
+    // With `stats` the answer is encoded here (our statistics go inside `data`): the engine path.
+    // Cut out, the rest must be the same bytes as the answer passed on without `stats`.
+    const statsMember = /,"stats":\{"timings":\{[^}]*\},"samples":\{[^}]*\}\}/;
+    const problems: string[] = [];
+    let same = 0;
+    let successes = 0;
+    const queue = CORPUS.flatMap((c) => evaluations(c).map((e) => ({ c, e })));
+    const text = async (base: string, path: string, params: Record<string, string>): Promise<string> =>
+      (await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`)).text();
+    const worker = async (): Promise<void> => {
+      for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+        const { c, e } = job;
+        const [want, verbatim, encoded] = await Promise.all([
+          text(reference.url, e.path, e.params),
+          text(uncached.url, e.path, e.params),
+          text(uncached.url, e.path, { ...e.params, stats: 'all' }),
+        ]);
+        if (!verbatim.startsWith('{"status":"success"')) continue;
+        successes++;
+        if (verbatim === want) same++;
+        const engine = encoded.replace(statsMember, '');
+        // Instant queries are pushed on both paths. A range query as large as its input reads raw
+        // samples on the engine path (math functions may then differ from Go's in the last bit):
+        // its answer is Prometheus's bytes.
+        const ok = e.path.endsWith('/query') ? engine === verbatim : engine === verbatim || want === verbatim;
+        if (!ok) problems.push(`${c.q} ${e.what}: ${verbatim.slice(0, 200)} vs ${engine.slice(0, 200)}`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    expect(problems.slice(0, 10)).toEqual([]);
+    // Most answers are Prometheus's own bytes (instant vectors it did not sort are sorted here).
+    expect(same).toBeGreaterThan(successes * 0.8);
+    // Without the results cache, range queries as large as their input are pushed too (their
+    // answer is never decoded here); the engine path (with `stats`) still reads raw samples.
+    expect(await pushedQueries(uncached, 'pushed_query_verbatim')).toBeGreaterThan(successes * 0.8);
+    expect(await pushedQueries(uncached, 'binary_reads')).toBeGreaterThan(0);
   }, 240_000);
 
   it('keeps the raw path when the server is not the Prometheus that query.semantics names', async () => {

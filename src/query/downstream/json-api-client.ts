@@ -29,6 +29,7 @@ import {
   type PushdownRequest,
   type PushdownResult,
   type SelectHints,
+  type VerbatimData,
   type Series,
   type Storage,
 } from '../../storage/interface.js';
@@ -270,7 +271,16 @@ export class JsonApiTarget implements Storage {
       annotations.warnings = warnings;
       annotations.infos = infos;
     };
-    const series = range
+    let verbatim: VerbatimData | undefined;
+    const passOn =
+      req.verbatim === undefined
+        ? undefined
+        : (b: Buffer): boolean => {
+            verbatim = verbatimData(b, req);
+            return verbatim !== undefined;
+          };
+    const parse = (data: unknown): PushdownResult => (verbatim !== undefined ? { series: [], verbatim } : { series: parseEvaluated(data, range) });
+    const res = range
       ? await this.get(
           'query_range',
           '/api/v1/query_range',
@@ -281,8 +291,9 @@ export class JsonApiTarget implements Storage {
             ['step', `${req.stepMs}ms`],
           ],
           signal,
-          (data) => parseEvaluated(data, true),
+          parse,
           keep,
+          passOn,
         )
       : await this.get(
           'query',
@@ -292,10 +303,11 @@ export class JsonApiTarget implements Storage {
             ['time', secondsParam(req.startMs)],
           ],
           signal,
-          (data) => parseEvaluated(data, false),
+          parse,
           keep,
+          passOn,
         );
-    return { series, ...annotations };
+    return { ...res, ...annotations };
   }
 
   /** GET another API path (rules, targets, status, exemplars): the envelope's data and warnings (src/query/fanout-get.ts). */
@@ -341,9 +353,10 @@ export class JsonApiTarget implements Storage {
     signal: AbortSignal | undefined,
     parse: (data: unknown) => T,
     onAnnotations?: (warnings: string[], infos: string[]) => void,
+    passOn?: (body: Buffer) => boolean,
   ): Promise<T> {
     const parsed = async (onBytes: (n: number) => void): Promise<T> => {
-      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations);
+      const data = await this.request(apiPath, params, signal, onBytes, onAnnotations, passOn);
       try {
         return parse(data);
       } catch (err) {
@@ -398,6 +411,11 @@ export class JsonApiTarget implements Storage {
     signal: AbortSignal | undefined,
     onBytes: (n: number) => void,
     onAnnotations?: (warnings: string[], infos: string[]) => void,
+    /**
+     * Given a 2xx JSON answer's body as it came, before it is parsed: true when it took the answer
+     * as it is (a success without annotations), which is then not parsed (the request returns null).
+     */
+    passOn?: (body: Buffer) => boolean,
   ): Promise<unknown> {
     const search = new URLSearchParams(Object.entries(this.queryParams));
     for (const [k, v] of params) search.append(k, v);
@@ -436,7 +454,7 @@ export class JsonApiTarget implements Storage {
 
     let status: number;
     let contentType: string;
-    let text: string;
+    let raw: Buffer | undefined;
     let tooLarge = false;
     try {
       const res = await pool.request({ method: 'GET', path, headers, signal: ctl.signal });
@@ -455,7 +473,7 @@ export class JsonApiTarget implements Storage {
         pieces.push(piece);
       }
       onBytes(size);
-      text = tooLarge ? '' : Buffer.concat(pieces, size).toString('utf8');
+      raw = tooLarge ? undefined : Buffer.concat(pieces, size);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timedOut) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
@@ -468,6 +486,11 @@ export class JsonApiTarget implements Storage {
 
     const mediaType = contentType.split(';')[0].trim().toLowerCase();
     const isJson = mediaType === 'application/json' || mediaType.endsWith('+json');
+    if (passOn !== undefined && raw !== undefined && isJson && status >= 200 && status <= 299 && passOn(raw)) {
+      onAnnotations?.([], []);
+      return null;
+    }
+    const text = raw?.toString('utf8') ?? '';
     let body: any;
     if (isJson) {
       try {
@@ -703,6 +726,138 @@ export function parseEvaluated(data: any, range: boolean): PushdownResult['serie
     });
     return { labels: parseMetric(r?.metric), timestamps, values };
   });
+}
+
+/** Prometheus's success envelope up to the value of its `data` member, as its JSON API writes it. */
+const SUCCESS_PREFIX = Buffer.from('{"status":"success","data":');
+const VECTOR_HEAD = Buffer.from('{"status":"success","data":{"resultType":"vector","result":[');
+const MATRIX_HEAD = Buffer.from('{"status":"success","data":{"resultType":"matrix","result":[');
+const METRIC_OPEN = Buffer.from('{"metric":{');
+const VALUE_OPEN = Buffer.from(',"value":');
+const VALUES_OPEN = Buffer.from(',"values":[');
+const [QUOTE, COMMA, COLON, OPEN_LIST, CLOSE_LIST, CLOSE_OBJECT, DOT, MINUS] = [0x22, 0x2c, 0x3a, 0x5b, 0x5d, 0x7d, 0x2e, 0x2d];
+
+/** Characters of a sample value's text: digits, sign, point, exponent, NaN, +Inf, -Inf. */
+const VALUE_CHAR = new Uint8Array(256);
+for (const ch of '0123456789+-.eNaInf') VALUE_CHAR[ch.charCodeAt(0)] = 1;
+/**
+ * Label text taken without decoding questions: printable ASCII that JSON and Go's HTML-safe
+ * encoder (goJsonString) both write as is. Anything else (an escape, <, >, &, non-ASCII) is left
+ * to the parsed path, which writes it our way.
+ */
+const PLAIN_LABEL_CHAR = new Uint8Array(256);
+for (let c = 0x20; c < 0x7f; c++) PLAIN_LABEL_CHAR[c] = 1;
+for (const ch of '"\\<>&') PLAIN_LABEL_CHAR[ch.charCodeAt(0)] = 0;
+
+/**
+ * The `data` bytes of a whole query's answer `body`, when they are byte for byte what the engine
+ * would write for the series they hold; read from the bytes, without JSON.parse (which costs more
+ * than the rest of a large answer's way through here). That holds for Prometheus's compact
+ * envelope with nothing but `status` and `data`; every series with at least one point, all at steps
+ * of the request, in time order, timestamps written as jsonutil.MarshalTimestamp writes them;
+ * labels in name order, none empty, in plain ASCII; and the series in label order when the request
+ * says the engine would sort them. A value's text is taken as written (its characters checked): a
+ * server that passed the identity check is Prometheus, whose shortest round-trip formatting ours
+ * follows. Undefined when anything differs: the answer is then parsed and encoded as usual (which
+ * also gives its errors).
+ */
+export function verbatimData(body: Buffer, req: PushdownRequest): VerbatimData | undefined {
+  const range = req.stepMs > 0;
+  const head = range ? MATRIX_HEAD : VECTOR_HEAD;
+  if (body.length < head.length + 3 || !body.subarray(0, head.length).equals(head)) return undefined;
+  const b = body;
+  let i = head.length;
+  const at = (bytes: Buffer): boolean => {
+    if (i + bytes.length > b.length || b.compare(bytes, 0, bytes.length, i, i + bytes.length) !== 0) return false;
+    i += bytes.length;
+    return true;
+  };
+  /** A label name or value: its text, or undefined when not plain (see PLAIN_LABEL_CHAR). */
+  const label = (): string | undefined => {
+    if (b[i] !== QUOTE) return undefined;
+    const from = ++i;
+    while (i < b.length && PLAIN_LABEL_CHAR[b[i]] === 1) i++;
+    if (i === from || b[i] !== QUOTE) return undefined;
+    const text = b.toString('latin1', from, i);
+    i++;
+    return text;
+  };
+  let prev: Labels | undefined;
+  let series = 0;
+  let points = 0;
+  while (b[i] !== CLOSE_LIST) {
+    if (series > 0 && b[i++] !== COMMA) return undefined;
+    if (!at(METRIC_OPEN)) return undefined;
+    const labels: Label[] = [];
+    while (b[i] !== CLOSE_OBJECT) {
+      if (labels.length > 0 && b[i++] !== COMMA) return undefined;
+      const name = label();
+      if (name === undefined || b[i++] !== COLON) return undefined;
+      const value = label();
+      if (value === undefined) return undefined;
+      if (labels.length > 0 && compareStrings(labels[labels.length - 1].name, name) >= 0) return undefined;
+      labels.push({ name, value });
+      if (i >= b.length) return undefined;
+    }
+    i++;
+    if (req.verbatim === 'sorted' && prev !== undefined && compareLabels(prev, labels) >= 0) return undefined;
+    prev = labels;
+    if (!at(range ? VALUES_OPEN : VALUE_OPEN)) return undefined;
+    let last = -Infinity;
+    let n = 0;
+    do {
+      if (n > 0 && b[i++] !== COMMA) return undefined;
+      if (b[i++] !== OPEN_LIST) return undefined;
+      const t = readTimestamp(b, i);
+      if (t === undefined) return undefined;
+      i = t.end;
+      if (t.ms <= last || !(range ? t.ms >= req.startMs && t.ms <= req.endMs && (t.ms - req.startMs) % req.stepMs === 0 : t.ms === req.startMs)) {
+        return undefined;
+      }
+      last = t.ms;
+      if (b[i++] !== COMMA || b[i++] !== QUOTE) return undefined;
+      const from = i;
+      while (i < b.length && VALUE_CHAR[b[i]] === 1) i++;
+      if (i === from || b[i++] !== QUOTE || b[i++] !== CLOSE_LIST) return undefined;
+      n++;
+    } while (range && b[i] !== CLOSE_LIST);
+    if (range) i++;
+    if (b[i++] !== CLOSE_OBJECT) return undefined;
+    series++;
+    points += n;
+    if (i >= b.length) return undefined;
+  }
+  // The result list, `data` and the envelope end, and nothing follows (no warnings, no infos).
+  if (i + 3 !== b.length || b[i + 1] !== CLOSE_OBJECT || b[i + 2] !== CLOSE_OBJECT) return undefined;
+  return { data: b.subarray(SUCCESS_PREFIX.length, b.length - 1), series, points };
+}
+
+/**
+ * A timestamp at `from` as jsonutil.MarshalTimestamp writes one (and formatTimestamp in the query
+ * API): seconds without leading zeros, then a point and three digits when not whole. In ms.
+ */
+function readTimestamp(b: Buffer, from: number): { ms: number; end: number } | undefined {
+  let i = from;
+  const negative = b[i] === MINUS;
+  if (negative) i++;
+  const digits = i;
+  let seconds = 0;
+  while (b[i] >= 0x30 && b[i] <= 0x39) seconds = seconds * 10 + (b[i++] - 0x30);
+  if (i === digits || (b[digits] === 0x30 && i - digits > 1)) return undefined;
+  let ms = seconds * 1000;
+  if (b[i] === DOT) {
+    let frac = 0;
+    for (let k = 1; k <= 3; k++) {
+      const d = b[i + k];
+      if (!(d >= 0x30 && d <= 0x39)) return undefined;
+      frac = frac * 10 + (d - 0x30);
+    }
+    if (frac === 0) return undefined;
+    ms += frac;
+    i += 4;
+  } else if (negative && seconds === 0) return undefined;
+  if (!Number.isSafeInteger(ms)) return undefined;
+  return { ms: negative ? -ms : ms, end: i };
 }
 
 /** `global.external_labels` of a /api/v1/status/config answer's YAML (empty values dropped, as Prometheus does). */

@@ -33,7 +33,7 @@ import {
   timeParam,
   type Form,
 } from './http-api.js';
-import { addStorageStats, requestStats } from './request-stats.js';
+import { addStorageStats, addWarnings, requestStats } from './request-stats.js';
 import { createRemoteReadApi } from './remote-read-api.js';
 import { Admission, type Slot } from './admission.js';
 import { ApiError, QUERY_TIMEOUT_MESSAGE, queryApiError } from '../../errors.js';
@@ -168,6 +168,23 @@ function resultJson(r: QueryResult, deadline = Infinity): string {
     case 'string':
       return `[${formatTimestamp(r.t)},${goJsonString(r.v)}]`;
   }
+}
+
+/**
+ * Whether an answer may be the downstream's bytes (ExecOptions.verbatim): not when `stats` asks
+ * for our statistics, which go inside `data`.
+ */
+function verbatimOk(form: Form): boolean {
+  return form('stats') === '';
+}
+
+const SUCCESS_PREFIX = Buffer.from('{"status":"success","data":');
+
+/** The success envelope around a `data` member passed on as the downstream wrote it (QueryOutput.verbatim). */
+function verbatimResponse(c: Context, data: Uint8Array, warnings: readonly string[], infos: readonly string[]): Response {
+  addWarnings(requestStats(c), warnings);
+  const body = Buffer.concat([SUCCESS_PREFIX, data, Buffer.from(`${annotationsJson(warnings, infos)}}`)]);
+  return c.body(body, 200, { 'Content-Type': 'application/json' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,6 +341,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       c.header('X-Promfront-Series-Loaded', String(reqStats.series));
       c.header('X-Promfront-Samples-Loaded', String(reqStats.samples));
     }
+    if (out.verbatim !== undefined) return verbatimResponse(c, out.verbatim, out.warnings, out.infos);
     const stats = statsJson(form('stats'), timing, r);
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos, stats);
     return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}${stats}}`, out.warnings, out.infos);
@@ -361,7 +379,9 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const timing = newTiming();
     const prepared = parseQuery(form);
     timing.prepared = performance.now();
-    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
+    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
+      engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left, verbatim: verbatimOk(form) }),
+    );
     return queryRespond(c, out, deadline, timing, form);
   };
 
@@ -408,7 +428,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const cache = deps.resultsCache;
     if (!cache) {
       const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
-        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
+        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left, verbatim: verbatimOk(form) }),
       );
       return queryRespond(c, out, deadline, timing, form);
     }

@@ -1,6 +1,7 @@
 // FanoutStorage's whole-query pushdown with `pushdown` unset (docs/pushdown.md, "Whole queries"):
 // sent only once the lone server says it is the Prometheus query.semantics names with our lookback
-// delta, and not for range queries as large as their input where raw samples come as binary.
+// delta, and not for range queries as large as their input where raw samples come as binary (unless
+// the answer passes on verbatim).
 
 import { describe, expect, it } from 'vitest';
 import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
@@ -95,5 +96,13 @@ describe('whole-query pushdown with pushdown unset', () => {
     expect((await f.forQuery().storage.pushdown!(req({ ...range, sizedLikeInput: false }))) !== undefined).toBe(true);
     const json = server(P2, false);
     expect((await outcome(new FanoutStorage([spec(json)], { maxConcurrency: 4 }), req({ ...range, sizedLikeInput: true })))[1]).toEqual(['pushed_query']);
+  });
+
+  it('pushes a range query as large as its input when its answer may pass on verbatim (never decoded here)', async () => {
+    const range = { startMs: 0, endMs: 60_000, stepMs: 15_000 };
+    const binary = server(P2, true);
+    const f = new FanoutStorage([spec(binary)], { maxConcurrency: 4 });
+    expect((await outcome(f, req({ ...range, sizedLikeInput: true, verbatim: 'sorted' })))[1]).toEqual(['pushed_query']);
+    expect(binary.evaluated).toBe(1);
   });
 });
