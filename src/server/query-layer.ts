@@ -122,6 +122,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       observer: metrics,
       nanIsStale: g.stale_nan,
       maxResponseBytes: g.max_body_size,
+      keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
     });
     const pool = new TargetPool(
       (address) => {
@@ -131,7 +132,6 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           ...opts,
           remoteReadPath: g.remote_read_path,
           fallbackToJson: g.remote_read === undefined,
-          keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
         });
       },
       (address) => targetName(url(address)),
