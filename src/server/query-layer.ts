@@ -190,7 +190,19 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     onRefused: (type) => metrics.observeRefused(type, 'queue_full'),
   });
   const resultsCache = buildResultsCache(q, opts);
-  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission, resultsCache }));
+  api.route(
+    '/',
+    createQueryApi({
+      storage: view,
+      engine,
+      defaultTimeoutMs: q.timeout,
+      semantics: q.semantics,
+      now: opts.now,
+      admission,
+      resultsCache,
+      perStepStats: q.per_step_stats,
+    }),
+  );
   const limits = {
     timeoutMs: q.timeout,
     maxMatchSelectors: q.max_match_selectors,

@@ -55,6 +55,8 @@ export interface QueryApiDeps {
   admission?: Admission;
   /** Range queries answered from cached pieces where it can (docs/results-cache.md). */
   resultsCache?: ResultsCache;
+  /** stats=all lists the samples read per step (query.per_step_stats, Prometheus's promql-per-step-stats feature). */
+  perStepStats?: boolean;
 }
 
 /** Says how the results cache answered a range query: hit, partial, miss or uncacheable. */
@@ -173,29 +175,27 @@ function resultJson(r: QueryResult, deadline = Infinity): string {
 // ---------------------------------------------------------------------------------------------
 // stats=...: Prometheus's query statistics (util/stats/query_stats.go)
 
-/** When each phase of one query ended (performance.now()) and how many samples its storage gave. */
+/** When each phase of one query ended (performance.now()). */
 interface QueryTiming {
   start: number;
   prepared?: number;
   admitted?: number;
   done?: number;
-  samples: number;
 }
 
 function newTiming(): QueryTiming {
-  return { start: performance.now(), samples: 0 };
+  return { start: performance.now() };
 }
 
 /**
  * The `"stats"` member when the `stats` parameter is not empty (defaultStatsRenderer), with
  * Prometheus's fields and order. Timings are measured: preparation is the parse and checks, queue
- * the wait for an admission slot, evaluation the rest (storage reads included). Samples are what
- * the storage returned (Prometheus counts the samples each step reads, so a sample in several
- * steps' windows counts more than once there) and peakSamples the answer's points, a lower bound
- * of Prometheus's peak. No per-step list: Prometheus gives it only with its
- * promql-per-step-stats feature on, and the split per step is not known here.
+ * the wait for an admission slot, evaluation the rest (storage reads included). Samples are the
+ * engine's count (ExecOptions.countSamples): totalQueryableSamples as Prometheus counts them, and
+ * the per-step list only for stats=all with `perStep` on, as Prometheus gives it only then and with
+ * its promql-per-step-stats feature; each step is `[seconds, count]`, as its stepStat marshals.
  */
-function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
+function statsJson(param: string, t: QueryTiming, out: QueryOutput, start: number, stepMs: number, perStep: boolean): string {
   if (param === '') return '';
   const sec = (ms: number): number => Math.max(0, ms) / 1000;
   const done = t.done ?? performance.now();
@@ -210,8 +210,10 @@ function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
     execQueueTime: sec(admitted - prepared),
     execTotalTime: sec(done - t.start),
   };
-  const points = r.resultType === 'matrix' ? matrixPoints(r) : r.resultType === 'vector' ? r.result.length : 1;
-  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{"totalQueryableSamples":${t.samples},"peakSamples":${points}}}`;
+  const s = out.samples ?? { total: 0, perStep: [], peak: 0 };
+  const steps =
+    perStep && param === 'all' ? `"totalQueryableSamplesPerStep":[${s.perStep.map((n, i) => `[${(start + i * stepMs) / 1000},${n}]`).join(',')}],` : '';
+  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{${steps}"totalQueryableSamples":${s.total},"peakSamples":${s.peak}}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +316,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form, start: number, stepMs: number): Response => {
     const r = out.result;
     // What the query read, for the web UI's stats line: Prometheus's JSON has no place for the
     // groups asked, and its opt-in `stats` object counts samples of its own TSDB, not ours.
@@ -324,7 +326,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       c.header('X-Promfront-Series-Loaded', String(reqStats.series));
       c.header('X-Promfront-Samples-Loaded', String(reqStats.samples));
     }
-    const stats = statsJson(form('stats'), timing, r);
+    const stats = statsJson(form('stats'), timing, out, start, stepMs, deps.perStepStats === true);
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos, stats);
     return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}${stats}}`, out.warnings, out.infos);
   };
@@ -347,7 +349,6 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       );
     } finally {
       timing.done = performance.now();
-      timing.samples = view.stats?.samples ?? 0;
       addStorageStats(c, view.stats);
     }
   };
@@ -361,8 +362,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const timing = newTiming();
     const prepared = parseQuery(form);
     timing.prepared = performance.now();
-    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) => engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left }));
-    return queryRespond(c, out, deadline, timing, form);
+    const countSamples = form('stats') !== '';
+    const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
+      engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left, countSamples }),
+    );
+    return queryRespond(c, out, deadline, timing, form, t, 0);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -405,12 +409,15 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
     timing.prepared = performance.now();
-    const cache = deps.resultsCache;
+    // Sample counts describe an evaluation of the whole range: a query asking for them is not
+    // answered from cached pieces.
+    const countSamples = form('stats') !== '';
+    const cache = countSamples ? undefined : deps.resultsCache;
     if (!cache) {
       const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
-        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left }),
+        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left, countSamples }),
       );
-      return queryRespond(c, out, deadline, timing, form);
+      return queryRespond(c, out, deadline, timing, form, start, stepMs);
     }
     // Each piece the cache evaluates gets its own storage view, so its warnings travel with it (to
     // a coalesced twin request too) and are never stored.
@@ -423,7 +430,6 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           const piece = await engine.execRange(prepared, view.storage, from, to, stepMs, signal, { timeoutMs: Math.max(1, until - performance.now()) });
           return withStorageWarnings(piece, view);
         } finally {
-          timing.samples += view.stats?.samples ?? 0;
           addStorageStats(c, view.stats);
         }
       });
@@ -431,7 +437,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       return r.out;
     });
     timing.done = performance.now();
-    return queryRespond(c, out, deadline, timing, form);
+    return queryRespond(c, out, deadline, timing, form, start, stepMs);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {
