@@ -204,6 +204,8 @@ export const querySchema = z
     max_concurrent_queries: z.number().int().min(1).max(10_000).default(20),
     /** Queries waiting for a turn; more are refused with 503. */
     max_queued_queries: z.number().int().min(0).max(1_000_000).default(200),
+    /** stats=all lists the samples read per step (Prometheus's --enable-feature=promql-per-step-stats). */
+    per_step_stats: z.boolean().default(false),
     semantics: z.enum(['prometheus-3', 'prometheus-2']).default('prometheus-3'),
     results_cache: resultsCacheSchema.prefault({}),
     /** Default of every server group's keep_external_labels. */

@@ -23,7 +23,9 @@ import {
   tooManySamples,
   withoutName,
   type EvalCtx,
+  type MatrixVal,
   type QueryState,
+  type SampleStats,
   type Val,
   type VectorVal,
   type VSeries,
@@ -70,6 +72,21 @@ export interface ExecOptions {
    * (a whole query answered by one downstream, whose bytes are what we would write).
    */
   verbatim?: boolean;
+  /**
+   * Count samples as Prometheus's `stats` does (QueryOutput.samples). Pushdown is not used then:
+   * a downstream's evaluation would hide what it read.
+   */
+  countSamples?: boolean;
+}
+
+/** Prometheus's query sample statistics (its util/stats QuerySamples) of one run. */
+export interface QuerySamples {
+  /** totalQueryableSamples: the sum of perStep. */
+  total: number;
+  /** totalQueryableSamplesPerStep: samples read at each step of the query, in step order. */
+  perStep: number[];
+  /** peakSamples, by this engine's structure (notePeak). */
+  peak: number;
 }
 
 export type Sample = { labels: Labels; t: number; v: number };
@@ -89,6 +106,8 @@ export interface QueryOutput {
    * it, which is the encoding of the result; `result` is then empty (nothing was parsed).
    */
   verbatim?: Uint8Array;
+  /** Only when the run counted samples (ExecOptions.countSamples). */
+  samples?: QuerySamples;
 }
 
 /** Functions that did not exist in Prometheus 2.42 (beyond those flagged experimental). */
@@ -222,30 +241,43 @@ export class Engine {
       warnings: new Set(),
       infos: new Set(),
       checkCount: 0,
+      samples: opts?.countSamples === true ? { peak: 0, points: new Map() } : undefined,
     };
     checkAbort(q, true);
-    const ctx: EvalCtx = { q, start, end, interval, steps: makeSteps(start, end, interval) };
+    const steps = makeSteps(start, end, interval);
+    const counts = q.samples !== undefined ? new Float64Array(steps.length) : undefined;
+    const ctx: EvalCtx = { q, start, end, interval, steps, counts };
+    const root = unwrap(expr);
+    const samples = (): QuerySamples | undefined =>
+      counts === undefined ? undefined : { total: counts.reduce((a, b) => a + b, 0), perStep: Array.from(counts), peak: q.samples!.peak };
     let val: Val;
     try {
       const verbatim = opts?.verbatim === true ? (instant && isOrdered(expr) ? 'any' : 'sorted') : undefined;
-      const pushed = await tryWholeQueryPushdown(ctx, query, expr, verbatim);
+      const pushed = q.samples === undefined ? await tryWholeQueryPushdown(ctx, query, expr, verbatim) : undefined;
       if (pushed?.verbatim !== undefined) {
         checkAbort(q, true);
         const result: QueryResult = instant ? { resultType: 'vector', result: [] } : { resultType: 'matrix', result: [] };
         return { result, warnings: [...q.warnings], infos: [...q.infos], verbatim: pushed.verbatim };
       }
-      const root = unwrap(expr);
       if (pushed === undefined && !instant && root.type === 'AggregateExpr' && root.op === 'count_values') {
         const result = sparseMatrix(ctx, await evalCountValuesSparse(ctx, root, evaluate));
-        return { result, warnings: [...q.warnings], infos: [...q.infos] };
+        return { result, warnings: [...q.warnings], infos: [...q.infos], samples: samples() };
       }
-      val = pushed ?? (await evaluate(ctx, expr));
+      // A subquery that is the whole query counts what its inner evaluation read (evalSubquery).
+      val = pushed ?? (counts !== undefined && root.type === 'SubqueryExpr' ? await evalSubquery(ctx, root, evaluate, true) : await evaluate(ctx, expr));
     } catch (e) {
       throw evaluationError(e, signal?.aborted === true);
     }
     checkAbort(q, true);
     if (val.type === 'vector' && q.delayedNameRemoval) val = { ...val, series: dropDelayedNames(val.series) };
-    const out: QueryOutput = { result: formatResult(ctx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
+    // A whole-query subquery was not evaluated through evaluate(); formatResult lets go of the
+    // value's series as it converts them.
+    if (counts !== undefined && root.type === 'SubqueryExpr') notePeak(q.samples!, root, val, steps.length);
+    // A range selector that is the whole query counts its samples at the one step (its windows,
+    // walked by formatResult); a whole-query subquery counted its inner evaluation instead.
+    const resultCtx = root.type === 'SubqueryExpr' ? { ...ctx, counts: undefined } : ctx;
+    const out: QueryOutput = { result: formatResult(resultCtx, expr, val, instant), warnings: [...q.warnings], infos: [...q.infos] };
+    if (counts !== undefined) out.samples = samples();
     return out;
   }
 }
@@ -362,7 +394,53 @@ function formatResult(ctx: EvalCtx, expr: Expr, val: Val, instant: boolean): Que
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
+/** The node's value for every step of `ctx`; noted for the peak when the query counts samples. */
 export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
+  const v = await evaluateNode(ctx, e);
+  if (ctx.q.samples !== undefined) notePeak(ctx.q.samples, e, v, ctx.steps.length);
+  return v;
+}
+
+/**
+ * peakSamples by this engine's structure: it evaluates a node for all steps at once, holding its
+ * arguments' values while it builds its own, so the peak is the largest sum, over the nodes
+ * evaluated, of the points of a node's value and of its arguments' values (a vector's present
+ * steps, a matrix's samples, a scalar's steps). Prometheus's evaluator holds one step's or one
+ * series' window at a time where this one holds the whole selection, so the two agree only for
+ * selectors and simple functions of them; see docs/api.md#stats.
+ */
+function notePeak(stats: SampleStats, e: Expr, v: Val, steps: number): void {
+  const own = v.type === 'vector' ? countPoints(v.series) : v.type === 'scalar' ? steps : v.type === 'matrix' ? matrixPoints(v) : 0;
+  let args = 0;
+  for (const a of argumentsOf(e)) args += stats.points.get(a) ?? 0;
+  stats.points.set(e, own);
+  if (own + args > stats.peak) stats.peak = own + args;
+}
+
+function matrixPoints(v: MatrixVal): number {
+  let n = 0;
+  for (const s of v.series) n += s.ts.length;
+  return n;
+}
+
+/** The expressions whose values a node's evaluation holds while it builds its own. */
+function argumentsOf(e: Expr): Expr[] {
+  switch (e.type) {
+    case 'UnaryExpr':
+    case 'SubqueryExpr':
+      return [e.expr];
+    case 'BinaryExpr':
+      return [e.lhs, e.rhs];
+    case 'AggregateExpr':
+      return e.param ? [e.param, e.expr] : [e.expr];
+    case 'Call':
+      return e.args;
+    default:
+      return [];
+  }
+}
+
+async function evaluateNode(ctx: EvalCtx, e: Expr): Promise<Val> {
   checkAbort(ctx.q, true);
   const n = ctx.steps.length;
   switch (e.type) {
@@ -405,7 +483,7 @@ export async function evaluate(ctx: EvalCtx, e: Expr): Promise<Val> {
       return v;
     }
     case 'Call': {
-      const v = (await tryPushdown(ctx, e)) ?? (await evalCall(ctx, e, evaluate));
+      const v = (ctx.q.samples === undefined ? await tryPushdown(ctx, e) : undefined) ?? (await evalCall(ctx, e, evaluate));
       if (v.type === 'vector') checkSamples(ctx, v.series);
       return v;
     }

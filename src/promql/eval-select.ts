@@ -80,6 +80,8 @@ export async function evalVectorSelector(ctx: EvalCtx, vs: VectorSelector, keepS
     if (any) {
       if (sampleTs !== undefined) r.sampleTs = sampleTs;
       out.push(r);
+      const counts = ctx.counts;
+      if (counts !== undefined) for (let i = 0; i < n; i++) counts[i] += r.has[i];
     }
   }
   return out;
@@ -117,8 +119,15 @@ export async function evalMatrixSelector(ctx: EvalCtx, ms: MatrixSelector): Prom
   return { type: 'matrix', series, rangeMs: ms.rangeMs, offsetMs: off, atMs: at };
 }
 
-/** Subquery: the inner expression at steps aligned to absolute multiples of the subquery step. */
-export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Evaluate): Promise<MatrixVal> {
+/**
+ * Subquery: the inner expression at steps aligned to absolute multiples of the subquery step.
+ *
+ * Samples (ctx.counts): a range function over a subquery counts the subquery's points in its
+ * windows, as over a range selector, and Prometheus leaves out what the inner evaluation read. A
+ * subquery that is the whole query (`countInner`, an instant query) counts what its inner evaluation
+ * read instead, all at the query's one step.
+ */
+export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Evaluate, countInner = false): Promise<MatrixVal> {
   const q = ctx.q;
   const at = atTime(ctx, sq);
   const off = sq.offsetMs;
@@ -133,8 +142,11 @@ export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Eva
   // samples: more steps than max_samples are refused before anything of that length is allocated
   // (a 1 ms step over a day is 86.4 M steps).
   if (Math.floor((innerEnd - innerStart) / interval) + 1 > q.maxSamples) throw tooManySamples();
-  const inner: EvalCtx = { q, start: innerStart, end: innerEnd, interval, steps: makeSteps(innerStart, innerEnd, interval) };
+  const steps = makeSteps(innerStart, innerEnd, interval);
+  const counts = countInner && ctx.counts !== undefined ? new Float64Array(steps.length) : undefined;
+  const inner: EvalCtx = { q, start: innerStart, end: innerEnd, interval, steps, counts };
   const v = await evaluate(inner, sq.expr);
+  if (counts !== undefined) ctx.counts![0] += counts.reduce((a, b) => a + b, 0);
   let vseries: VSeries[];
   if (v.type === 'vector') vseries = v.series;
   else if (v.type === 'scalar') vseries = [{ labels: [], vals: v.vals, has: new Uint8Array(v.vals.length).fill(1) }];
@@ -170,7 +182,7 @@ export async function evalSubquery(ctx: EvalCtx, sq: SubqueryExpr, evaluate: Eva
 /**
  * Calls `f(step, from, to)` for every step of `ctx` with the window [from, to) of `s`'s samples in
  * (ref - range, ref] (prometheus-3) or [ref - range, ref] (prometheus-2), ref = (@ or step) - offset.
- * Both indexes only move forward.
+ * Both indexes only move forward. Each window's samples count as read at its step (ctx.counts).
  */
 export function forEachWindow(ctx: EvalCtx, m: MatrixVal, s: MSeries, f: (step: number, from: number, to: number) => void): void {
   const p3 = ctx.q.semantics === 'prometheus-3';
@@ -179,6 +191,7 @@ export function forEachWindow(ctx: EvalCtx, m: MatrixVal, s: MSeries, f: (step: 
   let from = 0;
   let to = 0;
   const steps = ctx.steps;
+  const counts = ctx.counts;
   for (let i = 0; i < steps.length; i++) {
     const ref = (m.atMs ?? steps[i]) - m.offsetMs;
     const lower = ref - m.rangeMs;
@@ -187,6 +200,7 @@ export function forEachWindow(ctx: EvalCtx, m: MatrixVal, s: MSeries, f: (step: 
     if (to < from) to = from;
     while (to < len && ts[to] <= ref) to++;
     checkWork(ctx.q, to - from + 1);
+    if (counts !== undefined) counts[i] += to - from;
     f(i, from, to);
   }
 }

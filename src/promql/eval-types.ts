@@ -9,6 +9,7 @@ import { labelsKey } from '../model/labels.js';
 
 export { labelsKey };
 import type { Semantics } from './functions/types.js';
+import type { Expr } from './ast.js';
 import { PromQLError, QUERY_CANCELED_MESSAGE, QUERY_TIMEOUT_MESSAGE } from '../errors.js';
 
 /** One series of an instant-vector node: vals[i] is defined where has[i] is 1. */
@@ -69,6 +70,18 @@ export interface QueryState {
   readonly infos: Set<string>;
   /** Work done since the clock was last read (see checkWork). */
   checkCount: number;
+  /** Sample statistics, kept only when the query asked for them (ExecOptions.countSamples). */
+  readonly samples?: SampleStats;
+}
+
+/**
+ * What a query counts for Prometheus's `stats` (its util/stats QuerySamples), when asked: the most
+ * points held at once (see notePeak in engine.ts), and the points each evaluated node yielded, for
+ * its parent's share of that peak. The samples read per step are the evaluation's `counts`.
+ */
+export interface SampleStats {
+  peak: number;
+  readonly points: Map<Expr, number>;
 }
 
 /** One evaluation: the steps it runs at. */
@@ -79,6 +92,13 @@ export interface EvalCtx {
   readonly interval: number;
   /** Step timestamps, start..end by interval. */
   readonly steps: Float64Array;
+  /**
+   * Samples read per step, as Prometheus counts its totalQueryableSamples: 1 per point an instant
+   * vector selector yields, the window's samples for a range function's step. Only when the query
+   * counts samples, and not in a subquery's inner evaluation (Prometheus keeps those apart; see
+   * evalSubquery).
+   */
+  readonly counts?: Float64Array;
 }
 
 export function makeSteps(start: number, end: number, interval: number): Float64Array {

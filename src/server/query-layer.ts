@@ -122,6 +122,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       observer: metrics,
       nanIsStale: g.stale_nan,
       maxResponseBytes: g.max_body_size,
+      keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
     });
     const pool = new TargetPool(
       (address) => {
@@ -131,7 +132,6 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           ...opts,
           remoteReadPath: g.remote_read_path,
           fallbackToJson: g.remote_read === undefined,
-          keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
         });
       },
       (address) => targetName(url(address)),
@@ -190,7 +190,19 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     onRefused: (type) => metrics.observeRefused(type, 'queue_full'),
   });
   const resultsCache = buildResultsCache(q, opts);
-  api.route('/', createQueryApi({ storage: view, engine, defaultTimeoutMs: q.timeout, semantics: q.semantics, now: opts.now, admission, resultsCache }));
+  api.route(
+    '/',
+    createQueryApi({
+      storage: view,
+      engine,
+      defaultTimeoutMs: q.timeout,
+      semantics: q.semantics,
+      now: opts.now,
+      admission,
+      resultsCache,
+      perStepStats: q.per_step_stats,
+    }),
+  );
   const limits = {
     timeoutMs: q.timeout,
     maxMatchSelectors: q.max_match_selectors,

@@ -7,13 +7,11 @@
 // switches, within the increments the lag hides across them.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKFILL_START_MS, startBackfilledPrometheus, type BackfillDataSet, type BackfillSeries } from '../../dev/backfill.js';
+import { BACKFILL_START_MS, type BackfillDataSet, type BackfillSeries } from '../../dev/backfill.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
-import { askApi, sameData, type Body } from '../support/api-answer.js';
-import { startProxy, type ProxyProcess } from '../support/proxy.js';
-
-const ask = async (base: string, path: string, params: Record<string, string>): Promise<Body> =>
-  (await askApi(base, path, params, { timeoutMs: 30_000, strictJson: true })).body;
+import { sameData } from '../support/api-answer.js';
+import { askBody as ask, startHaFixture, type HaFixture } from '../support/ha-fixture.js';
+import type { ProxyProcess } from '../support/proxy.js';
 
 const STEP_MS = 5_000;
 const SPAN_MS = 30 * 60_000;
@@ -53,32 +51,17 @@ function dataSet(skip: [number, number], lag: number, skewMs: number): BackfillD
 }
 
 describe('rate and increase across switches between skewed, lagging replicas', () => {
+  let fixture: HaFixture | undefined;
   let reference: PrometheusProcess;
   let replicas: PrometheusProcess[] = [];
   let proxy: ProxyProcess;
 
   beforeAll(async () => {
-    const full = dataSet([2, 2], 0, 0);
-    const a = dataSet([0.3, 0.45], 0, 0);
-    const b = dataSet([0.65, 0.8], LAG, SKEW_MS);
-    [reference, ...replicas] = await Promise.all([full, a, b].map(startBackfilledPrometheus));
-    proxy = await startProxy(
-      (listen) => `
-listen: ${listen}
-log_level: warn
-query:
-  semantics: prometheus-2
-  server_groups:
-    - name: ha
-      static_configs: [{targets: ["127.0.0.1:${replicas[0].port}", "127.0.0.1:${replicas[1].port}"]}]
-`,
-    );
+    fixture = await startHaFixture(dataSet([2, 2], 0, 0), dataSet([0.3, 0.45], 0, 0), dataSet([0.65, 0.8], LAG, SKEW_MS));
+    ({ reference, replicas, proxy } = fixture);
   }, 180_000);
 
-  afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all([reference, ...replicas].filter(Boolean).map((p) => p.stop()));
-  });
+  afterAll(() => fixture?.stop());
 
   const params = (query: string) => ({ query, start: String(START_MS / 1000 + 300), end: String(END_MS / 1000), step: '30' });
 

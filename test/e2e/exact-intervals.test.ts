@@ -4,14 +4,10 @@
 // Prometheus holding all the data. A fixed 10 s window dropped the first filling sample at 1 s and
 // 5 s (count_over_time off by one per switch).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKFILL_START_MS, generateBackfillData, startBackfilledPrometheus } from '../../dev/backfill.js';
+import { BACKFILL_START_MS, generateBackfillData } from '../../dev/backfill.js';
 import { withoutStretches } from '../../dev/split.js';
-import type { PrometheusProcess } from '../../dev/prometheus-process.js';
-import { askApi, sameData, type Body } from '../support/api-answer.js';
-import { startProxy, type ProxyProcess } from '../support/proxy.js';
-
-const ask = async (base: string, path: string, params: Record<string, string>): Promise<Body> =>
-  (await askApi(base, path, params, { timeoutMs: 30_000, strictJson: true })).body;
+import { sameData } from '../support/api-answer.js';
+import { askBody as ask, startHaFixture, type HaFixture } from '../support/ha-fixture.js';
 
 // Per interval: how long the data lasts (kept small at 1 s: every sample is backfilled).
 const CASES = [
@@ -22,9 +18,7 @@ const CASES = [
 
 for (const { stepMs, spanMs } of CASES) {
   describe(`replicas scraped every ${stepMs / 1000} s with gaps, default anti-affinity`, () => {
-    let reference: PrometheusProcess;
-    let replicas: PrometheusProcess[] = [];
-    let proxy: ProxyProcess;
+    let fixture: HaFixture | undefined;
     const startMs = BACKFILL_START_MS;
     const endMs = startMs + spanMs;
     const win = `${Math.round(spanMs / 4 / 1000)}s`;
@@ -43,31 +37,17 @@ for (const { stepMs, spanMs } of CASES) {
       const at = (f: number) => startMs + Math.round(f * spanMs);
       const a = withoutStretches(data, [{ fromMs: at(0.2), toMs: at(0.35) }]);
       const b = withoutStretches(data, [{ fromMs: at(0.6), toMs: at(0.7) }]);
-      [reference, ...replicas] = await Promise.all([data, a, b].map(startBackfilledPrometheus));
-      proxy = await startProxy(
-        (listen) => `
-listen: ${listen}
-log_level: warn
-query:
-  semantics: prometheus-2
-  server_groups:
-    - name: ha
-      static_configs: [{targets: ["127.0.0.1:${replicas[0].port}", "127.0.0.1:${replicas[1].port}"]}]
-`,
-      );
+      fixture = await startHaFixture(data, a, b);
     }, 180_000);
 
-    afterAll(async () => {
-      await proxy?.stop();
-      await Promise.all([reference, ...replicas].filter(Boolean).map((p) => p.stop()));
-    });
+    afterAll(() => fixture?.stop());
 
     for (const query of queries) {
       it(`${query} equals the reference over the whole range`, async () => {
         const params = { query, start: String(startMs / 1000 + spanMs / 4000), end: String(endMs / 1000), step: String(Math.max(1, spanMs / 1000 / 120)) };
-        const ref = await ask(reference.url, '/api/v1/query_range', params);
+        const ref = await ask(fixture!.reference.url, '/api/v1/query_range', params);
         expect(ref.data!.result.length, 'reference has data').toBeGreaterThan(0);
-        expect(sameData(ref, await ask(proxy.url, '/api/v1/query_range', params))).toBeUndefined();
+        expect(sameData(ref, await ask(fixture!.proxy.url, '/api/v1/query_range', params))).toBeUndefined();
       });
     }
   });

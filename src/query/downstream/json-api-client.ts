@@ -42,6 +42,14 @@ import { IdentityCache, prometheusMajor, queryFlags, type ServerIdentity } from 
 import { isLegacyLabelName } from '../../model/label-name.js';
 import { subscribeAbort } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
+import {
+  fixedLabels,
+  labelNamesWithFixedLabels,
+  labelValuesWithFixedLabels,
+  selectWithFixedLabels,
+  seriesWithFixedLabels,
+  type FixedLabels,
+} from '../target-labels.js';
 
 export interface JsonApiTargetOptions {
   /** Base URL, e.g. http://host:9090 or http://host/prefix. Userinfo becomes a basic-auth header. */
@@ -68,6 +76,14 @@ export interface JsonApiTargetOptions {
    * read as a stream and the request fails once it passes this, instead of holding any size whole.
    */
   maxResponseBytes?: number;
+  /**
+   * Keep the downstream's external labels on series (`keep_external_labels`): learnt from its
+   * /api/v1/status/config, added to every series read and series and label lookup, and matched here,
+   * as remote read keeps them (default false: the JSON API's answer, which has none).
+   */
+  keepExternalLabels?: boolean;
+  /** How long learnt external labels are used before they are asked again (default 60 s). */
+  externalLabelsRefreshMs?: number;
 }
 
 /** The default bound on a JSON answer's body: the remote-read client's bound on a SAMPLES answer. */
@@ -161,6 +177,13 @@ export class JsonApiTarget implements Storage {
   private readonly maxResponseBytes: number;
   /** Credentials this target sends, longest first: cut out of every error, whatever the downstream echoes. */
   private readonly secrets: string[];
+  private readonly keepExternalLabels: boolean;
+  private readonly externalLabelsRefreshMs: number;
+  /** The external labels learnt last, and when. */
+  private ext: { labels: Map<string, string>; fixed: FixedLabels | undefined; atMs: number } | undefined;
+  private extPending: Promise<Map<string, string>> | undefined;
+  /** Failed lookups of the external labels (for tests and /status). */
+  readonly externalLabelStats = { lookupErrors: 0 };
 
   constructor(opts: JsonApiTargetOptions) {
     const u = new URL(opts.url);
@@ -182,6 +205,8 @@ export class JsonApiTarget implements Storage {
     this.observer = opts.observer;
     this.nanIsStale = opts.nanIsStale ?? false;
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_JSON_RESPONSE_BYTES;
+    this.keepExternalLabels = opts.keepExternalLabels ?? false;
+    this.externalLabelsRefreshMs = opts.externalLabelsRefreshMs ?? 60_000;
     this.origin = u.origin;
     this.client = opts.client;
     this.pool = this.newPool();
@@ -193,6 +218,45 @@ export class JsonApiTarget implements Storage {
   }
 
   async select(matchers: LabelMatcher[], startMs: number, endMs: number, _hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
+    const kept = await this.keptExternalLabels(signal);
+    if (kept === undefined) return this.selectOwn(matchers, startMs, endMs, signal);
+    return selectWithFixedLabels(kept, matchers, (ms) => this.selectOwn(ms, startMs, endMs, signal));
+  }
+
+  async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    const kept = await this.keptExternalLabels(signal);
+    if (kept === undefined) return this.labelNamesOwn(matchers, startMs, endMs, signal);
+    return labelNamesWithFixedLabels(kept, matchers, (ms) => this.labelNamesOwn(ms, startMs, endMs, signal));
+  }
+
+  async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+    const kept = await this.keptExternalLabels(signal);
+    if (kept === undefined) return this.labelValuesOwn(name, matchers, startMs, endMs, signal);
+    return labelValuesWithFixedLabels(
+      kept,
+      name,
+      matchers,
+      (ms) => this.labelValuesOwn(name, ms, startMs, endMs, signal),
+      (ms) => this.labelNamesOwn(ms, startMs, endMs, signal),
+    );
+  }
+
+  /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
+  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+    const kept = await this.keptExternalLabels(signal);
+    if (kept === undefined) return this.seriesOwn(matchers, startMs, endMs, signal);
+    return seriesWithFixedLabels(kept, matchers, (ms) => this.seriesOwn(ms, startMs, endMs, signal));
+  }
+
+  /** The external labels to keep on series: undefined unless keepExternalLabels and the server has some. */
+  private async keptExternalLabels(signal: AbortSignal | undefined): Promise<FixedLabels | undefined> {
+    if (!this.keepExternalLabels) return undefined;
+    await this.learntExternalLabels(signal);
+    return this.ext?.fixed;
+  }
+
+  /** The raw samples of the matching series, as the server's JSON API gives them. */
+  private async selectOwn(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Series[]> {
     if (endMs < startMs) return [];
     // Asked at end + 1 ms: VictoriaMetrics before 1.132 (issue #9804) searches its per-day series index
     // only up to the day of (window end - 1 ms), so with a window ending exactly at midnight UTC it
@@ -213,17 +277,16 @@ export class JsonApiTarget implements Storage {
     );
   }
 
-  async labelNames(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+  private async labelNamesOwn(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
     return this.get('labels', '/api/v1/labels', this.labelParams(matchers, startMs, endMs), signal, stringList);
   }
 
-  async labelValues(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
+  private async labelValuesOwn(name: string, matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<string[]> {
     const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
     return this.get('label_values', path, this.labelParams(matchers, startMs, endMs), signal, (data) => stringList(data).filter((v) => v !== ''));
   }
 
-  /** The downstream's own /api/v1/series: label sets only, no samples read or sent. */
-  async series(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
+  private async seriesOwn(matchers: LabelMatcher[], startMs: number, endMs: number, signal?: AbortSignal): Promise<Labels[]> {
     const params: [string, string][] = [['match[]', matchersToSelector(matchers)], ...timeRangeParams(startMs, endMs)];
     return this.get('series', '/api/v1/series', params, signal, parseSeriesList);
   }
@@ -242,6 +305,43 @@ export class JsonApiTarget implements Storage {
    */
   async externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
     return this.get('status_config', '/api/v1/status/config', [], signal, parseExternalLabels);
+  }
+
+  /**
+   * The external labels as last learnt: asked once before the first use, then again in the
+   * background once older than the refresh interval (a target that comes with discovery is a new
+   * client and learns them afresh). A server that answers the lookup with an error (no such
+   * endpoint: not a Prometheus) has none; one that cannot be reached fails the caller, as the read
+   * itself would; a refresh that fails keeps the last known ones.
+   */
+  async learntExternalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
+    if (this.ext !== undefined) {
+      if (Date.now() - this.ext.atMs >= this.externalLabelsRefreshMs && this.extPending === undefined) {
+        this.learnExternalLabels(undefined).catch(() => {});
+      }
+      return this.ext.labels;
+    }
+    return this.learnExternalLabels(signal);
+  }
+
+  private learnExternalLabels(signal: AbortSignal | undefined): Promise<Map<string, string>> {
+    if (this.extPending !== undefined) return this.extPending;
+    const learnt = (labels: Map<string, string>): Map<string, string> => {
+      this.ext = { labels, fixed: fixedLabels(labels), atMs: Date.now() };
+      return labels;
+    };
+    const p = this.externalLabels(signal).then(learnt, (err: unknown) => {
+      this.externalLabelStats.lookupErrors++;
+      const answered = err instanceof DownstreamError && err.kind !== 'timeout' && err.kind !== 'connection';
+      if (!answered && this.ext === undefined) throw err;
+      return learnt(this.ext?.labels ?? new Map<string, string>());
+    });
+    this.extPending = p;
+    void p.then(
+      () => (this.extPending = undefined),
+      () => (this.extPending = undefined),
+    );
+    return p;
   }
 
   private readonly identityCache = new IdentityCache(() => this.askIdentity());
@@ -265,6 +365,10 @@ export class JsonApiTarget implements Storage {
    * which would move the steps (4.1 s becomes 4.099999999 s).
    */
   async evaluate(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult> {
+    // The server's evaluated answer would lack the external labels kept on series, and its
+    // matchers on them would select nothing there: refused, so the engine reads raw data.
+    if ((await this.keptExternalLabels(signal)) !== undefined)
+      throw this.apiError('bad_data', 'external labels are kept on series (keep_external_labels)', 'api_error');
     const range = req.stepMs > 0;
     const annotations = { warnings: [] as string[], infos: [] as string[] };
     const keep = (warnings: string[], infos: string[]): void => {

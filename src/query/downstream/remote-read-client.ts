@@ -14,11 +14,12 @@
 //
 // External labels: Prometheus's remote-read handler adds its `external_labels` to every series it
 // sends (the series' own value wins) and turns an equality matcher naming an external label and its
-// value into `name=""`. Its JSON API does neither. By default (keepExternalLabels false) the answer
-// is made the JSON API's: the target's external labels are learnt from its /api/v1/status/config
-// (refreshed every externalLabelsRefreshMs), removed from the series that come back, and an equality
-// matcher the handler would rewrite is sent as the equivalent anchored regex, which it passes on
-// untouched (see docs/merge-rules.md#external-labels).
+// value into `name=""`. Its JSON API does neither. The answer is first made the JSON API's: the
+// target's external labels are learnt from its /api/v1/status/config (JsonApiTarget, refreshed
+// every externalLabelsRefreshMs), removed from the series that come back, and an equality matcher
+// the handler would rewrite is sent as the equivalent anchored regex, which it passes on untouched.
+// With keepExternalLabels they are then added back as the JSON-API client adds them, so both
+// transports give the same answer (see docs/merge-rules.md#external-labels).
 
 import { Pool } from 'undici';
 import { formatDuration } from '../../util/duration.js';
@@ -48,6 +49,7 @@ import { DownstreamError } from '../../errors.js';
 import { decodeWarningsHeader, reportDownstreamWarnings, WARNINGS_HEADER } from './warnings.js';
 import { InvalidResponse, RemoteReadUnsupported } from '../../errors.js';
 import type { ServerIdentity } from './server-identity.js';
+import { fixedLabels, selectWithFixedLabels } from '../target-labels.js';
 
 export const DEFAULT_REMOTE_READ_PATH = '/api/v1/read';
 /** Default bound of a SAMPLES answer, both as received and decompressed. */
@@ -110,12 +112,8 @@ export class RemoteReadTarget implements Storage {
   private readonly maxResponseBytes: number;
   private readonly accepted: number[];
   private readonly keepExternalLabels: boolean;
-  private readonly externalLabelsRefreshMs: number;
-  /** The external labels learnt last, and when. */
-  private ext: { labels: Map<string, string>; atMs: number } | undefined;
-  private extPending: Promise<Map<string, string>> | undefined;
-  /** Answers whose series lost external labels, and failed lookups of them (for tests and /status). */
-  readonly externalLabelStats = { stripped: 0, lookupErrors: 0 };
+  /** Answers whose series lost the external labels the handler added. */
+  private stripped = 0;
 
   constructor(opts: RemoteReadTargetOptions) {
     this.json = new JsonApiTarget(opts);
@@ -148,7 +146,6 @@ export class RemoteReadTarget implements Storage {
     this.client = opts.client;
     this.fallbackToJson = opts.fallbackToJson ?? false;
     this.keepExternalLabels = opts.keepExternalLabels ?? false;
-    this.externalLabelsRefreshMs = opts.externalLabelsRefreshMs ?? 60_000;
     this.group = opts.group ?? '';
     this.observer = opts.observer;
     // TLS material is read when the target is built; a rotated certificate reaches remote reads on
@@ -205,56 +202,27 @@ export class RemoteReadTarget implements Storage {
     }
   }
 
-  /**
-   * The target's external labels: learnt once before its first read, then refreshed in the
-   * background when older than the refresh interval. A server that answers the lookup with an error
-   * (no such endpoint: not a Prometheus) has none; one that cannot be reached fails the read, as the
-   * read itself would.
-   */
-  async externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
-    const now = Date.now();
-    if (this.ext !== undefined) {
-      if (now - this.ext.atMs >= this.externalLabelsRefreshMs && this.extPending === undefined) {
-        this.learnExternalLabels(undefined).catch(() => {});
-      }
-      return this.ext.labels;
-    }
-    return this.learnExternalLabels(signal);
+  /** The target's external labels, learnt and refreshed by its JSON-API client (JsonApiTarget.learntExternalLabels). */
+  externalLabels(signal?: AbortSignal): Promise<Map<string, string>> {
+    return this.json.learntExternalLabels(signal);
   }
 
-  private learnExternalLabels(signal: AbortSignal | undefined): Promise<Map<string, string>> {
-    if (this.extPending !== undefined) return this.extPending;
-    const p = this.json.externalLabels(signal).then(
-      (labels) => {
-        this.ext = { labels, atMs: Date.now() };
-        return labels;
-      },
-      (err: unknown) => {
-        this.externalLabelStats.lookupErrors++;
-        const answered = err instanceof DownstreamError && err.kind !== 'timeout' && err.kind !== 'connection';
-        if (!answered && this.ext === undefined) throw err;
-        // A server that answered without a config has no external labels to strip; a refresh that
-        // failed keeps the last known ones.
-        const labels = this.ext?.labels ?? new Map<string, string>();
-        this.ext = { labels, atMs: Date.now() };
-        return labels;
-      },
-    );
-    this.extPending = p;
-    void p.then(
-      () => (this.extPending = undefined),
-      () => (this.extPending = undefined),
-    );
-    return p;
+  /** Answers whose series lost external labels, and failed lookups of them (for tests and /status). */
+  get externalLabelStats(): { stripped: number; lookupErrors: number } {
+    return { stripped: this.stripped, lookupErrors: this.json.externalLabelStats.lookupErrors };
   }
 
   private async read(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {
     if (endMs < startMs) return [];
-    if (this.keepExternalLabels) return this.readRaw(matchers, startMs, endMs, hints, signal);
     const ext = await this.externalLabels(signal);
     if (ext.size === 0) return this.readRaw(matchers, startMs, endMs, hints, signal);
-    const out = await this.readRaw(asJsonApiMatchers(matchers, ext), startMs, endMs, hints, signal);
-    return stripExternalLabels(out, ext, () => this.externalLabelStats.stripped++);
+    const own = async (ms: LabelMatcher[]): Promise<Series[]> =>
+      stripExternalLabels(await this.readRaw(asJsonApiMatchers(ms, ext), startMs, endMs, hints, signal), ext, () => this.stripped++);
+    // Kept, they are added back by the JSON API's rules (target-labels.ts), so that matchers on
+    // them select what they select over the JSON API: the handler's own labelling would let
+    // `site!="lab"` through on every series it then labels site="lab".
+    const kept = this.keepExternalLabels ? fixedLabels(ext) : undefined;
+    return kept === undefined ? own(matchers) : selectWithFixedLabels(kept, matchers, own);
   }
 
   private async readRaw(matchers: LabelMatcher[], startMs: number, endMs: number, hints?: SelectHints, signal?: AbortSignal): Promise<Series[]> {

@@ -7,6 +7,7 @@
 // evaluation times, both on the query's step grid (same step, same start modulo step).
 
 import { compareLabels, labelsKey, type Labels } from '../../model/labels.js';
+import { lowerBoundOf } from '../../util/sorted.js';
 
 export interface CachedSeries {
   labels: Labels;
@@ -63,23 +64,12 @@ export function missingRanges(g: Grid, start: number, end: number, have: readonl
   return out;
 }
 
-function lowerBound(ts: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The part of `e` at evaluation times from..to; series with no point there are left out. */
 export function sliceExtent(e: Extent, from: number, to: number): Extent {
   const series: CachedSeries[] = [];
   for (const s of e.series) {
-    const i = lowerBound(s.timestamps, from);
-    const j = lowerBound(s.timestamps, to + 1);
+    const i = lowerBoundOf(s.timestamps, from);
+    const j = lowerBoundOf(s.timestamps, to + 1);
     if (j > i) series.push({ labels: s.labels, timestamps: s.timestamps.slice(i, j), values: s.values.slice(i, j) });
   }
   return { start: Math.max(e.start, from), end: Math.min(e.end, to), series, infos: e.infos };

@@ -55,6 +55,8 @@ export interface QueryApiDeps {
   admission?: Admission;
   /** Range queries answered from cached pieces where it can (docs/results-cache.md). */
   resultsCache?: ResultsCache;
+  /** stats=all lists the samples read per step (query.per_step_stats, Prometheus's promql-per-step-stats feature). */
+  perStepStats?: boolean;
 }
 
 /** Says how the results cache answered a range query: hit, partial, miss or uncacheable. */
@@ -190,29 +192,27 @@ function verbatimResponse(c: Context, data: Uint8Array, warnings: readonly strin
 // ---------------------------------------------------------------------------------------------
 // stats=...: Prometheus's query statistics (util/stats/query_stats.go)
 
-/** When each phase of one query ended (performance.now()) and how many samples its storage gave. */
+/** When each phase of one query ended (performance.now()). */
 interface QueryTiming {
   start: number;
   prepared?: number;
   admitted?: number;
   done?: number;
-  samples: number;
 }
 
 function newTiming(): QueryTiming {
-  return { start: performance.now(), samples: 0 };
+  return { start: performance.now() };
 }
 
 /**
  * The `"stats"` member when the `stats` parameter is not empty (defaultStatsRenderer), with
  * Prometheus's fields and order. Timings are measured: preparation is the parse and checks, queue
- * the wait for an admission slot, evaluation the rest (storage reads included). Samples are what
- * the storage returned (Prometheus counts the samples each step reads, so a sample in several
- * steps' windows counts more than once there) and peakSamples the answer's points, a lower bound
- * of Prometheus's peak. No per-step list: Prometheus gives it only with its
- * promql-per-step-stats feature on, and the split per step is not known here.
+ * the wait for an admission slot, evaluation the rest (storage reads included). Samples are the
+ * engine's count (ExecOptions.countSamples): totalQueryableSamples as Prometheus counts them, and
+ * the per-step list only for stats=all with `perStep` on, as Prometheus gives it only then and with
+ * its promql-per-step-stats feature; each step is `[seconds, count]`, as its stepStat marshals.
  */
-function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
+function statsJson(param: string, t: QueryTiming, out: QueryOutput, start: number, stepMs: number, perStep: boolean): string {
   if (param === '') return '';
   const sec = (ms: number): number => Math.max(0, ms) / 1000;
   const done = t.done ?? performance.now();
@@ -227,8 +227,10 @@ function statsJson(param: string, t: QueryTiming, r: QueryResult): string {
     execQueueTime: sec(admitted - prepared),
     execTotalTime: sec(done - t.start),
   };
-  const points = r.resultType === 'matrix' ? matrixPoints(r) : r.resultType === 'vector' ? r.result.length : 1;
-  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{"totalQueryableSamples":${t.samples},"peakSamples":${points}}}`;
+  const s = out.samples ?? { total: 0, perStep: [], peak: 0 };
+  const steps =
+    perStep && param === 'all' ? `"totalQueryableSamplesPerStep":[${s.perStep.map((n, i) => `[${(start + i * stepMs) / 1000},${n}]`).join(',')}],` : '';
+  return `,"stats":{"timings":${JSON.stringify(timings)},"samples":{${steps}"totalQueryableSamples":${s.total},"peakSamples":${s.peak}}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +333,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     }
   };
 
-  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form): Response => {
+  const queryRespond = (c: Context, out: QueryOutput, deadline: number, timing: QueryTiming, form: Form, start: number, stepMs: number): Response => {
     const r = out.result;
     // What the query read, for the web UI's stats line: Prometheus's JSON has no place for the
     // groups asked, and its opt-in `stats` object counts samples of its own TSDB, not ours.
@@ -342,7 +344,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       c.header('X-Promfront-Samples-Loaded', String(reqStats.samples));
     }
     if (out.verbatim !== undefined) return verbatimResponse(c, out.verbatim, out.warnings, out.infos);
-    const stats = statsJson(form('stats'), timing, r);
+    const stats = statsJson(form('stats'), timing, out, start, stepMs, deps.perStepStats === true);
     if (r.resultType === 'matrix' && matrixPoints(r) >= STREAM_MIN_POINTS) return streamMatrix(c, r, out.warnings, out.infos, stats);
     return respondSuccess(c, `{"resultType":"${r.resultType}","result":${resultJson(r, deadline)}${stats}}`, out.warnings, out.infos);
   };
@@ -365,7 +367,6 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       );
     } finally {
       timing.done = performance.now();
-      timing.samples = view.stats?.samples ?? 0;
       addStorageStats(c, view.stats);
     }
   };
@@ -379,10 +380,11 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const timing = newTiming();
     const prepared = parseQuery(form);
     timing.prepared = performance.now();
+    const countSamples = form('stats') !== '';
     const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
-      engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left, verbatim: verbatimOk(form) }),
+      engine.execInstant(prepared, view.storage, t, signal, { timeoutMs: left, countSamples, verbatim: verbatimOk(form) }),
     );
-    return queryRespond(c, out, deadline, timing, form);
+    return queryRespond(c, out, deadline, timing, form, t, 0);
   };
 
   const range = async (c: Context): Promise<Response> => {
@@ -425,12 +427,15 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
     const stepMs = Math.trunc(stepNs / 1e6);
     if (stepMs <= 0) throw invalidParam(new Error(NON_POSITIVE_STEP), 'step');
     timing.prepared = performance.now();
-    const cache = deps.resultsCache;
+    // Sample counts describe an evaluation of the whole range: a query asking for them is not
+    // answered from cached pieces.
+    const countSamples = form('stats') !== '';
+    const cache = countSamples ? undefined : deps.resultsCache;
     if (!cache) {
       const out = await runOnView(c, timeoutMs, timing, (view, signal, left) =>
-        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left, verbatim: verbatimOk(form) }),
+        engine.execRange(prepared, view.storage, start, end, stepMs, signal, { timeoutMs: left, countSamples, verbatim: verbatimOk(form) }),
       );
-      return queryRespond(c, out, deadline, timing, form);
+      return queryRespond(c, out, deadline, timing, form, start, stepMs);
     }
     // Each piece the cache evaluates gets its own storage view, so its warnings travel with it (to
     // a coalesced twin request too) and are never stored.
@@ -443,7 +448,6 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
           const piece = await engine.execRange(prepared, view.storage, from, to, stepMs, signal, { timeoutMs: Math.max(1, until - performance.now()) });
           return withStorageWarnings(piece, view);
         } finally {
-          timing.samples += view.stats?.samples ?? 0;
           addStorageStats(c, view.stats);
         }
       });
@@ -451,7 +455,7 @@ export function createQueryApi(deps: QueryApiDeps): Hono {
       return r.out;
     });
     timing.done = performance.now();
-    return queryRespond(c, out, deadline, timing, form);
+    return queryRespond(c, out, deadline, timing, form, start, stepMs);
   };
 
   const formatQuery = async (c: Context): Promise<Response> => {

@@ -25,9 +25,22 @@ interface Seen {
   body: Buffer;
 }
 
-async function serve(handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void): Promise<{ url: string; seen: Seen[] }> {
+/**
+ * A fake downstream. Unless `ownStatusConfig`, it answers the external-labels lookup (GET
+ * /api/v1/status/config) with 404 itself, as a remote-read server that is not a Prometheus does,
+ * and neither records it nor passes it to `handler`.
+ */
+async function serve(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void,
+  { ownStatusConfig = false } = {},
+): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
+    if (!ownStatusConfig && req.method === 'GET' && req.url!.includes('/api/v1/status/config')) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('404 page not found');
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,8 +62,7 @@ afterAll(async () => {
 });
 
 async function withTarget<T>(opts: RemoteReadTargetOptions, fn: (t: RemoteReadTarget) => Promise<T>): Promise<T> {
-  // These fakes serve remote read only; learning external labels is tested in exact-labels.test.ts.
-  const t = new RemoteReadTarget({ keepExternalLabels: true, ...opts });
+  const t = new RemoteReadTarget(opts);
   try {
     return await fn(t);
   } finally {
@@ -325,7 +337,7 @@ describe('RemoteReadTarget errors', () => {
   it('a refused connection, without the credentials in the message', async () => {
     const port = await freePort();
     const err = await failure(`http://alice:s3cret@127.0.0.1:${port}/prefix`);
-    expect(err.message).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/prefix: remote read: request failed: .*ECONNREFUSED`));
+    expect(err.message).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/prefix: (remote read: )?request failed: .*ECONNREFUSED`));
     expect(err.message).not.toContain('s3cret');
     expect(err.message).not.toContain('alice');
   });
@@ -412,31 +424,34 @@ describe('RemoteReadTarget: external labels (keepExternalLabels false)', () => {
   it('learns them from status/config, sends the matcher the handler would rewrite as a regex, strips them, refreshes', async () => {
     let site = 'lab';
     const reads: LabelMatcher[][] = [];
-    const { url, seen } = await serve((req, res, body) => {
-      if (req.method === 'GET' && req.url!.startsWith('/api/v1/status/config')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'success', data: { yaml: `global:\n  external_labels:\n    site: ${site}\n` } }));
-        return;
-      }
-      const q = decodeReadRequest(snappyDecompress(body)).queries[0];
-      reads.push(q.matchers.map((m) => ({ type: (['=', '!=', '=~', '!~'] as const)[m.type], name: m.name, value: m.value })));
-      res.writeHead(200, { 'content-type': STREAMED });
-      res.end(
-        frame({
-          queryIndex: 0,
-          chunkedSeries: [
-            {
-              labels: [
-                { name: '__name__', value: 'up' },
-                { name: 'a', value: '1' },
-                { name: 'site', value: site },
-              ],
-              chunks: [xor([1000], [1])],
-            },
-          ],
-        }),
-      );
-    });
+    const { url, seen } = await serve(
+      (req, res, body) => {
+        if (req.method === 'GET' && req.url!.startsWith('/api/v1/status/config')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: 'success', data: { yaml: `global:\n  external_labels:\n    site: ${site}\n` } }));
+          return;
+        }
+        const q = decodeReadRequest(snappyDecompress(body)).queries[0];
+        reads.push(q.matchers.map((m) => ({ type: (['=', '!=', '=~', '!~'] as const)[m.type], name: m.name, value: m.value })));
+        res.writeHead(200, { 'content-type': STREAMED });
+        res.end(
+          frame({
+            queryIndex: 0,
+            chunkedSeries: [
+              {
+                labels: [
+                  { name: '__name__', value: 'up' },
+                  { name: 'a', value: '1' },
+                  { name: 'site', value: site },
+                ],
+                chunks: [xor([1000], [1])],
+              },
+            ],
+          }),
+        );
+      },
+      { ownStatusConfig: true },
+    );
     await withTarget({ url, timeoutMs: 5_000, keepExternalLabels: false, externalLabelsRefreshMs: 0 }, async (t) => {
       const got = await t.select([{ type: '=', name: 'site', value: 'lab' }], 0, 2000);
       expect(got.map((s) => s.labels)).toEqual([

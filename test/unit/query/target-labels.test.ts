@@ -32,6 +32,22 @@ describe('withTargetLabels', () => {
     expect((await t.series!([eq('dc', 'eu')], 0, 2000)).map(labelsToRecord)).toEqual([{ __name__: 'up', dc: 'eu', job: 'a' }]);
   });
 
+  it('a selector naming only target labels asks the target for every named series (an empty matcher list would select nothing)', async () => {
+    const asked: unknown[] = [];
+    const inner = target();
+    const spy = Object.assign(Object.create(inner) as MemoryStorage, {
+      select: (ms: Parameters<MemoryStorage['select']>[0], s: number, e: number) => {
+        asked.push(ms);
+        return inner.select(ms, s, e);
+      },
+    });
+    const t = withTargetLabels(spy, { dc: 'eu' });
+    expect((await t.select([eq('dc', 'eu')], 0, 2000)).map((x) => labelsToRecord(x.labels))).toEqual([{ __name__: 'up', dc: 'eu', job: 'a' }]);
+    expect(asked).toEqual([[{ type: '=~', name: '__name__', value: '.+' }]]);
+    expect(await t.select([{ type: '!=', name: 'dc', value: 'eu' }], 0, 2000)).toEqual([]);
+    expect(asked).toHaveLength(1);
+  });
+
   it('metadata passes through untouched', async () => {
     const md: MetricMetadataMap = new Map([['up', [{ type: 'gauge', help: 'Up.', unit: '' }]]]);
     const inner = Object.assign(target(), { metadata: async () => md });
