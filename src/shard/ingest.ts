@@ -4,7 +4,7 @@
 
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
-import { jumpHash, keyBytes } from './hash.js';
+import { jumpHash, keyBytes, keyHash } from './hash.js';
 import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
 import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
@@ -451,7 +451,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       keyBytes.separator();
       keyBytes.add(value);
     }
-    const [hi, lo] = keyBytes.hash();
+    keyBytes.hashToKey();
+    const hi = keyHash.hi;
+    const lo = keyHash.lo;
     this.lastHi = hi;
     this.lastLo = lo;
     this.lastShard = jumpHash(hi, lo, this.numShards);
