@@ -58,6 +58,34 @@ export class LineSink {
   private sealedChunk: ArenaChunk | null = null;
   private sealedAt = 0;
 
+  /** A sink holding the `bytes` chars at `at` of an arena chunk, as seal() leaves a small part. */
+  static inArena(chunk: ArenaChunk, at: number, bytes: number): LineSink {
+    const sink = new LineSink();
+    sink.sealedChunk = chunk;
+    sink.sealedAt = at;
+    sink.bytes = bytes;
+    return sink;
+  }
+
+  /** The arena chunk a sealed small part is in, else null (open, large or empty). */
+  get arenaChunk(): ArenaChunk | null {
+    return this.sealedChunk;
+  }
+
+  /** Where a sealed small part starts in its arena chunk. */
+  get arenaOffset(): number {
+    return this.sealedAt;
+  }
+
+  /** Empties the sink for reuse: its lines live on elsewhere (see inArena). */
+  reset(): void {
+    this.chunks = null;
+    this.pending = '';
+    this.bytes = 0;
+    this.sealedChunk = null;
+    this.sealedAt = 0;
+  }
+
   add(line: string): void {
     if (this.sealedChunk !== null) this.unseal();
     this.pending += line;
