@@ -315,7 +315,7 @@ const sortScratch: number[] = [];
 function sortedPairs(labels: string[]): number[] {
   const n = labels.length >> 1;
   const order = sortScratch;
-  order.length = n;
+  if (order.length !== n) order.length = n;
   for (let i = 0; i < n; i++) order[i] = i;
   // Insertion sort: label sets are short and nearly always already sorted.
   for (let i = 1; i < n; i++) {
@@ -629,8 +629,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       }
       if (same) return true;
     }
-    names.length = n;
-    values.length = n;
+    // Setting an array's length is a runtime call: done only when it changes.
+    if (names.length !== n) {
+      names.length = n;
+      values.length = n;
+    }
     for (let k = 0; k < n; k++) {
       names[k] = labels[2 * k]!;
       values[k] = labels[2 * k + 1]!;

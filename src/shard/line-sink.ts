@@ -2,7 +2,7 @@
 // per-line allocation, and small parts packed into a shared arena so that a body of a million tiny
 // families does not become a million Buffers (each costs far more than its few bytes of lines).
 
-const ARENA_CHUNK = 1 << 20;
+const ARENA_CHUNK = 1 << 16;
 
 /** One arena chunk: its text while it fills, its bytes once closed. */
 export interface ArenaChunk {
