@@ -4,6 +4,14 @@
 //
 //   npm run bench:shard                    # all sizes
 //   npm run bench:shard -- --series=600000 # one size
+//   npm run bench:shard -- --series=600000 --matrix --rounds=3
+//
+// --matrix measures what the per-source identity labels (shard.source_identity) and the duplicate
+// check cost: the cycle with each on and off (identity on/off x check on/off, upstream identity
+// encoding, no serving), the four variants interleaved round by round so that a busy machine
+// weighs on all of them alike; each line gives the load average when it ran. In one child,
+// --identity=false turns source_identity off and --dup=off replaces the duplicate check by one
+// that finds nothing.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +23,9 @@ import { parseConfigText } from '../src/config/load.js';
 import { createApp } from '../src/server/app.js';
 import { initHash } from '../src/shard/hash.js';
 import { ShardService } from '../src/shard/shard-service.js';
+import { SourceIngest } from '../src/shard/ingest.js';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { startPrometheus } from '../dev/prometheus-process.js';
 import { startSyntheticExporter } from '../dev/synthetic.js';
 
@@ -48,10 +58,14 @@ async function wrk(url: string, gzip: boolean): Promise<{ rps: number; transfer:
 async function childMain(series: number, encoding: 'identity' | 'gzip'): Promise<void> {
   const exporter = spawn(process.execPath, [self, '--exporter', `--series=${series}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve) => exporter.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const identity = args.identity !== 'false';
+  const dup = args.dup !== 'off';
+  if (!dup) (SourceIngest.prototype as unknown as { isDuplicate: () => boolean }).isDuplicate = () => false;
   const config = parseConfigText(`
 shard:
   num_shards: 4
   scrape_interval: 1h
+  source_identity: ${identity}
   sources:
     - url: ${url}
       headers: {Accept-Encoding: ${encoding}}
@@ -73,6 +87,27 @@ shard:
   runs.sort((a, b) => a.wall - b.wall);
   const med = runs[2];
   const peakRss = process.resourceUsage().maxRSS * 1024;
+  const cpuSorted = runs.map((r) => r.cpu).sort((a, b) => a - b);
+  if (args.serve === 'false') {
+    process.stdout.write(
+      `${JSON.stringify({
+        series: src.series,
+        identity,
+        dup_check: dup,
+        upstream_mb: +(src.bodyBytes / 1e6).toFixed(1),
+        cycle_wall_ms_median: Math.round(med.wall),
+        cycle_wall_ms_min: Math.round(runs[0].wall),
+        cycle_cpu_ms_median: Math.round(cpuSorted[2]),
+        cycle_cpu_ms_min: Math.round(cpuSorted[0]),
+        peak_rss_mb: Math.round(peakRss / 1e6),
+        rss_over_body: +(peakRss / src.bodyBytes).toFixed(2),
+        load_average: loadavg().map((l) => +l.toFixed(1)),
+      })}\n`,
+    );
+    exporter.kill();
+    await svc.stop();
+    return;
+  }
 
   const app = createApp({ shard: svc, startedAt: Date.now() });
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
@@ -151,6 +186,20 @@ async function driver(): Promise<void> {
     const out = execFileSync(process.execPath, [self, ...flags], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     console.log(out.trim().split('\n').pop());
   };
+  if (args.matrix !== undefined) {
+    const series = Number(args.series ?? 600_000);
+    for (let round = 0; round < Number(args.rounds ?? 3); round++) {
+      for (const flags of [
+        ['--identity=true', '--dup=on'],
+        ['--identity=false', '--dup=on'],
+        ['--identity=true', '--dup=off'],
+        ['--identity=false', '--dup=off'],
+      ]) {
+        run(['--child', `--series=${series}`, '--encoding=identity', '--serve=false', ...flags]);
+      }
+    }
+    return;
+  }
   for (const encoding of ['identity', 'gzip'] as const) {
     for (const series of sizes) run(['--child', `--series=${series}`, `--encoding=${encoding}`]);
   }

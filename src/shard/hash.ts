@@ -104,11 +104,27 @@ export const keyBytes = {
     scratch[used++] = 0xff;
   },
   hash(): [number, number] {
+    this.hashToKey();
+    return [keyHash.hi, keyHash.lo];
+  },
+  /** hash() without the array (once per series): the halves are left in keyHash, to be read at once. */
+  hashToKey(): void {
     if (!hasher) throw new Error('initHash() must be awaited before hashing');
-    const h = hasher.h64Raw(scratch.subarray(0, used));
-    return [Number(h >> 32n), Number(h & LOW32)];
+    // The 64-bit result is split through a typed array: shifting and masking the BigInt made two
+    // more BigInts per series.
+    split64[0] = hasher.h64Raw(scratch.subarray(0, used));
+    keyHash.hi = split32[HI_WORD];
+    keyHash.lo = split32[1 - HI_WORD];
   },
 };
+
+const split64 = new BigUint64Array(1);
+/** The same 8 bytes as two 32-bit words, in the platform's byte order. */
+const split32 = new Uint32Array(split64.buffer);
+const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** Where keyBytes.hashToKey() leaves its result. */
+export const keyHash = { hi: 0, lo: 0 };
 
 /** xxh64 of a byte string held in a latin1 JS string, as [high, low] 32-bit halves. */
 export function hash64Latin1(text: string): [number, number] {

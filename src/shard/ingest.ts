@@ -2,11 +2,11 @@
 // summary keyed by its family so they land on one shard, values respelled for the output format,
 // the source's extra labels added.
 
-import type { ExpositionFormat, ExpositionHandler, FamilyMeta, Sample } from './exposition.js';
+import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from './exposition.js';
 import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
-import { jumpHash, keyBytes } from './hash.js';
+import { jumpHash, keyBytes, keyHash } from './hash.js';
 import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
-import { Arena, LineSink } from './line-sink.js';
+import { Arena, LineSink, type ArenaChunk } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
@@ -28,6 +28,14 @@ export class FamilyPart {
     return copy;
   }
 
+  /** Empties the part for the next family, once its lines are recorded elsewhere (SourceFamilies). */
+  reset(): void {
+    this.series = 0;
+    this.om.reset();
+    this.text = null;
+    this.split = null;
+  }
+
   /** The family has ended (for now): small sinks go into the arena. */
   seal(arena: Arena): void {
     this.om.seal(arena);
@@ -42,9 +50,210 @@ export interface SourceFamily {
   parts: (FamilyPart | undefined)[];
 }
 
+const TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'];
+const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
+
+function grownInt32(a: Int32Array<ArrayBuffer>, min: number): Int32Array<ArrayBuffer> {
+  if (min <= a.length) return a;
+  const b = new Int32Array(Math.max(min, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+/**
+ * The families of one source's scrape, by key in the order they first appeared, read as a
+ * ReadonlyMap of SourceFamily. Stored in columns rather than as objects: a body may hold a million
+ * families of one sample each, and five small objects and a Map entry per family were most of the
+ * parse's time (the garbage collector copying and marking them) and of the memory it kept. A family
+ * is its naming (name, key, type, help, unit) and a run of part records, one per shard it has
+ * series on; a small part (sealed into the arena, see LineSink.seal) is recorded by where its lines
+ * are, a large one keeps its FamilyPart. get(), has() and iteration make the SourceFamily objects
+ * as they are read (the build reads each family once); the key index is made when first needed.
+ */
+export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
+  private readonly names: string[] = [];
+  private readonly keyList: string[] = [];
+  private types = new Uint8Array(256);
+  private readonly helps: (string | undefined)[] = [];
+  private readonly units: (string | undefined)[] = [];
+  /** Per family, its first part record and how many it has. */
+  private first = new Int32Array(256);
+  private count = new Int32Array(256);
+  // Part records. omBytes -1: the part is bigParts[omAt]; textAt -1: the text lines are the OpenMetrics ones.
+  private shard = new Int32Array(256);
+  private series = new Int32Array(256);
+  private omAt = new Int32Array(256);
+  private omBytes = new Int32Array(256);
+  private textAt = new Int32Array(256);
+  private textBytes = new Int32Array(256);
+  private readonly omChunk: (ArenaChunk | undefined)[] = [];
+  private readonly textChunk: (ArenaChunk | undefined)[] = [];
+  private readonly bigParts: FamilyPart[] = [];
+  private records = 0;
+  private index: Map<string, number> | undefined;
+  /** Set by add(): whether the key was there already. */
+  existed = false;
+
+  constructor(
+    private readonly format: ExpositionFormat,
+    private readonly numShards: number,
+  ) {}
+
+  get size(): number {
+    return this.keyList.length;
+  }
+
+  /**
+   * The family of `key`, added when new (`existed` tells). Names are unique within a body (the
+   * parser rejects a repeated family), so keys can repeat only when a key differs from its name
+   * (a text counter x_total is family x): the index is needed, and made, only from the first such
+   * family on.
+   */
+  add(name: string, key: string, type: MetricType, help: string | undefined, unit: string | undefined): number {
+    if (key !== name && this.index === undefined) this.makeIndex();
+    if (this.index !== undefined) {
+      const f = this.index.get(key);
+      if (f !== undefined) {
+        this.existed = true;
+        return f;
+      }
+      this.index.set(key, this.keyList.length);
+    }
+    this.existed = false;
+    const f = this.keyList.length;
+    if (f === this.types.length) {
+      const t = new Uint8Array(f * 2);
+      t.set(this.types);
+      this.types = t;
+      this.first = grownInt32(this.first, f * 2);
+      this.count = grownInt32(this.count, f * 2);
+    }
+    this.names.push(name);
+    this.keyList.push(key);
+    this.types[f] = TYPE_CODE.get(type)!;
+    this.helps.push(help);
+    this.units.push(unit);
+    this.first[f] = 0;
+    this.count[f] = 0;
+    return f;
+  }
+
+  /**
+   * Records the family's parts (indexed by shard, undefined where it has none); returns the parts
+   * that may be reused, their lines being recorded by position. Replaces what it had before.
+   */
+  setParts(f: number, parts: (FamilyPart | undefined)[], reusable: FamilyPart[]): void {
+    const start = this.records;
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k];
+      if (p === undefined) continue;
+      const r = this.records++;
+      if (r === this.shard.length) this.growRecords();
+      this.shard[r] = k;
+      this.series[r] = p.series;
+      const om = p.om.arenaChunk;
+      const text = p.text === null ? null : p.text.arenaChunk;
+      if (om !== null && p.split === null && (p.text === null || text !== null)) {
+        this.omAt[r] = p.om.arenaOffset;
+        this.omBytes[r] = p.om.bytes;
+        this.omChunk[r] = om;
+        if (text === null) {
+          this.textAt[r] = -1;
+          this.textChunk[r] = undefined;
+        } else {
+          this.textAt[r] = p.text!.arenaOffset;
+          this.textBytes[r] = p.text!.bytes;
+          this.textChunk[r] = text;
+        }
+        reusable.push(p);
+      } else {
+        this.omAt[r] = this.bigParts.length;
+        this.omBytes[r] = -1;
+        this.omChunk[r] = undefined;
+        this.textChunk[r] = undefined;
+        this.bigParts.push(p);
+      }
+    }
+    this.first[f] = start;
+    this.count[f] = this.records - start;
+  }
+
+  /** The family's parts as objects, indexed by shard (for reading, or to add to a family seen again). */
+  partsOf(f: number): (FamilyPart | undefined)[] {
+    const parts = new Array<FamilyPart | undefined>(this.numShards);
+    const end = this.first[f] + this.count[f];
+    for (let r = this.first[f]; r < end; r++) {
+      if (this.omBytes[r] < 0) {
+        parts[this.shard[r]] = this.bigParts[this.omAt[r]];
+        continue;
+      }
+      const p = new FamilyPart();
+      p.series = this.series[r];
+      p.om = LineSink.inArena(this.omChunk[r]!, this.omAt[r], this.omBytes[r]);
+      if (this.textAt[r] >= 0) p.text = LineSink.inArena(this.textChunk[r]!, this.textAt[r], this.textBytes[r]);
+      parts[this.shard[r]] = p;
+    }
+    return parts;
+  }
+
+  private growRecords(): void {
+    const n = this.shard.length * 2;
+    this.shard = grownInt32(this.shard, n);
+    this.series = grownInt32(this.series, n);
+    this.omAt = grownInt32(this.omAt, n);
+    this.omBytes = grownInt32(this.omBytes, n);
+    this.textAt = grownInt32(this.textAt, n);
+    this.textBytes = grownInt32(this.textBytes, n);
+  }
+
+  private makeIndex(): void {
+    this.index = new Map();
+    for (let f = 0; f < this.keyList.length; f++) this.index.set(this.keyList[f], f);
+  }
+
+  info(f: number): FamilyInfo {
+    return describeFamily(this.names[f], TYPES[this.types[f]], this.helps[f], this.units[f], this.format);
+  }
+
+  family(f: number): SourceFamily {
+    return { info: this.info(f), parts: this.partsOf(f) };
+  }
+
+  get(key: string): SourceFamily | undefined {
+    if (this.index === undefined) this.makeIndex();
+    const f = this.index!.get(key);
+    return f === undefined ? undefined : this.family(f);
+  }
+
+  has(key: string): boolean {
+    if (this.index === undefined) this.makeIndex();
+    return this.index!.has(key);
+  }
+
+  *entries(): MapIterator<[string, SourceFamily]> {
+    for (let f = 0; f < this.keyList.length; f++) yield [this.keyList[f], this.family(f)];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, SourceFamily]> {
+    return this.entries();
+  }
+
+  keys(): MapIterator<string> {
+    return this.keyList.values();
+  }
+
+  *values(): MapIterator<SourceFamily> {
+    for (let f = 0; f < this.keyList.length; f++) yield this.family(f);
+  }
+
+  forEach(fn: (value: SourceFamily, key: string, map: ReadonlyMap<string, SourceFamily>) => void): void {
+    for (let f = 0; f < this.keyList.length; f++) fn(this.family(f), this.keyList[f], this);
+  }
+}
+
 /** Everything one successful scrape of one source contributes, already split by shard. */
 export interface SourceData {
-  families: Map<string, SourceFamily>;
+  families: ReadonlyMap<string, SourceFamily>;
   series: number;
   /** Samples left out because the same series (at the same timestamp) came earlier in the body. */
   duplicates: number;
@@ -106,7 +315,7 @@ const sortScratch: number[] = [];
 function sortedPairs(labels: string[]): number[] {
   const n = labels.length >> 1;
   const order = sortScratch;
-  order.length = n;
+  if (order.length !== n) order.length = n;
   for (let i = 0; i < n; i++) order[i] = i;
   // Insertion sort: label sets are short and nearly always already sorted.
   for (let i = 1; i < n; i++) {
@@ -158,8 +367,13 @@ const NOT_PLAIN_SERIES = /[ \t]|,}|\{}/;
  * cycle would cost more than parsing them.
  */
 export class SourceIngest implements ExpositionHandler, LineLookup {
-  readonly families = new Map<string, SourceFamily>();
-  private current: SourceFamily | undefined;
+  readonly families: SourceFamilies;
+  /** The current family: its index in `families`, naming, and parts by shard (open until it ends). */
+  private current = -1;
+  private info: FamilyInfo | undefined;
+  private parts: (FamilyPart | undefined)[];
+  /** Parts whose lines went into the arena, emptied for the next family. */
+  private readonly spare: FamilyPart[] = [];
   private series = 0;
   private readonly seriesPerShard: number[];
   private lastShard = 0;
@@ -219,6 +433,8 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     identityLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
+    this.families = new SourceFamilies(format, numShards);
+    this.parts = new Array<FamilyPart | undefined>(numShards);
     // Only the config's labels are on every served series (a clash renames the scraped one); the
     // identity labels are not (a series' own job or instance wins), so they are not "fixed".
     this.fixedLabels = extraLabels.filter(([, v]) => v !== '');
@@ -245,25 +461,30 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   }
 
   family(meta: FamilyMeta): void {
-    if (this.current !== undefined) this.seal(this.current);
+    if (this.current >= 0) this.seal();
     // Kept for as long as the source's data: must not pin the body piece they were sliced from (the
     // parser hands family names over detached already).
-    const info = describeFamily(meta.name, meta.type, detach(meta.help), detach(meta.unit), this.format);
-    let fam = this.families.get(info.key);
-    if (!fam) {
-      fam = { info, parts: new Array<FamilyPart | undefined>(this.numShards) };
-      this.families.set(info.key, fam);
+    const help = detach(meta.help);
+    const unit = detach(meta.unit);
+    const info = describeFamily(meta.name, meta.type, help, unit, this.format);
+    const fams = this.families;
+    this.current = fams.add(meta.name, info.key, meta.type, help, unit);
+    if (fams.existed) {
+      // A key seen before (text: counter x_total, then family x): its lines go on from where they were.
+      this.info = fams.info(this.current);
+      this.parts = fams.partsOf(this.current);
+    } else {
+      this.info = info;
     }
-    this.current = fam;
     this.prevValid = false;
     this.famSamples = 0;
     this.famKeys.clear();
   }
 
   sample(s: Sample): void {
-    const fam = this.current;
-    if (!fam) throw new Error('sample before family');
-    const info = fam.info;
+    const info = this.info;
+    if (info === undefined) throw new Error('sample before family');
+    const parts = this.parts;
     if (this.variants.length > 1) this.extra = this.variants[this.identityMask(s.labels)];
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
     const text = s.text;
@@ -305,14 +526,14 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       }
     }
 
-    let part = fam.parts[shard];
+    let part = parts[shard];
     if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine)) {
       this.duplicates++;
       return;
     }
     if (!part) {
-      part = new FamilyPart();
-      fam.parts[shard] = part;
+      part = this.spare.pop() ?? new FamilyPart();
+      parts[shard] = part;
     }
     part.series++;
     this.series++;
@@ -381,7 +602,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
    * repeated a million times costs one comparison per line).
    */
   sameSeries(shard: number, offset: number, length: number): boolean {
-    const kept = this.current!.parts[shard]!.om.readRange(offset, offset + length);
+    const kept = this.parts[shard]!.om.readRange(offset, offset + length);
     const series = this.checkedSeries;
     if (kept.length > series.length && kept.charCodeAt(series.length) === 32 && kept.startsWith(series)) return true;
     this.checkedIdentity ??= lineIdentity(this.checkedLine);
@@ -408,8 +629,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       }
       if (same) return true;
     }
-    names.length = n;
-    values.length = n;
+    // Setting an array's length is a runtime call: done only when it changes.
+    if (names.length !== n) {
+      names.length = n;
+      values.length = n;
+    }
     for (let k = 0; k < n; k++) {
       names[k] = labels[2 * k]!;
       values[k] = labels[2 * k + 1]!;
@@ -451,7 +675,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       keyBytes.separator();
       keyBytes.add(value);
     }
-    const [hi, lo] = keyBytes.hash();
+    keyBytes.hashToKey();
+    const hi = keyHash.hi;
+    const lo = keyHash.lo;
     this.lastHi = hi;
     this.lastLo = lo;
     this.lastShard = jumpHash(hi, lo, this.numShards);
@@ -493,12 +719,22 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     return this.lastTsOut;
   }
 
-  private seal(fam: SourceFamily): void {
-    for (const part of fam.parts) part?.seal(this.arena);
+  /** Ends the current family: its parts' lines go into the arena and their places into `families`. */
+  private seal(): void {
+    const parts = this.parts;
+    for (let k = 0; k < parts.length; k++) parts[k]?.seal(this.arena);
+    const reusable = this.spare;
+    const before = reusable.length;
+    this.families.setParts(this.current, parts, reusable);
+    for (let i = before; i < reusable.length; i++) reusable[i].reset();
+    // Parts kept as objects belong to the family now: the next family starts with none.
+    parts.fill(undefined);
   }
 
   finish(): SourceData {
-    if (this.current !== undefined) this.seal(this.current);
+    if (this.current >= 0) this.seal();
+    this.current = -1;
+    this.info = undefined;
     this.arena.close();
     return {
       families: this.families,

@@ -2,7 +2,9 @@
 // per-line allocation, and small parts packed into a shared arena so that a body of a million tiny
 // families does not become a million Buffers (each costs far more than its few bytes of lines).
 
-const ARENA_CHUNK = 1 << 20;
+// Small enough that the strings a filling chunk holds (one per family) mostly die before the next
+// young-generation collection: at 1 MiB (25,000 tiny families) they were copied and promoted first.
+const ARENA_CHUNK = 1 << 16;
 
 /** One arena chunk: its text while it fills, its bytes once closed. */
 export interface ArenaChunk {
@@ -11,9 +13,9 @@ export interface ArenaChunk {
 }
 
 /**
- * Packs the finished lines of small parts back to back into chunks of about 1 MiB. One per source
+ * Packs the finished lines of small parts back to back into chunks of about 64 KiB. One per source
  * ingest: a part keeps only a reference to its chunk and an offset. A chunk collects strings and
- * becomes one Buffer when full (one native call per megabyte, not one per family), and is freed when
+ * becomes one Buffer when full (one native call per chunk, not one per family), and is freed when
  * no part of any kept source data points into it.
  */
 export class Arena {
@@ -57,6 +59,34 @@ export class LineSink {
   /** Where a sealed small part's bytes are: sealedChunk[sealedAt, sealedAt + bytes). */
   private sealedChunk: ArenaChunk | null = null;
   private sealedAt = 0;
+
+  /** A sink holding the `bytes` chars at `at` of an arena chunk, as seal() leaves a small part. */
+  static inArena(chunk: ArenaChunk, at: number, bytes: number): LineSink {
+    const sink = new LineSink();
+    sink.sealedChunk = chunk;
+    sink.sealedAt = at;
+    sink.bytes = bytes;
+    return sink;
+  }
+
+  /** The arena chunk a sealed small part is in, else null (open, large or empty). */
+  get arenaChunk(): ArenaChunk | null {
+    return this.sealedChunk;
+  }
+
+  /** Where a sealed small part starts in its arena chunk. */
+  get arenaOffset(): number {
+    return this.sealedAt;
+  }
+
+  /** Empties the sink for reuse: its lines live on elsewhere (see inArena). */
+  reset(): void {
+    this.chunks = null;
+    this.pending = '';
+    this.bytes = 0;
+    this.sealedChunk = null;
+    this.sealedAt = 0;
+  }
 
   add(line: string): void {
     if (this.sealedChunk !== null) this.unseal();

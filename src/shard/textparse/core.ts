@@ -303,14 +303,22 @@ export class ParserCore {
   metricName(pos: number, eol: number): string {
     const s = this.text;
     const pn = this.predName;
-    const after = pos + pn.length;
-    if (pn !== '' && after <= eol && (after === eol || !(CHAR_CLASS[s.charCodeAt(after)] & C_METRIC)) && s.slice(pos, after) === pn) return pn;
+    if (pn !== '' && this.nameAt(pn, pos, eol)) return pn;
+    // A family's first sample usually has the family's own name (a body of many one-sample families).
+    const fn = this.famName;
+    if (fn !== pn && fn !== '' && this.nameAt(fn, pos, eol)) return (this.predName = fn);
     if (!(CHAR_CLASS[s.charCodeAt(pos)] & C_METRIC_START)) {
       this.fail(s.charCodeAt(pos) === CH_SPACE ? 'unexpected space at the start of the line' : `invalid metric name ${this.tokenSnippet(pos, eol)}`);
     }
     let i = pos + 1;
     while (i < eol && CHAR_CLASS[s.charCodeAt(i)] & C_METRIC) i++;
     return (this.predName = s.slice(pos, i));
+  }
+
+  /** Whether the metric name at `pos` is `name` (startsWith: no slice is made to compare). */
+  private nameAt(name: string, pos: number, eol: number): boolean {
+    const after = pos + name.length;
+    return after <= eol && (after === eol || !(CHAR_CLASS[this.text.charCodeAt(after)] & C_METRIC)) && this.text.startsWith(name, pos);
   }
 
   tokenSnippet(start: number, eol: number): string {

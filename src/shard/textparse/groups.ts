@@ -111,7 +111,8 @@ function startFamily(p: ParserCore, name: string, what: string): void {
   p.famReported = false;
   p.famKinds = BARE_KINDS;
   const names = p.famSampleNames;
-  names.length = 1;
+  // Setting an array's length is a runtime call: done only when it changes.
+  if (names.length !== 1) names.length = 1;
   names[0] = name;
   p.lastName = '';
   p.used.add(name, name, p.line);

@@ -283,6 +283,32 @@ describe('bodies of many small families', () => {
     for (const i of [0, 1, 2345, n - 1]) expect(seen.get(`m_${i}`)).toBe(`# HELP m_${i} Help ${i}.\n# TYPE m_${i} gauge\nm_${i}{i="${i}"} ${i}\n`);
   });
 
+  it('serves large parts, small parts with their own text lines and a key declared twice alike, on one shard or four', async () => {
+    // Large parts (over 64 KiB of lines) stay objects; small ones are recorded by where their lines
+    // are in the arena, with the text lines apart when they differ (timestamps); a_total's large part
+    // gets a's lines appended when the key comes again.
+    const big = Array.from({ length: 5000 }, (_, i) => `big{i="${i}"} ${i}`);
+    const counter = Array.from({ length: 4000 }, (_, i) => `a_total{k="${i}"} ${i}`);
+    const tiny = Array.from({ length: 300 }, (_, i) => `# TYPE t_${i} gauge\nt_${i} ${i} 1700000000${String(i).padStart(3, '0')}`);
+    const body = ['# TYPE big gauge', ...big, '# TYPE a_total counter', ...counter, ...tiny, '# TYPE a gauge', 'a{k="x"} 1', 'a{k="y"} 2', ''].join('\n');
+    const one = await buildShards([ingest(body, 'text', 1)], 1, 1);
+    const want = ['# TYPE big gauge', ...big, '# TYPE a_total counter', ...counter, 'a{k="x"} 1', 'a{k="y"} 2', ...tiny, ''].join('\n');
+    expect(Buffer.concat(one.shards[0].text).toString('latin1')).toBe(want);
+    const om = Buffer.concat(one.shards[0].om).toString('latin1');
+    expect(om).toContain('# TYPE t_7 gauge\nt_7 7 1700000000.007\n');
+    expect(om.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toHaveLength(5000 + 4000 + 300 + 2);
+
+    const four = await buildShards([ingest(body, 'text', 4)], 4, 1);
+    const lines = four.shards.flatMap((sh) => Buffer.concat(sh.text).toString('latin1').split('\n'));
+    expect(lines.filter((l) => l !== '' && !l.startsWith('#')).sort()).toEqual(
+      want
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .sort(),
+    );
+    expect(four.shards.reduce((a, sh) => a + sh.series, 0)).toBe(5000 + 4000 + 300 + 2);
+  });
+
   it('keeps the lines of a family key that a body declares twice (x_total counter, then x), in order', async () => {
     const body = '# TYPE a_total counter\na_total{k="1"} 1\na_total{k="2"} 2\n# TYPE b gauge\nb 3\n# TYPE a gauge\na{k="1"} 4\na{k="2"} 5\n';
     const set = await buildShards([ingest(body, 'text', 1)], 1, 1);
