@@ -10,12 +10,14 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSourceConfig } from '../config/stream.js';
 import { ExpositionError, ScrapeError } from '../errors.js';
+import type { ShardSet } from '../shard/build.js';
 import type { SourceData } from '../shard/ingest.js';
 import type { PushedMetricFamily, PushedSource } from '../shard/pushed-source.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
 import { formatFromContentType } from '../shard/textparse/parse.js';
 import { connectNats, natsError } from './connection.js';
 import { decompress, readHeaders, type ScrapeHeaders } from './message.js';
+import { servedSet, type ServedTarget } from './served-bodies.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 interface TargetState {
@@ -31,6 +33,8 @@ interface TargetState {
   data: SourceData | undefined;
   /** up, scrape_duration_seconds, scrape_samples_scraped. */
   meta: SourceData;
+  /** meta and data as a published set takes them. */
+  served: ServedTarget;
 }
 
 /** Why a message was not applied; the label of promfront_stream_messages_rejected_total. */
@@ -42,6 +46,9 @@ const MAX_ATTEMPTS = 5;
 const RETRY_MS = 2000;
 /** Longest stretch of applying before other work (a shard cycle, a request) gets a turn. */
 const SLICE_MS = 20;
+
+/** Upper bounds of the served-lag buckets in /status, seconds. */
+const LAG_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300];
 
 /** Per-target applied/skipped log lines, for tests and for following one target. */
 export const APPLIED_LOG = 'scrape applied';
@@ -70,6 +77,15 @@ export class NatsSource implements PushedSource {
   };
   /** Per publisher: the latest lag (apply time minus edge scrape time), seconds. */
   private readonly lag = new Map<string, number>();
+  /** Where published sets go (serveShards); undefined while the shard service builds them itself. */
+  private publishTo: ((set: ShardSet) => void) | undefined;
+  private gzipLevel = 1;
+  private publishScheduled = false;
+  /** Scrape times applied since the last publish: their lag is observed when they are published. */
+  private unpublished: number[] = [];
+  /** Edge scrape time to served, per applied scrape: cumulative bucket counts, then sum and count. */
+  private readonly servedLag = { buckets: new Array<number>(LAG_BUCKETS.length).fill(0), sum: 0, count: 0 };
+  private duplicatesDropped = 0;
   private readonly label: string;
 
   constructor(
@@ -257,9 +273,12 @@ export class NatsSource implements PushedSource {
       samples,
       data,
       meta,
+      served: { group: JSON.stringify([h.job, h.instance]), data: data ? [meta, data] : [meta] },
     });
     this.counts.applied++;
     this.version++;
+    this.unpublished.push(h.scrapeTimeMs);
+    this.schedulePublish();
     this.lag.set(h.publisher, (Date.now() - h.scrapeTimeMs) / 1000);
     this.log.debug({ publisher: h.publisher, job: h.job, instance: h.instance, scrape_time: h.scrapeTimeMs, seq: m.seq, up }, APPLIED_LOG);
     m.ack();
@@ -273,6 +292,7 @@ export class NatsSource implements PushedSource {
         this.targets.delete(key);
         this.counts.expired++;
         this.version++;
+        this.schedulePublish();
         this.log.info({ publisher: t.publisher, job: t.job, instance: t.instance }, 'target silent longer than max_age: its series are no longer served');
         continue;
       }
@@ -280,6 +300,42 @@ export class NatsSource implements PushedSource {
       if (t.data) out.push(t.data);
     }
     return out;
+  }
+
+  serveShards(publish: (set: ShardSet) => void, opts: { gzipLevel: number }): void {
+    this.publishTo = publish;
+    this.gzipLevel = opts.gzipLevel;
+    this.publish();
+  }
+
+  /**
+   * Publishes once the messages at hand are applied: the consumer yields to the event loop between
+   * batches and at least every SLICE_MS, so a burst becomes one publish, and a lone message is
+   * served as soon as it is applied.
+   */
+  private schedulePublish(): void {
+    if (this.publishScheduled || !this.publishTo) return;
+    this.publishScheduled = true;
+    setImmediate(() => {
+      this.publishScheduled = false;
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    if (!this.publishTo) return;
+    const served: ServedTarget[] = [];
+    for (const t of this.targets.values()) served.push(t.served);
+    this.publishTo(servedSet(served, this.numShards, this.gzipLevel, (n) => (this.duplicatesDropped += n)));
+    const now = Date.now();
+    const lag = this.servedLag;
+    for (const scrapeTimeMs of this.unpublished) {
+      const secs = (now - scrapeTimeMs) / 1000;
+      for (let i = 0; i < LAG_BUCKETS.length; i++) if (secs <= LAG_BUCKETS[i]) lag.buckets[i]++;
+      lag.sum += secs;
+      lag.count++;
+    }
+    this.unpublished = [];
   }
 
   metrics(): PushedMetricFamily[] {
@@ -318,6 +374,12 @@ export class NatsSource implements PushedSource {
       [...this.lag].map(([publisher, v]) => [{ ...s, publisher }, v]),
     );
     e.family('promfront_stream_consuming', 'gauge', 'Whether the consumer is connected and consuming.', [[s, this.up ? 1 : 0]]);
+    e.family(
+      'promfront_stream_duplicate_series_dropped_total',
+      'counter',
+      'Series left out of a served set because an earlier target with the same job and instance had them (counted once per set served).',
+      [[s, this.duplicatesDropped]],
+    );
     return out;
   }
 
@@ -338,6 +400,14 @@ export class NatsSource implements PushedSource {
       invalid_expositions: this.counts.invalidExposition,
       targets_expired: this.counts.expired,
       publisher_lag_secs: Object.fromEntries(this.lag),
+      duplicates_dropped: this.duplicatesDropped,
+      // Cumulative counts of applied scrapes by how long after the edge's scrape they were first
+      // served (a set holding them published): the clocks' offset is included.
+      served_lag_secs: {
+        count: this.servedLag.count,
+        sum: this.servedLag.sum,
+        buckets: Object.fromEntries(LAG_BUCKETS.map((le, i) => [String(le), this.servedLag.buckets[i]])),
+      },
       targets: [...this.targets.values()].map((t) => ({
         publisher: t.publisher,
         job: t.job,
