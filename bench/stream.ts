@@ -61,6 +61,7 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }

@@ -93,7 +93,10 @@ shard:
     // The same job and instance from a second publisher: what it shares with the first is served once.
     deliver(message('edge-2', 'a:1', TEXT_A.replace('1027', '99').replace('code="500"', 'code="404"')));
     deliver(message('edge-1', 'd:1', TEXT_A));
+    // A second scrape of d:1 with other values: applied from the first one's template.
+    deliver(message('edge-1', 'd:1', TEXT_A.replace('1027', '1030').replace('3.5', '4.25')));
     await new Promise((r) => setImmediate(r));
+    expect((src.status() as { applied_from_template: number }).applied_from_template).toBe(1);
 
     const want = await buildShards(src.collect(Date.now()), 3, 1);
     const got = set!;
@@ -120,6 +123,7 @@ shard:
     // The scrape's own `up` is the same series as the one the centre adds: served once.
     expect(all.match(/^up\{dc="x",instance="a:1",job="node"\} /gm)?.length).toBe(1);
     expect(all).toContain('up{dc="x",instance="c:1",job="node"} 0 ');
+    expect(all).toContain('app_requests_total{dc="x",instance="d:1",job="node",code="200"} 1030 ');
     expect(got.duplicatesDropped.reduce((a, b) => a + b, 0)).toBe(want.duplicatesDropped.reduce((a, b) => a + b, 0));
     expect(want.duplicatesDropped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
