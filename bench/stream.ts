@@ -88,10 +88,10 @@ async function startProxy(config: string, dir: string, name: string, profileDir?
 /** The nats source's served-lag buckets (cumulative counts by upper bound, seconds) from /status. */
 async function servedLag(url: string): Promise<{ count: number; buckets: [number, number][] }> {
   const st = (await (await fetch(`${url}/status`)).json()) as {
-    sources: { stream?: { served_lag_secs: { count: number; buckets: Record<string, number> } } }[];
+    sources: { stream?: { served_lag_secs: { count: number; buckets: { le: number; count: number }[] } } }[];
   };
   const lag = st.sources[0].stream!.served_lag_secs;
-  return { count: lag.count, buckets: Object.entries(lag.buckets).map(([le, n]): [number, number] => [Number(le), n]) };
+  return { count: lag.count, buckets: lag.buckets.map(({ le, count }): [number, number] => [le, count]) };
 }
 
 /** The q-quantile of the observations between two bucket readings: the upper bound of its bucket. */

@@ -443,7 +443,7 @@ export class NatsSource implements PushedSource {
       served_lag_secs: {
         count: this.servedLag.count,
         sum: this.servedLag.sum,
-        buckets: Object.fromEntries(LAG_BUCKETS.map((le, i) => [String(le), this.servedLag.buckets[i]])),
+        buckets: LAG_BUCKETS.map((le, i) => ({ le, count: this.servedLag.buckets[i] })),
       },
       targets: [...this.targets.values()].map((t) => ({
         publisher: t.publisher,
