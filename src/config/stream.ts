@@ -88,7 +88,7 @@ export const publishSchema = z
     /** Scrapes kept while NATS cannot take them; the oldest is dropped first when either limit is reached. */
     backlog_max_messages: z.number().int().min(1).default(10_000),
     backlog_max_bytes: byteSize.default(parseByteSize('256MiB')),
-    gzip_level: z.number().int().min(1).max(9).default(6),
+    gzip_level: z.number().int().min(1).max(9).default(7),
     jobs: z.array(publishJobSchema).min(1, 'at least one job is needed'),
   })
   .superRefine((p, ctx) => {

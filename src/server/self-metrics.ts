@@ -2,7 +2,7 @@
 // per-source and per-shard counters. Written by hand because these few families need no client
 // library, and the query layer appends its own families (downstream and request metrics).
 
-import type { PushedMetricFamily } from '../shard/pushed-source.js';
+import { madeGzipBytes, type PushedMetricFamily } from '../shard/pushed-source.js';
 import type { ShardService } from '../shard/shard-service.js';
 import { SCRAPE_FAILURE_REASONS } from '../shard/failure-reason.js';
 import { NODEJS_VERSION, REVISION, VERSION } from '../version.js';
@@ -141,14 +141,15 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       'promfront_shard_bytes',
       'gauge',
       'Size of the prebuilt shard body.',
-      shards.flatMap(
-        (s) =>
+      shards.flatMap((s) =>
+        (
           [
             [{ shard: String(s.id), format: 'text', encoding: 'identity' }, s.textBytes],
-            [{ shard: String(s.id), format: 'text', encoding: 'gzip' }, s.textGzip.length],
+            [{ shard: String(s.id), format: 'text', encoding: 'gzip' }, madeGzipBytes(s, false)],
             [{ shard: String(s.id), format: 'openmetrics', encoding: 'identity' }, s.omBytes],
-            [{ shard: String(s.id), format: 'openmetrics', encoding: 'gzip' }, s.omGzip.length],
-          ] as [Record<string, string>, number][],
+            [{ shard: String(s.id), format: 'openmetrics', encoding: 'gzip' }, madeGzipBytes(s, true)],
+          ] as [Record<string, string>, number | undefined][]
+        ).filter((x): x is [Record<string, string>, number] => x[1] !== undefined),
       ),
     );
     e.family('promfront_cycle_duration_seconds', 'gauge', 'Duration of the last full scrape cycle: fetch, parse, shard, build and gzip.', [
@@ -261,9 +262,9 @@ function shardStatus(svc: ShardService, now: number): Record<string, unknown> {
       series: s.series,
       families: s.families,
       size_bytes: s.textBytes,
-      gzip_bytes: s.textGzip.length,
+      gzip_bytes: madeGzipBytes(s, false) ?? null,
       openmetrics_size_bytes: s.omBytes,
-      openmetrics_gzip_bytes: s.omGzip.length,
+      openmetrics_gzip_bytes: madeGzipBytes(s, true) ?? null,
     })),
   };
 }

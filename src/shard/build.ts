@@ -31,7 +31,7 @@ function escapeHelp(help: string, om: boolean): string {
   return help.replace(om ? /[\\\n"]/g : /[\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 
-function omHeader(info: FamilyInfo): string {
+export function omHeader(info: FamilyInfo): string {
   if (!info.declared) return '';
   const name = info.omName;
   let h = '';
@@ -41,7 +41,7 @@ function omHeader(info: FamilyInfo): string {
   return h;
 }
 
-function textHeader(info: FamilyInfo, name = info.textName, type = info.textType): string {
+export function textHeader(info: FamilyInfo, name = info.textName, type = info.textType): string {
   if (!info.declared) return '';
   let h = '';
   if (info.help !== undefined) h += `# HELP ${name} ${escapeHelp(info.help, false)}\n`;
@@ -129,7 +129,7 @@ function dedupeParts(parts: { part: FamilyPart; source: number }[], dropped: num
 }
 
 /** Every part against every earlier one, by reading their lines back. */
-function dedupeGroup(parts: { part: FamilyPart; source: number }[], dropped: number[]): FamilyPart[] {
+export function dedupeGroup(parts: { part: FamilyPart; source: number }[], dropped: number[]): FamilyPart[] {
   const seen = new Set<string>();
   const out: FamilyPart[] = [];
   parts.forEach(({ part, source }, i) => {

@@ -4,6 +4,7 @@
 
 import type { Logger } from 'pino';
 import type { NatsSourceConfig } from '../config/stream.js';
+import type { ShardBody, ShardSet } from './build.js';
 import type { SourceData } from './ingest.js';
 
 export interface PushedSource {
@@ -24,6 +25,22 @@ export interface PushedSource {
   metrics(): PushedMetricFamily[];
   /** Its own part of the source's /status entry. */
   status(): unknown;
+  /**
+   * Offered by a source that keeps the shard bodies of its own series up to date (NatsSource): when
+   * it is the service's only source, it calls `publish` with every new set as soon as something
+   * changed, rather than the service rebuilding everything at its next cycle.
+   */
+  serveShards?(publish: (set: ShardSet) => void, opts: { gzipLevel: number }): void;
+}
+
+/**
+ * A shard body made on first request (a served set that changes several times a second is mostly
+ * never asked for): the size of its gzip form, once made; undefined until then.
+ */
+export function madeGzipBytes(body: ShardBody, om: boolean): number | undefined {
+  const lazy = body as Partial<{ gzipBytesIfMade(om: boolean): number | undefined }>;
+  if (typeof lazy.gzipBytesIfMade === 'function') return lazy.gzipBytesIfMade(om);
+  return om ? body.omGzip.length : body.textGzip.length;
 }
 
 export interface PushedMetricFamily {

@@ -158,7 +158,21 @@ export class ShardService {
   async start(): Promise<void> {
     await initHash();
     for (const p of this.pushed) if (p && !this.inherited.has(p)) await p.start();
+    // A lone pushed source that keeps its own bodies publishes them itself, as soon as they change.
+    this.selfServed?.serveShards!(
+      (set) => {
+        if (this.stopped) return;
+        this.current = set;
+        for (const resolve of this.readyWaiters.splice(0)) resolve(true);
+      },
+      { gzipLevel: this.config.gzip_level },
+    );
     this.loop();
+  }
+
+  private get selfServed(): PushedSource | undefined {
+    const p = this.pushed.length === 1 ? this.pushed[0] : undefined;
+    return p?.serveShards ? p : undefined;
   }
 
   private loop(): void {
@@ -215,6 +229,12 @@ export class ShardService {
       state.families = new Set(targets.flatMap((t) => [...t.families.keys()])).size;
       if (p.up) state.lastSuccessAt = now;
     });
+    if (this.selfServed) {
+      this.cycles++;
+      this.lastCycleAt = Date.now();
+      this.lastCycleDurationMs = performance.now() - started;
+      return;
+    }
     const versions = this.pushedChanges.read(this.pushed);
     if (this.current && this.clients.every((c) => c === undefined) && !this.pushedChanges.changed(versions)) {
       this.unchangedCycles++;

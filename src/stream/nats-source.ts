@@ -10,12 +10,15 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSourceConfig } from '../config/stream.js';
 import { ExpositionError, ScrapeError } from '../errors.js';
+import type { ShardSet } from '../shard/build.js';
 import type { SourceData } from '../shard/ingest.js';
 import type { PushedMetricFamily, PushedSource } from '../shard/pushed-source.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
 import { formatFromContentType } from '../shard/textparse/parse.js';
 import { connectNats, natsError } from './connection.js';
 import { decompress, readHeaders, type ScrapeHeaders } from './message.js';
+import { servedSet, type ServedTarget } from './served-bodies.js';
+import { ScrapeTemplate } from './scrape-template.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 interface TargetState {
@@ -31,6 +34,12 @@ interface TargetState {
   data: SourceData | undefined;
   /** up, scrape_duration_seconds, scrape_samples_scraped. */
   meta: SourceData;
+  /** meta and data as a published set takes them. */
+  served: ServedTarget;
+  /** To apply the next scrape when only its values changed (scrape-template.ts), with the labels it was made for. */
+  template: { of: ScrapeTemplate; labels: string } | undefined;
+  /** Scrapes in a row that did not fit the template made from the one before. */
+  misses: number;
 }
 
 /** Why a message was not applied; the label of promfront_stream_messages_rejected_total. */
@@ -42,6 +51,9 @@ const MAX_ATTEMPTS = 5;
 const RETRY_MS = 2000;
 /** Longest stretch of applying before other work (a shard cycle, a request) gets a turn. */
 const SLICE_MS = 20;
+
+/** Upper bounds of the served-lag buckets in /status, seconds. */
+const LAG_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300];
 
 /** Per-target applied/skipped log lines, for tests and for following one target. */
 export const APPLIED_LOG = 'scrape applied';
@@ -66,10 +78,20 @@ export class NatsSource implements PushedSource {
     duplicate: 0,
     expired: 0,
     invalidExposition: 0,
+    templated: 0,
     rejected: new Map<RejectReason, number>(),
   };
   /** Per publisher: the latest lag (apply time minus edge scrape time), seconds. */
   private readonly lag = new Map<string, number>();
+  /** Where published sets go (serveShards); undefined while the shard service builds them itself. */
+  private publishTo: ((set: ShardSet) => void) | undefined;
+  private gzipLevel = 1;
+  private publishScheduled = false;
+  /** Scrape times applied since the last publish: their lag is observed when they are published. */
+  private unpublished: number[] = [];
+  /** Edge scrape time to served, per applied scrape: cumulative bucket counts, then sum and count. */
+  private readonly servedLag = { buckets: new Array<number>(LAG_BUCKETS.length).fill(0), sum: 0, count: 0 };
+  private duplicatesDropped = 0;
   private readonly label: string;
 
   constructor(
@@ -230,11 +252,32 @@ export class NatsSource implements PushedSource {
     let error = h.error;
     let data: SourceData | undefined;
     let samples = 0;
+    let template = prev?.template;
+    let misses = prev?.misses ?? 0;
     if (h.success) {
       try {
-        const ingest = new StreamingIngest(formatFromContentType(h.contentType), this.numShards, labels, h.scrapeTimeMs);
-        if (body) ingest.write(body);
-        data = ingest.finish();
+        const format = formatFromContentType(h.contentType);
+        const labelsKey = JSON.stringify(labels);
+        const text = format === 'text' && body ? body.toString('latin1') : undefined;
+        if (text !== undefined && template?.labels === labelsKey) {
+          data = template.of.apply(text, h.scrapeTimeMs);
+          if (data) {
+            this.counts.templated++;
+            misses = 0;
+          } else misses++;
+        }
+        if (!data) {
+          const ingest = new StreamingIngest(format, this.numShards, labels, h.scrapeTimeMs);
+          if (body) ingest.write(body);
+          data = ingest.finish();
+          // A target whose body changes shape every time would pay for a template it never uses:
+          // after two misses in a row, one is made only every eighth scrape.
+          template = undefined;
+          if (text !== undefined && (misses < 2 || this.counts.applied % 8 === 0)) {
+            const of = ScrapeTemplate.make(text, this.numShards, labels);
+            template = of ? { of, labels: labelsKey } : undefined;
+          }
+        }
         samples = data.series + data.duplicates;
       } catch (err) {
         if (!(err instanceof ExpositionError || err instanceof ScrapeError)) throw err;
@@ -242,6 +285,7 @@ export class NatsSource implements PushedSource {
         up = false;
         error = `invalid exposition: ${err.message}`;
         data = undefined;
+        template = undefined;
         this.counts.invalidExposition++;
       }
     }
@@ -257,9 +301,14 @@ export class NatsSource implements PushedSource {
       samples,
       data,
       meta,
+      served: { group: JSON.stringify([h.job, h.instance]), data: data ? [meta, data] : [meta] },
+      template,
+      misses,
     });
     this.counts.applied++;
     this.version++;
+    this.unpublished.push(h.scrapeTimeMs);
+    this.schedulePublish();
     this.lag.set(h.publisher, (Date.now() - h.scrapeTimeMs) / 1000);
     this.log.debug({ publisher: h.publisher, job: h.job, instance: h.instance, scrape_time: h.scrapeTimeMs, seq: m.seq, up }, APPLIED_LOG);
     m.ack();
@@ -273,6 +322,7 @@ export class NatsSource implements PushedSource {
         this.targets.delete(key);
         this.counts.expired++;
         this.version++;
+        this.schedulePublish();
         this.log.info({ publisher: t.publisher, job: t.job, instance: t.instance }, 'target silent longer than max_age: its series are no longer served');
         continue;
       }
@@ -280,6 +330,42 @@ export class NatsSource implements PushedSource {
       if (t.data) out.push(t.data);
     }
     return out;
+  }
+
+  serveShards(publish: (set: ShardSet) => void, opts: { gzipLevel: number }): void {
+    this.publishTo = publish;
+    this.gzipLevel = opts.gzipLevel;
+    this.publish();
+  }
+
+  /**
+   * Publishes once the messages at hand are applied: the consumer yields to the event loop between
+   * batches and at least every SLICE_MS, so a burst becomes one publish, and a lone message is
+   * served as soon as it is applied.
+   */
+  private schedulePublish(): void {
+    if (this.publishScheduled || !this.publishTo) return;
+    this.publishScheduled = true;
+    setImmediate(() => {
+      this.publishScheduled = false;
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    if (!this.publishTo) return;
+    const served: ServedTarget[] = [];
+    for (const t of this.targets.values()) served.push(t.served);
+    this.publishTo(servedSet(served, this.numShards, this.gzipLevel, (n) => (this.duplicatesDropped += n)));
+    const now = Date.now();
+    const lag = this.servedLag;
+    for (const scrapeTimeMs of this.unpublished) {
+      const secs = (now - scrapeTimeMs) / 1000;
+      for (let i = 0; i < LAG_BUCKETS.length; i++) if (secs <= LAG_BUCKETS[i]) lag.buckets[i]++;
+      lag.sum += secs;
+      lag.count++;
+    }
+    this.unpublished = [];
   }
 
   metrics(): PushedMetricFamily[] {
@@ -309,6 +395,12 @@ export class NatsSource implements PushedSource {
     e.family('promfront_stream_invalid_expositions_total', 'counter', 'Scrapes whose body did not parse (served as up 0).', [
       [s, this.counts.invalidExposition],
     ]);
+    e.family(
+      'promfront_stream_messages_templated_total',
+      'counter',
+      'Scrapes applied from the template of the previous one (only values changed), without a full parse.',
+      [[s, this.counts.templated]],
+    );
     e.family('promfront_stream_targets_expired_total', 'counter', 'Targets no longer served because nothing arrived for max_age.', [[s, this.counts.expired]]);
     e.family('promfront_stream_targets', 'gauge', 'Targets served from the stream.', [[s, this.targets.size]]);
     e.family(
@@ -318,6 +410,12 @@ export class NatsSource implements PushedSource {
       [...this.lag].map(([publisher, v]) => [{ ...s, publisher }, v]),
     );
     e.family('promfront_stream_consuming', 'gauge', 'Whether the consumer is connected and consuming.', [[s, this.up ? 1 : 0]]);
+    e.family(
+      'promfront_stream_duplicate_series_dropped_total',
+      'counter',
+      'Series left out of a served set because an earlier target with the same job and instance had them (counted once per set served).',
+      [[s, this.duplicatesDropped]],
+    );
     return out;
   }
 
@@ -336,8 +434,17 @@ export class NatsSource implements PushedSource {
       skipped_older: this.counts.older,
       rejected: Object.fromEntries(this.counts.rejected),
       invalid_expositions: this.counts.invalidExposition,
+      applied_from_template: this.counts.templated,
       targets_expired: this.counts.expired,
       publisher_lag_secs: Object.fromEntries(this.lag),
+      duplicates_dropped: this.duplicatesDropped,
+      // Cumulative counts of applied scrapes by how long after the edge's scrape they were first
+      // served (a set holding them published): the clocks' offset is included.
+      served_lag_secs: {
+        count: this.servedLag.count,
+        sum: this.servedLag.sum,
+        buckets: LAG_BUCKETS.map((le, i) => ({ le, count: this.servedLag.buckets[i] })),
+      },
       targets: [...this.targets.values()].map((t) => ({
         publisher: t.publisher,
         job: t.job,

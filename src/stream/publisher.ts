@@ -33,6 +33,8 @@ interface Target {
   lastError: string | undefined;
   scrapes: number;
   failures: number;
+  /** Its next scrape, while scheduled. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface Pending {
@@ -57,8 +59,8 @@ export class Publisher implements Capability {
   private js: JetStreamClient | undefined;
   private streamReady = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private cycle: Promise<void> | undefined;
+  /** Scrapes in progress (stop() waits for them). */
+  private readonly inFlight = new Set<Promise<void>>();
   private pump: Promise<void> | undefined;
   private readonly pause = new WakeableSleep();
   private readonly limit = pLimit(16);
@@ -78,6 +80,8 @@ export class Publisher implements Capability {
   /** Discovered targets left out now because their job has a target with the same instance. */
   private sameInstance = 0;
   private connecting = false;
+  /** Set once started: targets found from then on are scheduled as they come. */
+  private scheduling = false;
 
   constructor(
     config: Config,
@@ -145,13 +149,19 @@ export class Publisher implements Capability {
           lastError: undefined,
           scrapes: 0,
           failures: 0,
+          timer: undefined,
         });
       }
     }
     this.targets = next;
     this.sameInstance = skipped;
     // A scrape of a removed target still running finishes with its client closed: counted as a failed scrape.
-    for (const t of had.values()) void t.client.close();
+    for (const t of had.values()) {
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      void t.client.close();
+    }
+    if (this.scheduling) for (const t of next) if (t.timer === undefined) this.schedule(t);
   }
 
   private async startSets(): Promise<void> {
@@ -163,13 +173,15 @@ export class Publisher implements Capability {
 
   async start(): Promise<void> {
     await this.startSets();
-    this.loop();
+    this.scheduling = true;
+    for (const t of this.targets) this.schedule(t);
     this.pump = this.runPump();
   }
 
   async reload(next: Config): Promise<void> {
     const old = this.targets;
     for (const { set } of this.sets) set.stop();
+    for (const t of old) clearTimeout(t.timer);
     this.config = next.publish!;
     // Every client anew: the job's auth, TLS or limits may have changed.
     this.targets = [];
@@ -182,9 +194,9 @@ export class Publisher implements Capability {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const { set } of this.sets) set.stop();
-    if (this.timer) clearTimeout(this.timer);
+    for (const t of this.targets) clearTimeout(t.timer);
     this.pause.wake();
-    await this.cycle;
+    await Promise.all(this.inFlight);
     // A first connect to an unreachable NATS waits for it indefinitely; a connection made after
     // the stop is closed by connect() itself.
     if (!this.connecting) await this.pump;
@@ -192,16 +204,30 @@ export class Publisher implements Capability {
     await this.nc?.close();
   }
 
-  private loop(): void {
-    if (this.stopped) return;
+  /**
+   * Scrapes the target every scrape_interval at its own offset within the interval, as Prometheus
+   * spreads its targets: all targets scraped at one instant would reach NATS and the centre as one
+   * burst, and a scrape at the end of the burst would wait for all the others to be applied.
+   */
+  private schedule(t: Target, after = Date.now()): void {
+    const interval = this.config.scrape_interval;
+    const offset = spreadOffset(t.key, interval);
+    const next = after + ((((offset - (after % interval)) % interval) + interval) % interval);
+    t.timer = setTimeout(() => this.tick(t), Math.max(0, next - Date.now()));
+  }
+
+  private tick(t: Target): void {
+    if (this.stopped || !this.targets.includes(t)) return;
     const started = Date.now();
-    this.cycle = Promise.all(this.targets.map((t) => this.limit(() => this.scrapeAndQueue(t))))
-      .then(() => undefined)
-      .catch((err: unknown) => this.log.error({ err: natsError(err) }, 'publish cycle failed'))
+    const run = this.limit(() => this.scrapeAndQueue(t))
+      .catch((err: unknown) => this.log.error({ err: natsError(err), job: t.job, instance: t.instance }, 'scrape failed unexpectedly'))
       .finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(() => this.loop(), Math.max(0, this.config.scrape_interval - (Date.now() - started)));
+        this.inFlight.delete(run);
+        // The next slot at least half an interval on (a timer firing a little early must not scrape
+        // twice); a scrape longer than the interval skips the slots it overran, as Prometheus does.
+        if (!this.stopped && this.targets.includes(t)) this.schedule(t, Math.max(Date.now(), started + this.config.scrape_interval / 2));
       });
+    this.inFlight.add(run);
   }
 
   private async scrapeAndQueue(t: Target): Promise<void> {
@@ -429,4 +455,11 @@ function sourceFor(job: PublishJobConfig, instance: string) {
     tls_config: job.tls_config,
     max_body_size: job.max_body_size,
   });
+}
+
+/** Where in the interval a target is scraped: a hash of its key (FNV-1a), so it stays put across restarts. */
+export function spreadOffset(key: string, intervalMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % Math.max(1, Math.floor(intervalMs));
 }

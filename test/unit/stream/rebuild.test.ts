@@ -1,7 +1,7 @@
-// The centre rebuilds its shard bodies only when a pushed source moved: a cycle after which nothing
-// was applied (and nothing expired) keeps the bodies it has, and an applied scrape is served at the
-// next cycle. Driven through the real NatsSource (messages handed to it as the consumer would) and
-// the real ShardService, without a NATS server.
+// The centre serves an applied scrape as soon as the consumer yields, not at the next cycle, and a
+// message that changes nothing publishes nothing; a service with URL sources still builds every
+// cycle. Driven through the real NatsSource (messages handed to it as the consumer would) and the
+// real ShardService, without a NATS server.
 
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
@@ -63,7 +63,9 @@ shard:
   let src: NatsSource | undefined;
   const svc = new ShardService(config.shard!, log, (c, ctx) => (src = new NatsSource(c, ctx.numShards, ctx.log)));
   stops.push(() => svc.stop());
-  // The consumer's own entry point: apply, then ack (never started, so no connection is attempted).
+  // Never connected: start() is the consumer's loop, which these tests replace by handing messages over.
+  src!.start = () => Promise.resolve();
+  // The consumer's own entry point: apply, then ack.
   const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
   return { svc, src: src!, deliver };
 }
@@ -72,54 +74,65 @@ function served(svc: ShardService): string {
   return svc.current!.shards.map((s) => Buffer.concat(s.text).toString('latin1')).join('');
 }
 
-describe('rebuild on change', () => {
-  it('a cycle with nothing applied builds nothing; an applied scrape is served at the next cycle', async () => {
+describe('served as soon as applied', () => {
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('an applied scrape is served once the consumer yields, without waiting for a cycle; a skipped one publishes nothing', async () => {
     const { svc, deliver } = await centre();
+    await svc.start();
     const t0 = Date.now() - 1000;
     const first = message('a:9100', t0, '# TYPE x gauge\nx 1\n');
     deliver(first);
     expect(first.settled).toEqual(['ack']);
-    await svc.runCycle();
+    await turn();
     const built = svc.current;
     expect(served(svc)).toContain(`x{instance="a:9100",job="node"} 1 ${t0}\n`);
 
-    // Nothing arrived: the same bodies (the same object), counted as an unchanged cycle.
-    await svc.runCycle();
-    await svc.runCycle();
-    expect(svc.current).toBe(built);
-    expect(svc.unchangedCycles).toBe(2);
-
-    // A newer scrape of the target: served at the very next cycle, the old value gone.
+    // A newer scrape of the target: served at once (the cycle is a minute), the old value gone.
     deliver(message('a:9100', t0 + 500, '# TYPE x gauge\nx 2\n'));
-    await svc.runCycle();
+    await turn();
     expect(svc.current).not.toBe(built);
     expect(served(svc)).toContain(`x{instance="a:9100",job="node"} 2 ${t0 + 500}\n`);
     expect(served(svc)).not.toContain(`x{instance="a:9100",job="node"} 1 `);
-    expect(svc.unchangedCycles).toBe(2);
 
-    // A skipped message (an older scrape) changes nothing: no rebuild.
+    // A skipped message (an older scrape) changes nothing: no new set.
     const rebuilt = svc.current;
     const late = message('a:9100', t0 + 100, '# TYPE x gauge\nx 3\n');
     deliver(late);
     expect(late.settled).toEqual(['ack']);
-    await svc.runCycle();
+    await turn();
     expect(svc.current).toBe(rebuilt);
+
+    // Messages applied in one go become one set.
+    deliver(message('b:9100', t0 + 600, '# TYPE x gauge\nx 4\n'));
+    deliver(message('c:9100', t0 + 600, '# TYPE x gauge\nx 5\n'));
+    await turn();
+    expect(served(svc)).toContain('x{instance="b:9100",job="node"} 4 ');
+    expect(served(svc)).toContain('x{instance="c:9100",job="node"} 5 ');
+    // The service's own cycle builds nothing on top.
+    const now = svc.current;
+    await svc.runCycle();
+    expect(svc.current).toBe(now);
   });
 
-  it('a target expiring after max_age is a change: the next cycle rebuilds without it', async () => {
+  it('a target expiring after max_age is a change: the next cycle publishes a set without it', async () => {
     const { svc, deliver } = await centre('2s');
+    await svc.start();
     deliver(message('a:9100', Date.now() - 1500, '# TYPE x gauge\nx 1\n'));
     deliver(message('b:9100', Date.now() + 60_000, '# TYPE x gauge\nx 5\n'));
-    await svc.runCycle();
+    await turn();
     expect(served(svc)).toContain('instance="a:9100"');
     const built = svc.current;
     await new Promise((r) => setTimeout(r, 700));
     await svc.runCycle();
+    await turn();
     expect(svc.current).not.toBe(built);
     expect(served(svc)).not.toContain('instance="a:9100"');
     expect(served(svc)).toContain('x{instance="b:9100",job="node"} 5 ');
   });
+});
 
+describe('rebuild on change', () => {
   it('a service with URL sources still builds every cycle (their scrape is new data each time)', async () => {
     await initHash();
     const config = parseConfigText(`

@@ -1,0 +1,239 @@
+// The shard bodies of a nats source, published the moment a scrape is applied. Rebuilding and
+// gzipping every shard body of every target each cycle cost more than applying the scrapes, and made
+// a scrape wait for the next cycle; here a publish only takes a snapshot of the targets' parsed
+// scrapes (already split by shard), and each shard body is assembled, and gzipped, on the first
+// request for it. The bytes are exactly those buildShards (src/shard/build.ts) would write for the
+// same targets in the same order: family order, headers, the duplicate-series rule.
+
+import { gzipSync } from 'node:zlib';
+import { dedupeGroup, omHeader, textHeader, type ShardBody, type ShardSet } from '../shard/build.js';
+import { TEXT_SPLIT_SUFFIXES, type FamilyInfo } from '../shard/family.js';
+import type { FamilyPart, SourceData } from '../shard/ingest.js';
+import { BodyWriter } from '../shard/line-sink.js';
+
+/** One target's contribution: its own series (up, scrape_duration_seconds, ...) then its scrape's. */
+export interface ServedTarget {
+  /**
+   * The job and instance every one of its series carries: two targets that differ in them cannot
+   * share a series (see docs/stream.md), so only targets of one group are compared for duplicates.
+   */
+  group: string;
+  data: readonly SourceData[];
+}
+
+/** One family on one shard: the parts kept, in target order. */
+interface FamilyRun {
+  info: FamilyInfo;
+  parts: FamilyPart[];
+  split: boolean;
+}
+
+interface ShardPlan {
+  families: FamilyRun[];
+  series: number;
+  textBytes: number;
+  omBytes: number;
+}
+
+const EOF_LINE = '# EOF\n';
+
+/** What every shard serves for one snapshot of the targets; worked out on first use. */
+class Plan {
+  private shards: ShardPlan[] | undefined;
+  /** Series left out as duplicates, once made. */
+  dropped = 0;
+
+  constructor(
+    private readonly targets: readonly ServedTarget[],
+    private readonly numShards: number,
+    private readonly onDropped: (series: number) => void,
+  ) {}
+
+  shard(k: number): ShardPlan {
+    return (this.shards ??= this.make())[k];
+  }
+
+  private make(): ShardPlan[] {
+    // Family order: first appearance, targets in order (as buildShards with one source per entry).
+    const fams = new Map<string, { info: FamilyInfo; entries: { parts: (FamilyPart | undefined)[]; group: string }[] }>();
+    for (const t of this.targets) {
+      for (const d of t.data) {
+        for (const [key, fam] of d.families) {
+          let e = fams.get(key);
+          if (!e) fams.set(key, (e = { info: fam.info, entries: [] }));
+          e.entries.push({ parts: fam.parts, group: t.group });
+        }
+      }
+    }
+    const shards: ShardPlan[] = [];
+    const dropped = [0];
+    for (let k = 0; k < this.numShards; k++) {
+      const plan: ShardPlan = { families: [], series: 0, textBytes: 0, omBytes: EOF_LINE.length };
+      for (const { info, entries } of fams.values()) {
+        const found: { part: FamilyPart; group: string }[] = [];
+        for (const e of entries) {
+          const part = e.parts[k];
+          if (part) found.push({ part, group: e.group });
+        }
+        if (found.length === 0) continue;
+        const parts = keepFirst(found, dropped);
+        let split = false;
+        for (const p of parts) {
+          plan.series += p.series;
+          if (p.split !== null) split = true;
+        }
+        plan.families.push({ info, parts, split });
+        plan.textBytes += textLength(info, parts, split);
+        plan.omBytes += omHeader(info).length + parts.reduce((a, p) => a + p.om.bytes, 0);
+      }
+      shards.push(plan);
+    }
+    this.dropped = dropped[0];
+    if (dropped[0] > 0) this.onDropped(dropped[0]);
+    return shards;
+  }
+
+  text(k: number): Buffer[] {
+    const w = new BodyWriter();
+    for (const { info, parts, split } of this.shard(k).families) {
+      const h = textHeader(info);
+      if (h) w.write(h);
+      for (const p of parts) (p.text ?? p.om).writeTo(w);
+      if (!split) continue;
+      TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
+        const splits = parts.filter((p) => p.split?.[i]);
+        if (splits.length === 0) return;
+        const sh = textHeader(info, info.omName + suffix, 'gauge');
+        if (sh) w.write(sh);
+        for (const p of splits) p.split![i]!.writeTo(w);
+      });
+    }
+    return w.finish();
+  }
+
+  om(k: number): Buffer[] {
+    const w = new BodyWriter();
+    for (const { info, parts } of this.shard(k).families) {
+      const h = omHeader(info);
+      if (h) w.write(h);
+      for (const p of parts) p.om.writeTo(w);
+    }
+    w.write(EOF_LINE);
+    return w.finish();
+  }
+}
+
+/**
+ * The parts of one family on one shard without a series an earlier target already has: only targets
+ * of one group can share one, and within a group the first in order keeps it (buildShards' rule).
+ */
+function keepFirst(found: { part: FamilyPart; group: string }[], dropped: number[]): FamilyPart[] {
+  const out = found.map((f) => f.part);
+  if (found.length < 2) return out;
+  let groups: Map<string, number[]> | undefined;
+  const first = new Map<string, number>();
+  found.forEach(({ group }, i) => {
+    const at = first.get(group);
+    if (at === undefined) {
+      first.set(group, i);
+      return;
+    }
+    groups ??= new Map();
+    const g = groups.get(group);
+    if (g) g.push(i);
+    else groups.set(group, [at, i]);
+  });
+  if (!groups) return out;
+  for (const g of groups.values()) {
+    dedupeGroup(
+      g.map((i) => ({ part: found[i].part, source: 0 })),
+      dropped,
+    ).forEach((kept, j) => (out[g[j]] = kept));
+  }
+  return out;
+}
+
+function textLength(info: FamilyInfo, parts: FamilyPart[], split: boolean): number {
+  let n = textHeader(info).length;
+  for (const p of parts) n += (p.text ?? p.om).bytes;
+  if (!split) return n;
+  TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
+    const splits = parts.filter((p) => p.split?.[i]);
+    if (splits.length === 0) return;
+    n += textHeader(info, info.omName + suffix, 'gauge').length;
+    for (const p of splits) n += p.split![i]!.bytes;
+  });
+  return n;
+}
+
+/** One shard of a published set: every form made on its first request and kept. */
+class LazyShardBody implements ShardBody {
+  private textChunks: Buffer[] | undefined;
+  private omChunks: Buffer[] | undefined;
+  private textGz: Buffer | undefined;
+  private omGz: Buffer | undefined;
+
+  constructor(
+    private readonly plan: Plan,
+    readonly id: number,
+    private readonly gzipLevel: number,
+  ) {}
+
+  get series(): number {
+    return this.plan.shard(this.id).series;
+  }
+
+  get families(): number {
+    return this.plan.shard(this.id).families.length;
+  }
+
+  get textBytes(): number {
+    return this.plan.shard(this.id).textBytes;
+  }
+
+  get omBytes(): number {
+    return this.plan.shard(this.id).omBytes;
+  }
+
+  get text(): Buffer[] {
+    return (this.textChunks ??= this.plan.text(this.id));
+  }
+
+  get om(): Buffer[] {
+    return (this.omChunks ??= this.plan.om(this.id));
+  }
+
+  // Synchronous: the request that asks for it is waiting for exactly these bytes, and a shard of a
+  // few hundred targets gzips in milliseconds at the shard's gzip_level (1 by default).
+  get textGzip(): Buffer {
+    return (this.textGz ??= gzipSync(Buffer.concat(this.text), { level: this.gzipLevel }));
+  }
+
+  get omGzip(): Buffer {
+    return (this.omGz ??= gzipSync(Buffer.concat(this.om), { level: this.gzipLevel }));
+  }
+
+  /** See madeGzipBytes (src/shard/pushed-source.ts). */
+  gzipBytesIfMade(om: boolean): number | undefined {
+    return (om ? this.omGz : this.textGz)?.length;
+  }
+}
+
+/**
+ * A served set for these targets, in this order. Taking it costs nothing but the snapshot: the plan
+ * and every body are made when first asked for. `onDropped` is told the duplicate series left out,
+ * once per set, when its plan is made.
+ */
+export function servedSet(targets: readonly ServedTarget[], numShards: number, gzipLevel: number, onDropped: (series: number) => void): ShardSet {
+  const plan = new Plan(targets, numShards, onDropped);
+  const shards: ShardBody[] = [];
+  for (let k = 0; k < numShards; k++) shards.push(new LazyShardBody(plan, k, gzipLevel));
+  return {
+    builtAt: Date.now(),
+    shards,
+    get duplicatesDropped(): number[] {
+      plan.shard(0);
+      return [plan.dropped];
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// The nats source's published shard bodies are made on request from a snapshot of its targets:
+// they must be byte for byte what buildShards writes for the same targets in the same order (family
+// order, headers, split families, the duplicate-series rule), in both formats, gzipped or not.
+
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { JsMsg } from '@nats-io/jetstream';
+import { parseConfigText } from '../../../src/config/load.js';
+import { buildShards, type ShardSet } from '../../../src/shard/build.js';
+import { initHash } from '../../../src/shard/hash.js';
+import { madeGzipBytes } from '../../../src/shard/pushed-source.js';
+import { HEADER } from '../../../src/stream/message.js';
+import { NatsSource } from '../../../src/stream/nats-source.js';
+
+const log = pino({ level: 'silent' });
+let seq = 0;
+
+function message(publisher: string, instance: string, body: string, opts: { contentType?: string; failed?: boolean } = {}): JsMsg {
+  const h = new Map<string, string>([
+    [HEADER.publisher, publisher],
+    [HEADER.job, 'node'],
+    [HEADER.instance, instance],
+    [HEADER.scrapeTime, String(Date.now() - 1000 + seq)],
+    [HEADER.duration, '0.01'],
+    [HEADER.result, opts.failed ? 'failure' : 'success'],
+    [HEADER.contentType, opts.contentType ?? 'text/plain; version=0.0.4'],
+    [HEADER.labels, JSON.stringify({ dc: 'x' })],
+  ]);
+  if (!opts.failed) h.set(HEADER.contentEncoding, 'gzip');
+  else h.set(HEADER.error, 'connection refused');
+  return {
+    subject: 's',
+    seq: ++seq,
+    data: opts.failed ? Buffer.alloc(0) : gzipSync(body),
+    headers: { get: (name: string) => h.get(name) ?? '' },
+    redelivered: false,
+    info: { deliveryCount: 1 },
+    ack: () => undefined,
+    nak: () => undefined,
+    term: () => undefined,
+  } as unknown as JsMsg;
+}
+
+const TEXT_A = `# HELP app_requests_total Requests.
+# TYPE app_requests_total counter
+app_requests_total{code="200"} 1027
+app_requests_total{code="500"} 3
+# TYPE app_latency_seconds histogram
+app_latency_seconds_bucket{le="0.1"} 5
+app_latency_seconds_bucket{le="+Inf"} 10
+app_latency_seconds_sum 3.5
+app_latency_seconds_count 10
+# TYPE up gauge
+up 1
+`;
+
+const OM_B = `# TYPE rpc counter
+# HELP rpc RPCs "served".
+rpc_total{m="get"} 17 # {trace_id="abc"} 1.0 123.456
+rpc_created{m="get"} 1700000000.5
+# TYPE lat histogram
+lat_bucket{le="1.0"} 2
+lat_bucket{le="+Inf"} 3
+lat_sum 1.5
+lat_count 3
+lat_created 1700000001
+# TYPE temp gauge
+temp{room="x"} NaN
+# EOF
+`;
+
+function text(chunks: readonly Buffer[]): string {
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+describe('served bodies', () => {
+  it('are what buildShards writes for the same targets, in both formats, gzipped or not, duplicates included', async () => {
+    await initHash();
+    const config = parseConfigText(`
+shard:
+  num_shards: 3
+  sources:
+    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
+`);
+    const src = new NatsSource(config.shard!.sources[0] as never, 3, log);
+    let set: ShardSet | undefined;
+    src.serveShards((s) => (set = s), { gzipLevel: 1 });
+    const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
+    deliver(message('edge-1', 'a:1', TEXT_A));
+    deliver(message('edge-1', 'b:1', OM_B, { contentType: 'application/openmetrics-text; version=1.0.0' }));
+    deliver(message('edge-1', 'c:1', '', { failed: true }));
+    // The same job and instance from a second publisher: what it shares with the first is served once.
+    deliver(message('edge-2', 'a:1', TEXT_A.replace('1027', '99').replace('code="500"', 'code="404"')));
+    deliver(message('edge-1', 'd:1', TEXT_A));
+    // A second scrape of d:1 with other values: applied from the first one's template.
+    deliver(message('edge-1', 'd:1', TEXT_A.replace('1027', '1030').replace('3.5', '4.25')));
+    await new Promise((r) => setImmediate(r));
+    expect((src.status() as { applied_from_template: number }).applied_from_template).toBe(1);
+
+    const want = await buildShards(src.collect(Date.now()), 3, 1);
+    const got = set!;
+    expect(got.shards.length).toBe(3);
+    for (let k = 0; k < 3; k++) {
+      const g = got.shards[k];
+      const w = want.shards[k];
+      expect(text(g.text)).toBe(text(w.text));
+      expect(text(g.om)).toBe(text(w.om));
+      expect(g.textBytes).toBe(w.textBytes);
+      expect(g.omBytes).toBe(w.omBytes);
+      expect(g.series).toBe(w.series);
+      expect(g.families).toBe(w.families);
+      expect(madeGzipBytes(g, false)).toBeUndefined();
+      expect(gunzipSync(g.textGzip).toString('latin1')).toBe(text(w.text));
+      expect(gunzipSync(g.omGzip).toString('latin1')).toBe(text(w.om));
+      expect(madeGzipBytes(g, false)).toBe(g.textGzip.length);
+    }
+    const all = got.shards.map((s) => text(s.text)).join('');
+    // The second publisher's copy of a series the first one has is left out; its own series stay.
+    expect(all).toContain('app_requests_total{dc="x",instance="a:1",job="node",code="200"} 1027 ');
+    expect(all).not.toContain('app_requests_total{dc="x",instance="a:1",job="node",code="200"} 99 ');
+    expect(all).toContain('app_requests_total{dc="x",instance="a:1",job="node",code="404"} 3 ');
+    // The scrape's own `up` is the same series as the one the centre adds: served once.
+    expect(all.match(/^up\{dc="x",instance="a:1",job="node"\} /gm)?.length).toBe(1);
+    expect(all).toContain('up{dc="x",instance="c:1",job="node"} 0 ');
+    expect(all).toContain('app_requests_total{dc="x",instance="d:1",job="node",code="200"} 1030 ');
+    expect(got.duplicatesDropped.reduce((a, b) => a + b, 0)).toBe(want.duplicatesDropped.reduce((a, b) => a + b, 0));
+    expect(want.duplicatesDropped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+});
