@@ -10,12 +10,11 @@ import { HttpDiscovery } from '../query/discovery/http-sd.js';
 import type { DiscoveredTarget, Discoverer, DiscoveryLog } from '../query/discovery/target.js';
 import { TargetPool } from '../query/discovery/target-pool.js';
 import { TargetSet } from '../query/discovery/target-set.js';
-import { DownstreamClient } from '../client/http-client.js';
+import type { DownstreamClient } from '../client/http-client.js';
 import { HttpClientFilesError } from '../errors.js';
-import { JsonApiTarget, targetName } from '../query/downstream/json-api-client.js';
+import { groupClient, groupTargets, groupTimeoutMs } from '../query/downstream/group-targets.js';
 import { QueryMetrics, type GroupConflict } from '../query/downstream/metrics.js';
 import { labelsToString } from '../model/labels.js';
-import { RemoteReadTarget } from '../query/downstream/remote-read-client.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../promql/engine.js';
 import { countingStorage, newStorageStats } from '../storage/counting.js';
@@ -35,6 +34,9 @@ import { Exposition } from './self-metrics.js';
 import { ResultsCache } from '../query/results-cache/results-cache.js';
 import { MemoryBackend, RedisBackend, type CacheBackend } from '../query/results-cache/backend.js';
 import { createHash } from 'node:crypto';
+
+/** A group's deadline (see group-targets.ts); exported here too for the tests that read it. */
+export { groupTimeoutMs };
 
 export interface QueryLayerOptions {
   /** Gets one line per API request and service discovery's news (component=query is up to the caller). */
@@ -110,32 +112,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
     const timeoutMs = groupTimeoutMs(g, q);
-    const client = clients[i]!;
-    const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
-    const targetOpts = (address: string) => ({
-      url: url(address),
-      timeoutMs,
-      headers: g.http_headers,
-      queryParams: g.query_params,
-      client,
-      group: name,
-      observer: metrics,
-      nanIsStale: g.stale_nan,
-      maxResponseBytes: g.max_body_size,
-    });
-    const pool = new TargetPool(
-      (address) => {
-        const opts = targetOpts(address);
-        if (g.remote_read === false) return new JsonApiTarget(opts);
-        return new RemoteReadTarget({
-          ...opts,
-          remoteReadPath: g.remote_read_path,
-          fallbackToJson: g.remote_read === undefined,
-          keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
-        });
-      },
-      (address) => targetName(url(address)),
-    );
+    const build = groupTargets(q, g, name, clients[i]!, metrics);
+    const pool = new TargetPool(build.create, build.nameOf);
     const targets = new TargetSet(name, staticTargets(g), discoverers(g, name, opts), opts.log);
     // promxy: where a target's labels and the group's labels share a name, the group's value wins.
     const own = (ts: readonly DiscoveredTarget[]): DiscoveredTarget[] =>
@@ -148,8 +126,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       ignoreError: g.ignore_error,
       labels: g.labels,
       addresses: () => targets.targets().map((t) => t.address),
-      client: (address) => new JsonApiTarget(targetOpts(address)),
-      nameOf: (address) => targetName(url(address)),
+      client: build.jsonApi,
+      nameOf: build.nameOf,
     });
     return {
       name,
@@ -337,7 +315,7 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
   const problems: string[] = [];
   const clients = q.server_groups.map((g, i) => {
     try {
-      return new DownstreamClient(g.http_client, { requestTimeoutMs: groupTimeoutMs(g, q) });
+      return groupClient(g, q);
     } catch (err) {
       if (!(err instanceof HttpClientFilesError)) throw err;
       problems.push(...err.problems.map((p) => `query.server_groups.${i}.http_client.${p}`));
@@ -345,16 +323,6 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
     }
   });
   return { clients, problems };
-}
-
-/**
- * A group's own deadline: its `timeout`, else the query timeout; an ignore_error group without one
- * gets half the query timeout, so that when it hangs it becomes a warning with half the query's
- * time still left for the rest, instead of taking the query down with it at the same moment.
- */
-export function groupTimeoutMs(g: ServerGroupConfig, q: QueryConfig): number {
-  if (g.timeout !== undefined) return g.timeout;
-  return g.ignore_error ? Math.max(1, Math.floor(q.timeout / 2)) : q.timeout;
 }
 
 function renderMetrics(groups: QueryLayerGroup[]): string {
