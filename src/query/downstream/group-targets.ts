@@ -12,11 +12,11 @@ import type { ClosableStorage } from '../discovery/target-pool.js';
 
 export interface GroupTargets {
   /** The client reading raw samples (and evaluating pushed PromQL) from the target at `address`. */
-  create(address: string): ClosableStorage;
+  create: (address: string) => ClosableStorage;
   /** A JSON API client for the target (rules, alerts and other API fan-outs). */
-  jsonApi(address: string): JsonApiTarget;
+  jsonApi: (address: string) => JsonApiTarget;
   /** The target's name in warnings, errors and metrics: its URL without credentials. */
-  nameOf(address: string): string;
+  nameOf: (address: string) => string;
 }
 
 /**
