@@ -161,6 +161,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           size: workers,
           query: q,
           groupNames: specs.map((s) => s.name),
+          pushdown: specs.map((s) => s.pushdown === true),
           targetsOf: (i) => targetsOf[i](),
           groupsFor: (m) => fanout.groupsFor(m),
           observer: metrics,

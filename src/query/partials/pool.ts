@@ -26,13 +26,14 @@ import { planPartials, type NotPlanned, type PartialPlan } from './plan.js';
 import type { FromWorker, PartialAnswer, PartialTask, ToWorker, WireError, WorkerInit } from './protocol.js';
 
 /** How an aggregation offered to the pool ended: `partials`, or why the raw path answered. */
-export type PartialsOutcome = 'partials' | NotPlanned | 'one_group' | 'series_in_two_groups' | 'max_samples' | 'worker_error';
+export type PartialsOutcome = 'partials' | NotPlanned | 'one_group' | 'pushdown' | 'series_in_two_groups' | 'max_samples' | 'worker_error';
 
 export const PARTIALS_OUTCOMES: readonly PartialsOutcome[] = [
   'partials',
   'operator',
   'operand',
   'one_group',
+  'pushdown',
   'series_in_two_groups',
   'max_samples',
   'worker_error',
@@ -45,6 +46,8 @@ export interface PartialPoolOptions {
   query: QueryConfig;
   /** Group names in query.server_groups order. */
   groupNames: string[];
+  /** Per group: `pushdown: true`, where the operator wants per-series calls evaluated downstream. */
+  pushdown: boolean[];
   /** A group's targets now, group-label names removed (as the query thread's pools get them). */
   targetsOf: (group: number) => DiscoveredTarget[];
   /** Names of the groups a selector with these matchers reaches (FanoutStorage.groupsFor). */
@@ -109,6 +112,8 @@ export class PartialPool {
     const reached = new Set(this.opts.groupsFor(plan.matchers));
     const groups = this.opts.groupNames.flatMap((name, i) => (reached.has(name) ? [i] : []));
     if (groups.length < 2) return count('one_group');
+    // The operator asked for per-series calls on the servers; workers read raw samples.
+    if (groups.some((i) => this.opts.pushdown[i])) return count('pushdown');
     const settled = await Promise.allSettled(
       groups.map((group) =>
         this.run(
