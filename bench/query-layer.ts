@@ -9,8 +9,11 @@
 //                servers by the sharding core's shard key, behind the proxy as 4 server groups
 //                (counter family x, so its series are x_total; classic histogram h).
 //   --memory     peak RSS (VmHWM) of the proxy for a range query returning 10,000 series × 720 points.
+//   --partials   the --sharded data and queries through proxies with query.partial_workers 0 (off),
+//                1 and 2 (or --workers=a,b,...; results cache off), side by side with the one
+//                Prometheus: wall time and the process CPU time per query (docs/parallel.md).
 //
-// With none of them, all three run. Other flags: --runs=N (timed runs per query and target,
+// With none of them, the first three run. Other flags: --runs=N (timed runs per query and target,
 // default 10), --breakdown-runs=N (default 3), --profile (CPU profile of the proxy in --sharded even
 // when sharding is faster), --remote-read (sets `remote_read: true` on every server group),
 // --pushdown (sets `pushdown: true` on every server group),
@@ -34,14 +37,14 @@ const args = new Map(
     return [k, v ?? 'true'] as const;
   }),
 );
-const KNOWN = ['one-group', 'sharded', 'memory', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'pushdown', 'wait-idle'];
+const KNOWN = ['one-group', 'sharded', 'memory', 'partials', 'workers', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'pushdown', 'wait-idle'];
 for (const k of args.keys()) {
   if (!KNOWN.includes(k)) {
     console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
     process.exit(2);
   }
 }
-const chosen = ['one-group', 'sharded', 'memory'].filter((s) => args.has(s));
+const chosen = ['one-group', 'sharded', 'memory', 'partials'].filter((s) => args.has(s));
 const SCENARIOS = chosen.length > 0 ? chosen : ['one-group', 'sharded', 'memory'];
 const RUNS = Number(args.get('runs') ?? 10);
 const BREAKDOWN_RUNS = Number(args.get('breakdown-runs') ?? 3);
@@ -49,6 +52,7 @@ const PROFILE = args.has('profile');
 const REMOTE_READ = args.has('remote-read');
 const PUSHDOWN = args.has('pushdown');
 const WAIT_IDLE = args.has('wait-idle');
+const WORKERS = (args.get('workers') ?? '0,1,2').split(',').map(Number);
 
 const MIN = 60_000;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-query-'));
@@ -308,6 +312,85 @@ async function sharded(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 2b. Partial aggregation in worker threads
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU time (user + system, all threads) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5), counted from the state field (3) here.
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+async function partials(): Promise<void> {
+  console.log(`\n## 2b. Per-group partial aggregation: proxy over 4 shards with query.partial_workers ${WORKERS.join(', ')} vs one Prometheus`);
+  const t = performance.now();
+  const data = await buildBlocks(SHARDED, path.join(work, SHARDED.name), 4);
+  console.log(`# data set "sharded": ${data.all.series} series, ${data.all.samples} samples, built in ${fmtMs(performance.now() - t)} ms`);
+  const procs: PrometheusProcess[] = [];
+  const proxies: ProxyProcess[] = [];
+  try {
+    for (const b of [data.all, ...data.shards]) procs.push(await prometheusFromBlocks(b.dir));
+    const [single, ...shards] = procs as [PrometheusProcess, ...PrometheusProcess[]];
+    const groups4 = shards.map((s) => [addr(s)]);
+    for (const w of WORKERS) {
+      proxies.push(
+        await startProxyProcess({
+          groups: groups4,
+          remoteRead: REMOTE_READ,
+          pushdown: PUSHDOWN,
+          dir: work,
+          // Every run evaluates: the results cache would answer the repeats of this old data.
+          extraYaml: `  partial_workers: ${w}\n  results_cache: {enabled: false}`,
+        }),
+      );
+    }
+    const start = SHARDED.startMs + 10 * MIN;
+    const end = start + 360 * MIN;
+    const step = 30_000;
+    console.log(
+      `# range queries over 6 h at 30 s (${(end - start) / step + 1} steps); ${RUNS} runs per query and target, interleaved; CPU from /proc/<pid>/stat`,
+    );
+    await settle();
+    const targets = [
+      { name: 'one Prometheus 2.42', url: single.url, pid: single.pid },
+      ...proxies.map((p, i) => ({ name: `proxy, ${WORKERS[i]} workers`, url: p.url, pid: p.pid })),
+    ];
+    console.log(
+      `\n| query | ${targets.map((x) => `${x.name}: median wall (p90); CPU per query`).join(' | ')} | ${WORKERS.map((w) => `${w} workers / Prometheus (wall)`).join(' | ')} |`,
+    );
+    console.log(`| --- | ${targets.map(() => '---').join(' | ')} | ${WORKERS.map(() => '---').join(' | ')} |`);
+    for (const q of SHARDED_QUERIES) {
+      const d = await timedRange(single.url, q, start, end, step);
+      for (const [i, p] of proxies.entries()) check(`partials, ${WORKERS[i]} workers: ${q}`, d.body, (await timedRange(p.url, q, start, end, step)).body, q);
+      const before = targets.map((x) => cpuMs(x.pid));
+      const times = await timeRounds(
+        targets.map((x) => x.url),
+        q,
+        start,
+        end,
+        step,
+        RUNS,
+      );
+      const cpu = targets.map((x, i) => (cpuMs(x.pid) - before[i]) / RUNS);
+      const cells = targets.map((_, i) => `${fmtMs(median(times[i]))} ms (${fmtMs(percentile(times[i], 90))}); ${fmtMs(cpu[i])} ms`);
+      const ratios = WORKERS.map((_, i) => fmtX(median(times[i + 1]) / median(times[0])));
+      console.log(`| ${code(q)} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
+    }
+    console.log(`# load average after: ${load()}`);
+    for (const [i, p] of proxies.entries()) {
+      const m = /promfront_query_partials_total\{outcome="partials"\} (\d+)/.exec(await (await fetch(`${p.url}/metrics`)).text());
+      console.log(`# proxy with ${WORKERS[i]} workers: ${m ? m[1] : 'no'} aggregations answered from partials`);
+    }
+  } finally {
+    for (const p of proxies) await p.stop();
+    for (const p of procs) await p.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. Memory
 
 async function memory(): Promise<void> {
@@ -368,6 +451,7 @@ async function main(): Promise<void> {
   if (SCENARIOS.includes('one-group')) await oneGroup();
   if (SCENARIOS.includes('sharded')) await sharded();
   if (SCENARIOS.includes('memory')) await memory();
+  if (SCENARIOS.includes('partials')) await partials();
   if (notes.length > 0) console.log(`\nNotes:\n${notes.join('\n')}`);
   if (mismatches.length > 0) {
     console.log(`\n${mismatches.length} answer(s) differed between the proxy and Prometheus:\n${mismatches.join('\n')}`);

@@ -210,6 +210,11 @@ export const querySchema = z
     results_cache: resultsCacheSchema.prefault({}),
     /** Default of every server group's keep_external_labels. */
     keep_external_labels: z.boolean().default(false),
+    /**
+     * Worker threads computing per-group partial aggregates (docs/parallel.md); 0 turns them off.
+     * Default: one per core when the host has two or more.
+     */
+    partial_workers: z.number().int().min(0).max(256).optional(),
     /** Default of every server group's replica_labels. */
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })

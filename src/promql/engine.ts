@@ -7,8 +7,8 @@
 import type { Labels } from '../model/labels.js';
 import { type PushdownRequest, type Storage } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
-import { valueTypeOf, documentedType, walkExpr, type Call, type Expr, type VectorSelector } from './ast.js';
-import { parseExpr } from './parser.js';
+import { valueTypeOf, documentedType, walkExpr, type AggregateExpr, type Call, type Expr, type VectorSelector } from './ast.js';
+import { formatExpr, parseExpr } from './parser.js';
 import type { Semantics } from './functions/types.js';
 import {
   checkAbort,
@@ -478,7 +478,7 @@ async function evaluateNode(ctx: EvalCtx, e: Expr): Promise<Val> {
       return v;
     }
     case 'AggregateExpr': {
-      const v = await evalAggregate(ctx, e, evaluate);
+      const v = (await tryPartialAggregate(ctx, e)) ?? (await evalAggregate(ctx, e, evaluate));
       checkSamples(ctx, v.series);
       return v;
     }
@@ -534,6 +534,28 @@ async function tryWholeQueryPushdown(
   for (const w of res.warnings ?? []) q.warnings.add(w);
   for (const i of res.infos ?? []) q.infos.add(i);
   return { type: 'vector', series, verbatim: res.verbatim?.data };
+}
+
+/**
+ * The aggregation as the storage computes it from per-group partial aggregates (src/query/partials),
+ * when it can do so exactly; its PromQL annotations are the query's.
+ */
+async function tryPartialAggregate(ctx: EvalCtx, e: AggregateExpr): Promise<VectorVal | undefined> {
+  const q = ctx.q;
+  if (q.storage.aggregate === undefined || q.delayedNameRemoval) return undefined;
+  let res;
+  try {
+    res = await q.storage.aggregate(
+      { query: formatExpr(e), startMs: ctx.start, endMs: ctx.end, stepMs: ctx.interval, timeoutMs: Math.max(1, q.deadline - performance.now()) },
+      q.signal,
+    );
+  } catch (err) {
+    throw storageCallError(q, err);
+  }
+  if (res === undefined) return undefined;
+  for (const w of res.warnings ?? []) q.warnings.add(w);
+  for (const i of res.infos ?? []) q.infos.add(i);
+  return { type: 'vector', series: answerSeries(ctx, res) };
 }
 
 /** The call's value evaluated downstream, when the expression and the storage both allow it. */

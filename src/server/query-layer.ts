@@ -10,14 +10,15 @@ import { HttpDiscovery } from '../query/discovery/http-sd.js';
 import type { DiscoveredTarget, Discoverer, DiscoveryLog } from '../query/discovery/target.js';
 import { TargetPool } from '../query/discovery/target-pool.js';
 import { TargetSet } from '../query/discovery/target-set.js';
-import { DownstreamClient } from '../client/http-client.js';
+import type { DownstreamClient } from '../client/http-client.js';
 import { HttpClientFilesError } from '../errors.js';
-import { JsonApiTarget, targetName } from '../query/downstream/json-api-client.js';
+import { groupClient, groupTargets, groupTimeoutMs } from '../query/downstream/group-targets.js';
 import { QueryMetrics, type GroupConflict } from '../query/downstream/metrics.js';
 import { labelsToString } from '../model/labels.js';
-import { RemoteReadTarget } from '../query/downstream/remote-read-client.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../promql/engine.js';
+import { PARTIALS_OUTCOMES, PartialPool, partialWorkers } from '../query/partials/pool.js';
+import type { Storage } from '../storage/interface.js';
 import { countingStorage, newStorageStats } from '../storage/counting.js';
 import { createMetadataApi } from './api/metadata-api.js';
 import { createQueryApi } from './api/query-api.js';
@@ -35,6 +36,9 @@ import { Exposition } from './self-metrics.js';
 import { ResultsCache } from '../query/results-cache/results-cache.js';
 import { MemoryBackend, RedisBackend, type CacheBackend } from '../query/results-cache/backend.js';
 import { createHash } from 'node:crypto';
+
+/** A group's deadline (see group-targets.ts); exported here too for the tests that read it. */
+export { groupTimeoutMs };
 
 export interface QueryLayerOptions {
   /** Gets one line per API request and service discovery's news (component=query is up to the caller). */
@@ -106,40 +110,19 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   if (problems.length > 0) throw new HttpClientFilesError(problems);
   const metrics = new QueryMetrics(opts.log);
   const groups: QueryLayerGroup[] = [];
+  /** Per group, its targets as its pool gets them (for the partial-aggregation workers). */
+  const targetsOf: (() => DiscoveredTarget[])[] = [];
   const apiGroups: ApiGetGroup[] = [];
   const specs: GroupSpec[] = q.server_groups.map((g, i) => {
     const name = g.name ?? `group-${i}`;
     const timeoutMs = groupTimeoutMs(g, q);
-    const client = clients[i]!;
-    const url = (address: string): string => `${g.scheme}://${address}${g.path_prefix}`;
-    const targetOpts = (address: string) => ({
-      url: url(address),
-      timeoutMs,
-      headers: g.http_headers,
-      queryParams: g.query_params,
-      client,
-      group: name,
-      observer: metrics,
-      nanIsStale: g.stale_nan,
-      maxResponseBytes: g.max_body_size,
-      keepExternalLabels: g.keep_external_labels ?? q.keep_external_labels,
-    });
-    const pool = new TargetPool(
-      (address) => {
-        const opts = targetOpts(address);
-        if (g.remote_read === false) return new JsonApiTarget(opts);
-        return new RemoteReadTarget({
-          ...opts,
-          remoteReadPath: g.remote_read_path,
-          fallbackToJson: g.remote_read === undefined,
-        });
-      },
-      (address) => targetName(url(address)),
-    );
+    const build = groupTargets(q, g, name, clients[i], metrics);
+    const pool = new TargetPool(build.create, build.nameOf);
     const targets = new TargetSet(name, staticTargets(g), discoverers(g, name, opts), opts.log);
     // promxy: where a target's labels and the group's labels share a name, the group's value wins.
     const own = (ts: readonly DiscoveredTarget[]): DiscoveredTarget[] =>
       ts.map((t) => ({ address: t.address, labels: Object.fromEntries(Object.entries(t.labels).filter(([k]) => !Object.hasOwn(g.labels, k))) }));
+    targetsOf.push(() => own(targets.targets()));
     pool.update(own(targets.targets()));
     targets.onChange((ts) => pool.update(own(ts)));
     groups.push({ name, targets, pool });
@@ -148,8 +131,8 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       ignoreError: g.ignore_error,
       labels: g.labels,
       addresses: () => targets.targets().map((t) => t.address),
-      client: (address) => new JsonApiTarget(targetOpts(address)),
-      nameOf: (address) => targetName(url(address)),
+      client: build.jsonApi,
+      nameOf: build.nameOf,
     });
     return {
       name,
@@ -171,13 +154,29 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
   });
   metrics.pushdownOutcomes = () => fanout.pushdownOutcomes;
   metrics.sharedReads = () => fanout.sharedReads.joined;
+  const workers = q.server_groups.length > 1 ? partialWorkers(q.partial_workers) : 0;
+  const partials =
+    workers > 0
+      ? new PartialPool({
+          size: workers,
+          query: q,
+          groupNames: specs.map((s) => s.name),
+          pushdown: specs.map((s) => s.pushdown === true),
+          targetsOf: (i) => targetsOf[i](),
+          groupsFor: (m) => fanout.groupsFor(m),
+          observer: metrics,
+          onHedged: (group, target) => metrics.observeHedged(group, target),
+          onWorkerError: (err) => opts.log?.error({ err: err.message }, 'partial-aggregation worker failed; aggregations read raw data until it is restarted'),
+        })
+      : undefined;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
   /** A storage view per request: its warnings go to that response, its counts to the request log. */
   const view = (): ScopedStorage => {
     const v = fanout.forQuery();
     const stats = newStorageStats();
-    return { storage: countingStorage(v.storage, stats, (m) => fanout.groupsFor(m)), warnings: v.warnings, stats };
+    const storage: Storage = partials ? { ...v.storage, aggregate: (req, signal) => partials.aggregate(req, v.warnings, signal) } : v.storage;
+    return { storage: countingStorage(storage, stats, (m) => fanout.groupsFor(m)), warnings: v.warnings, stats };
   };
   const instrument = instrumentRequests({ metrics, log: opts.log });
   const configYaml = configToYaml(opts.config ?? ({ query: q } as Config));
@@ -275,12 +274,17 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
     fanout,
     groups,
     ready,
-    metrics: () => metrics.render() + admission.render() + renderMetrics(groups) + (resultsCache ? renderCacheMetrics(resultsCache) : ''),
+    metrics: () =>
+      metrics.render() +
+      admission.render() +
+      renderMetrics(groups) +
+      (resultsCache ? renderCacheMetrics(resultsCache) : '') +
+      (partials ? renderPartialsMetrics(partials, workers) : ''),
     queryMetrics: metrics,
     status,
     close: async () => {
       for (const g of groups) g.targets.stop();
-      await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close(), apiFanout.close()]);
+      await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close(), apiFanout.close(), partials?.close()]);
     },
   };
 }
@@ -312,6 +316,18 @@ function buildResultsCache(q: QueryConfig, opts: QueryLayerOptions): ResultsCach
   } else backend = new MemoryBackend(c.max_size, c.ttl);
   const generation = createHash('sha256').update(JSON.stringify(q)).digest('base64url').slice(0, 16);
   return new ResultsCache({ backend, freshnessMs: c.freshness, splitMs: c.split_interval, generation, now: opts.now });
+}
+
+function renderPartialsMetrics(p: PartialPool, workers: number): string {
+  const e = new Exposition();
+  e.family('promfront_query_partial_workers', 'gauge', 'Worker threads computing per-group partial aggregates (query.partial_workers).', [[{}, workers]]);
+  e.family(
+    'promfront_query_partials_total',
+    'counter',
+    'Aggregations offered to the partial-aggregation workers, by outcome: partials, or why raw data was read instead (docs/parallel.md).',
+    PARTIALS_OUTCOMES.map((o) => [{ outcome: o }, p.outcomes.get(o) ?? 0]),
+  );
+  return e.toString();
 }
 
 function renderCacheMetrics(rc: ResultsCache): string {
@@ -349,7 +365,7 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
   const problems: string[] = [];
   const clients = q.server_groups.map((g, i) => {
     try {
-      return new DownstreamClient(g.http_client, { requestTimeoutMs: groupTimeoutMs(g, q) });
+      return groupClient(g, q);
     } catch (err) {
       if (!(err instanceof HttpClientFilesError)) throw err;
       problems.push(...err.problems.map((p) => `query.server_groups.${i}.http_client.${p}`));
@@ -357,16 +373,6 @@ function buildClients(q: QueryConfig): { clients: (DownstreamClient | undefined)
     }
   });
   return { clients, problems };
-}
-
-/**
- * A group's own deadline: its `timeout`, else the query timeout; an ignore_error group without one
- * gets half the query timeout, so that when it hangs it becomes a warning with half the query's
- * time still left for the rest, instead of taking the query down with it at the same moment.
- */
-export function groupTimeoutMs(g: ServerGroupConfig, q: QueryConfig): number {
-  if (g.timeout !== undefined) return g.timeout;
-  return g.ignore_error ? Math.max(1, Math.floor(q.timeout / 2)) : q.timeout;
 }
 
 function renderMetrics(groups: QueryLayerGroup[]): string {

@@ -66,5 +66,17 @@ export function countingStorage(inner: Storage, stats: StorageStats, groupsFor: 
       return res;
     };
   }
+  if (inner.aggregate) {
+    const aggregate = inner.aggregate.bind(inner);
+    out.aggregate = async (req, signal) => {
+      const res = await aggregate(req, signal);
+      if (res !== undefined) {
+        for (const g of res.groups) stats.groups.add(g);
+        stats.series += res.readSeries;
+        stats.samples += res.readSamples;
+      }
+      return res;
+    };
+  }
   return out;
 }

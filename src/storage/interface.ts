@@ -48,6 +48,31 @@ export interface Storage {
    * evaluates the expression itself on raw data.
    */
   pushdown?(req: PushdownRequest, signal?: AbortSignal): Promise<PushdownResult | undefined>;
+  /**
+   * Evaluates an aggregation as per-server-group partial aggregates combined (src/query/partials,
+   * docs/parallel.md). Resolves undefined when this storage cannot answer it exactly; the engine
+   * then evaluates it itself on raw data.
+   */
+  aggregate?(req: AggregateRequest, signal?: AbortSignal): Promise<AggregateResult | undefined>;
+}
+
+/** An aggregation to evaluate at the steps startMs, startMs+stepMs, ... <= endMs (stepMs 0: one instant). */
+export interface AggregateRequest {
+  /** The aggregation as PromQL text. */
+  query: string;
+  startMs: number;
+  endMs: number;
+  stepMs: number;
+  /** What is left of the query's time budget. */
+  timeoutMs: number;
+}
+
+export interface AggregateResult extends PushdownResult {
+  /** Raw series and samples read to compute it (for the request's stats). */
+  readSeries: number;
+  readSamples: number;
+  /** Names of the server groups asked. */
+  groups: string[];
 }
 
 /** A sub-expression to evaluate downstream at the steps startMs, startMs+stepMs, ... <= endMs (stepMs 0: one instant). */

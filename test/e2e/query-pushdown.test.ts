@@ -312,6 +312,8 @@ listen: ${listen}
 log_level: warn
 query:
   semantics: prometheus-2
+  # The raw path evaluating the sum itself: per-group partial sums could differ in the last bits.
+  partial_workers: 0
   server_groups:
     - {name: a, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${a.port}"]}]}
     - {name: b, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${b.port}"]}]}

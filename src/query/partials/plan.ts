@@ -1,0 +1,146 @@
+// Which aggregations can be computed as one partial aggregate per server group, combined afterwards,
+// and what each group is asked to compute. The rules and why they are exact: docs/parallel.md.
+//
+// An aggregation decomposes when its operator does (a sum of per-group sums is the sum; the same for
+// count, min, max, group; avg is the combined sum over the combined count) and when every series
+// its operand yields depends on exactly one raw series: a selector, under per-series functions and
+// arithmetic or comparison with number literals. Then each output series of the operand is computed
+// wholly inside the group holding its raw series, provided no series is held by two groups, which
+// the pool checks on the data (pool.ts). Anything else (a binary operation between two vectors, a
+// nested aggregation, a subquery, `@`) could pair series of different groups and is not planned.
+
+import type { LabelMatcher } from '../../model/labels.js';
+import type { AggregateExpr, Expr } from '../../promql/ast.js';
+import { formatExpr } from '../../promql/parser.js';
+
+/** How per-group partial values of one output series and step combine. */
+export type CombineOp = 'sum' | 'min' | 'max' | 'group' | 'avg';
+
+export interface PartialPlan {
+  /**
+   * What each group evaluates, as PromQL: one aggregation, or for `avg` its sum and its count
+   * (in that order), over the same operand and grouping.
+   */
+  partials: string[];
+  combine: CombineOp;
+  /** The operand's one selector: the groups it reaches are the groups asked. */
+  matchers: LabelMatcher[];
+}
+
+/** Why an aggregation is not planned (counted per reason by the pool). */
+export type NotPlanned = 'operator' | 'operand';
+
+/** Range functions whose value for a series depends on that series' window only (as pushdown.ts). */
+const PER_SERIES_RANGE_FUNCTIONS = new Set([
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'resets',
+  'changes',
+  'avg_over_time',
+  'min_over_time',
+  'max_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'last_over_time',
+  'present_over_time',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'quantile_over_time',
+  'predict_linear',
+  'holt_winters',
+  'double_exponential_smoothing',
+]);
+
+/** Element-wise functions of one instant vector (and number literals): one output series per input series. */
+const PER_SERIES_INSTANT_FUNCTIONS = new Set([
+  'abs',
+  'ceil',
+  'floor',
+  'round',
+  'exp',
+  'ln',
+  'log2',
+  'log10',
+  'sqrt',
+  'sgn',
+  'clamp',
+  'clamp_min',
+  'clamp_max',
+  'timestamp',
+  'deg',
+  'rad',
+  'sin',
+  'cos',
+  'tan',
+  'asin',
+  'acos',
+  'atan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'asinh',
+  'acosh',
+  'atanh',
+]);
+
+const COMBINE: Partial<Record<AggregateExpr['op'], CombineOp>> = { sum: 'sum', count: 'sum', min: 'min', max: 'max', group: 'group', avg: 'avg' };
+
+/** The partial plan of `e`, or why there is none. */
+export function planPartials(e: AggregateExpr): PartialPlan | NotPlanned {
+  const combine = COMBINE[e.op];
+  if (combine === undefined || e.param !== undefined) return 'operator';
+  const matchers = perSeriesSelector(e.expr);
+  if (matchers === undefined) return 'operand';
+  const agg = (op: AggregateExpr['op']): string => formatExpr({ ...e, op });
+  const partials = e.op === 'avg' ? [agg('sum'), agg('count')] : [agg(e.op)];
+  return { partials, combine, matchers };
+}
+
+/**
+ * The matchers of the one selector `e` reads when each of its output series depends on exactly one
+ * series of that selector; undefined otherwise.
+ */
+export function perSeriesSelector(e: Expr): LabelMatcher[] | undefined {
+  switch (e.type) {
+    case 'ParenExpr':
+      return perSeriesSelector(e.expr);
+    case 'UnaryExpr':
+      return perSeriesSelector(e.expr);
+    case 'VectorSelector':
+      // `@ start()` would mean the group's evaluation's own start (a sub-range in a subquery).
+      return e.timestampMs === undefined && e.startOrEnd === undefined ? e.matchers : undefined;
+    case 'Call': {
+      const name = e.func.name;
+      const range = PER_SERIES_RANGE_FUNCTIONS.has(name);
+      if (!range && !PER_SERIES_INSTANT_FUNCTIONS.has(name)) return undefined;
+      let found: LabelMatcher[] | undefined;
+      for (const a of e.args) {
+        if (isNumber(a)) continue;
+        if (found !== undefined) return undefined;
+        if (range) {
+          if (a.type !== 'MatrixSelector') return undefined;
+          found = perSeriesSelector(a.vectorSelector);
+        } else found = perSeriesSelector(a);
+        if (found === undefined) return undefined;
+      }
+      return found;
+    }
+    case 'BinaryExpr':
+      // With a number on one side, each output series comes from one series of the other side.
+      if (e.op === 'and' || e.op === 'or' || e.op === 'unless' || e.vectorMatching !== undefined) return undefined;
+      if (isNumber(e.lhs)) return perSeriesSelector(e.rhs);
+      if (isNumber(e.rhs)) return perSeriesSelector(e.lhs);
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function isNumber(e: Expr): boolean {
+  while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr' || e.type === 'UnaryExpr') e = e.expr;
+  return e.type === 'NumberLiteral';
+}
