@@ -41,6 +41,8 @@ export interface ProxyOptions {
   nodeArgs?: string[];
   /** Appended to the config (e.g. a shard section). */
   extraYaml?: string;
+  /** Another build's cli.js to run instead of this checkout's (A/B against a baseline). */
+  cli?: string;
 }
 
 export function proxyConfig(listen: string, groups: string[][], remoteRead: boolean, pushdown: boolean | 'off' = false): string {
@@ -56,7 +58,8 @@ export function proxyConfig(listen: string, groups: string[][], remoteRead: bool
 }
 
 export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProcess> {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const cli = opts.cli ?? CLI;
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   fs.mkdirSync(opts.dir, { recursive: true });
@@ -65,7 +68,7 @@ export async function startProxyProcess(opts: ProxyOptions): Promise<ProxyProces
     configFile,
     proxyConfig(listen, opts.groups, opts.remoteRead, opts.pushdownOff ? 'off' : opts.pushdown) + (opts.extraYaml ? `${opts.extraYaml}\n` : ''),
   );
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, `--config=${configFile}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';
   const keep = (d: Buffer): void => {
