@@ -134,6 +134,8 @@ const SHRINK_EVERY_MS = 10_000;
 
 class Shard {
   pending: WriteSample[] = [];
+  /** seriesHash of each pending sample's labels, kept so that a reshard does not hash them again. */
+  hashes: number[] = [];
   head = 0;
   sending = false;
   timer: NodeJS.Timeout | undefined;
@@ -169,6 +171,7 @@ export class WriteQueue {
    * when the next sample's shard is full the rest wait here (where Prometheus stops reading its WAL).
    */
   private backlog: WriteSample[] = [];
+  private backlogHashes: number[] = [];
   private backlogHead = 0;
   private lastReshardMs = Date.now();
   private total = 0;
@@ -220,10 +223,16 @@ export class WriteQueue {
     for (const s of samples) {
       this.stats.samplesIn++;
       this.total++;
-      const sh = this.backlogSize === 0 && this.draining.length === 0 ? this.shardFor(s) : undefined;
+      const h = seriesHash(s.labels);
+      const sh = this.backlogSize === 0 && this.draining.length === 0 ? this.shardFor(h) : undefined;
       // Over the bound with nothing in the backlog, the shard's oldest makes room (dropOldest).
-      if (sh !== undefined && (sh.size < this.capacity || this.total > this.maxPending)) sh.pending.push(s);
-      else this.backlog.push(s);
+      if (sh !== undefined && (sh.size < this.capacity || this.total > this.maxPending)) {
+        sh.pending.push(s);
+        sh.hashes.push(h);
+      } else {
+        this.backlog.push(s);
+        this.backlogHashes.push(h);
+      }
       if (this.total > this.maxPending) this.dropOldest(sh);
     }
     this.feed();
@@ -233,9 +242,9 @@ export class WriteQueue {
     return this.total;
   }
 
-  private shardFor(s: WriteSample): Shard {
+  private shardFor(hash: number): Shard {
     const n = this.shards.length;
-    return this.shards[n === 1 ? 0 : shardOf(s.labels, n)];
+    return this.shards[n === 1 ? 0 : hash % n];
   }
 
   /**
@@ -246,18 +255,22 @@ export class WriteQueue {
   private feed(): void {
     if (this.draining.length === 0) {
       const b = this.backlog;
+      const hs = this.backlogHashes;
       let i = this.backlogHead;
       for (; i < b.length; i++) {
-        const sh = this.shardFor(b[i]);
+        const sh = this.shardFor(hs[i]);
         if (sh.size >= this.capacity) break;
         sh.pending.push(b[i]);
+        sh.hashes.push(hs[i]);
       }
       this.backlogHead = i;
       if (i === b.length) {
         this.backlog = [];
+        this.backlogHashes = [];
         this.backlogHead = 0;
       } else if (i > 1024 && i * 2 > b.length) {
         this.backlog = b.slice(i);
+        this.backlogHashes = hs.slice(i);
         this.backlogHead = 0;
       }
     }
@@ -283,14 +296,20 @@ export class WriteQueue {
     if (!grow && !shrink) return;
     this.lastReshardMs = Date.now();
     const unsent: WriteSample[] = [];
+    const hashes: number[] = [];
     for (const sh of this.shards) {
       if (sh.timer) clearTimeout(sh.timer);
       sh.timer = undefined;
-      for (let i = sh.head; i < sh.pending.length; i++) unsent.push(sh.pending[i]);
+      for (let i = sh.head; i < sh.pending.length; i++) {
+        unsent.push(sh.pending[i]);
+        hashes.push(sh.hashes[i]);
+      }
       sh.pending = [];
+      sh.hashes = [];
       sh.head = 0;
     }
     this.backlog = unsent.concat(this.backlog.slice(this.backlogHead));
+    this.backlogHashes = hashes.concat(this.backlogHashes.slice(this.backlogHead));
     this.backlogHead = 0;
     this.draining = this.shards.filter((sh) => sh.sending);
     this.shards = Array.from({ length: want }, () => new Shard());
@@ -438,17 +457,19 @@ export class WriteQueue {
 function compact(sh: Shard): void {
   if (sh.head > 1024 && sh.head * 2 > sh.pending.length) {
     sh.pending = sh.pending.slice(sh.head);
+    sh.hashes = sh.hashes.slice(sh.head);
     sh.head = 0;
   }
 }
 
-function shardOf(labels: Labels, shards: number): number {
+/** The hash that pins a series to a shard (modulo the shard count). */
+function seriesHash(labels: Labels): number {
   let h = 0;
   for (const l of labels) {
     for (let i = 0; i < l.value.length; i++) h = (Math.imul(h, 31) + l.value.charCodeAt(i)) | 0;
     h = (Math.imul(h, 31) + l.name.length) | 0;
   }
-  return (h >>> 0) % shards;
+  return h >>> 0;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
