@@ -134,8 +134,6 @@ const SHRINK_EVERY_MS = 10_000;
 
 class Shard {
   pending: WriteSample[] = [];
-  /** seriesHash of each pending sample's labels, kept so that a reshard does not hash them again. */
-  hashes: number[] = [];
   head = 0;
   sending = false;
   timer: NodeJS.Timeout | undefined;
@@ -171,7 +169,6 @@ export class WriteQueue {
    * when the next sample's shard is full the rest wait here (where Prometheus stops reading its WAL).
    */
   private backlog: WriteSample[] = [];
-  private backlogHashes: number[] = [];
   private backlogHead = 0;
   private lastReshardMs = Date.now();
   private total = 0;
@@ -223,16 +220,10 @@ export class WriteQueue {
     for (const s of samples) {
       this.stats.samplesIn++;
       this.total++;
-      const h = seriesHash(s.labels);
-      const sh = this.backlogSize === 0 && this.draining.length === 0 ? this.shardFor(h) : undefined;
+      const sh = this.backlogSize === 0 && this.draining.length === 0 ? this.shardFor(s) : undefined;
       // Over the bound with nothing in the backlog, the shard's oldest makes room (dropOldest).
-      if (sh !== undefined && (sh.size < this.capacity || this.total > this.maxPending)) {
-        sh.pending.push(s);
-        sh.hashes.push(h);
-      } else {
-        this.backlog.push(s);
-        this.backlogHashes.push(h);
-      }
+      if (sh !== undefined && (sh.size < this.capacity || this.total > this.maxPending)) sh.pending.push(s);
+      else this.backlog.push(s);
       if (this.total > this.maxPending) this.dropOldest(sh);
     }
     this.feed();
@@ -242,9 +233,9 @@ export class WriteQueue {
     return this.total;
   }
 
-  private shardFor(hash: number): Shard {
+  private shardFor(s: WriteSample): Shard {
     const n = this.shards.length;
-    return this.shards[n === 1 ? 0 : hash % n];
+    return this.shards[n === 1 ? 0 : seriesHash(s.labels) % n];
   }
 
   /**
@@ -255,22 +246,18 @@ export class WriteQueue {
   private feed(): void {
     if (this.draining.length === 0) {
       const b = this.backlog;
-      const hs = this.backlogHashes;
       let i = this.backlogHead;
       for (; i < b.length; i++) {
-        const sh = this.shardFor(hs[i]);
+        const sh = this.shardFor(b[i]);
         if (sh.size >= this.capacity) break;
         sh.pending.push(b[i]);
-        sh.hashes.push(hs[i]);
       }
       this.backlogHead = i;
       if (i === b.length) {
         this.backlog = [];
-        this.backlogHashes = [];
         this.backlogHead = 0;
       } else if (i > 1024 && i * 2 > b.length) {
         this.backlog = b.slice(i);
-        this.backlogHashes = hs.slice(i);
         this.backlogHead = 0;
       }
     }
@@ -281,11 +268,9 @@ export class WriteQueue {
 
   /**
    * Prometheus scales its shards to keep up with the incoming rate; ours follow the backlog: as
-   * many shards as there are full batches waiting, between min_shards and max_shards. What the
-   * old shards hold unsent goes back to the front of the backlog (a series was in one shard, in
-   * order, and is older there than in the backlog), to be handed to the new shards once the old
-   * shards' batches in flight are done, so samples of a series still leave in order and the
-   * whole backlog is spread over the new shards at once.
+   * many shards as there are full batches waiting, between min_shards and max_shards. The old
+   * shards send what they buffer first (at most `capacity` each, the rest is in the backlog) and
+   * the new ones start after them, so samples of a series still leave in order.
    */
   private reshardFor(backlog: number): void {
     if (this.draining.length > 0) return;
@@ -295,23 +280,12 @@ export class WriteQueue {
     const shrink = want < n * (1 - SHARD_TOLERANCE) && Date.now() - this.lastReshardMs >= SHRINK_EVERY_MS;
     if (!grow && !shrink) return;
     this.lastReshardMs = Date.now();
-    const unsent: WriteSample[] = [];
-    const hashes: number[] = [];
+    this.draining = this.shards.filter((sh) => sh.size > 0 || sh.sending);
     for (const sh of this.shards) {
-      if (sh.timer) clearTimeout(sh.timer);
+      if (sh.sending || !sh.timer) continue;
+      clearTimeout(sh.timer);
       sh.timer = undefined;
-      for (let i = sh.head; i < sh.pending.length; i++) {
-        unsent.push(sh.pending[i]);
-        hashes.push(sh.hashes[i]);
-      }
-      sh.pending = [];
-      sh.hashes = [];
-      sh.head = 0;
     }
-    this.backlog = unsent.concat(this.backlog.slice(this.backlogHead));
-    this.backlogHashes = hashes.concat(this.backlogHashes.slice(this.backlogHead));
-    this.backlogHead = 0;
-    this.draining = this.shards.filter((sh) => sh.sending);
     this.shards = Array.from({ length: want }, () => new Shard());
   }
 
@@ -373,8 +347,8 @@ export class WriteQueue {
         compact(sh);
         // Room was made in the shard: hand it what waits for it.
         if (this.backlogSize > 0) this.feed();
-        // A current shard leaves a partial batch to the deadline; a draining one holds nothing more.
-        if (sh.size < this.batch) break;
+        // A draining shard empties itself; a current one leaves a partial batch to the deadline.
+        if (!this.draining.includes(sh) && sh.size < this.batch) break;
       }
     } finally {
       sh.sending = false;
@@ -382,6 +356,7 @@ export class WriteQueue {
     if (this.stopped) return;
     // Read again: a reshard during the send may have made this shard a draining one.
     if (this.draining.includes(sh)) {
+      if (sh.size > 0) return this.kick(sh);
       this.draining = this.draining.filter((d) => d !== sh);
       if (this.draining.length === 0) this.feed();
       return;
@@ -457,7 +432,6 @@ export class WriteQueue {
 function compact(sh: Shard): void {
   if (sh.head > 1024 && sh.head * 2 > sh.pending.length) {
     sh.pending = sh.pending.slice(sh.head);
-    sh.hashes = sh.hashes.slice(sh.head);
     sh.head = 0;
   }
 }
