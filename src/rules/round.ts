@@ -24,8 +24,12 @@ import type { Engine } from '../promql/engine.js';
 import type { Storage } from '../storage/interface.js';
 import { subscribeAbort } from '../util/abort.js';
 
-/** Rules of one round evaluated at once (they wait on downstream reads; the engine itself is one thread). */
-const ROUND_CONCURRENCY = 16;
+/**
+ * Rules of one round evaluated at once: they mostly wait on downstream reads (the engine itself is
+ * one thread), and the fan-out bounds the requests per server group anyway (max_concurrency, 64
+ * by default), so a round keeps about that many reads in flight.
+ */
+const ROUND_CONCURRENCY = 64;
 
 export interface RoundDeps {
   engine: Engine;
