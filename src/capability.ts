@@ -8,6 +8,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import type { Labels } from './model/labels.js';
 
 /** What the process gives a capability. */
 export interface CapabilityContext {
@@ -23,7 +24,27 @@ export interface CapabilityContext {
    * no such route.
    */
   queryApi(req: Request): Promise<Response | undefined>;
+  /**
+   * Evaluates one round of a rule group on the query layer's engine where the layer runs (the
+   * query thread), without the HTTP shape: one message per round, answers as vectors in the
+   * order of `exprs`, identical reads of the round done once. Undefined when there is no query
+   * layer (the caller then answers each expression through queryApi).
+   */
+  evaluateRules?(round: RuleRound): Promise<RuleAnswer[] | undefined>;
 }
+
+/** The expressions of a rule group's round, all evaluated at `timeMs`. */
+export interface RuleRound {
+  timeMs: number;
+  exprs: string[];
+}
+
+/**
+ * One expression's answer: its instant vector (a scalar as one sample with no labels, as
+ * Prometheus's rule query function gives it), the storage's warnings then the engine's, and how
+ * long it took; or the error text the query API would have answered with.
+ */
+export type RuleAnswer = { vector: { labels: Labels; v: number }[]; warnings: string[]; seconds: number } | { error: string; seconds: number };
 
 /** One running capability; built by its factory from the config, stopped on shutdown or removal. */
 export interface Capability {

@@ -1,10 +1,11 @@
 // One rule group: its schedule (Prometheus's hash offset within the interval, missed iterations
 // counted), the evaluation of its rules in order, the state of its alerts, and the samples it hands
 // to remote write (recorded series, ALERTS, ALERTS_FOR_STATE, and staleness markers for series
-// that went away). Rules are evaluated through the query layer (ctx.queryApi), so a rule sees the
-// whole fleet; a rule reading only series recorded earlier in the same group is evaluated here,
-// by our engine over the group's own recent results, because promfront has no TSDB to read them
-// back from (docs/rules.md).
+// that went away). Rules are evaluated on the query layer, so a rule sees the whole fleet: a round
+// goes where the layer lives as one message (round.ts, ctx.evaluateRules), or one query per rule
+// through ctx.queryApi where that is all there is. A rule reading only series recorded earlier in
+// the same group is evaluated here, by our engine over the group's own recent results, because
+// promfront has no TSDB to read them back from (docs/rules.md).
 
 import pLimit from 'p-limit';
 import type { Expr } from '../promql/ast.js';
@@ -12,6 +13,7 @@ import { walkExpr } from '../promql/ast.js';
 import { Engine } from '../promql/engine.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { labelsFromRecord, labelsKey, labelsToRecord, type Labels } from '../model/labels.js';
+import type { RuleAnswer, RuleRound } from '../capability.js';
 import type { GroupDef, RuleDef } from './rulefile.js';
 import { expand } from './template.js';
 import { goQuote } from '../util/go-quote.js';
@@ -52,6 +54,11 @@ export interface RuleState {
 export interface GroupEnv {
   /** Runs an instant query through the query layer; resolves to the JSON API's data or throws its error text. */
   query(expr: string, timeMs: number): Promise<{ resultType: string; result: unknown; warnings: string[] }>;
+  /**
+   * Evaluates the round's queries in one go where the query layer lives (round.ts), answers in
+   * order; without it each rule is one `query`.
+   */
+  evaluateRound?(round: RuleRound): Promise<RuleAnswer[]>;
   externalLabels: Record<string, string>;
   externalURL: string;
   /** Hands samples to remote write. */
@@ -67,6 +74,15 @@ export interface GroupEnv {
   outageToleranceMs?: number;
   /** Told when restoring the `for` state failed (the rules start their `for` again). */
   onRestoreError?(rule: string, message: string): void;
+}
+
+/** A rule's query answer: its vector, the warnings that make its health `err`, its own evaluation time when known. */
+interface RuleResult {
+  vector: { labels: Record<string, string>; v: number }[];
+  warnings: string[];
+  took?: number;
+  /** The query failed with this text (a round answers every rule, failed or not). */
+  error?: string;
 }
 
 const RESOLVED_RETENTION_MS = 15 * 60_000;
@@ -210,18 +226,15 @@ export class Group {
     // Rules that go to the query layer cannot see this round's records anyway (they are not in
     // any downstream yet), so their queries start together, a few at a time; results are still
     // applied in rule order. Rules reading the group's own records run in their place.
-    const limit = pLimit(QUERY_CONCURRENCY);
-    const remote = this.rules.map((r) => {
-      if (r.local) return undefined;
-      const p = limit(() => this.query(r, qts));
-      p.catch(() => undefined);
-      return p;
-    });
+    const remote = this.remoteQueries(qts);
     for (const [i, rule] of this.rules.entries()) {
       const t0 = performance.now();
+      let seconds: number | undefined;
       const seen = new Map<string, Labels>();
       try {
-        const { vector, warnings } = await (remote[i] ?? this.query(rule, qts));
+        const { vector, warnings, took, error } = await (remote[i] ?? this.query(rule, qts));
+        seconds = took;
+        if (error !== undefined) throw new Error(error);
         if (rule.def.kind === 'record') this.record(rule, vector, qts, samples, seen);
         else this.alert(rule, vector, qts, samples, seen);
         rule.health = warnings.length > 0 ? 'err' : 'ok';
@@ -246,7 +259,7 @@ export class Group {
       }
       this.previous[i] = seen;
       rule.lastEvaluationMs = ts;
-      rule.evaluationTimeS = (performance.now() - t0) / 1000;
+      rule.evaluationTimeS = seconds ?? (performance.now() - t0) / 1000;
       if (rule.def.kind === 'alert') this.sendAlerts(rule, ts);
     }
     this.env.write(samples);
@@ -308,7 +321,38 @@ export class Group {
     }
   }
 
-  private async query(rule: RuleState, ts: number): Promise<{ vector: { labels: Record<string, string>; v: number }[]; warnings: string[] }> {
+  /**
+   * The answers of the rules that go to the query layer, by rule index (undefined for the rules
+   * evaluated here): one round sent where the layer lives when the env can, else one query per
+   * rule, a few at a time.
+   */
+  private remoteQueries(qts: number): (Promise<RuleResult> | undefined)[] {
+    const remote = this.rules.map((r, i) => (r.local ? -1 : i)).filter((i) => i >= 0);
+    const out: (Promise<RuleResult> | undefined)[] = this.rules.map(() => undefined);
+    if (remote.length === 0) return out;
+    if (this.env.evaluateRound) {
+      const round = this.env.evaluateRound({ timeMs: qts, exprs: remote.map((i) => this.rules[i].def.exprText) });
+      remote.forEach((ruleIndex, k) => {
+        const p = round.then((answers) => {
+          const a = answers[k];
+          if ('error' in a) return { vector: [], warnings: [], took: a.seconds, error: a.error };
+          return { vector: a.vector.map((s) => ({ labels: labelsToRecord(s.labels), v: s.v })), warnings: a.warnings, took: a.seconds };
+        });
+        p.catch(() => undefined);
+        out[ruleIndex] = p;
+      });
+      return out;
+    }
+    const limit = pLimit(QUERY_CONCURRENCY);
+    for (const i of remote) {
+      const p = limit(() => this.query(this.rules[i], qts));
+      p.catch(() => undefined);
+      out[i] = p;
+    }
+    return out;
+  }
+
+  private async query(rule: RuleState, ts: number): Promise<RuleResult> {
     if (rule.local) return { vector: await this.queryLocal(rule.def.exprText, ts), warnings: [] };
     const data = await this.env.query(rule.def.exprText, ts);
     if (data.resultType === 'scalar') {

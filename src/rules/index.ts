@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Capability, CapabilityContext, CapabilityFactory } from '../capability.js';
+import type { Capability, CapabilityContext, CapabilityFactory, RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import { formatExpr } from '../promql/parser.js';
 import { parseDuration } from '../util/duration.js';
@@ -17,6 +17,7 @@ import { WriteQueue, type WriteSample } from './remote-write.js';
 import { Notifier } from './alertmanager.js';
 
 const DEFAULT_EVALUATION_INTERVAL = '1m';
+const NO_QUERY_LAYER = 'no query layer to evaluate rules with (the config has no query section)';
 
 /** The config file the process runs with, for rule_files relative to it (section() has no context). */
 let knownConfigFile: string | undefined;
@@ -104,8 +105,10 @@ class RulesCapability implements Capability {
     const intervalMs = parseDuration(config.evaluation_interval ?? DEFAULT_EVALUATION_INTERVAL);
     const resendDelayMs = parseDuration(config.alerting?.resend_delay ?? '1m');
     const externalURL = `http://${this.ctx.listen}`;
+    const evaluateRules = this.ctx.evaluateRules?.bind(this.ctx);
     const env = {
       query: (expr: string, timeMs: number) => this.query(expr, timeMs),
+      evaluateRound: evaluateRules && (async (round: RuleRound) => (await evaluateRules(round)) ?? Promise.reject(new Error(NO_QUERY_LAYER))),
       externalLabels: ext,
       externalURL,
       write: (samples: WriteSample[]) => this.write(samples, ext),
@@ -174,7 +177,7 @@ class RulesCapability implements Capability {
   private async query(expr: string, timeMs: number): Promise<{ resultType: string; result: unknown; warnings: string[] }> {
     const url = `http://promfront/api/v1/query?query=${encodeURIComponent(expr)}&time=${(timeMs / 1000).toFixed(3)}`;
     const res = await this.ctx.queryApi(new Request(url));
-    if (res === undefined) throw new Error('no query layer to evaluate rules with (the config has no query section)');
+    if (res === undefined) throw new Error(NO_QUERY_LAYER);
     const body = (await res.json()) as {
       status: string;
       data?: { resultType: string; result: unknown };

@@ -18,6 +18,7 @@ import { parseDuration } from '../util/duration.js';
 import type { RemoteWriteConfig } from '../config/rules.js';
 import { VERSION } from '../version.js';
 import { readFile } from 'node:fs/promises';
+import { subscribeAbort } from '../util/abort.js';
 
 export interface WriteSample {
   labels: Labels;
@@ -161,11 +162,18 @@ export class WriteQueue {
   };
   /** The shards new samples go to; they send only once `draining` is empty (order per series). */
   private shards: Shard[];
-  /** The previous shards after a reshard: they send what they hold, then go away. */
+  /** The previous shards after a reshard, with a batch still in flight: the new ones wait for them. */
   private draining: Shard[] = [];
+  /**
+   * Samples not handed to a shard yet, in arrival order: a shard buffers at most `capacity`, and
+   * when the next sample's shard is full the rest wait here (where Prometheus stops reading its WAL).
+   */
+  private backlog: WriteSample[] = [];
+  private backlogHead = 0;
   private lastReshardMs = Date.now();
   private total = 0;
   private readonly maxPending: number;
+  private readonly capacity: number;
   private readonly minShards: number;
   private readonly maxShards: number;
   private readonly batch: number;
@@ -184,6 +192,7 @@ export class WriteQueue {
     this.name = cfg.name ?? cfg.url.replace(/\/\/[^@/]*@/, '//');
     const q = cfg.queue_config;
     this.maxPending = q.max_pending_samples;
+    this.capacity = q.capacity;
     this.minShards = Math.min(q.min_shards, q.max_shards);
     this.maxShards = q.max_shards;
     this.batch = q.max_samples_per_send;
@@ -199,31 +208,69 @@ export class WriteQueue {
     return this.shards.length;
   }
 
-  /** Queues samples; beyond max_pending_samples the oldest are dropped (counted) to make room. */
+  /** Samples waiting for room in their shard (not counting those buffered in shards). */
+  get backlogSize(): number {
+    return this.backlog.length - this.backlogHead;
+  }
+
+  /** Queues samples; beyond max_pending_samples the oldest still waiting are dropped (counted) to make room. */
   append(samples: readonly WriteSample[]): void {
     if (this.stopped || samples.length === 0) return;
     this.reshardFor(this.total + samples.length);
-    const shards = this.shards;
-    const n = shards.length;
     for (const s of samples) {
-      const sh = shards[n === 1 ? 0 : shardOf(s.labels, n)];
-      sh.pending.push(s);
       this.stats.samplesIn++;
-      if (++this.total > this.maxPending) this.dropOldest(sh);
+      this.total++;
+      const sh = this.backlogSize === 0 && this.draining.length === 0 ? this.shardFor(s) : undefined;
+      // Over the bound with nothing in the backlog, the shard's oldest makes room (dropOldest).
+      if (sh !== undefined && (sh.size < this.capacity || this.total > this.maxPending)) sh.pending.push(s);
+      else this.backlog.push(s);
+      if (this.total > this.maxPending) this.dropOldest(sh);
     }
-    for (const sh of shards) if (!sh.sending) compact(sh);
-    for (const sh of this.draining) this.kick(sh);
-    for (const sh of shards) this.kick(sh);
+    this.feed();
   }
 
   get pending(): number {
     return this.total;
   }
 
+  private shardFor(s: WriteSample): Shard {
+    const n = this.shards.length;
+    return this.shards[n === 1 ? 0 : seriesHash(s.labels) % n];
+  }
+
+  /**
+   * Hands waiting samples to their shards in arrival order while the next one's shard has room
+   * (Prometheus's WAL reader blocks on a full shard the same way), then starts what can send.
+   * Nothing is handed out while the shards of before a reshard still have a batch in flight.
+   */
+  private feed(): void {
+    if (this.draining.length === 0) {
+      const b = this.backlog;
+      let i = this.backlogHead;
+      for (; i < b.length; i++) {
+        const sh = this.shardFor(b[i]);
+        if (sh.size >= this.capacity) break;
+        sh.pending.push(b[i]);
+      }
+      this.backlogHead = i;
+      if (i === b.length) {
+        this.backlog = [];
+        this.backlogHead = 0;
+      } else if (i > 1024 && i * 2 > b.length) {
+        this.backlog = b.slice(i);
+        this.backlogHead = 0;
+      }
+    }
+    for (const sh of this.shards) if (!sh.sending) compact(sh);
+    for (const sh of this.draining) this.kick(sh);
+    for (const sh of this.shards) this.kick(sh);
+  }
+
   /**
    * Prometheus scales its shards to keep up with the incoming rate; ours follow the backlog: as
    * many shards as there are full batches waiting, between min_shards and max_shards. The old
-   * shards drain first (the new ones wait), so samples of a series still leave in order.
+   * shards send what they buffer first (at most `capacity` each, the rest is in the backlog) and
+   * the new ones start after them, so samples of a series still leave in order.
    */
   private reshardFor(backlog: number): void {
     if (this.draining.length > 0) return;
@@ -234,14 +281,23 @@ export class WriteQueue {
     if (!grow && !shrink) return;
     this.lastReshardMs = Date.now();
     this.draining = this.shards.filter((sh) => sh.size > 0 || sh.sending);
-    for (const sh of this.shards) if (!sh.sending && sh.timer) clearTimeout(sh.timer);
+    for (const sh of this.shards) {
+      if (sh.sending || !sh.timer) continue;
+      clearTimeout(sh.timer);
+      sh.timer = undefined;
+    }
     this.shards = Array.from({ length: want }, () => new Shard());
   }
 
-  private dropOldest(into: Shard): void {
-    // Samples held by draining shards are older than anything in the current ones.
-    const from = this.draining.find((d) => d.size > 0) ?? into;
-    from.head++;
+  /**
+   * Makes room for one sample: the oldest sample waiting in the backlog goes; with none waiting
+   * there, the oldest in `into`, the shard the new sample went to. A batch in flight is never
+   * dropped: it is counted once it is sent or fails.
+   */
+  private dropOldest(into: Shard | undefined): void {
+    if (this.backlogSize > 0) this.backlogHead++;
+    else if (into !== undefined && into.size > 0) into.head++;
+    else return;
     this.total--;
     this.stats.samplesDropped++;
   }
@@ -284,9 +340,13 @@ export class WriteQueue {
         // as sent, failed or dropped, and no counter goes down. It stays in `total` (pending, as
         // Prometheus counts its in-flight samples) until it is counted.
         sh.head = start + batch.length;
+        // The shard's buffer has room again while its batch is out (capacity counts what waits).
+        if (this.backlogSize > 0) this.feed();
         await this.sendWithRetry(sh, batch);
         this.total -= batch.length;
         compact(sh);
+        // Room was made in the shard: hand it what waits for it.
+        if (this.backlogSize > 0) this.feed();
         // A draining shard empties itself; a current one leaves a partial batch to the deadline.
         if (!this.draining.includes(sh) && sh.size < this.batch) break;
       }
@@ -298,7 +358,7 @@ export class WriteQueue {
     if (this.draining.includes(sh)) {
       if (sh.size > 0) return this.kick(sh);
       this.draining = this.draining.filter((d) => d !== sh);
-      if (this.draining.length === 0) for (const cur of this.shards) this.kick(cur);
+      if (this.draining.length === 0) this.feed();
       return;
     }
     if (sh.size > 0) this.kick(sh);
@@ -376,21 +436,26 @@ function compact(sh: Shard): void {
   }
 }
 
-function shardOf(labels: Labels, shards: number): number {
+/** The hash that pins a series to a shard (modulo the shard count). */
+function seriesHash(labels: Labels): number {
   let h = 0;
   for (const l of labels) {
     for (let i = 0; i < l.value.length; i++) h = (Math.imul(h, 31) + l.value.charCodeAt(i)) | 0;
     h = (Math.imul(h, 31) + l.name.length) | 0;
   }
-  return (h >>> 0) % shards;
+  return h >>> 0;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    // One listener per retrying shard at a time, removed when the sleep ends.
+    const unsubscribe = subscribeAbort(signal, () => {
       clearTimeout(t);
       resolve();
     });
+    const t = setTimeout(() => {
+      unsubscribe();
+      resolve();
+    }, ms);
   });
 }

@@ -71,6 +71,22 @@ export class QueryLayerSlot<L extends SlotLayer = SlotLayer> {
   }
 
   /**
+   * Runs `fn` on the current layer (undefined when there is none), counted in flight as a request
+   * is: a reload does not close the layer under it (a rule group's round, query-layer.ts).
+   */
+  async use<T>(fn: (layer: L) => Promise<T>): Promise<T | undefined> {
+    const live = this.live;
+    if (!live) return undefined;
+    live.inflight++;
+    try {
+      return await fn(live.layer);
+    } finally {
+      live.inflight--;
+      if (live.inflight === 0) live.onIdle?.();
+    }
+  }
+
+  /**
    * Puts `next` in service at once. The previous layer keeps its in-flight requests; its pools are
    * closed when the last one is done, or after `drainLimitMs` even if some are still running.
    */

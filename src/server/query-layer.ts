@@ -36,6 +36,8 @@ import { Exposition } from './self-metrics.js';
 import { ResultsCache } from '../query/results-cache/results-cache.js';
 import { MemoryBackend, RedisBackend, type CacheBackend } from '../query/results-cache/backend.js';
 import { createHash } from 'node:crypto';
+import type { RuleAnswer, RuleRound } from '../capability.js';
+import { evaluateRound } from '../rules/round.js';
 
 /** A group's deadline (see group-targets.ts); exported here too for the tests that read it. */
 export { groupTimeoutMs };
@@ -72,6 +74,8 @@ export interface QueryLayer {
   queryMetrics: QueryMetrics;
   /** The query section of /status: groups, targets, their last errors (no secrets). */
   status(): QueryStatus;
+  /** One round of a rule group on this layer's engine and fan-out, its identical reads shared (rules/round.ts). */
+  evaluateRules(round: RuleRound): Promise<RuleAnswer[]>;
   close(): Promise<void>;
 }
 
@@ -282,6 +286,7 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
       (partials ? renderPartialsMetrics(partials, workers) : ''),
     queryMetrics: metrics,
     status,
+    evaluateRules: (round) => evaluateRound(round, { engine, view: () => fanout.forQuery(), timeoutMs: q.timeout }),
     close: async () => {
       for (const g of groups) g.targets.stop();
       await Promise.all([...groups.map((g) => g.pool.close()), resultsCache?.backend.close(), apiFanout.close(), partials?.close()]);

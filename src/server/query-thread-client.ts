@@ -8,6 +8,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { LogFormat } from './logger.js';
 import { Worker } from 'node:worker_threads';
+import type { RuleAnswer, RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 import { Exposition } from './self-metrics.js';
@@ -325,6 +326,19 @@ export class QueryThread {
       }
     }
     return this.lastStatus;
+  }
+
+  /**
+   * One round of a rule group evaluated in the thread (query-layer.ts evaluateRules): one message
+   * each way, the answers structured-cloned; undefined when the thread has no query layer.
+   */
+  evaluateRules(round: RuleRound): Promise<RuleAnswer[] | undefined> {
+    if (!this.up) return Promise.reject(new Error('the query thread is restarting after a failure; the round is retried at the next interval'));
+    const seq = this.nextSeq++;
+    return new Promise((resolve, reject) => {
+      this.rpcs.set(seq, { resolve: (v) => resolve(v as RuleAnswer[] | undefined), reject });
+      this.post({ t: 'rules', seq, round });
+    });
   }
 
   /** Swaps the thread's query layer for one built from `next` (requests in flight finish on the old one). */

@@ -2,6 +2,7 @@
 // one shared definition so both ends agree. Bodies travel as ArrayBuffers moved with the message
 // (transferred, not copied); everything else is structured-cloned.
 
+import type { RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import type { LogFormat } from './logger.js';
 
@@ -26,6 +27,8 @@ export type ToThread =
   /** The layer's metrics text / status section; answered with `reply`. */
   | { t: 'metrics'; seq: number }
   | { t: 'status'; seq: number }
+  /** One round of a rule group (the rules capability, on the main thread); answered with `reply` holding RuleAnswer[] or undefined (no layer). */
+  | { t: 'rules'; seq: number; round: RuleRound }
   /** Close every layer's downstream pools; answered with `reply`, then the thread ends. */
   | { t: 'close'; seq: number };
 

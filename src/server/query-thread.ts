@@ -8,6 +8,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { RuleAnswer, RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { expandFleetGroups, FleetGroupWatcher } from '../query/discovery/fleet-groups.js';
@@ -180,6 +181,14 @@ async function reconfigure(next: Config): Promise<void> {
   config = next;
 }
 
+/**
+ * A rule group's round on the layer in service (undefined without one): answered as vectors,
+ * structured-cloned with the reply, where the query API would encode and decode JSON per rule.
+ */
+async function evaluateRules(round: RuleRound): Promise<RuleAnswer[] | undefined> {
+  return slot.use((layer) => layer.evaluateRules(round));
+}
+
 async function answer(seq: number, fn: () => unknown): Promise<void> {
   try {
     post({ t: 'reply', seq, value: await fn() });
@@ -214,6 +223,9 @@ port.on('message', (m: ToThread) => {
         const fleet = fleetGroups.status();
         return st && fleet.length > 0 ? { ...st, fleet_sd: fleet } : st;
       });
+      return;
+    case 'rules':
+      void answer(m.seq, () => evaluateRules(m.round));
       return;
     case 'close':
       for (const id of [...running.keys()]) abort(id);

@@ -85,6 +85,8 @@ export class Runtime {
       configFile: opts.file,
       listen: opts.config.listen,
       queryApi: (req) => this.queryApi(req, {} as HttpBindings),
+      evaluateRules: (round) =>
+        this.opts.thread ? (this.thread?.evaluateRules(round) ?? Promise.resolve(undefined)) : this.queries.use((l) => l.evaluateRules(round)),
     });
   }
 

@@ -194,7 +194,7 @@ shard:
 #   - url: http://127.0.0.1:9090/api/v1/write
 #     remote_timeout: 30s
 #     queue_config:                  # Prometheus's names and 2.42 defaults
-#       capacity: 2500
+#       capacity: 2500               # samples a shard buffers besides its batch in flight; the rest wait
 #       min_shards: 1
 #       max_shards: 200
 #       max_samples_per_send: 500

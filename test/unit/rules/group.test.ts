@@ -1,10 +1,12 @@
 // A group's evaluation with a fake query layer: Prometheus's schedule slot, recording with rule
 // labels and staleness markers, the alert state machine (pending, firing after `for`,
 // keep_firing_for, resolved and notified once), the in-process path for rules reading the group's
-// own records, and alert state kept by a group rebuilt on reload.
+// own records, one round per evaluation where the query layer lives, and alert state kept by a
+// group rebuilt on reload.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { labelsToRecord } from '../../../src/model/labels.js';
+import type { RuleRound } from '../../../src/capability.js';
+import { labelsFromRecord, labelsToRecord } from '../../../src/model/labels.js';
 import { Group, evalTimestamp, groupHash, initGroupHash, type ActiveAlert, type GroupEnv } from '../../../src/rules/group.js';
 import type { WriteSample } from '../../../src/rules/remote-write.js';
 import { parseRuleFile } from '../../../src/rules/rulefile.js';
@@ -75,6 +77,39 @@ describe('rule group', () => {
         '{"__name__":"a:share","job":"q","t":"v"}@11000=stale',
       ].sort(),
     );
+  });
+
+  it('sends one round per evaluation with the rules the query layer answers; an error answer fails only its rule', async () => {
+    const [def] = parseRuleFile(
+      `groups:\n  - name: g\n    rules:\n      - record: a:sum\n        expr: sum by (job) (x)\n      - record: a:share\n        expr: a:sum / scalar(sum(a:sum))\n` +
+        `      - record: b:bad\n        expr: sum(y)\n      - record: c:one\n        expr: vector(1)\n`,
+      '/r.yml',
+    );
+    const f = env(() => []);
+    const rounds: RuleRound[] = [];
+    f.e.evaluateRound = (round) => {
+      rounds.push(round);
+      return Promise.resolve([
+        { vector: [{ labels: labelsFromRecord({ job: 'p' }), v: 2 }], warnings: [], seconds: 0.5 },
+        { error: 'server group "g" failed: down', seconds: 0.25 },
+        { vector: [{ labels: [], v: 1 }], warnings: ['partial'], seconds: 0.125 },
+      ]);
+    };
+    const g = new Group(def, 1000, f.e);
+    await g.evaluate(10_000);
+    expect(rounds).toEqual([{ timeMs: 10_000, exprs: ['sum by (job) (x)', 'sum(y)', 'vector(1)'] }]);
+    expect(f.queries).toEqual([]);
+    expect(f.written[0].map(rec)).toEqual([
+      '{"__name__":"a:sum","job":"p"}@10000=2',
+      '{"__name__":"a:share","job":"p"}@10000=1',
+      '{"__name__":"c:one"}@10000=1',
+    ]);
+    expect(g.rules.map((r) => [r.health, r.lastError, r.evaluationTimeS])).toEqual([
+      ['ok', '', 0.5],
+      ['ok', '', g.rules[1].evaluationTimeS],
+      ['err', 'server group "g" failed: down', 0.25],
+      ['err', 'partial result: partial', 0.125],
+    ]);
   });
 
   it('goes pending, fires after for, keeps firing for keep_firing_for, resolves, notifies once each; reload keeps it', async () => {

@@ -1,7 +1,8 @@
 // The remote-write queue against an in-process HTTP receiver that decodes what it gets: the
 // WriteRequest's bytes (labels, values, timestamps, StaleNaN), retries on 5xx and 429 until the
-// receiver takes the samples, no retry on 4xx, and the bound: beyond max_pending_samples the oldest
-// are dropped and counted, and every sample is accounted for (sent + failed + dropped = in).
+// receiver takes the samples, no retry on 4xx, `capacity` samples buffered per shard, and the bound:
+// beyond max_pending_samples the oldest are dropped and counted, and every sample is accounted for
+// (sent + failed + dropped = in).
 
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
@@ -160,6 +161,21 @@ describe('remote write', () => {
       expect(ts).toHaveLength(30);
       expect([...ts].sort((a, b) => a - b)).toEqual(ts);
     }
+  });
+
+  it('buffers at most capacity samples per shard besides its batch in flight; the rest wait in arrival order and all arrive in order', async () => {
+    const r = await receiver(() => 200, 150);
+    const q = makeQueue(r.url, { capacity: 30, max_samples_per_send: 10, min_shards: 1, max_shards: 1 });
+    q.append(samples(100, 2));
+    // 10 in flight, 30 buffered by the one shard, 60 waiting for room (Prometheus stops reading its WAL).
+    expect(q.pending).toBe(100);
+    expect(q.backlogSize).toBe(60);
+    await q.flush(10_000);
+    expect(q.backlogSize).toBe(0);
+    expect(q.stats.samplesSent).toBe(100);
+    const ts = r.got.flatMap((s) => s.samples.map((x) => x.t));
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    expect(ts).toHaveLength(100);
   });
 
   it('retries 5xx and 429 until the receiver takes every sample, in order per series', async () => {
