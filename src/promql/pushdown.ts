@@ -16,8 +16,8 @@ import { possibleNonCounterInfo } from './functions/range.js';
 import { newVSeries, type EvalCtx, type VectorVal, type VSeries } from './eval-types.js';
 import { PromQLError } from '../errors.js';
 
-/** Range functions whose value for a series depends on that series' window only. */
-const PER_SERIES_RANGE_FUNCTIONS = new Set([
+/** Range functions whose value for a series depends on that series' window only (also what partial aggregation may evaluate per group). */
+export const PER_SERIES_RANGE_FUNCTIONS = new Set([
   'rate',
   'irate',
   'increase',

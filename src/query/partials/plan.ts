@@ -12,6 +12,7 @@
 import type { LabelMatcher } from '../../model/labels.js';
 import type { AggregateExpr, Expr } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
+import { PER_SERIES_RANGE_FUNCTIONS } from '../../promql/pushdown.js';
 
 /** How per-group partial values of one output series and step combine. */
 export type CombineOp = 'sum' | 'min' | 'max' | 'group' | 'avg';
@@ -29,31 +30,6 @@ export interface PartialPlan {
 
 /** Why an aggregation is not planned (counted per reason by the pool). */
 export type NotPlanned = 'operator' | 'operand';
-
-/** Range functions whose value for a series depends on that series' window only (as pushdown.ts). */
-const PER_SERIES_RANGE_FUNCTIONS = new Set([
-  'rate',
-  'irate',
-  'increase',
-  'delta',
-  'idelta',
-  'deriv',
-  'resets',
-  'changes',
-  'avg_over_time',
-  'min_over_time',
-  'max_over_time',
-  'sum_over_time',
-  'count_over_time',
-  'last_over_time',
-  'present_over_time',
-  'stddev_over_time',
-  'stdvar_over_time',
-  'quantile_over_time',
-  'predict_linear',
-  'holt_winters',
-  'double_exponential_smoothing',
-]);
 
 /** Element-wise functions of one instant vector (and number literals): one output series per input series. */
 const PER_SERIES_INSTANT_FUNCTIONS = new Set([
