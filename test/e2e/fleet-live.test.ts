@@ -111,6 +111,13 @@ scrape_configs:
 
     // After the overlap a's list drops them, and a's Prometheus stops scraping them.
     await waitFor(async () => (await sdInstances('a')).handover.length === 0, (OVERLAP_S + 5) * 1000, 'hand-over over');
+    // a's Prometheus drops the moved targets at its next discovery refresh, which a loaded machine
+    // can delay by seconds: wait for that, then for B to scrape on alone for a while.
+    const scrapedByA = async (): Promise<string[]> => {
+      const t = (await (await fetch(`${promA.url}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: { labels: { instance: string } }[] } };
+      return t.data.activeTargets.map((x) => x.labels.instance);
+    };
+    await waitFor(async () => !(await scrapedByA()).includes(moved[0]), 30_000, "a's Prometheus no longer scraping the moved target");
     await new Promise((r) => setTimeout(r, 3 * INTERVAL_S * 1000));
 
     const span = Math.ceil(Date.now() / 1000 - joinedAt) + 6 * INTERVAL_S;
