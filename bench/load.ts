@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       return [k, v ?? 'true'] as const;
     }),
   );
-  const KNOWN = ['clients', 'seconds', 'series', 'shards'];
+  const KNOWN = ['clients', 'seconds', 'series', 'shards', 'partial-workers'];
   for (const k of args.keys()) {
     if (!KNOWN.includes(k)) {
       console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
@@ -148,7 +148,9 @@ async function main(): Promise<void> {
   const procs: PrometheusProcess[] = [];
   try {
     for (const b of data.shards) procs.push(await prometheusFromBlocks(b.dir));
-    const extra = ['shard:', `  num_shards: ${SHARDS}`, '  scrape_interval: 5s', '  scrape_timeout: 4s', '  sources:', `    - url: ${exporterUrl}`].join('\n');
+    // `--partial-workers=N`: the query layer's partial-aggregation pool (default: one per core).
+    const workers = args.get('partial-workers');
+    const extra = [...(workers === undefined ? [] : [`  partial_workers: ${workers}`]), 'shard:', `  num_shards: ${SHARDS}`, '  scrape_interval: 5s', '  scrape_timeout: 4s', '  sources:', `    - url: ${exporterUrl}`].join('\n');
     const proxy = await startProxyProcess({ groups: procs.map((p) => [addr(p)]), remoteRead: false, dir: work, extraYaml: extra });
     cleanup.push(() => proxy.stop());
     // The first cycle, so shard answers are real bodies and not 503.

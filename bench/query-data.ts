@@ -201,7 +201,8 @@ function shardBySourceIngest(family: string, type: FamilyType, keyLabels: [strin
   const text = `# TYPE ${family} ${type}\n${sample}\n# EOF\n`;
   const ingest = new SourceIngest('openmetrics', numShards);
   parseExposition(text, 'openmetrics', ingest);
-  const parts = ingest.families.get(family)!.parts;
+  // A family's parts reach `families` when it ends, which finish() does for the last one.
+  const parts = ingest.finish().families.get(family)!.parts;
   return parts.findIndex((p) => p !== undefined);
 }
 
