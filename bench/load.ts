@@ -150,7 +150,15 @@ async function main(): Promise<void> {
     for (const b of data.shards) procs.push(await prometheusFromBlocks(b.dir));
     // `--partial-workers=N`: the query layer's partial-aggregation pool (default: one per core).
     const workers = args.get('partial-workers');
-    const extra = [...(workers === undefined ? [] : [`  partial_workers: ${workers}`]), 'shard:', `  num_shards: ${SHARDS}`, '  scrape_interval: 5s', '  scrape_timeout: 4s', '  sources:', `    - url: ${exporterUrl}`].join('\n');
+    const extra = [
+      ...(workers === undefined ? [] : [`  partial_workers: ${workers}`]),
+      'shard:',
+      `  num_shards: ${SHARDS}`,
+      '  scrape_interval: 5s',
+      '  scrape_timeout: 4s',
+      '  sources:',
+      `    - url: ${exporterUrl}`,
+    ].join('\n');
     const proxy = await startProxyProcess({ groups: procs.map((p) => [addr(p)]), remoteRead: false, dir: work, extraYaml: extra });
     cleanup.push(() => proxy.stop());
     // The first cycle, so shard answers are real bodies and not 503.
