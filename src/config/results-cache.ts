@@ -17,6 +17,11 @@ export const resultsCacheSchema = z
     ttl: positiveDuration.default(parseDuration('24h')),
     /** Bound of the in-process cache (ignored with redis). */
     max_size: byteSize.default(parseByteSize('256MiB')),
+    /**
+     * Largest entry (one query's extents in one split_interval bucket) that is stored: a dashboard
+     * panel's answer is far smaller; an answer as large as a whole data set is not worth holding.
+     */
+    max_item_size: byteSize.default(parseByteSize('16MiB')),
     redis: z
       .strictObject({
         address: target,

@@ -320,7 +320,7 @@ function buildResultsCache(q: QueryConfig, opts: QueryLayerOptions): ResultsCach
     });
   } else backend = new MemoryBackend(c.max_size, c.ttl);
   const generation = createHash('sha256').update(JSON.stringify(q)).digest('base64url').slice(0, 16);
-  return new ResultsCache({ backend, freshnessMs: c.freshness, splitMs: c.split_interval, generation, now: opts.now });
+  return new ResultsCache({ backend, freshnessMs: c.freshness, splitMs: c.split_interval, maxItemBytes: c.max_item_size, generation, now: opts.now });
 }
 
 function renderPartialsMetrics(p: PartialPool, workers: number): string {
@@ -345,6 +345,7 @@ function renderCacheMetrics(rc: ResultsCache): string {
     [{ outcome: 'uncacheable' }, n.uncacheable],
   ]);
   e.family('promfront_results_cache_coalesced_total', 'counter', 'Range queries answered by an identical query running at the same time.', [[{}, n.coalesced]]);
+  e.family('promfront_results_cache_too_large_total', 'counter', 'Cache entries not stored because they were larger than max_item_size.', [[{}, n.tooLarge]]);
   e.family('promfront_results_cache_steps_total', 'counter', 'Evaluation steps of range queries, by whether they came from the cache or were evaluated.', [
     [{ source: 'cache' }, n.cachedSteps],
     [{ source: 'evaluated' }, n.evaluatedSteps],

@@ -75,6 +75,7 @@ shard:
 #     split_interval: 24h          # one cache entry per query, step and bucket of this width
 #     ttl: 24h
 #     max_size: 256MiB             # in-memory bound (not used with redis)
+#     max_item_size: 16MiB         # larger entries (one query, one split_interval) are not stored
 #     # redis: {address: "127.0.0.1:6379", password: secret, db: 0, timeout: 100ms}  # shared by several proxies
 #   server_groups:
 #     - name: shard-0

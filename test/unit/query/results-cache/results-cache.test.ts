@@ -171,6 +171,22 @@ describe('ResultsCache', () => {
     expect(calls).toEqual([[now - 10 * MIN + step, now]]);
   });
 
+  it('does not store an entry larger than maxItemBytes, counts it, and still answers exactly', async () => {
+    const step = 60_000;
+    const now = T0 + 100 * MIN;
+    const q = 'temp';
+    const run = async (maxItemBytes: number) => {
+      const backend = new MemoryBackend(64 << 20, 3600_000);
+      const cache = new ResultsCache({ backend, freshnessMs: 10 * MIN, splitMs: 1000 * MIN, maxItemBytes, generation: 'g', now: () => now });
+      const got = await cache.range(engine.prepare(q), T0, now, step, new AbortController().signal, evalFn(q, step));
+      sameOutput(await evalFn(q, step)(T0, now), got.out);
+      return { entries: backend.usage().entries, tooLarge: cache.counts.tooLarge };
+    };
+    // The same answer stored under a generous bound, refused under one below its size.
+    expect(await run(64 << 20)).toEqual({ entries: 1, tooLarge: 0 });
+    expect(await run(100)).toEqual({ entries: 0, tooLarge: 1 });
+  });
+
   it('runs identical concurrent queries once, and a follower whose leader gave up evaluates for itself', async () => {
     const cache = new ResultsCache({
       backend: new MemoryBackend(64 << 20, 3600_000),
