@@ -462,9 +462,10 @@ export class FanoutStorage {
       }
     }
     // After the identity: a target's client (and so its transport) exists only once it was used.
-    // Even passed on verbatim, an answer as large as its input is read whole as JSON first: 10,000
-    // series x 720 points held 1.3 GB that way against under 500 MB streamed from raw samples.
-    if (req.stepMs > 0 && req.sizedLikeInput === true && members[0].storage.readsBinarySamples?.() === true) return outcome('binary_reads');
+    // An answer passed on as the server wrote it (verbatim) is never decoded here: cheaper than raw samples.
+    if (req.stepMs > 0 && req.sizedLikeInput === true && req.verbatim === undefined && members[0].storage.readsBinarySamples?.() === true) {
+      return outcome('binary_reads');
+    }
     const first = selectors.find((ms) => !planGroup(g, ms).pruned)!;
     const { outcomes, refused } = await this.evaluateOn(first, req, signal);
     if (refused) return outcome('refused');
