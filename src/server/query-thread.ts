@@ -88,6 +88,8 @@ function ownBuffer(chunk: Uint8Array): ArrayBuffer {
   return chunk.slice().buffer;
 }
 
+const ONE_MESSAGE_MAX_BYTES = 1 << 20;
+
 async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
   const r: Running = { ctl: new AbortController() };
   running.set(m.id, r);
@@ -125,7 +127,10 @@ async function serve(m: Extract<ToThread, { t: 'req' }>): Promise<void> {
     const second = await Promise.race([next, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
     if (!running.has(m.id)) return;
     const chunk = ownBuffer(first.value);
-    if (second?.done === true) {
+    // Only small answers: the main thread writes a one-message answer whole, past the stream whose
+    // backpressure lets the write timeout see a client that reads nothing (a 30 MB answer sent that
+    // way was held until the client went).
+    if (second?.done === true && chunk.byteLength <= ONE_MESSAGE_MAX_BYTES) {
       running.delete(m.id);
       post({ ...head, chunk, end: true }, [chunk]);
       return;
