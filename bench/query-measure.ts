@@ -272,3 +272,29 @@ export async function breakdown(
     samples: rows[0].samples,
   };
 }
+
+/** GET `p` with `params`; the time covers the whole request including reading the body. */
+export async function timedGet(base: string, p: string, params: Record<string, string>): Promise<{ ms: number; body: string }> {
+  const t = performance.now();
+  const res = await request(`${base}${p}?${new URLSearchParams(params).toString()}`);
+  const body = await res.body.text();
+  return { ms: performance.now() - t, body };
+}
+
+/** An instant vector as a matrix of one point per series, for sameAnswer. */
+function asMatrix(body: string): string {
+  const b = JSON.parse(body) as { data: { resultType: string; result: { metric: Record<string, string>; value?: unknown; values?: unknown[] }[] } };
+  if (b.data.resultType !== 'vector') return body;
+  b.data.resultType = 'matrix';
+  b.data.result = b.data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
+  return JSON.stringify(b);
+}
+
+/** sameAnswer for any API answer (instant vectors as one-point matrices; scalars and strings byte for byte; errors by status). */
+export function sameApiAnswer(refBody: string, gotBody: string): string | undefined {
+  const x = JSON.parse(refBody) as { status: string; data?: { resultType: string } };
+  const y = JSON.parse(gotBody) as { status: string; data?: { resultType: string } };
+  if (x.status !== 'success' || y.status !== 'success') return x.status === y.status ? undefined : `status ${y.status}, expected ${x.status}`;
+  if (x.data!.resultType === 'scalar' || x.data!.resultType === 'string') return JSON.stringify(x.data) === JSON.stringify(y.data) ? undefined : 'differs';
+  return sameAnswer(asMatrix(refBody), asMatrix(gotBody));
+}

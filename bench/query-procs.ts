@@ -1,7 +1,7 @@
 // The processes the query-layer benchmark measures: Prometheus 2.42 on prebuilt blocks, and the
 // real proxy (dist/src/server/cli.js, what ./proxy runs) with a query section over server groups.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,3 +119,13 @@ export function memoryStatus(pid: number): MemoryStatus {
 
 /** host:port of a Prometheus process. */
 export const addr = (p: PrometheusProcess): string => `127.0.0.1:${p.port}`;
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU milliseconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After the command name (which may hold spaces and parentheses): fields 14 and 15 of stat(5).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}

@@ -25,7 +25,7 @@ import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfil
 import type { PrometheusProcess } from '../dev/prometheus-process.js';
 import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
 import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES } from './query-data.js';
-import { median, percentile, sameAnswer, timedRange } from './query-measure.js';
+import { median, percentile, sameAnswer, sameApiAnswer, timedGet, timedRange } from './query-measure.js';
 import { addr, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(
@@ -153,22 +153,6 @@ async function dashboard(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-async function timedGet(base: string, p: string, params: Record<string, string>): Promise<{ ms: number; body: string }> {
-  const t = performance.now();
-  const res = await request(`${base}${p}?${new URLSearchParams(params).toString()}`);
-  const body = await res.body.text();
-  return { ms: performance.now() - t, body };
-}
-
-/** An instant vector as a matrix of one point per series, for sameAnswer. */
-function asMatrix(body: string): string {
-  const b = JSON.parse(body) as { data: { resultType: string; result: { metric: Record<string, string>; value?: unknown; values?: unknown[] }[] } };
-  if (b.data.resultType !== 'vector') return body;
-  b.data.resultType = 'matrix';
-  b.data.result = b.data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
-  return JSON.stringify(b);
-}
-
 async function corpus(): Promise<void> {
   console.log('\n## Reference corpus: one group of one Prometheus, default config');
   const prom = await startBackfilledPrometheus(generateReferenceData());
@@ -185,14 +169,7 @@ async function corpus(): Promise<void> {
     // Warm-up and correctness check.
     for (const c of cases) {
       const [ref, a, w, b] = await Promise.all(bases.map((u) => timedGet(u, c.path, c.params)));
-      const ok = (got: string): string | undefined => {
-        const x = JSON.parse(ref.body) as { status: string; data?: { resultType: string } };
-        const y = JSON.parse(got) as { status: string; data?: { resultType: string } };
-        if (x.status !== 'success' || y.status !== 'success') return x.status === y.status ? undefined : `status ${y.status}, expected ${x.status}`;
-        if (x.data!.resultType === 'scalar' || x.data!.resultType === 'string')
-          return JSON.stringify(x.data) === JSON.stringify(y.data) ? undefined : 'differs';
-        return sameAnswer(asMatrix(ref.body), asMatrix(got));
-      };
+      const ok = (got: string): string | undefined => sameApiAnswer(ref.body, got);
       for (const [name, body] of [['default', a.body], ['raw', w.body], ...(b ? [['baseline', b.body] as const] : [])] as const) {
         const d = ok(body);
         if (d !== undefined) mismatches.push(`corpus ${name}: ${c.path} ${c.q}: ${d}`);

@@ -16,16 +16,9 @@
 // values equal within compareSeriesValue's tolerance; errors of the same type).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BACKFILL_START_MS,
-  REFERENCE_END_MS,
-  generateReferenceData,
-  loadIntoMemory,
-  startBackfilledPrometheus,
-  type BackfillDataSet,
-} from '../../dev/backfill.js';
+import { generateReferenceData, loadIntoMemory, startBackfilledPrometheus, type BackfillDataSet } from '../../dev/backfill.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
-import { shardPlacement, splitByShard, withoutStretches, type Stretch } from '../../dev/split.js';
+import { shardPlacement } from '../../dev/split.js';
 import { startBackfilledVictoriaMetrics, type VictoriaMetricsProcess } from '../../dev/victoria-metrics.js';
 import { jumpHash, keyBytes } from '../../src/shard/hash.js';
 import { walkExpr } from '../../src/promql/ast.js';
@@ -34,42 +27,7 @@ import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { CORPUS, T0, T_END, type Case, type Mode } from '../support/reference-corpus.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
-
-const MIN = 60_000;
-const S0 = BACKFILL_START_MS;
-const S_END = REFERENCE_END_MS;
-const GROUPS = 3;
-
-/** Stretches each replica misses: [group][replica]. Within a group they never overlap. */
-const GAPS: Stretch[][][] = [
-  [
-    [{ fromMs: S0, toMs: S0 + 20 * MIN }], // the very start, 20 minutes
-    [
-      { fromMs: S0 + 95 * MIN, toMs: S0 + 95 * MIN + 15_000 },
-      { fromMs: S0 + 150 * MIN, toMs: S0 + 170 * MIN },
-    ], // one scrape; 20 minutes
-  ],
-  [
-    [
-      { fromMs: S0 + 40 * MIN, toMs: S0 + 60 * MIN },
-      { fromMs: S_END - 30_000, toMs: S_END + 1 },
-    ], // 20 minutes; the last two scrapes
-    [
-      { fromMs: S0 + 63 * MIN, toMs: S0 + 63 * MIN + 30_000 },
-      { fromMs: S0 + 200 * MIN, toMs: S0 + 220 * MIN },
-    ], // two scrapes; 20 minutes
-  ],
-  [
-    [
-      { fromMs: S0 + 7 * MIN, toMs: S0 + 7 * MIN + 30_000 },
-      { fromMs: S0 + 110 * MIN, toMs: S0 + 130 * MIN },
-    ], // two scrapes; 20 minutes
-    [
-      { fromMs: S0 + 45 * MIN, toMs: S0 + 45 * MIN + 15_000 },
-      { fromMs: S_END - 20 * MIN, toMs: S_END + 1 },
-    ], // one scrape; the very end, 20 minutes
-  ],
-];
+import { REFERENCE_GROUPS as GROUPS, gappedReplicas } from '../support/reference-gaps.js';
 
 /**
  * Instant-query times (s): the very start (inside shard-0 replica A's opening gap), inside long gaps
@@ -312,8 +270,7 @@ async function vmRestriction(c: Case): Promise<string | undefined> {
 async function startAll(): Promise<void> {
   data = generateReferenceData();
   memory = loadIntoMemory(data);
-  groupData = await splitByShard(data, GROUPS);
-  replicaData = groupData.map((g, gi) => GAPS[gi].map((gaps) => withoutStretches(g, gaps)));
+  ({ groups: groupData, replicas: replicaData } = await gappedReplicas(data));
   const proms = startBackfilledPrometheus;
   const [ref, vmProc, ...reps] = await Promise.all([proms(data), startBackfilledVictoriaMetrics(data), ...replicaData.flat().map(proms)]);
   reference = ref;
