@@ -17,10 +17,10 @@ import {
 } from '../../dev/backfill.js';
 import type { PrometheusProcess } from '../../dev/prometheus-process.js';
 import { Engine, type QueryResult } from '../../src/promql/engine.js';
-import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { labelsToRecord } from '../../src/model/labels.js';
 import { type Case, type Mode, sharedQueries } from '../support/queries.js';
+import { diffNormalised, fromApiData, isOrdered, keyOf, pointCount, type Normalised } from '../support/normalised-answer.js';
 
 const T0 = BACKFILL_START_MS / 1000; // 2024-01-01T00:00:00Z
 const T_END = BACKFILL_END_MS / 1000; // 2024-01-01T02:00:00Z
@@ -100,53 +100,7 @@ const KNOWN_DIFFERENCES: (Case & { why: string })[] = [];
 // ---------------------------------------------------------------------------------------------------
 // Normalised results and comparison
 
-type NVector = { kind: 'vector'; samples: { key: string; t: number; v: number }[] };
-type NMatrix = { kind: 'matrix'; series: { key: string; timestamps: number[]; values: number[] }[] };
-type NScalar = { kind: 'scalar'; t: number; v: number };
-type NString = { kind: 'string'; t: number; v: string };
-type Normalised = NVector | NMatrix | NScalar | NString;
-
-function keyOf(metric: Record<string, string>): string {
-  return JSON.stringify(Object.entries(metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function parseValue(s: string): number {
-  if (s === 'NaN') return NaN;
-  if (s === '+Inf' || s === 'Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  return Number(s);
-}
-
-const secToMs = (t: number): number => Math.round(t * 1000);
-
-function fromPrometheus(data: { resultType: string; result: any }): Normalised {
-  switch (data.resultType) {
-    case 'vector':
-      return {
-        kind: 'vector',
-        samples: (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({
-          key: keyOf(s.metric),
-          t: secToMs(s.value[0]),
-          v: parseValue(s.value[1]),
-        })),
-      };
-    case 'matrix':
-      return {
-        kind: 'matrix',
-        series: (data.result as { metric: Record<string, string>; values: [number, string][] }[]).map((s) => ({
-          key: keyOf(s.metric),
-          timestamps: s.values.map((p) => secToMs(p[0])),
-          values: s.values.map((p) => parseValue(p[1])),
-        })),
-      };
-    case 'scalar':
-      return { kind: 'scalar', t: secToMs(data.result[0]), v: parseValue(data.result[1]) };
-    case 'string':
-      return { kind: 'string', t: secToMs(data.result[0]), v: data.result[1] };
-    default:
-      throw new Error(`unexpected resultType ${data.resultType}`);
-  }
-}
+const SIDES = { want: 'prometheus', got: 'ours' };
 
 function fromEngine(r: QueryResult): Normalised {
   switch (r.resultType) {
@@ -164,99 +118,11 @@ function fromEngine(r: QueryResult): Normalised {
   }
 }
 
-const fmt = (v: number): string => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
-
-/** Differences between Prometheus's result (expected) and ours (actual); empty when they agree. */
-function diff(expected: Normalised, actual: Normalised, ordered: boolean): string[] {
-  const out: string[] = [];
-  if (expected.kind !== actual.kind) return [`result type: prometheus ${expected.kind}, ours ${actual.kind}`];
-  switch (expected.kind) {
-    case 'scalar':
-    case 'string': {
-      const a = actual as NScalar | NString;
-      if (a.t !== expected.t) out.push(`timestamp: prometheus ${expected.t}, ours ${a.t}`);
-      const same = expected.kind === 'scalar' ? compareSeriesValue(expected.v, a.v as number) : expected.v === a.v;
-      if (!same) out.push(`value: prometheus ${String(expected.v)}, ours ${String(a.v)}`);
-      return out;
-    }
-    case 'vector': {
-      const a = actual as NVector;
-      const exp = new Map(expected.samples.map((s) => [s.key, s]));
-      const act = new Map(a.samples.map((s) => [s.key, s]));
-      if (exp.size !== expected.samples.length) out.push('prometheus returned duplicate label sets');
-      if (act.size !== a.samples.length) out.push('ours returned duplicate label sets');
-      for (const [k, e] of exp) {
-        const g = act.get(k);
-        if (!g) out.push(`missing in ours: ${k} = ${fmt(e.v)} @${e.t}`);
-        else {
-          if (g.t !== e.t) out.push(`${k}: timestamp prometheus ${e.t}, ours ${g.t}`);
-          if (!compareSeriesValue(e.v, g.v)) out.push(`${k}: prometheus ${fmt(e.v)}, ours ${fmt(g.v)}`);
-        }
-      }
-      for (const [k, g] of act) if (!exp.has(k)) out.push(`extra in ours: ${k} = ${fmt(g.v)} @${g.t}`);
-      if (ordered && out.length === 0) {
-        const eo = expected.samples.map((s) => s.key).join('\n');
-        const ao = a.samples.map((s) => s.key).join('\n');
-        if (eo !== ao) out.push(`order differs:\n prometheus ${eo.replace(/\n/g, ' | ')}\n ours       ${ao.replace(/\n/g, ' | ')}`);
-      }
-      return out;
-    }
-    case 'matrix': {
-      const a = actual as NMatrix;
-      const exp = new Map(expected.series.map((s) => [s.key, s]));
-      const act = new Map(a.series.map((s) => [s.key, s]));
-      if (exp.size !== expected.series.length) out.push('prometheus returned duplicate label sets');
-      if (act.size !== a.series.length) out.push('ours returned duplicate label sets');
-      for (const [k, e] of exp) {
-        const g = act.get(k);
-        if (!g) {
-          out.push(`missing in ours: ${k} (${e.values.length} points from ${e.timestamps[0]})`);
-          continue;
-        }
-        if (g.timestamps.join() !== e.timestamps.join()) {
-          const onlyE = e.timestamps.filter((t) => !g.timestamps.includes(t));
-          const onlyA = g.timestamps.filter((t) => !e.timestamps.includes(t));
-          out.push(
-            `${k}: timestamps differ; only prometheus: [${onlyE.slice(0, 5).join(', ')}${onlyE.length > 5 ? ', …' : ''}] (${onlyE.length}), only ours: [${onlyA.slice(0, 5).join(', ')}${onlyA.length > 5 ? ', …' : ''}] (${onlyA.length})`,
-          );
-          continue;
-        }
-        let bad = 0;
-        for (let i = 0; i < e.values.length; i++) {
-          if (!compareSeriesValue(e.values[i], g.values[i])) {
-            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: prometheus ${fmt(e.values[i])}, ours ${fmt(g.values[i])}`);
-            bad++;
-          }
-        }
-        if (bad > 3) out.push(`${k}: … ${bad} differing points in all`);
-      }
-      for (const [k, g] of act) if (!exp.has(k)) out.push(`extra in ours: ${k} (${g.values.length} points from ${g.timestamps[0]})`);
-      return out;
-    }
-  }
-}
-
-/** Instant queries whose result order is part of the result (like promqltest's eval_ordered). */
-function isOrdered(q: string): boolean {
-  return /^\s*(sort|sort_desc|topk|bottomk)\s*(\(|by|without)/.test(q);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Running
 
 /** What the corpus actually compared, so that a run comparing only empty results cannot pass. */
 const stats = { evaluations: 0, points: 0, emptyCases: [] as string[], casesRun: 0 };
-
-function pointCount(n: Normalised): number {
-  switch (n.kind) {
-    case 'vector':
-      return n.samples.length;
-    case 'matrix':
-      return n.series.reduce((acc, s) => acc + s.values.length, 0);
-    default:
-      return 1;
-  }
-}
 
 let prom: PrometheusProcess;
 let storage: MemoryStorage;
@@ -317,9 +183,9 @@ async function crossCheck(c: Case, mode: Mode): Promise<string[]> {
     for (let i = 0; i < INSTANT_TIMES.length; i++) {
       const t = INSTANT_TIMES[i];
       const ours = await engine.instantQuery(storage, c.q, t * 1000);
-      const exp = fromPrometheus(expected[i]);
+      const exp = fromApiData(expected[i]);
       points += pointCount(exp);
-      const d = diff(exp, fromEngine(ours.result), isOrdered(c.q));
+      const d = diffNormalised(exp, fromEngine(ours.result), isOrdered(c.q), SIDES);
       if (d.length > 0)
         problems.push(
           `instant at ${t} (${new Date(t * 1000).toISOString()}):\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`,
@@ -332,9 +198,9 @@ async function crossCheck(c: Case, mode: Mode): Promise<string[]> {
     for (let i = 0; i < RANGES.length; i++) {
       const r = RANGES[i];
       const ours = await engine.rangeQuery(storage, c.q, r.start * 1000, r.end * 1000, r.step * 1000);
-      const exp = fromPrometheus(expected[i]);
+      const exp = fromApiData(expected[i]);
       points += pointCount(exp);
-      const d = diff(exp, fromEngine(ours.result), false);
+      const d = diffNormalised(exp, fromEngine(ours.result), false, SIDES);
       if (d.length > 0)
         problems.push(`range ${r.start}..${r.end} step ${r.step}s:\n  ${d.slice(0, 12).join('\n  ')}${d.length > 12 ? `\n  … ${d.length - 12} more` : ''}`);
     }

@@ -23,11 +23,11 @@ import { startBackfilledVictoriaMetrics, type VictoriaMetricsProcess } from '../
 import { jumpHash, keyBytes } from '../../src/shard/hash.js';
 import { walkExpr } from '../../src/promql/ast.js';
 import { parseExpr } from '../../src/promql/parser.js';
-import { compareSeriesValue } from '../../src/promql/promqltest/testfile.js';
 import type { MemoryStorage } from '../../src/storage/memory.js';
 import { CORPUS, T0, T_END, type Case, type Mode } from '../support/reference-corpus.js';
 import { startProxy, type ProxyProcess } from '../support/proxy.js';
 import { REFERENCE_GROUPS as GROUPS, gappedReplicas } from '../support/reference-gaps.js';
+import { diffNormalised, fromApiData, isOrdered, keyOf, pointCount as pointsIn, type Normalised } from '../support/normalised-answer.js';
 
 /**
  * Instant-query times (s): the very start (inside shard-0 replica A's opening gap), inside long gaps
@@ -45,28 +45,8 @@ const RANGES = [
 // ---------------------------------------------------------------------------------------------------
 // Normalised answers and their differences
 
-type NVector = { kind: 'vector'; samples: { key: string; t: number; v: number }[] };
-type NMatrix = { kind: 'matrix'; series: { key: string; timestamps: number[]; values: number[] }[] };
-type NScalar = { kind: 'scalar'; t: number; v: number };
-type NString = { kind: 'string'; t: number; v: string };
 type NError = { kind: 'error'; errorType: string; error: string };
-type Answer = (NVector | NMatrix | NScalar | NString | NError) & { warnings?: string[] };
-
-const keyOf = (metric: Record<string, string>): string =>
-  `{${Object.entries(metric)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(', ')}}`;
-
-function parseValue(s: string): number {
-  if (s === 'NaN') return NaN;
-  if (s === '+Inf' || s === 'Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  return Number(s);
-}
-
-const secToMs = (t: number): number => Math.round(t * 1000);
-const fmt = (v: number): string => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
+type Answer = (Normalised | NError) & { warnings?: string[] };
 
 async function ask(base: string, path: string, params: Record<string, string>): Promise<Answer> {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params).toString()}`);
@@ -79,35 +59,7 @@ async function ask(base: string, path: string, params: Record<string, string>): 
   }
   const warnings = body.warnings as string[] | undefined;
   if (body.status !== 'success') return { kind: 'error', errorType: String(body.errorType), error: String(body.error), warnings };
-  const d = body.data;
-  switch (d.resultType) {
-    case 'vector':
-      return {
-        kind: 'vector',
-        warnings,
-        samples: (d.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({
-          key: keyOf(s.metric),
-          t: secToMs(s.value[0]),
-          v: parseValue(s.value[1]),
-        })),
-      };
-    case 'matrix':
-      return {
-        kind: 'matrix',
-        warnings,
-        series: (d.result as { metric: Record<string, string>; values: [number, string][] }[]).map((s) => ({
-          key: keyOf(s.metric),
-          timestamps: s.values.map((p) => secToMs(p[0])),
-          values: s.values.map((p) => parseValue(p[1])),
-        })),
-      };
-    case 'scalar':
-      return { kind: 'scalar', warnings, t: secToMs(d.result[0]), v: parseValue(d.result[1]) };
-    case 'string':
-      return { kind: 'string', warnings, t: secToMs(d.result[0]), v: d.result[1] };
-    default:
-      throw new Error(`${base}${path}: unexpected resultType ${d.resultType}`);
-  }
+  return { ...fromApiData(body.data), warnings };
 }
 
 /** Differences of `got` from the reference's `want`, one line each; empty when they agree. */
@@ -123,84 +75,11 @@ function diff(want: Answer, got: Answer, ordered: boolean): string[] {
     if (got.errorType !== want.errorType) out.push(`error type ${got.errorType} (${got.error}), reference ${want.errorType} (${want.error})`);
     return out;
   }
-  if (want.kind !== got.kind) return [...out, `result type ${got.kind}, reference ${want.kind}`];
-  switch (want.kind) {
-    case 'scalar':
-    case 'string': {
-      const g = got as NScalar | NString;
-      if (g.t !== want.t) out.push(`timestamp ${g.t}, reference ${want.t}`);
-      const same = want.kind === 'scalar' ? compareSeriesValue(want.v, g.v as number) : want.v === g.v;
-      if (!same) out.push(`value ${String(g.v)}, reference ${String(want.v)}`);
-      return out;
-    }
-    case 'vector': {
-      const g = got as NVector;
-      const exp = new Map(want.samples.map((s) => [s.key, s]));
-      const act = new Map(g.samples.map((s) => [s.key, s]));
-      if (act.size !== g.samples.length) out.push('proxy returned duplicate label sets');
-      for (const [k, e] of exp) {
-        const a = act.get(k);
-        if (!a) out.push(`missing: ${k} = ${fmt(e.v)} @${e.t}`);
-        else {
-          if (a.t !== e.t) out.push(`${k}: timestamp ${a.t}, reference ${e.t}`);
-          if (!compareSeriesValue(e.v, a.v)) out.push(`${k}: ${fmt(a.v)}, reference ${fmt(e.v)}`);
-        }
-      }
-      for (const [k, a] of act) if (!exp.has(k)) out.push(`extra: ${k} = ${fmt(a.v)} @${a.t}`);
-      if (ordered && out.length === 0) {
-        const eo = want.samples.map((s) => s.key).join(' | ');
-        const ao = g.samples.map((s) => s.key).join(' | ');
-        if (eo !== ao) out.push(`order differs:\n    proxy     ${ao}\n    reference ${eo}`);
-      }
-      return out;
-    }
-    case 'matrix': {
-      const g = got as NMatrix;
-      const exp = new Map(want.series.map((s) => [s.key, s]));
-      const act = new Map(g.series.map((s) => [s.key, s]));
-      if (act.size !== g.series.length) out.push('proxy returned duplicate label sets');
-      for (const [k, e] of exp) {
-        const a = act.get(k);
-        if (!a) {
-          out.push(`missing: ${k} (${e.values.length} points from ${e.timestamps[0]})`);
-          continue;
-        }
-        if (a.timestamps.join() !== e.timestamps.join()) {
-          const onlyE = e.timestamps.filter((t) => !a.timestamps.includes(t));
-          const onlyA = a.timestamps.filter((t) => !e.timestamps.includes(t));
-          const list = (ts: number[]): string => `[${ts.slice(0, 5).join(', ')}${ts.length > 5 ? ', …' : ''}] (${ts.length})`;
-          out.push(`${k}: timestamps differ; only in reference ${list(onlyE)}, only in proxy ${list(onlyA)}`);
-          continue;
-        }
-        let bad = 0;
-        for (let i = 0; i < e.values.length; i++) {
-          if (!compareSeriesValue(e.values[i], a.values[i])) {
-            if (bad < 3) out.push(`${k} @${e.timestamps[i]}: ${fmt(a.values[i])}, reference ${fmt(e.values[i])}`);
-            bad++;
-          }
-        }
-        if (bad > 3) out.push(`${k}: ${bad} differing points in all`);
-      }
-      for (const [k, a] of act) if (!exp.has(k)) out.push(`extra: ${k} (${a.values.length} points from ${a.timestamps[0]})`);
-      return out;
-    }
-  }
+  return [...out, ...diffNormalised(want, got, ordered, { want: 'reference', got: 'proxy' })];
 }
 
-/** Instant queries whose result order is part of the answer (like promqltest's eval_ordered). */
-const isOrdered = (q: string): boolean => /^\s*(sort|sort_desc|topk|bottomk)\s*(\(|by|without)/.test(q);
-
 function pointCount(a: Answer): number {
-  switch (a.kind) {
-    case 'vector':
-      return a.samples.length;
-    case 'matrix':
-      return a.series.reduce((n, s) => n + s.values.length, 0);
-    case 'error':
-      return 0;
-    default:
-      return 1;
-  }
+  return a.kind === 'error' ? 0 : pointsIn(a);
 }
 
 interface Evaluation {
