@@ -138,7 +138,8 @@ export class PushService implements Capability {
     const q = rawUrl.indexOf('?');
     const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
     if (isPushPath(rawPath)) {
-      if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE') return this.push(req.method, rawUrl, rawPath, env?.incoming, env?.outgoing, req);
+      if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE')
+        return this.push(req.method, rawUrl, rawPath, env?.incoming, env?.outgoing, req);
       return undefined;
     }
     if (rawPath === '/api/v1/push/owner' && (req.method === 'GET' || req.method === 'POST')) return this.owner(req);
@@ -484,7 +485,12 @@ export class PushService implements Capability {
 }
 
 export /** A plain-text answer: written to Node's response when there is one, else a Response. */
-function answerText(outgoing: ServerResponse | undefined, status: number, body: string, extra?: Record<string, string>): Response | typeof RESPONSE_ALREADY_SENT {
+function answerText(
+  outgoing: ServerResponse | undefined,
+  status: number,
+  body: string,
+  extra?: Record<string, string>,
+): Response | typeof RESPONSE_ALREADY_SENT {
   const headers = extra ? { ...TEXT, ...extra } : TEXT;
   if (!outgoing) return new Response(body, { status, headers });
   outgoing.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });

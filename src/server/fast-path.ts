@@ -13,8 +13,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Capability } from '../capability.js';
-import type { QueryThread } from './query-thread-client.js';
+import { MAX_REQUEST_BODY_BYTES, type QueryThread } from './query-thread-client.js';
 import type { WebGuard } from './web-config.js';
+import { writeAppAnswer } from './node-answer.js';
 
 export interface FastPathDeps {
   guard: WebGuard;
@@ -44,7 +45,11 @@ export function withFastPath(deps: FastPathDeps, app: Listener): Listener {
     }
     const admitted = deps.guard.admitNode(req, res);
     if (admitted === true) run(serve, res);
-    else if (admitted !== false) admitted.then((ok) => ok && run(serve, res), (err: unknown) => failed(res, err));
+    else if (admitted !== false)
+      admitted.then(
+        (ok) => ok && run(serve, res),
+        (err: unknown) => failed(res, err),
+      );
   };
 }
 
@@ -52,15 +57,12 @@ function run(serve: (res: ServerResponse) => Promise<void>, res: ServerResponse)
   serve(res).catch((err: unknown) => failed(res, err));
 }
 
-/** The app's onError answer for a handler that threw; the connection cut when the head has left. */
-function failed(res: ServerResponse, err: unknown): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = `internal error: ${(err as Error).message}\n`;
-  res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+/**
+ * The app's onError answer for a handler that threw; the connection cut when the head has left.
+ * Only the query routes sit behind the app's compress middleware; the capabilities come before it.
+ */
+function failed(res: ServerResponse, err: unknown, compressed = false): void {
+  writeAppAnswer(res.req, res, 500, `internal error: ${(err as Error).message}\n`, undefined, compressed);
 }
 
 /** What serves `req` on the fast path, or undefined for the app. No work is done here, and nothing counted. */
@@ -72,13 +74,14 @@ function claim(deps: FastPathDeps, req: IncomingMessage): ((res: ServerResponse)
   const method = req.method;
   if (method === 'GET' || method === 'POST') {
     const q = url.indexOf('?');
-    if (QUERY_PATHS.has(q === -1 ? url : url.slice(0, q))) {
+    // A body declared past the bound goes to the app, which refuses it before reading.
+    if (QUERY_PATHS.has(q === -1 ? url : url.slice(0, q)) && !(Number(req.headers['content-length']) > MAX_REQUEST_BODY_BYTES)) {
       const thread = deps.queryThread?.();
       if (!thread) return undefined;
       // The URL the app's Request would have: as sent when plain, else as the URL parser writes it.
       const raw = `${(req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}${url}`;
       const abs = PLAIN_TARGET.test(url) ? raw : new URL(raw).href;
-      return (res) => thread.serveNode(req, res, abs);
+      return (res) => thread.serveNode(req, res, abs).catch((err: unknown) => failed(res, err, true));
     }
   }
   const caps = deps.capabilities?.();

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 import { Exposition } from './self-metrics.js';
 import { readBodyBounded, readNodeBodyBounded } from './read-body.js';
+import { APP_TEXT, writeAppAnswer } from './node-answer.js';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /** The largest request body read (Prometheus's remote-read maximum, 32 MiB); larger is refused with 413. */
@@ -262,7 +263,7 @@ export class QueryThread {
       const read = await readNodeBodyBounded(req, MAX_REQUEST_BODY_BYTES);
       if (read === undefined) {
         this.counts.bodyTooLarge++;
-        writeText(res, 413, `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
+        writeAppAnswer(req, res, 413, `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
           'Content-Type': 'text/plain; charset=utf-8',
           Connection: 'close',
         });
@@ -293,19 +294,19 @@ export class QueryThread {
       case 'none':
         // No query layer (a reload removed it): the app's 404, which would have had the request next.
         this.pending.delete(m.id);
-        writeText(res, 404, `404 page not found: ${(res.req.url ?? '/').split('?')[0]}\n`);
+        writeAppAnswer(res.req, res, 404, `404 page not found: ${(res.req.url ?? '/').split('?')[0]}\n`);
         return;
       case 'fail':
         this.pending.delete(m.id);
         // Before the head: the app's onError answer; after it, the connection is cut as a broken body cuts it.
         if (res.headersSent) res.destroy(new Error(m.message));
-        else writeText(res, 500, `internal error: ${m.message}\n`);
+        else writeAppAnswer(res.req, res, 500, `internal error: ${m.message}\n`);
         return;
       case 'head': {
         const headers: OutgoingHttpHeaders = {};
         for (const [k, v] of m.headers) headers[k] = v;
         const bodyless = m.status === 204 || m.status === 304;
-        if (!bodyless) headers['content-type'] ??= DEFAULT_CONTENT_TYPE;
+        if (!bodyless) headers['content-type'] ??= APP_TEXT;
         if (m.end || bodyless) {
           this.pending.delete(m.id);
           if (!m.end) this.post({ t: 'abort', id: m.id });
@@ -493,22 +494,9 @@ export class QueryThread {
   }
 }
 
-/** The content type the app gives an answer with a body and none of its own (Hono's node adapter). */
-const DEFAULT_CONTENT_TYPE = 'text/plain; charset=UTF-8';
-
-/** A whole text answer, with its length, as the app writes a Response with a string body. */
-function writeText(res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders = { 'Content-Type': DEFAULT_CONTENT_TYPE }): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 /** unavailable()'s answer on a Node response (or the connection cut, when the head has left). */
 function failNode(res: ServerResponse, message: string): void {
-  writeText(res, 503, `{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, { 'Content-Type': 'application/json' });
+  writeAppAnswer(res.req, res, 503, `{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, { 'Content-Type': 'application/json' });
 }
 
 function unavailable(message: string): Response {
