@@ -181,7 +181,7 @@ export class PushService implements Capability {
     incoming: IncomingMessage | undefined,
     outgoing: ServerResponse | undefined,
     req?: Request,
-  ): Promise<Response | typeof RESPONSE_ALREADY_SENT> {
+  ): Promise<Response> {
     const text = (status: number, body: string, extra?: Record<string, string>) => answerText(outgoing, status, body, extra);
     let route: Route;
     try {
@@ -485,12 +485,7 @@ export class PushService implements Capability {
 }
 
 export /** A plain-text answer: written to Node's response when there is one, else a Response. */
-function answerText(
-  outgoing: ServerResponse | undefined,
-  status: number,
-  body: string,
-  extra?: Record<string, string>,
-): Response | typeof RESPONSE_ALREADY_SENT {
+function answerText(outgoing: ServerResponse | undefined, status: number, body: string, extra?: Record<string, string>): Response {
   const headers = extra ? { ...TEXT, ...extra } : TEXT;
   if (!outgoing) return new Response(body, { status, headers });
   outgoing.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });

@@ -26,6 +26,8 @@ export interface FastPathDeps {
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+/** The app's listener (@hono/node-server's), which settles its own failures. */
+type AppListener = (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
 
 /** The query API's hot paths; no capability answers them in `fetch` (capability.ts). */
 const QUERY_PATHS = new Set(['/api/v1/query', '/api/v1/query_range']);
@@ -36,11 +38,11 @@ const PLAIN_TARGET = /^\/[!#$&-;=?-[\]_a-z~]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
 
 /** `app` with the fast path in front of it. */
-export function withFastPath(deps: FastPathDeps, app: Listener): Listener {
+export function withFastPath(deps: FastPathDeps, app: AppListener): Listener {
   return (req, res) => {
     const serve = claim(deps, req);
     if (!serve) {
-      app(req, res);
+      void app(req, res);
       return;
     }
     const admitted = deps.guard.admitNode(req, res);

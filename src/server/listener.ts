@@ -2,7 +2,7 @@
 // Node server timeouts, set explicitly instead of left to Node's defaults, each with its reason.
 
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { getRequestListener } from '@hono/node-server';
@@ -69,7 +69,7 @@ export function listen(
   };
   const https = guard.httpsOptions();
   const toApp = getRequestListener(app.fetch, { hostname: host });
-  const listener = fast ? withFastPath(fast, toApp) : toApp;
+  const listener = fast ? withFastPath(fast, toApp) : (req: IncomingMessage, res: ServerResponse) => void toApp(req, res);
   const server = (https ? createHttpsServer({ ...https, ...timeouts }, listener) : createServer(timeouts, listener)) as Server;
   server.listen(port, host);
   applySocketIdleTimeout(server, queryTimeoutMs);
