@@ -6,6 +6,7 @@
 // internals.
 
 import type { HttpBindings } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Labels } from './model/labels.js';
@@ -63,6 +64,15 @@ export interface Capability {
    * capability, the query layer or the 404 handler gets it. Runs before the query layer's routes.
    */
   fetch?(req: Request, env: HttpBindings): Promise<Response | undefined> | Response | undefined;
+  /**
+   * Its hot path served straight from Node's request and response, ahead of the app (the server's
+   * fast path): the function that serves `req` when it is on that path, or undefined (the request
+   * then goes through the app and `fetch` as any other). Claiming does no work: the server runs
+   * the web config's checks between the claim and the call. The answer must be byte for byte
+   * what `fetch` gives the same request, and the paths claimed must be ones no capability listed
+   * before this one answers in `fetch`.
+   */
+  serveNode?(req: IncomingMessage): ((res: ServerResponse) => Promise<void>) | undefined;
   /** Its families for /metrics, in the text format. */
   metrics?(): string | Promise<string>;
   /** Its part of /status (never with secrets). */

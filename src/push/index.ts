@@ -40,6 +40,7 @@ export const pushCapability: CapabilityFactory = {
       reload: (next) => svc.reload(next),
       stop: () => svc.stop(),
       fetch: (req, env) => svc.fetch(req, env),
+      serveNode: (req) => svc.serveNode(req),
       metrics: () => svc.metricsText(),
       status: () => svc.status(),
     };

@@ -9,7 +9,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { Capability, CapabilityContext } from '../capability.js';
 import type { PushConfig } from '../config/push.js';
 import type { Config } from '../config/schema.js';
@@ -138,7 +138,8 @@ export class PushService implements Capability {
     const q = rawUrl.indexOf('?');
     const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
     if (isPushPath(rawPath)) {
-      if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE') return this.push(req, env, rawUrl, rawPath);
+      if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE')
+        return this.push(req.method, rawUrl, rawPath, env?.incoming, env?.outgoing, req);
       return undefined;
     }
     if (rawPath === '/api/v1/push/owner' && (req.method === 'GET' || req.method === 'POST')) return this.owner(req);
@@ -146,13 +147,42 @@ export class PushService implements Capability {
     return undefined;
   }
 
+  /**
+   * Claims a push for the server's fast path, ahead of the app: the same push() as through fetch,
+   * served from Node's request and response with no Request, Response or Headers object;
+   * undefined for anything else.
+   */
+  serveNode(incoming: IncomingMessage): ((outgoing: ServerResponse) => Promise<void>) | undefined {
+    const method = incoming.method;
+    if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return undefined;
+    const rawUrl = incoming.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    if (!isPushPath(rawPath)) return undefined;
+    return async (outgoing) => {
+      // With a Node response every answer of push() is written to it.
+      await this.push(method, rawUrl, rawPath, incoming, outgoing);
+    };
+  }
+
   /** The healthy members in ring order (sorted addresses). */
   healthy(): readonly string[] {
     return this.ring;
   }
 
-  private async push(req: Request, env: HttpBindings, rawUrl: string, rawPath: string): Promise<Response> {
-    const method = req.method;
+  /**
+   * Routes one push. With Node's response (`outgoing`) the answer is written to it, whatever it is,
+   * and RESPONSE_ALREADY_SENT returned; without (a caller with only a Request) it is a Response.
+   */
+  private async push(
+    method: string,
+    rawUrl: string,
+    rawPath: string,
+    incoming: IncomingMessage | undefined,
+    outgoing: ServerResponse | undefined,
+    req?: Request,
+  ): Promise<Response> {
+    const text = (status: number, body: string, extra?: Record<string, string>) => answerText(outgoing, status, body, extra);
     let route: Route;
     try {
       route = this.route(rawPath);
@@ -160,22 +190,21 @@ export class PushService implements Capability {
       if (!(err instanceof PushPathError)) throw err;
       this.counters.refused('bad_path');
       this.counters.request(method, 400, '');
-      return new Response(`${err.message}\n`, { status: 400, headers: TEXT });
+      return text(400, `${err.message}\n`);
     }
-    const incoming: IncomingMessage | undefined = env?.incoming;
-    const lengthHeader = incoming ? incoming.headers['content-length'] : req.headers.get('content-length');
+    const lengthHeader = incoming ? incoming.headers['content-length'] : req?.headers.get('content-length');
     const len = lengthHeader === undefined || lengthHeader === null ? NaN : Number(lengthHeader);
     if (method !== 'DELETE' && len > this.cfg.max_body_size) {
       this.counters.refused('too_large');
       this.counters.request(method, 413, '');
-      return new Response(`${new PushBodyTooLargeError(this.cfg.max_body_size).message}\n`, { status: 413, headers: TEXT });
+      return text(413, `${new PushBodyTooLargeError(this.cfg.max_body_size).message}\n`);
     }
     const { gk, ranked } = route;
     const conn = this.conn;
     if (ranked.length === 0 || !conn) {
       this.counters.refused('no_pushgateway');
       this.counters.request(method, 503, '');
-      return new Response('no healthy Pushgateway to push to\n', { status: 503, headers: { ...TEXT, 'Retry-After': '1' } });
+      return text(503, 'no healthy Pushgateway to push to\n', { 'Retry-After': '1' });
     }
     // A move of this group in progress finishes first, so this push lands after the moved copy.
     // No await between the check and the note: a move starting now sees this push and skips the copy.
@@ -188,14 +217,14 @@ export class PushService implements Capability {
           body = await readSmallBody(incoming, len, this.cfg.forward_timeout);
         } catch (err) {
           this.counters.request(method, 400, '');
-          return new Response(`reading the push body failed: ${describe(err)}\n`, { status: 400, headers: TEXT });
+          return text(400, `reading the push body failed: ${describe(err)}\n`);
         }
       } else {
-        body = new ReplayBody(incoming ?? (req.body ? Readable.fromWeb(req.body) : undefined), this.cfg.max_body_size);
+        body = new ReplayBody(incoming ?? (req?.body ? Readable.fromWeb(req.body) : undefined), this.cfg.max_body_size);
       }
     }
     // The configured Authorization replaces the client's; without one the client's goes through.
-    const headers = incoming ? forwardHeaders(incoming.headers, conn.auth) : forwardHeaders(Object.fromEntries(req.headers), conn.auth);
+    const headers = incoming ? forwardHeaders(incoming.headers, conn.auth) : forwardHeaders(Object.fromEntries(req?.headers ?? []), conn.auth);
     let answer: ForwardAnswer | undefined;
     let used = '';
     let lastErr: unknown;
@@ -220,7 +249,7 @@ export class PushService implements Capability {
       if (replay?.clientFailure instanceof PushBodyTooLargeError) {
         this.counters.refused('too_large');
         this.counters.request(method, 413, used);
-        return new Response(`${replay.clientFailure.message}\n`, { status: 413, headers: TEXT });
+        return text(413, `${replay.clientFailure.message}\n`);
       }
       const code = replay?.clientFailure ? 400 : 502;
       this.counters.request(method, code, used);
@@ -228,16 +257,19 @@ export class PushService implements Capability {
         ? `reading the push body failed: ${describe(replay.clientFailure)}`
         : `Pushgateway ${used} did not answer: ${describe(lastErr)}`;
       this.ctx.log.warn({ pushgateway: used, group: gk.key.replace(/\xff/g, ' '), method }, why);
-      return new Response(`${why}\n`, { status: code, headers: TEXT });
+      return text(code, `${why}\n`);
     }
     this.counters.request(method, answer.status, used);
     if (method === 'DELETE' && answer.status < 300) await this.deleteElsewhere(gk, used);
-    const outgoing: ServerResponse | undefined = env?.outgoing;
-    if (outgoing && !(answer.body instanceof Readable)) {
+    if (outgoing) {
       // Written to the socket at once: no Response object to build and take apart again per push.
       // Headers the web config's guard set on the response are kept (writeHead merges them).
       outgoing.writeHead(answer.status, answer.headers);
-      outgoing.end(answer.body ?? undefined);
+      if (answer.body instanceof Readable) {
+        // A large answer streams as it comes; a failure midway cuts the connection, as a broken Response body would.
+        const body = answer.body;
+        await new Promise<void>((resolve) => pipeline(body, outgoing, () => resolve()));
+      } else outgoing.end(answer.body ?? undefined);
       return RESPONSE_ALREADY_SENT;
     }
     const h = new Headers();
@@ -452,7 +484,16 @@ export class PushService implements Capability {
   }
 }
 
-export function describe(err: unknown): string {
+export /** A plain-text answer: written to Node's response when there is one, else a Response. */
+function answerText(outgoing: ServerResponse | undefined, status: number, body: string, extra?: Record<string, string>): Response {
+  const headers = extra ? { ...TEXT, ...extra } : TEXT;
+  if (!outgoing) return new Response(body, { status, headers });
+  outgoing.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
+  outgoing.end(body);
+  return RESPONSE_ALREADY_SENT;
+}
+
+function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';

@@ -14,7 +14,7 @@ import { queryConfigFileProblems } from './query-layer.js';
 import { Runtime } from './reload.js';
 import { capabilityProblems } from './capabilities.js';
 import { SAMPLE_CONFIG } from './sample-config.js';
-import { webUiFromFlags } from './web-ui.js';
+import { normalizePrefix, webUiFromFlags } from './web-ui.js';
 import { pushScrapeConfig, renderFleetScrapeConfig, renderScrapeConfigs } from './scrape-config.js';
 import { PROGRAM, REVISION, RUNTIME_VERSION, VERSION } from '../version.js';
 import { ConfigError } from '../errors.js';
@@ -314,7 +314,12 @@ async function run(
   // Registered before listening: SIGHUP's default action would end the process.
   process.on('SIGHUP', () => void runtime.reload().catch(() => undefined)); // the runtime logs the outcome
   const { host, port } = parseListen(config.listen);
-  server = listen(app, guard, host, port, config.query?.timeout);
+  // PROMFRONT_FAST_PATH=0 sends every request through the app (A/B benches, or to rule the fast path out).
+  const fast =
+    process.env.PROMFRONT_FAST_PATH === '0' || normalizePrefix(web.ui.routePrefix) !== ''
+      ? undefined
+      : { guard, capabilities: () => runtime.capabilities.current, queryThread: () => runtime.queryThread };
+  server = listen(app, guard, host, port, config.query?.timeout, fast);
   server.on('error', (err: NodeJS.ErrnoException) => {
     log.fatal({ err: err.message }, `cannot listen on ${config.listen}`);
     process.exit(1);

@@ -2,10 +2,11 @@
 // Node server timeouts, set explicitly instead of left to Node's defaults, each with its reason.
 
 import { createServer as createHttpsServer } from 'node:https';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { withFastPath, type FastPathDeps } from './fast-path.js';
 import type { WebGuard } from './web-config.js';
 
 /**
@@ -48,8 +49,18 @@ export function applySocketIdleTimeout(server: Server, queryTimeoutMs: number | 
   server.timeout = socketIdleTimeoutMs(queryTimeoutMs);
 }
 
-/** Starts listening: HTTPS when the guard's settings have TLS, else HTTP; the guard watches the handshakes. */
-export function listen(app: Hono<{ Bindings: HttpBindings }>, guard: WebGuard, host: string, port: number, queryTimeoutMs: number | undefined): Server {
+/**
+ * Starts listening: HTTPS when the guard's settings have TLS, else HTTP; the guard watches the
+ * handshakes. With `fast`, pushes and queries are served ahead of the app (fast-path.ts).
+ */
+export function listen(
+  app: Hono<{ Bindings: HttpBindings }>,
+  guard: WebGuard,
+  host: string,
+  port: number,
+  queryTimeoutMs: number | undefined,
+  fast?: FastPathDeps,
+): Server {
   const timeouts = {
     headersTimeout: HEADERS_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -57,11 +68,10 @@ export function listen(app: Hono<{ Bindings: HttpBindings }>, guard: WebGuard, h
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   const https = guard.httpsOptions();
-  const server = (
-    https
-      ? serve({ fetch: app.fetch, hostname: host, port, createServer: createHttpsServer, serverOptions: { ...https, ...timeouts } })
-      : serve({ fetch: app.fetch, hostname: host, port, serverOptions: timeouts })
-  ) as Server;
+  const toApp = getRequestListener(app.fetch, { hostname: host });
+  const listener = fast ? withFastPath(fast, toApp) : (req: IncomingMessage, res: ServerResponse) => void toApp(req, res);
+  const server = (https ? createHttpsServer({ ...https, ...timeouts }, listener) : createServer(timeouts, listener)) as Server;
+  server.listen(port, host);
   applySocketIdleTimeout(server, queryTimeoutMs);
   guard.attach(server);
   return server;

@@ -12,7 +12,9 @@ import type { RuleAnswer, RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
 import { Exposition } from './self-metrics.js';
-import { readBodyBounded } from './read-body.js';
+import { readBodyBounded, readNodeBodyBounded } from './read-body.js';
+import { APP_TEXT, writeAppAnswer } from './node-answer.js';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /** The largest request body read (Prometheus's remote-read maximum, 32 MiB); larger is refused with 413. */
 export const MAX_REQUEST_BODY_BYTES = 32 * 1024 * 1024;
@@ -45,6 +47,8 @@ interface Pending {
   ready?: Uint8Array | null;
   /** Resolves the stream's pending pull. */
   wake?: () => void;
+  /** Set for a request served from Node's request and response (serveNode): the answer is written there, no Response. */
+  node?: ServerResponse;
 }
 
 export class QueryThread {
@@ -116,7 +120,8 @@ export class QueryThread {
     for (const p of lost) {
       this.counts.crashFailed++;
       const msg = `the query thread stopped (exit code ${code}) while answering this request; it is being restarted`;
-      if (p.body) p.body.error(new Error(msg));
+      if (p.node) failNode(p.node, msg);
+      else if (p.body) p.body.error(new Error(msg));
       else p.head(unavailable(msg));
     }
     for (const r of this.rpcs.values()) r.reject(new Error(`the query thread stopped (exit code ${code})`));
@@ -150,6 +155,10 @@ export class QueryThread {
     if (m.t === 'ready') return;
     const p = this.pending.get(m.id);
     if (!p) return;
+    if (p.node) {
+      this.toNode(m, p.node);
+      return;
+    }
     switch (m.t) {
       case 'none':
         this.pending.delete(m.id);
@@ -238,16 +247,105 @@ export class QueryThread {
       else req.signal.addEventListener('abort', onAbort, { once: true });
       this.post({ t: 'req', id, method: req.method, url: req.url, headers: [...req.headers], body }, body ? [body] : undefined);
     });
-    if (res && env.outgoing) this.watchWrites(env, id);
+    if (res && env.outgoing) this.watchWrites(env.outgoing, id);
     return res;
+  }
+
+  /**
+   * The same as fetch for a request served straight from Node's request and response (the
+   * server's fast path, fast-path.ts): the body read from `req`, the answer written to `res` as
+   * the app would write fetch's Response (same status, headers and bytes), with no Request,
+   * Response or web stream on this thread. `url` is the request's absolute URL.
+   */
+  async serveNode(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    let body: ArrayBuffer | undefined;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const read = await readNodeBodyBounded(req, MAX_REQUEST_BODY_BYTES);
+      if (read === undefined) {
+        this.counts.bodyTooLarge++;
+        writeAppAnswer(req, res, 413, `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          Connection: 'close',
+        });
+        return;
+      }
+      body = read.buffer as ArrayBuffer;
+    }
+    if (!this.up) {
+      failNode(res, 'the query thread is restarting after a failure; try again shortly');
+      return;
+    }
+    if (res.destroyed) return; // the client is gone: nothing to ask
+    const id = this.nextId++;
+    this.pending.set(id, { head: () => undefined, fail: () => undefined, node: res });
+    // As the app's abort signal: a connection closed before the answer was written in full.
+    res.once('close', () => {
+      if (!res.writableFinished) this.drop(id, 'the client closed the connection');
+    });
+    const raw = req.rawHeaders;
+    const headers: [string, string][] = [];
+    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
+    this.post({ t: 'req', id, method: req.method ?? 'GET', url, headers, body }, body ? [body] : undefined);
+  }
+
+  /** A message about a request served by serveNode, written to its response. */
+  private toNode(m: Exclude<FromThread, { t: 'ready' | 'reply' }>, res: ServerResponse): void {
+    switch (m.t) {
+      case 'none':
+        // No query layer (a reload removed it): the app's 404, which would have had the request next.
+        this.pending.delete(m.id);
+        writeAppAnswer(res.req, res, 404, `404 page not found: ${(res.req.url ?? '/').split('?')[0]}\n`);
+        return;
+      case 'fail':
+        this.pending.delete(m.id);
+        // Before the head: the app's onError answer; after it, the connection is cut as a broken body cuts it.
+        if (res.headersSent) res.destroy(new Error(m.message));
+        else writeAppAnswer(res.req, res, 500, `internal error: ${m.message}\n`);
+        return;
+      case 'head': {
+        const headers: OutgoingHttpHeaders = {};
+        for (const [k, v] of m.headers) headers[k] = v;
+        const bodyless = m.status === 204 || m.status === 304;
+        if (!bodyless) headers['content-type'] ??= APP_TEXT;
+        if (m.end || bodyless) {
+          this.pending.delete(m.id);
+          if (!m.end) this.post({ t: 'abort', id: m.id });
+          const chunk = bodyless || m.chunk === undefined ? undefined : new Uint8Array(m.chunk);
+          if (!bodyless) headers['content-length'] ??= chunk?.byteLength ?? 0;
+          res.writeHead(m.status, headers);
+          res.end(chunk);
+          // What did not fit the socket's buffer is watched as a streamed answer is.
+          if (res.writableLength + (res.socket?.writableLength ?? 0) > 0) this.watchWrites(res, m.id);
+          return;
+        }
+        res.writeHead(m.status, headers);
+        this.watchWrites(res, m.id);
+        if (m.chunk !== undefined) this.writeNode(m.id, res, new Uint8Array(m.chunk));
+        return;
+      }
+      case 'chunk':
+        this.writeNode(m.id, res, new Uint8Array(m.chunk));
+        return;
+      case 'end':
+        this.pending.delete(m.id);
+        res.end();
+    }
+  }
+
+  /** Writes one chunk of a streamed answer and asks for the next once the socket took it (the stream's pull). */
+  private writeNode(id: number, res: ServerResponse, chunk: Uint8Array): void {
+    const pull = () => {
+      if (this.pending.has(id)) this.post({ t: 'pull', id });
+    };
+    if (res.write(chunk)) pull();
+    else res.once('drain', pull);
   }
 
   /**
    * Ends the connection when its answer makes no progress into the socket for writeTimeoutMs: a
    * client that stops reading must not hold the answer's memory for ever.
    */
-  private watchWrites(env: HttpBindings, id: number): void {
-    const out = env.outgoing;
+  private watchWrites(out: ServerResponse, id: number): void {
     const sock = out.socket;
     if (!sock) return;
     let last = sock.bytesWritten;
@@ -282,7 +380,10 @@ export class QueryThread {
     if (!p) return;
     this.pending.delete(id);
     this.post({ t: 'abort', id });
-    if (p.body) {
+    if (p.node) {
+      if (!p.node.headersSent && !p.node.destroyed) p.node.writeHead(499).end();
+      else p.node.destroy();
+    } else if (p.body) {
       try {
         p.body.error(new Error(why));
       } catch {
@@ -391,6 +492,11 @@ export class QueryThread {
     );
     return e.toString();
   }
+}
+
+/** unavailable()'s answer on a Node response (or the connection cut, when the head has left). */
+function failNode(res: ServerResponse, message: string): void {
+  writeAppAnswer(res.req, res, 503, `{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, { 'Content-Type': 'application/json' });
 }
 
 function unavailable(message: string): Response {

@@ -100,6 +100,11 @@ export class Runtime {
     await this.thread?.ready();
   }
 
+  /** The query thread in service when queries run on one (the listener's fast path sends queries there). */
+  get queryThread(): QueryThread | undefined {
+    return this.opts.thread ? this.thread : undefined;
+  }
+
   get shard(): ShardService | undefined {
     return this.serving?.svc;
   }

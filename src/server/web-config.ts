@@ -7,7 +7,7 @@
 import bcrypt from 'bcryptjs';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
@@ -109,6 +109,13 @@ const FAKE_HASH = '$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'
 const AUTH_CACHE_SIZE = 100;
 
 type AuthFailure = 'missing' | 'invalid';
+
+/** A request refused by the guard: what it is answered. */
+interface Refusal {
+  status: 401 | 429;
+  body: string;
+  headers: Record<string, string>;
+}
 
 /**
  * Holds the web settings in service and enforces them. One instance lives for the process; a
@@ -212,25 +219,56 @@ export class WebGuard {
     return async (c, next) => {
       const s = this.current;
       if (!s) return next();
-      const headers = Object.entries(s.config.headers);
       const outgoing = c.env?.outgoing as HttpBindings['outgoing'] | undefined;
+      const headers = Object.entries(s.config.headers);
       // Set on the Node response so they also reach routes that write to the socket themselves.
       if (outgoing) for (const [k, v] of headers) outgoing.setHeader(k, v);
-      if (!this.takeToken(s)) {
-        this.rateLimited++;
-        return c.text('Too Many Requests\n', 429, { ...Object.fromEntries(headers), 'X-Content-Type-Options': 'nosniff' });
-      }
-      if (s.config.users.size > 0) {
-        const failure = await this.authenticate(s, c.req.header('authorization'));
-        if (failure) {
-          this.authFailures[failure]++;
-          // As Go's http.Error, which exporter-toolkit answers with.
-          return c.text('Unauthorized\n', 401, { ...Object.fromEntries(headers), 'X-Content-Type-Options': 'nosniff', 'WWW-Authenticate': 'Basic' });
-        }
-      }
+      const refusal = await this.check(s, c.req.header('authorization'));
+      if (refusal) return c.text(refusal.body, refusal.status, { ...Object.fromEntries(headers), ...refusal.headers });
       await next();
       if (!outgoing) for (const [k, v] of headers) c.res.headers.set(k, v);
     };
+  }
+
+  /**
+   * The middleware's work for a request served straight from Node (fast-path.ts): the configured
+   * headers set on `res`, then the rate limit and basic auth. True when the request may go on;
+   * otherwise the refusal was written, byte for byte what the middleware answers. Synchronous
+   * unless a password has to be checked.
+   */
+  admitNode(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
+    const s = this.current;
+    if (!s) return true;
+    for (const k in s.config.headers) res.setHeader(k, s.config.headers[k]);
+    const refused = (r: Refusal): false => {
+      res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=UTF-8', ...r.headers, 'Content-Length': Buffer.byteLength(r.body) });
+      res.end(r.body);
+      return false;
+    };
+    if (s.config.users.size === 0) {
+      const r = this.limit(s);
+      return r ? refused(r) : true;
+    }
+    return this.check(s, rawHeader(req.rawHeaders, 'authorization')).then((r) => (r ? refused(r) : true));
+  }
+
+  /** The rate limit's refusal, counted, or undefined. */
+  private limit(s: WebSettings): Refusal | undefined {
+    if (this.takeToken(s)) return undefined;
+    this.rateLimited++;
+    return { status: 429, body: 'Too Many Requests\n', headers: { 'X-Content-Type-Options': 'nosniff' } };
+  }
+
+  /** The rate limit and basic auth: the refusal to answer (counted), or undefined to go on. */
+  private async check(s: WebSettings, authorization: string | undefined): Promise<Refusal | undefined> {
+    const limited = this.limit(s);
+    if (limited) return limited;
+    if (s.config.users.size === 0) return undefined;
+    const failure = await this.authenticate(s, authorization);
+    if (!failure) return undefined;
+    this.authFailures[failure]++;
+    // As Go's http.Error, which exporter-toolkit answers with.
+    return { status: 401, body: 'Unauthorized\n', headers: { 'X-Content-Type-Options': 'nosniff', 'WWW-Authenticate': 'Basic' } };
   }
 
   /** The counters of refused requests and handshakes, text format. */
@@ -312,6 +350,18 @@ export class WebGuard {
     this.tokens -= 1;
     return true;
   }
+}
+
+/**
+ * A request header as the Hono path reads it (a web Headers built from the raw ones): repeated
+ * fields joined with ", ", where Node's parsed headers keep only the first Authorization.
+ */
+function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === lowerName.length && raw[i].toLowerCase() === lowerName) out = out === undefined ? raw[i + 1].trim() : `${out}, ${raw[i + 1].trim()}`;
+  }
+  return out;
 }
 
 /** user and password of a Basic Authorization header, as Go's Request.BasicAuth reads it; undefined if there is none or it is malformed. */

@@ -48,6 +48,8 @@ export interface StartProxyOptions {
    * behind TLS or basic auth needs its own probe (given the proxy's base URL).
    */
   healthy?: (url: string) => Promise<boolean>;
+  /** More environment variables for the process (e.g. PROMFRONT_FAST_PATH=0). */
+  env?: Record<string, string>;
 }
 
 /** Starts `./proxy --config=...` with `listen` set to a free loopback port; waits for /-/healthy. */
@@ -60,7 +62,11 @@ export async function startProxy(configBody: (listen: string) => string, opts: S
   // JSON log lines unless a test asks for another format: the tests read fields out of them.
   const args = opts.args ?? [];
   const format = args.some((a) => a.startsWith('--log.format')) ? [] : ['--log.format=json'];
-  const child = spawn(PROXY, [`--config=${configFile}`, ...format, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(PROXY, [`--config=${configFile}`, ...format, ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
+  });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();
