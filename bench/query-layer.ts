@@ -18,6 +18,9 @@
 // when sharding is faster), --remote-read (sets `remote_read: true` on every server group),
 // --pushdown (sets `pushdown: true` on every server group),
 // --wait-idle (before each scenario's timings, wait up to 15 min for a 1-minute load average < 1.5).
+// --memory only: --results-cache=on|off|both (default on, the default config), --compare=CLI
+// (another build's dist/src/server/cli.js measured the same way, an A/B), --memory-rounds=N (each
+// variant N times in fresh processes, variants alternating; default 1).
 //
 //   npm run bench:query [-- --sharded --runs=5]
 import { execFileSync } from 'node:child_process';
@@ -37,7 +40,22 @@ const args = new Map(
     return [k, v ?? 'true'] as const;
   }),
 );
-const KNOWN = ['one-group', 'sharded', 'memory', 'partials', 'workers', 'runs', 'breakdown-runs', 'profile', 'remote-read', 'pushdown', 'wait-idle'];
+const KNOWN = [
+  'one-group',
+  'sharded',
+  'memory',
+  'partials',
+  'workers',
+  'runs',
+  'breakdown-runs',
+  'profile',
+  'remote-read',
+  'pushdown',
+  'wait-idle',
+  'compare',
+  'results-cache',
+  'memory-rounds',
+];
 for (const k of args.keys()) {
   if (!KNOWN.includes(k)) {
     console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
@@ -53,6 +71,10 @@ const REMOTE_READ = args.has('remote-read');
 const PUSHDOWN = args.has('pushdown');
 const WAIT_IDLE = args.has('wait-idle');
 const WORKERS = (args.get('workers') ?? '0,1,2').split(',').map(Number);
+const COMPARE = args.get('compare');
+const RESULTS_CACHE = args.get('results-cache') ?? 'on';
+if (!['on', 'off', 'both'].includes(RESULTS_CACHE)) throw new Error('--results-cache is on, off or both');
+const MEMORY_ROUNDS = Number(args.get('memory-rounds') ?? 1);
 
 const MIN = 60_000;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-query-'));
@@ -397,47 +419,64 @@ async function memory(): Promise<void> {
   console.log('\n## 3. Peak RSS for a range query returning 10,000 series × 720 points');
   const data = await dashboardBlocks();
   const prom = await prometheusFromBlocks(data.all.dir);
-  let proxy: ProxyProcess | undefined;
+  // Each variant a fresh proxy process (VmHWM only grows), in rounds so builds and configs alternate.
+  const builds: { name: string; cli?: string }[] = [{ name: 'this build' }, ...(COMPARE ? [{ name: `--compare (${COMPARE})`, cli: COMPARE }] : [])];
+  const caches = RESULTS_CACHE === 'both' ? ['on', 'off'] : [RESULTS_CACHE];
+  const variants = builds.flatMap((b) => caches.map((cache) => ({ ...b, cache })));
   try {
-    proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work });
     const q = '{job=~".+"}';
     const step = 5_000;
     const start = DASHBOARD.startMs + step;
     const end = DASHBOARD.endMs;
-    console.log(`# query ${q} from +5 s to +60 min at 5 s (${(end - start) / step + 1} steps); fresh processes; Prometheus first, then the proxy three times`);
+    console.log(
+      `# query ${q} from +5 s to +60 min at 5 s (${(end - start) / step + 1} steps); fresh processes; Prometheus first, then each proxy variant three times, ${MEMORY_ROUNDS} round(s)`,
+    );
     await settle();
 
     const promBefore = memoryStatus(prom.pid);
     const d = await timedRange(prom.url, q, start, end, step);
     const promAfter = memoryStatus(prom.pid);
-
-    const before = memoryStatus(proxy.pid);
-    const runs: { ms: number; hwm: number; rss: number }[] = [];
-    let first = '';
-    for (let i = 0; i < 3; i++) {
-      const p = await timedRange(proxy.url, q, start, end, step);
-      if (i === 0) first = p.body;
-      const m = memoryStatus(proxy.pid);
-      runs.push({ ms: p.ms, hwm: m.hwmMb, rss: m.rssMb });
-    }
-    check(`memory: ${q}`, d.body, first);
     const shape = shapeOf(d.body);
-    console.log(
-      `# answer: ${shape.series} series, ${shape.points.toLocaleString('en-US')} points, ${fmtMb(d.body.length)} of JSON${d.body === first ? ', proxy bytes identical to Prometheus' : ''}`,
-    );
+    console.log(`# answer: ${shape.series} series, ${shape.points.toLocaleString('en-US')} points, ${fmtMb(d.body.length)} of JSON`);
 
-    console.log('\n| process | VmHWM before | VmHWM after query 1 | after query 3 | VmRSS after query 3 | request time (1st, 2nd, 3rd) |');
-    console.log('| --- | --- | --- | --- | --- | --- |');
     console.log(
-      `| Prometheus 2.42 (direct) | ${promBefore.hwmMb.toFixed(0)} MB | ${promAfter.hwmMb.toFixed(0)} MB | – | ${promAfter.rssMb.toFixed(0)} MB | ${fmtMs(d.ms)} ms |`,
+      '\n| process | results cache | VmHWM before | VmHWM after query 1 | after query 3 | VmRSS after query 3 | request time (1st, 2nd, 3rd) | load average |',
     );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     console.log(
-      `| proxy | ${before.hwmMb.toFixed(0)} MB | ${runs[0].hwm.toFixed(0)} MB | ${runs[2].hwm.toFixed(0)} MB | ${runs[2].rss.toFixed(0)} MB | ${runs.map((r) => `${fmtMs(r.ms)} ms`).join(', ')} |`,
+      `| Prometheus 2.42 (direct) | – | ${promBefore.hwmMb.toFixed(0)} MB | ${promAfter.hwmMb.toFixed(0)} MB | – | ${promAfter.rssMb.toFixed(0)} MB | ${fmtMs(d.ms)} ms | ${load()} |`,
     );
-    const peak = Math.max(...runs.map((r) => r.hwm));
-    console.log(`\nproxy peak RSS ${peak.toFixed(0)} MB (target: < 500 MB): ${peak < 500 ? 'met' : 'NOT met'}`);
+    const peaks = new Map<string, number[]>();
+    for (let round = 0; round < MEMORY_ROUNDS; round++) {
+      for (const v of variants) {
+        const extraYaml = v.cache === 'off' ? '  results_cache:\n    enabled: false' : undefined;
+        const proxy = await startProxyProcess({ groups: [[addr(prom)]], remoteRead: REMOTE_READ, pushdown: PUSHDOWN, dir: work, cli: v.cli, extraYaml });
+        try {
+          const before = memoryStatus(proxy.pid);
+          const runs: { ms: number; hwm: number; rss: number }[] = [];
+          for (let i = 0; i < 3; i++) {
+            const p = await timedRange(proxy.url, q, start, end, step);
+            if (i === 0) check(`memory (${v.name}, results cache ${v.cache}): ${q}`, d.body, p.body);
+            const m = memoryStatus(proxy.pid);
+            runs.push({ ms: p.ms, hwm: m.hwmMb, rss: m.rssMb });
+          }
+          const label = `proxy, ${v.name}`;
+          console.log(
+            `| ${label} | ${v.cache === 'on' ? 'on (default)' : 'off'} | ${before.hwmMb.toFixed(0)} MB | ${runs[0].hwm.toFixed(0)} MB | ${runs[2].hwm.toFixed(0)} MB | ${runs[2].rss.toFixed(0)} MB | ${runs.map((r) => `${fmtMs(r.ms)} ms`).join(', ')} | ${load()} |`,
+          );
+          const key = `${label}, results cache ${v.cache}`;
+          peaks.set(key, [...(peaks.get(key) ?? []), Math.max(...runs.map((r) => r.hwm))]);
+        } finally {
+          await proxy.stop();
+        }
+      }
+    }
+    console.log('');
+    for (const [key, list] of peaks) {
+      const peak = Math.max(...list);
+      console.log(`${key}: peak RSS ${list.map((x) => x.toFixed(0)).join(', ')} MB (target: < 500 MB): ${peak < 500 ? 'met' : 'NOT met'}`);
+    }
   } finally {
-    await proxy?.stop();
     await prom.stop();
   }
 }

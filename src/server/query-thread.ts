@@ -14,6 +14,7 @@ import { createQueryLayer, type QueryLayer } from './query-layer.js';
 import { expandFleetGroups, FleetGroupWatcher } from '../query/discovery/fleet-groups.js';
 import { QueryLayerSlot } from './query-layer-slot.js';
 import { compressedFetch } from './thread-compress.js';
+import { ownBuffer } from './own-buffer.js';
 import { queryThreadHeapMetrics } from './process-metrics.js';
 import { createLogger } from './logger.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
@@ -79,13 +80,6 @@ function serially<T>(fn: () => Promise<T>): Promise<T> {
 
 function build(c: Config): QueryLayer {
   return createQueryLayer(expandFleetGroups(c.query!, fleetGroups.found()).query, { log: queryLog, config: c });
-}
-
-/** An ArrayBuffer holding exactly `chunk`, moved without a copy when the chunk owns its whole buffer. */
-function ownBuffer(chunk: Uint8Array): ArrayBuffer {
-  // A pooled Buffer shares its ArrayBuffer with others: transferring it would detach theirs.
-  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) return chunk.buffer;
-  return chunk.slice().buffer;
 }
 
 const ONE_MESSAGE_MAX_BYTES = 1 << 20;

@@ -64,13 +64,18 @@ export function missingRanges(g: Grid, start: number, end: number, have: readonl
   return out;
 }
 
-/** The part of `e` at evaluation times from..to; series with no point there are left out. */
+/**
+ * The part of `e` at evaluation times from..to; series with no point there are left out. A series
+ * wholly inside keeps its arrays (points arrays are read-only once made, see joinExtents).
+ */
 export function sliceExtent(e: Extent, from: number, to: number): Extent {
   const series: CachedSeries[] = [];
   for (const s of e.series) {
     const i = lowerBoundOf(s.timestamps, from);
     const j = lowerBoundOf(s.timestamps, to + 1);
-    if (j > i) series.push({ labels: s.labels, timestamps: s.timestamps.slice(i, j), values: s.values.slice(i, j) });
+    if (i === 0 && j === s.timestamps.length) {
+      if (j > 0) series.push(s);
+    } else if (j > i) series.push({ labels: s.labels, timestamps: s.timestamps.slice(i, j), values: s.values.slice(i, j) });
   }
   return { start: Math.max(e.start, from), end: Math.min(e.end, to), series, infos: e.infos };
 }
@@ -78,24 +83,41 @@ export function sliceExtent(e: Extent, from: number, to: number): Extent {
 /**
  * One answer from pieces that are in time order and do not overlap: each series' points joined
  * in time order, series sorted by their labels as Prometheus sorts a range query's matrix.
+ * Points arrays are read-only once made (the engine shares one timestamps array between series,
+ * the memory backend hands out what it stores): a series found in one piece keeps its arrays, one
+ * found in several gets new arrays made once at their final length.
  */
 export function joinExtents(pieces: readonly Extent[]): CachedSeries[] {
-  const byKey = new Map<string, CachedSeries>();
+  const byKey = new Map<string, CachedSeries[]>();
   for (const p of pieces) {
     for (const s of p.series) {
       const key = labelsKey(s.labels);
       const have = byKey.get(key);
-      if (!have) {
-        byKey.set(key, { labels: s.labels, timestamps: s.timestamps.slice(), values: s.values.slice() });
-        continue;
-      }
-      for (let i = 0; i < s.timestamps.length; i++) {
-        have.timestamps.push(s.timestamps[i]);
-        have.values.push(s.values[i]);
-      }
+      if (have) have.push(s);
+      else byKey.set(key, [s]);
     }
   }
-  return [...byKey.values()].sort((a, b) => compareLabels(a.labels, b.labels));
+  const out: CachedSeries[] = [];
+  for (const parts of byKey.values()) {
+    if (parts.length === 1) {
+      out.push(parts[0]);
+      continue;
+    }
+    let n = 0;
+    for (const p of parts) n += p.timestamps.length;
+    // Exact-size arrays filled in order stay packed doubles.
+    const timestamps = new Array<number>(n).fill(0);
+    const values = new Array<number>(n).fill(0);
+    let k = 0;
+    for (const p of parts) {
+      for (let i = 0; i < p.timestamps.length; i++, k++) {
+        timestamps[k] = p.timestamps[i];
+        values[k] = p.values[i];
+      }
+    }
+    out.push({ labels: parts[0].labels, timestamps, values });
+  }
+  return out.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
 /** Info annotations of several pieces, each once, in first-seen order. */
@@ -127,15 +149,35 @@ export function storeExtent(g: Grid, have: readonly Extent[], add: Extent): Exte
 
 /** Roughly the bytes an extent list holds in memory: what the cache's size bound counts. */
 export function extentBytes(extents: readonly Extent[]): number {
-  let n = 64;
+  let n = LIST_BYTES;
   for (const e of extents) {
-    n += 64;
-    for (const s of e.series) {
-      n += 80 + 16 * s.timestamps.length;
-      for (const l of s.labels) n += 48 + 2 * (l.name.length + l.value.length);
-    }
+    n += EXTENT_BYTES;
+    for (const s of e.series) n += seriesBytes(s, s.timestamps.length);
     for (const i of e.infos) n += 2 * i.length;
   }
+  return n;
+}
+
+/**
+ * extentBytes([sliceExtent(e, from, to)]) without making the slice: an entry too large to store is
+ * refused before any of its points are copied (a 7.2M-point answer's copy is ~120 MB).
+ */
+export function sliceBytes(e: Extent, from: number, to: number): number {
+  let n = LIST_BYTES + EXTENT_BYTES;
+  for (const s of e.series) {
+    const k = lowerBoundOf(s.timestamps, to + 1) - lowerBoundOf(s.timestamps, from);
+    if (k > 0) n += seriesBytes(s, k);
+  }
+  for (const i of e.infos) n += 2 * i.length;
+  return n;
+}
+
+const LIST_BYTES = 64;
+const EXTENT_BYTES = 64;
+
+function seriesBytes(s: CachedSeries, points: number): number {
+  let n = 80 + 16 * points;
+  for (const l of s.labels) n += 48 + 2 * (l.name.length + l.value.length);
   return n;
 }
 

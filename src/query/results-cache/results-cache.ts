@@ -27,7 +27,20 @@ import { walkExpr, type Expr } from '../../promql/ast.js';
 import { formatExpr } from '../../promql/parser.js';
 import type { PreparedQuery, QueryOutput } from '../../promql/engine.js';
 import type { CacheBackend } from './backend.js';
-import { alignDown, alignUp, extentBytes, gridOf, joinExtents, joinInfos, missingRanges, sliceExtent, storeExtent, type Extent, type Grid } from './extents.js';
+import {
+  alignDown,
+  alignUp,
+  extentBytes,
+  gridOf,
+  joinExtents,
+  joinInfos,
+  missingRanges,
+  sliceBytes,
+  sliceExtent,
+  storeExtent,
+  type Extent,
+  type Grid,
+} from './extents.js';
 
 /** How an answer came about, for the response header and the cache's metrics. */
 export type CacheOutcome = 'hit' | 'partial' | 'miss' | 'uncacheable';
@@ -133,8 +146,11 @@ export class ResultsCache {
     // Many small holes cost more as many evaluations (each reads its data again) than as one.
     if (gaps.length > 3) gaps = [[gaps[0][0], gaps[gaps.length - 1][1]]];
     const evaluated: Extent[] = [];
+    const outputs: QueryOutput[] = [];
     const warnings: string[] = [];
     const writes = new Map<number, Extent[]>();
+    const maxItem = this.opts.maxItemBytes ?? Infinity;
+    const tooLarge = new Set<number>();
     for (const [from, to] of gaps) {
       const out = await evaluate(from, to);
       if (out.result.resultType !== 'matrix') throw new Error(`range query answered ${out.result.resultType}, not matrix`);
@@ -143,30 +159,44 @@ export class ResultsCache {
       if (out.warnings.length === 0 && from <= limit) {
         // Only what is older than the freshness window, one write per bucket.
         for (const b of this.bucketsOf(from, Math.min(to, limit))) {
+          if (tooLarge.has(b)) continue;
           const [bs, be] = this.bucketRange(grid, b);
-          const part = sliceExtent(piece, Math.max(from, bs), Math.min(to, limit, be));
+          const [lo, hi] = [Math.max(from, bs), Math.min(to, limit, be)];
+          // Sized before it is cut out: an entry that will not be stored costs no copy of its points.
+          if (sliceBytes(piece, lo, hi) > maxItem) {
+            tooLarge.add(b);
+            writes.delete(b);
+            continue;
+          }
           const i = buckets.indexOf(b);
           const prev = writes.get(b) ?? (i >= 0 ? (stored[i] ?? []) : ((await this.opts.backend.get(`${base}:${b}`)) ?? []));
-          writes.set(b, storeExtent(grid, prev, part));
+          writes.set(b, storeExtent(grid, prev, sliceExtent(piece, lo, hi)));
         }
       }
       this.counts.evaluatedSteps += Math.floor((to - from) / grid.step) + 1;
       evaluated.push(piece);
+      outputs.push(out);
     }
-    const maxItem = this.opts.maxItemBytes ?? Infinity;
     for (const [b, list] of writes) {
       if (extentBytes(list) <= maxItem) continue;
       writes.delete(b);
-      this.counts.tooLarge++;
+      tooLarge.add(b);
     }
+    this.counts.tooLarge += tooLarge.size;
     await Promise.all([...writes].map(([b, list]) => this.opts.backend.set(`${base}:${b}`, list)));
     this.counts.storedExtents += writes.size;
     // Where holes were joined into one evaluation it overlaps cached pieces: the evaluated values are used there.
     const cached = have.flatMap((e) => outside(grid, e, gaps));
-    const pieces = [...cached, ...evaluated].sort((a, b) => a.start - b.start);
     this.counts.cachedSteps += cached.reduce((n, e) => n + Math.floor((e.end - e.start) / grid.step) + 1, 0);
     const outcome: CacheOutcome = gaps.length === 0 ? 'hit' : cached.length === 0 ? 'miss' : 'partial';
     this.counts[outcome]++;
+    if (cached.length === 0 && outputs.length === 1) {
+      // A miss is one evaluation of the whole range: its answer as the engine made it (series in
+      // label order already), nothing joined.
+      const out = outputs[0];
+      return { out: { result: out.result, warnings: [...new Set(out.warnings)], infos: [...new Set(out.infos)] }, outcome };
+    }
+    const pieces = [...cached, ...evaluated].sort((a, b) => a.start - b.start);
     return { out: { result: { resultType: 'matrix', result: joinExtents(pieces) }, warnings: [...new Set(warnings)], infos: joinInfos(pieces) }, outcome };
   }
 

@@ -455,6 +455,47 @@ describe('large range-query answers', () => {
     expect(text.endsWith(']}}')).toBe(true);
   });
 
+  it('are cut into chunks between characters, never inside a multi-byte one', async () => {
+    const m = new MemoryStorage();
+    // Long label values of 2-, 3- and 4-byte characters (a surrogate pair), so chunk edges fall in them.
+    const name = (s: number) => `${'ü€😀'.repeat(40)}-${'x'.repeat(s % 13)}`;
+    for (let s = 0; s < 6000; s++) {
+      for (let i = 0; i <= 40; i++) m.add({ __name__: 'wide', instance: `i-${s}`, name: name(s) }, i * 15_000, s + i);
+    }
+    const app = createQueryApi({ storage: m, engine: new Engine(), now: () => 3_600_000 });
+    const res = await app.request(`/query_range?${new URLSearchParams({ query: 'wide', start: '0', end: '600', step: '15' })}`);
+    const reader = res.body!.getReader();
+    const texts: string[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) texts.push(new TextDecoder('utf-8', { fatal: true }).decode(r.value));
+    expect(texts.length).toBeGreaterThan(4);
+    const body = JSON.parse(texts.join('')) as { data: { result: { metric: Record<string, string>; values: unknown[] }[] } };
+    expect(body.data.result).toHaveLength(6000);
+    for (const r of body.data.result) {
+      expect(r.metric.name).toBe(name(Number(r.metric.instance.slice(2))));
+      expect(r.values).toHaveLength(41);
+    }
+  });
+
+  it('passed on verbatim are written as the downstream wrote them, also when larger than one piece', async () => {
+    for (const n of [3, 40_000]) {
+      const result = Array.from({ length: n }, (_, i) => `{"metric":{"__name__":"v","i":"${i}"},"values":[[1,"${i}"],[2,"${i + 0.5}"]]}`);
+      const data = Buffer.from(`{"resultType":"matrix","result":[${result.join(',')}]}`);
+      const storage: Storage = {
+        ...makeStorage(),
+        select: () => Promise.resolve([]),
+        labelNames: () => Promise.resolve([]),
+        labelValues: () => Promise.resolve([]),
+        pushdown: (req) => Promise.resolve(req.verbatim === undefined ? undefined : { series: [], verbatim: { data, series: n, points: 2 * n } }),
+      };
+      const app = createQueryApi({ storage, engine: new Engine(), now: () => 3_600_000 });
+      const res = await app.request(`/query_range?${new URLSearchParams({ query: 'v', start: '1', end: '2', step: '1' })}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text.length, `${n} series`).toBe(data.length + 28);
+      expect(text).toBe(`{"status":"success","data":${data.toString()}}`);
+    }
+  });
+
   it('keep their warnings at the end of the envelope', async () => {
     const storage = bigStorage();
     const app = createQueryApi({ storage: () => ({ storage, warnings: ['server group "x" failed: down'] }), engine: new Engine(), now: () => 3_600_000 });

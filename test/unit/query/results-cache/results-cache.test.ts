@@ -3,7 +3,18 @@ import { Engine, type QueryOutput } from '../../../../src/promql/engine.js';
 import { MemoryStorage } from '../../../../src/storage/memory.js';
 import { MemoryBackend, type CacheBackend } from '../../../../src/query/results-cache/backend.js';
 import { ResultsCache } from '../../../../src/query/results-cache/results-cache.js';
-import { decodeExtents, encodeExtents, gridOf, missingRanges, storeExtent, type Extent } from '../../../../src/query/results-cache/extents.js';
+import {
+  decodeExtents,
+  encodeExtents,
+  extentBytes,
+  gridOf,
+  joinExtents,
+  missingRanges,
+  sliceBytes,
+  sliceExtent,
+  storeExtent,
+  type Extent,
+} from '../../../../src/query/results-cache/extents.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 0, 1);
@@ -77,6 +88,47 @@ describe('missingRanges and storeExtent', () => {
     expect(out).toHaveLength(1);
     expect(out[0].series[0].timestamps).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80]);
     expect(storeExtent(g, [e(0, 30)], e(20, 50))[0].series[0].timestamps).toEqual([0, 10, 20, 30, 40, 50]);
+  });
+  it('sizes a slice exactly as extentBytes sizes the slice made', () => {
+    const e: Extent = {
+      start: 0,
+      end: 100,
+      infos: ['an info'],
+      series: [
+        { labels: [{ name: 'a', value: '1' }], timestamps: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100], values: Array(11).fill(1) },
+        { labels: [{ name: 'a', value: '22' }], timestamps: [30, 40, 90], values: [1, 2, 3] },
+      ],
+    };
+    for (const [from, to] of [
+      [0, 100],
+      [0, 0],
+      [30, 40],
+      [50, 80],
+      [95, 100],
+      [110, 200],
+    ]) {
+      expect(sliceBytes(e, from, to), `${from}..${to}`).toBe(extentBytes([sliceExtent(e, from, to)]));
+    }
+  });
+  it('joins a series found in several pieces into new arrays, leaving the pieces as they were', () => {
+    const shared = [0, 10];
+    const a: Extent = { start: 0, end: 10, infos: [], series: [{ labels: [{ name: 'a', value: '1' }], timestamps: shared, values: [1, 2] }] };
+    const b: Extent = {
+      start: 20,
+      end: 30,
+      infos: [],
+      series: [
+        { labels: [{ name: 'a', value: '1' }], timestamps: [20, 30], values: [3, 4] },
+        { labels: [{ name: 'a', value: '0' }], timestamps: [30], values: [5] },
+      ],
+    };
+    const out = joinExtents([a, b]);
+    expect(out).toEqual([
+      { labels: [{ name: 'a', value: '0' }], timestamps: [30], values: [5] },
+      { labels: [{ name: 'a', value: '1' }], timestamps: [0, 10, 20, 30], values: [1, 2, 3, 4] },
+    ]);
+    expect(shared).toEqual([0, 10]);
+    expect(a.series[0].values).toEqual([1, 2]);
   });
   it('round-trips NaN and infinities through the Redis encoding', () => {
     const x: Extent[] = [
@@ -185,6 +237,54 @@ describe('ResultsCache', () => {
     // The same answer stored under a generous bound, refused under one below its size.
     expect(await run(64 << 20)).toEqual({ entries: 1, tooLarge: 0 });
     expect(await run(100)).toEqual({ entries: 0, tooLarge: 1 });
+  });
+
+  it('answers a miss too large to store as the engine made it: no copy, counted, a miss', async () => {
+    const step = 60_000;
+    const now = T0 + 1000 * MIN;
+    const backend = new MemoryBackend(64 << 20, 3600_000);
+    const cache = new ResultsCache({ backend, freshnessMs: 10 * MIN, splitMs: 60 * MIN, maxItemBytes: 2000, generation: 'g', now: () => now });
+    let evaluated: QueryOutput | undefined;
+    const got = await cache.range(engine.prepare('temp'), T0, T0 + 150 * MIN, step, new AbortController().signal, async (from, to) => {
+      evaluated = await evalFn('temp', step)(from, to);
+      return evaluated;
+    });
+    sameOutput(await evalFn('temp', step)(T0, T0 + 150 * MIN), got.out);
+    expect(got.outcome).toBe('miss');
+    // The very series objects and points arrays the engine returned: nothing sliced or joined.
+    const mine = evaluated!.result.resultType === 'matrix' ? evaluated!.result.result : [];
+    const theirs = got.out.result.resultType === 'matrix' ? got.out.result.result : [];
+    expect(theirs.length).toBe(6);
+    theirs.forEach((s, i) => expect(s).toBe(mine[i]));
+    // Three one-hour buckets, each too large; none stored.
+    expect(cache.counts.tooLarge).toBe(3);
+    expect(backend.usage().entries).toBe(0);
+    expect(cache.counts.miss).toBe(1);
+  });
+
+  it('a partial hit whose new piece would make the entry too large joins the answer and keeps the old entry', async () => {
+    const step = 60_000;
+    const now = T0 + 1000 * MIN;
+    const q = 'sum by (job) (rate(req_total[5m]))';
+    const backend = new MemoryBackend(64 << 20, 3600_000);
+    // Room for one job-pair of 41 points (~1.8 KB), not for 81.
+    const cache = new ResultsCache({ backend, freshnessMs: 10 * MIN, splitMs: 1000 * MIN, maxItemBytes: 2000, generation: 'g', now: () => now });
+    const signal = new AbortController().signal;
+    expect((await cache.range(engine.prepare(q), T0, T0 + 40 * MIN, step, signal, evalFn(q, step))).outcome).toBe('miss');
+    expect(cache.counts.tooLarge).toBe(0);
+    const calls: [number, number][] = [];
+    const got = await cache.range(engine.prepare(q), T0, T0 + 80 * MIN, step, signal, (from, to) => {
+      calls.push([from, to]);
+      return evalFn(q, step)(from, to);
+    });
+    expect(got.outcome).toBe('partial');
+    expect(calls).toEqual([[T0 + 41 * MIN, T0 + 80 * MIN]]);
+    sameOutput(await evalFn(q, step)(T0, T0 + 80 * MIN), got.out);
+    expect(cache.counts.tooLarge).toBe(1);
+    // The entry stored first is still there, unchanged.
+    const again = await cache.range(engine.prepare(q), T0, T0 + 40 * MIN, step, signal, evalFn(q, step));
+    expect(again.outcome).toBe('hit');
+    sameOutput(await evalFn(q, step)(T0, T0 + 40 * MIN), again.out);
   });
 
   it('runs identical concurrent queries once, and a follower whose leader gave up evaluates for itself', async () => {
