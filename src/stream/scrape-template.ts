@@ -30,12 +30,12 @@ interface TemplatePart {
  * The lines of one templated family part in one form, written only when a body asks for them: a
  * scrape arrives every interval for every target, but a shard body holding it is mostly asked for
  * once (by the Prometheus scraping the shard, which asks for one form), so making both forms' lines
- * at apply time was work and garbage for nothing. Once written they are kept, for the next set that
- * still holds this scrape. Read-only: only writeTo, buffers and readRange are used on served parts.
+ * at apply time was work and garbage for nothing. Not kept once written: a body is asked for about
+ * once per scrape, and kept lines would outlive young-generation collections and be copied into the
+ * old generation, which cost more than writing them again for a rare second request.
+ * Read-only: only writeTo, buffers and readRange are used on served parts.
  */
 class TemplateLines extends LineSink {
-  private made: string | undefined;
-
   constructor(
     private readonly part: TemplatePart,
     private readonly values: readonly string[],
@@ -47,13 +47,12 @@ class TemplateLines extends LineSink {
   }
 
   private lines(): string {
-    if (this.made !== undefined) return this.made;
     const { samples, prefixes } = this.part;
     const values = this.values;
     const suffix = this.suffix;
     let out = '';
     for (let j = 0; j < samples.length; j++) out += prefixes[j] + values[samples[j]] + suffix;
-    return (this.made = out);
+    return out;
   }
 
   override writeTo(out: BodyWriter): void {
