@@ -6,12 +6,13 @@
 // applied scrape against Prometheus's CPU per scrape, NATS bytes in against the raw exposition,
 // and the edge's peak RSS. Usage:
 //   npm run bench:stream -- [--targets=200] [--series=1000] [--interval=15] [--seconds=60] [--poll-ms=100] [--poll-seconds=20]
+//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog]
 // The CPU and the centre's lag record are measured while only a Prometheus scrapes the centre's
 // shards (every interval, gzip, as in production); the poll runs afterwards, on its own, since
 // polling whole shard bodies ten times a second is work a real centre does not do.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,29 @@ function cpuSecs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks of 10 ms
 }
 
+/** CPU seconds of the process's threads by name (main thread "main"; V8's GC and compiler helpers, libuv's pool, ...). */
+function threadSecs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name =
+      tid === String(pid)
+        ? 'main'
+        : stat
+            .slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+            .replace(/[\d#-]+$/, '')
+            .trim();
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
+}
+
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -69,16 +93,28 @@ function quantile(xs: number[], q: number): number {
 /** With --profile=DIR the centre runs under `node --cpu-prof` and leaves its profile in DIR. */
 const PROFILE_DIR = process.argv.find((x) => x.startsWith('--profile='))?.slice('--profile='.length);
 
-async function startProxy(config: string, dir: string, name: string, profileDir?: string): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * With --compare=DIR a second centre, built from the checkout in DIR (`npm run build` there), consumes
+ * the same stream under its own durable, scraped by the same downstream Prometheus: an A/B of two
+ * builds on the same messages in the same run, which the machine's load cannot tilt.
+ */
+const COMPARE_DIR = process.argv.find((x) => x.startsWith('--compare='))?.slice('--compare='.length);
+
+async function startProxy(
+  config: string,
+  dir: string,
+  name: string,
+  profileDir?: string,
+  root = join(import.meta.dirname, '../..'),
+): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, `listen: 127.0.0.1:${port}\nlog_level: warn\n${config}`);
-  const root = join(import.meta.dirname, '../..');
-  const child = profileDir
-    ? spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, join(root, 'dist/src/server/cli.js'), `--config=${file}`], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      })
-    : spawn(join(root, 'proxy'), [`--config=${file}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'dist/src/server/cli.js'), `--config=${file}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   trackChild(child);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/-/healthy`).catch(() => undefined))?.status === 200, 60_000, `${name} healthy`);
@@ -145,19 +181,18 @@ try {
     'edge',
   );
   children.push(edge.child);
-  const centre = await startProxy(
-    `shard:
+  const centreConfig = (durable: string): string => `shard:
   num_shards: ${SHARDS}
   scrape_interval: 1s
   sources:
-    - nats: {servers: ["nats://127.0.0.1:${natsPort}"], subjects: ["promfront.scrapes.>"], durable: central}
+    - nats: {servers: ["nats://127.0.0.1:${natsPort}"], subjects: ["promfront.scrapes.>"], durable: ${durable}}
       max_age: ${INTERVAL * 4}s
-`,
-    dir,
-    'centre',
-    PROFILE_DIR,
-  );
+`;
+  const centre = await startProxy(centreConfig('central'), dir, 'centre', PROFILE_DIR);
   children.push(centre.child);
+  const other = COMPARE_DIR ? await startProxy(centreConfig('central-b'), dir, 'centre-b', undefined, COMPARE_DIR) : undefined;
+  if (other) children.push(other.child);
+  const centres = other ? [centre, other] : [centre];
   const prom = await startPrometheus({
     configYaml: JSON.stringify({ global: { scrape_interval: `${INTERVAL}s` }, scrape_configs: [{ job_name: 'direct', static_configs: [{ targets }] }] }),
   });
@@ -165,20 +200,35 @@ try {
   const downstream = await startPrometheus({
     configYaml: JSON.stringify({
       global: { scrape_interval: `${INTERVAL}s` },
-      scrape_configs: Array.from({ length: SHARDS }, (_, k) => ({
-        job_name: `shard-${k}`,
-        honor_labels: true,
-        metrics_path: `/metrics/shard/${k}`,
-        static_configs: [{ targets: [new URL(centre.url).host] }],
-      })),
+      scrape_configs: centres.flatMap((c, i) =>
+        Array.from({ length: SHARDS }, (_, k) => ({
+          job_name: `centre-${i}-shard-${k}`,
+          honor_labels: true,
+          metrics_path: `/metrics/shard/${k}`,
+          static_configs: [{ targets: [new URL(c.url).host] }],
+        })),
+      ),
     }),
   });
 
-  // Let one interval pass so all three are in their steady state, then measure.
+  // Steady state first: every target applied once at each centre (a target's first scrape is parsed
+  // in full and makes its template, which a loaded machine can take well over an interval to get
+  // through for 200 targets), then one more interval, then measure.
+  for (const c of centres) {
+    await waitFor(async () => (await metric(c.url, 'promfront_stream_targets')) >= TARGETS, 300_000, 'every target applied at the centre');
+  }
   await new Promise((r) => setTimeout(r, INTERVAL * 1000 + 2000));
   const loadavg0 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  const c0 = { centre: cpuSecs(centre.child.pid!), prom: cpuSecs(prom.pid) };
   const applied0 = await metric(centre.url, 'promfront_stream_messages_applied_total');
+  const templated0 = await metric(centre.url, 'promfront_stream_messages_templated_total');
+  const otherApplied0 = other ? await metric(other.url, 'promfront_stream_messages_applied_total') : 0;
+  const c0 = {
+    centre: cpuSecs(centre.child.pid!),
+    prom: cpuSecs(prom.pid),
+    threads: threadSecs(centre.child.pid!),
+    other: other ? cpuSecs(other.child.pid!) : 0,
+  };
+  const window0Us = process.hrtime.bigint() / 1000n;
   const in0 = (await varz()).in_bytes;
   const raw0 = await metric(edge.url, 'promfront_publish_scraped_bytes_total');
   const lag0 = await servedLag(centre.url);
@@ -197,16 +247,32 @@ try {
     return c ? c.num_pending + c.num_ack_pending : NaN;
   };
   const end = Date.now() + SECONDS * 1000;
+  let nextCentrePoll = 0;
   while (Date.now() < end) {
     const t0 = Date.now();
     backlogMax = Math.max(backlogMax, await metric(edge.url, 'promfront_publish_backlog_messages'));
-    applyLags.push(await metric(centre.url, 'promfront_stream_publisher_lag_seconds'));
+    // The centre's /metrics only once an interval, as a Prometheus scraping it would: rendering it
+    // every second is CPU the centre spends for the bench alone, and Prometheus has no such poll.
+    if (t0 >= nextCentrePoll) {
+      applyLags.push(await metric(centre.url, 'promfront_stream_publisher_lag_seconds'));
+      nextCentrePoll = t0 + INTERVAL * 1000;
+    }
     pendingMax = Math.max(pendingMax, await consumerPending());
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
   }
-  const c1 = { centre: cpuSecs(centre.child.pid!), prom: cpuSecs(prom.pid) };
+  const c1 = {
+    centre: cpuSecs(centre.child.pid!),
+    prom: cpuSecs(prom.pid),
+    threads: threadSecs(centre.child.pid!),
+    other: other ? cpuSecs(other.child.pid!) : 0,
+  };
+  const window1Us = process.hrtime.bigint() / 1000n;
   const lag1 = await servedLag(centre.url);
   const applied = (await metric(centre.url, 'promfront_stream_messages_applied_total')) - applied0;
+  const templated = (await metric(centre.url, 'promfront_stream_messages_templated_total')) - templated0;
+  const otherApplied = other ? (await metric(other.url, 'promfront_stream_messages_applied_total')) - otherApplied0 : 0;
+  // The compared centre stops here: the poll below is for this build's lag alone.
+  if (other) await terminate(other.child);
   const promScrapes = Number((await prom.query(`sum(count_over_time(up{job="direct"}[${SECONDS}s]))`))[0]?.value[1] ?? 0);
   const natsIn = (await varz()).in_bytes - in0;
   const raw = (await metric(edge.url, 'promfront_publish_scraped_bytes_total')) - raw0;
@@ -244,32 +310,49 @@ try {
     `  of which scrape -> applied at the centre (promfront_stream_publisher_lag_seconds, sampled each poll): median ${quantile(applyLags, 0.5).toFixed(2)} s, max ${Math.max(...applyLags).toFixed(2)} s; edge backlog max ${backlogMax} messages, centre consumer pending max ${pendingMax} messages`,
   );
   console.log(
-    `centre CPU per applied scrape: ${(((c1.centre - c0.centre) / applied) * 1000).toFixed(2)} ms (${applied} applied, ${(c1.centre - c0.centre).toFixed(2)} s CPU, shard cycles included)`,
+    `centre CPU per applied scrape: ${(((c1.centre - c0.centre) / applied) * 1000).toFixed(2)} ms (${applied} applied, ${templated} of them from the template, ${(c1.centre - c0.centre).toFixed(2)} s CPU, shard cycles included)`,
   );
+  if (other) {
+    const a = (c1.centre - c0.centre) / applied;
+    const b = (c1.other - c0.other) / otherApplied;
+    console.log(
+      `  the same with the build in ${COMPARE_DIR}, side by side: ${(b * 1000).toFixed(2)} ms (${otherApplied} applied, ${(c1.other - c0.other).toFixed(2)} s CPU); this build / that one = ${(a / b).toFixed(2)}`,
+    );
+  }
+  const byThread = [...c1.threads]
+    .map(([name, secs]): [string, number] => [name, secs - (c0.threads.get(name) ?? 0)])
+    .filter(([, secs]) => secs > 0)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(`  by thread: ${byThread.map(([name, secs]) => `${name} ${((secs / applied) * 1000).toFixed(2)} ms`).join(', ')}`);
   console.log(
     `Prometheus CPU per scrape of the same body: ${(((c1.prom - c0.prom) / promScrapes) * 1000).toFixed(2)} ms (${promScrapes} scrapes, ${(c1.prom - c0.prom).toFixed(2)} s CPU)`,
   );
+  // The profile's sample times are on the same monotonic clock (see bench/cpu-profile.ts).
+  if (PROFILE_DIR) console.log(`  the measured part in the centre's profile: ${window0Us} to ${window1Us} µs (process.hrtime)`);
   console.log(`wire: NATS in ${(natsIn / 1e6).toFixed(2)} MB for ${(raw / 1e6).toFixed(2)} MB raw exposition = ${((natsIn / raw) * 100).toFixed(1)}%`);
   console.log(`edge peak RSS ${edgePeak.toFixed(0)} MB (backlog empty: NATS up throughout)`);
   await prom.stop();
   await downstream.stop();
 
   // Edge memory with a full backlog: NATS stopped until the edge drops its oldest scrapes.
-  await terminate(nats);
-  const fillStart = Date.now();
-  await waitFor(
-    async () => (await metric(edge.url, 'promfront_publish_backlog_dropped_total')) > 0,
-    Math.max(120_000, ((BACKLOG / TARGETS) * INTERVAL + 2 * INTERVAL) * 1000),
-    'the edge backlog to fill',
-  );
-  // One more interval with the backlog at its limit, then read the figures.
-  await new Promise((r) => setTimeout(r, INTERVAL * 1000));
-  const backlogMsgs = await metric(edge.url, 'promfront_publish_backlog_messages');
-  const backlogBytes = await metric(edge.url, 'promfront_publish_backlog_bytes');
-  const dropped = await metric(edge.url, 'promfront_publish_backlog_dropped_total');
-  console.log(
-    `edge with a full backlog (NATS stopped ${((Date.now() - fillStart) / 1000).toFixed(0)} s, backlog_max_messages ${BACKLOG}): ${backlogMsgs} messages, ${(backlogBytes / 1e6).toFixed(1)} MB held, ${dropped} dropped; RSS ${rssMb(edge.child.pid!, 'VmRSS').toFixed(0)} MB, peak ${rssMb(edge.child.pid!, 'VmHWM').toFixed(0)} MB (${edgePeak.toFixed(0)} MB peak before, with the backlog empty)`,
-  );
+  // (--skip-backlog leaves it out, for profiling the centre.)
+  if (!process.argv.includes('--skip-backlog')) {
+    await terminate(nats);
+    const fillStart = Date.now();
+    await waitFor(
+      async () => (await metric(edge.url, 'promfront_publish_backlog_dropped_total')) > 0,
+      Math.max(120_000, ((BACKLOG / TARGETS) * INTERVAL + 2 * INTERVAL) * 1000),
+      'the edge backlog to fill',
+    );
+    // One more interval with the backlog at its limit, then read the figures.
+    await new Promise((r) => setTimeout(r, INTERVAL * 1000));
+    const backlogMsgs = await metric(edge.url, 'promfront_publish_backlog_messages');
+    const backlogBytes = await metric(edge.url, 'promfront_publish_backlog_bytes');
+    const dropped = await metric(edge.url, 'promfront_publish_backlog_dropped_total');
+    console.log(
+      `edge with a full backlog (NATS stopped ${((Date.now() - fillStart) / 1000).toFixed(0)} s, backlog_max_messages ${BACKLOG}): ${backlogMsgs} messages, ${(backlogBytes / 1e6).toFixed(1)} MB held, ${dropped} dropped; RSS ${rssMb(edge.child.pid!, 'VmRSS').toFixed(0)} MB, peak ${rssMb(edge.child.pid!, 'VmHWM').toFixed(0)} MB (${edgePeak.toFixed(0)} MB peak before, with the backlog empty)`,
+    );
+  }
 } finally {
   for (const c of children.reverse()) await terminate(c);
   for (const s of servers) s.close();

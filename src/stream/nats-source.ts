@@ -40,6 +40,8 @@ interface TargetState {
   template: { of: ScrapeTemplate; labels: string } | undefined;
   /** Scrapes in a row that did not fit the template made from the one before. */
   misses: number;
+  /** The same for meta, whose three lines differ between scrapes only in their values. */
+  metaTemplate: { of: ScrapeTemplate; labels: string } | undefined;
 }
 
 /** Why a message was not applied; the label of promfront_stream_messages_rejected_total. */
@@ -248,6 +250,7 @@ export class NatsSource implements PushedSource {
       }
     }
     const labels = servedLabels(h, this.config.labels);
+    const labelsKey = JSON.stringify(labels);
     let up = h.success;
     let error = h.error;
     let data: SourceData | undefined;
@@ -257,7 +260,6 @@ export class NatsSource implements PushedSource {
     if (h.success) {
       try {
         const format = formatFromContentType(h.contentType);
-        const labelsKey = JSON.stringify(labels);
         const text = format === 'text' && body ? body.toString('latin1') : undefined;
         if (text !== undefined && template?.labels === labelsKey) {
           data = template.of.apply(text, h.scrapeTimeMs);
@@ -289,7 +291,16 @@ export class NatsSource implements PushedSource {
         this.counts.invalidExposition++;
       }
     }
-    const meta = metaSeries(labels, h, up, samples, this.numShards);
+    const metaText = metaBody(h, up, samples);
+    let metaTemplate = prev?.metaTemplate?.labels === labelsKey ? prev.metaTemplate : undefined;
+    let meta = metaTemplate?.of.apply(metaText, h.scrapeTimeMs);
+    if (!meta) {
+      const ingest = new StreamingIngest('text', this.numShards, labels, h.scrapeTimeMs);
+      ingest.write(Buffer.from(metaText, 'latin1'));
+      meta = ingest.finish();
+      const of = ScrapeTemplate.make(metaText, this.numShards, labels);
+      metaTemplate = of ? { of, labels: labelsKey } : undefined;
+    }
     this.targets.set(key, {
       publisher: h.publisher,
       job: h.job,
@@ -304,6 +315,7 @@ export class NatsSource implements PushedSource {
       served: { group: JSON.stringify([h.job, h.instance]), data: data ? [meta, data] : [meta] },
       template,
       misses,
+      metaTemplate,
     });
     this.counts.applied++;
     this.version++;
@@ -471,13 +483,11 @@ function servedLabels(h: ScrapeHeaders, sourceLabels: Record<string, string>): [
     .sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
-/** The series Prometheus adds for every scrape, with the values the edge measured. */
-function metaSeries(labels: [string, string][], h: ScrapeHeaders, up: boolean, samples: number, numShards: number): SourceData {
-  const body =
+/** The series Prometheus adds for every scrape, with the values the edge measured, as text 0.0.4. */
+function metaBody(h: ScrapeHeaders, up: boolean, samples: number): string {
+  return (
     `# TYPE up gauge\nup ${up ? 1 : 0}\n` +
     `# TYPE scrape_duration_seconds gauge\nscrape_duration_seconds ${h.durationSecs}\n` +
-    `# TYPE scrape_samples_scraped gauge\nscrape_samples_scraped ${samples}\n`;
-  const ingest = new StreamingIngest('text', numShards, labels, h.scrapeTimeMs);
-  ingest.write(Buffer.from(body, 'latin1'));
-  return ingest.finish();
+    `# TYPE scrape_samples_scraped gauge\nscrape_samples_scraped ${samples}\n`
+  );
 }

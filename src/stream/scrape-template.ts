@@ -9,7 +9,7 @@
 
 import type { FamilyInfo } from '../shard/family.js';
 import { FamilyPart, msToOmSeconds, type SourceData } from '../shard/ingest.js';
-import { Arena, LineSink } from '../shard/line-sink.js';
+import { LineSink, type BodyWriter } from '../shard/line-sink.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
 
 /**
@@ -22,6 +22,56 @@ const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?$
 interface TemplatePart {
   samples: number[];
   prefixes: string[];
+  /** The prefixes' total length. */
+  prefixBytes: number;
+}
+
+/**
+ * The lines of one templated family part in one form, written only when a body asks for them: a
+ * scrape arrives every interval for every target, but a shard body holding it is mostly asked for
+ * once (by the Prometheus scraping the shard, which asks for one form), so making both forms' lines
+ * at apply time was work and garbage for nothing. Not kept once written: a body is asked for about
+ * once per scrape, and kept lines would outlive young-generation collections and be copied into the
+ * old generation, which cost more than writing them again for a rare second request.
+ * Read-only: only writeTo, buffers and readRange are used on served parts.
+ */
+class TemplateLines extends LineSink {
+  constructor(
+    private readonly part: TemplatePart,
+    private readonly values: readonly string[],
+    private readonly suffix: string,
+    bytes: number,
+  ) {
+    super();
+    this.bytes = bytes;
+  }
+
+  private lines(): string {
+    const { samples, prefixes } = this.part;
+    const values = this.values;
+    const suffix = this.suffix;
+    let out = '';
+    for (let j = 0; j < samples.length; j++) out += prefixes[j] + values[samples[j]] + suffix;
+    return out;
+  }
+
+  override writeTo(out: BodyWriter): void {
+    out.write(this.lines());
+  }
+
+  override get buffers(): readonly Buffer[] {
+    return [Buffer.from(this.lines(), 'latin1')];
+  }
+
+  override readRange(start: number, end: number): string {
+    return this.lines().slice(start, end);
+  }
+
+  override add(): void {
+    throw new Error('a templated part is read-only');
+  }
+
+  override seal(): void {}
 }
 
 interface TemplateFamily {
@@ -99,6 +149,7 @@ export class ScrapeTemplate {
         lines.pop();
         const samples: number[] = [];
         const prefixes: string[] = [];
+        let prefixBytes = 0;
         for (const line of lines) {
           // `<served series> <i> 1`: a line ending otherwise had a timestamp of its own.
           if (!line.endsWith(tsSuffix)) return undefined;
@@ -109,9 +160,10 @@ export class ScrapeTemplate {
           seen[i] = 1;
           samples.push(i);
           prefixes.push(line.slice(0, sp + 1));
+          prefixBytes += sp + 1;
         }
         if (samples.length !== part.series) return undefined;
-        parts.push({ samples, prefixes });
+        parts.push({ samples, prefixes, prefixBytes });
       }
       families.push({ key, info: fam.info, parts });
     }
@@ -140,7 +192,6 @@ export class ScrapeTemplate {
 
     const tsText = ` ${tsMs}\n`;
     const tsOm = ` ${msToOmSeconds(tsMs)}\n`;
-    const arena = new Arena();
     const families = new Map<string, { info: FamilyInfo; parts: (FamilyPart | undefined)[] }>();
     const seriesPerShard = new Array<number>(this.numShards).fill(0);
     let series = 0;
@@ -152,26 +203,20 @@ export class ScrapeTemplate {
           parts.push(undefined);
           continue;
         }
-        let textLines = '';
-        let omLines = '';
-        for (let j = 0; j < t.samples.length; j++) {
-          const line = t.prefixes[j] + values[t.samples[j]];
-          textLines += line + tsText;
-          omLines += line + tsOm;
-        }
+        // The lines themselves are written when a body asks for them (TemplateLines); their length now.
+        const samples = t.samples;
+        let bytes = t.prefixBytes;
+        for (let j = 0; j < samples.length; j++) bytes += values[samples[j]].length;
         const part = new FamilyPart();
-        part.series = t.samples.length;
-        part.om.add(omLines);
-        part.text = new LineSink();
-        part.text.add(textLines);
-        part.seal(arena);
+        part.series = samples.length;
+        part.om = new TemplateLines(t, values, tsOm, bytes + samples.length * tsOm.length);
+        part.text = new TemplateLines(t, values, tsText, bytes + samples.length * tsText.length);
         parts.push(part);
         series += part.series;
         seriesPerShard[k] += part.series;
       }
       families.set(fam.key, { info: fam.info, parts });
     }
-    arena.close();
     return { families, series, duplicates: this.duplicates, seriesPerShard, fixedLabels: this.fixedLabels };
   }
 }

@@ -16,13 +16,13 @@ import { NatsSource } from '../../../src/stream/nats-source.js';
 const log = pino({ level: 'silent' });
 let seq = 0;
 
-function message(publisher: string, instance: string, body: string, opts: { contentType?: string; failed?: boolean } = {}): JsMsg {
+function message(publisher: string, instance: string, body: string, opts: { contentType?: string; failed?: boolean; duration?: string } = {}): JsMsg {
   const h = new Map<string, string>([
     [HEADER.publisher, publisher],
     [HEADER.job, 'node'],
     [HEADER.instance, instance],
     [HEADER.scrapeTime, String(Date.now() - 1000 + seq)],
-    [HEADER.duration, '0.01'],
+    [HEADER.duration, opts.duration ?? '0.01'],
     [HEADER.result, opts.failed ? 'failure' : 'success'],
     [HEADER.contentType, opts.contentType ?? 'text/plain; version=0.0.4'],
     [HEADER.labels, JSON.stringify({ dc: 'x' })],
@@ -74,7 +74,55 @@ function text(chunks: readonly Buffer[]): string {
   return Buffer.concat(chunks).toString('latin1');
 }
 
+function servingSource(numShards: number): { src: NatsSource; deliver(m: JsMsg): void; set(): ShardSet } {
+  const config = parseConfigText(`
+shard:
+  num_shards: ${numShards}
+  sources:
+    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
+`);
+  const src = new NatsSource(config.shard!.sources[0] as never, numShards, log);
+  let set: ShardSet | undefined;
+  src.serveShards((s) => (set = s), { gzipLevel: 1 });
+  return { src, deliver: (m) => (src as unknown as { handle(m: JsMsg): void }).handle(m), set: () => set! };
+}
+
 describe('served bodies', () => {
+  it("serve a target's later scrapes from its templates (its series and its meta series) exactly as a full parse of that scrape alone", async () => {
+    await initHash();
+    const warm = servingSource(2);
+    const scrapes: [string, string][] = [
+      [TEXT_A, '0.01'],
+      [TEXT_A.replace('1027', '1028'), '0.25'],
+      [TEXT_A.replace('1027', '1029').replace('3.5', '7'), '1.5e-3'],
+    ];
+    for (const [body, duration] of scrapes) {
+      const m = message('edge-1', 'a:1', body, { duration });
+      warm.deliver(m);
+      // The reference: a source that never saw this target before parses the scrape in full.
+      const fresh = servingSource(2);
+      fresh.deliver(m);
+      await new Promise((r) => setImmediate(r));
+      for (let k = 0; k < 2; k++) {
+        const got = warm.set().shards[k];
+        const want = fresh.set().shards[k];
+        expect(text(got.om)).toBe(text(want.om));
+        expect(text(got.text)).toBe(text(want.text));
+        expect(got.omBytes).toBe(want.omBytes);
+        expect(got.textBytes).toBe(want.textBytes);
+        expect(gunzipSync(got.omGzip).toString('latin1')).toBe(text(want.om));
+      }
+      const all = warm
+        .set()
+        .shards.map((s) => text(s.text))
+        .join('');
+      expect(all).toMatch(
+        new RegExp(`^scrape_duration_seconds\\{dc="x",instance="a:1",job="node"\\} ${String(Number(duration)).replace('.', '\\.')} \\d+$`, 'm'),
+      );
+    }
+    expect((warm.src.status() as { applied_from_template: number }).applied_from_template).toBe(2);
+  });
+
   it('are what buildShards writes for the same targets, in both formats, gzipped or not, duplicates included', async () => {
     await initHash();
     const config = parseConfigText(`
