@@ -72,8 +72,16 @@ export function adaptiveWindow(ts: Float64Array, aa: number): number {
   // dashboard's short reads spent a fifth of its time allocating).
   const d = spacingScratch.subarray(0, n);
   // Spacings from the end: the latest interval is the one a switch follows.
-  for (let i = 0; i < n; i++) d[i] = ts[ts.length - 1 - i] - ts[ts.length - 2 - i];
-  d.sort();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = ts[ts.length - 1 - i] - ts[ts.length - 2 - i];
+    d[i] = x;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  // Evenly spaced samples (a scrape's usual timestamps) need no sort for their median.
+  if (lo !== hi) d.sort();
   return Math.min(aa, Math.floor(d[n >> 1] / 2) + 1);
 }
 
