@@ -14,7 +14,10 @@
 // `--json-api` reads it through the JSON query API instead. `--profile` writes a CPU profile of every
 // proxy thread and prints where the refreshes' time went.
 //
-//   npm run bench:dashboard [-- --refreshes=10 --interval=30 --replicas=1 --no-cache --json-api --profile]
+// `--compare=<other build>/dist/src/server/cli.js` starts a second proxy from another build, asked
+// right after this one at every refresh (an A/B in the same run, under the same load).
+//
+//   npm run bench:dashboard [-- --refreshes=10 --interval=30 --replicas=1 --no-cache --json-api --profile --compare=CLI]
 import fs from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,6 +39,7 @@ const PROFILE = args.has('profile');
 // `--replicas=2`: the proxy's group is an HA pair (a second Prometheus holding the same data), so
 // nothing can be answered by one server alone and the proxy reads and merges raw samples.
 const REPLICAS = Number(args.get('replicas') ?? 1);
+const COMPARE = args.get('compare');
 
 const PANELS = [
   'sum by (job) (rate(x_total[5m]))',
@@ -102,13 +106,24 @@ async function main(): Promise<void> {
     nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(work, 'prof')}`] : [],
     extraYaml: NO_CACHE ? '  results_cache: {enabled: false}' : `  results_cache: {freshness: ${freshnessS}s}`,
   });
-  const rows: { i: number; prom: number; proxy: number; cpu: number; steps: number; samples: number }[] = [];
+  const other =
+    COMPARE === undefined
+      ? undefined
+      : await startProxyProcess({
+          groups: [[addr(prom), ...twins.map(addr)]],
+          remoteRead: !JSON_API,
+          dir: path.join(work, 'compare'),
+          cli: COMPARE,
+          extraYaml: NO_CACHE ? '  results_cache: {enabled: false}' : `  results_cache: {freshness: ${freshnessS}s}`,
+        });
+  const rows: { i: number; prom: number; proxy: number; cpu: number; steps: number; samples: number; other?: number; otherCpu?: number }[] = [];
   // The profiles are summarized from the second refresh on: the cached refreshes are the target.
   let profileSinceUs = -Infinity;
   try {
     // Warm both (page cache, connections) on another window, then the dashboard.
     await refresh(prom.url, simStart - 3600_000);
     await refresh(proxy.url, simStart - 3600_000);
+    if (other !== undefined) await refresh(other.url, simStart - 3600_000);
     const t0 = Date.now();
     for (let i = 0; i < REFRESHES; i++) {
       const wait = t0 + i * INTERVAL_MS - Date.now();
@@ -127,13 +142,28 @@ async function main(): Promise<void> {
         const diff = q.startsWith('topk') ? sameUpToTies(p.bodies[k], x.bodies[k]).diff : sameAnswer(p.bodies[k], x.bodies[k]);
         if (diff) throw new Error(`refresh ${i}, ${q}: ${diff}`);
       });
-      rows.push({ i, prom: p.ms, proxy: x.ms, cpu, steps, samples });
+      const row: (typeof rows)[number] = { i, prom: p.ms, proxy: x.ms, cpu, steps, samples };
+      if (other !== undefined) {
+        const ocpu0 = cpuSeconds(other.pid);
+        const y = await refresh(other.url, now);
+        row.otherCpu = cpuSeconds(other.pid) - ocpu0;
+        row.other = y.ms;
+        PANELS.forEach((q, k) => {
+          const diff = q.startsWith('topk') ? sameUpToTies(p.bodies[k], y.bodies[k]).diff : sameAnswer(p.bodies[k], y.bodies[k]);
+          if (diff) throw new Error(`refresh ${i}, compared build, ${q}: ${diff}`);
+        });
+      }
+      rows.push(row);
       console.log(
-        `refresh ${String(i + 1).padStart(2)}: prometheus ${p.ms.toFixed(0).padStart(5)} ms, proxy ${x.ms.toFixed(0).padStart(5)} ms (${(x.ms / p.ms).toFixed(2)}×), proxy CPU ${(cpu * 1000).toFixed(0)} ms, ${steps.toFixed(0)} steps evaluated per panel, ${(samples / 1e6).toFixed(2)} M samples read`,
+        `refresh ${String(i + 1).padStart(2)}: prometheus ${p.ms.toFixed(0).padStart(5)} ms, proxy ${x.ms.toFixed(0).padStart(5)} ms (${(x.ms / p.ms).toFixed(2)}×), proxy CPU ${(cpu * 1000).toFixed(0)} ms, ${steps.toFixed(0)} steps evaluated per panel, ${(samples / 1e6).toFixed(2)} M samples read` +
+          (row.other === undefined
+            ? ''
+            : `; compared build ${row.other.toFixed(0)} ms (${(row.other / p.ms).toFixed(2)}×), CPU ${(row.otherCpu! * 1000).toFixed(0)} ms`),
       );
     }
   } finally {
     await proxy.stop();
+    await other?.stop();
     await prom.stop();
     for (const t of twins) await t.stop();
   }
@@ -146,6 +176,14 @@ async function main(): Promise<void> {
   console.log(
     `refreshes 2..${REFRESHES}, median: prometheus ${mp.toFixed(0)} ms, proxy ${mx.toFixed(0)} ms (${(mx / mp).toFixed(2)}×), proxy CPU ${(median(later.map((r) => r.cpu)) * 1000).toFixed(0)} ms per refresh`,
   );
+  if (other !== undefined) {
+    const mo = median(later.map((r) => r.other!));
+    const oc = median(later.map((r) => r.otherCpu!));
+    const c = median(later.map((r) => r.cpu));
+    console.log(
+      `refreshes 2..${REFRESHES}, median, compared build: proxy ${mo.toFixed(0)} ms (${(mo / mp).toFixed(2)}×), proxy CPU ${(oc * 1000).toFixed(0)} ms per refresh; this build / compared: time ${(mx / mo).toFixed(2)}, CPU ${(c / oc).toFixed(2)}`,
+    );
+  }
   console.log('all answers equal to Prometheus’s (within the PromQL test tolerance; topk up to ties)');
   if (PROFILE) printProfiles(path.join(work, 'prof'), profileSinceUs);
 }

@@ -33,6 +33,7 @@
 import type { Series } from '../storage/interface.js';
 import { compareLabels } from '../model/labels.js';
 import { upperBound } from '../util/sorted.js';
+import { SampleArena } from '../util/sample-arena.js';
 
 const EMPTY_F64 = new Float64Array(0);
 
@@ -71,8 +72,16 @@ export function adaptiveWindow(ts: Float64Array, aa: number): number {
   // dashboard's short reads spent a fifth of its time allocating).
   const d = spacingScratch.subarray(0, n);
   // Spacings from the end: the latest interval is the one a switch follows.
-  for (let i = 0; i < n; i++) d[i] = ts[ts.length - 1 - i] - ts[ts.length - 2 - i];
-  d.sort();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = ts[ts.length - 1 - i] - ts[ts.length - 2 - i];
+    d[i] = x;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  // Evenly spaced samples (a scrape's usual timestamps) need no sort for their median.
+  if (lo !== hi) d.sort();
   return Math.min(aa, Math.floor(d[n >> 1] / 2) + 1);
 }
 
@@ -94,6 +103,12 @@ export interface MergeOptions {
   adaptive?: boolean;
   /** Counter adjustment at switches; default: by the metric name (isCounterName). */
   counter?: boolean;
+  /**
+   * Where the merged samples are written; the answer is a view of it. mergeSeriesSets passes one
+   * arena for all the series it merges (a typed array of one's own per merged series cost more
+   * than the merge on a dashboard's short reads). Default: a new one of about the answer's size.
+   */
+  arena?: SampleArena;
 }
 
 /** Merges the same series (same labels) from several replicas into one, filling gaps, keeping density. */
@@ -118,10 +133,11 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
     longest = Math.max(longest, l);
   }
   // Replicas mostly hold the same samples, so the merge is about as long as the longest one: room
-  // for that plus an eighth, grown to the sum of all only when gaps were filled beyond it. The
-  // answer is then a view of it when little is unused (a copy to the exact length cost as much as
-  // the merge itself on short reads).
+  // for that plus an eighth, grown to the sum of all only when gaps were filled beyond it.
   let cap = Math.min(total, longest + (longest >> 3) + 8);
+  const own = opts.arena === undefined;
+  const arena = opts.arena ?? new SampleArena(cap);
+  arena.reserve(cap);
   // The window while following each replica; before any sample is taken, the widest.
   const win = opts.adaptive === false ? new Array<number>(R).fill(maxAa) : ts.map((a) => adaptiveWindow(a, maxAa));
   let aa = maxAa;
@@ -131,9 +147,9 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
   const adj = counter ? new Float64Array(R) : undefined;
   let lastV = NaN;
 
-  let outT = new Float64Array(cap);
-  let outV = new Float64Array(cap);
-  let outS: Uint8Array | undefined;
+  let outT = arena.timestamps;
+  let outV = arena.values;
+  let base = arena.length;
   let n = 0;
   let lastT = -Infinity;
   let cur = -1;
@@ -178,39 +194,41 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
         if (q !== r && liveAround(live[q], t, aa)) drop = true;
       }
       if (drop) continue;
-      outS ??= new Uint8Array(cap);
-      outS[n] = 1;
+      if (n === cap) ({ cap, base, outT, outV } = grow(arena, base, n, total));
+      arena.markStale(base + n);
     } else if (adj !== undefined) {
       // Unless the replica's own series went down there too: then the counter really was reset.
       if (r !== cur && cur >= 0 && v + adj[r] < lastV && !(i > 0 && v < vs[r][i - 1])) adj[r] = lastV - v;
       v += adj[r];
       lastV = v;
     }
-    if (n === cap) {
-      cap = total;
-      outT = grown(outT, cap);
-      outV = grown(outV, cap);
-      if (outS !== undefined) outS = grown(outS, cap);
-    }
-    outT[n] = t;
-    outV[n] = v;
+    if (n === cap) ({ cap, base, outT, outV } = grow(arena, base, n, total));
+    outT[base + n] = t;
+    outV[base + n] = v;
     n++;
     lastT = t;
     if (r !== cur) aa = win[r];
     cur = r;
   }
 
-  const view = cap - n <= (n >> 3) + 8;
-  const fit = <A extends Float64Array | Uint8Array>(a: A): A => (n === cap ? a : view ? (a.subarray(0, n) as A) : (a.slice(0, n) as A));
-  const out: Series = { labels: live[0].labels, timestamps: fit(outT), values: fit(outV) };
-  if (outS !== undefined) out.stale = fit(outS);
+  arena.length = base + n;
+  const cols = arena.take();
+  // An arena of its own that turned out much larger than the answer is not kept alive by it.
+  const copy = own && arena.timestamps.length - n > (n >> 3) + 8;
+  const out: Series = {
+    labels: live[0].labels,
+    timestamps: copy ? cols.timestamps.slice() : cols.timestamps,
+    values: copy ? cols.values.slice() : cols.values,
+  };
+  if (cols.stale !== undefined) out.stale = copy ? cols.stale.slice() : cols.stale;
   return out;
 }
 
-function grown<A extends Float64Array | Uint8Array>(a: A, size: number): A {
-  const b = (a instanceof Float64Array ? new Float64Array(size) : new Uint8Array(size)) as A;
-  b.set(a);
-  return b;
+/** Room in the arena for `total` samples of the series being merged, which holds `n` so far. */
+function grow(arena: SampleArena, base: number, n: number, total: number): { cap: number; base: number; outT: Float64Array; outV: Float64Array } {
+  arena.length = base + n;
+  arena.reserve(total - n);
+  return { cap: total, base: arena.length - n, outT: arena.timestamps, outV: arena.values };
 }
 
 /**
@@ -227,6 +245,7 @@ export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConf
   const pos = new Array<number>(K).fill(0);
   const out: Series[] = [];
   const group: Series[] = [];
+  let arena: SampleArena | undefined;
   for (;;) {
     let min: Series | undefined;
     for (let k = 0; k < K; k++) {
@@ -245,7 +264,7 @@ export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConf
       }
     }
     if (onConflict !== undefined && group.length > 1 && conflicting(group)) onConflict(group.slice(), [...new Set(from)]);
-    out.push(group.length === 1 ? group[0] : mergeReplicaSamples(group, antiAffinityMs));
+    out.push(group.length === 1 ? group[0] : mergeReplicaSamples(group, antiAffinityMs, { arena: (arena ??= new SampleArena(4096)) }));
   }
   return out;
 }

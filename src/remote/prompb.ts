@@ -244,8 +244,11 @@ export function decodeReadResponse(buf: Uint8Array): ReadResponse {
   return resp;
 }
 
+/** A chunk's data until its field is read: one shared empty array, not one per chunk. */
+const NO_DATA = new Uint8Array(0);
+
 function decodeChunk(r: ProtoReader): PbChunk {
-  const c: PbChunk = { minTimeMs: 0, maxTimeMs: 0, type: 0, data: new Uint8Array(0) };
+  const c: PbChunk = { minTimeMs: 0, maxTimeMs: 0, type: 0, data: NO_DATA };
   while (!r.done) {
     const field = r.tag();
     const wire = r.wire;

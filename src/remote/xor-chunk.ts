@@ -16,6 +16,7 @@
 // reproduces that (see BitWriter), the decoder ignores whatever follows the last sample.
 
 import { BitReader, BitWriter } from './bitstream.js';
+import { SampleArena, type SampleColumns } from '../util/sample-arena.js';
 import { GO_NAN_HI, GO_NAN_LO, STALE_NAN_HI, STALE_NAN_LO, valueBits } from './prompb.js';
 import { BitstreamError } from '../errors.js';
 import { XorChunkError } from '../errors.js';
@@ -25,12 +26,7 @@ export const SAMPLES_PER_CHUNK = 120;
 const MAX_SAMPLES = 0xffff;
 const TWO_32 = 0x100000000;
 
-export interface DecodedChunk {
-  timestamps: Float64Array;
-  values: Float64Array;
-  /** stale[i] = 1 where sample i is a staleness marker; absent when there is none. */
-  stale?: Uint8Array;
-}
+export type DecodedChunk = SampleColumns;
 
 /** Number of samples a chunk declares in its header. */
 export function xorChunkSampleCount(data: Uint8Array): number {
@@ -45,11 +41,27 @@ function ctz32(x: number): number {
 /** Decodes every sample of a chunk. Throws XorChunkError for truncated or corrupt data. */
 export function decodeXorChunk(data: Uint8Array): DecodedChunk {
   const n = xorChunkSampleCount(data);
-  const timestamps = new Float64Array(n);
-  const values = new Float64Array(n);
-  const bits = valueBits(values);
-  let stale: Uint8Array | undefined;
-  if (n === 0) return { timestamps, values };
+  const out = new SampleArena(n);
+  decodeXorChunkInto(data, out, -Infinity, Infinity);
+  return out.take();
+}
+
+/**
+ * Decodes a chunk and appends to `out` its samples from the first one at or after `fromMs` up to
+ * the last one at or before `toMs` (the rest of the chunk is decoded, to find corrupt data, but not
+ * kept). Returns how many were appended. Throws XorChunkError for truncated or corrupt data, with
+ * `out` holding what it held before.
+ */
+export function decodeXorChunkInto(data: Uint8Array, out: SampleArena, fromMs: number, toMs: number): number {
+  const n = xorChunkSampleCount(data);
+  if (n === 0) return 0;
+  out.reserve(n);
+  const base = out.length;
+  const timestamps = out.timestamps;
+  const bits = out.bits;
+  let k = base; // where the next kept sample goes
+  let kept = base; // end of the samples at or before toMs
+  let keeping = false;
   const r = new BitReader(data, 2);
   let i = 0;
   try {
@@ -60,10 +72,15 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
     let leading = 0;
     let trailing = 0;
     for (;;) {
-      timestamps[i] = t;
-      bits[2 * i] = vl;
-      bits[2 * i + 1] = vh;
-      if (vh === STALE_NAN_HI && vl === STALE_NAN_LO) (stale ??= new Uint8Array(n))[i] = 1;
+      if (keeping || t >= fromMs) {
+        keeping = true;
+        timestamps[k] = t;
+        bits[2 * k] = vl;
+        bits[2 * k + 1] = vh;
+        if (vh === STALE_NAN_HI && vl === STALE_NAN_LO) out.markStale(k);
+        k++;
+        if (t <= toMs) kept = k;
+      }
       if (++i === n) break;
 
       if (i === 1) {
@@ -121,10 +138,14 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
       }
     }
   } catch (err) {
+    out.unmark(base, k);
     if (err instanceof BitstreamError) throw new XorChunkError(`sample ${i + 1} of ${n}: ${err.message}`);
     throw err;
   }
-  return stale === undefined ? { timestamps, values } : { timestamps, values, stale };
+  // Samples after toMs were written but are not kept.
+  out.unmark(kept, k);
+  out.length = kept;
+  return kept - base;
 }
 
 /** The two's complement reading of an n-bit field, as xor.go does it (values above 2^(n-1) are negative). */

@@ -43,7 +43,8 @@ import {
   type ReadHints,
 } from '../../remote/prompb.js';
 import { snappyCompress, snappyDecompress } from '../../remote/snappy.js';
-import { decodeXorChunk } from '../../remote/xor-chunk.js';
+import { decodeXorChunkInto } from '../../remote/xor-chunk.js';
+import { SampleArena } from '../../util/sample-arena.js';
 import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
 import { DownstreamError } from '../../errors.js';
 import { decodeWarningsHeader, reportDownstreamWarnings, WARNINGS_HEADER } from './warnings.js';
@@ -352,8 +353,7 @@ export class RemoteReadTarget implements Storage {
               }
               // Chunks wholly outside the window need no decoding.
               if (c.maxTimeMs < startMs || c.minTimeMs > endMs) continue;
-              const d = decodeXorChunk(c.data);
-              acc.add(d.timestamps, d.values, d.stale);
+              acc.addChunk(c.data);
             }
           }
         }
@@ -387,7 +387,7 @@ export class RemoteReadTarget implements Storage {
     for (const ts of resp.results[0].timeseries) {
       if (ts.histograms > 0) throw new InvalidResponse(`native histograms are not supported (series ${seriesName(ts.labels)})`);
       acc.startSeries(ts.labels);
-      acc.add(ts.timestamps, ts.values, staleFlags(ts.values));
+      acc.add(ts.timestamps, ts.values);
     }
     return acc.finish();
   }
@@ -476,15 +476,6 @@ function toReadHints(h: SelectHints | undefined, startMs: number, endMs: number)
   return { startMs, endMs, stepMs: h.stepMs ?? 0, func: h.func ?? '', rangeMs: h.rangeMs ?? 0, grouping: [], by: false };
 }
 
-function staleFlags(values: Float64Array): Uint8Array | undefined {
-  const bits = valueBits(values);
-  let stale: Uint8Array | undefined;
-  for (let i = 0; i < values.length; i++) {
-    if (bits[2 * i + 1] === STALE_NAN_HI && bits[2 * i] === STALE_NAN_LO) (stale ??= new Uint8Array(values.length))[i] = 1;
-  }
-  return stale;
-}
-
 function seriesName(labels: ReadonlyArray<Label>): string {
   return labels.find((l) => l.name === METRIC_NAME)?.value ?? '{}';
 }
@@ -493,19 +484,23 @@ function seriesName(labels: ReadonlyArray<Label>): string {
  * Collects samples per series as they are decoded: consecutive pieces with the same labels are one
  * series (a series may span several frames), samples outside [start, end] are dropped, and pieces
  * that overlap in time are merged (the first sample seen at a timestamp wins).
+ *
+ * Chunks are decoded straight into an arena (util/sample-arena.ts) that all series of the read
+ * share, each series a view of it. Before, each chunk became a pair of arrays, views of them and a
+ * concatenation, and on a dashboard's short reads (a refresh reads the newest 15 minutes of
+ * thousands of series, from two replicas) allocating and collecting them was a large part of the
+ * query thread's time.
  */
-interface AccSeries {
-  labels: Labels;
-  pieces: DecodedPiece[];
-  n: number;
-  /** False once a piece starts at or before the end of the previous ones. */
-  ordered: boolean;
-  lastT: number;
-}
-
 class SeriesAccumulator {
-  private readonly out: AccSeries[] = [];
-  private cur: AccSeries | undefined;
+  /** Finished series in the order they came. */
+  private readonly out: Series[] = [];
+  private readonly scratch = new SampleArena(1024);
+  private labels: Labels | undefined;
+  /** Where each piece of the current series starts in the scratch buffer. */
+  private readonly pieceStarts: number[] = [];
+  /** False once a piece starts at or before the end of the previous ones. */
+  private ordered = true;
+  private lastT = -Infinity;
 
   constructor(
     private readonly startMs: number,
@@ -514,44 +509,91 @@ class SeriesAccumulator {
 
   startSeries(raw: ReadonlyArray<Label>): void {
     const labels = normalizeLabels(raw);
-    if (this.cur !== undefined && compareLabels(this.cur.labels, labels) === 0) return;
-    this.cur = { labels, pieces: [], n: 0, ordered: true, lastT: -Infinity };
-    this.out.push(this.cur);
+    if (this.labels !== undefined && compareLabels(this.labels, labels) === 0) return;
+    this.flush();
+    this.labels = labels;
   }
 
-  add(ts: Float64Array, vs: Float64Array, stale: Uint8Array | undefined): void {
-    const s = this.cur!;
+  /** One XOR chunk of the current series. */
+  addChunk(data: Uint8Array): void {
+    const added = decodeXorChunkInto(data, this.scratch, this.startMs, this.endMs);
+    if (added > 0) this.appended(this.scratch.length - added);
+  }
+
+  /** Samples of the current series (a SAMPLES answer). */
+  add(ts: Float64Array, vs: Float64Array): void {
     let lo = 0;
     let hi = ts.length;
     while (lo < hi && ts[lo] < this.startMs) lo++;
     while (hi > lo && ts[hi - 1] > this.endMs) hi--;
     if (lo === hi) return;
-    for (let i = lo + 1; i < hi; i++) {
-      if (!(ts[i] > ts[i - 1])) throw new InvalidResponse(`timestamps of series ${seriesName(s.labels)} do not increase (${ts[i]} after ${ts[i - 1]})`);
+    const sc = this.scratch;
+    sc.reserve(hi - lo);
+    const from = sc.length;
+    sc.timestamps.set(ts.subarray(lo, hi), from);
+    sc.values.set(vs.subarray(lo, hi), from); // typed-array copies keep NaN payloads
+    const bits = valueBits(vs);
+    for (let i = lo; i < hi; i++) {
+      if (bits[2 * i + 1] === STALE_NAN_HI && bits[2 * i] === STALE_NAN_LO) sc.markStale(from + i - lo);
     }
-    if (ts[lo] <= s.lastT) s.ordered = false;
-    s.lastT = Math.max(s.lastT, ts[hi - 1]);
-    s.pieces.push({ ts: ts.subarray(lo, hi), vs: vs.subarray(lo, hi), stale: stale?.subarray(lo, hi) });
-    s.n += hi - lo;
+    sc.length = from + hi - lo;
+    this.appended(from);
+  }
+
+  private appended(from: number): void {
+    const ts = this.scratch.timestamps;
+    const to = this.scratch.length;
+    for (let i = from + 1; i < to; i++) {
+      if (!(ts[i] > ts[i - 1])) throw new InvalidResponse(`timestamps of series ${seriesName(this.labels!)} do not increase (${ts[i]} after ${ts[i - 1]})`);
+    }
+    if (ts[from] <= this.lastT) this.ordered = false;
+    if (ts[to - 1] > this.lastT) this.lastT = ts[to - 1];
+    // Relative to the series' start: the series moves when it outgrows its block.
+    this.pieceStarts.push(from - this.scratch.start);
+  }
+
+  /** The current series, done: a view of the arena (or, for pieces out of order, merged by time). */
+  private flush(): void {
+    const labels = this.labels;
+    if (labels === undefined) return;
+    const sc = this.scratch;
+    if (sc.length > sc.start) {
+      if (this.ordered) this.out.push({ labels, ...sc.take() });
+      else {
+        const { timestamps, values, stale } = sc.take();
+        const starts = this.pieceStarts;
+        const pieces = starts.map((a, i) => {
+          const b = i + 1 < starts.length ? starts[i + 1] : timestamps.length;
+          return { ts: timestamps.subarray(a, b), vs: values.subarray(a, b), stale: stale?.subarray(a, b) };
+        });
+        this.out.push(mergeByTime(labels, pieces));
+      }
+    }
+    this.pieceStarts.length = 0;
+    this.ordered = true;
+    this.lastT = -Infinity;
+    this.labels = undefined;
   }
 
   finish(): Series[] {
+    this.flush();
+    // Stable: a series repeated later in the stream (not expected) follows its first occurrence,
+    // and is merged with it (the first sample seen at a timestamp wins).
+    const sorted = this.out.sort((a, b) => compareLabels(a.labels, b.labels));
     const out: Series[] = [];
-    // A series repeated later in the stream (not expected) is merged with its first occurrence.
-    const byKey = new Map<string, AccSeries>();
-    for (const s of this.out) {
-      if (s.n === 0) continue;
-      const key = JSON.stringify(s.labels);
-      const prev = byKey.get(key);
-      if (prev === undefined) byKey.set(key, s);
-      else {
-        prev.pieces.push(...s.pieces);
-        prev.n += s.n;
-        prev.ordered = false;
-      }
+    for (let i = 0; i < sorted.length;) {
+      let j = i + 1;
+      while (j < sorted.length && compareLabels(sorted[j].labels, sorted[i].labels) === 0) j++;
+      out.push(
+        j === i + 1
+          ? sorted[i]
+          : mergeByTime(
+              sorted[i].labels,
+              sorted.slice(i, j).map((s) => ({ ts: s.timestamps, vs: s.values, stale: s.stale })),
+            ),
+      );
+      i = j;
     }
-    for (const s of byKey.values()) out.push(s.ordered ? concat(s.labels, s.pieces, s.n) : mergeByTime(s.labels, s.pieces));
-    out.sort((a, b) => compareLabels(a.labels, b.labels));
     return out;
   }
 }
@@ -560,26 +602,6 @@ interface DecodedPiece {
   ts: Float64Array;
   vs: Float64Array;
   stale: Uint8Array | undefined;
-}
-
-function concat(labels: Labels, pieces: DecodedPiece[], n: number): Series {
-  if (pieces.length === 1) {
-    const p = pieces[0];
-    const s: Series = { labels, timestamps: p.ts, values: p.vs };
-    if (p.stale !== undefined && p.stale.indexOf(1) >= 0) s.stale = p.stale;
-    return s;
-  }
-  const timestamps = new Float64Array(n);
-  const values = new Float64Array(n);
-  let stale: Uint8Array | undefined;
-  let k = 0;
-  for (const p of pieces) {
-    timestamps.set(p.ts, k);
-    values.set(p.vs, k); // typed-array copies keep NaN payloads
-    if (p.stale !== undefined && p.stale.indexOf(1) >= 0) (stale ??= new Uint8Array(n)).set(p.stale, k);
-    k += p.ts.length;
-  }
-  return stale === undefined ? { labels, timestamps, values } : { labels, timestamps, values, stale };
 }
 
 function mergeByTime(labels: Labels, pieces: DecodedPiece[]): Series {

@@ -207,6 +207,41 @@ describe('mergeSeriesSets', () => {
     expect(Array.from(out[2].values)).toEqual([2, 2]);
   });
 
+  it('merges many series through one arena: each answer keeps its own samples, gap fills past the first estimate and stale markers included', () => {
+    const rand = rng(23);
+    const a: Series[] = [];
+    const b: Series[] = [];
+    const want: { ts: number[]; stale: number[] }[] = [];
+    for (let k = 0; k < 400; k++) {
+      const labels = L({ __name__: 'g', k: String(k).padStart(3, '0') });
+      const n = 1 + Math.floor(rand() * 300);
+      const ts = Array.from({ length: n }, (_, i) => 1_000_000 + i * 15_000);
+      // A holds the first part and B the rest (the merge outgrows room for the longest copy),
+      // or both hold everything; the last sample of both is a staleness marker now and then.
+      const cut = k % 3 === 0 ? n : Math.floor(n / 2);
+      const stale = k % 5 === 0 ? [n - 1] : [];
+      a.push(
+        series(
+          ts.slice(0, cut),
+          undefined,
+          stale.filter((i) => i < cut),
+          labels,
+        ),
+      );
+      b.push(series(k % 3 === 0 ? ts : ts.slice(cut), undefined, k % 3 === 0 ? stale : stale.filter((i) => i >= cut).map((i) => i - cut), labels));
+      want.push({ ts, stale: ts.map((_, i) => (stale.includes(i) ? 1 : 0)) });
+    }
+    const out = mergeSeriesSets([a, b], 10_000);
+    expect(out).toHaveLength(400);
+    out.forEach((s, k) => {
+      expect(Array.from(s.timestamps), `series ${k}`).toEqual(want[k].ts);
+      expect(staleFlags(s), `series ${k}`).toEqual(want[k].stale);
+      s.values.forEach((v, i) => {
+        if (want[k].stale[i] === 0) expect(v).toBe(want[k].ts[i] / 1000);
+      });
+    });
+  });
+
   it('handles empty inputs', () => {
     expect(mergeSeriesSets([], 10_000)).toEqual([]);
     expect(mergeSeriesSets([[], []], 10_000)).toEqual([]);

@@ -18,7 +18,8 @@ import {
 } from '../../../src/remote/prompb.js';
 import { ProtoWriter, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WIRE_FIXED32 } from '../../../src/remote/protobuf.js';
 import { snappyCompress, snappyDecompress } from '../../../src/remote/snappy.js';
-import { decodeXorChunk, encodeXorChunk } from '../../../src/remote/xor-chunk.js';
+import { decodeXorChunk, decodeXorChunkInto, encodeXorChunk } from '../../../src/remote/xor-chunk.js';
+import { SampleArena } from '../../../src/util/sample-arena.js';
 import { frameGenerator } from '../../../src/server/api/remote-read-api.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -445,6 +446,65 @@ describe('XOR chunks', () => {
     expect(() => decodeXorChunk(more)).toThrow(/XOR chunk: sample 12\d of 12\d/);
     // 31 leading zeros and 63 meaningful bits cannot be.
     expect(() => decodeXorChunk(fromHex('0002 02 3ff0000000000000 02 fff8'))).toThrow(/exceed 64 \(corrupt\)/);
+  });
+
+  it('decode into an arena only the samples in a window, series after series, moving a series that outgrows its block', () => {
+    const rnd = prng(17);
+    // Small first blocks, so that series move to new blocks while being written.
+    let arena = new SampleArena(8);
+    const taken: { got: ReturnType<SampleArena['take']>; want: RawSeries; what: string }[] = [];
+    for (let k = 0; k < 60; k++) {
+      const chunks = 1 + (k % 9);
+      const parts = Array.from({ length: chunks }, () => randomSeries(rnd, 1 + Math.floor(rnd() * 120)));
+      // Consecutive chunks of one series: each part starts after the previous one ends.
+      let shift = 0;
+      for (const p of parts) {
+        const d = shift - p.ts[0] + 1;
+        for (let i = 0; i < p.ts.length; i++) p.ts[i] += d;
+        shift = p.ts[p.ts.length - 1];
+      }
+      const all = {
+        ts: new Float64Array(parts.flatMap((p) => Array.from(p.ts))),
+        vs: new Float64Array(parts.flatMap((p) => Array.from(p.vs))),
+        stale: new Uint8Array(parts.flatMap((p) => Array.from(p.stale!))),
+      };
+      // A window cutting into the first and last chunks (or everything, or nothing).
+      const lo = k % 7 === 0 ? -Infinity : all.ts[Math.floor(rnd() * all.ts.length)] + (k % 2);
+      const hi = k % 5 === 0 ? Infinity : k % 11 === 0 ? lo - 1 : all.ts[Math.floor(rnd() * all.ts.length)];
+      const keep = Array.from(all.ts.keys()).filter((i) => all.ts[i] >= lo && all.ts[i] <= hi);
+      const want = {
+        ts: new Float64Array(keep.map((i) => all.ts[i])),
+        vs: new Float64Array(keep.map((i) => all.vs[i])),
+        stale: new Uint8Array(keep.map((i) => all.stale[i])),
+      };
+      if (k % 2 === 0) arena = new SampleArena(8);
+      let added = 0;
+      for (const p of parts) added += decodeXorChunkInto(encodeXorChunk(p.ts, p.vs, p.stale), arena, lo, hi);
+      expect(added, `series ${k}`).toBe(keep.length);
+      taken.push({ got: arena.take(), want, what: `series ${k}` });
+    }
+    // Every view still holds its own samples after the later series were written.
+    for (const t of taken) {
+      expectSameSamples(t.got, t.want, t.what);
+      expect(t.got.stale === undefined || t.got.stale.indexOf(1) >= 0, t.what).toBe(true);
+    }
+  });
+
+  it('leave the arena as it was when a chunk is corrupt', () => {
+    const rnd = prng(8);
+    const arena = new SampleArena(16);
+    const s = randomSeries(rnd, 120);
+    s.stale!.fill(1, 0, 60);
+    const chunk = encodeXorChunk(s.ts, s.vs, s.stale);
+    decodeXorChunkInto(encodeXorChunk(new Float64Array([1, 2]), new Float64Array([5, 6])), arena, -Infinity, Infinity);
+    expect(() => decodeXorChunkInto(chunk.subarray(0, chunk.length - 4), arena, -Infinity, Infinity)).toThrow(/truncated/);
+    expect(arena.length).toBe(2);
+    // The stale flags the failed chunk wrote do not reach the samples written next in their place.
+    decodeXorChunkInto(encodeXorChunk(new Float64Array([3, 4, 5]), new Float64Array([7, 8, 9])), arena, -Infinity, Infinity);
+    const got = arena.take();
+    expect(Array.from(got.timestamps)).toEqual([1, 2, 3, 4, 5]);
+    expect(Array.from(got.values)).toEqual([5, 6, 7, 8, 9]);
+    expect(got.stale).toBeUndefined();
   });
 });
 
