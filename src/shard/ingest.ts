@@ -767,8 +767,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     const before = reusable.length;
     this.families.setParts(this.current, parts, reusable);
     for (let i = before; i < reusable.length; i++) reusable[i].reset();
-    // Parts kept as objects belong to the family now: the next family starts with none.
-    parts.fill(undefined);
+    // Parts kept as objects belong to the family now: the next family starts with none (a loop:
+    // fill() is a builtin call, once per family).
+    for (let k = 0; k < parts.length; k++) parts[k] = undefined;
   }
 
   finish(): SourceData {
