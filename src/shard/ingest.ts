@@ -776,6 +776,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     if (this.current >= 0) this.seal();
     this.current = -1;
     this.info = undefined;
+    // Strings of the last family's first sample, which may point into the body's last piece.
+    this.firstName = '';
+    this.firstChild = undefined;
     this.arena.close();
     return {
       families: this.families,
