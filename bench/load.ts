@@ -9,7 +9,7 @@
 // The exporter and the probe run in a worker thread of this process, so the load generator's own
 // work (200 answers to read) cannot delay a scrape or a probe and be blamed on the proxy.
 //
-//   npm run bench:load [-- --clients=200 --seconds=30 --series=20000]
+//   npm run bench:load [-- --clients=200 --seconds=30 --series=20000 --partial-workers=N --thread-nice=N]
 import { execFileSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       return [k, v ?? 'true'] as const;
     }),
   );
-  const KNOWN = ['clients', 'seconds', 'series', 'shards', 'partial-workers'];
+  const KNOWN = ['clients', 'seconds', 'series', 'shards', 'partial-workers', 'thread-nice'];
   for (const k of args.keys()) {
     if (!KNOWN.includes(k)) {
       console.error(`unknown flag --${k}; known: ${KNOWN.map((x) => `--${x}`).join(' ')}`);
@@ -150,8 +150,11 @@ async function main(): Promise<void> {
     for (const b of data.shards) procs.push(await prometheusFromBlocks(b.dir));
     // `--partial-workers=N`: the query layer's partial-aggregation pool (default: one per core).
     const workers = args.get('partial-workers');
+    // `--thread-nice=N`: query.thread_nice (default 5), the query thread's and the pool's nice value.
+    const nice = args.get('thread-nice');
     const extra = [
       ...(workers === undefined ? [] : [`  partial_workers: ${workers}`]),
+      ...(nice === undefined ? [] : [`  thread_nice: ${nice}`]),
       'shard:',
       `  num_shards: ${SHARDS}`,
       '  scrape_interval: 5s',

@@ -215,6 +215,11 @@ export const querySchema = z
      * Default: one per core when the host has two or more.
      */
     partial_workers: z.number().int().min(0).max(256).optional(),
+    /**
+     * Nice value the query thread and the partial-aggregation workers give themselves (Linux,
+     * per thread), so the main thread's scrapes, shard and health answers get the CPU first; 0: off.
+     */
+    thread_nice: z.number().int().min(0).max(19).default(5),
     /** Default of every server group's replica_labels. */
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })

@@ -5,8 +5,6 @@
 // client holds back the thread's reads instead of piling chunks up in the main thread.
 
 import type { HttpBindings } from '@hono/node-server';
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RuleAnswer, RuleRound } from '../capability.js';
 import type { Config } from '../config/schema.js';
@@ -17,15 +15,8 @@ import { compressedFetch } from './thread-compress.js';
 import { ownBuffer } from './own-buffer.js';
 import { queryThreadHeapMetrics } from './process-metrics.js';
 import { createLogger } from './logger.js';
+import { raiseThreadNice } from '../util/thread-nice.js';
 import type { FromThread, QueryThreadInit, ToThread } from './query-thread-protocol.js';
-
-/**
- * The query thread's nice value: when the CPU is short, the main thread (scrapes, shards, health)
- * runs first. Linux applies setpriority to the one thread whose id it gets; elsewhere the call is
- * skipped. Mild on purpose: the thread also competes with every other process on the host (a
- * co-located Prometheus among them), and at 10 it got a tenth of their share and queries starved.
- */
-const QUERY_THREAD_NICE = 5;
 
 /** How long a replaced layer may keep running requests beyond the longest query it allows (as reload.ts). */
 const DRAIN_GRACE_MS = 60_000;
@@ -36,8 +27,8 @@ const init = workerData as QueryThreadInit;
 const log = createLogger({ level: init.level, format: init.logFormat });
 const queryLog = log.child({ component: 'query' });
 const slot = new QueryLayerSlot<QueryLayer>(queryLog);
-lowerPriority();
 let config: Config = init.config;
+lowerPriority(config);
 
 interface Running {
   ctl: AbortController;
@@ -49,14 +40,16 @@ const running = new Map<number, Running>();
 
 const post = (m: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
 
-function lowerPriority(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    // "<pid>/task/<tid>": this thread's own id, which setpriority(2) takes on Linux.
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, Math.max(getPriority(tid), QUERY_THREAD_NICE));
-  } catch (err) {
-    queryLog.warn({ err: (err as Error).message }, 'could not lower the query thread priority: queries compete with scrapes for the CPU');
+/**
+ * query.thread_nice for this thread (the partial-aggregation workers apply it to themselves): when
+ * the CPU is short, the main thread (scrapes, shards, health) runs first. Applied again on reload,
+ * where it can only go up (lowering a nice value needs privilege): a lower value takes a restart.
+ */
+function lowerPriority(c: Config): void {
+  const nice = c.query?.thread_nice ?? 0;
+  const failed = raiseThreadNice(nice);
+  if (failed !== undefined) {
+    queryLog.warn({ err: failed, thread_nice: nice }, "could not lower the query threads' priority: queries compete with scrapes for the CPU");
   }
 }
 
@@ -178,6 +171,7 @@ async function reconfigure(next: Config): Promise<void> {
   }
   slot.swap(layer, (config.query?.timeout ?? 0) + DRAIN_GRACE_MS);
   config = next;
+  lowerPriority(next);
 }
 
 /**

@@ -277,6 +277,15 @@ interface ExtraSet {
 /** Value spellings OpenMetrics accepts as they are; anything else from text 0.0.4 is respelled. */
 const OM_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]Inf$|^NaN$/;
 
+/** Whether a value is spelled as OpenMetrics allows; digits alone (most values) without the regex. */
+function isOmFloat(v: string): boolean {
+  const n = v.length;
+  if (n === 0) return false;
+  let i = 0;
+  while (i < n && v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57) i++;
+  return i === n || OM_FLOAT.test(v);
+}
+
 /** Formats a float the way OpenMetrics spells it. */
 export function formatOmFloat(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -404,9 +413,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   private dupName = '';
   private dupNameHash = 0;
   private readonly dupHash = new Int32Array(2);
-  /** The family's first sample, filed only when a second one comes. */
-  private firstH1 = 0;
-  private firstH2 = 0;
+  /** The family's first sample, hashed and filed only when a second one comes. */
+  private firstName = '';
+  private firstChild: string | undefined;
+  private firstHi = 0;
+  private firstLo = 0;
   private firstTs = NaN;
   private firstShard = 0;
   private firstOffset = 0;
@@ -489,9 +500,21 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     const shard = this.sameChildAsPrevious(s.labels, info.childLabel) ? this.lastShard : this.shardOf(s.labels, info);
     const text = s.text;
     let series: string | undefined;
+    // Whether `series` is the line's own text up to its value (then a text line may be passed through).
+    let own = false;
     if (this.extra.labels.length === 0) {
-      series = text.slice(s.lineStart, s.seriesEnd);
-      if (this.format === 'text' && NOT_PLAIN_SERIES.test(series)) series = serializeSeries(s.name, s.labels);
+      if (this.format === 'text' && s.seriesEnd - s.lineStart === s.name.length) {
+        // No label set: the series is the name, which the parser has as a string already.
+        series = s.name;
+        own = true;
+      } else {
+        series = text.slice(s.lineStart, s.seriesEnd);
+        own = true;
+        if (this.format === 'text' && NOT_PLAIN_SERIES.test(series)) {
+          series = serializeSeries(s.name, s.labels);
+          own = false;
+        }
+      }
     } else {
       series = this.withExtraLabels(s);
     }
@@ -517,11 +540,17 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       }
       textLine = ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, tsMs!)}`}\n`;
     } else {
-      textLine = ts === undefined ? `${series} ${s.valueText}\n` : `${series} ${s.valueText} ${ts}\n`;
-      if (ts === undefined && OM_FLOAT.test(s.valueText)) {
+      const value = s.valueText;
+      if (ts !== undefined) textLine = `${series} ${value} ${ts}\n`;
+      else if (own && s.lineEnd === s.seriesEnd + 1 + value.length && text.charCodeAt(s.seriesEnd) === 32 && text.charCodeAt(s.lineEnd) === 10) {
+        // "series value\n" as written: one slice of the body instead of a string built in pieces.
+        textLine = text.slice(s.lineStart, s.lineEnd + 1);
+      } else textLine = `${series} ${value}\n`;
+      const omFloat = isOmFloat(value);
+      if (ts === undefined && omFloat) {
         omLine = textLine;
       } else {
-        const omValue = OM_FLOAT.test(s.valueText) ? s.valueText : formatOmFloat(s.value);
+        const omValue = omFloat ? value : formatOmFloat(s.value);
         omLine = ts === undefined ? `${series} ${omValue}\n` : `${series} ${omValue} ${this.tsOut(ts, tsMs!)}\n`;
       }
     }
@@ -558,29 +587,25 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
    */
   private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string): boolean {
     const n = this.famSamples++;
-    const name = s.name;
-    // The parser hands over one string object while the name repeats: compared by reference.
-    if (name !== this.dupName) {
-      this.dupName = name;
-      this.dupNameHash = hashText(name);
-    }
-    let child = 0;
+    let child: string | undefined;
     const childLabel = info.childLabel;
     if (childLabel !== undefined) {
       const labels = s.labels;
       for (let k = 0; k < labels.length; k += 2) {
         if (labels[k] !== childLabel) continue;
         // An empty value is no label: hashed as if absent.
-        if (labels[k + 1] !== '') child = hashText(labels[k + 1]);
+        if (labels[k + 1] !== '') child = labels[k + 1];
         break;
       }
     }
     const ts = s.timestampMs ?? NaN;
-    const h = this.dupHash;
-    sampleHash(this.lastHi, this.lastLo, this.dupNameHash, child, ts, h);
     if (n === 0) {
-      this.firstH1 = h[0];
-      this.firstH2 = h[1];
+      // Nothing to compare with yet: what the hash needs is kept, and hashed only if a second
+      // sample comes (most families of a million-family body have one).
+      this.firstName = s.name;
+      this.firstChild = child;
+      this.firstHi = this.lastHi;
+      this.firstLo = this.lastLo;
       this.firstTs = ts;
       this.firstShard = shard;
       this.firstOffset = offset;
@@ -588,12 +613,27 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       return false;
     }
     const keys = this.famKeys;
+    const h = this.dupHash;
     // Into an empty set: nothing to compare with, so sameSeries is never called.
-    if (n === 1) keys.add(this.firstH1, this.firstH2, this.firstTs, this.firstShard, this.firstOffset, this.firstLength, this);
+    if (n === 1) {
+      this.hashSample(this.firstHi, this.firstLo, this.firstName, this.firstChild, this.firstTs);
+      keys.add(h[0], h[1], this.firstTs, this.firstShard, this.firstOffset, this.firstLength, this);
+    }
+    this.hashSample(this.lastHi, this.lastLo, s.name, child, ts);
     this.checkedSeries = series;
     this.checkedLine = omLine;
     this.checkedIdentity = undefined;
     return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this);
+  }
+
+  /** sampleHash into dupHash, the name's hash remembered while the name repeats. */
+  private hashSample(hi: number, lo: number, name: string, child: string | undefined, ts: number): void {
+    // The parser hands over one string object while the name repeats: compared by reference.
+    if (name !== this.dupName) {
+      this.dupName = name;
+      this.dupNameHash = hashText(name);
+    }
+    sampleHash(hi, lo, this.dupNameHash, child === undefined ? 0 : hashText(child), ts, this.dupHash);
   }
 
   /**
@@ -727,14 +767,18 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     const before = reusable.length;
     this.families.setParts(this.current, parts, reusable);
     for (let i = before; i < reusable.length; i++) reusable[i].reset();
-    // Parts kept as objects belong to the family now: the next family starts with none.
-    parts.fill(undefined);
+    // Parts kept as objects belong to the family now: the next family starts with none (a loop:
+    // fill() is a builtin call, once per family).
+    for (let k = 0; k < parts.length; k++) parts[k] = undefined;
   }
 
   finish(): SourceData {
     if (this.current >= 0) this.seal();
     this.current = -1;
     this.info = undefined;
+    // Strings of the last family's first sample, which may point into the body's last piece.
+    this.firstName = '';
+    this.firstChild = undefined;
     this.arena.close();
     return {
       families: this.families,

@@ -18,10 +18,14 @@ import { METRIC_NAME, type Labels } from '../../model/labels.js';
 import { DownstreamApiError, GroupError, PromQLError } from '../../errors.js';
 import type { FromWorker, PartialAnswer, PartialTask, ToWorker, WireError, WireSeries } from './protocol.js';
 import type { WorkerInit } from './protocol.js';
+import { raiseThreadNice } from '../../util/thread-nice.js';
 
 const port = parentPort;
 if (!port) throw new Error('partials/worker.js runs only as a worker thread (see pool.ts)');
 const q = (workerData as WorkerInit).query;
+// Below the main thread, as the query thread (query.thread_nice); a failure there is logged by the
+// query thread, which tried first on the same host.
+raiseThreadNice(q.thread_nice);
 const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
 /** What the current tasks' downstream requests did, sent back with the next answer. */

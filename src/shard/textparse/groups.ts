@@ -146,6 +146,15 @@ export function setType(p: ParserCore, name: string, t: number): void {
   p.famType = t;
   const kinds = (p.om ? OM_KINDS : TEXT_KINDS)[t];
   const names = p.famSampleNames;
+  p.famKinds = kinds;
+  p.lastName = '';
+  if (kinds.length === 1 && SUFFIXES[kinds[0]] === '') {
+    // One sample name, the family's own (gauge, untyped, ...): already reserved by startFamily. The
+    // family's detached name is used, which the sample lines' names are matched against by reference.
+    if (names.length !== 1) names.length = 1;
+    names[0] = p.famName;
+    return;
+  }
   names.length = 0;
   for (const k of kinds) {
     const n = name + SUFFIXES[k];
@@ -157,8 +166,6 @@ export function setType(p: ParserCore, name: string, t: number): void {
     }
     p.used.add(n, name, p.line);
   }
-  p.famKinds = kinds;
-  p.lastName = '';
 }
 
 export function setUnit(p: ParserCore, name: string, unit: string): void {

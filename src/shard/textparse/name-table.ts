@@ -7,10 +7,13 @@
 const EMPTY = 0;
 
 export class NameTable {
-  /** Open addressing, linear probing: entry index + 1, or EMPTY. */
-  private slots = new Int32Array(1 << 10);
+  /**
+   * Open addressing, linear probing, two words per slot: entry index + 1 (or EMPTY) and the name's
+   * hash, side by side so that a probe reads one cache line (the table of a million names is larger
+   * than the caches: a second array of hashes cost a second miss per lookup).
+   */
+  private slots = new Int32Array(2 << 10);
   private mask = (1 << 10) - 1;
-  private hashes = new Int32Array(1 << 9);
   private lines = new Int32Array(1 << 9);
   private readonly names: string[] = [];
   /** The family each name belongs to (the same string as the name for a family's own name). */
@@ -29,28 +32,25 @@ export class NameTable {
     const h = hashOf(name);
     this.lastName = name;
     this.lastHash = h;
+    const slots = this.slots;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const e = this.slots[i];
+      const e = slots[2 * i];
       if (e === EMPTY) return -1;
-      if (this.hashes[e - 1] === h && this.names[e - 1] === name) return e - 1;
+      if (slots[2 * i + 1] === h && this.names[e - 1] === name) return e - 1;
     }
   }
 
   /** Adds a name not in the table (find() returned -1). */
   add(name: string, family: string, line: number): void {
     const n = this.names.length;
-    if (n === this.hashes.length) {
-      this.hashes = grow(this.hashes);
-      this.lines = grow(this.lines);
-    }
+    if (n === this.lines.length) this.lines = grow(this.lines);
     const h = name === this.lastName ? this.lastHash : hashOf(name);
     this.names.push(name);
     this.families.push(family);
-    this.hashes[n] = h;
     this.lines[n] = line;
     // Kept at most half full, so probe runs stay short.
-    if (2 * (n + 1) > this.slots.length) this.rehash();
-    else this.place(h, n);
+    if (2 * (n + 1) > this.mask + 1) this.rehash();
+    this.place(this.slots, this.mask, h, n);
   }
 
   family(entry: number): string {
@@ -61,16 +61,22 @@ export class NameTable {
     return this.lines[entry];
   }
 
-  private place(h: number, entry: number): void {
-    let i = h & this.mask;
-    while (this.slots[i] !== EMPTY) i = (i + 1) & this.mask;
-    this.slots[i] = entry + 1;
+  private place(slots: Int32Array, mask: number, h: number, entry: number): void {
+    let i = h & mask;
+    while (slots[2 * i] !== EMPTY) i = (i + 1) & mask;
+    slots[2 * i] = entry + 1;
+    slots[2 * i + 1] = h;
   }
 
+  /** Doubles the table; the entries already in it move with their stored hashes. */
   private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2);
-    this.mask = this.slots.length - 1;
-    for (let e = 0; e < this.names.length; e++) this.place(this.hashes[e], e);
+    const old = this.slots;
+    const size = 2 * (this.mask + 1);
+    const slots = new Int32Array(2 * size);
+    const mask = size - 1;
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== EMPTY) this.place(slots, mask, old[i + 1], old[i] - 1);
+    this.slots = slots;
+    this.mask = mask;
   }
 }
 

@@ -317,3 +317,39 @@ describe('bodies of many small families', () => {
     );
   });
 });
+
+describe('lines passed through as written', () => {
+  /** Every family's lines in one format, in body order (one shard). */
+  function lines(data: SourceData, which: 'om' | 'text'): string[] {
+    const out: string[] = [];
+    for (const fam of data.families.values()) {
+      const part = fam.parts[0]!;
+      const sink = which === 'text' ? (part.text ?? part.om) : part.om;
+      out.push(...Buffer.concat(sink.buffers).toString('latin1').split('\n').filter(Boolean));
+    }
+    return out;
+  }
+
+  it('writes one spelling whatever the blanks, and keeps values and timestamps as written', () => {
+    const body = [
+      ['g 1', 'g 1', 'g 1'],
+      ['h  2', 'h 2', 'h 2'],
+      ['i\t3', 'i 3', 'i 3'],
+      ['j 4 1700000000000', 'j 4 1700000000000', 'j 4 1700000000'],
+      ['k{a="b"} 5', 'k{a="b"} 5', 'k{a="b"} 5'],
+      ['l{a="b"}  6', 'l{a="b"} 6', 'l{a="b"} 6'],
+      ['m 7 ', 'm 7', 'm 7'],
+      ['n 1.5e3', 'n 1.5e3', 'n 1.5e3'],
+      ['o 08', 'o 08', 'o 08'],
+      ['p +Inf', 'p +Inf', 'p +Inf'],
+      ['q inf', 'q inf', 'q +Inf'],
+      ['a_quite_long_metric_name_over_13 9', 'a_quite_long_metric_name_over_13 9', 'a_quite_long_metric_name_over_13 9'],
+      ['r{} 10', 'r 10', 'r 10'],
+    ];
+    const text = body.map(([line]) => `# TYPE ${/^[a-z_0-9]+/.exec(line)![0]} gauge\n${line}`).join('\n');
+    // The last line without a newline: the line cannot be passed through with the body's newline.
+    const data = ingest(`${text}\ns_last 11`, 'text', 1);
+    expect(lines(data, 'text')).toEqual([...body.map(([, t]) => t), 's_last 11']);
+    expect(lines(data, 'om')).toEqual([...body.map(([, , om]) => om), 's_last 11']);
+  });
+});
