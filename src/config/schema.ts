@@ -215,6 +215,11 @@ export const querySchema = z
      * Default: one per core when the host has two or more.
      */
     partial_workers: z.number().int().min(0).max(256).optional(),
+    /**
+     * Per-group partial aggregates evaluated by the groups' servers where each is one Prometheus
+     * evaluating as we do (docs/parallel.md, "Pushed to the servers"); false: never.
+     */
+    partial_pushdown: z.boolean().default(true),
     /** Default of every server group's replica_labels. */
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })
