@@ -520,6 +520,7 @@ export class FanoutStorage {
    * nothing: the caller decides after its own checks.
    */
   async evaluatePartials(req: PartialsRequest, signal?: AbortSignal): Promise<{ groups: GroupPartials[]; warnings: string[] } | PushdownOutcome> {
+    const verify: Promise<boolean>[] = [];
     for (const g of this.groups) {
       const p = planGroup(g, req.matchers);
       if (p.pruned) continue;
@@ -529,13 +530,14 @@ export class FanoutStorage {
       if (g.replicaLabels.size > 0) return 'replicas';
       const members = g.members();
       if (members.length !== 1 || !canEvaluate(members[0].storage)) return 'replicas';
-      if (auto !== undefined) {
-        const id = await members[0].storage.identity?.();
-        if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs || id.maxSamples !== auto.maxSamples) {
-          return 'unverified';
-        }
-      }
+      if (auto === undefined) continue;
+      // Asked once per server and then in the background (server-identity.ts): all groups at once.
+      const asked = members[0].storage.identity?.() ?? Promise.resolve(undefined);
+      verify.push(
+        asked.then((id) => id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples),
+      );
     }
+    if ((await Promise.all(verify)).includes(false)) return 'unverified';
     let refused = false;
     const outcomes = await this.fanout(
       req.matchers,
