@@ -531,11 +531,15 @@ export class FanoutStorage {
       const members = g.members();
       if (members.length !== 1 || !canEvaluate(members[0].storage)) return 'replicas';
       if (auto === undefined) continue;
-      // Asked once per server and then in the background (server-identity.ts): all groups at once.
+      // Asked once per server and then in the background (server-identity.ts). Not waited for while
+      // unknown: over several groups, a hung server's identity would hold up the query past the
+      // group's own deadline, where the raw path leaves an ignore_error group out. Until it is
+      // known, the aggregation is computed here (unverified).
       const asked = members[0].storage.identity?.() ?? Promise.resolve(undefined);
-      verify.push(
-        asked.then((id) => id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples),
+      const known = asked.then(
+        (id) => id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples,
       );
+      verify.push(Promise.race([known, new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]));
     }
     if ((await Promise.all(verify)).includes(false)) return 'unverified';
     let refused = false;

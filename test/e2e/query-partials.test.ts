@@ -191,6 +191,14 @@ query:
       startProxy(pushedConfig('')),
       startProxy(pushedConfig(group('moved', [moved]))),
     ]);
+    // The servers' identities are asked on first use, in the background: until they are known,
+    // aggregations are computed in the proxy (unverified).
+    for (const p of [pushed, pushedResharded]) {
+      for (let i = 0; i < 50 && (await pushdownCount(p, 'pushed_partials')) === 0; i++) {
+        await ask(p.url, '/api/v1/query', { query: 'sum(up)', time: String(T_END) });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }, 180_000);
 
   afterAll(async () => {
