@@ -67,7 +67,7 @@ shard:
 #   max_queued_queries: 200        # queries waiting for a turn; more are refused with 503
 #   per_step_stats: false          # true: stats=all lists the samples read per step (Prometheus's --enable-feature=promql-per-step-stats)
 #   partial_workers: 2             # threads computing per-group partial aggregates (docs/parallel.md); 0: off; default one per core
-#   partial_pushdown: true         # per-group partial aggregates evaluated by each group's one verified Prometheus (docs/parallel.md)
+#   partial_pushdown: true         # per-group partial aggregates evaluated by each group's one verified Prometheus (docs/parallel.md); default false
 #   # Range-query results cache (docs/results-cache.md): a dashboard's refresh evaluates only what
 #   # is newer than the last one. On by default, in memory.
 #   results_cache:

@@ -181,6 +181,7 @@ log_level: warn
 query:
   semantics: prometheus-2
   partial_workers: 0
+  partial_pushdown: true
   results_cache: {enabled: false}
   server_groups:${single}${extra}
 `;
