@@ -10,8 +10,10 @@
 //                (counter family x, so its series are x_total; classic histogram h).
 //   --memory     peak RSS (VmHWM) of the proxy for a range query returning 10,000 series × 720 points.
 //   --partials   the --sharded data and queries through proxies with query.partial_workers 0 (off),
-//                1 and 2 (or --workers=a,b,...; results cache off), side by side with the one
-//                Prometheus: wall time and the process CPU time per query (docs/parallel.md).
+//                1 and 2 (or --workers=a,b,...; partial_pushdown off, results cache off), and one
+//                with the partials pushed to the shards (partial_pushdown, no workers), side by
+//                side with the one Prometheus: wall time and the process CPU time per query
+//                (docs/parallel.md).
 //
 // With none of them, the first three run. Other flags: --runs=N (timed runs per query and target,
 // default 10), --breakdown-runs=N (default 3), --profile (CPU profile of the proxy in --sharded even
@@ -357,7 +359,13 @@ async function partials(): Promise<void> {
     for (const b of [data.all, ...data.shards]) procs.push(await prometheusFromBlocks(b.dir));
     const [single, ...shards] = procs as [PrometheusProcess, ...PrometheusProcess[]];
     const groups4 = shards.map((s) => [addr(s)]);
-    for (const w of WORKERS) {
+    // The workers' columns read raw samples (partial_pushdown off); the last column pushes each
+    // group's partial aggregate to its Prometheus (verified as for whole queries) and has no workers.
+    const variants = [
+      ...WORKERS.map((w) => ({ name: `proxy, ${w} workers`, yaml: `  partial_workers: ${w}\n  partial_pushdown: false` })),
+      { name: 'proxy, partials pushed', yaml: '  partial_workers: 0\n  partial_pushdown: true' },
+    ];
+    for (const v of variants) {
       proxies.push(
         await startProxyProcess({
           groups: groups4,
@@ -365,7 +373,7 @@ async function partials(): Promise<void> {
           pushdown: PUSHDOWN,
           dir: work,
           // Every run evaluates: the results cache would answer the repeats of this old data.
-          extraYaml: `  partial_workers: ${w}\n  results_cache: {enabled: false}`,
+          extraYaml: `${v.yaml}\n  results_cache: {enabled: false}`,
         }),
       );
     }
@@ -378,15 +386,15 @@ async function partials(): Promise<void> {
     await settle();
     const targets = [
       { name: 'one Prometheus 2.42', url: single.url, pid: single.pid },
-      ...proxies.map((p, i) => ({ name: `proxy, ${WORKERS[i]} workers`, url: p.url, pid: p.pid })),
+      ...proxies.map((p, i) => ({ name: variants[i].name, url: p.url, pid: p.pid })),
     ];
     console.log(
-      `\n| query | ${targets.map((x) => `${x.name}: median wall (p90); CPU per query`).join(' | ')} | ${WORKERS.map((w) => `${w} workers / Prometheus (wall)`).join(' | ')} |`,
+      `\n| query | ${targets.map((x) => `${x.name}: median wall (p90); CPU per query`).join(' | ')} | ${variants.map((v) => `${v.name.replace('proxy, ', '')} / Prometheus (wall)`).join(' | ')} |`,
     );
-    console.log(`| --- | ${targets.map(() => '---').join(' | ')} | ${WORKERS.map(() => '---').join(' | ')} |`);
+    console.log(`| --- | ${targets.map(() => '---').join(' | ')} | ${variants.map(() => '---').join(' | ')} |`);
     for (const q of SHARDED_QUERIES) {
       const d = await timedRange(single.url, q, start, end, step);
-      for (const [i, p] of proxies.entries()) check(`partials, ${WORKERS[i]} workers: ${q}`, d.body, (await timedRange(p.url, q, start, end, step)).body, q);
+      for (const [i, p] of proxies.entries()) check(`partials, ${variants[i].name}: ${q}`, d.body, (await timedRange(p.url, q, start, end, step)).body, q);
       const before = targets.map((x) => cpuMs(x.pid));
       const times = await timeRounds(
         targets.map((x) => x.url),
@@ -398,13 +406,17 @@ async function partials(): Promise<void> {
       );
       const cpu = targets.map((x, i) => (cpuMs(x.pid) - before[i]) / RUNS);
       const cells = targets.map((_, i) => `${fmtMs(median(times[i]))} ms (${fmtMs(percentile(times[i], 90))}); ${fmtMs(cpu[i])} ms`);
-      const ratios = WORKERS.map((_, i) => fmtX(median(times[i + 1]) / median(times[0])));
+      const ratios = variants.map((_, i) => fmtX(median(times[i + 1]) / median(times[0])));
       console.log(`| ${code(q)} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }
     console.log(`# load average after: ${load()}`);
     for (const [i, p] of proxies.entries()) {
-      const m = /promfront_query_partials_total\{outcome="partials"\} (\d+)/.exec(await (await fetch(`${p.url}/metrics`)).text());
-      console.log(`# proxy with ${WORKERS[i]} workers: ${m ? m[1] : 'no'} aggregations answered from partials`);
+      const text = await (await fetch(`${p.url}/metrics`)).text();
+      const pool = /promfront_query_partials_total\{outcome="partials"\} (\d+)/.exec(text);
+      const pushed = /promfront_query_pushdown_total\{outcome="pushed_partials"\} (\d+)/.exec(text);
+      console.log(
+        `# ${variants[i].name}: ${pool ? pool[1] : 'no'} aggregations answered from the workers' partials, ${pushed ? pushed[1] : 'no'} from partials pushed to the servers`,
+      );
     }
   } finally {
     for (const p of proxies) await p.stop();

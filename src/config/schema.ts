@@ -220,6 +220,12 @@ export const querySchema = z
      * per thread), so the main thread's scrapes, shard and health answers get the CPU first; 0: off.
      */
     thread_nice: z.number().int().min(0).max(19).default(5),
+    /**
+     * Per-group partial aggregates evaluated by the groups' servers where each is one Prometheus
+     * evaluating as we do (docs/parallel.md, "Pushed to the servers"). Off by default until the
+     * query-hangs ignore_error case passes with it on (see docs/parallel.md).
+     */
+    partial_pushdown: z.boolean().default(false),
     /** Default of every server group's replica_labels. */
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })

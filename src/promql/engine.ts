@@ -546,7 +546,14 @@ async function tryPartialAggregate(ctx: EvalCtx, e: AggregateExpr): Promise<Vect
   let res;
   try {
     res = await q.storage.aggregate(
-      { query: formatExpr(e), startMs: ctx.start, endMs: ctx.end, stepMs: ctx.interval, timeoutMs: Math.max(1, q.deadline - performance.now()) },
+      {
+        query: formatExpr(e),
+        startMs: ctx.start,
+        endMs: ctx.end,
+        stepMs: ctx.interval,
+        timeoutMs: Math.max(1, q.deadline - performance.now()),
+        countSamples: q.samples !== undefined,
+      },
       q.signal,
     );
   } catch (err) {

@@ -119,7 +119,36 @@ export type PushdownOutcome =
   | 'group_labels'
   | 'group_failed'
   | 'binary_reads'
-  | 'unverified';
+  | 'unverified'
+  /** An aggregation computed as partial aggregates by each group's server, combined here (query/partials/pushed.ts). */
+  | 'pushed_partials'
+  /** Pushed partials: the operand's points over all groups could exceed max_samples. */
+  | 'max_samples';
+
+/** A request to evaluate partial aggregates on each group's server (FanoutStorage.evaluatePartials). */
+export interface PartialsRequest {
+  /** PromQL aggregations, each evaluated on every group's server. */
+  queries: string[];
+  /** The operand's one selector: groups are pruned on it; the series lists are asked with it. */
+  matchers: LabelMatcher[];
+  startMs: number;
+  endMs: number;
+  stepMs: number;
+  /** The time range the operand reads: each group's series in it are listed too. */
+  seriesStartMs: number;
+  seriesEndMs: number;
+}
+
+/** One group's answers to the pushed partial aggregates. */
+export interface GroupPartials {
+  group: string;
+  /** The group's labels, sorted by name (added to series lacking them). */
+  labels: Labels;
+  /** Per query of the request, the server's answer. */
+  answers: PushdownResult[];
+  /** The series the selector reaches in the group over the series range, group labels added. */
+  series: Labels[];
+}
 
 export interface HedgeSpec {
   /** The least extra wait given to a replica after its twin answered. */
@@ -478,6 +507,75 @@ export class FanoutStorage {
     if (result === undefined) return outcome('group_failed');
     outcome(result.verbatim === undefined ? 'pushed_query' : 'pushed_query_verbatim');
     return result;
+  }
+
+  /**
+   * Evaluates partial aggregates on the one server of every group the selector reaches, and lists
+   * each group's series the selector reaches, all in parallel. Only where each reached group is one
+   * server known to evaluate PromQL as we do (`pushdown: true`, or verified as for whole queries),
+   * with no replica labels and no matcher on its labels (docs/pushdown.md). Resolves the outcome
+   * that prevented it otherwise, and 'refused' when a server answered with an error. A group
+   * failing fails the call (GroupError) or, with ignore_error, is left out with a warning, as a
+   * raw read would; the warnings come back for the caller to add when it uses the answers. Counts
+   * nothing: the caller decides after its own checks.
+   */
+  async evaluatePartials(req: PartialsRequest, signal?: AbortSignal): Promise<{ groups: GroupPartials[]; warnings: string[] } | PushdownOutcome> {
+    const verify: Promise<boolean>[] = [];
+    for (const g of this.groups) {
+      const p = planGroup(g, req.matchers);
+      if (p.pruned) continue;
+      const auto = g.spec.pushdown === undefined ? g.spec.autoPushdown : undefined;
+      if (g.spec.pushdown !== true && auto === undefined) return 'disabled';
+      if (p.local.length > 0) return 'group_label_matcher';
+      if (g.replicaLabels.size > 0) return 'replicas';
+      const members = g.members();
+      if (members.length !== 1 || !canEvaluate(members[0].storage)) return 'replicas';
+      if (auto === undefined) continue;
+      // Asked once per server and then in the background (server-identity.ts). Not waited for while
+      // unknown: over several groups, a hung server's identity would hold up the query past the
+      // group's own deadline, where the raw path leaves an ignore_error group out. Until it is
+      // known, the aggregation is computed here (unverified).
+      const asked = members[0].storage.identity?.() ?? Promise.resolve(undefined);
+      const known = asked.then(
+        (id) => id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples,
+      );
+      verify.push(Promise.race([known, new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]));
+    }
+    if ((await Promise.all(verify)).includes(false)) return 'unverified';
+    let refused = false;
+    const outcomes = await this.fanout(
+      req.matchers,
+      async (t, downstream, sig) => {
+        const target = t as Storage & EvaluatingTarget;
+        try {
+          const [answers, series] = await Promise.all([
+            Promise.all(
+              req.queries.map((query) => target.evaluate({ query, matchers: req.matchers, startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, sig)),
+            ),
+            seriesOf(t, downstream, req.seriesStartMs, req.seriesEndMs, sig),
+          ]);
+          return { answers, series };
+        } catch (err) {
+          if (!(err instanceof DownstreamApiError)) throw err;
+          refused = true;
+          return { answers: [], series: [] };
+        }
+      },
+      signal,
+    );
+    if (refused) return 'refused';
+    const out: GroupPartials[] = [];
+    const warnings: string[] = [];
+    this.collect(outcomes, warnings, (g, results) => {
+      const r = results[0];
+      out.push({
+        group: g.spec.name,
+        labels: g.labels,
+        answers: r.answers,
+        series: g.labels.length === 0 ? r.series : r.series.map((l) => addGroupLabels(l, g.labels)),
+      });
+    });
+    return { groups: out, warnings };
   }
 
   /**

@@ -18,7 +18,8 @@ import { labelsToString } from '../model/labels.js';
 import { FanoutStorage, type GroupSpec } from '../query/fanout.js';
 import { Engine } from '../promql/engine.js';
 import { PARTIALS_OUTCOMES, PartialPool, partialWorkers } from '../query/partials/pool.js';
-import type { Storage } from '../storage/interface.js';
+import { PushedPartials } from '../query/partials/pushed.js';
+import type { AggregateRequest, AggregateResult, Storage } from '../storage/interface.js';
 import { countingStorage, newStorageStats } from '../storage/counting.js';
 import { createMetadataApi } from './api/metadata-api.js';
 import { createQueryApi } from './api/query-api.js';
@@ -173,13 +174,29 @@ export function createQueryLayer(q: QueryConfig, opts: QueryLayerOptions = {}): 
           onWorkerError: (err) => opts.log?.error({ err: err.message }, 'partial-aggregation worker failed; aggregations read raw data until it is restarted'),
         })
       : undefined;
+  const pushed =
+    q.server_groups.length > 1 && q.partial_pushdown
+      ? new PushedPartials({
+          evaluatePartials: (req, signal) => fanout.evaluatePartials(req, signal),
+          groupsFor: (m) => fanout.groupsFor(m),
+          count: (o) => fanout.pushdownOutcomes.set(o, (fanout.pushdownOutcomes.get(o) ?? 0) + 1),
+          maxSamples: q.max_samples,
+          lookbackDeltaMs: q.lookback_delta,
+        })
+      : undefined;
   const engine = new Engine({ semantics: q.semantics, lookbackDeltaMs: q.lookback_delta, maxSamples: q.max_samples, timeoutMs: q.timeout });
 
   /** A storage view per request: its warnings go to that response, its counts to the request log. */
   const view = (): ScopedStorage => {
     const v = fanout.forQuery();
     const stats = newStorageStats();
-    const storage: Storage = partials ? { ...v.storage, aggregate: (req, signal) => partials.aggregate(req, v.warnings, signal) } : v.storage;
+    // Pushed to the servers first (no raw samples read), else computed by the workers from raw samples.
+    const aggregate = async (req: AggregateRequest, signal?: AbortSignal): Promise<AggregateResult | undefined> => {
+      const answer = await pushed?.aggregate(req, v.warnings, signal);
+      if (answer === 'raw') return undefined;
+      return answer ?? partials?.aggregate(req, v.warnings, signal);
+    };
+    const storage: Storage = partials || pushed ? { ...v.storage, aggregate } : v.storage;
     return { storage: countingStorage(storage, stats, (m) => fanout.groupsFor(m)), warnings: v.warnings, stats };
   };
   const instrument = instrumentRequests({ metrics, log: opts.log });

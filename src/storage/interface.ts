@@ -65,6 +65,8 @@ export interface AggregateRequest {
   stepMs: number;
   /** What is left of the query's time budget. */
   timeoutMs: number;
+  /** The engine counts the samples it reads (`stats`): a server's own evaluation would hide them. */
+  countSamples?: boolean;
 }
 
 export interface AggregateResult extends PushdownResult {

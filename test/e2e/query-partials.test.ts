@@ -1,6 +1,9 @@
 // Per-group partial aggregation in worker threads (src/query/partials, docs/parallel.md) against
 // real Prometheus 2.42 servers: the pooled answers equal a reference Prometheus holding all the data
 // and the same proxy with the pool off, and a series held by two groups makes the query fall back.
+// The same for partials pushed to the servers (pushed.ts), over the same groups each held whole by
+// one Prometheus: verified as Prometheus 2 with our lookback delta and max_samples, each evaluates
+// its group's partial aggregate.
 //
 // Data: the reference data set (dev/backfill.ts), split over 3 groups by the sharding core's shard
 // key, each group two replicas missing different stretches, so that only the HA merge of a group
@@ -119,6 +122,12 @@ function evaluations(q: string): { what: string; path: string; params: Record<st
   ];
 }
 
+async function pushdownCount(p: ProxyProcess, outcome: string): Promise<number> {
+  const text = await (await fetch(`${p.url}/metrics`)).text();
+  const m = new RegExp(`^promfront_query_pushdown_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 async function partialsCount(p: ProxyProcess, outcome: string): Promise<number> {
   const text = await (await fetch(`${p.url}/metrics`)).text();
   const m = new RegExp(`^promfront_query_partials_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
@@ -131,6 +140,10 @@ let moved: PrometheusProcess;
 let pooled: ProxyProcess;
 let raw: ProxyProcess;
 let resharded: ProxyProcess;
+/** One Prometheus per group, each holding the group's data whole. */
+let wholeGroups: PrometheusProcess[] = [];
+let pushed: ProxyProcess;
+let pushedResharded: ProxyProcess;
 
 describe('per-group partial aggregation in worker threads', () => {
   beforeAll(async () => {
@@ -140,10 +153,11 @@ describe('per-group partial aggregation in worker threads', () => {
     // Group 0's http_requests_total, whole, on a fourth server: a copy left behind by a reshard.
     const copy: BackfillDataSet = filterSeries(groupData[0], (fi) => groupData[0].families[fi].name === 'http_requests');
     const proms = startBackfilledPrometheus;
-    const [ref, mv, ...reps] = await Promise.all([proms(data), proms(copy), ...replicaData.flat().map(proms)]);
+    const [ref, mv, ...reps] = await Promise.all([proms(data), proms(copy), ...replicaData.flat().map(proms), ...groupData.map(proms)]);
     reference = ref;
     moved = mv;
     replicas = replicaData.map((_, gi) => reps.slice(2 * gi, 2 * gi + 2));
+    wholeGroups = reps.slice(2 * replicaData.length);
     const group = (name: string, ps: PrometheusProcess[]): string => `
     - name: ${name}
       static_configs: [{targets: [${ps.map((r) => `"127.0.0.1:${r.port}"`).join(', ')}]}]
@@ -160,12 +174,37 @@ query:
   results_cache: {enabled: false}
   server_groups:${groups}${extra}
 `;
-    [pooled, raw, resharded] = await Promise.all([startProxy(config(2)), startProxy(config(0)), startProxy(config(2, group('moved', [moved])))]);
+    const single = wholeGroups.map((p, gi) => group(`shard-${gi}`, [p])).join('');
+    const pushedConfig = (extra: string) => (listen: string) => `
+listen: ${listen}
+log_level: warn
+query:
+  semantics: prometheus-2
+  partial_workers: 0
+  partial_pushdown: true
+  results_cache: {enabled: false}
+  server_groups:${single}${extra}
+`;
+    [pooled, raw, resharded, pushed, pushedResharded] = await Promise.all([
+      startProxy(config(2)),
+      startProxy(config(0)),
+      startProxy(config(2, group('moved', [moved]))),
+      startProxy(pushedConfig('')),
+      startProxy(pushedConfig(group('moved', [moved]))),
+    ]);
+    // The servers' identities are asked on first use, in the background: until they are known,
+    // aggregations are computed in the proxy (unverified).
+    for (const p of [pushed, pushedResharded]) {
+      for (let i = 0; i < 50 && (await pushdownCount(p, 'pushed_partials')) === 0; i++) {
+        await ask(p.url, '/api/v1/query', { query: 'sum(up)', time: String(T_END) });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([pooled, raw, resharded].filter(Boolean).map((p) => p.stop()));
-    await Promise.all([reference, moved, ...replicas.flat()].filter(Boolean).map((p) => p.stop()));
+    await Promise.all([pooled, raw, resharded, pushed, pushedResharded].filter(Boolean).map((p) => p.stop()));
+    await Promise.all([reference, moved, ...replicas.flat(), ...wholeGroups].filter(Boolean).map((p) => p.stop()));
   });
 
   it('the pool is on where configured, off with partial_workers: 0', async () => {
@@ -244,5 +283,63 @@ query:
     const e = evaluations('sum(memory_usage_bytes)')[0];
     expect(diff(await ask(reference.url, e.path, e.params), await ask(resharded.url, e.path, e.params))).toEqual([]);
     expect((await partialsCount(resharded, 'partials')) - p0).toBe(1);
+  }, 120_000);
+  for (const q of POOLED) {
+    it(`${q}: from partials pushed to the servers, equal to the reference and to the raw path`, async () => {
+      const before = await pushdownCount(pushed, 'pushed_partials');
+      const problems: string[] = [];
+      for (const e of evaluations(q)) {
+        const [want, got, rawGot] = await Promise.all([
+          ask(reference.url, e.path, e.params),
+          ask(pushed.url, e.path, e.params),
+          ask(raw.url, e.path, e.params),
+        ]);
+        for (const d of diff(want, got)) problems.push(`${e.what}: reference vs pushed: ${d}`);
+        for (const d of diff(rawGot, got)) problems.push(`${e.what}: raw vs pushed: ${d}`);
+      }
+      expect(problems).toEqual([]);
+      const per = q.includes(' / ') ? 2 : 1;
+      expect((await pushdownCount(pushed, 'pushed_partials')) - before).toBeGreaterThanOrEqual(per * evaluations(q).length);
+    }, 120_000);
+  }
+
+  it('every aggregation of the reference corpus answers as the reference, partials pushed', async () => {
+    const cases = CORPUS.filter((c) => {
+      let agg = false;
+      walkExpr(parseExpr(c.q), (n) => {
+        if (n.type === 'AggregateExpr' && typeof planPartials(n) !== 'string') agg = true;
+      });
+      return agg;
+    });
+    const problems: string[] = [];
+    await Promise.all(
+      cases.map(async (c) => {
+        for (const e of evaluations(c.q)) {
+          if (e.path.endsWith('query_range') && c.modes?.includes('range') === false) continue;
+          const [want, got] = await Promise.all([ask(reference.url, e.path, e.params), ask(pushed.url, e.path, e.params)]);
+          for (const d of diff(want, got).slice(0, 3)) problems.push(`${c.q} ${e.what}: ${d}`);
+        }
+      }),
+    );
+    expect(problems).toEqual([]);
+    expect(await pushdownCount(pushed, 'pushed_partials')).toBeGreaterThan(cases.length);
+  }, 300_000);
+
+  it('partials pushed: a series held by two groups makes the raw path answer, counted', async () => {
+    const q = 'sum by (job) (rate(http_requests_total[5m]))';
+    const before = await pushdownCount(pushedResharded, 'same_series_in_two_groups');
+    const pushedBefore = await pushdownCount(pushedResharded, 'pushed_partials');
+    const problems: string[] = [];
+    for (const e of evaluations(q)) {
+      const [want, got] = await Promise.all([ask(reference.url, e.path, e.params), ask(pushedResharded.url, e.path, e.params)]);
+      for (const d of diff(want, got)) problems.push(`${e.what}: ${d}`);
+    }
+    expect(problems).toEqual([]);
+    expect((await pushdownCount(pushedResharded, 'same_series_in_two_groups')) - before).toBe(evaluations(q).length);
+    expect(await pushdownCount(pushedResharded, 'pushed_partials')).toBe(pushedBefore);
+    // A metric the copy does not hold is still pushed on the same proxy.
+    const e = evaluations('sum(memory_usage_bytes)')[0];
+    expect(diff(await ask(reference.url, e.path, e.params), await ask(pushedResharded.url, e.path, e.params))).toEqual([]);
+    expect((await pushdownCount(pushedResharded, 'pushed_partials')) - pushedBefore).toBe(1);
   }, 120_000);
 });

@@ -314,6 +314,7 @@ query:
   semantics: prometheus-2
   # The raw path evaluating the sum itself: per-group partial sums could differ in the last bits.
   partial_workers: 0
+  partial_pushdown: false
   server_groups:
     - {name: a, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${a.port}"]}]}
     - {name: b, pushdown: ${pushdown}, remote_read: false, static_configs: [{targets: ["127.0.0.1:${b.port}"]}]}

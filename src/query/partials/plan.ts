@@ -10,8 +10,8 @@
 // nested aggregation, a subquery, `@`) could pair series of different groups and is not planned.
 
 import type { LabelMatcher } from '../../model/labels.js';
-import type { AggregateExpr, Expr } from '../../promql/ast.js';
-import { formatExpr } from '../../promql/parser.js';
+import { walkExpr, type AggregateExpr, type Expr } from '../../promql/ast.js';
+import { formatExpr, parseExpr } from '../../promql/parser.js';
 import { PER_SERIES_RANGE_FUNCTIONS } from '../../promql/pushdown.js';
 
 /** How per-group partial values of one output series and step combine. */
@@ -26,6 +26,19 @@ export interface PartialPlan {
   combine: CombineOp;
   /** The operand's one selector: the groups it reaches are the groups asked. */
   matchers: LabelMatcher[];
+  /**
+   * The time the operand reads around each step, as the raw path selects it: from
+   * `step - offsetMs - windowMs` (the range of a range function, else the lookback delta when
+   * `windowMs` is undefined) to `step - offsetMs`.
+   */
+  offsetMs: number;
+  windowMs: number | undefined;
+  /**
+   * Whether an output series of the aggregation keeps label `name` of its inputs (`by` naming it, or
+   * `without` not naming it): a group label must then be added to the partials pushed to a server,
+   * which does not know it (pushed.ts).
+   */
+  keepsLabel: (name: string) => boolean;
 }
 
 /** Why an aggregation is not planned (counted per reason by the pool). */
@@ -73,7 +86,15 @@ export function planPartials(e: AggregateExpr): PartialPlan | NotPlanned {
   if (matchers === undefined) return 'operand';
   const agg = (op: AggregateExpr['op']): string => formatExpr({ ...e, op });
   const partials = e.op === 'avg' ? [agg('sum'), agg('count')] : [agg(e.op)];
-  return { partials, combine, matchers };
+  let offsetMs = 0;
+  let windowMs: number | undefined;
+  walkExpr(e.expr, (n) => {
+    if (n.type === 'MatrixSelector') windowMs = n.rangeMs;
+    if (n.type === 'VectorSelector') offsetMs = n.offsetMs;
+  });
+  const grouping = new Set(e.grouping);
+  const keepsLabel = (name: string): boolean => name !== '__name__' && grouping.has(name) !== e.without;
+  return { partials, combine, matchers, offsetMs, windowMs, keepsLabel };
 }
 
 /**
@@ -119,4 +140,22 @@ export function perSeriesSelector(e: Expr): LabelMatcher[] | undefined {
 function isNumber(e: Expr): boolean {
   while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr' || e.type === 'UnaryExpr') e = e.expr;
   return e.type === 'NumberLiteral';
+}
+
+const planned = new Map<string, PartialPlan | NotPlanned>();
+
+/**
+ * The partial plan of an aggregation given as PromQL text (how the engine offers it), or why there
+ * is none. Cached by text: the same panels come back at every refresh.
+ */
+export function planQuery(query: string): PartialPlan | NotPlanned {
+  let plan = planned.get(query);
+  if (plan === undefined) {
+    let e: Expr = parseExpr(query);
+    while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
+    plan = e.type === 'AggregateExpr' ? planPartials(e) : 'operator';
+    if (planned.size >= 1000) planned.clear();
+    planned.set(query, plan);
+  }
+  return plan;
 }

@@ -18,11 +18,9 @@ import type { DiscoveredTarget } from '../discovery/target.js';
 import type { DownstreamObservation } from '../downstream/metrics.js';
 import type { AggregateRequest, AggregateResult } from '../../storage/interface.js';
 import { GroupError, PromQLError, type PromQLErrorType } from '../../errors.js';
-import { parseExpr } from '../../promql/parser.js';
-import type { Expr } from '../../promql/ast.js';
 import type { LabelMatcher } from '../../model/labels.js';
 import { combinePartials } from './combine.js';
-import { planPartials, type NotPlanned, type PartialPlan } from './plan.js';
+import { planQuery, type NotPlanned } from './plan.js';
 import type { FromWorker, PartialAnswer, PartialTask, ToWorker, WireError, WorkerInit } from './protocol.js';
 
 /** How an aggregation offered to the pool ended: `partials`, or why the raw path answered. */
@@ -93,8 +91,6 @@ export class PartialPool {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  /** Parsed plans by aggregation text (the same panels come back at every refresh). */
-  private readonly plans = new Map<string, PartialPlan | NotPlanned>();
 
   constructor(private readonly opts: PartialPoolOptions) {
     this.slots = Array.from({ length: Math.max(1, opts.size) }, () => ({ worker: undefined, inflight: 0 }));
@@ -107,7 +103,7 @@ export class PartialPool {
       return undefined;
     };
     if (this.closed) return undefined;
-    const plan = this.planOf(req.query);
+    const plan = planQuery(req.query);
     if (typeof plan === 'string') return count(plan);
     const reached = new Set(this.opts.groupsFor(plan.matchers));
     const groups = this.opts.groupNames.flatMap((name, i) => (reached.has(name) ? [i] : []));
@@ -186,18 +182,6 @@ export class PartialPool {
     for (const p of this.pending.values()) p.reject(new WorkerFailure('the partial-aggregation pool was closed'));
     this.pending.clear();
     await Promise.all(this.slots.flatMap((s) => (s.worker ? [s.worker.terminate()] : [])));
-  }
-
-  private planOf(query: string): PartialPlan | NotPlanned {
-    let plan = this.plans.get(query);
-    if (plan === undefined) {
-      let e: Expr = parseExpr(query);
-      while (e.type === 'ParenExpr' || e.type === 'StepInvariantExpr') e = e.expr;
-      plan = e.type === 'AggregateExpr' ? planPartials(e) : 'operator';
-      if (this.plans.size >= 1000) this.plans.clear();
-      this.plans.set(query, plan);
-    }
-    return plan;
   }
 
   /** Runs one task on the least busy worker; rejects with the caller's abort reason when it aborts. */
