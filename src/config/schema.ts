@@ -222,10 +222,9 @@ export const querySchema = z
     thread_nice: z.number().int().min(0).max(19).default(5),
     /**
      * Per-group partial aggregates evaluated by the groups' servers where each is one Prometheus
-     * evaluating as we do (docs/parallel.md, "Pushed to the servers"). Off by default until the
-     * query-hangs ignore_error case passes with it on (see docs/parallel.md).
+     * evaluating as we do (docs/parallel.md, "Pushed to the servers").
      */
-    partial_pushdown: z.boolean().default(false),
+    partial_pushdown: z.boolean().default(true),
     /** Default of every server group's replica_labels. */
     replica_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name')).default([]),
   })

@@ -68,7 +68,7 @@ shard:
 #   per_step_stats: false          # true: stats=all lists the samples read per step (Prometheus's --enable-feature=promql-per-step-stats)
 #   partial_workers: 2             # threads computing per-group partial aggregates (docs/parallel.md); 0: off; default one per core
 #   thread_nice: 5                 # nice value of the query thread and partial workers (Linux): scrapes, shards and health run first; 0: off
-#   partial_pushdown: true         # per-group partial aggregates evaluated by each group's one verified Prometheus (docs/parallel.md); default false
+#   partial_pushdown: true         # per-group partial aggregates evaluated by each group's one verified Prometheus (docs/parallel.md); false: off
 #   # Range-query results cache (docs/results-cache.md): a dashboard's refresh evaluates only what
 #   # is newer than the last one. On by default, in memory.
 #   results_cache:

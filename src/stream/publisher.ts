@@ -43,6 +43,12 @@ interface Pending {
   headers: [string, string][];
   data: Buffer;
   job: string;
+  /**
+   * Dropped from the backlog while its publish was in flight: counted when that publish ends,
+   * as published if JetStream took it, else as dropped. Counted at the drop, a scrape that then
+   * reached the stream was counted twice (seen in the e2e accounting check after NATS came back).
+   */
+  droppedInFlight?: boolean;
 }
 
 const PUBLISH_TIMEOUT_MS = 3000;
@@ -66,6 +72,8 @@ export class Publisher implements Capability {
   private readonly limit = pLimit(16);
   private readonly backlog: Pending[] = [];
   private backlogBytes = 0;
+  /** The backlog entry whose publish is awaiting JetStream (runPump), if any. */
+  private publishing: Pending | undefined;
   private lastError: string | undefined;
   private readonly counts = {
     scrapes: new Map<string, number>(),
@@ -276,6 +284,7 @@ export class Publisher implements Capability {
 
   /** Adds a scrape to the backlog, dropping the oldest while either limit is exceeded. */
   private enqueue(p: Pending): void {
+    const publishing = this.publishing;
     this.backlog.push(p);
     this.backlogBytes += p.data.length;
     let dropped = 0;
@@ -283,12 +292,17 @@ export class Publisher implements Capability {
     while (this.backlog.length > 1 && (this.backlog.length > this.config.backlog_max_messages || this.backlogBytes > this.config.backlog_max_bytes)) {
       const old = this.backlog.shift()!;
       this.backlogBytes -= old.data.length;
-      this.counts.droppedMessages++;
-      this.counts.droppedBytes += old.data.length;
       dropped++;
+      if (old === publishing) old.droppedInFlight = true;
+      else this.countDropped(old);
     }
     if (dropped > 0) this.log.warn({ dropped, backlog: this.backlog.length }, 'publish backlog full: oldest scrapes dropped');
     this.pause.wake();
+  }
+
+  private countDropped(p: Pending): void {
+    this.counts.droppedMessages++;
+    this.counts.droppedBytes += p.data.length;
   }
 
   private async connect(): Promise<void> {
@@ -357,10 +371,13 @@ export class Publisher implements Capability {
         await this.pause.sleep(1000);
         continue;
       }
+      this.publishing = head;
       try {
         const h = natsHeaders();
         for (const [k, v] of head.headers) h.set(k, v);
-        const ack = await this.js.publish(head.subject, head.data, { msgID: head.msgId, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+        const ack = await this.js.publish(head.subject, head.data, { msgID: head.msgId, headers: h, timeout: PUBLISH_TIMEOUT_MS }).finally(() => {
+          this.publishing = undefined;
+        });
         if (ack.duplicate) this.counts.duplicates++;
         this.log.debug({ msg_id: head.msgId, seq: ack.seq, duplicate: ack.duplicate }, 'scrape published');
         this.counts.published++;
@@ -373,6 +390,7 @@ export class Publisher implements Capability {
           this.backlogBytes -= head.data.length;
         }
       } catch (err) {
+        if (head.droppedInFlight === true) this.countDropped(head);
         this.counts.publishErrors++;
         this.lastError = `publish: ${natsError(err)}`;
         this.log.debug({ err: this.lastError }, 'publish failed, retrying');

@@ -390,7 +390,9 @@ describe.concurrent('NATS federation', () => {
     await nats.start();
     await waitFor(async () => (await metricValue(e, 'promfront_publish_backlog_messages')) <= 1, 30_000, 'the backlog drained');
     expect(await metricValue(e, 'promfront_publish_messages_published_total')).toBeGreaterThanOrEqual(publishedDuring + 8);
-    // Every scrape is accounted for: published, dropped, or still waiting (at most one being made).
+    // Every scrape is accounted for once: published, dropped, or still waiting (at most one being
+    // made, and at most one dropped from the backlog while its publish is in flight, counted when
+    // that publish ends).
     // All read from one /metrics: the edge goes on scraping every 250 ms between two reads.
     const snapshot = await (await fetch(`${e.url}/metrics`)).text();
     const scrapes = valueIn(snapshot, 'promfront_publish_scrapes_total');
@@ -399,7 +401,7 @@ describe.concurrent('NATS federation', () => {
       valueIn(snapshot, 'promfront_publish_backlog_dropped_total') +
       valueIn(snapshot, 'promfront_publish_backlog_messages');
     expect(scrapes - accounted).toBeGreaterThanOrEqual(0);
-    expect(scrapes - accounted).toBeLessThanOrEqual(1);
+    expect(scrapes - accounted).toBeLessThanOrEqual(2);
     // The stream holds each published scrape once.
     const nc = await natsConnect({ servers: nats.url });
     try {
