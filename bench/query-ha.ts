@@ -14,13 +14,13 @@
 //
 //   npm run build && npm run build:tools && node dist-tools/bench/query-ha.js [--runs=3 --workers=0 --baseline=CLI]
 import fs from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfill.js';
 import type { PrometheusProcess } from '../dev/prometheus-process.js';
 import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
 import { gappedReplicas } from '../test/support/reference-gaps.js';
-import { median, sameApiAnswer, timedGet } from './query-measure.js';
+import { median, sameApiAnswer, timedGet, fmtMs, fmtX, loadAverage } from './query-measure.js';
 import { addr, cpuMs, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(
@@ -43,12 +43,7 @@ const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-ha-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-const load = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
-const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
-const fmtX = (x: number): string => `${x.toFixed(2)}×`;
+const load = loadAverage;
 
 interface Target {
   name: string;

@@ -33,7 +33,7 @@ import path from 'node:path';
 import { findPrometheus, type PrometheusProcess } from '../dev/prometheus-process.js';
 import { profileIn, summarizeProfile } from './cpu-profile.js';
 import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES, SHARDED, type BuiltData } from './query-data.js';
-import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown } from './query-measure.js';
+import { breakdown, median, percentile, sameAnswer, sameUpToTies, shapeOf, timedRange, type Breakdown, fmtMs, fmtX } from './query-measure.js';
 import { addr, memoryStatus, prometheusFromBlocks, proxyConfig, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(
@@ -84,8 +84,6 @@ process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
 const mismatches: string[] = [];
-const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
-const fmtX = (x: number): string => `${x.toFixed(2)}×`;
 const fmtMb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const code = (q: string): string => `\`${q.replace(/\|/g, '\\|')}\``;
 

@@ -1,6 +1,7 @@
 // Measuring for the query-layer benchmark: whole range queries over HTTP, checking two answers
 // agree, and an in-process breakdown of where the proxy's time goes (fetch vs evaluation).
 
+import { loadavg } from 'node:os';
 import { Pool, request } from 'undici';
 import { parseConfigText } from '../src/config/load.js';
 import { JsonApiTarget, matchersToSelector, parseMatrix } from '../src/query/downstream/json-api-client.js';
@@ -298,3 +299,11 @@ export function sameApiAnswer(refBody: string, gotBody: string): string | undefi
   if (x.data!.resultType === 'scalar' || x.data!.resultType === 'string') return JSON.stringify(x.data) === JSON.stringify(y.data) ? undefined : 'differs';
   return sameAnswer(asMatrix(refBody), asMatrix(gotBody));
 }
+
+/** The 1, 5 and 15 minute load averages, printed with every figure. */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
+export const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+export const fmtX = (x: number): string => `${x.toFixed(2)}×`;

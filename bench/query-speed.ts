@@ -18,14 +18,14 @@
 //
 //   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus --baseline=/path/dist/src/server/cli.js]
 import fs from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfill.js';
 import type { PrometheusProcess } from '../dev/prometheus-process.js';
 import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
 import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES } from './query-data.js';
-import { median, percentile, sameAnswer, sameApiAnswer, timedGet, timedRange } from './query-measure.js';
+import { median, percentile, sameAnswer, sameApiAnswer, timedGet, timedRange, fmtMs, fmtX, loadAverage } from './query-measure.js';
 import { addr, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(
@@ -50,12 +50,7 @@ const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-speed-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-const load = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
-const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
-const fmtX = (x: number): string => `${x.toFixed(2)}×`;
+const load = loadAverage;
 const code = (q: string): string => `\`${q.replace(/\|/g, '\\|')}\``;
 const mismatches: string[] = [];
 
