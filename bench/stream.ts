@@ -222,12 +222,14 @@ try {
   const applied0 = await metric(centre.url, 'promfront_stream_messages_applied_total');
   const templated0 = await metric(centre.url, 'promfront_stream_messages_templated_total');
   const otherApplied0 = other ? await metric(other.url, 'promfront_stream_messages_applied_total') : 0;
-  const c0 = {
+  // CPU so far of the centre (and by thread), of Prometheus and of the compared centre.
+  const cpuNow = () => ({
     centre: cpuSecs(centre.child.pid!),
     prom: cpuSecs(prom.pid),
     threads: threadSecs(centre.child.pid!),
     other: other ? cpuSecs(other.child.pid!) : 0,
-  };
+  });
+  const c0 = cpuNow();
   const window0Us = process.hrtime.bigint() / 1000n;
   const in0 = (await varz()).in_bytes;
   const raw0 = await metric(edge.url, 'promfront_publish_scraped_bytes_total');
@@ -260,12 +262,7 @@ try {
     pendingMax = Math.max(pendingMax, await consumerPending());
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
   }
-  const c1 = {
-    centre: cpuSecs(centre.child.pid!),
-    prom: cpuSecs(prom.pid),
-    threads: threadSecs(centre.child.pid!),
-    other: other ? cpuSecs(other.child.pid!) : 0,
-  };
+  const c1 = cpuNow();
   const window1Us = process.hrtime.bigint() / 1000n;
   const lag1 = await servedLag(centre.url);
   const applied = (await metric(centre.url, 'promfront_stream_messages_applied_total')) - applied0;
