@@ -135,8 +135,7 @@ export class PushService implements Capability {
 
   fetch(req: Request, env: HttpBindings): Promise<Response | undefined> | Response | undefined {
     const rawUrl = env?.incoming?.url ?? new URL(req.url).pathname + new URL(req.url).search;
-    const q = rawUrl.indexOf('?');
-    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const rawPath = pathOf(rawUrl);
     if (isPushPath(rawPath)) {
       if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE')
         return this.push(req.method, rawUrl, rawPath, env?.incoming, env?.outgoing, req);
@@ -156,8 +155,7 @@ export class PushService implements Capability {
     const method = incoming.method;
     if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return undefined;
     const rawUrl = incoming.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const rawPath = pathOf(rawUrl);
     if (!isPushPath(rawPath)) return undefined;
     return async (outgoing) => {
       // With a Node response every answer of push() is written to it.
@@ -484,7 +482,13 @@ export class PushService implements Capability {
   }
 }
 
-export /** A plain-text answer: written to Node's response when there is one, else a Response. */
+/** The path of a request target, as sent (no decoding): what comes before `?`. */
+function pathOf(rawUrl: string): string {
+  const q = rawUrl.indexOf('?');
+  return q === -1 ? rawUrl : rawUrl.slice(0, q);
+}
+
+/** A plain-text answer: written to Node's response when there is one, else a Response. */
 function answerText(outgoing: ServerResponse | undefined, status: number, body: string, extra?: Record<string, string>): Response {
   const headers = extra ? { ...TEXT, ...extra } : TEXT;
   if (!outgoing) return new Response(body, { status, headers });

@@ -100,6 +100,11 @@ export interface EvaluatingTarget {
   identity?(): Promise<ServerIdentity | undefined>;
 }
 
+/** Whether a server's identity is what pushing to it without `pushdown: true` requires (GroupSpec.autoPushdown). */
+function identityAsExpected(id: ServerIdentity | undefined, auto: NonNullable<GroupSpec['autoPushdown']>): boolean {
+  return id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples;
+}
+
 function canEvaluate(t: Storage): t is Storage & EvaluatingTarget {
   return typeof (t as Partial<EvaluatingTarget>).evaluate === 'function';
 }
@@ -484,12 +489,7 @@ export class FanoutStorage {
     if (g.replicaLabels.size > 0) return outcome('replicas');
     const members = g.members();
     if (members.length !== 1 || !canEvaluate(members[0].storage)) return outcome('replicas');
-    if (auto !== undefined) {
-      const id = await members[0].storage.identity?.();
-      if (id === undefined || id.major !== auto.major || id.lookbackDeltaMs !== auto.lookbackDeltaMs || id.maxSamples !== auto.maxSamples) {
-        return outcome('unverified');
-      }
-    }
+    if (auto !== undefined && !identityAsExpected(await members[0].storage.identity?.(), auto)) return outcome('unverified');
     // After the identity: a target's client (and so its transport) exists only once it was used.
     // An answer passed on as the server wrote it (verbatim) is never decoded here: cheaper than raw samples.
     if (req.stepMs > 0 && req.sizedLikeInput === true && req.verbatim === undefined && members[0].storage.readsBinarySamples?.() === true) {
@@ -536,9 +536,7 @@ export class FanoutStorage {
       // group's own deadline, where the raw path leaves an ignore_error group out. Until it is
       // known, the aggregation is computed here (unverified).
       const asked = members[0].storage.identity?.() ?? Promise.resolve(undefined);
-      const known = asked.then(
-        (id) => id !== undefined && id.major === auto.major && id.lookbackDeltaMs === auto.lookbackDeltaMs && id.maxSamples === auto.maxSamples,
-      );
+      const known = asked.then((id) => identityAsExpected(id, auto));
       verify.push(Promise.race([known, new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]));
     }
     if ((await Promise.all(verify)).includes(false)) return 'unverified';

@@ -229,10 +229,7 @@ export class QueryThread {
       const read = await readBodyBounded(req, MAX_REQUEST_BODY_BYTES);
       if (read === undefined) {
         this.counts.bodyTooLarge++;
-        return new Response(`request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
-          status: 413,
-          headers: { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' },
-        });
+        return new Response(TOO_LARGE_TEXT, { status: 413, headers: TOO_LARGE_HEADERS });
       }
       body = read.buffer as ArrayBuffer;
     }
@@ -263,10 +260,7 @@ export class QueryThread {
       const read = await readNodeBodyBounded(req, MAX_REQUEST_BODY_BYTES);
       if (read === undefined) {
         this.counts.bodyTooLarge++;
-        writeAppAnswer(req, res, 413, `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`, {
-          'Content-Type': 'text/plain; charset=utf-8',
-          Connection: 'close',
-        });
+        writeAppAnswer(req, res, 413, TOO_LARGE_TEXT, TOO_LARGE_HEADERS);
         return;
       }
       body = read.buffer as ArrayBuffer;
@@ -494,13 +488,19 @@ export class QueryThread {
   }
 }
 
+/** The answer to a body past MAX_REQUEST_BODY_BYTES, through the app or the fast path. */
+const TOO_LARGE_TEXT = `request body too large: promfront reads at most ${MAX_REQUEST_BODY_BYTES} bytes (32 MiB, the remote-read maximum)\n`;
+const TOO_LARGE_HEADERS = { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' };
+
+const unavailableJson = (message: string): string => `{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`;
+
 /** unavailable()'s answer on a Node response (or the connection cut, when the head has left). */
 function failNode(res: ServerResponse, message: string): void {
-  writeAppAnswer(res.req, res, 503, `{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, { 'Content-Type': 'application/json' });
+  writeAppAnswer(res.req, res, 503, unavailableJson(message), { 'Content-Type': 'application/json' });
 }
 
 function unavailable(message: string): Response {
-  return new Response(`{"status":"error","errorType":"unavailable","error":${JSON.stringify(message)}}`, {
+  return new Response(unavailableJson(message), {
     status: 503,
     headers: { 'Content-Type': 'application/json' },
   });

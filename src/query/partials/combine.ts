@@ -37,12 +37,17 @@ interface Acc {
   counts?: Float64Array;
 }
 
+/** Evaluation steps of an instant (1) or range query. */
+export function stepCount(steps: Steps): number {
+  return steps.stepMs > 0 ? Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1 : 1;
+}
+
 /**
  * The combined series, sorted by labels. `groups[g][p]` is group g's answer to partial p of the
  * plan (for avg: p = 0 the sums, p = 1 the counts). Throws when a point is not at a step.
  */
 export function combinePartials(op: CombineOp, groups: PartialSeries[][][], steps: Steps): PartialSeries[] {
-  const n = steps.stepMs > 0 ? Math.floor((steps.endMs - steps.startMs) / steps.stepMs) + 1 : 1;
+  const n = stepCount(steps);
   const index = (t: number): number => {
     const i = steps.stepMs > 0 ? (t - steps.startMs) / steps.stepMs : t === steps.startMs ? 0 : -1;
     if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`a partial aggregate has a point at ${t}, which is not a step of the evaluation`);

@@ -19,7 +19,7 @@ import type { DownstreamObservation } from '../downstream/metrics.js';
 import type { AggregateRequest, AggregateResult } from '../../storage/interface.js';
 import { GroupError, PromQLError, type PromQLErrorType } from '../../errors.js';
 import type { LabelMatcher } from '../../model/labels.js';
-import { combinePartials } from './combine.js';
+import { combinePartials, stepCount } from './combine.js';
 import { planQuery, type NotPlanned } from './plan.js';
 import type { FromWorker, PartialAnswer, PartialTask, ToWorker, WireError, WorkerInit } from './protocol.js';
 
@@ -146,7 +146,7 @@ export class PartialPool {
     }
     // The raw path evaluates the operand over all groups at once, and refuses it above max_samples:
     // where all groups together could reach that, it decides.
-    const steps = req.stepMs > 0 ? Math.floor((req.endMs - req.startMs) / req.stepMs) + 1 : 1;
+    const steps = stepCount(req);
     let samples = 0;
     let series = 0;
     for (const a of answers) {

@@ -14,7 +14,7 @@
 import type { AggregateRequest, AggregateResult } from '../../storage/interface.js';
 import { compareStrings, labelsKey, type Label, type Labels } from '../../model/labels.js';
 import type { GroupPartials, PartialsRequest, PushdownOutcome } from '../fanout.js';
-import { combinePartials, type PartialSeries } from './combine.js';
+import { combinePartials, stepCount, type PartialSeries } from './combine.js';
 import { planQuery, type PartialPlan } from './plan.js';
 
 export interface PushedPartialsOptions {
@@ -81,8 +81,7 @@ export class PushedPartials {
     }
     // The operand's points over all groups at once are what the raw path holds and limits; each
     // server limits its own share with the same max_samples (verified through its flags).
-    const steps = req.stepMs > 0 ? Math.floor((req.endMs - req.startMs) / req.stepMs) + 1 : 1;
-    if (series * steps > this.opts.maxSamples) return count('max_samples');
+    if (series * stepCount(req) > this.opts.maxSamples) return count('max_samples');
     const combined = combinePartials(
       plan.combine,
       got.groups.map((g) => g.answers.map((a) => withKeptGroupLabels(a.series, g.labels, plan))),

@@ -101,7 +101,6 @@ type MatrixResult = Extract<QueryResult, { resultType: 'matrix' }>;
 
 /** Matrices with at least this many points are written series by series instead of as one string. */
 const STREAM_MIN_POINTS = 100_000;
-/** Series encoded per chunk of a streamed matrix. */
 function matrixPoints(r: MatrixResult): number {
   let n = 0;
   for (const s of r.result) n += s.timestamps.length;
