@@ -29,6 +29,14 @@ export async function readBodyBounded(req: Request, max: number): Promise<Uint8A
     }
     chunks.push(value);
   }
+  return joined(chunks, total);
+}
+
+/**
+ * The chunks copied into one ArrayBuffer of their own, transferable to the worker (a Buffer may
+ * share a pooled ArrayBuffer, and a web stream's chunks are not ours to detach).
+ */
+function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -60,16 +68,7 @@ export function readNodeBodyBounded(req: IncomingMessage, max: number): Promise<
       }
       chunks.push(c);
     };
-    const onEnd = () => {
-      // A copy of its own, transferable to the worker (a Buffer may share a pooled ArrayBuffer).
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-      }
-      done(undefined, out);
-    };
+    const onEnd = () => done(undefined, joined(chunks, total));
     const onAborted = () => done(new Error('the client closed the connection before the body ended'));
     req.on('data', onData).once('end', onEnd).once('error', done).once('aborted', onAborted);
   });

@@ -46,6 +46,23 @@ export function stepCount(steps: Steps): number {
  * The combined series, sorted by labels. `groups[g][p]` is group g's answer to partial p of the
  * plan (for avg: p = 0 the sums, p = 1 the counts). Throws when a point is not at a step.
  */
+/**
+ * The warnings and infos of every part's answer, each text once: the groups' servers (or workers)
+ * report the same annotation for the same function, and one Prometheus would report it once.
+ */
+export function distinctNotes(parts: Iterable<{ warnings?: readonly string[]; infos?: readonly string[] }>): {
+  warnings: string[];
+  infos: string[];
+} {
+  const warnings = new Set<string>();
+  const infos = new Set<string>();
+  for (const p of parts) {
+    for (const w of p.warnings ?? []) warnings.add(w);
+    for (const i of p.infos ?? []) infos.add(i);
+  }
+  return { warnings: [...warnings], infos: [...infos] };
+}
+
 export function combinePartials(op: CombineOp, groups: PartialSeries[][][], steps: Steps): PartialSeries[] {
   const n = stepCount(steps);
   const index = (t: number): number => {

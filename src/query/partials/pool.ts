@@ -19,7 +19,7 @@ import type { DownstreamObservation } from '../downstream/metrics.js';
 import type { AggregateRequest, AggregateResult } from '../../storage/interface.js';
 import { GroupError, PromQLError, type PromQLErrorType } from '../../errors.js';
 import type { LabelMatcher } from '../../model/labels.js';
-import { combinePartials, stepCount } from './combine.js';
+import { combinePartials, distinctNotes, stepCount } from './combine.js';
 import { planQuery, type NotPlanned } from './plan.js';
 import type { FromWorker, PartialAnswer, PartialTask, ToWorker, WireError, WorkerInit } from './protocol.js';
 
@@ -159,18 +159,13 @@ export class PartialPool {
       answers.map((a) => a.partials),
       req,
     );
-    const warnings = new Set<string>();
-    const infos = new Set<string>();
-    for (const a of answers) {
-      storageWarnings.push(...a.storageWarnings);
-      for (const w of a.warnings) warnings.add(w);
-      for (const i of a.infos) infos.add(i);
-    }
+    const { warnings, infos } = distinctNotes(answers);
+    for (const a of answers) storageWarnings.push(...a.storageWarnings);
     count('partials');
     return {
       series: combined,
-      warnings: [...warnings],
-      infos: [...infos],
+      warnings,
+      infos,
       readSeries: series,
       readSamples: samples,
       groups: groups.map((i) => this.opts.groupNames[i]),

@@ -14,7 +14,7 @@
 import type { AggregateRequest, AggregateResult } from '../../storage/interface.js';
 import { compareStrings, labelsKey, type Label, type Labels } from '../../model/labels.js';
 import type { GroupPartials, PartialsRequest, PushdownOutcome } from '../fanout.js';
-import { combinePartials, stepCount, type PartialSeries } from './combine.js';
+import { combinePartials, distinctNotes, stepCount, type PartialSeries } from './combine.js';
 import { planQuery, type PartialPlan } from './plan.js';
 
 export interface PushedPartialsOptions {
@@ -87,20 +87,13 @@ export class PushedPartials {
       got.groups.map((g) => g.answers.map((a) => withKeptGroupLabels(a.series, g.labels, plan))),
       req,
     );
-    const warnings = new Set<string>();
-    const infos = new Set<string>();
-    for (const g of got.groups) {
-      for (const a of g.answers) {
-        for (const w of a.warnings ?? []) warnings.add(w);
-        for (const i of a.infos ?? []) infos.add(i);
-      }
-    }
+    const { warnings, infos } = distinctNotes(got.groups.flatMap((g) => g.answers));
     storageWarnings.push(...got.warnings);
     count('pushed_partials');
     return {
       series: combined,
-      warnings: [...warnings],
-      infos: [...infos],
+      warnings,
+      infos,
       readSeries: series,
       // Read by the servers, not here.
       readSamples: 0,
