@@ -16,16 +16,23 @@
 // With --baseline=<another build's dist/src/server/cli.js>, that build's proxy (default config) is a
 // fourth target in the same rotation: an A/B of a change on the same machine in the same run.
 //
-//   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus --baseline=/path/dist/src/server/cli.js]
+// With --floor, the corpus has one more target: Prometheus behind a bare Node forwarder
+// (bench/push-floor.ts `bare`: node:http and an undici Pool, no logic), the least any proxy written
+// for Node adds as a second HTTP hop on this machine.
+//
+//   npm run bench:speed [-- --runs=5 --corpus-runs=2 --only=dashboard|corpus --baseline=/path/dist/src/server/cli.js --floor]
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { generateReferenceData, startBackfilledPrometheus } from '../dev/backfill.js';
 import type { PrometheusProcess } from '../dev/prometheus-process.js';
 import { CORPUS, T0, T_END } from '../test/support/reference-corpus.js';
 import { buildBlocks, DASHBOARD, DASHBOARD_QUERIES } from './query-data.js';
 import { median, percentile, sameAnswer, sameApiAnswer, timedGet, timedRange, fmtMs, fmtX, loadAverage } from './query-measure.js';
+import { answers200, freePort, trackChild, waitFor } from '../dev/prometheus-process.js';
 import { addr, prometheusFromBlocks, startProxyProcess, type ProxyProcess } from './query-procs.js';
 
 const args = new Map(
@@ -35,8 +42,8 @@ const args = new Map(
   }),
 );
 for (const k of args.keys()) {
-  if (!['runs', 'corpus-runs', 'only', 'baseline'].includes(k)) {
-    console.error(`unknown flag --${k}; known: --runs=N --corpus-runs=N --only=dashboard|corpus --baseline=CLI`);
+  if (!['runs', 'corpus-runs', 'only', 'baseline', 'floor'].includes(k)) {
+    console.error(`unknown flag --${k}; known: --runs=N --corpus-runs=N --only=dashboard|corpus --baseline=CLI --floor`);
     process.exit(2);
   }
 }
@@ -44,6 +51,7 @@ const RUNS = Number(args.get('runs') ?? 5);
 const CORPUS_RUNS = Number(args.get('corpus-runs') ?? 2);
 const ONLY = args.get('only');
 const BASELINE = args.get('baseline');
+const FLOOR = args.has('floor');
 
 const MIN = 60_000;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'promfront-bench-speed-'));
@@ -65,6 +73,17 @@ async function proxiesFor(prom: PrometheusProcess): Promise<{ auto: ProxyProcess
   const raw = await startProxyProcess({ ...base, extraYaml: noCache, pushdownOff: true });
   const baseline = BASELINE === undefined ? undefined : await startProxyProcess({ ...base, extraYaml: noCache, cli: BASELINE });
   return { auto, raw, base: baseline };
+}
+
+/** A bare Node forwarder in front of `upstream` (host:port), stopped with the returned function. */
+async function startFloor(upstream: string): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL('./push-floor.js', import.meta.url));
+  const child = spawn(process.execPath, [script, 'bare', String(port), upstream], { stdio: 'inherit' });
+  trackChild(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(() => answers200(`${url}/-/ready`), 20_000, 'bare Node forwarder');
+  return { url, stop: () => child.kill('SIGTERM') };
 }
 
 async function metric(p: ProxyProcess, outcome: string): Promise<number> {
@@ -152,6 +171,7 @@ async function corpus(): Promise<void> {
   console.log('\n## Reference corpus: one group of one Prometheus, default config');
   const prom = await startBackfilledPrometheus(generateReferenceData());
   const { auto, raw, base: baseline } = await proxiesFor(prom);
+  const floor = FLOOR ? await startFloor(addr(prom)) : undefined;
   try {
     const cases = CORPUS.flatMap((c) =>
       (c.modes ?? ['instant', 'range']).map((mode): { q: string; path: string; params: Record<string, string> } =>
@@ -160,15 +180,21 @@ async function corpus(): Promise<void> {
           : { q: c.q, path: '/api/v1/query_range', params: { query: c.q, start: String(T0), end: String(T_END), step: '60' } },
       ),
     );
-    const bases = [prom.url, auto.url, raw.url, ...(baseline ? [baseline.url] : [])];
+    const targets = [
+      { name: 'Prometheus 2.42 direct', url: prom.url },
+      { name: 'proxy, default config', url: auto.url },
+      { name: 'proxy, `pushdown: false`', url: raw.url },
+      ...(baseline ? [{ name: 'proxy, baseline build', url: baseline.url }] : []),
+      ...(floor ? [{ name: 'bare Node forwarder (floor)', url: floor.url }] : []),
+    ];
+    const bases = targets.map((t) => t.url);
     // Warm-up and correctness check.
     for (const c of cases) {
-      const [ref, a, w, b] = await Promise.all(bases.map((u) => timedGet(u, c.path, c.params)));
-      const ok = (got: string): string | undefined => sameApiAnswer(ref.body, got);
-      for (const [name, body] of [['default', a.body], ['raw', w.body], ...(b ? [['baseline', b.body] as const] : [])] as const) {
-        const d = ok(body);
-        if (d !== undefined) mismatches.push(`corpus ${name}: ${c.path} ${c.q}: ${d}`);
-      }
+      const [ref, ...got] = await Promise.all(bases.map((u) => timedGet(u, c.path, c.params)));
+      got.forEach((g, k) => {
+        const d = sameApiAnswer(ref.body, g.body);
+        if (d !== undefined) mismatches.push(`corpus ${targets[k + 1].name}: ${c.path} ${c.q}: ${d}`);
+      });
     }
     console.log(
       `# ${cases.length} cases (${cases.filter((c) => c.path.endsWith('range')).length} range), ${CORPUS_RUNS} rounds; load average before: ${load()}`,
@@ -190,21 +216,21 @@ async function corpus(): Promise<void> {
     const med = (i: number): number => median(per.map((p) => median(p[i])));
     console.log('\n| target | total per round | median per case | median of per-case ratio to direct |');
     console.log('| --- | --- | --- | --- |');
-    const names = ['Prometheus 2.42 direct', 'proxy, default config', 'proxy, `pushdown: false`', 'proxy, baseline build'];
     for (let i = 0; i < bases.length; i++) {
       console.log(
-        `| ${names[i]} | ${fmtMs(totals[i] / CORPUS_RUNS)} ms (${fmtX(totals[i] / totals[0])}) | ${fmtMs(med(i))} ms | ${i === 0 ? '—' : fmtX(median(ratio(i)))} |`,
+        `| ${targets[i].name} | ${fmtMs(totals[i] / CORPUS_RUNS)} ms (${fmtX(totals[i] / totals[0])}) | ${fmtMs(med(i))} ms | ${i === 0 ? '—' : fmtX(median(ratio(i)))} |`,
       );
     }
     console.log(
       `\ncorpus: default/direct total ${fmtX(totals[1] / totals[0])}, median per-case ratio ${fmtX(median(ratio(1)))}; raw/direct total ${fmtX(totals[2] / totals[0])}, median ${fmtX(median(ratio(2)))}${
         baseline ? `; baseline/direct total ${fmtX(totals[3] / totals[0])}, median ${fmtX(median(ratio(3)))}` : ''
-      } (target: default ≤ 1.15×)`,
+      }${floor ? `; bare forwarder/direct total ${fmtX(totals[bases.length - 1] / totals[0])}, median ${fmtX(median(ratio(bases.length - 1)))}` : ''} (target: default ≤ 1.15×)`,
     );
     console.log(
       `# whole queries pushed by the default proxy: ${(await metric(auto, 'pushed_query')) + (await metric(auto, 'pushed_query_verbatim'))} (refused by the server, then raw: ${await metric(auto, 'refused')}); load average after: ${load()}`,
     );
   } finally {
+    floor?.stop();
     await Promise.all([auto.stop(), raw.stop(), baseline?.stop()]);
     await prom.stop();
   }
