@@ -93,7 +93,13 @@ function readsOf(q: string, startMs: number, endMs: number, stepMs: number): Rea
     if (e.type === 'VectorSelector' || e.type === 'SubqueryExpr') {
       const at = e.timestampMs ?? (e.startOrEnd === 'start' ? startMs : e.startOrEnd === 'end' ? endMs : undefined);
       if (e.type === 'VectorSelector') {
-        const r = { matchers: e.matchers, startMs: (at ?? start) - e.offsetMs - (rangeMs ?? LOOKBACK_MS), endMs: (at ?? end) - e.offsetMs, stepMs: step, rangeMs: rangeMs ?? 0 };
+        const r = {
+          matchers: e.matchers,
+          startMs: (at ?? start) - e.offsetMs - (rangeMs ?? LOOKBACK_MS),
+          endMs: (at ?? end) - e.offsetMs,
+          stepMs: step,
+          rangeMs: rangeMs ?? 0,
+        };
         out.set(JSON.stringify(r), r);
         return;
       }
@@ -262,7 +268,8 @@ try {
       const s = summarizeProfile(path.join(profDir, f), 40, profileSinceUs);
       console.log(`\nprofile ${f}: busy ${fmtMs(s.busyMs / RUNS)} ms per round`);
       for (const t of s.topFunctions) console.log(`  ${(t.share * 100).toFixed(1).padStart(5)}%  ${fmtMs(t.ms / RUNS).padStart(7)} ms  ${t.name}  ${t.where}`);
-      for (const t of s.topFiles.slice(0, 25)) console.log(`  file ${(t.share * 100).toFixed(1).padStart(5)}%  ${fmtMs(t.ms / RUNS).padStart(7)} ms  ${t.file}`);
+      for (const t of s.topFiles.slice(0, 25))
+        console.log(`  file ${(t.share * 100).toFixed(1).padStart(5)}%  ${fmtMs(t.ms / RUNS).padStart(7)} ms  ${t.file}`);
     }
   }
   if (mismatches.length > 0) {
