@@ -48,9 +48,11 @@ export function decodeXorChunk(data: Uint8Array): DecodedChunk {
 
 /**
  * Decodes a chunk and appends to `out` its samples from the first one at or after `fromMs` up to
- * the last one at or before `toMs` (the rest of the chunk is decoded, to find corrupt data, but not
- * kept). Returns how many were appended. Throws XorChunkError for truncated or corrupt data, with
- * `out` holding what it held before.
+ * the last one at or before `toMs`. Returns how many were appended. Decoding stops at the first
+ * sample after `toMs`: a chunk's timestamps only increase (Prometheus's appender refuses anything
+ * else), so nothing after it is in the window, and an instant query's lookback window often ends
+ * early in a 120-sample chunk. Throws XorChunkError for truncated or corrupt data met before then,
+ * with `out` holding what it held before.
  */
 export function decodeXorChunkInto(data: Uint8Array, out: SampleArena, fromMs: number, toMs: number): number {
   const n = xorChunkSampleCount(data);
@@ -60,7 +62,6 @@ export function decodeXorChunkInto(data: Uint8Array, out: SampleArena, fromMs: n
   const timestamps = out.timestamps;
   const bits = out.bits;
   let k = base; // where the next kept sample goes
-  let kept = base; // end of the samples at or before toMs
   let keeping = false;
   const r = new BitReader(data, 2);
   let i = 0;
@@ -73,13 +74,13 @@ export function decodeXorChunkInto(data: Uint8Array, out: SampleArena, fromMs: n
     let trailing = 0;
     for (;;) {
       if (keeping || t >= fromMs) {
+        if (t > toMs) break;
         keeping = true;
         timestamps[k] = t;
         bits[2 * k] = vl;
         bits[2 * k + 1] = vh;
         if (vh === STALE_NAN_HI && vl === STALE_NAN_LO) out.markStale(k);
         k++;
-        if (t <= toMs) kept = k;
       }
       if (++i === n) break;
 
@@ -142,10 +143,8 @@ export function decodeXorChunkInto(data: Uint8Array, out: SampleArena, fromMs: n
     if (err instanceof BitstreamError) throw new XorChunkError(`sample ${i + 1} of ${n}: ${err.message}`);
     throw err;
   }
-  // Samples after toMs were written but are not kept.
-  out.unmark(kept, k);
-  out.length = kept;
-  return kept - base;
+  out.length = k;
+  return k - base;
 }
 
 /** The two's complement reading of an n-bit field, as xor.go does it (values above 2^(n-1) are negative). */

@@ -490,6 +490,22 @@ describe('XOR chunks', () => {
     }
   });
 
+  it('stop at the first sample after the window: what follows is not decoded', () => {
+    const ts = Float64Array.from({ length: 120 }, (_, i) => 1_000 + 15_000 * i);
+    const vs = Float64Array.from({ length: 120 }, (_, i) => i * 1.5);
+    const chunk = encodeXorChunk(ts, vs);
+    // Cut after the first 30 samples' worth of bytes: the whole chunk no longer decodes...
+    const cut = chunk.subarray(0, Math.floor(chunk.length / 4));
+    expect(() => decodeXorChunk(cut)).toThrow(/truncated/);
+    // ...but a window ending well before the cut does, and holds exactly its samples.
+    const arena = new SampleArena(8);
+    const added = decodeXorChunkInto(cut, arena, ts[3], ts[10]);
+    expect(added).toBe(8);
+    const got = arena.take();
+    expect(Array.from(got.timestamps)).toEqual(Array.from(ts.subarray(3, 11)));
+    expect(Array.from(got.values)).toEqual(Array.from(vs.subarray(3, 11)));
+  });
+
   it('leave the arena as it was when a chunk is corrupt', () => {
     const rnd = prng(8);
     const arena = new SampleArena(16);
