@@ -109,19 +109,9 @@ export const keyBytes = {
   },
   /** hash() without the array (once per series): the halves are left in keyHash, to be read at once. */
   hashToKey(): void {
-    if (!hasher) throw new Error('initHash() must be awaited before hashing');
-    // The 64-bit result is split through a typed array: shifting and masking the BigInt made two
-    // more BigInts per series.
-    split64[0] = hasher.h64Raw(scratch.subarray(0, used));
-    keyHash.hi = split32[HI_WORD];
-    keyHash.lo = split32[1 - HI_WORD];
+    xxh64Bytes(scratch, used);
   },
 };
-
-const split64 = new BigUint64Array(1);
-/** The same 8 bytes as two 32-bit words, in the platform's byte order. */
-const split32 = new Uint32Array(split64.buffer);
-const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** Where keyBytes.hashToKey() leaves its result. */
 export const keyHash = { hi: 0, lo: 0 };
@@ -131,4 +121,163 @@ export function hash64Latin1(text: string): [number, number] {
   keyBytes.reset();
   keyBytes.add(text);
   return keyBytes.hash();
+}
+
+// xxh64 (seed 0) in JavaScript on 32-bit halves, for keyBytes. Once per series: through the wasm
+// module each call copied the bytes into its memory, made a view of the scratch buffer and two
+// BigInts and split them through a typed array, which cost more than the hash itself on the short
+// keys of a body of a million families. Results are the wasm module's, bit for bit (the tests
+// compare both over every length up to several stripes).
+const P1H = 0x9e3779b1;
+const P1L = 0x85ebca87;
+const P2H = 0xc2b2ae3d;
+const P2L = 0x27d4eb4f;
+const P3H = 0x165667b1;
+const P3L = 0x9e3779f9;
+const P4H = 0x85ebca77;
+const P4L = 0xc2b2ae63;
+const P5H = 0x27d4eb2f;
+const P5L = 0x165667c5;
+
+// The 64-bit value the helpers below leave, as two int32 halves: kept in a typed array because a
+// module variable holding a number outside the small-integer range is a heap object per store.
+const R = new Int32Array(2);
+
+/** R = ah:al * bh:bl mod 2^64 (halves as int32 bits); the low product from 16-bit limbs. */
+function mul(ah: number, al: number, bh: number, bl: number): void {
+  const a1 = al >>> 16;
+  const a0 = al & 0xffff;
+  const b1 = bl >>> 16;
+  const b0 = bl & 0xffff;
+  // al * bl = a1*b1 << 32 + (a1*b0 + a0*b1) << 16 + a0*b0; each product fits 32 unsigned bits.
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  // Carry out of the low word: the sum of the three terms that reach it, in 16-bit steps.
+  const c16 = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const carry = (c16 >>> 16) + (p01 >>> 16) + (p10 >>> 16);
+  R[1] = Math.imul(al, bl);
+  R[0] = Math.imul(a1, b1) + carry + Math.imul(ah, bl) + Math.imul(al, bh);
+}
+
+/** R = ah:al + bh:bl mod 2^64. */
+function add(ah: number, al: number, bh: number, bl: number): void {
+  const l = (al >>> 0) + (bl >>> 0);
+  R[1] = l;
+  R[0] = ah + bh + (l > 0xffffffff ? 1 : 0);
+}
+
+/** R = rotl(h:l, r) for 0 < r < 32. */
+function rotl(h: number, l: number, r: number): void {
+  R[0] = (h << r) | (l >>> (32 - r));
+  R[1] = (l << r) | (h >>> (32 - r));
+}
+
+/** xxh64's round: rotl(acc + lane * P2, 31) * P1, into rh:rl. */
+function round(ah: number, al: number, inh: number, inl: number): void {
+  mul(inh, inl, P2H, P2L);
+  add(ah, al, R[0], R[1]);
+  rotl(R[0], R[1], 31);
+  mul(R[0], R[1], P1H, P1L);
+}
+
+function u32At(b: Uint8Array, i: number): number {
+  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24) | 0;
+}
+
+/** xxh64 (seed 0) of b[0, n) into keyHash. */
+function xxh64Bytes(b: Uint8Array, n: number): void {
+  let i = 0;
+  let hh: number;
+  let hl: number;
+  if (n >= 32) {
+    // v1 = P1 + P2, v2 = P2, v3 = 0, v4 = -P1 (mod 2^64).
+    add(P1H, P1L, P2H, P2L);
+    let v1h = R[0];
+    let v1l = R[1];
+    let v2h = P2H;
+    let v2l = P2L;
+    let v3h = 0;
+    let v3l = 0;
+    let v4h = ~P1H | 0;
+    let v4l = -P1L | 0;
+    for (const limit = n - 32; i <= limit; i += 32) {
+      round(v1h, v1l, u32At(b, i + 4), u32At(b, i));
+      v1h = R[0];
+      v1l = R[1];
+      round(v2h, v2l, u32At(b, i + 12), u32At(b, i + 8));
+      v2h = R[0];
+      v2l = R[1];
+      round(v3h, v3l, u32At(b, i + 20), u32At(b, i + 16));
+      v3h = R[0];
+      v3l = R[1];
+      round(v4h, v4l, u32At(b, i + 28), u32At(b, i + 24));
+      v4h = R[0];
+      v4l = R[1];
+    }
+    rotl(v1h, v1l, 1);
+    hh = R[0];
+    hl = R[1];
+    rotl(v2h, v2l, 7);
+    add(hh, hl, R[0], R[1]);
+    hh = R[0];
+    hl = R[1];
+    rotl(v3h, v3l, 12);
+    add(hh, hl, R[0], R[1]);
+    hh = R[0];
+    hl = R[1];
+    rotl(v4h, v4l, 18);
+    add(hh, hl, R[0], R[1]);
+    hh = R[0];
+    hl = R[1];
+    const vs = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l];
+    for (let k = 0; k < 8; k += 2) {
+      // mergeRound: (h ^ round(0, v)) * P1 + P4.
+      round(0, 0, vs[k], vs[k + 1]);
+      mul((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, P1H, P1L);
+      add(R[0], R[1], P4H, P4L);
+      hh = R[0];
+      hl = R[1];
+    }
+  } else {
+    hh = P5H;
+    hl = P5L;
+  }
+  // h += n (n < 2^32).
+  add(hh, hl, 0, n);
+  hh = R[0];
+  hl = R[1];
+  for (; i + 8 <= n; i += 8) {
+    round(0, 0, u32At(b, i + 4), u32At(b, i));
+    rotl((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, 27);
+    mul(R[0], R[1], P1H, P1L);
+    add(R[0], R[1], P4H, P4L);
+    hh = R[0];
+    hl = R[1];
+  }
+  if (i + 4 <= n) {
+    mul(0, u32At(b, i), P1H, P1L);
+    rotl((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, 23);
+    mul(R[0], R[1], P2H, P2L);
+    add(R[0], R[1], P3H, P3L);
+    hh = R[0];
+    hl = R[1];
+    i += 4;
+  }
+  for (; i < n; i++) {
+    mul(0, b[i], P5H, P5L);
+    rotl((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, 11);
+    mul(R[0], R[1], P1H, P1L);
+    hh = R[0];
+    hl = R[1];
+  }
+  // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
+  hl = (hl ^ (hh >>> 1)) | 0;
+  mul(hh, hl, P2H, P2L);
+  hh = R[0];
+  hl = (R[1] ^ ((R[1] >>> 29) | (R[0] << 3))) | 0;
+  hh = (hh ^ (hh >>> 29)) | 0;
+  mul(hh, hl, P3H, P3L);
+  keyHash.hi = R[0] >>> 0;
+  keyHash.lo = (R[1] ^ R[0]) >>> 0;
 }

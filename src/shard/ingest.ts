@@ -3,7 +3,7 @@
 // the source's extra labels added.
 
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from './exposition.js';
-import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
+import { describeFamily, describeFamilyInto, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes, keyHash } from './hash.js';
 import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
 import { Arena, LineSink, type ArenaChunk } from './line-sink.js';
@@ -51,7 +51,6 @@ export interface SourceFamily {
 }
 
 const TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'];
-const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
 
 function grownInt32(a: Int32Array<ArrayBuffer>, min: number): Int32Array<ArrayBuffer> {
   if (min <= a.length) return a;
@@ -72,10 +71,12 @@ function grownInt32(a: Int32Array<ArrayBuffer>, min: number): Int32Array<ArrayBu
  */
 export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   private readonly names: string[] = [];
-  private readonly keyList: string[] = [];
+  // Made when first needed, the common value being implied until then: a key that differs from its
+  // name (then keys are listed), a help or a unit. Three fewer pointers pushed per family.
+  private keyList: string[] | null = null;
+  private helps: (string | undefined)[] | null = null;
+  private units: (string | undefined)[] | null = null;
   private types = new Uint8Array(256);
-  private readonly helps: (string | undefined)[] = [];
-  private readonly units: (string | undefined)[] = [];
   /** Per family, its first part record and how many it has. */
   private first = new Int32Array(256);
   private count = new Int32Array(256);
@@ -100,7 +101,11 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   ) {}
 
   get size(): number {
-    return this.keyList.length;
+    return this.names.length;
+  }
+
+  private keyOf(f: number): string {
+    return this.keyList === null ? this.names[f] : this.keyList[f];
   }
 
   /**
@@ -117,10 +122,10 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
         this.existed = true;
         return f;
       }
-      this.index.set(key, this.keyList.length);
+      this.index.set(key, this.names.length);
     }
     this.existed = false;
-    const f = this.keyList.length;
+    const f = this.names.length;
     if (f === this.types.length) {
       const t = new Uint8Array(f * 2);
       t.set(this.types);
@@ -129,10 +134,13 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       this.count = grownInt32(this.count, f * 2);
     }
     this.names.push(name);
-    this.keyList.push(key);
-    this.types[f] = TYPE_CODE.get(type)!;
-    this.helps.push(help);
-    this.units.push(unit);
+    if (this.keyList !== null) this.keyList.push(key);
+    else if (key !== name) (this.keyList = this.names.slice(0, f)).push(key);
+    this.types[f] = TYPES.indexOf(type);
+    if (this.helps !== null) this.helps.push(help);
+    else if (help !== undefined) (this.helps = new Array<string | undefined>(f).fill(undefined)).push(help);
+    if (this.units !== null) this.units.push(unit);
+    else if (unit !== undefined) (this.units = new Array<string | undefined>(f).fill(undefined)).push(unit);
     this.first[f] = 0;
     this.count[f] = 0;
     return f;
@@ -208,11 +216,11 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
 
   private makeIndex(): void {
     this.index = new Map();
-    for (let f = 0; f < this.keyList.length; f++) this.index.set(this.keyList[f], f);
+    for (let f = 0; f < this.names.length; f++) this.index.set(this.keyOf(f), f);
   }
 
   info(f: number): FamilyInfo {
-    return describeFamily(this.names[f], TYPES[this.types[f]], this.helps[f], this.units[f], this.format);
+    return describeFamily(this.names[f], TYPES[this.types[f]], this.helps?.[f], this.units?.[f], this.format);
   }
 
   family(f: number): SourceFamily {
@@ -231,7 +239,7 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   }
 
   *entries(): MapIterator<[string, SourceFamily]> {
-    for (let f = 0; f < this.keyList.length; f++) yield [this.keyList[f], this.family(f)];
+    for (let f = 0; f < this.names.length; f++) yield [this.keyOf(f), this.family(f)];
   }
 
   [Symbol.iterator](): MapIterator<[string, SourceFamily]> {
@@ -239,15 +247,15 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   }
 
   keys(): MapIterator<string> {
-    return this.keyList.values();
+    return (this.keyList ?? this.names).values();
   }
 
   *values(): MapIterator<SourceFamily> {
-    for (let f = 0; f < this.keyList.length; f++) yield this.family(f);
+    for (let f = 0; f < this.names.length; f++) yield this.family(f);
   }
 
   forEach(fn: (value: SourceFamily, key: string, map: ReadonlyMap<string, SourceFamily>) => void): void {
-    for (let f = 0; f < this.keyList.length; f++) fn(this.family(f), this.keyList[f], this);
+    for (let f = 0; f < this.names.length; f++) fn(this.family(f), this.keyOf(f), this);
   }
 }
 
@@ -380,6 +388,8 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   /** The current family: its index in `families`, naming, and parts by shard (open until it ends). */
   private current = -1;
   private info: FamilyInfo | undefined;
+  /** The current family's info when it is new: one object rewritten per family (see family()). */
+  private readonly infoScratch = describeFamily('', 'unknown', undefined, undefined, 'text');
   private parts: (FamilyPart | undefined)[];
   /** Parts whose lines went into the arena, emptied for the next family. */
   private readonly spare: FamilyPart[] = [];
@@ -477,7 +487,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     // parser hands family names over detached already).
     const help = detach(meta.help);
     const unit = detach(meta.unit);
-    const info = describeFamily(meta.name, meta.type, help, unit, this.format);
+    const info = describeFamilyInto(this.infoScratch, meta.name, meta.type, help, unit, this.format);
     const fams = this.families;
     this.current = fams.add(meta.name, info.key, meta.type, help, unit);
     if (fams.existed) {

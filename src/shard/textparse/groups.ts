@@ -115,6 +115,8 @@ function startFamily(p: ParserCore, name: string, what: string): void {
   if (names.length !== 1) names.length = 1;
   names[0] = name;
   p.lastName = '';
+  // The previous sample's name cannot start this family's samples: metricName tries the family's name first.
+  p.predName = '';
   p.used.add(name, name, p.line);
 }
 
