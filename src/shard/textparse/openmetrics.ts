@@ -116,29 +116,28 @@ function omMetadata(p: ParserCore, pos: number, eol: number): void {
   for (let k = i + 1; k < ne; k++) {
     if (!(CHAR_CLASS[s.charCodeAt(k)] & C_METRIC)) p.fail(`invalid metric name ${quoteSnippet(s, i, ne)} in # ${keyword} line`);
   }
-  const name = s.slice(i, ne);
   if (ne >= eol) {
     p.fail(
       keyword === 'HELP'
-        ? `# HELP line for ${name} needs a space and the help text after the name (the text may be empty)`
+        ? `# HELP line for ${s.slice(i, ne)} needs a space and the help text after the name (the text may be empty)`
         : keyword === 'TYPE'
-          ? `# TYPE line for ${name} has no type`
-          : `# UNIT line for ${name} needs a space and the unit after the name (the unit may be empty)`,
+          ? `# TYPE line for ${s.slice(i, ne)} has no type`
+          : `# UNIT line for ${s.slice(i, ne)} needs a space and the unit after the name (the unit may be empty)`,
     );
   }
   const rest = ne + 1;
   if (keyword === 'HELP') {
-    setHelp(p, name, unescape(s, rest, eol, true));
+    setHelp(p, i, ne, unescape(s, rest, eol, true));
   } else if (keyword === 'TYPE') {
     const t = omTypeAt(s, rest, eol);
     if (t === undefined) {
       p.fail(
-        `invalid metric type ${JSON.stringify(readable(s.slice(rest, eol)))} for ${name}: expected counter, gauge, histogram, gaugehistogram, summary, info, stateset or unknown`,
+        `invalid metric type ${JSON.stringify(readable(s.slice(rest, eol)))} for ${s.slice(i, ne)}: expected counter, gauge, histogram, gaugehistogram, summary, info, stateset or unknown`,
       );
     }
-    setType(p, name, t);
+    setType(p, i, ne, t);
   } else {
-    setUnit(p, name, s.slice(rest, eol));
+    setUnit(p, i, ne, s.slice(rest, eol));
   }
 }
 

@@ -100,17 +100,18 @@ function textComment(p: ParserCore, pos: number, eol: number): void {
   if (i < eol && s.charCodeAt(i) !== CH_SPACE && s.charCodeAt(i) !== CH_TAB) {
     p.fail(`invalid metric name ${p.tokenSnippet(ns, eol)} in # ${keyword} line`);
   }
-  const name = s.slice(ns, i);
+  const ne = i;
   i = skipBlanks(s, i, eol);
   if (isHelp) {
-    setHelp(p, name, unescape(s, i, eol, false));
+    setHelp(p, ns, ne, unescape(s, i, eol, false));
     return;
   }
   let te = i;
   while (te < eol && s.charCodeAt(te) !== CH_SPACE && s.charCodeAt(te) !== CH_TAB) te++;
-  if (skipBlanks(s, te, eol) < eol) p.fail(`unexpected text after the type in # TYPE line for ${name}`);
+  if (skipBlanks(s, te, eol) < eol) p.fail(`unexpected text after the type in # TYPE line for ${s.slice(ns, ne)}`);
   const t = textTypeAt(s, i, te);
   if (t === undefined) {
+    const name = s.slice(ns, ne);
     const word = s.slice(i, te);
     p.fail(
       word === ''
@@ -118,7 +119,7 @@ function textComment(p: ParserCore, pos: number, eol: number): void {
         : `invalid metric type ${JSON.stringify(readable(word))} for ${name}: expected counter, gauge, histogram, summary or untyped`,
     );
   }
-  setType(p, name, t);
+  setType(p, ns, ne, t);
 }
 
 function textSample(p: ParserCore, pos: number, eol: number): void {
