@@ -87,8 +87,9 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   private omBytes = new Int32Array(256);
   private textAt = new Int32Array(256);
   private textBytes = new Int32Array(256);
-  private readonly omChunk: (ArenaChunk | undefined)[] = [];
-  private readonly textChunk: (ArenaChunk | undefined)[] = [];
+  // Arena chunk ids (see Arena.chunks), not pointers: two fewer pointer arrays of a million entries for the collector.
+  private omChunk = new Int32Array(256);
+  private textChunk = new Int32Array(256);
   private readonly bigParts: FamilyPart[] = [];
   private records = 0;
   private index: Map<string, number> | undefined;
@@ -98,6 +99,8 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   constructor(
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
+    /** Where the small parts' lines are. */
+    private readonly arena: Arena,
   ) {}
 
   get size(): number {
@@ -164,21 +167,18 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       if (om !== null && p.split === null && (p.text === null || text !== null)) {
         this.omAt[r] = p.om.arenaOffset;
         this.omBytes[r] = p.om.bytes;
-        this.omChunk[r] = om;
+        this.omChunk[r] = om.id;
         if (text === null) {
           this.textAt[r] = -1;
-          this.textChunk[r] = undefined;
         } else {
           this.textAt[r] = p.text!.arenaOffset;
           this.textBytes[r] = p.text!.bytes;
-          this.textChunk[r] = text;
+          this.textChunk[r] = text.id;
         }
         reusable.push(p);
       } else {
         this.omAt[r] = this.bigParts.length;
         this.omBytes[r] = -1;
-        this.omChunk[r] = undefined;
-        this.textChunk[r] = undefined;
         this.bigParts.push(p);
       }
     }
@@ -197,8 +197,9 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       }
       const p = new FamilyPart();
       p.series = this.series[r];
-      p.om = LineSink.inArena(this.omChunk[r]!, this.omAt[r], this.omBytes[r]);
-      if (this.textAt[r] >= 0) p.text = LineSink.inArena(this.textChunk[r]!, this.textAt[r], this.textBytes[r]);
+      const chunks = this.arena.chunks;
+      p.om = LineSink.inArena(chunks[this.omChunk[r]], this.omAt[r], this.omBytes[r]);
+      if (this.textAt[r] >= 0) p.text = LineSink.inArena(chunks[this.textChunk[r]], this.textAt[r], this.textBytes[r]);
       parts[this.shard[r]] = p;
     }
     return parts;
@@ -212,6 +213,8 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
     this.omBytes = grownInt32(this.omBytes, n);
     this.textAt = grownInt32(this.textAt, n);
     this.textBytes = grownInt32(this.textBytes, n);
+    this.omChunk = grownInt32(this.omChunk, n);
+    this.textChunk = grownInt32(this.textChunk, n);
   }
 
   private makeIndex(): void {
@@ -454,7 +457,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     identityLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
-    this.families = new SourceFamilies(format, numShards);
+    this.families = new SourceFamilies(format, numShards, this.arena);
     this.parts = new Array<FamilyPart | undefined>(numShards);
     // Only the config's labels are on every served series (a clash renames the scraped one); the
     // identity labels are not (a series' own job or instance wins), so they are not "fixed".
@@ -530,8 +533,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
 
     // The two formats' lines are one string object unless timestamps, exemplars or value spelling differ.
-    let omLine: string;
-    let textLine: string;
+    // Both undefined: both are the body's own line, text[lineStart, lineEnd + 1), not sliced (yet).
+    let omLine: string | undefined;
+    let textLine: string | undefined;
     let ts = s.timestampText;
     let tsMs = s.timestampMs;
     if (ts === undefined && this.defaultTimestampMs !== undefined) {
@@ -551,12 +555,13 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       textLine = ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, tsMs!)}`}\n`;
     } else {
       const value = s.valueText;
+      const omFloat = isOmFloat(value);
       if (ts !== undefined) textLine = `${series} ${value} ${ts}\n`;
       else if (own && s.lineEnd === s.seriesEnd + 1 + value.length && text.charCodeAt(s.seriesEnd) === 32 && text.charCodeAt(s.lineEnd) === 10) {
-        // "series value\n" as written: one slice of the body instead of a string built in pieces.
-        textLine = text.slice(s.lineStart, s.lineEnd + 1);
+        // "series value\n" as written: the body's own line. Where both formats take it as it is,
+        // no string is made for it (see LineSink.addRange); else one slice of the body.
+        if (!omFloat) textLine = text.slice(s.lineStart, s.lineEnd + 1);
       } else textLine = `${series} ${value}\n`;
-      const omFloat = isOmFloat(value);
       if (ts === undefined && omFloat) {
         omLine = textLine;
       } else {
@@ -566,7 +571,8 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
 
     let part = parts[shard];
-    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine)) {
+    const omLength = omLine === undefined ? s.lineEnd + 1 - s.lineStart : omLine.length;
+    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine, omLength)) {
       this.duplicates++;
       return;
     }
@@ -580,10 +586,16 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
 
     const split = this.format === 'openmetrics' ? textSplitIndex(info, s.name) : -1;
     // Clone before adding: everything so far is shared, this sample is where the formats part.
+    if (omLine === undefined) {
+      // Text format, the body's own line for both formats (split is -1: text has no split families).
+      part.om.addRange(text, s.lineStart, s.lineEnd + 1);
+      part.text?.addRange(text, s.lineStart, s.lineEnd + 1);
+      return;
+    }
     if (part.text === null && (split >= 0 || textLine !== omLine)) part.text = part.om.clone();
     part.om.add(omLine);
-    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine);
-    else part.text?.add(textLine);
+    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine!);
+    else part.text?.add(textLine!);
   }
 
   /**
@@ -595,7 +607,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
    * child label's value and the timestamp are hashed here. `omLine` will be written at `offset` of
    * the shard's part.
    */
-  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string): boolean {
+  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string | undefined, omLength: number): boolean {
     const n = this.famSamples++;
     let child: string | undefined;
     const childLabel = info.childLabel;
@@ -619,7 +631,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       this.firstTs = ts;
       this.firstShard = shard;
       this.firstOffset = offset;
-      this.firstLength = omLine.length;
+      this.firstLength = omLength;
       return false;
     }
     const keys = this.famKeys;
@@ -631,9 +643,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
     this.hashSample(this.lastHi, this.lastLo, s.name, child, ts);
     this.checkedSeries = series;
-    this.checkedLine = omLine;
+    this.checkedLine = omLine ?? s.text.slice(s.lineStart, s.lineStart + omLength);
     this.checkedIdentity = undefined;
-    return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this);
+    return !keys.add(h[0], h[1], ts, shard, offset, omLength, this);
   }
 
   /** sampleHash into dupHash, the name's hash remembered while the name repeats. */

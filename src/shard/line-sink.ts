@@ -12,6 +12,8 @@ const COPY_LOOP_MAX = 64;
 /** One arena chunk: bytes written from the start; the object stays, the Buffer may be replaced by a trimmed copy. */
 export interface ArenaChunk {
   bytes: Buffer;
+  /** Its index in the arena's `chunks`: what a column of part records keeps instead of a pointer. */
+  id: number;
 }
 
 /**
@@ -23,24 +25,32 @@ export interface ArenaChunk {
  * string object per part. A chunk is freed when no part of any kept source data points into it.
  */
 export class Arena {
-  private chunk: ArenaChunk = { bytes: Buffer.allocUnsafeSlow(ARENA_FIRST) };
+  private chunk: ArenaChunk = { bytes: Buffer.allocUnsafeSlow(ARENA_FIRST), id: 0 };
+  /** Every chunk, by id. */
+  readonly chunks: ArenaChunk[] = [this.chunk];
   private used = 0;
   /** The chunk the last put() wrote into. */
   lastChunk: ArenaChunk = this.chunk;
 
   /** Appends `s` (latin1) and returns its offset in lastChunk. */
   put(s: string): number {
-    const n = s.length;
+    return this.putRange(s, 0, s.length);
+  }
+
+  /** put(s.slice(start, end)) without making the slice. */
+  putRange(s: string, start: number, end: number): number {
+    const n = end - start;
     let b = this.chunk.bytes;
     if (this.used + n > b.length) {
       this.trim();
       b = Buffer.allocUnsafeSlow(Math.max(n, Math.min(ARENA_CHUNK, 2 * b.length)));
-      this.chunk = { bytes: b };
+      this.chunk = { bytes: b, id: this.chunks.length };
+      this.chunks.push(this.chunk);
       this.used = 0;
     }
     const at = this.used;
-    if (n > COPY_LOOP_MAX) b.write(s, at, n, 'latin1');
-    else for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i);
+    if (n > COPY_LOOP_MAX) b.write(start === 0 && end === s.length ? s : s.slice(start, end), at, n, 'latin1');
+    else for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(start + i);
     this.used = at + n;
     this.lastChunk = this.chunk;
     return at;
@@ -71,6 +81,13 @@ export class LineSink {
   /** Where a sealed small part's bytes are: sealedChunk[sealedAt, sealedAt + bytes). */
   private sealedChunk: ArenaChunk | null = null;
   private sealedAt = 0;
+  /**
+   * A sink whose only content is one range of a body piece (addRange) keeps the piece and where:
+   * a family of one sample is copied from the body into the arena when sealed, with no string made
+   * for its line. Any other use turns it into pending text first (materialize).
+   */
+  private rangeText: string | null = null;
+  private rangeStart = 0;
 
   /** A sink holding the `bytes` chars at `at` of an arena chunk, as seal() leaves a small part. */
   static inArena(chunk: ArenaChunk, at: number, bytes: number): LineSink {
@@ -98,9 +115,30 @@ export class LineSink {
     this.bytes = 0;
     this.sealedChunk = null;
     this.sealedAt = 0;
+    this.rangeText = null;
+  }
+
+  /** add(text.slice(start, end)), the slice made only if the sink is not empty. */
+  addRange(text: string, start: number, end: number): void {
+    if (this.bytes === 0 && this.sealedChunk === null) {
+      this.rangeText = text;
+      this.rangeStart = start;
+      this.bytes = end - start;
+      return;
+    }
+    this.add(text.slice(start, end));
+  }
+
+  /** A range kept by addRange becomes pending text. */
+  private materialize(): void {
+    if (this.rangeText !== null) {
+      this.pending = this.rangeText.slice(this.rangeStart, this.rangeStart + this.bytes);
+      this.rangeText = null;
+    }
   }
 
   add(line: string): void {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) this.unseal();
     this.pending += line;
     this.bytes += line.length;
@@ -109,6 +147,7 @@ export class LineSink {
 
   /** Moves pending lines into a chunk of their own: for large parts, and for sinks built to be read at once. */
   flush(): void {
+    if (this.rangeText !== null) this.materialize();
     if (this.pending.length > 0) {
       (this.chunks ??= []).push(Buffer.from(this.pending, 'latin1'));
       this.pending = '';
@@ -120,7 +159,11 @@ export class LineSink {
    * strings, which point into the body pieces, are released); a large one flushes its tail.
    */
   seal(arena: Arena): void {
-    if (this.chunks !== null) {
+    if (this.rangeText !== null) {
+      this.sealedAt = arena.putRange(this.rangeText, this.rangeStart, this.rangeStart + this.bytes);
+      this.sealedChunk = arena.lastChunk;
+      this.rangeText = null;
+    } else if (this.chunks !== null) {
       this.flush();
     } else if (this.pending.length > 0) {
       this.sealedAt = arena.put(this.pending);
@@ -138,6 +181,7 @@ export class LineSink {
   }
 
   clone(): LineSink {
+    if (this.rangeText !== null) this.materialize();
     const copy = new LineSink();
     copy.chunks = this.chunks === null ? null : this.chunks.slice();
     copy.pending = this.pending;
@@ -149,6 +193,7 @@ export class LineSink {
 
   /** Hands the content to `out` without copying what is already in Buffers. */
   writeTo(out: BodyWriter): void {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) out.copy(this.sealedChunk.bytes, this.sealedAt, this.sealedAt + this.bytes);
     else if (this.chunks !== null) for (const c of this.chunks) out.copy(c, 0, c.length);
     if (this.pending.length > 0) out.write(this.pending);
@@ -156,6 +201,7 @@ export class LineSink {
 
   /** The content's chars [start, end) as a latin1 string, for reading one line back. */
   readRange(start: number, end: number): string {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) {
       const c = this.sealedChunk;
       const from = this.sealedAt + start;
@@ -177,6 +223,7 @@ export class LineSink {
 
   /** The content as Buffers (for reading it back, e.g. to compare series between sources). */
   get buffers(): readonly Buffer[] {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) {
       const c = this.sealedChunk;
       const end = this.sealedAt + this.bytes;
