@@ -6,7 +6,7 @@ import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sampl
 import { describeFamily, describeFamilyInto, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes, keyHash } from './hash.js';
 import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
-import { Arena, LineSink, type ArenaChunk } from './line-sink.js';
+import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
