@@ -185,60 +185,76 @@ function u32At(b: Uint8Array, i: number): number {
   return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24) | 0;
 }
 
+/**
+ * The stripes of an input of 32 bytes or more: h (in R) and the offset where the tail starts. Apart
+ * from the short path so that the short one (most shard keys) stays small enough to be inlined.
+ */
+function longInput(b: Uint8Array, n: number): number {
+  let i = 0;
+  let hh: number;
+  let hl: number;
+  // v1 = P1 + P2, v2 = P2, v3 = 0, v4 = -P1 (mod 2^64).
+  add(P1H, P1L, P2H, P2L);
+  let v1h = R[0];
+  let v1l = R[1];
+  let v2h = P2H;
+  let v2l = P2L;
+  let v3h = 0;
+  let v3l = 0;
+  let v4h = ~P1H | 0;
+  let v4l = -P1L | 0;
+  for (const limit = n - 32; i <= limit; i += 32) {
+    round(v1h, v1l, u32At(b, i + 4), u32At(b, i));
+    v1h = R[0];
+    v1l = R[1];
+    round(v2h, v2l, u32At(b, i + 12), u32At(b, i + 8));
+    v2h = R[0];
+    v2l = R[1];
+    round(v3h, v3l, u32At(b, i + 20), u32At(b, i + 16));
+    v3h = R[0];
+    v3l = R[1];
+    round(v4h, v4l, u32At(b, i + 28), u32At(b, i + 24));
+    v4h = R[0];
+    v4l = R[1];
+  }
+  rotl(v1h, v1l, 1);
+  hh = R[0];
+  hl = R[1];
+  rotl(v2h, v2l, 7);
+  add(hh, hl, R[0], R[1]);
+  hh = R[0];
+  hl = R[1];
+  rotl(v3h, v3l, 12);
+  add(hh, hl, R[0], R[1]);
+  hh = R[0];
+  hl = R[1];
+  rotl(v4h, v4l, 18);
+  add(hh, hl, R[0], R[1]);
+  hh = R[0];
+  hl = R[1];
+  const vs = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l];
+  for (let k = 0; k < 8; k += 2) {
+    // mergeRound: (h ^ round(0, v)) * P1 + P4.
+    round(0, 0, vs[k], vs[k + 1]);
+    mul((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, P1H, P1L);
+    add(R[0], R[1], P4H, P4L);
+    hh = R[0];
+    hl = R[1];
+  }
+  R[0] = hh;
+  R[1] = hl;
+  return i;
+}
+
 /** xxh64 (seed 0) of b[0, n) into keyHash. */
 function xxh64Bytes(b: Uint8Array, n: number): void {
   let i = 0;
   let hh: number;
   let hl: number;
   if (n >= 32) {
-    // v1 = P1 + P2, v2 = P2, v3 = 0, v4 = -P1 (mod 2^64).
-    add(P1H, P1L, P2H, P2L);
-    let v1h = R[0];
-    let v1l = R[1];
-    let v2h = P2H;
-    let v2l = P2L;
-    let v3h = 0;
-    let v3l = 0;
-    let v4h = ~P1H | 0;
-    let v4l = -P1L | 0;
-    for (const limit = n - 32; i <= limit; i += 32) {
-      round(v1h, v1l, u32At(b, i + 4), u32At(b, i));
-      v1h = R[0];
-      v1l = R[1];
-      round(v2h, v2l, u32At(b, i + 12), u32At(b, i + 8));
-      v2h = R[0];
-      v2l = R[1];
-      round(v3h, v3l, u32At(b, i + 20), u32At(b, i + 16));
-      v3h = R[0];
-      v3l = R[1];
-      round(v4h, v4l, u32At(b, i + 28), u32At(b, i + 24));
-      v4h = R[0];
-      v4l = R[1];
-    }
-    rotl(v1h, v1l, 1);
+    i = longInput(b, n);
     hh = R[0];
     hl = R[1];
-    rotl(v2h, v2l, 7);
-    add(hh, hl, R[0], R[1]);
-    hh = R[0];
-    hl = R[1];
-    rotl(v3h, v3l, 12);
-    add(hh, hl, R[0], R[1]);
-    hh = R[0];
-    hl = R[1];
-    rotl(v4h, v4l, 18);
-    add(hh, hl, R[0], R[1]);
-    hh = R[0];
-    hl = R[1];
-    const vs = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l];
-    for (let k = 0; k < 8; k += 2) {
-      // mergeRound: (h ^ round(0, v)) * P1 + P4.
-      round(0, 0, vs[k], vs[k + 1]);
-      mul((hh ^ R[0]) | 0, (hl ^ R[1]) | 0, P1H, P1L);
-      add(R[0], R[1], P4H, P4L);
-      hh = R[0];
-      hl = R[1];
-    }
   } else {
     hh = P5H;
     hl = P5L;

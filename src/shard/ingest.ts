@@ -710,6 +710,12 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     // a clash renames labels, so the served label list is built first (rare).
     let own = labels;
     let extra = this.extra.labels;
+    if (own.length === 0 && extra.length === 0) {
+      // The key is the family alone (a body of many one-sample families).
+      keyBytes.reset();
+      keyBytes.add(info.key);
+      return this.shardOfKey();
+    }
     if (extra.length > 0 && this.clashes(labels)) {
       own = this.servedLabels(labels);
       extra = [];
@@ -737,6 +743,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       keyBytes.separator();
       keyBytes.add(value);
     }
+    return this.shardOfKey();
+  }
+
+  /** The shard of the key in keyBytes; its hash is kept for the duplicate check. */
+  private shardOfKey(): number {
     keyBytes.hashToKey();
     const hi = keyHash.hi;
     const lo = keyHash.lo;
