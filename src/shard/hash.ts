@@ -27,7 +27,6 @@ export function hash64(text: string): [number, number] {
 // (mod 2^64) is done on 32-bit halves; the multiplier's halves are:
 const M_HI = 0x27bb2ee6;
 const M_LO = 0x87abc805;
-const TWO32 = 4294967296;
 
 /** Bucket in [0, buckets) for the 64-bit key hi:lo; growing buckets by one moves ~1/(n+1) of keys. */
 export function jumpHash(hi: number, lo: number, buckets: number): number {
@@ -35,24 +34,10 @@ export function jumpHash(hi: number, lo: number, buckets: number): number {
   let j = 0;
   while (j < buckets) {
     b = j;
-    // 64-bit product of lo * M_LO from 16-bit limbs, exact in doubles.
-    const a1 = lo >>> 16,
-      a0 = lo & 0xffff;
-    const m1 = M_LO >>> 16,
-      m0 = M_LO & 0xffff;
-    const mid = a1 * m0 + a0 * m1;
-    const low = a0 * m0 + (mid % 65536) * 65536;
-    const carry = Math.floor(low / TWO32);
-    const loProdHi = a1 * m1 + Math.floor(mid / 65536) + carry;
-    let newLo = low % TWO32;
-    let newHi = (loProdHi + Math.imul(hi, M_LO) + Math.imul(lo, M_HI)) >>> 0;
-    newLo += 1;
-    if (newLo === TWO32) {
-      newLo = 0;
-      newHi = (newHi + 1) >>> 0;
-    }
-    hi = newHi;
-    lo = newLo;
+    // key = key * 2862933555777619973 + 1 (mod 2^64), in integer arithmetic on the halves (see mul).
+    mul(hi, lo, M_HI, M_LO);
+    lo = (R[1] + 1) | 0;
+    hi = lo === 0 ? (R[0] + 1) | 0 : R[0];
     // (key >> 33) + 1 uses the top 31 bits.
     j = Math.floor((b + 1) * (2147483648 / ((hi >>> 1) + 1)));
   }

@@ -153,11 +153,11 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
    * Records the family's parts (indexed by shard, undefined where it has none); returns the parts
    * that may be reused, their lines being recorded by position. Replaces what it had before.
    */
-  setParts(f: number, parts: (FamilyPart | undefined)[], reusable: FamilyPart[]): void {
+  setParts(f: number, parts: (FamilyPart | undefined)[], shards: Int32Array, n: number, reusable: FamilyPart[]): void {
     const start = this.records;
-    for (let k = 0; k < parts.length; k++) {
-      const p = parts[k];
-      if (p === undefined) continue;
+    for (let i = 0; i < n; i++) {
+      const k = shards[i];
+      const p = parts[k]!;
       const r = this.records++;
       if (r === this.shard.length) this.growRecords();
       this.shard[r] = k;
@@ -394,6 +394,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   /** The current family's info when it is new: one object rewritten per family (see family()). */
   private readonly infoScratch = describeFamily('', 'unknown', undefined, undefined, 'text');
   private parts: (FamilyPart | undefined)[];
+  /** The shards the current family has parts on, in the order they came (nTouched of them): seal() visits only these. */
+  private readonly touched: Int32Array;
+  private nTouched = 0;
   /** Parts whose lines went into the arena, emptied for the next family. */
   private readonly spare: FamilyPart[] = [];
   private series = 0;
@@ -459,6 +462,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
     this.families = new SourceFamilies(format, numShards, this.arena);
     this.parts = new Array<FamilyPart | undefined>(numShards);
+    this.touched = new Int32Array(numShards);
     // Only the config's labels are on every served series (a clash renames the scraped one); the
     // identity labels are not (a series' own job or instance wins), so they are not "fixed".
     this.fixedLabels = extraLabels.filter(([, v]) => v !== '');
@@ -497,6 +501,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       // A key seen before (text: counter x_total, then family x): its lines go on from where they were.
       this.info = fams.info(this.current);
       this.parts = fams.partsOf(this.current);
+      for (let k = 0; k < this.parts.length; k++) if (this.parts[k] !== undefined) this.touched[this.nTouched++] = k;
     } else {
       this.info = info;
     }
@@ -579,6 +584,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     if (!part) {
       part = this.spare.pop() ?? new FamilyPart();
       parts[shard] = part;
+      this.touched[this.nTouched++] = shard;
     }
     part.series++;
     this.series++;
@@ -795,14 +801,16 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   /** Ends the current family: its parts' lines go into the arena and their places into `families`. */
   private seal(): void {
     const parts = this.parts;
-    for (let k = 0; k < parts.length; k++) parts[k]?.seal(this.arena);
+    const touched = this.touched;
+    const n = this.nTouched;
+    for (let i = 0; i < n; i++) parts[touched[i]]!.seal(this.arena);
     const reusable = this.spare;
     const before = reusable.length;
-    this.families.setParts(this.current, parts, reusable);
+    this.families.setParts(this.current, parts, touched, n, reusable);
     for (let i = before; i < reusable.length; i++) reusable[i].reset();
-    // Parts kept as objects belong to the family now: the next family starts with none (a loop:
-    // fill() is a builtin call, once per family).
-    for (let k = 0; k < parts.length; k++) parts[k] = undefined;
+    // Parts kept as objects belong to the family now: the next family starts with none.
+    for (let i = 0; i < n; i++) parts[touched[i]] = undefined;
+    this.nTouched = 0;
   }
 
   finish(): SourceData {
