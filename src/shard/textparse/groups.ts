@@ -134,7 +134,7 @@ function beginFamily(p: ParserCore, name: string, h: number): void {
   p.lastName = '';
   // The previous sample's name cannot start this family's samples: metricName tries the family's name first.
   p.predName = '';
-  p.used.addHashed(name, name, p.line, h);
+  p.famEntry = p.used.addHashed(name, -1, p.line, h);
 }
 
 function startFamilyForSample(p: ParserCore, name: string): void {
@@ -191,7 +191,7 @@ export function setType(p: ParserCore, ns: number, ne: number, t: number): void 
     if (u >= 0) {
       p.fail(`${TYPE_NAMES[t]} ${name} would use the sample name ${n}, which already belongs to family ${p.used.family(u)} (line ${p.used.line(u)})`);
     }
-    p.used.add(n, name, p.line);
+    p.used.add(n, p.famEntry, p.line);
   }
 }
 

@@ -16,8 +16,11 @@ export class NameTable {
   private mask = (1 << 10) - 1;
   private lines = new Int32Array(1 << 9);
   private readonly names: string[] = [];
-  /** The family each name belongs to (the same string as the name for a family's own name). */
-  private readonly families: string[] = [];
+  /**
+   * The family each name belongs to, as the entry of the family's own name (its own entry for a
+   * family name): numbers, not a second array of a million pointers for the collector to mark.
+   */
+  private families = new Int32Array(1 << 9);
 
   get size(): number {
     return this.names.length;
@@ -42,25 +45,29 @@ export class NameTable {
     }
   }
 
-  /** Adds a name not in the table (find() returned -1). */
-  add(name: string, family: string, line: number): void {
-    this.addHashed(name, family, line, hashAt(name, 0, name.length));
+  /** Adds a name not in the table (find() returned -1) for the family whose name is entry `family`; returns its entry. */
+  add(name: string, family: number, line: number): number {
+    return this.addHashed(name, family, line, hashAt(name, 0, name.length));
   }
 
-  /** add() of a name whose hashAt is known (`h`). */
-  addHashed(name: string, family: string, line: number, h: number): void {
+  /** add() of a name whose hashAt is known (`h`); `family` -1: the name is a family's own. */
+  addHashed(name: string, family: number, line: number, h: number): number {
     const n = this.names.length;
-    if (n === this.lines.length) this.lines = grow(this.lines);
+    if (n === this.lines.length) {
+      this.lines = grow(this.lines);
+      this.families = grow(this.families);
+    }
     this.names.push(name);
-    this.families.push(family);
+    this.families[n] = family < 0 ? n : family;
     this.lines[n] = line;
     // Kept at most half full, so probe runs stay short.
     if (2 * (n + 1) > this.mask + 1) this.rehash();
     this.place(this.slots, this.mask, h, n);
+    return n;
   }
 
   family(entry: number): string {
-    return this.families[entry];
+    return this.names[this.families[entry]];
   }
 
   line(entry: number): number {
