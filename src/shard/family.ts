@@ -25,6 +25,29 @@ export interface FamilyInfo {
 
 export function describeFamily(name: string, type: MetricType, help: string | undefined, unit: string | undefined, format: ExpositionFormat): FamilyInfo {
   // Object literals of one fixed shape: this runs once per family, a million times for some bodies.
+  const info: FamilyInfo = {
+    key: '',
+    help: undefined,
+    unit: undefined,
+    declared: false,
+    omName: '',
+    omType: 'unknown',
+    textName: '',
+    textType: '',
+    childLabel: undefined,
+  };
+  return describeFamilyInto(info, name, type, help, unit, format);
+}
+
+/** describeFamily written into `out` (for a caller that needs one family's info at a time) and returned. */
+export function describeFamilyInto(
+  out: FamilyInfo,
+  name: string,
+  type: MetricType,
+  help: string | undefined,
+  unit: string | undefined,
+  format: ExpositionFormat,
+): FamilyInfo {
   const declared = type !== 'unknown' || help !== undefined || unit !== undefined;
   const childLabel = type === 'histogram' || type === 'gaugehistogram' ? 'le' : type === 'summary' ? 'quantile' : undefined;
   let key = name;
@@ -44,7 +67,16 @@ export function describeFamily(name: string, type: MetricType, help: string | un
   } else {
     textType = textTypeOf(type);
   }
-  return { key, help, unit, declared, omName: key, omType, textName, textType, childLabel };
+  out.key = key;
+  out.help = help;
+  out.unit = unit;
+  out.declared = declared;
+  out.omName = key;
+  out.omType = omType;
+  out.textName = textName;
+  out.textType = textType;
+  out.childLabel = childLabel;
+  return out;
 }
 
 function textTypeOf(t: MetricType): string {

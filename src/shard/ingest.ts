@@ -3,10 +3,10 @@
 // the source's extra labels added.
 
 import type { ExpositionFormat, ExpositionHandler, FamilyMeta, MetricType, Sample } from './exposition.js';
-import { describeFamily, textSplitIndex, type FamilyInfo } from './family.js';
+import { describeFamily, describeFamilyInto, textSplitIndex, type FamilyInfo } from './family.js';
 import { jumpHash, keyBytes, keyHash } from './hash.js';
 import { hashText, KeySet, lineIdentity, sampleHash, type LineLookup } from './key-set.js';
-import { Arena, LineSink, type ArenaChunk } from './line-sink.js';
+import { Arena, LineSink } from './line-sink.js';
 import { detach } from '../util/strings.js';
 
 /** One source's samples of one family that fall on one shard, in both output formats. */
@@ -51,7 +51,6 @@ export interface SourceFamily {
 }
 
 const TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown'];
-const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
 
 function grownInt32(a: Int32Array<ArrayBuffer>, min: number): Int32Array<ArrayBuffer> {
   if (min <= a.length) return a;
@@ -72,10 +71,12 @@ function grownInt32(a: Int32Array<ArrayBuffer>, min: number): Int32Array<ArrayBu
  */
 export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   private readonly names: string[] = [];
-  private readonly keyList: string[] = [];
+  // Made when first needed, the common value being implied until then: a key that differs from its
+  // name (then keys are listed), a help or a unit. Three fewer pointers pushed per family.
+  private keyList: string[] | null = null;
+  private helps: (string | undefined)[] | null = null;
+  private units: (string | undefined)[] | null = null;
   private types = new Uint8Array(256);
-  private readonly helps: (string | undefined)[] = [];
-  private readonly units: (string | undefined)[] = [];
   /** Per family, its first part record and how many it has. */
   private first = new Int32Array(256);
   private count = new Int32Array(256);
@@ -86,8 +87,9 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   private omBytes = new Int32Array(256);
   private textAt = new Int32Array(256);
   private textBytes = new Int32Array(256);
-  private readonly omChunk: (ArenaChunk | undefined)[] = [];
-  private readonly textChunk: (ArenaChunk | undefined)[] = [];
+  // Arena chunk ids (see Arena.chunks), not pointers: two fewer pointer arrays of a million entries for the collector.
+  private omChunk = new Int32Array(256);
+  private textChunk = new Int32Array(256);
   private readonly bigParts: FamilyPart[] = [];
   private records = 0;
   private index: Map<string, number> | undefined;
@@ -97,10 +99,16 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   constructor(
     private readonly format: ExpositionFormat,
     private readonly numShards: number,
+    /** Where the small parts' lines are. */
+    private readonly arena: Arena,
   ) {}
 
   get size(): number {
-    return this.keyList.length;
+    return this.names.length;
+  }
+
+  private keyOf(f: number): string {
+    return this.keyList === null ? this.names[f] : this.keyList[f];
   }
 
   /**
@@ -117,10 +125,10 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
         this.existed = true;
         return f;
       }
-      this.index.set(key, this.keyList.length);
+      this.index.set(key, this.names.length);
     }
     this.existed = false;
-    const f = this.keyList.length;
+    const f = this.names.length;
     if (f === this.types.length) {
       const t = new Uint8Array(f * 2);
       t.set(this.types);
@@ -129,10 +137,13 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       this.count = grownInt32(this.count, f * 2);
     }
     this.names.push(name);
-    this.keyList.push(key);
-    this.types[f] = TYPE_CODE.get(type)!;
-    this.helps.push(help);
-    this.units.push(unit);
+    if (this.keyList !== null) this.keyList.push(key);
+    else if (key !== name) (this.keyList = this.names.slice(0, f)).push(key);
+    this.types[f] = TYPES.indexOf(type);
+    if (this.helps !== null) this.helps.push(help);
+    else if (help !== undefined) (this.helps = new Array<string | undefined>(f).fill(undefined)).push(help);
+    if (this.units !== null) this.units.push(unit);
+    else if (unit !== undefined) (this.units = new Array<string | undefined>(f).fill(undefined)).push(unit);
     this.first[f] = 0;
     this.count[f] = 0;
     return f;
@@ -142,11 +153,11 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
    * Records the family's parts (indexed by shard, undefined where it has none); returns the parts
    * that may be reused, their lines being recorded by position. Replaces what it had before.
    */
-  setParts(f: number, parts: (FamilyPart | undefined)[], reusable: FamilyPart[]): void {
+  setParts(f: number, parts: (FamilyPart | undefined)[], shards: Int32Array, n: number, reusable: FamilyPart[]): void {
     const start = this.records;
-    for (let k = 0; k < parts.length; k++) {
-      const p = parts[k];
-      if (p === undefined) continue;
+    for (let i = 0; i < n; i++) {
+      const k = shards[i];
+      const p = parts[k]!;
       const r = this.records++;
       if (r === this.shard.length) this.growRecords();
       this.shard[r] = k;
@@ -156,21 +167,18 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       if (om !== null && p.split === null && (p.text === null || text !== null)) {
         this.omAt[r] = p.om.arenaOffset;
         this.omBytes[r] = p.om.bytes;
-        this.omChunk[r] = om;
+        this.omChunk[r] = om.id;
         if (text === null) {
           this.textAt[r] = -1;
-          this.textChunk[r] = undefined;
         } else {
           this.textAt[r] = p.text!.arenaOffset;
           this.textBytes[r] = p.text!.bytes;
-          this.textChunk[r] = text;
+          this.textChunk[r] = text.id;
         }
         reusable.push(p);
       } else {
         this.omAt[r] = this.bigParts.length;
         this.omBytes[r] = -1;
-        this.omChunk[r] = undefined;
-        this.textChunk[r] = undefined;
         this.bigParts.push(p);
       }
     }
@@ -189,8 +197,9 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
       }
       const p = new FamilyPart();
       p.series = this.series[r];
-      p.om = LineSink.inArena(this.omChunk[r]!, this.omAt[r], this.omBytes[r]);
-      if (this.textAt[r] >= 0) p.text = LineSink.inArena(this.textChunk[r]!, this.textAt[r], this.textBytes[r]);
+      const chunks = this.arena.chunks;
+      p.om = LineSink.inArena(chunks[this.omChunk[r]], this.omAt[r], this.omBytes[r]);
+      if (this.textAt[r] >= 0) p.text = LineSink.inArena(chunks[this.textChunk[r]], this.textAt[r], this.textBytes[r]);
       parts[this.shard[r]] = p;
     }
     return parts;
@@ -204,15 +213,17 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
     this.omBytes = grownInt32(this.omBytes, n);
     this.textAt = grownInt32(this.textAt, n);
     this.textBytes = grownInt32(this.textBytes, n);
+    this.omChunk = grownInt32(this.omChunk, n);
+    this.textChunk = grownInt32(this.textChunk, n);
   }
 
   private makeIndex(): void {
     this.index = new Map();
-    for (let f = 0; f < this.keyList.length; f++) this.index.set(this.keyList[f], f);
+    for (let f = 0; f < this.names.length; f++) this.index.set(this.keyOf(f), f);
   }
 
   info(f: number): FamilyInfo {
-    return describeFamily(this.names[f], TYPES[this.types[f]], this.helps[f], this.units[f], this.format);
+    return describeFamily(this.names[f], TYPES[this.types[f]], this.helps?.[f], this.units?.[f], this.format);
   }
 
   family(f: number): SourceFamily {
@@ -231,7 +242,7 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   }
 
   *entries(): MapIterator<[string, SourceFamily]> {
-    for (let f = 0; f < this.keyList.length; f++) yield [this.keyList[f], this.family(f)];
+    for (let f = 0; f < this.names.length; f++) yield [this.keyOf(f), this.family(f)];
   }
 
   [Symbol.iterator](): MapIterator<[string, SourceFamily]> {
@@ -239,15 +250,15 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
   }
 
   keys(): MapIterator<string> {
-    return this.keyList.values();
+    return (this.keyList ?? this.names).values();
   }
 
   *values(): MapIterator<SourceFamily> {
-    for (let f = 0; f < this.keyList.length; f++) yield this.family(f);
+    for (let f = 0; f < this.names.length; f++) yield this.family(f);
   }
 
   forEach(fn: (value: SourceFamily, key: string, map: ReadonlyMap<string, SourceFamily>) => void): void {
-    for (let f = 0; f < this.keyList.length; f++) fn(this.family(f), this.keyList[f], this);
+    for (let f = 0; f < this.names.length; f++) fn(this.family(f), this.keyOf(f), this);
   }
 }
 
@@ -380,7 +391,12 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   /** The current family: its index in `families`, naming, and parts by shard (open until it ends). */
   private current = -1;
   private info: FamilyInfo | undefined;
+  /** The current family's info when it is new: one object rewritten per family (see family()). */
+  private readonly infoScratch = describeFamily('', 'unknown', undefined, undefined, 'text');
   private parts: (FamilyPart | undefined)[];
+  /** The shards the current family has parts on, in the order they came (nTouched of them): seal() visits only these. */
+  private readonly touched: Int32Array;
+  private nTouched = 0;
   /** Parts whose lines went into the arena, emptied for the next family. */
   private readonly spare: FamilyPart[] = [];
   private series = 0;
@@ -444,8 +460,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     identityLabels: ReadonlyArray<readonly [string, string]> = [],
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
-    this.families = new SourceFamilies(format, numShards);
+    this.families = new SourceFamilies(format, numShards, this.arena);
     this.parts = new Array<FamilyPart | undefined>(numShards);
+    this.touched = new Int32Array(numShards);
     // Only the config's labels are on every served series (a clash renames the scraped one); the
     // identity labels are not (a series' own job or instance wins), so they are not "fixed".
     this.fixedLabels = extraLabels.filter(([, v]) => v !== '');
@@ -477,13 +494,14 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     // parser hands family names over detached already).
     const help = detach(meta.help);
     const unit = detach(meta.unit);
-    const info = describeFamily(meta.name, meta.type, help, unit, this.format);
+    const info = describeFamilyInto(this.infoScratch, meta.name, meta.type, help, unit, this.format);
     const fams = this.families;
     this.current = fams.add(meta.name, info.key, meta.type, help, unit);
     if (fams.existed) {
       // A key seen before (text: counter x_total, then family x): its lines go on from where they were.
       this.info = fams.info(this.current);
       this.parts = fams.partsOf(this.current);
+      for (let k = 0; k < this.parts.length; k++) if (this.parts[k] !== undefined) this.touched[this.nTouched++] = k;
     } else {
       this.info = info;
     }
@@ -520,8 +538,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
 
     // The two formats' lines are one string object unless timestamps, exemplars or value spelling differ.
-    let omLine: string;
-    let textLine: string;
+    // Both undefined: both are the body's own line, text[lineStart, lineEnd + 1), not sliced (yet).
+    let omLine: string | undefined;
+    let textLine: string | undefined;
     let ts = s.timestampText;
     let tsMs = s.timestampMs;
     if (ts === undefined && this.defaultTimestampMs !== undefined) {
@@ -541,12 +560,13 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       textLine = ts === undefined && s.exemplar === undefined ? omLine : `${series} ${s.valueText}${ts === undefined ? '' : ` ${this.tsOut(ts, tsMs!)}`}\n`;
     } else {
       const value = s.valueText;
+      const omFloat = isOmFloat(value);
       if (ts !== undefined) textLine = `${series} ${value} ${ts}\n`;
       else if (own && s.lineEnd === s.seriesEnd + 1 + value.length && text.charCodeAt(s.seriesEnd) === 32 && text.charCodeAt(s.lineEnd) === 10) {
-        // "series value\n" as written: one slice of the body instead of a string built in pieces.
-        textLine = text.slice(s.lineStart, s.lineEnd + 1);
+        // "series value\n" as written: the body's own line. Where both formats take it as it is,
+        // no string is made for it (see LineSink.addRange); else one slice of the body.
+        if (!omFloat) textLine = text.slice(s.lineStart, s.lineEnd + 1);
       } else textLine = `${series} ${value}\n`;
-      const omFloat = isOmFloat(value);
       if (ts === undefined && omFloat) {
         omLine = textLine;
       } else {
@@ -556,13 +576,15 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
 
     let part = parts[shard];
-    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine)) {
+    const omLength = omLine === undefined ? s.lineEnd + 1 - s.lineStart : omLine.length;
+    if (this.isDuplicate(s, info, shard, part === undefined ? 0 : part.om.bytes, series, omLine, omLength)) {
       this.duplicates++;
       return;
     }
     if (!part) {
       part = this.spare.pop() ?? new FamilyPart();
       parts[shard] = part;
+      this.touched[this.nTouched++] = shard;
     }
     part.series++;
     this.series++;
@@ -570,10 +592,16 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
 
     const split = this.format === 'openmetrics' ? textSplitIndex(info, s.name) : -1;
     // Clone before adding: everything so far is shared, this sample is where the formats part.
+    if (omLine === undefined) {
+      // Text format, the body's own line for both formats (split is -1: text has no split families).
+      part.om.addRange(text, s.lineStart, s.lineEnd + 1);
+      part.text?.addRange(text, s.lineStart, s.lineEnd + 1);
+      return;
+    }
     if (part.text === null && (split >= 0 || textLine !== omLine)) part.text = part.om.clone();
     part.om.add(omLine);
-    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine);
-    else part.text?.add(textLine);
+    if (split >= 0) ((part.split ??= [undefined, undefined, undefined])[split] ??= new LineSink()).add(textLine!);
+    else part.text?.add(textLine!);
   }
 
   /**
@@ -585,7 +613,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
    * child label's value and the timestamp are hashed here. `omLine` will be written at `offset` of
    * the shard's part.
    */
-  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string): boolean {
+  private isDuplicate(s: Sample, info: FamilyInfo, shard: number, offset: number, series: string, omLine: string | undefined, omLength: number): boolean {
     const n = this.famSamples++;
     let child: string | undefined;
     const childLabel = info.childLabel;
@@ -609,7 +637,7 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       this.firstTs = ts;
       this.firstShard = shard;
       this.firstOffset = offset;
-      this.firstLength = omLine.length;
+      this.firstLength = omLength;
       return false;
     }
     const keys = this.famKeys;
@@ -621,9 +649,9 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     }
     this.hashSample(this.lastHi, this.lastLo, s.name, child, ts);
     this.checkedSeries = series;
-    this.checkedLine = omLine;
+    this.checkedLine = omLine ?? s.text.slice(s.lineStart, s.lineStart + omLength);
     this.checkedIdentity = undefined;
-    return !keys.add(h[0], h[1], ts, shard, offset, omLine.length, this);
+    return !keys.add(h[0], h[1], ts, shard, offset, omLength, this);
   }
 
   /** sampleHash into dupHash, the name's hash remembered while the name repeats. */
@@ -688,6 +716,12 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
     // a clash renames labels, so the served label list is built first (rare).
     let own = labels;
     let extra = this.extra.labels;
+    if (own.length === 0 && extra.length === 0) {
+      // The key is the family alone (a body of many one-sample families).
+      keyBytes.reset();
+      keyBytes.add(info.key);
+      return this.shardOfKey();
+    }
     if (extra.length > 0 && this.clashes(labels)) {
       own = this.servedLabels(labels);
       extra = [];
@@ -715,6 +749,11 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
       keyBytes.separator();
       keyBytes.add(value);
     }
+    return this.shardOfKey();
+  }
+
+  /** The shard of the key in keyBytes; its hash is kept for the duplicate check. */
+  private shardOfKey(): number {
     keyBytes.hashToKey();
     const hi = keyHash.hi;
     const lo = keyHash.lo;
@@ -762,14 +801,16 @@ export class SourceIngest implements ExpositionHandler, LineLookup {
   /** Ends the current family: its parts' lines go into the arena and their places into `families`. */
   private seal(): void {
     const parts = this.parts;
-    for (let k = 0; k < parts.length; k++) parts[k]?.seal(this.arena);
+    const touched = this.touched;
+    const n = this.nTouched;
+    for (let i = 0; i < n; i++) parts[touched[i]]!.seal(this.arena);
     const reusable = this.spare;
     const before = reusable.length;
-    this.families.setParts(this.current, parts, reusable);
+    this.families.setParts(this.current, parts, touched, n, reusable);
     for (let i = before; i < reusable.length; i++) reusable[i].reset();
-    // Parts kept as objects belong to the family now: the next family starts with none (a loop:
-    // fill() is a builtin call, once per family).
-    for (let k = 0; k < parts.length; k++) parts[k] = undefined;
+    // Parts kept as objects belong to the family now: the next family starts with none.
+    for (let i = 0; i < n; i++) parts[touched[i]] = undefined;
+    this.nTouched = 0;
   }
 
   finish(): SourceData {

@@ -2,46 +2,68 @@
 // per-line allocation, and small parts packed into a shared arena so that a body of a million tiny
 // families does not become a million Buffers (each costs far more than its few bytes of lines).
 
-// Small enough that the strings a filling chunk holds (one per family) mostly die before the next
-// young-generation collection: at 1 MiB (25,000 tiny families) they were copied and promoted first.
+// Chunks grow from 4 KiB to 64 KiB: a source with a few small families keeps a few KiB, a body of a
+// million tiny families fills a chunk per few thousand families.
+const ARENA_FIRST = 1 << 12;
 const ARENA_CHUNK = 1 << 16;
+/** Parts shorter than this are copied in a JavaScript loop; longer ones by Buffer's native write. */
+const COPY_LOOP_MAX = 64;
 
-/** One arena chunk: its text while it fills, its bytes once closed. */
+/** One arena chunk: bytes written from the start; the object stays, the Buffer may be replaced by a trimmed copy. */
 export interface ArenaChunk {
-  bytes: Buffer | null;
-  text: string;
+  bytes: Buffer;
+  /** Its index in the arena's `chunks`: what a column of part records keeps instead of a pointer. */
+  id: number;
 }
 
 /**
- * Packs the finished lines of small parts back to back into chunks of about 64 KiB. One per source
- * ingest: a part keeps only a reference to its chunk and an offset. A chunk collects strings and
- * becomes one Buffer when full (one native call per chunk, not one per family), and is freed when
- * no part of any kept source data points into it.
+ * Packs the finished lines of small parts back to back into chunks of up to 64 KiB. One per source
+ * ingest: a part keeps only a reference to its chunk and an offset. Lines are copied into the
+ * chunk's bytes as they are sealed: collecting them as one concatenated string per chunk and
+ * encoding it when full (as before) kept every line's string, and the body pieces those pointed
+ * into, alive until the chunk filled, so the young-generation collector copied them, and made one
+ * string object per part. A chunk is freed when no part of any kept source data points into it.
  */
 export class Arena {
-  private chunk: ArenaChunk = { bytes: null, text: '' };
+  private chunk: ArenaChunk = { bytes: Buffer.allocUnsafeSlow(ARENA_FIRST), id: 0 };
+  /** Every chunk, by id. */
+  readonly chunks: ArenaChunk[] = [this.chunk];
+  private used = 0;
   /** The chunk the last put() wrote into. */
   lastChunk: ArenaChunk = this.chunk;
 
   /** Appends `s` (latin1) and returns its offset in lastChunk. */
   put(s: string): number {
-    if (this.chunk.text.length > 0 && this.chunk.text.length + s.length > ARENA_CHUNK) {
-      this.close();
-      this.chunk = { bytes: null, text: '' };
+    return this.putRange(s, 0, s.length);
+  }
+
+  /** put(s.slice(start, end)) without making the slice. */
+  putRange(s: string, start: number, end: number): number {
+    const n = end - start;
+    let b = this.chunk.bytes;
+    if (this.used + n > b.length) {
+      this.trim();
+      b = Buffer.allocUnsafeSlow(Math.max(n, Math.min(ARENA_CHUNK, 2 * b.length)));
+      this.chunk = { bytes: b, id: this.chunks.length };
+      this.chunks.push(this.chunk);
+      this.used = 0;
     }
-    const at = this.chunk.text.length;
-    this.chunk.text += s;
+    const at = this.used;
+    if (n > COPY_LOOP_MAX) b.write(start === 0 && end === s.length ? s : s.slice(start, end), at, n, 'latin1');
+    else for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(start + i);
+    this.used = at + n;
     this.lastChunk = this.chunk;
     return at;
   }
 
-  /** Turns the filling chunk into bytes; call once everything is in. */
+  /** Call once everything is in: a mostly empty last chunk is replaced by a copy of what it holds. */
   close(): void {
+    this.trim();
+  }
+
+  private trim(): void {
     const c = this.chunk;
-    if (c.bytes === null) {
-      c.bytes = Buffer.from(c.text, 'latin1');
-      c.text = '';
-    }
+    if (this.used < c.bytes.length / 2) c.bytes = Buffer.from(c.bytes.subarray(0, this.used));
   }
 }
 
@@ -59,6 +81,13 @@ export class LineSink {
   /** Where a sealed small part's bytes are: sealedChunk[sealedAt, sealedAt + bytes). */
   private sealedChunk: ArenaChunk | null = null;
   private sealedAt = 0;
+  /**
+   * A sink whose only content is one range of a body piece (addRange) keeps the piece and where:
+   * a family of one sample is copied from the body into the arena when sealed, with no string made
+   * for its line. Any other use turns it into pending text first (materialize).
+   */
+  private rangeText: string | null = null;
+  private rangeStart = 0;
 
   /** A sink holding the `bytes` chars at `at` of an arena chunk, as seal() leaves a small part. */
   static inArena(chunk: ArenaChunk, at: number, bytes: number): LineSink {
@@ -86,9 +115,30 @@ export class LineSink {
     this.bytes = 0;
     this.sealedChunk = null;
     this.sealedAt = 0;
+    this.rangeText = null;
+  }
+
+  /** add(text.slice(start, end)), the slice made only if the sink is not empty. */
+  addRange(text: string, start: number, end: number): void {
+    if (this.bytes === 0 && this.sealedChunk === null) {
+      this.rangeText = text;
+      this.rangeStart = start;
+      this.bytes = end - start;
+      return;
+    }
+    this.add(text.slice(start, end));
+  }
+
+  /** A range kept by addRange becomes pending text. */
+  private materialize(): void {
+    if (this.rangeText !== null) {
+      this.pending = this.rangeText.slice(this.rangeStart, this.rangeStart + this.bytes);
+      this.rangeText = null;
+    }
   }
 
   add(line: string): void {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) this.unseal();
     this.pending += line;
     this.bytes += line.length;
@@ -97,6 +147,7 @@ export class LineSink {
 
   /** Moves pending lines into a chunk of their own: for large parts, and for sinks built to be read at once. */
   flush(): void {
+    if (this.rangeText !== null) this.materialize();
     if (this.pending.length > 0) {
       (this.chunks ??= []).push(Buffer.from(this.pending, 'latin1'));
       this.pending = '';
@@ -108,7 +159,11 @@ export class LineSink {
    * strings, which point into the body pieces, are released); a large one flushes its tail.
    */
   seal(arena: Arena): void {
-    if (this.chunks !== null) {
+    if (this.rangeText !== null) {
+      this.sealedAt = arena.putRange(this.rangeText, this.rangeStart, this.rangeStart + this.bytes);
+      this.sealedChunk = arena.lastChunk;
+      this.rangeText = null;
+    } else if (this.chunks !== null) {
       this.flush();
     } else if (this.pending.length > 0) {
       this.sealedAt = arena.put(this.pending);
@@ -121,11 +176,12 @@ export class LineSink {
   private unseal(): void {
     const c = this.sealedChunk!;
     const end = this.sealedAt + this.bytes;
-    this.pending = c.bytes === null ? c.text.slice(this.sealedAt, end) : c.bytes.toString('latin1', this.sealedAt, end);
+    this.pending = c.bytes.toString('latin1', this.sealedAt, end);
     this.sealedChunk = null;
   }
 
   clone(): LineSink {
+    if (this.rangeText !== null) this.materialize();
     const copy = new LineSink();
     copy.chunks = this.chunks === null ? null : this.chunks.slice();
     copy.pending = this.pending;
@@ -135,20 +191,22 @@ export class LineSink {
     return copy;
   }
 
-  /** Hands the content to `out` without copying what is already in Buffers; the arena must be closed. */
+  /** Hands the content to `out` without copying what is already in Buffers. */
   writeTo(out: BodyWriter): void {
-    if (this.sealedChunk !== null) out.copy(this.sealedChunk.bytes!, this.sealedAt, this.sealedAt + this.bytes);
+    if (this.rangeText !== null) this.materialize();
+    if (this.sealedChunk !== null) out.copy(this.sealedChunk.bytes, this.sealedAt, this.sealedAt + this.bytes);
     else if (this.chunks !== null) for (const c of this.chunks) out.copy(c, 0, c.length);
     if (this.pending.length > 0) out.write(this.pending);
   }
 
   /** The content's chars [start, end) as a latin1 string, for reading one line back. */
   readRange(start: number, end: number): string {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) {
       const c = this.sealedChunk;
       const from = this.sealedAt + start;
       const to = this.sealedAt + end;
-      return c.bytes === null ? c.text.slice(from, to) : c.bytes.toString('latin1', from, to);
+      return c.bytes.toString('latin1', from, to);
     }
     let out = '';
     let at = 0;
@@ -165,10 +223,11 @@ export class LineSink {
 
   /** The content as Buffers (for reading it back, e.g. to compare series between sources). */
   get buffers(): readonly Buffer[] {
+    if (this.rangeText !== null) this.materialize();
     if (this.sealedChunk !== null) {
       const c = this.sealedChunk;
       const end = this.sealedAt + this.bytes;
-      return [c.bytes === null ? Buffer.from(c.text.slice(this.sealedAt, end), 'latin1') : c.bytes.subarray(this.sealedAt, end)];
+      return [c.bytes.subarray(this.sealedAt, end)];
     }
     const out = this.chunks === null ? [] : this.chunks.slice();
     if (this.pending.length > 0) out.push(Buffer.from(this.pending, 'latin1'));

@@ -131,6 +131,8 @@ export class ParserCore {
   // The current family.
   famActive = false;
   famName = '';
+  /** The family name's entry in `used`. */
+  famEntry = -1;
   famType = T_UNKNOWN;
   famHelp: string | undefined = undefined;
   famUnit: string | undefined = undefined;

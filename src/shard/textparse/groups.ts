@@ -6,7 +6,7 @@
 // in the tables they pick (the core's `om` flag) and in what OpenMetrics checks per group, which it hooks into
 // endFamily through the core (endGroups) because this module must not import openmetrics.ts.
 
-import { detach } from '../../util/strings.js';
+import { detach, detachRange } from '../../util/strings.js';
 import {
   BARE_KINDS,
   K_BARE,
@@ -25,6 +25,7 @@ import {
   TYPE_NAMES,
 } from './core.js';
 import { readable } from './escapes.js';
+import { hashAt } from './name-table.js';
 import type { ParserCore } from './core.js';
 
 /** Sample kinds each type allows, by type code. */
@@ -82,23 +83,39 @@ function kindOf(p: ParserCore, name: string): number {
 }
 
 function startFamily(p: ParserCore, name: string, what: string): void {
-  const entry = p.used.find(name);
-  if (entry >= 0) {
-    const u = { family: p.used.family(entry), line: p.used.line(entry) };
-    if (p.famActive && u.family === p.famName) {
-      if (name === p.famName) {
-        p.fail(`sample name ${name} is not valid for ${TYPE_NAMES[p.famType]} family ${p.famName}; expected ${p.famSampleNames.join(' or ')}`);
-      }
-      p.fail(`${what} ${name} clashes with the sample names of the current family ${u.family} (${TYPE_NAMES[p.famType]})`);
-    }
-    if (u.family === name) {
-      p.fail(`${what} ${name}: family ${name} already appeared at line ${u.line}; a family's metadata and samples must form one contiguous block`);
-    }
-    p.fail(`${what} ${name} clashes with family ${u.family} (line ${u.line}), which uses that name`);
-  }
+  const h = hashAt(name, 0, name.length);
+  const entry = p.used.findHashed(name, 0, name.length, h);
+  if (entry >= 0) clash(p, name, entry, what);
   endFamily(p);
   // Family names live in `used` until the end of the body: they must not pin the piece they came from.
-  name = detach(name);
+  beginFamily(p, detach(name), h);
+}
+
+/** startFamily for the name at p.text[ns, ne) of a metadata line: no string is made but the kept copy. */
+function startFamilyAt(p: ParserCore, ns: number, ne: number, keyword: string): void {
+  const h = hashAt(p.text, ns, ne);
+  const entry = p.used.findHashed(p.text, ns, ne, h);
+  if (entry >= 0) clash(p, p.text.slice(ns, ne), entry, `# ${keyword} for`);
+  endFamily(p);
+  beginFamily(p, detachRange(p.text, ns, ne), h);
+}
+
+function clash(p: ParserCore, name: string, entry: number, what: string): never {
+  const u = { family: p.used.family(entry), line: p.used.line(entry) };
+  if (p.famActive && u.family === p.famName) {
+    if (name === p.famName) {
+      p.fail(`sample name ${name} is not valid for ${TYPE_NAMES[p.famType]} family ${p.famName}; expected ${p.famSampleNames.join(' or ')}`);
+    }
+    p.fail(`${what} ${name} clashes with the sample names of the current family ${u.family} (${TYPE_NAMES[p.famType]})`);
+  }
+  if (u.family === name) {
+    p.fail(`${what} ${name}: family ${name} already appeared at line ${u.line}; a family's metadata and samples must form one contiguous block`);
+  }
+  p.fail(`${what} ${name} clashes with family ${u.family} (line ${u.line}), which uses that name`);
+}
+
+/** Starts family `name` (detached, not in `used`; `h` its hashAt). */
+function beginFamily(p: ParserCore, name: string, h: number): void {
   p.famActive = true;
   p.famName = name;
   p.famType = T_UNKNOWN;
@@ -115,31 +132,41 @@ function startFamily(p: ParserCore, name: string, what: string): void {
   if (names.length !== 1) names.length = 1;
   names[0] = name;
   p.lastName = '';
-  p.used.add(name, name, p.line);
+  // The previous sample's name cannot start this family's samples: metricName tries the family's name first.
+  p.predName = '';
+  p.famEntry = p.used.addHashed(name, -1, p.line, h);
 }
 
 function startFamilyForSample(p: ParserCore, name: string): void {
   startFamily(p, name, 'sample');
 }
 
-function metadataFamily(p: ParserCore, name: string, keyword: string): void {
-  if (p.famActive && name === p.famName) {
-    if (p.famHasSamples && (p.om || keyword === 'TYPE')) p.fail(`# ${keyword} for ${name} comes after its samples; metadata must come first`);
-    return;
+/**
+ * Makes the name at p.text[ns, ne) of a # HELP, TYPE or UNIT line the current family (it may be
+ * already) and returns it, as the family's detached string.
+ */
+function metadataFamily(p: ParserCore, ns: number, ne: number, keyword: string): string {
+  const cur = p.famName;
+  if (p.famActive && ne - ns === cur.length && p.text.startsWith(cur, ns)) {
+    if (p.famHasSamples && (p.om || keyword === 'TYPE')) p.fail(`# ${keyword} for ${cur} comes after its samples; metadata must come first`);
+    return cur;
   }
-  startFamily(p, name, `# ${keyword} for`);
+  startFamilyAt(p, ns, ne, keyword);
+  return p.famName;
 }
 
-export function setHelp(p: ParserCore, name: string, help: string): void {
-  metadataFamily(p, name, 'HELP');
+/** The # HELP line of the name at p.text[ns, ne). */
+export function setHelp(p: ParserCore, ns: number, ne: number, help: string): void {
+  const name = metadataFamily(p, ns, ne, 'HELP');
   if (p.famHasHelp) p.fail(`second # HELP for ${name}`);
   p.famHasHelp = true;
   // Text format: HELP after the family's samples is allowed but arrives too late to report; it is dropped.
   if (!p.famHasSamples) p.famHelp = help;
 }
 
-export function setType(p: ParserCore, name: string, t: number): void {
-  metadataFamily(p, name, 'TYPE');
+/** The # TYPE line of the name at p.text[ns, ne). */
+export function setType(p: ParserCore, ns: number, ne: number, t: number): void {
+  const name = metadataFamily(p, ns, ne, 'TYPE');
   if (p.famHasType) p.fail(`second # TYPE for ${name}`);
   if ((t === T_INFO || t === T_STATESET) && p.famUnit !== undefined) p.fail(`${TYPE_NAMES[t]} ${name} must not have a unit`);
   p.famHasType = true;
@@ -164,12 +191,13 @@ export function setType(p: ParserCore, name: string, t: number): void {
     if (u >= 0) {
       p.fail(`${TYPE_NAMES[t]} ${name} would use the sample name ${n}, which already belongs to family ${p.used.family(u)} (line ${p.used.line(u)})`);
     }
-    p.used.add(n, name, p.line);
+    p.used.add(n, p.famEntry, p.line);
   }
 }
 
-export function setUnit(p: ParserCore, name: string, unit: string): void {
-  metadataFamily(p, name, 'UNIT');
+/** The # UNIT line of the name at p.text[ns, ne). */
+export function setUnit(p: ParserCore, ns: number, ne: number, unit: string): void {
+  const name = metadataFamily(p, ns, ne, 'UNIT');
   if (p.famHasUnit) p.fail(`second # UNIT for ${name}`);
   p.famHasUnit = true;
   if (unit === '') return;

@@ -16,45 +16,58 @@ export class NameTable {
   private mask = (1 << 10) - 1;
   private lines = new Int32Array(1 << 9);
   private readonly names: string[] = [];
-  /** The family each name belongs to (the same string as the name for a family's own name). */
-  private readonly families: string[] = [];
+  /**
+   * The family each name belongs to, as the entry of the family's own name (its own entry for a
+   * family name): numbers, not a second array of a million pointers for the collector to mark.
+   */
+  private families = new Int32Array(1 << 9);
 
   get size(): number {
     return this.names.length;
   }
 
-  /** The last name looked up and its hash: add() nearly always follows find() of the same name. */
-  private lastName = '';
-  private lastHash = 0;
-
   /** The entry of `name`, or -1. */
   find(name: string): number {
-    const h = hashOf(name);
-    this.lastName = name;
-    this.lastHash = h;
+    return this.findHashed(name, 0, name.length, hashAt(name, 0, name.length));
+  }
+
+  /** The entry of the name s[start, end) whose hashAt is `h`, or -1; compared in place, no string made. */
+  findHashed(s: string, start: number, end: number, h: number): number {
     const slots = this.slots;
+    const n = end - start;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const e = slots[2 * i];
       if (e === EMPTY) return -1;
-      if (slots[2 * i + 1] === h && this.names[e - 1] === name) return e - 1;
+      if (slots[2 * i + 1] === h) {
+        const name = this.names[e - 1];
+        if (name.length === n && s.startsWith(name, start)) return e - 1;
+      }
     }
   }
 
-  /** Adds a name not in the table (find() returned -1). */
-  add(name: string, family: string, line: number): void {
+  /** Adds a name not in the table (find() returned -1) for the family whose name is entry `family`; returns its entry. */
+  add(name: string, family: number, line: number): number {
+    return this.addHashed(name, family, line, hashAt(name, 0, name.length));
+  }
+
+  /** add() of a name whose hashAt is known (`h`); `family` -1: the name is a family's own. */
+  addHashed(name: string, family: number, line: number, h: number): number {
     const n = this.names.length;
-    if (n === this.lines.length) this.lines = grow(this.lines);
-    const h = name === this.lastName ? this.lastHash : hashOf(name);
+    if (n === this.lines.length) {
+      this.lines = grow(this.lines);
+      this.families = grow(this.families);
+    }
     this.names.push(name);
-    this.families.push(family);
+    this.families[n] = family < 0 ? n : family;
     this.lines[n] = line;
     // Kept at most half full, so probe runs stay short.
     if (2 * (n + 1) > this.mask + 1) this.rehash();
     this.place(this.slots, this.mask, h, n);
+    return n;
   }
 
   family(entry: number): string {
-    return this.families[entry];
+    return this.names[this.families[entry]];
   }
 
   line(entry: number): number {
@@ -86,10 +99,10 @@ function grow(a: Int32Array): Int32Array<ArrayBuffer> {
   return b;
 }
 
-/** FNV-1a over the code units, then mixed so that the low bits (the slot) depend on every char. */
-function hashOf(s: string): number {
+/** The table's hash of s[start, end): FNV-1a over the code units, mixed so that the low bits (the slot) depend on every char. */
+export function hashAt(s: string, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   return h ^ (h >>> 12);

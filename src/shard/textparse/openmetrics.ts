@@ -37,7 +37,21 @@ import type { ParserCore } from './core.js';
 
 const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
-const OM_TYPES = new Map<string, number>(TYPE_NAMES.map((name, t) => [name, t]));
+/** The type word s[i, end), compared in place (a body may have a million TYPE lines), or undefined. */
+function omTypeAt(s: string, i: number, end: number): number | undefined {
+  const n = end - i;
+  for (let t = 0; t < TYPE_NAMES.length; t++) if (TYPE_NAMES[t].length === n && s.startsWith(TYPE_NAMES[t], i)) return t;
+  return undefined;
+}
+
+/** The keyword of a metadata line at s[i, end): compared in place, no string is made for it. */
+function keywordAt(s: string, i: number, end: number): string | undefined {
+  if (end - i !== 4) return undefined;
+  if (s.startsWith('TYPE', i)) return 'TYPE';
+  if (s.startsWith('HELP', i)) return 'HELP';
+  if (s.startsWith('UNIT', i)) return 'UNIT';
+  return undefined;
+}
 
 export function parseOpenMetrics(p: ParserCore, text: string): void {
   p.text = text;
@@ -85,10 +99,10 @@ function omMetadata(p: ParserCore, pos: number, eol: number): void {
   let i = pos + 2;
   let ke = i;
   while (ke < eol && s.charCodeAt(ke) !== CH_SPACE) ke++;
-  const keyword = s.slice(i, ke);
-  if (keyword !== 'HELP' && keyword !== 'TYPE' && keyword !== 'UNIT') {
+  const keyword = keywordAt(s, i, ke);
+  if (keyword === undefined) {
     p.fail(
-      keyword === 'EOF'
+      s.slice(i, ke) === 'EOF'
         ? 'unexpected text after # EOF'
         : `invalid line ${quoteSnippet(s, pos, eol)}: OpenMetrics allows only "# HELP", "# TYPE", "# UNIT" and "# EOF" lines starting with #`,
     );
@@ -102,30 +116,28 @@ function omMetadata(p: ParserCore, pos: number, eol: number): void {
   for (let k = i + 1; k < ne; k++) {
     if (!(CHAR_CLASS[s.charCodeAt(k)] & C_METRIC)) p.fail(`invalid metric name ${quoteSnippet(s, i, ne)} in # ${keyword} line`);
   }
-  const name = s.slice(i, ne);
   if (ne >= eol) {
     p.fail(
       keyword === 'HELP'
-        ? `# HELP line for ${name} needs a space and the help text after the name (the text may be empty)`
+        ? `# HELP line for ${s.slice(i, ne)} needs a space and the help text after the name (the text may be empty)`
         : keyword === 'TYPE'
-          ? `# TYPE line for ${name} has no type`
-          : `# UNIT line for ${name} needs a space and the unit after the name (the unit may be empty)`,
+          ? `# TYPE line for ${s.slice(i, ne)} has no type`
+          : `# UNIT line for ${s.slice(i, ne)} needs a space and the unit after the name (the unit may be empty)`,
     );
   }
   const rest = ne + 1;
   if (keyword === 'HELP') {
-    setHelp(p, name, unescape(s, rest, eol, true));
+    setHelp(p, i, ne, unescape(s, rest, eol, true));
   } else if (keyword === 'TYPE') {
-    const word = s.slice(rest, eol);
-    const t = OM_TYPES.get(word);
+    const t = omTypeAt(s, rest, eol);
     if (t === undefined) {
       p.fail(
-        `invalid metric type ${JSON.stringify(readable(word))} for ${name}: expected counter, gauge, histogram, gaugehistogram, summary, info, stateset or unknown`,
+        `invalid metric type ${JSON.stringify(readable(s.slice(rest, eol)))} for ${s.slice(i, ne)}: expected counter, gauge, histogram, gaugehistogram, summary, info, stateset or unknown`,
       );
     }
-    setType(p, name, t);
+    setType(p, i, ne, t);
   } else {
-    setUnit(p, name, s.slice(rest, eol));
+    setUnit(p, i, ne, s.slice(rest, eol));
   }
 }
 

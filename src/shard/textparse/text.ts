@@ -25,19 +25,37 @@ import { quoteSnippet, readable, unescape } from './escapes.js';
 import { checkLabelNames, emit, sampleKind, setHelp, setType } from './groups.js';
 import type { ParserCore } from './core.js';
 
-const TEXT_TYPES = new Map<string, number>([
-  ['counter', T_COUNTER],
-  ['gauge', T_GAUGE],
-  ['histogram', T_HISTOGRAM],
-  ['summary', T_SUMMARY],
-  ['untyped', T_UNKNOWN],
-]);
 /** The type word s[i, te) of a # TYPE line; compared in place, as a body may have a million TYPE lines. */
 function textTypeAt(s: string, i: number, te: number): number | undefined {
-  for (const [word, t] of TEXT_TYPE_LIST) if (te - i === word.length && s.startsWith(word, i)) return t;
-  return undefined;
+  // Told apart by their first letter; then the whole word is compared.
+  let word: string;
+  let t: number;
+  switch (s.charCodeAt(i)) {
+    case 103: // g
+      word = 'gauge';
+      t = T_GAUGE;
+      break;
+    case 99: // c
+      word = 'counter';
+      t = T_COUNTER;
+      break;
+    case 104: // h
+      word = 'histogram';
+      t = T_HISTOGRAM;
+      break;
+    case 115: // s
+      word = 'summary';
+      t = T_SUMMARY;
+      break;
+    case 117: // u
+      word = 'untyped';
+      t = T_UNKNOWN;
+      break;
+    default:
+      return undefined;
+  }
+  return te - i === word.length && s.startsWith(word, i) ? t : undefined;
 }
-const TEXT_TYPE_LIST = [...TEXT_TYPES];
 
 export function parseText(p: ParserCore, text: string): void {
   p.text = text;
@@ -66,10 +84,10 @@ function textComment(p: ParserCore, pos: number, eol: number): void {
   let i = pos + 1;
   if (i >= eol || (s.charCodeAt(i) !== CH_SPACE && s.charCodeAt(i) !== CH_TAB)) return;
   i = skipBlanks(s, i, eol);
-  let isHelp: boolean;
-  if (s.startsWith('HELP', i)) isHelp = true;
-  else if (s.startsWith('TYPE', i)) isHelp = false;
-  else return;
+  // "HELP" or "TYPE", told apart by the first letter before comparing the word.
+  const first = s.charCodeAt(i);
+  const isHelp = first === 72;
+  if (!(isHelp ? s.startsWith('HELP', i) : first === 84 && s.startsWith('TYPE', i))) return;
   const keyword = isHelp ? 'HELP' : 'TYPE';
   i += 4;
   if (i < eol && s.charCodeAt(i) !== CH_SPACE && s.charCodeAt(i) !== CH_TAB) return; // e.g. "# HELPFUL": a comment
@@ -82,17 +100,18 @@ function textComment(p: ParserCore, pos: number, eol: number): void {
   if (i < eol && s.charCodeAt(i) !== CH_SPACE && s.charCodeAt(i) !== CH_TAB) {
     p.fail(`invalid metric name ${p.tokenSnippet(ns, eol)} in # ${keyword} line`);
   }
-  const name = s.slice(ns, i);
+  const ne = i;
   i = skipBlanks(s, i, eol);
   if (isHelp) {
-    setHelp(p, name, unescape(s, i, eol, false));
+    setHelp(p, ns, ne, unescape(s, i, eol, false));
     return;
   }
   let te = i;
   while (te < eol && s.charCodeAt(te) !== CH_SPACE && s.charCodeAt(te) !== CH_TAB) te++;
-  if (skipBlanks(s, te, eol) < eol) p.fail(`unexpected text after the type in # TYPE line for ${name}`);
+  if (skipBlanks(s, te, eol) < eol) p.fail(`unexpected text after the type in # TYPE line for ${s.slice(ns, ne)}`);
   const t = textTypeAt(s, i, te);
   if (t === undefined) {
+    const name = s.slice(ns, ne);
     const word = s.slice(i, te);
     p.fail(
       word === ''
@@ -100,7 +119,7 @@ function textComment(p: ParserCore, pos: number, eol: number): void {
         : `invalid metric type ${JSON.stringify(readable(word))} for ${name}: expected counter, gauge, histogram, summary or untyped`,
     );
   }
-  setType(p, name, t);
+  setType(p, ns, ne, t);
 }
 
 function textSample(p: ParserCore, pos: number, eol: number): void {

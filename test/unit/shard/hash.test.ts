@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hash64, hash64Latin1, initHash, jumpHash, jumpHashBigInt } from '../../../src/shard/hash.js';
+import xxhash from 'xxhash-wasm';
+import { hash64, hash64Latin1, initHash, jumpHash, jumpHashBigInt, keyBytes } from '../../../src/shard/hash.js';
 
 beforeAll(initHash);
 
@@ -69,5 +70,34 @@ describe('hash64Latin1', () => {
   it('is xxh64: known value for the empty string', () => {
     // xxh64("", seed 0) = 0xEF46DB3751D8E999
     expect(hash64('')).toEqual([0xef46db37, 0x51d8e999]);
+  });
+});
+
+describe('keyBytes (xxh64 in JavaScript)', () => {
+  it('gives the xxhash-wasm module its results for every length up to several stripes', async () => {
+    const wasm = await xxhash();
+    // A fixed pseudo-random byte stream (LCG), so a failure repeats.
+    let seed = 12345;
+    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    for (let n = 0; n <= 200; n++) {
+      for (let rep = 0; rep < 20; rep++) {
+        const bytes = new Uint8Array(n);
+        // Some inputs all 0xff or 0x00: carries and zero lanes at the edges of the arithmetic.
+        for (let i = 0; i < n; i++) bytes[i] = rep === 0 ? 0xff : rep === 1 ? 0 : next();
+        const text = Buffer.from(bytes).toString('latin1');
+        const h = wasm.h64Raw(bytes);
+        expect(hash64Latin1(text)).toEqual([Number(h >> 32n), Number(h & 0xffffffffn)]);
+      }
+    }
+  });
+
+  it('hashes keys built in pieces like the joined text', () => {
+    keyBytes.reset();
+    keyBytes.add('up');
+    keyBytes.separator();
+    keyBytes.add('job');
+    keyBytes.separator();
+    keyBytes.add('node');
+    expect(keyBytes.hash()).toEqual(hash64Latin1('up\xffjob\xffnode'));
   });
 });
