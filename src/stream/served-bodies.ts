@@ -128,7 +128,7 @@ class Plan {
  * gzipped, which wants it in one piece, and writing 64 KiB chunks first and then concatenating them
  * copied every byte twice and left the chunks to the collector.
  */
-class FlatWriter extends BodyWriter {
+export class FlatWriter extends BodyWriter {
   private flat: Buffer;
   private at = 0;
 
@@ -146,6 +146,25 @@ class FlatWriter extends BodyWriter {
     const bigger = Buffer.allocUnsafe(Math.max(2 * this.flat.length, this.at + n));
     this.flat.copy(bigger, 0, 0, this.at);
     this.flat = bigger;
+  }
+
+  /** Where the next byte goes. */
+  get position(): number {
+    return this.at;
+  }
+
+  /**
+   * The Buffer to write the next `n` bytes into, from `position`, in place (a templated part copies
+   * its lines' bytes straight in: scrape-template.ts); advance(n) once they are written.
+   */
+  reserve(n: number): Buffer {
+    this.room(n);
+    return this.flat;
+  }
+
+  advance(n: number): void {
+    this.at += n;
+    this.bytes += n;
   }
 
   override write(s: string): void {
