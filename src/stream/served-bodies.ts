@@ -93,8 +93,9 @@ class Plan {
     return shards;
   }
 
-  text(k: number): Buffer[] {
-    const w = new FlatWriter(this.shard(k).textBytes);
+  /** The text body of shard k; written into `scratch` when it is large enough (see gzipOf). */
+  text(k: number, scratch?: Buffer): Buffer[] {
+    const w = new FlatWriter(this.shard(k).textBytes, scratch);
     for (const { info, parts, split } of this.shard(k).families) {
       const h = textHeader(info);
       if (h) w.write(h);
@@ -111,8 +112,8 @@ class Plan {
     return w.finish();
   }
 
-  om(k: number): Buffer[] {
-    const w = new FlatWriter(this.shard(k).omBytes);
+  om(k: number, scratch?: Buffer): Buffer[] {
+    const w = new FlatWriter(this.shard(k).omBytes, scratch);
     for (const { info, parts } of this.shard(k).families) {
       const h = omHeader(info);
       if (h) w.write(h);
@@ -132,9 +133,10 @@ export class FlatWriter extends BodyWriter {
   private flat: Buffer;
   private at = 0;
 
-  constructor(length: number) {
+  /** `into`: a Buffer to write into when it has room for `length` (its bytes are overwritten). */
+  constructor(length: number, into?: Buffer) {
     super();
-    this.flat = Buffer.allocUnsafe(length);
+    this.flat = into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length);
   }
 
   /**
@@ -182,6 +184,31 @@ export class FlatWriter extends BodyWriter {
   override finish(): Buffer[] {
     return [this.at === this.flat.length ? this.flat : this.flat.subarray(0, this.at)];
   }
+}
+
+/**
+ * Where a shard body that is wanted only gzipped is written before it is compressed, reused from one
+ * body to the next. The Prometheus scraping a shard asks for gzip, so the plain body was a Buffer of
+ * several MB made for one synchronous gzip and then dropped, twice per interval: off-heap memory
+ * churn that made V8 start full collections ("external memory pressure"), whose marking of the
+ * whole heap cost more CPU than the body itself. Bodies larger than SCRATCH_MAX are not kept.
+ */
+let scratch: Buffer | undefined;
+const SCRATCH_MAX = 64 << 20;
+
+/** `body` gzipped; `body` may be the scratch Buffer (gzipSync reads it before it returns). */
+function gzipBody(body: Buffer, level: number): Buffer {
+  // One output chunk for the whole result: the default 16 KiB made a shard body's ~1 MB of gzip out of
+  // dozens of chunks concatenated at the end. A shard body gzips to about an eighth at level 1.
+  return gzipSync(body, { level, chunkSize: Math.min(Math.max(64 << 10, body.length >> 2), 32 << 20) });
+}
+
+/** Shard k's plain body (om or text) gzipped, written through the scratch Buffer. */
+function gzipOf(plan: Plan, k: number, om: boolean, level: number): Buffer {
+  const [body] = om ? plan.om(k, scratch) : plan.text(k, scratch);
+  if (body.buffer !== scratch?.buffer && body.length <= SCRATCH_MAX)
+    scratch = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+  return gzipBody(body, level);
 }
 
 /**
@@ -266,12 +293,14 @@ class LazyShardBody implements ShardBody {
 
   // Synchronous: the request that asks for it is waiting for exactly these bytes, and a shard of a
   // few hundred targets gzips in milliseconds at the shard's gzip_level (1 by default).
+  // A plain form already made (asked for uncompressed before) is gzipped as it is; otherwise only
+  // the gzip is made and kept, the plain body written through the scratch Buffer (gzipOf).
   get textGzip(): Buffer {
-    return (this.textGz ??= gzipSync(this.text[0], { level: this.gzipLevel }));
+    return (this.textGz ??= this.textChunks ? gzipBody(this.textChunks[0], this.gzipLevel) : gzipOf(this.plan, this.id, false, this.gzipLevel));
   }
 
   get omGzip(): Buffer {
-    return (this.omGz ??= gzipSync(this.om[0], { level: this.gzipLevel }));
+    return (this.omGz ??= this.omChunks ? gzipBody(this.omChunks[0], this.gzipLevel) : gzipOf(this.plan, this.id, true, this.gzipLevel));
   }
 
   /** See madeGzipBytes (src/shard/pushed-source.ts). */
