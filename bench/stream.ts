@@ -6,7 +6,7 @@
 // applied scrape against Prometheus's CPU per scrape, NATS bytes in against the raw exposition,
 // and the edge's peak RSS. Usage:
 //   npm run bench:stream -- [--targets=200] [--series=1000] [--interval=15] [--seconds=60] [--poll-ms=100] [--poll-seconds=20]
-//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog] [--trace-gc]
+//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog] [--trace-gc] [--node-flags=...]
 // The CPU and the centre's lag record are measured while only a Prometheus scrapes the centre's
 // shards (every interval, gzip, as in production); the poll runs afterwards, on its own, since
 // polling whole shard bodies ten times a second is work a real centre does not do.
@@ -106,6 +106,8 @@ const COMPARE_DIR = process.argv.find((x) => x.startsWith('--compare='))?.slice(
  * marking on V8's threads shows in the per-thread CPU instead).
  */
 const TRACE_GC = process.argv.includes('--trace-gc');
+/** --node-flags="--a --b": more flags for both centres' node (V8 settings to A/B, --trace-* output to read). */
+const NODE_FLAGS = (process.argv.find((x) => x.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(' ').filter((f) => f !== '');
 
 /** A centre's --trace-gc lines, collected only while `on`. */
 class GcTrace {
@@ -124,6 +126,15 @@ class GcTrace {
   summary(): string {
     const kinds = new Map<string, { n: number; ms: number; why: Map<string, number> }>();
     for (const l of this.lines) {
+      // With --node-flags=--trace-incremental-marking: why each incremental marking began.
+      const start = /\[IncrementalMarking\] Start \(([^)]*)\)/.exec(l);
+      if (start) {
+        const k = kinds.get('marking started') ?? { n: 0, ms: 0, why: new Map<string, number>() };
+        k.n++;
+        k.why.set(start[1], (k.why.get(start[1]) ?? 0) + 1);
+        kinds.set('marking started', k);
+        continue;
+      }
       const m = / ms: ([A-Za-z-]+(?: \(reduce\))?)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(l);
       if (!m) continue;
       // Why V8 collected: "allocation failure", "external memory pressure", "finalize incremental marking via task", ...
@@ -155,6 +166,7 @@ async function startProxy(
     [
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       ...(TRACE_GC ? ['--trace-gc'] : []),
+      ...NODE_FLAGS,
       join(root, 'dist/src/server/cli.js'),
       `--config=${file}`,
     ],
@@ -275,6 +287,7 @@ try {
     prom: cpuSecs(prom.pid),
     threads: threadSecs(centre.child.pid!),
     other: other ? cpuSecs(other.child.pid!) : 0,
+    otherThreads: other ? threadSecs(other.child.pid!) : new Map<string, number>(),
   });
   for (const c of centres) c.gc.on = true;
   const c0 = cpuNow();
@@ -374,6 +387,15 @@ try {
     .filter(([, secs]) => secs > 0)
     .sort((a, b) => b[1] - a[1]);
   console.log(`  by thread: ${byThread.map(([name, secs]) => `${name} ${((secs / applied) * 1000).toFixed(2)} ms`).join(', ')}`);
+  if (other) {
+    const otherByThread = [...c1.otherThreads]
+      .map(([name, secs]): [string, number] => [name, secs - (c0.otherThreads.get(name) ?? 0)])
+      .filter(([, secs]) => secs > 0)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(
+      `  by thread, the build in ${COMPARE_DIR}: ${otherByThread.map(([name, secs]) => `${name} ${((secs / otherApplied) * 1000).toFixed(2)} ms`).join(', ')}`,
+    );
+  }
   console.log(
     `Prometheus CPU per scrape of the same body: ${(((c1.prom - c0.prom) / promScrapes) * 1000).toFixed(2)} ms (${promScrapes} scrapes, ${(c1.prom - c0.prom).toFixed(2)} s CPU)`,
   );

@@ -79,16 +79,16 @@ interface TemplatePart {
  * once (by the Prometheus scraping the shard, which asks for one form), so making both forms' lines
  * at apply time was work and garbage for nothing. Not kept once written: a body is asked for about
  * once per scrape. A served body (served-bodies.ts's FlatWriter) gets the bytes copied straight
- * into it from the template's prefixes and the scrape's own body, which it keeps: no string is
+ * into it from the template's prefixes and the scrape's values, kept as bytes: no string is
  * made per line, per value or per part.
  * Read-only: only writeTo, buffers and readRange are used on served parts.
  */
 class TemplateLines extends LineSink {
   constructor(
     private readonly part: TemplatePart,
-    /** The scrape's decompressed body and where value i is in it: [at[2i], at[2i + 1]). */
-    private readonly body: Uint8Array,
-    private readonly at: Int32Array,
+    /** The scrape's values back to back: value i is values[ends[i - 1], ends[i]) (from 0 for the first). */
+    private readonly values: Uint8Array,
+    private readonly ends: Int32Array,
     private readonly suffix: Uint8Array,
     bytes: number,
   ) {
@@ -99,7 +99,7 @@ class TemplateLines extends LineSink {
   /** Writes the lines into `out` from `o` (room for this.bytes is there); returns where they end. */
   private fill(out: Uint8Array, o: number): number {
     const { samples, prefixes } = this.part;
-    const { body, at, suffix } = this;
+    const { values, ends, suffix } = this;
     const sl = suffix.length;
     for (let j = 0; j < samples.length; j++) {
       const prefix = prefixes[j];
@@ -107,7 +107,7 @@ class TemplateLines extends LineSink {
       o += prefix.length;
       // A value is a few bytes: a loop beats a call.
       const i = samples[j];
-      for (let v = at[2 * i], ve = at[2 * i + 1]; v < ve; v++) out[o++] = body[v];
+      for (let v = i === 0 ? 0 : ends[i - 1], ve = ends[i]; v < ve; v++) out[o++] = values[v];
       out.set(suffix, o);
       o += sl;
     }
@@ -147,6 +147,9 @@ interface TemplateFamily {
   info: FamilyInfo;
   parts: (TemplatePart | undefined)[];
 }
+
+/** Where the values of the body being applied are, reused from one apply to the next (read before apply returns). */
+let valueAt = new Int32Array(0);
 
 export class ScrapeTemplate {
   private constructor(
@@ -248,7 +251,9 @@ export class ScrapeTemplate {
 
   /**
    * The served data for `body` (the scrape's decompressed bytes) at scrape time `tsMs`, or undefined
-   * when it does not fit the template. The data points into `body`, which must not change after.
+   * when it does not fit the template. Only the values' bytes are kept (copied out, a few KB), not the
+   * body: kept until the target's next scrape, whole bodies were ~60 KB each of off-heap memory that
+   * lived into V8's old generation and counted towards the limit that starts its full collections.
    */
   apply(body: Uint8Array, tsMs: number): SourceData | undefined {
     const fixed = this.fixed;
@@ -256,7 +261,9 @@ export class ScrapeTemplate {
     const n = ends.length - 1;
     const len = body.length;
     // Where value i is in the body: [at[2i], at[2i + 1]).
-    const at = new Int32Array(2 * n);
+    if (valueAt.length < 2 * n) valueAt = new Int32Array(2 * n);
+    const at = valueAt;
+    let valueBytes = 0;
     let pos = 0;
     let f = 0;
     for (let i = 0; i < n; i++) {
@@ -267,11 +274,18 @@ export class ScrapeTemplate {
       if (nl < 0) return undefined;
       at[2 * i] = pos;
       at[2 * i + 1] = nl;
+      valueBytes += nl - pos;
       pos = nl;
     }
     const last = ends[n];
     if (len - pos !== last - f) return undefined;
     while (f < last) if (body[pos++] !== fixed[f++]) return undefined;
+    const values = new Uint8Array(valueBytes);
+    const valueEnds = new Int32Array(n);
+    for (let i = 0, o = 0; i < n; i++) {
+      for (let v = at[2 * i], ve = at[2 * i + 1]; v < ve; v++) values[o++] = body[v];
+      valueEnds[i] = o;
+    }
 
     const tsText = Buffer.from(` ${tsMs}\n`, 'latin1');
     const tsOm = Buffer.from(` ${msToOmSeconds(tsMs)}\n`, 'latin1');
@@ -292,8 +306,8 @@ export class ScrapeTemplate {
         for (let j = 0; j < samples.length; j++) bytes += at[2 * samples[j] + 1] - at[2 * samples[j]];
         const part = new FamilyPart();
         part.series = samples.length;
-        part.om = new TemplateLines(t, body, at, tsOm, bytes + samples.length * tsOm.length);
-        part.text = new TemplateLines(t, body, at, tsText, bytes + samples.length * tsText.length);
+        part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + samples.length * tsOm.length);
+        part.text = new TemplateLines(t, values, valueEnds, tsText, bytes + samples.length * tsText.length);
         parts.push(part);
         series += part.series;
         seriesPerShard[k] += part.series;
