@@ -6,7 +6,7 @@
 // applied scrape against Prometheus's CPU per scrape, NATS bytes in against the raw exposition,
 // and the edge's peak RSS. Usage:
 //   npm run bench:stream -- [--targets=200] [--series=1000] [--interval=15] [--seconds=60] [--poll-ms=100] [--poll-seconds=20]
-//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog] [--trace-gc] [--node-flags=...]
+//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog] [--trace-gc] [--node-flags=...] [--compare-node-flags=...]
 // The CPU and the centre's lag record are measured while only a Prometheus scrapes the centre's
 // shards (every interval, gzip, as in production); the poll runs afterwards, on its own, since
 // polling whole shard bodies ten times a second is work a real centre does not do.
@@ -106,8 +106,19 @@ const COMPARE_DIR = process.argv.find((x) => x.startsWith('--compare='))?.slice(
  * marking on V8's threads shows in the per-thread CPU instead).
  */
 const TRACE_GC = process.argv.includes('--trace-gc');
-/** --node-flags="--a --b": more flags for both centres' node (V8 settings to A/B, --trace-* output to read). */
-const NODE_FLAGS = (process.argv.find((x) => x.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(' ').filter((f) => f !== '');
+/**
+ * --node-flags="--a --b": more flags for the centre's node (V8 settings to A/B, --trace-* output to
+ * read); --compare-node-flags the same for the compared centre (default: the same flags). With
+ * --compare pointing at this same checkout, an A/B of the flags alone.
+ */
+const flagsArg = (name: string): string[] | undefined =>
+  process.argv
+    .find((x) => x.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(' ')
+    .filter((f) => f !== '');
+const NODE_FLAGS = flagsArg('node-flags') ?? [];
+const COMPARE_NODE_FLAGS = flagsArg('compare-node-flags') ?? NODE_FLAGS;
 
 /** A centre's --trace-gc lines, collected only while `on`. */
 class GcTrace {
@@ -157,6 +168,7 @@ async function startProxy(
   name: string,
   profileDir?: string,
   root = join(import.meta.dirname, '../..'),
+  nodeFlags: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; gc: GcTrace }> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
@@ -166,7 +178,7 @@ async function startProxy(
     [
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       ...(TRACE_GC ? ['--trace-gc'] : []),
-      ...NODE_FLAGS,
+      ...nodeFlags,
       join(root, 'dist/src/server/cli.js'),
       `--config=${file}`,
     ],
@@ -247,9 +259,9 @@ try {
     - nats: {servers: ["nats://127.0.0.1:${natsPort}"], subjects: ["promfront.scrapes.>"], durable: ${durable}}
       max_age: ${INTERVAL * 4}s
 `;
-  const centre = await startProxy(centreConfig('central'), dir, 'centre', PROFILE_DIR);
+  const centre = await startProxy(centreConfig('central'), dir, 'centre', PROFILE_DIR, undefined, NODE_FLAGS);
   children.push(centre.child);
-  const other = COMPARE_DIR ? await startProxy(centreConfig('central-b'), dir, 'centre-b', undefined, COMPARE_DIR) : undefined;
+  const other = COMPARE_DIR ? await startProxy(centreConfig('central-b'), dir, 'centre-b', undefined, COMPARE_DIR, COMPARE_NODE_FLAGS) : undefined;
   if (other) children.push(other.child);
   const centres = other ? [centre, other] : [centre];
   const prom = await startPrometheus({
