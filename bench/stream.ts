@@ -6,7 +6,7 @@
 // applied scrape against Prometheus's CPU per scrape, NATS bytes in against the raw exposition,
 // and the edge's peak RSS. Usage:
 //   npm run bench:stream -- [--targets=200] [--series=1000] [--interval=15] [--seconds=60] [--poll-ms=100] [--poll-seconds=20]
-//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog]
+//     [--profile=DIR] [--compare=CHECKOUT] [--skip-backlog] [--trace-gc] [--node-flags=...] [--compare-node-flags=...]
 // The CPU and the centre's lag record are measured while only a Prometheus scrapes the centre's
 // shards (every interval, gzip, as in production); the poll runs afterwards, on its own, since
 // polling whole shard bodies ten times a second is work a real centre does not do.
@@ -100,25 +100,96 @@ const PROFILE_DIR = process.argv.find((x) => x.startsWith('--profile='))?.slice(
  */
 const COMPARE_DIR = process.argv.find((x) => x.startsWith('--compare='))?.slice('--compare='.length);
 
+/**
+ * With --trace-gc the centres run under `node --trace-gc`, and the collections each one made during
+ * the measured minute are summed by kind (count and pause time on the main thread; the concurrent
+ * marking on V8's threads shows in the per-thread CPU instead).
+ */
+const TRACE_GC = process.argv.includes('--trace-gc');
+/**
+ * --node-flags="--a --b": more flags for the centre's node (V8 settings to A/B, --trace-* output to
+ * read); --compare-node-flags the same for the compared centre (default: the same flags). With
+ * --compare pointing at this same checkout, an A/B of the flags alone.
+ */
+const flagsArg = (name: string): string[] | undefined =>
+  process.argv
+    .find((x) => x.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(' ')
+    .filter((f) => f !== '');
+const NODE_FLAGS = flagsArg('node-flags') ?? [];
+const COMPARE_NODE_FLAGS = flagsArg('compare-node-flags') ?? NODE_FLAGS;
+
+/** A centre's --trace-gc lines, collected only while `on`. */
+class GcTrace {
+  on = false;
+  readonly lines: string[] = [];
+  private rest = '';
+
+  feed(chunk: Buffer): void {
+    const text = this.rest + chunk.toString('latin1');
+    const nl = text.lastIndexOf('\n');
+    this.rest = text.slice(nl + 1);
+    if (this.on) for (const l of text.slice(0, nl).split('\n')) if (/ ms: /.test(l)) this.lines.push(l);
+  }
+
+  /** "Scavenge 123 (456 ms), Mark-Compact 4 (78 ms)": count and summed pause per kind. */
+  summary(): string {
+    const kinds = new Map<string, { n: number; ms: number; why: Map<string, number> }>();
+    for (const l of this.lines) {
+      // With --node-flags=--trace-incremental-marking: why each incremental marking began.
+      const start = /\[IncrementalMarking\] Start \(([^)]*)\)/.exec(l);
+      if (start) {
+        const k = kinds.get('marking started') ?? { n: 0, ms: 0, why: new Map<string, number>() };
+        k.n++;
+        k.why.set(start[1], (k.why.get(start[1]) ?? 0) + 1);
+        kinds.set('marking started', k);
+        continue;
+      }
+      const m = / ms: ([A-Za-z-]+(?: \(reduce\))?)[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(l);
+      if (!m) continue;
+      // Why V8 collected: "allocation failure", "external memory pressure", "finalize incremental marking via task", ...
+      const why = /current mu = [\d.]+\) ([^;]*)/.exec(l)?.[1] ?? '?';
+      const k = kinds.get(m[1]) ?? { n: 0, ms: 0, why: new Map<string, number>() };
+      k.n++;
+      k.ms += Number(m[2]);
+      k.why.set(why, (k.why.get(why) ?? 0) + 1);
+      kinds.set(m[1], k);
+    }
+    return (
+      [...kinds].map(([kind, { n, ms, why }]) => `${kind} ${n} (${ms.toFixed(0)} ms; ${[...why].map(([w, c]) => `${c} ${w}`).join(', ')})`).join(', ') || 'none'
+    );
+  }
+}
+
 async function startProxy(
   config: string,
   dir: string,
   name: string,
   profileDir?: string,
   root = join(import.meta.dirname, '../..'),
-): Promise<{ child: ChildProcess; url: string }> {
+  nodeFlags: string[] = [],
+): Promise<{ child: ChildProcess; url: string; gc: GcTrace }> {
   const port = await freePort();
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, `listen: 127.0.0.1:${port}\nlog_level: warn\n${config}`);
   const child = spawn(
     process.execPath,
-    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'dist/src/server/cli.js'), `--config=${file}`],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(TRACE_GC ? ['--trace-gc'] : []),
+      ...nodeFlags,
+      join(root, 'dist/src/server/cli.js'),
+      `--config=${file}`,
+    ],
+    { stdio: ['ignore', TRACE_GC ? 'pipe' : 'ignore', 'inherit'] },
   );
   trackChild(child);
+  const gc = new GcTrace();
+  child.stdout?.on('data', (chunk: Buffer) => gc.feed(chunk));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/-/healthy`).catch(() => undefined))?.status === 200, 60_000, `${name} healthy`);
-  return { child, url };
+  return { child, url, gc };
 }
 
 /** The nats source's served-lag buckets (cumulative counts by upper bound, seconds) from /status. */
@@ -188,9 +259,9 @@ try {
     - nats: {servers: ["nats://127.0.0.1:${natsPort}"], subjects: ["promfront.scrapes.>"], durable: ${durable}}
       max_age: ${INTERVAL * 4}s
 `;
-  const centre = await startProxy(centreConfig('central'), dir, 'centre', PROFILE_DIR);
+  const centre = await startProxy(centreConfig('central'), dir, 'centre', PROFILE_DIR, undefined, NODE_FLAGS);
   children.push(centre.child);
-  const other = COMPARE_DIR ? await startProxy(centreConfig('central-b'), dir, 'centre-b', undefined, COMPARE_DIR) : undefined;
+  const other = COMPARE_DIR ? await startProxy(centreConfig('central-b'), dir, 'centre-b', undefined, COMPARE_DIR, COMPARE_NODE_FLAGS) : undefined;
   if (other) children.push(other.child);
   const centres = other ? [centre, other] : [centre];
   const prom = await startPrometheus({
@@ -228,7 +299,9 @@ try {
     prom: cpuSecs(prom.pid),
     threads: threadSecs(centre.child.pid!),
     other: other ? cpuSecs(other.child.pid!) : 0,
+    otherThreads: other ? threadSecs(other.child.pid!) : new Map<string, number>(),
   });
+  for (const c of centres) c.gc.on = true;
   const c0 = cpuNow();
   const window0Us = process.hrtime.bigint() / 1000n;
   const in0 = (await varz()).in_bytes;
@@ -263,6 +336,7 @@ try {
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
   }
   const c1 = cpuNow();
+  for (const c of centres) c.gc.on = false;
   const window1Us = process.hrtime.bigint() / 1000n;
   const lag1 = await servedLag(centre.url);
   const applied = (await metric(centre.url, 'promfront_stream_messages_applied_total')) - applied0;
@@ -316,11 +390,24 @@ try {
       `  the same with the build in ${COMPARE_DIR}, side by side: ${(b * 1000).toFixed(2)} ms (${otherApplied} applied, ${(c1.other - c0.other).toFixed(2)} s CPU); this build / that one = ${(a / b).toFixed(2)}`,
     );
   }
+  if (TRACE_GC) {
+    console.log(`  collections during the minute (--trace-gc, pause on the main thread): ${centre.gc.summary()}`);
+    if (other) console.log(`  the same with the build in ${COMPARE_DIR}: ${other.gc.summary()}`);
+  }
   const byThread = [...c1.threads]
     .map(([name, secs]): [string, number] => [name, secs - (c0.threads.get(name) ?? 0)])
     .filter(([, secs]) => secs > 0)
     .sort((a, b) => b[1] - a[1]);
   console.log(`  by thread: ${byThread.map(([name, secs]) => `${name} ${((secs / applied) * 1000).toFixed(2)} ms`).join(', ')}`);
+  if (other) {
+    const otherByThread = [...c1.otherThreads]
+      .map(([name, secs]): [string, number] => [name, secs - (c0.otherThreads.get(name) ?? 0)])
+      .filter(([, secs]) => secs > 0)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(
+      `  by thread, the build in ${COMPARE_DIR}: ${otherByThread.map(([name, secs]) => `${name} ${((secs / otherApplied) * 1000).toFixed(2)} ms`).join(', ')}`,
+    );
+  }
   console.log(
     `Prometheus CPU per scrape of the same body: ${(((c1.prom - c0.prom) / promScrapes) * 1000).toFixed(2)} ms (${promScrapes} scrapes, ${(c1.prom - c0.prom).toFixed(2)} s CPU)`,
   );

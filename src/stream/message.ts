@@ -61,7 +61,20 @@ export function compress(body: Buffer, level: number): Promise<Buffer> {
  * one message at a time, so every such wait was a wait for the whole stream.
  */
 export function decompress(data: Uint8Array, maxBytes: number): Buffer {
-  return gunzipSync(data, { maxOutputLength: maxBytes });
+  return gunzipSync(data, { maxOutputLength: maxBytes, chunkSize: outputChunk(data, maxBytes) });
+}
+
+/**
+ * zlib's output chunk for a gzip body: the size its trailer states (ISIZE, the length mod 2^32 of
+ * the last member), so a body comes out in one piece. With the default 16 KiB a 58 KB scrape came
+ * out in four pieces and was concatenated, 70-110 µs against 55 µs in one. The trailer is only a
+ * hint: a wrong one costs a concat or some unused room, never bytes (maxOutputLength still caps).
+ */
+function outputChunk(data: Uint8Array, maxBytes: number): number {
+  const n = data.length;
+  if (n < 18) return 16384;
+  const isize = (data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)) >>> 0;
+  return Math.max(64, Math.min(isize + 1, maxBytes + 1, 4 << 20));
 }
 
 /** One scrape as the centre reads it back from the headers. */

@@ -260,9 +260,10 @@ export class NatsSource implements PushedSource {
     if (h.success) {
       try {
         const format = formatFromContentType(h.contentType);
-        const text = format === 'text' && body ? body.toString('latin1') : undefined;
-        if (text !== undefined && template?.labels === labelsKey) {
-          data = template.of.apply(text, h.scrapeTimeMs);
+        const templatable = format === 'text' && body !== undefined;
+        if (templatable && template?.labels === labelsKey) {
+          // From the body's bytes: the data keeps the body (the values are read from it when served).
+          data = template.of.apply(body!, h.scrapeTimeMs);
           if (data) {
             this.counts.templated++;
             misses = 0;
@@ -275,8 +276,8 @@ export class NatsSource implements PushedSource {
           // A target whose body changes shape every time would pay for a template it never uses:
           // after two misses in a row, one is made only every eighth scrape.
           template = undefined;
-          if (text !== undefined && (misses < 2 || this.counts.applied % 8 === 0)) {
-            const of = ScrapeTemplate.make(text, this.numShards, labels);
+          if (templatable && (misses < 2 || this.counts.applied % 8 === 0)) {
+            const of = ScrapeTemplate.make(body!.toString('latin1'), this.numShards, labels);
             template = of ? { of, labels: labelsKey } : undefined;
           }
         }
@@ -292,11 +293,12 @@ export class NatsSource implements PushedSource {
       }
     }
     const metaText = metaBody(h, up, samples);
+    const metaBytes = Buffer.from(metaText, 'latin1');
     let metaTemplate = prev?.metaTemplate?.labels === labelsKey ? prev.metaTemplate : undefined;
-    let meta = metaTemplate?.of.apply(metaText, h.scrapeTimeMs);
+    let meta = metaTemplate?.of.apply(metaBytes, h.scrapeTimeMs);
     if (!meta) {
       const ingest = new StreamingIngest('text', this.numShards, labels, h.scrapeTimeMs);
-      ingest.write(Buffer.from(metaText, 'latin1'));
+      ingest.write(metaBytes);
       meta = ingest.finish();
       const of = ScrapeTemplate.make(metaText, this.numShards, labels);
       metaTemplate = of ? { of, labels: labelsKey } : undefined;

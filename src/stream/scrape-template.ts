@@ -11,6 +11,7 @@ import type { FamilyInfo } from '../shard/family.js';
 import { FamilyPart, msToOmSeconds, type SourceData } from '../shard/ingest.js';
 import { LineSink, type BodyWriter } from '../shard/line-sink.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
+import { FlatWriter } from './served-bodies.js';
 
 /**
  * Values the template carries over as they are: spellings both the parser and OpenMetrics take
@@ -18,10 +19,56 @@ import { StreamingIngest } from '../shard/stream-ingest.js';
  */
 const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?$/;
 
+/**
+ * Where the value starting at `p` ends: the index of its line's newline if the bytes up to it are a
+ * PLAIN_VALUE, else -1. Byte by byte, so that applying a scrape needs no string of its body and no
+ * string per value (the same spellings as the regular expression, unit-tested against it).
+ */
+export function plainValueEnd(b: Uint8Array, p: number): number {
+  const len = b.length;
+  let c = p < len ? b[p] : -1;
+  if (c === 45 /* - */) c = ++p < len ? b[p] : -1;
+  if (c === 48 /* 0 */) {
+    c = ++p < len ? b[p] : -1;
+  } else if (c >= 49 && c <= 57) {
+    let digits = 1;
+    c = ++p < len ? b[p] : -1;
+    while (c >= 48 && c <= 57) {
+      if (++digits > 18) return -1;
+      c = ++p < len ? b[p] : -1;
+    }
+  } else return -1;
+  if (c === 46 /* . */) {
+    let digits = 0;
+    c = ++p < len ? b[p] : -1;
+    while (c >= 48 && c <= 57) {
+      if (++digits > 17) return -1;
+      c = ++p < len ? b[p] : -1;
+    }
+    if (digits === 0) return -1;
+  }
+  if (c === 101 || c === 69 /* e E */) {
+    c = ++p < len ? b[p] : -1;
+    if (c === 43 || c === 45) c = ++p < len ? b[p] : -1;
+    let digits = 0;
+    while (c >= 48 && c <= 57) {
+      if (++digits > 2) return -1;
+      c = ++p < len ? b[p] : -1;
+    }
+    if (digits === 0) return -1;
+  }
+  return c === 10 ? p : -1;
+}
+
 /** One served family part of the template: the samples it holds (by index) and their served series. */
 interface TemplatePart {
-  samples: number[];
-  prefixes: string[];
+  samples: Int32Array;
+  /**
+   * The served series of each line up to its value (`name{labels} `), latin1: views into one Buffer,
+   * each copied into a served body by one TypedArray.set (a byte loop in JavaScript was several
+   * times slower, and Buffer.copy makes a view per call).
+   */
+  prefixes: Uint8Array[];
   /** The prefixes' total length. */
   prefixBytes: number;
 }
@@ -31,40 +78,61 @@ interface TemplatePart {
  * scrape arrives every interval for every target, but a shard body holding it is mostly asked for
  * once (by the Prometheus scraping the shard, which asks for one form), so making both forms' lines
  * at apply time was work and garbage for nothing. Not kept once written: a body is asked for about
- * once per scrape, and kept lines would outlive young-generation collections and be copied into the
- * old generation, which cost more than writing them again for a rare second request.
+ * once per scrape. A served body (served-bodies.ts's FlatWriter) gets the bytes copied straight
+ * into it from the template's prefixes and the scrape's values, kept as bytes: no string is
+ * made per line, per value or per part.
  * Read-only: only writeTo, buffers and readRange are used on served parts.
  */
 class TemplateLines extends LineSink {
   constructor(
     private readonly part: TemplatePart,
-    private readonly values: readonly string[],
-    private readonly suffix: string,
+    /** The scrape's values back to back: value i is values[ends[i - 1], ends[i]) (from 0 for the first). */
+    private readonly values: Uint8Array,
+    private readonly ends: Int32Array,
+    private readonly suffix: Uint8Array,
     bytes: number,
   ) {
     super();
     this.bytes = bytes;
   }
 
-  private lines(): string {
+  /** Writes the lines into `out` from `o` (room for this.bytes is there); returns where they end. */
+  private fill(out: Uint8Array, o: number): number {
     const { samples, prefixes } = this.part;
-    const values = this.values;
-    const suffix = this.suffix;
-    let out = '';
-    for (let j = 0; j < samples.length; j++) out += prefixes[j] + values[samples[j]] + suffix;
-    return out;
+    const { values, ends, suffix } = this;
+    const sl = suffix.length;
+    for (let j = 0; j < samples.length; j++) {
+      const prefix = prefixes[j];
+      out.set(prefix, o);
+      o += prefix.length;
+      // A value is a few bytes: a loop beats a call.
+      const i = samples[j];
+      for (let v = i === 0 ? 0 : ends[i - 1], ve = ends[i]; v < ve; v++) out[o++] = values[v];
+      out.set(suffix, o);
+      o += sl;
+    }
+    return o;
+  }
+
+  private flat(): Buffer {
+    const buf = Buffer.allocUnsafe(this.bytes);
+    this.fill(buf, 0);
+    return buf;
   }
 
   override writeTo(out: BodyWriter): void {
-    out.write(this.lines());
+    if (out instanceof FlatWriter) {
+      const from = out.position;
+      out.advance(this.fill(out.reserve(this.bytes), from) - from);
+    } else out.copy(this.flat(), 0, this.bytes);
   }
 
   override get buffers(): readonly Buffer[] {
-    return [Buffer.from(this.lines(), 'latin1')];
+    return [this.flat()];
   }
 
   override readRange(start: number, end: number): string {
-    return this.lines().slice(start, end);
+    return this.flat().toString('latin1', start, end);
   }
 
   override add(): void {
@@ -80,10 +148,15 @@ interface TemplateFamily {
   parts: (TemplatePart | undefined)[];
 }
 
+/** Where the values of the body being applied are, reused from one apply to the next (read before apply returns). */
+let valueAt = new Int32Array(0);
+
 export class ScrapeTemplate {
   private constructor(
-    /** The body's text around the values: fixed[i] comes before value i, the last one after the last value. */
-    private readonly fixed: string[],
+    /** The body's bytes around the values, back to back: segment i comes before value i, the last after the last value. */
+    private readonly fixed: Buffer,
+    /** Where each segment of `fixed` ends (it starts where the one before ends). */
+    private readonly fixedEnds: Int32Array,
     private readonly families: TemplateFamily[],
     private readonly numShards: number,
     private readonly duplicates: number,
@@ -147,10 +220,11 @@ export class ScrapeTemplate {
           .toString('latin1')
           .split('\n');
         lines.pop();
-        const samples: number[] = [];
-        const prefixes: string[] = [];
-        let prefixBytes = 0;
-        for (const line of lines) {
+        const samples = new Int32Array(lines.length);
+        const prefixEnds = new Int32Array(lines.length);
+        let prefixText = '';
+        for (let j = 0; j < lines.length; j++) {
+          const line = lines[j];
           // `<served series> <i> 1`: a line ending otherwise had a timestamp of its own.
           if (!line.endsWith(tsSuffix)) return undefined;
           const end = line.length - tsSuffix.length;
@@ -158,40 +232,63 @@ export class ScrapeTemplate {
           const i = Number(line.slice(sp + 1, end));
           if (!Number.isInteger(i) || i < 0 || i >= n || seen[i] || String(i) !== line.slice(sp + 1, end)) return undefined;
           seen[i] = 1;
-          samples.push(i);
-          prefixes.push(line.slice(0, sp + 1));
-          prefixBytes += sp + 1;
+          samples[j] = i;
+          prefixText += line.slice(0, sp + 1);
+          prefixEnds[j] = prefixText.length;
         }
         if (samples.length !== part.series) return undefined;
-        parts.push({ samples, prefixes, prefixBytes });
+        const all = Buffer.from(prefixText, 'latin1');
+        const prefixes = Array.from(prefixEnds, (end, j) => all.subarray(j === 0 ? 0 : prefixEnds[j - 1], end));
+        parts.push({ samples, prefixes, prefixBytes: all.length });
       }
       families.push({ key, info: fam.info, parts });
     }
-    return new ScrapeTemplate(fixed, families, numShards, data.duplicates, data.fixedLabels ?? []);
+    const fixedEnds = new Int32Array(fixed.length);
+    let at = 0;
+    fixed.forEach((f, i) => (fixedEnds[i] = at += f.length));
+    return new ScrapeTemplate(Buffer.from(fixed.join(''), 'latin1'), fixedEnds, families, numShards, data.duplicates, data.fixedLabels ?? []);
   }
 
-  /** The served data for `text` at scrape time `tsMs`, or undefined when `text` does not fit the template. */
-  apply(text: string, tsMs: number): SourceData | undefined {
+  /**
+   * The served data for `body` (the scrape's decompressed bytes) at scrape time `tsMs`, or undefined
+   * when it does not fit the template. Only the values' bytes are kept (copied out, a few KB), not the
+   * body: kept until the target's next scrape, whole bodies were ~60 KB each of off-heap memory that
+   * lived into V8's old generation and counted towards the limit that starts its full collections.
+   */
+  apply(body: Uint8Array, tsMs: number): SourceData | undefined {
     const fixed = this.fixed;
-    const n = fixed.length - 1;
-    const values = new Array<string>(n);
+    const ends = this.fixedEnds;
+    const n = ends.length - 1;
+    const len = body.length;
+    // Where value i is in the body: [at[2i], at[2i + 1]).
+    if (valueAt.length < 2 * n) valueAt = new Int32Array(2 * n);
+    const at = valueAt;
+    let valueBytes = 0;
     let pos = 0;
+    let f = 0;
     for (let i = 0; i < n; i++) {
-      const f = fixed[i];
-      if (!text.startsWith(f, pos)) return undefined;
-      pos += f.length;
-      const nl = text.indexOf('\n', pos);
+      const fe = ends[i];
+      if (pos + fe - f > len) return undefined;
+      while (f < fe) if (body[pos++] !== fixed[f++]) return undefined;
+      const nl = plainValueEnd(body, pos);
       if (nl < 0) return undefined;
-      const v = text.slice(pos, nl);
-      if (!PLAIN_VALUE.test(v)) return undefined;
-      values[i] = v;
+      at[2 * i] = pos;
+      at[2 * i + 1] = nl;
+      valueBytes += nl - pos;
       pos = nl;
     }
-    const last = fixed[n];
-    if (text.length - pos !== last.length || !text.startsWith(last, pos)) return undefined;
+    const last = ends[n];
+    if (len - pos !== last - f) return undefined;
+    while (f < last) if (body[pos++] !== fixed[f++]) return undefined;
+    const values = new Uint8Array(valueBytes);
+    const valueEnds = new Int32Array(n);
+    for (let i = 0, o = 0; i < n; i++) {
+      for (let v = at[2 * i], ve = at[2 * i + 1]; v < ve; v++) values[o++] = body[v];
+      valueEnds[i] = o;
+    }
 
-    const tsText = ` ${tsMs}\n`;
-    const tsOm = ` ${msToOmSeconds(tsMs)}\n`;
+    const tsText = Buffer.from(` ${tsMs}\n`, 'latin1');
+    const tsOm = Buffer.from(` ${msToOmSeconds(tsMs)}\n`, 'latin1');
     const families = new Map<string, { info: FamilyInfo; parts: (FamilyPart | undefined)[] }>();
     const seriesPerShard = new Array<number>(this.numShards).fill(0);
     let series = 0;
@@ -206,11 +303,11 @@ export class ScrapeTemplate {
         // The lines themselves are written when a body asks for them (TemplateLines); their length now.
         const samples = t.samples;
         let bytes = t.prefixBytes;
-        for (let j = 0; j < samples.length; j++) bytes += values[samples[j]].length;
+        for (let j = 0; j < samples.length; j++) bytes += at[2 * samples[j] + 1] - at[2 * samples[j]];
         const part = new FamilyPart();
         part.series = samples.length;
-        part.om = new TemplateLines(t, values, tsOm, bytes + samples.length * tsOm.length);
-        part.text = new TemplateLines(t, values, tsText, bytes + samples.length * tsText.length);
+        part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + samples.length * tsOm.length);
+        part.text = new TemplateLines(t, values, valueEnds, tsText, bytes + samples.length * tsText.length);
         parts.push(part);
         series += part.series;
         seriesPerShard[k] += part.series;

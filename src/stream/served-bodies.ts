@@ -93,8 +93,9 @@ class Plan {
     return shards;
   }
 
-  text(k: number): Buffer[] {
-    const w = new FlatWriter(this.shard(k).textBytes);
+  /** The text body of shard k; written into `scratch` when it is large enough (see gzipOf). */
+  text(k: number, scratch?: Buffer): Buffer[] {
+    const w = new FlatWriter(this.shard(k).textBytes, scratch);
     for (const { info, parts, split } of this.shard(k).families) {
       const h = textHeader(info);
       if (h) w.write(h);
@@ -111,8 +112,8 @@ class Plan {
     return w.finish();
   }
 
-  om(k: number): Buffer[] {
-    const w = new FlatWriter(this.shard(k).omBytes);
+  om(k: number, scratch?: Buffer): Buffer[] {
+    const w = new FlatWriter(this.shard(k).omBytes, scratch);
     for (const { info, parts } of this.shard(k).families) {
       const h = omHeader(info);
       if (h) w.write(h);
@@ -128,13 +129,14 @@ class Plan {
  * gzipped, which wants it in one piece, and writing 64 KiB chunks first and then concatenating them
  * copied every byte twice and left the chunks to the collector.
  */
-class FlatWriter extends BodyWriter {
+export class FlatWriter extends BodyWriter {
   private flat: Buffer;
   private at = 0;
 
-  constructor(length: number) {
+  /** `into`: a Buffer to write into when it has room for `length` (its bytes are overwritten). */
+  constructor(length: number, into?: Buffer) {
     super();
-    this.flat = Buffer.allocUnsafe(length);
+    this.flat = into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length);
   }
 
   /**
@@ -146,6 +148,25 @@ class FlatWriter extends BodyWriter {
     const bigger = Buffer.allocUnsafe(Math.max(2 * this.flat.length, this.at + n));
     this.flat.copy(bigger, 0, 0, this.at);
     this.flat = bigger;
+  }
+
+  /** Where the next byte goes. */
+  get position(): number {
+    return this.at;
+  }
+
+  /**
+   * The Buffer to write the next `n` bytes into, from `position`, in place (a templated part copies
+   * its lines' bytes straight in: scrape-template.ts); advance(n) once they are written.
+   */
+  reserve(n: number): Buffer {
+    this.room(n);
+    return this.flat;
+  }
+
+  advance(n: number): void {
+    this.at += n;
+    this.bytes += n;
   }
 
   override write(s: string): void {
@@ -163,6 +184,32 @@ class FlatWriter extends BodyWriter {
   override finish(): Buffer[] {
     return [this.at === this.flat.length ? this.flat : this.flat.subarray(0, this.at)];
   }
+}
+
+/**
+ * Where a shard body that is wanted only gzipped is written before it is compressed, reused from one
+ * body to the next. The Prometheus scraping a shard asks for gzip, so the plain body was a Buffer of
+ * several MB made for one synchronous gzip and then dropped, twice per interval: off-heap memory
+ * churn that made V8 start full collections ("external memory pressure"), whose marking of the
+ * whole heap cost more CPU than the body itself. Bodies larger than SCRATCH_MAX are not kept.
+ */
+let scratch: Buffer | undefined;
+const SCRATCH_MAX = 64 << 20;
+
+/** `body` gzipped; `body` may be the scratch Buffer (gzipSync reads it before it returns). */
+function gzipBody(body: Buffer, level: number): Buffer {
+  // One output chunk for the whole result: the default 16 KiB made a shard body's ~1 MB of gzip out of
+  // dozens of chunks concatenated at the end. Exposition text gzips to about a ninth at level 1; a
+  // body that compresses less comes out in two or three chunks, concatenated as before.
+  return gzipSync(body, { level, chunkSize: Math.min((body.length >> 3) + (64 << 10), 32 << 20) });
+}
+
+/** Shard k's plain body (om or text) gzipped, written through the scratch Buffer. */
+function gzipOf(plan: Plan, k: number, om: boolean, level: number): Buffer {
+  const [body] = om ? plan.om(k, scratch) : plan.text(k, scratch);
+  if (body.buffer !== scratch?.buffer && body.length <= SCRATCH_MAX)
+    scratch = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
+  return gzipBody(body, level);
 }
 
 /**
@@ -247,12 +294,14 @@ class LazyShardBody implements ShardBody {
 
   // Synchronous: the request that asks for it is waiting for exactly these bytes, and a shard of a
   // few hundred targets gzips in milliseconds at the shard's gzip_level (1 by default).
+  // A plain form already made (asked for uncompressed before) is gzipped as it is; otherwise only
+  // the gzip is made and kept, the plain body written through the scratch Buffer (gzipOf).
   get textGzip(): Buffer {
-    return (this.textGz ??= gzipSync(this.text[0], { level: this.gzipLevel }));
+    return (this.textGz ??= this.textChunks ? gzipBody(this.textChunks[0], this.gzipLevel) : gzipOf(this.plan, this.id, false, this.gzipLevel));
   }
 
   get omGzip(): Buffer {
-    return (this.omGz ??= gzipSync(this.om[0], { level: this.gzipLevel }));
+    return (this.omGz ??= this.omChunks ? gzipBody(this.omChunks[0], this.gzipLevel) : gzipOf(this.plan, this.id, true, this.gzipLevel));
   }
 
   /** See madeGzipBytes (src/shard/pushed-source.ts). */

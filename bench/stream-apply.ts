@@ -1,0 +1,139 @@
+// The centre's work per applied scrape, in process and without NATS: the real NatsSource and
+// ShardService, handed gzipped scrapes as the consumer would (one at a time, the event loop turning
+// in between, so each is published as a set), and each shard's OpenMetrics body asked for gzipped
+// once per round of all targets, as the Prometheus scraping the shards does once per interval.
+// bench/stream.ts measures the same thing end to end; this one isolates the centre's own code, so a
+// change to the apply path can be A/B-tested in seconds (run two builds alternately) and profiled
+// (node --cpu-prof, --trace-gc). Values change every round, as an exporter's counters do.
+// Usage: node [--trace-gc] dist-tools/bench/stream-apply.js [--targets=200] [--series=1000] [--rounds=30] [--warmup=5]
+
+import type { JsMsg } from '@nats-io/jetstream';
+import { readdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { parseConfigText } from '../src/config/load.js';
+import { initHash } from '../src/shard/hash.js';
+import { ShardService } from '../src/shard/shard-service.js';
+import { HEADER } from '../src/stream/message.js';
+import { NatsSource } from '../src/stream/nats-source.js';
+
+const arg = (name: string, dflt: number): number => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.slice(name.length + 3)) : dflt;
+};
+const TARGETS = arg('targets', 200);
+const SERIES = arg('series', 1000);
+const ROUNDS = arg('rounds', 30);
+const WARMUP = arg('warmup', 5);
+/** Bodies with different values, used in turn (precompressed: the edge's gzip is not the centre's work). */
+const VARIANTS = 4;
+
+/** The body of bench/stream.ts, values drawn anew for each variant. */
+function body(): string {
+  let out = '';
+  const fams = 20;
+  const per = Math.ceil(SERIES / fams);
+  let n = 0;
+  for (let f = 0; f < fams && n < SERIES; f++) {
+    out += `# HELP bench_family_${f} A benchmark family.\n# TYPE bench_family_${f} gauge\n`;
+    for (let i = 0; i < per && n < SERIES; i++, n++) {
+      const v = i % 3 === 0 ? (Math.random() * 100).toFixed(2) : String(Math.floor(Math.random() * 1e7));
+      out += `bench_family_${f}{device="dev${i % 17}",mode="m${i}",cpu="${i % 8}"} ${v}\n`;
+    }
+  }
+  return out;
+}
+
+/** CPU seconds by thread: the main thread, and all the others together (V8's GC and compiler helpers, libuv's pool). */
+function threads(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    const secs = (Number(f[11]) + Number(f[12])) / 100;
+    if (tid === String(process.pid)) main += secs;
+    else others += secs;
+  }
+  return { main, others };
+}
+
+await initHash();
+const config = parseConfigText(`
+shard:
+  num_shards: 2
+  scrape_interval: 1h
+  sources:
+    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
+      max_age: 1h
+`);
+let src: NatsSource | undefined;
+const svc = new ShardService(config.shard!, pino({ level: 'silent' }), (c, ctx) => (src = new NatsSource(c, ctx.numShards, ctx.log)));
+// Never connected: messages are handed to the consumer's own entry point instead.
+src!.start = () => Promise.resolve();
+await svc.start();
+const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
+
+const variants = Array.from({ length: VARIANTS }, () => gzipSync(body(), { level: 7 }));
+const turn = () => new Promise((r) => setImmediate(r));
+let seq = 0;
+let acked = 0;
+let served = 0;
+const t0 = Date.now() - ROUNDS * 1000;
+
+async function round(r: number): Promise<void> {
+  for (let i = 0; i < TARGETS; i++) {
+    const h = new Map<string, string>([
+      [HEADER.publisher, 'bench'],
+      [HEADER.job, 'bench'],
+      [HEADER.instance, `127.0.0.1:${10000 + i}`],
+      [HEADER.scrapeTime, String(t0 + r * 1000 + i)],
+      [HEADER.duration, '0.002'],
+      [HEADER.result, 'success'],
+      [HEADER.contentType, 'text/plain; version=0.0.4'],
+      [HEADER.contentEncoding, 'gzip'],
+      [HEADER.msgId, `bench/bench/${i}/${r}`],
+    ]);
+    const m = {
+      subject: `promfront.scrapes.bench.bench.${i}`,
+      seq: ++seq,
+      data: variants[(r + i) % VARIANTS],
+      headers: { get: (name: string) => h.get(name) ?? '' },
+      redelivered: false,
+      info: { deliveryCount: 1 },
+      ack: () => acked++,
+      nak: () => {},
+      term: () => {},
+    } as unknown as JsMsg;
+    deliver(m);
+    await turn();
+  }
+  // The downstream Prometheus: each shard once per interval, OpenMetrics, gzip.
+  for (const s of svc.current!.shards) served += s.omGzip.length;
+}
+
+for (let r = 0; r < WARMUP; r++) await round(r);
+const window0Us = process.hrtime.bigint() / 1000n;
+const cpu0 = process.cpuUsage();
+const th0 = threads();
+const wall0 = performance.now();
+for (let r = WARMUP; r < WARMUP + ROUNDS; r++) await round(r);
+const wall = performance.now() - wall0;
+const cpu = process.cpuUsage(cpu0);
+const th1 = threads();
+const n = ROUNDS * TARGETS;
+const ms = (x: number) => ((x / n) * 1000).toFixed(3);
+console.log(
+  `${TARGETS} targets x ${SERIES} series, ${ROUNDS} rounds (${n} applied, ${acked} acked), load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+);
+console.log(
+  `CPU per applied scrape ${ms((cpu.user + cpu.system) / 1e6)} ms (main thread ${ms(th1.main - th0.main)}, other threads ${ms(th1.others - th0.others)}); wall ${(wall / n).toFixed(3)} ms; heap used ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB; served ${(served / 1e6).toFixed(1)} MB gzip`,
+);
+// With --cpu-prof: the measured rounds' part of the profile (bench/cpu-profile.ts takes a start time).
+console.log(`measured from ${window0Us} µs (process.hrtime)`);
+await svc.stop();
