@@ -236,6 +236,36 @@ function grow(arena: SampleArena, base: number, n: number, total: number): { cap
  * merged with mergeReplicaSamples, others kept apart; output sorted by labels.
  */
 export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConflict?: (copies: Series[], sets: number[]) => void): Series[] {
+  if (onConflict !== undefined || sets.length < 2) return mergeSets(sets, antiAffinityMs, onConflict);
+  // The same sets merged again (another query joined to the same reads, shared-reads.ts) get the
+  // same answer: the merge depends on nothing but its inputs, which are read-only once made.
+  let seen = mergedBefore.get(sets[0]);
+  const hit = seen?.find((m) => m.antiAffinityMs === antiAffinityMs && m.sets.length === sets.length && m.sets.every((x, k) => x === sets[k]));
+  if (hit !== undefined) {
+    mergeReuses++;
+    return hit.out.slice();
+  }
+  const out = mergeSets(sets, antiAffinityMs, undefined);
+  if (seen === undefined) mergedBefore.set(sets[0], (seen = []));
+  seen.push({ sets: sets.slice(), antiAffinityMs, out });
+  return out.slice();
+}
+
+/**
+ * Merges answered, by their first input set (held weakly: forgotten with the reads). A dashboard's
+ * panels send the same selection over the same range at once (`rate(x[5m])` in four panels,
+ * `count(x)` in a fifth): they share one read per replica, and merged it once each (a fifth of the
+ * query thread's time on an HA pair's refresh, and most of its garbage).
+ */
+const mergedBefore = new WeakMap<Series[], { sets: Series[][]; antiAffinityMs: number; out: Series[] }[]>();
+let mergeReuses = 0;
+
+/** How many merges were answered by an earlier merge of the same sets (for the tests and benches). */
+export function mergeReuseCount(): number {
+  return mergeReuses;
+}
+
+function mergeSets(sets: Series[][], antiAffinityMs: number, onConflict: ((copies: Series[], sets: number[]) => void) | undefined): Series[] {
   const index = sets.map((_, k) => k).filter((k) => sets[k].length > 0);
   const nonEmpty = index.map((k) => sets[k]);
   if (nonEmpty.length === 0) return [];

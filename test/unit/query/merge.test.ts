@@ -2,7 +2,7 @@
 
 import { prng } from '../../../dev/backfill.js';
 import { describe, expect, it } from 'vitest';
-import { adaptiveWindow, isCounterName, mergeReplicaSamples, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
+import { adaptiveWindow, isCounterName, mergeReplicaSamples, mergeReuseCount, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
 import { type Series } from '../../../src/storage/interface.js';
 import { compareLabels, labelsFromRecord } from '../../../src/model/labels.js';
 
@@ -195,6 +195,24 @@ describe('mergeSeriesSets', () => {
   const lb = L({ __name__: 'up', instance: 'b' });
   const lc = L({ __name__: 'up', instance: 'c' });
   const ld = L({ __name__: 'up', instance: 'd' });
+
+  it('the same input sets merged again answer the first merge (a list of their own); equal sets that are other arrays are merged afresh', () => {
+    const r1 = [series([0, 15_000, 30_000], [1, 2, 3], [], la)];
+    const r2 = [series([1_000, 16_000, 61_000], [1, 2, 5], [], la), series([0], [3], [], lb)];
+    const before = mergeReuseCount();
+    const first = mergeSeriesSets([r1, r2], 10_000);
+    const again = mergeSeriesSets([r1, r2], 10_000);
+    expect(mergeReuseCount() - before).toBe(1);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
+    expect(again[0]).toBe(first[0]);
+    // Another window, the sets in another order, or copies of the arrays: merged again.
+    mergeSeriesSets([r1, r2], 1_000);
+    expect(mergeSeriesSets([r2, r1], 10_000).map((s) => s.labels)).toEqual([la, lb]);
+    expect(mergeSeriesSets([r1.slice(), r2], 10_000)).toEqual(first);
+    expect(mergeReuseCount() - before).toBe(1);
+    expect(Array.from(first[0].timestamps)).toEqual([0, 15_000, 30_000, 61_000]);
+  });
 
   it('keeps series with different labels apart, merges equal ones, output sorted', () => {
     const r1 = [series([0, 15_000], [1, 1], [], la), series([0, 15_000], [2, 2], [], lc)];
