@@ -176,9 +176,21 @@ async function main(): Promise<void> {
           remoteRead: !JSON_API,
           dir: path.join(work, 'compare'),
           cli: COMPARE,
+          nodeArgs: TRACE_GC ? ['--trace-gc'] : [],
           extraYaml: NO_CACHE ? '  results_cache: {enabled: false}' : `  results_cache: {freshness: ${freshnessS}s}`,
         });
-  const rows: { i: number; prom: number; proxy: number; cpu: number; steps: number; samples: number; other?: number; otherCpu?: number }[] = [];
+  const rows: {
+    i: number;
+    prom: number;
+    proxy: number;
+    cpu: number;
+    steps: number;
+    samples: number;
+    other?: number;
+    otherCpu?: number;
+    otherSplit?: { main: number; query: number; rest: number };
+    otherGc?: string;
+  }[] = [];
   // The profiles are summarized from the second refresh on: the cached refreshes are the target.
   let profileSinceUs = -Infinity;
   try {
@@ -213,8 +225,12 @@ async function main(): Promise<void> {
       const row: (typeof rows)[number] = { i, prom: p.ms, proxy: x.ms, cpu, steps, samples };
       if (other !== undefined) {
         const ocpu0 = cpuSeconds(other.pid);
+        const othreads0 = threadCpu(other.pid);
+        const ologs0 = other.logs();
         const y = await refresh(other.url, now);
         row.otherCpu = cpuSeconds(other.pid) - ocpu0;
+        row.otherSplit = threadSplit(other.pid, othreads0, threadCpu(other.pid));
+        if (TRACE_GC) row.otherGc = gcSummary(logsSince(ologs0, other.logs()));
         row.other = y.ms;
         PANELS.forEach((q, k) => {
           const diff = q.startsWith('topk') ? sameUpToTies(p.bodies[k], y.bodies[k]).diff : sameAnswer(p.bodies[k], y.bodies[k]);
@@ -228,7 +244,8 @@ async function main(): Promise<void> {
         `refresh ${String(i + 1).padStart(2)}: prometheus ${p.ms.toFixed(0).padStart(5)} ms, proxy ${x.ms.toFixed(0).padStart(5)} ms (${(x.ms / p.ms).toFixed(2)}×), proxy CPU ${(cpu * 1000).toFixed(0)} ms (main ${(split.main * 1000).toFixed(0)}, query thread ${(split.query * 1000).toFixed(0)}, helpers ${(split.rest * 1000).toFixed(0)}), ${steps.toFixed(0)} steps evaluated per panel, ${(samples / 1e6).toFixed(2)} M samples read, ${reads} downstream reads (${kb.toFixed(0)} KiB), ${joined} joined` +
           (row.other === undefined
             ? ''
-            : `; compared build ${row.other.toFixed(0)} ms (${(row.other / p.ms).toFixed(2)}×), CPU ${(row.otherCpu! * 1000).toFixed(0)} ms`),
+            : `; compared build ${row.other.toFixed(0)} ms (${(row.other / p.ms).toFixed(2)}×), CPU ${(row.otherCpu! * 1000).toFixed(0)} ms (main ${(row.otherSplit!.main * 1000).toFixed(0)}, query thread ${(row.otherSplit!.query * 1000).toFixed(0)}, helpers ${(row.otherSplit!.rest * 1000).toFixed(0)})` +
+              (row.otherGc === undefined ? '' : `, gc: ${row.otherGc}`)),
       );
     }
   } finally {

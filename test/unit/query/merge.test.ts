@@ -190,6 +190,55 @@ describe('mergeReplicaSamples', () => {
   });
 });
 
+describe('a merge that is one replica as it is', () => {
+  const cols = (s: Series): unknown => ({
+    t: Array.from(s.timestamps),
+    v: Array.from(new Uint32Array(Float64Array.from(s.values).buffer)),
+    stale: staleFlags(s),
+  });
+
+  it('identical replicas: the answer is the first replica’s arrays, no copy', () => {
+    const a = series([0, 15_000, 30_000], [1, 2, 3], [2]);
+    const b = series([0, 15_000, 30_000], [1, 2, 3], [2]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(m.timestamps).toBe(a.timestamps);
+    expect(m.values).toBe(a.values);
+    expect(m.stale).toBe(a.stale);
+    expect(cols(m)).toEqual(cols(mergeReplicaSamples([a, b], 10_000, { verbatim: false })));
+  });
+
+  it('equals the merge writing every sample, to the bit, over random replicas with gaps, jitter, markers, counter dips, -0 and NaN', () => {
+    const rand = rng(41);
+    for (let c = 0; c < 3000; c++) {
+      const R = 1 + Math.floor(rand() * 3);
+      const n = Math.floor(rand() * 40);
+      const counter = rand() < 0.5;
+      const labels = L({ __name__: counter ? 'x_total' : 'x', c: String(c) });
+      const reps: Series[] = [];
+      for (let r = 0; r < R; r++) {
+        const skip = new Set<number>();
+        const mode = rand();
+        // Some replicas identical to the first, some jittered, some with gaps.
+        for (let i = 0; i < n; i++) if (mode < 0.3 && rand() < 0.15) skip.add(i);
+        const ts =
+          mode < 0.6 ? Array.from({ length: n }, (_, i) => 1_000_000 + i * 15_000).filter((_, i) => !skip.has(i)) : jittered(n, 15_000, 3_000, rand, skip);
+        const vs = ts.map((_, i) => {
+          const x = rand();
+          if (x < 0.03) return -0;
+          if (x < 0.06) return NaN;
+          return counter ? i + (rand() < 0.1 ? -1 : 0) : Math.round(x * 100);
+        });
+        const stale = ts.map((_, i) => i).filter(() => rand() < 0.05);
+        reps.push(series(ts, vs, stale, labels));
+      }
+      const want = mergeReplicaSamples(reps, 10_000, { verbatim: false });
+      const got = mergeReplicaSamples(reps, 10_000);
+      expect(cols(got), `case ${c}`).toEqual(cols(want));
+      expect(got.labels).toEqual(want.labels);
+    }
+  });
+});
+
 describe('mergeSeriesSets', () => {
   const la = L({ __name__: 'up', instance: 'a' });
   const lb = L({ __name__: 'up', instance: 'b' });
