@@ -46,6 +46,8 @@ const PANEL_TIMES = args.has('panel-times');
 // mark-compacts it took and their pauses (the concurrent marking on V8's helper threads is in the
 // "helpers" CPU instead).
 const TRACE_GC = args.has('trace-gc');
+// `--reads`: the downstream requests of every refresh by target, endpoint and outcome.
+const READS = args.has('reads');
 // `--node-args=--a,--b`: more node flags for this build's proxy (e.g. V8's heap sizes, A/B against --compare).
 const NODE_ARGS = (args.get('node-args') ?? '').split(',').filter((a) => a !== '');
 
@@ -66,8 +68,15 @@ const INTERVAL_MS = Number(args.get('interval') ?? 30) * 1000;
 const WINDOW_MS = 6 * 3600_000;
 
 /** The proxy's counters that say what a refresh cost: steps evaluated (not from the cache) and samples read. */
-async function proxyCounters(url: string): Promise<{ evaluatedSteps: number; samples: number; reads: number; bytes: number; joined: number }> {
+async function proxyCounters(
+  url: string,
+): Promise<{ evaluatedSteps: number; samples: number; reads: number; bytes: number; joined: number; byLabels: Map<string, number> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
+  const byLabels = new Map<string, number>();
+  for (const l of text.split('\n')) {
+    if (l.startsWith('promfront_query_downstream_requests_total{'))
+      byLabels.set(l.slice(l.indexOf('{'), l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1)));
+  }
   const sum = (re: RegExp): number => text.split('\n').reduce((n, l) => (re.test(l) ? n + Number(l.slice(l.lastIndexOf(' ') + 1)) : n), 0);
   return {
     evaluatedSteps: sum(/^promfront_results_cache_steps_total\{source="evaluated"\} /),
@@ -75,6 +84,7 @@ async function proxyCounters(url: string): Promise<{ evaluatedSteps: number; sam
     reads: sum(/^promfront_query_downstream_requests_total\{/),
     bytes: sum(/^promfront_query_downstream_response_bytes_total\{/),
     joined: sum(/^promfront_query_shared_reads_total /),
+    byLabels,
   };
 }
 
@@ -132,7 +142,14 @@ function gcSummary(text: string): string {
     k.ms += Number(m[2]);
     kinds.set(m[1], k);
   }
-  return [...kinds].map(([k, v]) => `${v.n} ${k} (${v.ms.toFixed(0)} ms)`).join(', ') || 'none';
+  // With --node-args=--trace-opt,--trace-deopt: optimizations started (V8 compiles them on its
+  // helper threads) and deoptimizations.
+  const opt = text.match(/\[compiling method/g)?.length ?? 0;
+  const deopt = text.match(/\[bailout \(kind: /g)?.length ?? 0;
+  return (
+    [...kinds].map(([k, v]) => `${v.n} ${k} (${v.ms.toFixed(0)} ms)`).join(', ') +
+      (opt + deopt > 0 ? `, ${opt} optimizations, ${deopt} deoptimizations` : '') || 'none'
+  );
 }
 
 async function refresh(base: string, nowMs: number): Promise<{ ms: number; bodies: string[]; panelMs: number[] }> {
@@ -238,6 +255,10 @@ async function main(): Promise<void> {
         });
       }
       rows.push(row);
+      if (READS) {
+        const d = [...after.byLabels].map(([k, v]) => [k, v - (before.byLabels.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+        console.log(`  downstream requests: ${d.map(([k, v]) => `${v} ${k}`).join(', ')}`);
+      }
       if (TRACE_GC) console.log(`  gc: ${gcSummary(logsSince(logs0, proxy.logs()))}`);
       if (PANEL_TIMES) console.log(`  panels (ms, in the order above): ${x.panelMs.map((m) => m.toFixed(0)).join(' ')}`);
       console.log(
