@@ -109,6 +109,8 @@ export interface MergeOptions {
    * than the merge on a dashboard's short reads). Default: a new one of about the answer's size.
    */
   arena?: SampleArena;
+  /** False: every sample is written to the arena, even when the merge is one replica as it is (what the tests compare with). */
+  verbatim?: boolean;
 }
 
 /** Merges the same series (same labels) from several replicas into one, filling gaps, keeping density. */
@@ -136,8 +138,12 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
   // for that plus an eighth, grown to the sum of all only when gaps were filled beyond it.
   let cap = Math.min(total, longest + (longest >> 3) + 8);
   const own = opts.arena === undefined;
-  const arena = opts.arena ?? new SampleArena(cap);
-  arena.reserve(cap);
+  // Nothing is written while every sample taken is the next one of a single replica (`vr`, -1
+  // before the first): replicas without gaps merge to the followed one's samples, which are then
+  // the answer as they are (identical replicas, as a dashboard's newest minutes usually are, cost
+  // a walk and no copy). The first sample that breaks the pattern writes what was taken so far.
+  let vr = -1;
+  let arena: SampleArena | undefined;
   // The window while following each replica; before any sample is taken, the widest.
   const win = opts.adaptive === false ? new Array<number>(R).fill(maxAa) : ts.map((a) => adaptiveWindow(a, maxAa));
   let aa = maxAa;
@@ -147,10 +153,26 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
   const adj = counter ? new Float64Array(R) : undefined;
   let lastV = NaN;
 
-  let outT = arena.timestamps;
-  let outV = arena.values;
-  let base = arena.length;
+  let outT: Float64Array = EMPTY_F64;
+  let outV: Float64Array = EMPTY_F64;
+  let base = 0;
   let n = 0;
+  /** Stops the verbatim walk: room in the arena, and the n samples taken so far (vr's first n) written there. */
+  const materialize = (): void => {
+    arena = opts.arena ?? new SampleArena(cap);
+    arena.reserve(cap);
+    outT = arena.timestamps;
+    outV = arena.values;
+    base = arena.length;
+    if (n > 0) {
+      outT.set(ts[vr].subarray(0, n), base);
+      outV.set(vs[vr].subarray(0, n), base);
+      const s = st[vr];
+      if (s !== undefined) for (let k = 0; k < n; k++) if (s[k] !== 0) arena.markStale(base + k);
+    }
+    vr = -2;
+  };
+  if (opts.verbatim === false) materialize();
   let lastT = -Infinity;
   let cur = -1;
 
@@ -188,21 +210,39 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
     const t = ts[r][i];
     const s = st[r];
     let v = vs[r][i];
-    if (s !== undefined && s[i] !== 0) {
+    const marker = s !== undefined && s[i] !== 0;
+    if (marker) {
       let drop = false;
       for (let q = 0; q < R && !drop; q++) {
         if (q !== r && liveAround(live[q], t, aa)) drop = true;
       }
       if (drop) continue;
-      if (n === cap) ({ cap, base, outT, outV } = grow(arena, base, n, total));
-      arena.markStale(base + n);
     } else if (adj !== undefined) {
       // Unless the replica's own series went down there too: then the counter really was reset.
       if (r !== cur && cur >= 0 && v + adj[r] < lastV && !(i > 0 && v < vs[r][i - 1])) adj[r] = lastV - v;
-      v += adj[r];
+      // Written as it is only when unchanged to the bit (-0 + 0 is +0; a NaN may lose its payload).
+      if (adj[r] !== 0 || v !== v || (v === 0 && 1 / v < 0)) {
+        if (vr !== -2) materialize();
+        v += adj[r];
+      } else v += 0;
       lastV = v;
     }
-    if (n === cap) ({ cap, base, outT, outV } = grow(arena, base, n, total));
+    if (vr !== -2) {
+      if ((vr === r || vr === -1) && i === n) {
+        vr = r;
+        n++;
+        lastT = t;
+        if (r !== cur) aa = win[r];
+        cur = r;
+        continue;
+      }
+      materialize();
+    }
+    if (marker) {
+      if (n === cap) ({ cap, base, outT, outV } = grow(arena!, base, n, total));
+      arena!.markStale(base + n);
+    }
+    if (n === cap) ({ cap, base, outT, outV } = grow(arena!, base, n, total));
     outT[base + n] = t;
     outV[base + n] = v;
     n++;
@@ -211,6 +251,20 @@ export function mergeReplicaSamples(replicas: Series[], antiAffinityMs: number, 
     cur = r;
   }
 
+  if (vr !== -2) {
+    // The merge is replica vr's first n samples, which is all of them unless trailing ones were dropped.
+    const k = vr < 0 ? 0 : vr;
+    const whole = n === len[k];
+    const out: Series = {
+      labels: live[0].labels,
+      timestamps: whole ? ts[k] : ts[k].subarray(0, n),
+      values: whole ? vs[k] : vs[k].subarray(0, n),
+    };
+    const stale = st[k] === undefined ? undefined : whole ? st[k] : st[k].subarray(0, n);
+    if (stale !== undefined && stale.indexOf(1) >= 0) out.stale = stale;
+    return out;
+  }
+  arena = arena!;
   arena.length = base + n;
   const cols = arena.take();
   // An arena of its own that turned out much larger than the answer is not kept alive by it.
@@ -236,6 +290,36 @@ function grow(arena: SampleArena, base: number, n: number, total: number): { cap
  * merged with mergeReplicaSamples, others kept apart; output sorted by labels.
  */
 export function mergeSeriesSets(sets: Series[][], antiAffinityMs: number, onConflict?: (copies: Series[], sets: number[]) => void): Series[] {
+  if (onConflict !== undefined || sets.length < 2) return mergeSets(sets, antiAffinityMs, onConflict);
+  // The same sets merged again (another query joined to the same reads, shared-reads.ts) get the
+  // same answer: the merge depends on nothing but its inputs, which are read-only once made.
+  let seen = mergedBefore.get(sets[0]);
+  const hit = seen?.find((m) => m.antiAffinityMs === antiAffinityMs && m.sets.length === sets.length && m.sets.every((x, k) => x === sets[k]));
+  if (hit !== undefined) {
+    mergeReuses++;
+    return hit.out.slice();
+  }
+  const out = mergeSets(sets, antiAffinityMs, undefined);
+  if (seen === undefined) mergedBefore.set(sets[0], (seen = []));
+  seen.push({ sets: sets.slice(), antiAffinityMs, out });
+  return out.slice();
+}
+
+/**
+ * Merges answered, by their first input set (held weakly: forgotten with the reads). A dashboard's
+ * panels send the same selection over the same range at once (`rate(x[5m])` in four panels,
+ * `count(x)` in a fifth): they share one read per replica, and merged it once each (a fifth of the
+ * query thread's time on an HA pair's refresh, and most of its garbage).
+ */
+const mergedBefore = new WeakMap<Series[], { sets: Series[][]; antiAffinityMs: number; out: Series[] }[]>();
+let mergeReuses = 0;
+
+/** How many merges were answered by an earlier merge of the same sets (for the tests and benches). */
+export function mergeReuseCount(): number {
+  return mergeReuses;
+}
+
+function mergeSets(sets: Series[][], antiAffinityMs: number, onConflict: ((copies: Series[], sets: number[]) => void) | undefined): Series[] {
   const index = sets.map((_, k) => k).filter((k) => sets[k].length > 0);
   const nonEmpty = index.map((k) => sets[k]);
   if (nonEmpty.length === 0) return [];

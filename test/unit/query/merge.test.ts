@@ -2,7 +2,7 @@
 
 import { prng } from '../../../dev/backfill.js';
 import { describe, expect, it } from 'vitest';
-import { adaptiveWindow, isCounterName, mergeReplicaSamples, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
+import { adaptiveWindow, isCounterName, mergeReplicaSamples, mergeReuseCount, mergeSeriesSets, replicaCoverage } from '../../../src/query/merge.js';
 import { type Series } from '../../../src/storage/interface.js';
 import { compareLabels, labelsFromRecord } from '../../../src/model/labels.js';
 
@@ -190,11 +190,78 @@ describe('mergeReplicaSamples', () => {
   });
 });
 
+describe('a merge that is one replica as it is', () => {
+  const cols = (s: Series): unknown => ({
+    t: Array.from(s.timestamps),
+    v: Array.from(new Uint32Array(Float64Array.from(s.values).buffer)),
+    stale: staleFlags(s),
+  });
+
+  it('identical replicas: the answer is the first replica’s arrays, no copy', () => {
+    const a = series([0, 15_000, 30_000], [1, 2, 3], [2]);
+    const b = series([0, 15_000, 30_000], [1, 2, 3], [2]);
+    const m = mergeReplicaSamples([a, b], 10_000);
+    expect(m.timestamps).toBe(a.timestamps);
+    expect(m.values).toBe(a.values);
+    expect(m.stale).toBe(a.stale);
+    expect(cols(m)).toEqual(cols(mergeReplicaSamples([a, b], 10_000, { verbatim: false })));
+  });
+
+  it('equals the merge writing every sample, to the bit, over random replicas with gaps, jitter, markers, counter dips, -0 and NaN', () => {
+    const rand = rng(41);
+    for (let c = 0; c < 3000; c++) {
+      const R = 1 + Math.floor(rand() * 3);
+      const n = Math.floor(rand() * 40);
+      const counter = rand() < 0.5;
+      const labels = L({ __name__: counter ? 'x_total' : 'x', c: String(c) });
+      const reps: Series[] = [];
+      for (let r = 0; r < R; r++) {
+        const skip = new Set<number>();
+        const mode = rand();
+        // Some replicas identical to the first, some jittered, some with gaps.
+        for (let i = 0; i < n; i++) if (mode < 0.3 && rand() < 0.15) skip.add(i);
+        const ts =
+          mode < 0.6 ? Array.from({ length: n }, (_, i) => 1_000_000 + i * 15_000).filter((_, i) => !skip.has(i)) : jittered(n, 15_000, 3_000, rand, skip);
+        const vs = ts.map((_, i) => {
+          const x = rand();
+          if (x < 0.03) return -0;
+          if (x < 0.06) return NaN;
+          return counter ? i + (rand() < 0.1 ? -1 : 0) : Math.round(x * 100);
+        });
+        const stale = ts.map((_, i) => i).filter(() => rand() < 0.05);
+        reps.push(series(ts, vs, stale, labels));
+      }
+      const want = mergeReplicaSamples(reps, 10_000, { verbatim: false });
+      const got = mergeReplicaSamples(reps, 10_000);
+      expect(cols(got), `case ${c}`).toEqual(cols(want));
+      expect(got.labels).toEqual(want.labels);
+    }
+  });
+});
+
 describe('mergeSeriesSets', () => {
   const la = L({ __name__: 'up', instance: 'a' });
   const lb = L({ __name__: 'up', instance: 'b' });
   const lc = L({ __name__: 'up', instance: 'c' });
   const ld = L({ __name__: 'up', instance: 'd' });
+
+  it('the same input sets merged again answer the first merge (a list of their own); equal sets that are other arrays are merged afresh', () => {
+    const r1 = [series([0, 15_000, 30_000], [1, 2, 3], [], la)];
+    const r2 = [series([1_000, 16_000, 61_000], [1, 2, 5], [], la), series([0], [3], [], lb)];
+    const before = mergeReuseCount();
+    const first = mergeSeriesSets([r1, r2], 10_000);
+    const again = mergeSeriesSets([r1, r2], 10_000);
+    expect(mergeReuseCount() - before).toBe(1);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
+    expect(again[0]).toBe(first[0]);
+    // Another window, the sets in another order, or copies of the arrays: merged again.
+    mergeSeriesSets([r1, r2], 1_000);
+    expect(mergeSeriesSets([r2, r1], 10_000).map((s) => s.labels)).toEqual([la, lb]);
+    expect(mergeSeriesSets([r1.slice(), r2], 10_000)).toEqual(first);
+    expect(mergeReuseCount() - before).toBe(1);
+    expect(Array.from(first[0].timestamps)).toEqual([0, 15_000, 30_000, 61_000]);
+  });
 
   it('keeps series with different labels apart, merges equal ones, output sorted', () => {
     const r1 = [series([0, 15_000], [1, 1], [], la), series([0, 15_000], [2, 2], [], lc)];

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FanoutStorage, type GroupSpec } from '../../../src/query/fanout.js';
 import { reportDownstreamWarnings } from '../../../src/query/downstream/warnings.js';
+import { mergeReuseCount } from '../../../src/query/merge.js';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { type SelectHints, type Series, type Storage } from '../../../src/storage/interface.js';
 import { eq } from '../../support/matchers.js';
@@ -157,5 +158,34 @@ describe('reads shared between queries running at the same time', () => {
     await expect(pa).rejects.toThrow('client went away');
     r.release();
     expect(await pb).toEqual(await alone([data()], 0, 140_000));
+  });
+
+  it('queries joined to the same reads over the same range merge the replicas once; each gets its own list, equal to its own read', async () => {
+    const r0 = gated(data([2, 3]));
+    const r1 = gated(data([6]));
+    const f = new FanoutStorage([group('g', [r0, r1])], { maxConcurrency: 16 });
+    const before = mergeReuseCount();
+    const pa = f.forQuery().storage.select(UP, 0, 140_000);
+    await tick();
+    const pb = f.forQuery().storage.select(UP, 0, 140_000);
+    const pc = f.forQuery().storage.select(UP, 15_000, 140_000);
+    await tick();
+    r0.release();
+    r1.release();
+    const [a, b, c] = await Promise.all([pa, pb, pc]);
+    expect(r0.reads).toHaveLength(1);
+    // b merged nothing (a's merge of the same reads); c's range is cut from the reads, merged for itself.
+    expect(mergeReuseCount() - before).toBe(1);
+    const want = await alone([data([2, 3]), data([6])], 0, 140_000);
+    expect(a).toEqual(want);
+    expect(b).toEqual(want);
+    expect(b).not.toBe(a);
+    b.pop();
+    expect(a).toEqual(want);
+    expect(c).toEqual(await alone([data([2, 3]), data([6])], 15_000, 140_000));
+    // A read after these finished is a read of its own, merged afresh.
+    expect(await f.forQuery().storage.select(UP, 0, 140_000)).toEqual(want);
+    expect(r0.reads).toHaveLength(2);
+    expect(mergeReuseCount() - before).toBe(1);
   });
 });
