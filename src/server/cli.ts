@@ -1,6 +1,8 @@
 // The command line: `./proxy` (run), `generate-config`, `check-config`, `scrape-config`,
 // `version` / `--version`. Every config mistake is listed with its path and exit code 2, never a stack trace.
 
+// First: V8's settings hold for every isolate created after them (docs in the module).
+import './v8-settings.js';
 import type { Logger } from 'pino';
 import { createLogger, DEFAULT_LOG_FORMAT, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './logger.js';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
