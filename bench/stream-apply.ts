@@ -16,33 +16,14 @@ import { initHash } from '../src/shard/hash.js';
 import { ShardService } from '../src/shard/shard-service.js';
 import { HEADER } from '../src/stream/message.js';
 import { NatsSource } from '../src/stream/nats-source.js';
+import { exporterBody, numArg } from './stream-body.js';
 
-const arg = (name: string, dflt: number): number => {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.slice(name.length + 3)) : dflt;
-};
-const TARGETS = arg('targets', 200);
-const SERIES = arg('series', 1000);
-const ROUNDS = arg('rounds', 30);
-const WARMUP = arg('warmup', 5);
+const TARGETS = numArg('targets', 200);
+const SERIES = numArg('series', 1000);
+const ROUNDS = numArg('rounds', 30);
+const WARMUP = numArg('warmup', 5);
 /** Bodies with different values, used in turn (precompressed: the edge's gzip is not the centre's work). */
 const VARIANTS = 4;
-
-/** The body of bench/stream.ts, values drawn anew for each variant. */
-function body(): string {
-  let out = '';
-  const fams = 20;
-  const per = Math.ceil(SERIES / fams);
-  let n = 0;
-  for (let f = 0; f < fams && n < SERIES; f++) {
-    out += `# HELP bench_family_${f} A benchmark family.\n# TYPE bench_family_${f} gauge\n`;
-    for (let i = 0; i < per && n < SERIES; i++, n++) {
-      const v = i % 3 === 0 ? (Math.random() * 100).toFixed(2) : String(Math.floor(Math.random() * 1e7));
-      out += `bench_family_${f}{device="dev${i % 17}",mode="m${i}",cpu="${i % 8}"} ${v}\n`;
-    }
-  }
-  return out;
-}
 
 /** CPU seconds by thread: the main thread, and all the others together (V8's GC and compiler helpers, libuv's pool). */
 function threads(): { main: number; others: number } {
@@ -79,7 +60,7 @@ src!.start = () => Promise.resolve();
 await svc.start();
 const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
 
-const variants = Array.from({ length: VARIANTS }, () => gzipSync(body(), { level: 7 }));
+const variants = Array.from({ length: VARIANTS }, () => gzipSync(exporterBody(SERIES), { level: 7 }));
 const turn = () => new Promise((r) => setImmediate(r));
 let seq = 0;
 let acked = 0;

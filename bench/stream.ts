@@ -18,38 +18,18 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startPrometheus, terminate, trackChild, waitFor } from '../dev/prometheus-process.js';
+import { exporterBody, numArg } from './stream-body.js';
 
-const arg = (name: string, dflt: number): number => {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.slice(name.length + 3)) : dflt;
-};
-const TARGETS = arg('targets', 200);
-const SERIES = arg('series', 1000);
-const INTERVAL = arg('interval', 15);
-const SECONDS = arg('seconds', 60);
+const TARGETS = numArg('targets', 200);
+const SERIES = numArg('series', 1000);
+const INTERVAL = numArg('interval', 15);
+const SECONDS = numArg('seconds', 60);
 /** The edge's backlog_max_messages: small enough to fill within the bench once NATS is stopped. */
-const BACKLOG = arg('backlog', 1000);
+const BACKLOG = numArg('backlog', 1000);
 /** The check by polling: /metrics/shard/K polled every POLL_MS for POLL_SECONDS, after the measured part. */
-const POLL_MS = arg('poll-ms', 100);
-const POLL_SECONDS = arg('poll-seconds', 20);
+const POLL_MS = numArg('poll-ms', 100);
+const POLL_SECONDS = numArg('poll-seconds', 20);
 const SHARDS = 2;
-
-function body(): string {
-  // Like a node exporter: a few families with several labels, values that change.
-  let out = '';
-  const fams = 20;
-  const per = Math.ceil(SERIES / fams);
-  let n = 0;
-  for (let f = 0; f < fams && n < SERIES; f++) {
-    out += `# HELP bench_family_${f} A benchmark family.\n# TYPE bench_family_${f} gauge\n`;
-    // Counter-like integers and short floats, as exporters mostly write (random 17-digit floats would not compress at all).
-    for (let i = 0; i < per && n < SERIES; i++, n++) {
-      const v = i % 3 === 0 ? (Math.random() * 100).toFixed(2) : String(Math.floor(Math.random() * 1e7));
-      out += `bench_family_${f}{device="dev${i % 17}",mode="m${i}",cpu="${i % 8}"} ${v}\n`;
-    }
-  }
-  return out;
-}
 
 function cpuSecs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -219,7 +199,7 @@ const dir = mkdtempSync(join(tmpdir(), 'promfront-bench-stream-'));
 const servers: Server[] = [];
 const children: ChildProcess[] = [];
 try {
-  const payload = body();
+  const payload = exporterBody(SERIES);
   const targets: string[] = [];
   for (let i = 0; i < TARGETS; i++) {
     const srv = createServer((_req, res) => {
