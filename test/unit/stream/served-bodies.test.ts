@@ -74,7 +74,7 @@ function text(chunks: readonly Buffer[]): string {
   return Buffer.concat(chunks).toString('latin1');
 }
 
-function servingSource(numShards: number): { src: NatsSource; deliver(m: JsMsg): void; set(): ShardSet } {
+function servingSource(numShards: number): { src: NatsSource; deliver: (m: JsMsg) => void; set: () => ShardSet } {
   const config = parseConfigText(`
 shard:
   num_shards: ${numShards}
@@ -125,16 +125,7 @@ describe('served bodies', () => {
 
   it('are what buildShards writes for the same targets, in both formats, gzipped or not, duplicates included', async () => {
     await initHash();
-    const config = parseConfigText(`
-shard:
-  num_shards: 3
-  sources:
-    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
-`);
-    const src = new NatsSource(config.shard!.sources[0] as never, 3, log);
-    let set: ShardSet | undefined;
-    src.serveShards((s) => (set = s), { gzipLevel: 1 });
-    const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
+    const { src, deliver, set } = servingSource(3);
     deliver(message('edge-1', 'a:1', TEXT_A));
     deliver(message('edge-1', 'b:1', OM_B, { contentType: 'application/openmetrics-text; version=1.0.0' }));
     deliver(message('edge-1', 'c:1', '', { failed: true }));
@@ -147,7 +138,7 @@ shard:
     expect((src.status() as { applied_from_template: number }).applied_from_template).toBe(1);
 
     const want = await buildShards(src.collect(Date.now()), 3, 1);
-    const got = set!;
+    const got = set();
     expect(got.shards.length).toBe(3);
     for (let k = 0; k < 3; k++) {
       const g = got.shards[k];
@@ -178,23 +169,14 @@ shard:
 
   it('gzipped first (the plain body written through a reused scratch Buffer), shard after shard and set after set, are still what buildShards writes', async () => {
     await initHash();
-    const config = parseConfigText(`
-shard:
-  num_shards: 3
-  sources:
-    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
-`);
-    const src = new NatsSource(config.shard!.sources[0] as never, 3, log);
-    let set: ShardSet | undefined;
-    src.serveShards((s) => (set = s), { gzipLevel: 1 });
-    const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
+    const { src, deliver, set } = servingSource(3);
     // Sets of growing size, shards of different sizes: the scratch Buffer is outgrown, and larger than the next body.
     const sizes = [3, 40, 2, 400, 5];
     for (const [round, n] of sizes.entries()) {
       for (let i = 0; i < n; i++) deliver(message('edge-1', `t${round}-${i}:1`, TEXT_A.replace('1027', String(1000 + i))));
       await new Promise((r) => setImmediate(r));
       const want = await buildShards(src.collect(Date.now()), 3, 1);
-      const got = set!;
+      const got = set();
       const zipped = got.shards.map((g) => [g.omGzip, g.textGzip]);
       for (let k = 0; k < 3; k++) {
         expect(gunzipSync(zipped[k][0]).toString('latin1')).toBe(text(want.shards[k].om));
