@@ -34,3 +34,37 @@ export function subscribeAbort(signal: AbortSignal, onAbort: () => void): () => 
     mine.delete(onAbort);
   };
 }
+
+/** A signal ended by a timer or by the caller's signal; `end` when the work is done. */
+export interface TimedSignal {
+  readonly signal: AbortSignal;
+  /** Whether it was the timer that ended it. */
+  readonly timedOut: () => boolean;
+  /** Stops the timer and drops the subscription to the caller's signal. */
+  readonly end: () => void;
+}
+
+/**
+ * One controller per downstream call, aborted after `timeoutMs` (with a TimeoutError carrying
+ * `message`) or when `outer` aborts (with its reason, through subscribeAbort's one listener).
+ * AbortSignal.timeout with AbortSignal.any would cost a signal with weak references per call and a
+ * listener on the caller's signal per call. Like subscribeAbort, an `outer` already aborted is not
+ * seen: check it first.
+ */
+export function timedSignal(outer: AbortSignal | undefined, timeoutMs: number, message: string): TimedSignal {
+  const ctl = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctl.abort(new DOMException(message, 'TimeoutError'));
+  }, timeoutMs);
+  const unsubscribe = outer === undefined ? undefined : subscribeAbort(outer, () => ctl.abort(outer.reason));
+  return {
+    signal: ctl.signal,
+    timedOut: () => timedOut,
+    end: () => {
+      clearTimeout(timer);
+      unsubscribe?.();
+    },
+  };
+}

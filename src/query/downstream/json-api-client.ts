@@ -40,7 +40,7 @@ import type { DownstreamEndpoint, DownstreamObserver } from './metrics.js';
 import { reportDownstreamWarnings } from './warnings.js';
 import { IdentityCache, prometheusMajor, queryFlags, type ServerIdentity } from './server-identity.js';
 import { isLegacyLabelName } from '../../model/label-name.js';
-import { subscribeAbort } from '../../util/abort.js';
+import { timedSignal } from '../../util/abort.js';
 import { DownstreamApiError, DownstreamError, type DownstreamErrorKind } from '../../errors.js';
 import {
   fixedLabels,
@@ -545,23 +545,15 @@ export class JsonApiTarget implements Storage {
       }
       pool = this.pool;
     }
-    // One controller per request, aborted by its own timer or by the caller's signal through one
-    // shared listener (subscribeAbort): AbortSignal.any would add a listener to the caller's signal
-    // per downstream call, O(n) work for every abort and every later call on that signal.
-    const ctl = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort(new DOMException('downstream request timed out', 'TimeoutError'));
-    }, this.timeoutMs);
-    const unsubscribe = signal === undefined ? undefined : subscribeAbort(signal, () => ctl.abort(signal.reason));
+    // One controller per request, aborted by its own timer or by the caller's signal (timedSignal).
+    const timed = timedSignal(signal, this.timeoutMs, 'downstream request timed out');
 
     let status: number;
     let contentType: string;
     let raw: Buffer | undefined;
     let tooLarge = false;
     try {
-      const res = await pool.request({ method: 'GET', path, headers, signal: ctl.signal });
+      const res = await pool.request({ method: 'GET', path, headers, signal: timed.signal });
       status = res.statusCode;
       const ct = res.headers['content-type'];
       contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
@@ -580,11 +572,10 @@ export class JsonApiTarget implements Storage {
       raw = tooLarge ? undefined : Buffer.concat(pieces, size);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (timedOut) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
+      if (timed.timedOut()) throw this.error(`timeout after ${formatDuration(this.timeoutMs)}`, 'timeout');
       throw this.error(`request failed: ${describeError(err)}`, 'connection');
     } finally {
-      clearTimeout(timer);
-      unsubscribe?.();
+      timed.end();
     }
     if (tooLarge) throw this.error(`response body larger than the limit of ${this.maxResponseBytes} bytes`, 'invalid_response');
 

@@ -43,7 +43,7 @@ import {
   type ReadHints,
 } from '../../remote/prompb.js';
 import { SnappyCompressor, snappyDecompress } from '../../remote/snappy.js';
-import { subscribeAbort } from '../../util/abort.js';
+import { timedSignal } from '../../util/abort.js';
 import { decodeXorChunkInto } from '../../remote/xor-chunk.js';
 import { SampleArena } from '../../util/sample-arena.js';
 import { JsonApiTarget, type JsonApiTargetOptions, type TargetClient } from './json-api-client.js';
@@ -254,20 +254,11 @@ export class RemoteReadTarget implements Storage {
 
     signal?.throwIfAborted();
     // One controller ended by our timeout or the caller's signal, for the request and its body.
-    // (AbortSignal.timeout and AbortSignal.any per read cost more than the rest of a small read's
-    // setup: each is a signal with weak references and, for `any`, a listener on every source.)
-    const combined = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      combined.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-    }, this.timeoutMs);
-    const unsubscribe = signal === undefined ? undefined : subscribeAbort(signal, () => combined.abort(signal.reason));
+    const timed = timedSignal(signal, this.timeoutMs, 'The operation was aborted due to timeout');
     try {
-      return await this.exchange(body, headers, combined.signal, signal, () => timedOut, startMs, endMs);
+      return await this.exchange(body, headers, timed.signal, signal, timed.timedOut, startMs, endMs);
     } finally {
-      clearTimeout(timer);
-      unsubscribe?.();
+      timed.end();
     }
   }
 
