@@ -207,7 +207,9 @@ function gzipBody(body: Buffer, level: number): Buffer {
 /** Shard k's plain body (om or text) gzipped, written through the scratch Buffer. */
 function gzipOf(plan: Plan, k: number, om: boolean, level: number): Buffer {
   const [body] = om ? plan.om(k, scratch) : plan.text(k, scratch);
-  if (body.buffer !== scratch?.buffer && body.length <= SCRATCH_MAX)
+  // Kept only when its memory is its own: Node takes a Buffer under half its pool size from a slab
+  // it shares with every other small Buffer, and writing the next body there would overwrite them.
+  if (body.buffer !== scratch?.buffer && body.length >= Buffer.poolSize && body.length <= SCRATCH_MAX)
     scratch = Buffer.from(body.buffer, body.byteOffset, body.buffer.byteLength - body.byteOffset);
   return gzipBody(body, level);
 }

@@ -167,6 +167,22 @@ describe('served bodies', () => {
     expect(want.duplicatesDropped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
+  it('gzipped first from a body small enough for Node to take from its shared Buffer pool: no other Buffer is written over', async () => {
+    await initHash();
+    const { deliver, set } = servingSource(1);
+    const tiny = '# TYPE t gauge\nt 1\n';
+    deliver(message('edge-1', 'a:1', tiny));
+    await new Promise((r) => setImmediate(r));
+    expect(gunzipSync(set().shards[0].textGzip).toString('latin1')).toContain('instance="a:1"');
+    // Small Buffers come from the same pool slab as a small body; the next body must not land in them.
+    const probes = Array.from({ length: 32 }, () => Buffer.allocUnsafe(64).fill(7));
+    deliver(message('edge-1', 'b:1', tiny.replace('t 1', 't 2')));
+    await new Promise((r) => setImmediate(r));
+    const again = set().shards[0].textGzip;
+    expect(gunzipSync(again).toString('latin1')).toContain('instance="b:1"');
+    for (const p of probes) expect(p.every((b) => b === 7)).toBe(true);
+  });
+
   it('gzipped first (the plain body written through a reused scratch Buffer), shard after shard and set after set, are still what buildShards writes', async () => {
     await initHash();
     const { src, deliver, set } = servingSource(3);
