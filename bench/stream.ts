@@ -373,6 +373,10 @@ try {
   if (TRACE_GC) {
     console.log(`  collections during the minute (--trace-gc, pause on the main thread): ${centre.gc.summary()}`);
     if (other) console.log(`  the same with the build in ${COMPARE_DIR}: ${other.gc.summary()}`);
+    // The lines themselves (heap sizes before and after each collection) for a closer look.
+    writeFileSync(join(tmpdir(), 'promfront-bench-stream-gc.txt'), centre.gc.lines.join('\n') + '\n');
+    if (other) writeFileSync(join(tmpdir(), 'promfront-bench-stream-gc-b.txt'), other.gc.lines.join('\n') + '\n');
+    console.log(`  the collections' lines: ${join(tmpdir(), 'promfront-bench-stream-gc.txt')}${other ? ' and -gc-b.txt' : ''}`);
   }
   const byThread = [...c1.threads]
     .map(([name, secs]): [string, number] => [name, secs - (c0.threads.get(name) ?? 0)])

@@ -3,7 +3,7 @@
 // library, and the query layer appends its own families (downstream and request metrics).
 
 import { madeGzipBytes, type PushedMetricFamily } from '../shard/pushed-source.js';
-import type { ShardService } from '../shard/shard-service.js';
+import { sourceFamilies, type ShardService } from '../shard/shard-service.js';
 import { SCRAPE_FAILURE_REASONS } from '../shard/failure-reason.js';
 import { NODEJS_VERSION, REVISION, VERSION } from '../version.js';
 
@@ -74,7 +74,7 @@ export function renderSelfMetrics(svc: ShardService | undefined, counters: Shard
       'promfront_source_families',
       'gauge',
       'Metric families in the last good scrape of the source.',
-      svc.sources.map((s) => [src(s), s.families]),
+      svc.sources.map((s) => [src(s), sourceFamilies(s)]),
     );
     e.family(
       'promfront_source_body_bytes',
@@ -244,7 +244,7 @@ function shardStatus(svc: ShardService, now: number): Record<string, unknown> {
       up: s.up,
       duration_ms: Math.round(s.durationMs),
       series: s.series,
-      families: s.families,
+      families: sourceFamilies(s),
       bytes: s.bodyBytes,
       wire_bytes: s.wireBytes,
       age_secs: s.lastSuccessAt === undefined ? null : (now - s.lastSuccessAt) / 1000,

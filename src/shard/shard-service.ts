@@ -22,7 +22,13 @@ export interface SourceState {
   up: boolean;
   durationMs: number;
   series: number;
+  /**
+   * Families in the last good scrape. A pushed source's targets are kept instead (`pushedTargets`)
+   * and counted when /status or /metrics asks (sourceFamilies): a Set of every target's family names
+   * made at each 1 s cycle was 5 % of a NATS centre's CPU.
+   */
   families: number;
+  pushedTargets?: readonly SourceData[];
   bodyBytes: number;
   wireBytes: number;
   lastSuccessAt: number | undefined;
@@ -36,6 +42,15 @@ export interface SourceState {
   /** Samples dropped because their series (at the same timestamp) came earlier in the same scrape. */
   duplicatesInSource: number;
   data: SourceData | undefined;
+}
+
+/** A source's families in its last good scrape: for a pushed source, distinct over its targets. */
+export function sourceFamilies(s: SourceState): number {
+  const targets = s.pushedTargets;
+  if (!targets) return s.families;
+  const names = new Set<string>();
+  for (const t of targets) for (const name of t.families.keys()) names.add(name);
+  return names.size;
 }
 
 export function redactUrl(url: string): string {
@@ -226,7 +241,7 @@ export class ShardService {
       state.up = p.up;
       state.lastError = p.lastError;
       state.series = targets.reduce((a, t) => a + t.series, 0);
-      state.families = new Set(targets.flatMap((t) => [...t.families.keys()])).size;
+      state.pushedTargets = targets;
       if (p.up) state.lastSuccessAt = now;
     });
     if (this.selfServed) {

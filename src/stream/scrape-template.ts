@@ -64,13 +64,13 @@ export function plainValueEnd(b: Uint8Array, p: number): number {
 interface TemplatePart {
   samples: Int32Array;
   /**
-   * The served series of each line up to its value (`name{labels} `), latin1: views into one Buffer,
-   * each copied into a served body by one TypedArray.set (a byte loop in JavaScript was several
-   * times slower, and Buffer.copy makes a view per call).
+   * The served series of each line up to its value (`name{labels} `), latin1, back to back: line
+   * j's is prefixes[prefixEnds[j - 1], prefixEnds[j]) (from 0 for the first). One Buffer and one
+   * Int32Array per part: a view per line kept 200,000 Buffer objects alive for 200 targets of 1,000
+   * series, a third of the centre's heap objects, which every full collection marked again.
    */
-  prefixes: Uint8Array[];
-  /** The prefixes' total length. */
-  prefixBytes: number;
+  prefixes: Buffer;
+  prefixEnds: Int32Array;
 }
 
 /**
@@ -96,15 +96,25 @@ class TemplateLines extends LineSink {
     this.bytes = bytes;
   }
 
-  /** Writes the lines into `out` from `o` (room for this.bytes is there); returns where they end. */
+  /**
+   * Writes the lines into `out` from `o` (room for this.bytes is there); returns where they end.
+   * The prefixes are copied in one piece to the end of that room, then each moved down into place
+   * by copyWithin: a line's prefix never lands past where the next one waits (the room ahead of it
+   * holds only values and suffixes), and copyWithin, unlike TypedArray.set from a range, needs no
+   * view object per line (a byte loop in JavaScript was five times slower).
+   */
   private fill(out: Uint8Array, o: number): number {
-    const { samples, prefixes } = this.part;
+    const { samples, prefixes, prefixEnds } = this.part;
     const { values, ends, suffix } = this;
     const sl = suffix.length;
+    const base = o + this.bytes - prefixes.length;
+    out.set(prefixes, base);
+    let p = 0;
     for (let j = 0; j < samples.length; j++) {
-      const prefix = prefixes[j];
-      out.set(prefix, o);
-      o += prefix.length;
+      const pe = prefixEnds[j];
+      out.copyWithin(o, base + p, base + pe);
+      o += pe - p;
+      p = pe;
       // A value is a few bytes: a loop beats a call.
       const i = samples[j];
       for (let v = i === 0 ? 0 : ends[i - 1], ve = ends[i]; v < ve; v++) out[o++] = values[v];
@@ -237,9 +247,7 @@ export class ScrapeTemplate {
           prefixEnds[j] = prefixText.length;
         }
         if (samples.length !== part.series) return undefined;
-        const all = Buffer.from(prefixText, 'latin1');
-        const prefixes = Array.from(prefixEnds, (end, j) => all.subarray(j === 0 ? 0 : prefixEnds[j - 1], end));
-        parts.push({ samples, prefixes, prefixBytes: all.length });
+        parts.push({ samples, prefixes: Buffer.from(prefixText, 'latin1'), prefixEnds });
       }
       families.push({ key, info: fam.info, parts });
     }
@@ -302,7 +310,7 @@ export class ScrapeTemplate {
         }
         // The lines themselves are written when a body asks for them (TemplateLines); their length now.
         const samples = t.samples;
-        let bytes = t.prefixBytes;
+        let bytes = t.prefixes.length;
         for (let j = 0; j < samples.length; j++) bytes += at[2 * samples[j] + 1] - at[2 * samples[j]];
         const part = new FamilyPart();
         part.series = samples.length;
