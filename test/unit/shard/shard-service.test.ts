@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.js';
 import { createApp } from '../../../src/server/app.js';
 import { initHash } from '../../../src/shard/hash.js';
-import { ShardService } from '../../../src/shard/shard-service.js';
+import { ShardService, sourceFamilies, type SourceState } from '../../../src/shard/shard-service.js';
+import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
 import { startUpstream, type Upstream } from '../../support/upstream.js';
 
 const GOOD = `# HELP app_requests_total Requests.
@@ -208,5 +209,22 @@ describe('HTTP endpoints', () => {
     expect(gzMetrics.headers['content-encoding']).toBe('gzip');
     expect(gunzipSync(gzMetrics.body).toString()).toMatch(/promfront_cycles_total 1/);
     await svc.stop();
+  });
+});
+
+describe('sourceFamilies', () => {
+  it("counts a pushed source's families once over all its targets, and a URL source's as its scrape had them", async () => {
+    await initHash();
+    const data = (body: string) => {
+      const ingest = new StreamingIngest('text', 2, []);
+      ingest.write(Buffer.from(body));
+      return ingest.finish();
+    };
+    const a = data('# TYPE x_total counter\nx_total 1\n# TYPE up gauge\nup 1\n');
+    const b = data('# TYPE up gauge\nup 0\ny 2\n');
+    const state = { families: 7 } as SourceState;
+    expect(sourceFamilies(state)).toBe(7);
+    expect(sourceFamilies({ ...state, pushedTargets: [a, b] })).toBe(3);
+    expect(sourceFamilies({ ...state, pushedTargets: [] })).toBe(0);
   });
 });
