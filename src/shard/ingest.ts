@@ -265,6 +265,8 @@ export class SourceFamilies implements ReadonlyMap<string, SourceFamily> {
 /** Everything one successful scrape of one source contributes, already split by shard. */
 export interface SourceData {
   families: ReadonlyMap<string, SourceFamily>;
+  /** The families' keys alone, where reading `families` makes every part (a templated NATS scrape). */
+  familyKeys?(): Iterable<string>;
   series: number;
   /** Samples left out because the same series (at the same timestamp) came earlier in the body. */
   duplicates: number;

@@ -49,7 +49,7 @@ export function sourceFamilies(s: SourceState): number {
   const targets = s.pushedTargets;
   if (!targets) return s.families;
   const names = new Set<string>();
-  for (const t of targets) for (const name of t.families.keys()) names.add(name);
+  for (const t of targets) for (const name of t.familyKeys?.() ?? t.families.keys()) names.add(name);
   return names.size;
 }
 

@@ -314,7 +314,7 @@ export class NatsSource implements PushedSource {
       samples,
       data,
       meta,
-      served: { group: JSON.stringify([h.job, h.instance]), data: data ? [meta, data] : [meta] },
+      served: { group: prev?.served.group ?? JSON.stringify([h.job, h.instance]), data: data ? [meta, data] : [meta] },
       template,
       misses,
       metaTemplate,

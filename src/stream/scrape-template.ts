@@ -8,16 +8,20 @@
 // is byte for byte what the full parse gives (unit-tested against it).
 
 import type { FamilyInfo } from '../shard/family.js';
-import { FamilyPart, msToOmSeconds, type SourceData } from '../shard/ingest.js';
+import { FamilyPart, msToOmSeconds, type SourceData, type SourceFamily } from '../shard/ingest.js';
 import { LineSink, type BodyWriter } from '../shard/line-sink.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
 import { FlatWriter } from './served-bodies.js';
 
 /**
  * Values the template carries over as they are: spellings both the parser and OpenMetrics take
- * unchanged (no respelling, no range error). Anything else goes through the full parse.
+ * unchanged (no respelling, no range error). Anything else goes through the full parse. The
+ * fraction may be long: a duration in seconds printed as the shortest round trip of a double, as the
+ * edge's scrape_duration_seconds is, has up to 6 zeros before its 17 digits (below 1e-6 it is
+ * printed with an exponent), and with at most 17 fraction digits every target's meta series missed
+ * their template on most scrapes.
  */
-const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?$/;
+const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,30})?(?:[eE][+-]?\d{1,2})?$/;
 
 /**
  * Where the value starting at `p` ends: the index of its line's newline if the bytes up to it are a
@@ -42,7 +46,7 @@ export function plainValueEnd(b: Uint8Array, p: number): number {
     let digits = 0;
     c = ++p < len ? b[p] : -1;
     while (c >= 48 && c <= 57) {
-      if (++digits > 17) return -1;
+      if (++digits > 30) return -1;
       c = ++p < len ? b[p] : -1;
     }
     if (digits === 0) return -1;
@@ -169,9 +173,19 @@ export class ScrapeTemplate {
     private readonly fixedEnds: Int32Array,
     private readonly families: TemplateFamily[],
     private readonly numShards: number,
-    private readonly duplicates: number,
-    private readonly fixedLabels: ReadonlyArray<readonly [string, string]>,
-  ) {}
+    readonly duplicates: number,
+    readonly fixedLabels: ReadonlyArray<readonly [string, string]>,
+  ) {
+    this.seriesPerShard = new Array<number>(numShards).fill(0);
+    for (const fam of families) fam.parts.forEach((t, k) => (this.seriesPerShard[k] += t?.samples.length ?? 0));
+    this.series = this.seriesPerShard.reduce((a, n) => a + n, 0);
+    this.familyKeys = families.map((f) => f.key);
+  }
+
+  /** Every scrape that fits the template has these families, series, split so (read-only). */
+  readonly familyKeys: readonly string[];
+  readonly series: number;
+  readonly seriesPerShard: number[];
 
   /**
    * A template for bodies like `text` (latin1, text format 0.0.4), served with `labels` at the given
@@ -295,11 +309,17 @@ export class ScrapeTemplate {
       valueEnds[i] = o;
     }
 
+    return new TemplatedScrape(this, values, valueEnds, tsMs);
+  }
+
+  /**
+   * The families of a scrape applied from this template (TemplatedScrape.families): the parts'
+   * lines are written only when a body asks for them (TemplateLines); their lengths now.
+   */
+  familiesOf(values: Uint8Array, valueEnds: Int32Array, tsMs: number): Map<string, SourceFamily> {
     const tsText = Buffer.from(` ${tsMs}\n`, 'latin1');
     const tsOm = Buffer.from(` ${msToOmSeconds(tsMs)}\n`, 'latin1');
-    const families = new Map<string, { info: FamilyInfo; parts: (FamilyPart | undefined)[] }>();
-    const seriesPerShard = new Array<number>(this.numShards).fill(0);
-    let series = 0;
+    const families = new Map<string, SourceFamily>();
     for (const fam of this.families) {
       const parts: (FamilyPart | undefined)[] = [];
       for (let k = 0; k < this.numShards; k++) {
@@ -308,20 +328,60 @@ export class ScrapeTemplate {
           parts.push(undefined);
           continue;
         }
-        // The lines themselves are written when a body asks for them (TemplateLines); their length now.
         const samples = t.samples;
         let bytes = t.prefixes.length;
-        for (let j = 0; j < samples.length; j++) bytes += at[2 * samples[j] + 1] - at[2 * samples[j]];
+        for (let j = 0; j < samples.length; j++) {
+          const i = samples[j];
+          bytes += valueEnds[i] - (i === 0 ? 0 : valueEnds[i - 1]);
+        }
         const part = new FamilyPart();
         part.series = samples.length;
         part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + samples.length * tsOm.length);
         part.text = new TemplateLines(t, values, valueEnds, tsText, bytes + samples.length * tsText.length);
         parts.push(part);
-        series += part.series;
-        seriesPerShard[k] += part.series;
       }
       families.set(fam.key, { info: fam.info, parts });
     }
-    return { families, series, duplicates: this.duplicates, seriesPerShard, fixedLabels: this.fixedLabels };
+    return families;
+  }
+}
+
+/**
+ * A scrape applied from a template: its values and scrape time, and nothing else. It is kept as its
+ * target's latest for a whole interval, so whatever it holds lives into V8's old generation, and
+ * each full collection marks it; the families (a Map, a part per family and shard, two line sinks
+ * per part: about 190 objects for 20 families on 2 shards) are made afresh each time they are read
+ * instead: by the plan of a served set, about once per interval, and dead with that set.
+ */
+class TemplatedScrape implements SourceData {
+  constructor(
+    private readonly template: ScrapeTemplate,
+    private readonly values: Uint8Array,
+    private readonly valueEnds: Int32Array,
+    private readonly tsMs: number,
+  ) {}
+
+  get families(): ReadonlyMap<string, SourceFamily> {
+    return this.template.familiesOf(this.values, this.valueEnds, this.tsMs);
+  }
+
+  familyKeys(): Iterable<string> {
+    return this.template.familyKeys;
+  }
+
+  get series(): number {
+    return this.template.series;
+  }
+
+  get duplicates(): number {
+    return this.template.duplicates;
+  }
+
+  get seriesPerShard(): number[] {
+    return this.template.seriesPerShard;
+  }
+
+  get fixedLabels(): ReadonlyArray<readonly [string, string]> {
+    return this.template.fixedLabels;
   }
 }

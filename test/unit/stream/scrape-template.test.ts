@@ -122,7 +122,7 @@ describe('scrape template', () => {
   });
 
   it('reads values byte by byte exactly as the plain-value expression does', () => {
-    const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?$/;
+    const PLAIN_VALUE = /^-?(?:0|[1-9]\d{0,17})(?:\.\d{1,30})?(?:[eE][+-]?\d{1,2})?$/;
     const cases = [
       '0',
       '-0',
@@ -137,6 +137,9 @@ describe('scrape template', () => {
       '1.5',
       '1.12345678901234567',
       '1.123456789012345678',
+      '0.0012345678901234567',
+      '0.123456789012345678901234567890',
+      '0.1234567890123456789012345678901',
       '1e5',
       '1E+05',
       '1e-5',
