@@ -283,6 +283,8 @@ try {
   });
   for (const c of centres) c.gc.on = true;
   const c0 = cpuNow();
+  // On stderr at once, for tools attached to the centre (a heap sampler, perf) to time their window.
+  process.stderr.write(`measuring ${SECONDS} s from ${new Date().toISOString()}\n`);
   const window0Us = process.hrtime.bigint() / 1000n;
   const in0 = (await varz()).in_bytes;
   const raw0 = await metric(edge.url, 'promfront_publish_scraped_bytes_total');

@@ -11,7 +11,7 @@ import type { FamilyInfo } from '../shard/family.js';
 import { FamilyPart, msToOmSeconds, type SourceData, type SourceFamily } from '../shard/ingest.js';
 import { LineSink, type BodyWriter } from '../shard/line-sink.js';
 import { StreamingIngest } from '../shard/stream-ingest.js';
-import { FlatWriter } from './served-bodies.js';
+import { FlatWriter, type TemplatedData } from './served-bodies.js';
 
 /**
  * Values the template carries over as they are: spellings both the parser and OpenMetrics take
@@ -78,19 +78,63 @@ interface TemplatePart {
 }
 
 /**
- * The lines of one templated family part in one form, written only when a body asks for them: a
- * scrape arrives every interval for every target, but a shard body holding it is mostly asked for
- * once (by the Prometheus scraping the shard, which asks for one form), so making both forms' lines
- * at apply time was work and garbage for nothing. Not kept once written: a body is asked for about
- * once per scrape. A served body (served-bodies.ts's FlatWriter) gets the bytes copied straight
- * into it from the template's prefixes and the scrape's values, kept as bytes: no string is
- * made per line, per value or per part.
- * Read-only: only writeTo, buffers and readRange are used on served parts.
+ * Writes a templated part's lines into `out` from `o`, where room for their `bytes` is; returns
+ * where they end. The prefixes are copied in one piece to the end of that room, then each moved
+ * down into place by copyWithin: a line's prefix never lands past where the next one waits (the
+ * room ahead of it holds only values and suffixes), and copyWithin, unlike TypedArray.set from a
+ * range, needs no view object per line (a byte loop in JavaScript was five times slower).
+ */
+function fillLines(
+  part: TemplatePart,
+  /** The scrape's values back to back: value i is values[ends[i - 1], ends[i]) (from 0 for the first). */
+  values: Uint8Array,
+  ends: Int32Array,
+  /** The timestamp and newline every line ends with, in the body's form. */
+  suffix: Uint8Array,
+  bytes: number,
+  out: Uint8Array,
+  o: number,
+): number {
+  const { samples, prefixes, prefixEnds } = part;
+  const sl = suffix.length;
+  const base = o + bytes - prefixes.length;
+  out.set(prefixes, base);
+  let p = 0;
+  for (let j = 0; j < samples.length; j++) {
+    const pe = prefixEnds[j];
+    out.copyWithin(o, base + p, base + pe);
+    o += pe - p;
+    p = pe;
+    // A value is a few bytes: a loop beats a call.
+    const i = samples[j];
+    for (let v = i === 0 ? 0 : ends[i - 1], ve = ends[i]; v < ve; v++) out[o++] = values[v];
+    out.set(suffix, o);
+    o += sl;
+  }
+  return o;
+}
+
+/** The bytes of a templated part's values. */
+function valueBytes(part: TemplatePart, ends: Int32Array): number {
+  const samples = part.samples;
+  let n = 0;
+  for (let j = 0; j < samples.length; j++) {
+    const i = samples[j];
+    n += ends[i] - (i === 0 ? 0 : ends[i - 1]);
+  }
+  return n;
+}
+
+/**
+ * The lines of one templated family part in one form, as a LineSink, for readers of a templated
+ * scrape's `families` (the duplicate check between targets of one job and instance, buildShards when
+ * the source is not the only one, tests); a served set's plan writes the lines straight from the
+ * template instead (TemplatedScrape.writePart). Read-only: only writeTo, buffers and readRange are
+ * used on served parts.
  */
 class TemplateLines extends LineSink {
   constructor(
     private readonly part: TemplatePart,
-    /** The scrape's values back to back: value i is values[ends[i - 1], ends[i]) (from 0 for the first). */
     private readonly values: Uint8Array,
     private readonly ends: Int32Array,
     private readonly suffix: Uint8Array,
@@ -100,44 +144,16 @@ class TemplateLines extends LineSink {
     this.bytes = bytes;
   }
 
-  /**
-   * Writes the lines into `out` from `o` (room for this.bytes is there); returns where they end.
-   * The prefixes are copied in one piece to the end of that room, then each moved down into place
-   * by copyWithin: a line's prefix never lands past where the next one waits (the room ahead of it
-   * holds only values and suffixes), and copyWithin, unlike TypedArray.set from a range, needs no
-   * view object per line (a byte loop in JavaScript was five times slower).
-   */
-  private fill(out: Uint8Array, o: number): number {
-    const { samples, prefixes, prefixEnds } = this.part;
-    const { values, ends, suffix } = this;
-    const sl = suffix.length;
-    const base = o + this.bytes - prefixes.length;
-    out.set(prefixes, base);
-    let p = 0;
-    for (let j = 0; j < samples.length; j++) {
-      const pe = prefixEnds[j];
-      out.copyWithin(o, base + p, base + pe);
-      o += pe - p;
-      p = pe;
-      // A value is a few bytes: a loop beats a call.
-      const i = samples[j];
-      for (let v = i === 0 ? 0 : ends[i - 1], ve = ends[i]; v < ve; v++) out[o++] = values[v];
-      out.set(suffix, o);
-      o += sl;
-    }
-    return o;
-  }
-
   private flat(): Buffer {
     const buf = Buffer.allocUnsafe(this.bytes);
-    this.fill(buf, 0);
+    fillLines(this.part, this.values, this.ends, this.suffix, this.bytes, buf, 0);
     return buf;
   }
 
   override writeTo(out: BodyWriter): void {
     if (out instanceof FlatWriter) {
       const from = out.position;
-      out.advance(this.fill(out.reserve(this.bytes), from) - from);
+      out.advance(fillLines(this.part, this.values, this.ends, this.suffix, this.bytes, out.reserve(this.bytes), from) - from);
     } else out.copy(this.flat(), 0, this.bytes);
   }
 
@@ -171,7 +187,7 @@ export class ScrapeTemplate {
     private readonly fixed: Buffer,
     /** Where each segment of `fixed` ends (it starts where the one before ends). */
     private readonly fixedEnds: Int32Array,
-    private readonly families: TemplateFamily[],
+    readonly families: readonly TemplateFamily[],
     private readonly numShards: number,
     readonly duplicates: number,
     readonly fixedLabels: ReadonlyArray<readonly [string, string]>,
@@ -316,9 +332,7 @@ export class ScrapeTemplate {
    * The families of a scrape applied from this template (TemplatedScrape.families): the parts'
    * lines are written only when a body asks for them (TemplateLines); their lengths now.
    */
-  familiesOf(values: Uint8Array, valueEnds: Int32Array, tsMs: number): Map<string, SourceFamily> {
-    const tsText = Buffer.from(` ${tsMs}\n`, 'latin1');
-    const tsOm = Buffer.from(` ${msToOmSeconds(tsMs)}\n`, 'latin1');
+  familiesOf(values: Uint8Array, valueEnds: Int32Array, [tsText, tsOm]: readonly [Buffer, Buffer]): Map<string, SourceFamily> {
     const families = new Map<string, SourceFamily>();
     for (const fam of this.families) {
       const parts: (FamilyPart | undefined)[] = [];
@@ -328,16 +342,12 @@ export class ScrapeTemplate {
           parts.push(undefined);
           continue;
         }
-        const samples = t.samples;
-        let bytes = t.prefixes.length;
-        for (let j = 0; j < samples.length; j++) {
-          const i = samples[j];
-          bytes += valueEnds[i] - (i === 0 ? 0 : valueEnds[i - 1]);
-        }
+        const n = t.samples.length;
+        const bytes = t.prefixes.length + valueBytes(t, valueEnds);
         const part = new FamilyPart();
-        part.series = samples.length;
-        part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + samples.length * tsOm.length);
-        part.text = new TemplateLines(t, values, valueEnds, tsText, bytes + samples.length * tsText.length);
+        part.series = n;
+        part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + n * tsOm.length);
+        part.text = new TemplateLines(t, values, valueEnds, tsText, bytes + n * tsText.length);
         parts.push(part);
       }
       families.set(fam.key, { info: fam.info, parts });
@@ -349,11 +359,15 @@ export class ScrapeTemplate {
 /**
  * A scrape applied from a template: its values and scrape time, and nothing else. It is kept as its
  * target's latest for a whole interval, so whatever it holds lives into V8's old generation, and
- * each full collection marks it; the families (a Map, a part per family and shard, two line sinks
- * per part: about 190 objects for 20 families on 2 shards) are made afresh each time they are read
- * instead: by the plan of a served set, about once per interval, and dead with that set.
+ * each full collection marks it. A served set's plan takes its parts straight from the template
+ * (templateFamilies, partBytes, writePart: served-bodies.ts), so serving it makes no object per
+ * part either; `families` (a Map, a part per family and shard, two line sinks per part: about 190
+ * objects for 20 families on 2 shards) is made afresh for the few readers that want it.
  */
-class TemplatedScrape implements SourceData {
+export class TemplatedScrape implements TemplatedData<TemplatePart> {
+  /** The timestamp and newline of its lines in text and in OpenMetrics, made when first written. */
+  private suffixes: readonly [Buffer, Buffer] | undefined;
+
   constructor(
     private readonly template: ScrapeTemplate,
     private readonly values: Uint8Array,
@@ -361,12 +375,35 @@ class TemplatedScrape implements SourceData {
     private readonly tsMs: number,
   ) {}
 
+  private suffix(om: boolean): Buffer {
+    this.suffixes ??= [Buffer.from(` ${this.tsMs}\n`, 'latin1'), Buffer.from(` ${msToOmSeconds(this.tsMs)}\n`, 'latin1')];
+    return this.suffixes[om ? 1 : 0];
+  }
+
   get families(): ReadonlyMap<string, SourceFamily> {
-    return this.template.familiesOf(this.values, this.valueEnds, this.tsMs);
+    return this.template.familiesOf(this.values, this.valueEnds, [this.suffix(false), this.suffix(true)]);
   }
 
   familyKeys(): Iterable<string> {
     return this.template.familyKeys;
+  }
+
+  get templateFamilies(): readonly TemplateFamily[] {
+    return this.template.families;
+  }
+
+  partSeries(part: TemplatePart): number {
+    return part.samples.length;
+  }
+
+  partBytes(part: TemplatePart, om: boolean): number {
+    return part.prefixes.length + valueBytes(part, this.valueEnds) + part.samples.length * this.suffix(om).length;
+  }
+
+  writePart(part: TemplatePart, om: boolean, out: FlatWriter): void {
+    const bytes = this.partBytes(part, om);
+    const from = out.position;
+    out.advance(fillLines(part, this.values, this.valueEnds, this.suffix(om), bytes, out.reserve(bytes), from) - from);
   }
 
   get series(): number {

@@ -21,11 +21,64 @@ export interface ServedTarget {
   data: readonly SourceData[];
 }
 
-/** One family on one shard: the parts kept, in target order. */
+/**
+ * Data whose parts a plan takes straight from a template (scrape-template.ts's TemplatedScrape): the
+ * parts are the template's, shared by every scrape of the target, and the scrape writes their lines
+ * with its own values. A plan of 200 templated targets so makes no object per part.
+ */
+export interface TemplatedData<P> extends SourceData {
+  readonly templateFamilies: readonly { key: string; info: FamilyInfo; parts: readonly (P | undefined)[] }[];
+  partSeries(part: P): number;
+  /** The part's lines' length in OpenMetrics (om) or text. */
+  partBytes(part: P, om: boolean): number;
+  writePart(part: P, om: boolean, out: FlatWriter): void;
+}
+
+function templated(d: SourceData): TemplatedData<unknown> | undefined {
+  return 'templateFamilies' in d ? (d as TemplatedData<unknown>) : undefined;
+}
+
+/**
+ * One family on one shard: the parts kept, in target order. Part i is a parsed FamilyPart, or when
+ * of[i] is set, a template's part written by that scrape.
+ */
 interface FamilyRun {
   info: FamilyInfo;
-  parts: FamilyPart[];
+  parts: unknown[];
+  of: (TemplatedData<unknown> | undefined)[];
   split: boolean;
+}
+
+function runSeries(run: FamilyRun, i: number): number {
+  const of = run.of[i];
+  return of ? of.partSeries(run.parts[i]) : (run.parts[i] as FamilyPart).series;
+}
+
+function runBytes(run: FamilyRun, i: number, om: boolean): number {
+  const of = run.of[i];
+  if (of) return of.partBytes(run.parts[i], om);
+  const p = run.parts[i] as FamilyPart;
+  return (om ? p.om : (p.text ?? p.om)).bytes;
+}
+
+function writeRun(run: FamilyRun, om: boolean, w: FlatWriter): void {
+  for (let i = 0; i < run.parts.length; i++) {
+    const of = run.of[i];
+    if (of) of.writePart(run.parts[i], om, w);
+    else {
+      const p = run.parts[i] as FamilyPart;
+      (om ? p.om : (p.text ?? p.om)).writeTo(w);
+    }
+  }
+}
+
+/** The parsed parts of a run with text-only split families (only parsed parts have them). */
+function splitParts(run: FamilyRun, suffix: number): FamilyPart[] {
+  const out: FamilyPart[] = [];
+  run.parts.forEach((p, i) => {
+    if (!run.of[i] && (p as FamilyPart).split?.[suffix]) out.push(p as FamilyPart);
+  });
+  return out;
 }
 
 interface ShardPlan {
@@ -55,36 +108,46 @@ class Plan {
 
   private make(): ShardPlan[] {
     // Family order: first appearance, targets in order (as buildShards with one source per entry).
-    const fams = new Map<string, { info: FamilyInfo; entries: { parts: (FamilyPart | undefined)[]; group: string }[] }>();
+    // Per family, each target's parts by shard, who writes them, and the target's group.
+    const fams = new Map<string, { info: FamilyInfo; parts: (readonly unknown[])[]; of: (TemplatedData<unknown> | undefined)[]; groups: string[] }>();
+    const add = (key: string, info: FamilyInfo, parts: readonly unknown[], of: TemplatedData<unknown> | undefined, group: string): void => {
+      let e = fams.get(key);
+      if (!e) fams.set(key, (e = { info, parts: [], of: [], groups: [] }));
+      e.parts.push(parts);
+      e.of.push(of);
+      e.groups.push(group);
+    };
     for (const t of this.targets) {
       for (const d of t.data) {
-        for (const [key, fam] of d.families) {
-          let e = fams.get(key);
-          if (!e) fams.set(key, (e = { info: fam.info, entries: [] }));
-          e.entries.push({ parts: fam.parts, group: t.group });
-        }
+        const tpl = templated(d);
+        if (tpl) for (const f of tpl.templateFamilies) add(f.key, f.info, f.parts, tpl, t.group);
+        else for (const [key, fam] of d.families) add(key, fam.info, fam.parts, undefined, t.group);
       }
     }
     const shards: ShardPlan[] = [];
     const dropped = [0];
     for (let k = 0; k < this.numShards; k++) {
       const plan: ShardPlan = { families: [], series: 0, textBytes: 0, omBytes: EOF_LINE.length };
-      for (const { info, entries } of fams.values()) {
-        const found: { part: FamilyPart; group: string }[] = [];
-        for (const e of entries) {
-          const part = e.parts[k];
-          if (part) found.push({ part, group: e.group });
+      for (const [key, e] of fams) {
+        const run: FamilyRun = { info: e.info, parts: [], of: [], split: false };
+        const groups: string[] = [];
+        for (let i = 0; i < e.parts.length; i++) {
+          const part = e.parts[i][k];
+          if (part === undefined) continue;
+          run.parts.push(part);
+          run.of.push(e.of[i]);
+          groups.push(e.groups[i]);
         }
-        if (found.length === 0) continue;
-        const parts = keepFirst(found, dropped);
-        let split = false;
-        for (const p of parts) {
-          plan.series += p.series;
-          if (p.split !== null) split = true;
+        if (run.parts.length === 0) continue;
+        keepFirst(run, groups, key, k, dropped);
+        for (let i = 0; i < run.parts.length; i++) {
+          plan.series += runSeries(run, i);
+          if (!run.of[i] && (run.parts[i] as FamilyPart).split !== null) run.split = true;
         }
-        plan.families.push({ info, parts, split });
-        plan.textBytes += textLength(info, parts, split);
-        plan.omBytes += omHeader(info).length + parts.reduce((a, p) => a + p.om.bytes, 0);
+        plan.families.push(run);
+        plan.textBytes += textLength(run);
+        plan.omBytes += omHeader(e.info).length;
+        for (let i = 0; i < run.parts.length; i++) plan.omBytes += runBytes(run, i, true);
       }
       shards.push(plan);
     }
@@ -96,13 +159,14 @@ class Plan {
   /** The text body of shard k; written into `scratch` when it is large enough (see gzipOf). */
   text(k: number, scratch?: Buffer): Buffer[] {
     const w = new FlatWriter(this.shard(k).textBytes, scratch);
-    for (const { info, parts, split } of this.shard(k).families) {
+    for (const run of this.shard(k).families) {
+      const { info } = run;
       const h = textHeader(info);
       if (h) w.write(h);
-      for (const p of parts) (p.text ?? p.om).writeTo(w);
-      if (!split) continue;
+      writeRun(run, false, w);
+      if (!run.split) continue;
       TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
-        const splits = parts.filter((p) => p.split?.[i]);
+        const splits = splitParts(run, i);
         if (splits.length === 0) return;
         const sh = textHeader(info, info.omName + suffix, 'gauge');
         if (sh) w.write(sh);
@@ -114,10 +178,10 @@ class Plan {
 
   om(k: number, scratch?: Buffer): Buffer[] {
     const w = new FlatWriter(this.shard(k).omBytes, scratch);
-    for (const { info, parts } of this.shard(k).families) {
-      const h = omHeader(info);
+    for (const run of this.shard(k).families) {
+      const h = omHeader(run.info);
       if (h) w.write(h);
-      for (const p of parts) p.om.writeTo(w);
+      writeRun(run, true, w);
     }
     w.write(EOF_LINE);
     return w.finish();
@@ -215,41 +279,42 @@ function gzipOf(plan: Plan, k: number, om: boolean, level: number): Buffer {
 }
 
 /**
- * The parts of one family on one shard without a series an earlier target already has: only targets
+ * Leaves out of a family's run on one shard every series an earlier target already has: only targets
  * of one group can share one, and within a group the first in order keeps it (buildShards' rule).
+ * The parts compared are read back as parsed parts (a templated one through its scrape's families).
  */
-function keepFirst(found: { part: FamilyPart; group: string }[], dropped: number[]): FamilyPart[] {
-  const out = found.map((f) => f.part);
-  if (found.length < 2) return out;
-  let groups: Map<string, number[]> | undefined;
+function keepFirst(run: FamilyRun, groups: readonly string[], key: string, k: number, dropped: number[]): void {
+  if (groups.length < 2) return;
+  let dups: Map<string, number[]> | undefined;
   const first = new Map<string, number>();
-  found.forEach(({ group }, i) => {
+  groups.forEach((group, i) => {
     const at = first.get(group);
     if (at === undefined) {
       first.set(group, i);
       return;
     }
-    groups ??= new Map();
-    const g = groups.get(group);
+    dups ??= new Map();
+    const g = dups.get(group);
     if (g) g.push(i);
-    else groups.set(group, [at, i]);
+    else dups.set(group, [at, i]);
   });
-  if (!groups) return out;
-  for (const g of groups.values()) {
-    dedupeGroup(
-      g.map((i) => ({ part: found[i].part, source: 0 })),
-      dropped,
-    ).forEach((kept, j) => (out[g[j]] = kept));
+  if (!dups) return;
+  for (const g of dups.values()) {
+    const parsed = g.map((i) => ({ part: run.of[i]?.families.get(key)?.parts[k] ?? (run.parts[i] as FamilyPart), source: 0 }));
+    dedupeGroup(parsed, dropped).forEach((kept, j) => {
+      run.parts[g[j]] = kept;
+      run.of[g[j]] = undefined;
+    });
   }
-  return out;
 }
 
-function textLength(info: FamilyInfo, parts: FamilyPart[], split: boolean): number {
+function textLength(run: FamilyRun): number {
+  const { info } = run;
   let n = textHeader(info).length;
-  for (const p of parts) n += (p.text ?? p.om).bytes;
-  if (!split) return n;
+  for (let i = 0; i < run.parts.length; i++) n += runBytes(run, i, false);
+  if (!run.split) return n;
   TEXT_SPLIT_SUFFIXES.forEach((suffix, i) => {
-    const splits = parts.filter((p) => p.split?.[i]);
+    const splits = splitParts(run, i);
     if (splits.length === 0) return;
     n += textHeader(info, info.omName + suffix, 'gauge').length;
     for (const p of splits) n += p.split![i]!.bytes;

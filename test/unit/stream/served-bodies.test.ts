@@ -169,6 +169,38 @@ describe('served bodies', () => {
     expect(want.duplicatesDropped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
+  it('from templated scrapes of two publishers with the same job and instance: what buildShards writes, shared series once', async () => {
+    await initHash();
+    const { src, deliver, set } = servingSource(2);
+    const second = (v: string) => TEXT_A.replace('1027', v).replace('code="500"', 'code="404"');
+    for (const [a, b] of [
+      ['1027', '99'],
+      ['1028', '98'],
+      ['1029', '97'],
+    ]) {
+      deliver(message('edge-1', 'a:1', TEXT_A.replace('1027', a)));
+      deliver(message('edge-2', 'a:1', second(b)));
+    }
+    await new Promise((r) => setImmediate(r));
+    expect((src.status() as { applied_from_template: number }).applied_from_template).toBe(4);
+    const want = await buildShards(src.collect(Date.now()), 2, 1);
+    const got = set();
+    for (let k = 0; k < 2; k++) {
+      expect(text(got.shards[k].text)).toBe(text(want.shards[k].text));
+      expect(text(got.shards[k].om)).toBe(text(want.shards[k].om));
+      expect(got.shards[k].textBytes).toBe(want.shards[k].textBytes);
+      expect(got.shards[k].omBytes).toBe(want.shards[k].omBytes);
+      expect(got.shards[k].series).toBe(want.shards[k].series);
+    }
+    const all = got.shards.map((s) => text(s.text)).join('');
+    expect(all).toContain('app_requests_total{dc="x",instance="a:1",job="node",code="200"} 1029 ');
+    expect(all).not.toContain('app_requests_total{dc="x",instance="a:1",job="node",code="200"} 97 ');
+    expect(all).toContain('app_requests_total{dc="x",instance="a:1",job="node",code="404"} 3 ');
+    expect(all.match(/^up\{dc="x",instance="a:1",job="node"\} /gm)?.length).toBe(1);
+    expect(got.duplicatesDropped[0]).toBe(want.duplicatesDropped.reduce((a, b) => a + b, 0));
+    expect(got.duplicatesDropped[0]).toBeGreaterThan(0);
+  });
+
   it('gzipped first from a body small enough for Node to take from its shared Buffer pool: no other Buffer is written over', async () => {
     await initHash();
     const { deliver, set } = servingSource(1);
