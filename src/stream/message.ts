@@ -83,6 +83,8 @@ export interface ScrapeHeaders {
   job: string;
   instance: string;
   labels: Record<string, string>;
+  /** The labels header as it came: the same text is the same labels. */
+  labelsText: string;
   scrapeTimeMs: number;
   durationSecs: number;
   success: boolean;
@@ -127,6 +129,7 @@ export function readHeaders(get: (name: string) => string): ScrapeHeaders {
     job,
     instance,
     labels,
+    labelsText: rawLabels,
     scrapeTimeMs,
     durationSecs,
     success: result === 'success',

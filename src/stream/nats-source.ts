@@ -23,6 +23,10 @@ import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 interface TargetState {
   publisher: string;
+  /** The labels header it came with, and what that made: the served labels and their key. */
+  labelsText: string;
+  labels: [string, string][];
+  labelsKey: string;
   job: string;
   instance: string;
   scrapeTimeMs: number;
@@ -249,8 +253,10 @@ export class NatsSource implements PushedSource {
         return;
       }
     }
-    const labels = servedLabels(h, this.config.labels);
-    const labelsKey = JSON.stringify(labels);
+    // A target's labels are mostly the same from one scrape to the next: made again only when its header changed.
+    const sameLabels = prev !== undefined && prev.labelsText === h.labelsText;
+    const labels = sameLabels ? prev.labels : servedLabels(h, this.config.labels);
+    const labelsKey = sameLabels ? prev.labelsKey : JSON.stringify(labels);
     let up = h.success;
     let error = h.error;
     let data: SourceData | undefined;
@@ -305,6 +311,9 @@ export class NatsSource implements PushedSource {
     }
     this.targets.set(key, {
       publisher: h.publisher,
+      labelsText: h.labelsText,
+      labels,
+      labelsKey,
       job: h.job,
       instance: h.instance,
       scrapeTimeMs: h.scrapeTimeMs,

@@ -84,7 +84,11 @@ function splitParts(run: FamilyRun, suffix: number): FamilyPart[] {
 interface ShardPlan {
   families: FamilyRun[];
   series: number;
-  textBytes: number;
+  /**
+   * The text body's length, worked out when first wanted: the Prometheus scraping a shard asks for
+   * OpenMetrics, so the text form's length was work for nothing at every plan.
+   */
+  textBytes: number | undefined;
   omBytes: number;
 }
 
@@ -127,7 +131,7 @@ class Plan {
     const shards: ShardPlan[] = [];
     const dropped = [0];
     for (let k = 0; k < this.numShards; k++) {
-      const plan: ShardPlan = { families: [], series: 0, textBytes: 0, omBytes: EOF_LINE.length };
+      const plan: ShardPlan = { families: [], series: 0, textBytes: undefined, omBytes: EOF_LINE.length };
       for (const [key, e] of fams) {
         const run: FamilyRun = { info: e.info, parts: [], of: [], split: false };
         const groups: string[] = [];
@@ -145,7 +149,6 @@ class Plan {
           if (!run.of[i] && (run.parts[i] as FamilyPart).split !== null) run.split = true;
         }
         plan.families.push(run);
-        plan.textBytes += textLength(run);
         plan.omBytes += omHeader(e.info).length;
         for (let i = 0; i < run.parts.length; i++) plan.omBytes += runBytes(run, i, true);
       }
@@ -156,9 +159,14 @@ class Plan {
     return shards;
   }
 
+  textBytes(k: number): number {
+    const plan = this.shard(k);
+    return (plan.textBytes ??= plan.families.reduce((n, run) => n + textLength(run), 0));
+  }
+
   /** The text body of shard k; written into `scratch` when it is large enough (see gzipOf). */
   text(k: number, scratch?: Buffer): Buffer[] {
-    const w = new FlatWriter(this.shard(k).textBytes, scratch);
+    const w = new FlatWriter(this.textBytes(k), scratch);
     for (const run of this.shard(k).families) {
       const { info } = run;
       const h = textHeader(info);
@@ -344,7 +352,7 @@ class LazyShardBody implements ShardBody {
   }
 
   get textBytes(): number {
-    return this.plan.shard(this.id).textBytes;
+    return this.plan.textBytes(this.id);
   }
 
   get omBytes(): number {

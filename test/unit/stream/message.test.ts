@@ -32,6 +32,7 @@ describe('stream message', () => {
       job: 'node',
       instance: '10.0.0.1:9100',
       labels: { dc: 'eu' },
+      labelsText: good[HEADER.labels],
       scrapeTimeMs: 1700000000123,
       durationSecs: 0.25,
       success: true,

@@ -101,6 +101,25 @@ describe('scrape template', () => {
     expect(ScrapeTemplate.make('x{a="1"} not-a-number\n', 2, LABELS)).toBeUndefined();
   });
 
+  it('refuses a body with any one byte of the text around the values changed, wherever it is', () => {
+    const first = BODY((i) => String(i));
+    const t = ScrapeTemplate.make(first, 2, LABELS)!;
+    const body = bytes(first);
+    // The values' own bytes may change; every other byte is the template's text.
+    const isValue = new Uint8Array(body.length);
+    for (const m of first.matchAll(/ (\d+)\n/g)) isValue.fill(1, m.index + 1, m.index + 1 + m[1].length);
+    let checked = 0;
+    for (let at = 0; at < body.length; at++) {
+      if (isValue[at]) continue;
+      const changed = Buffer.from(body);
+      changed[at] = changed[at] === 0x7e ? 0x21 : changed[at] + 1;
+      expect(t.apply(changed, 1000), `byte ${at}`).toBeUndefined();
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(4000);
+    expect(t.apply(body, 1000)).toBeDefined();
+  });
+
   it('writes the same bytes straight into a served body as it hands out as buffers', () => {
     const first = BODY((i) => String(i));
     const t = ScrapeTemplate.make(first, 2, LABELS)!;

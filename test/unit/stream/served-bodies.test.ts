@@ -16,7 +16,12 @@ import { NatsSource } from '../../../src/stream/nats-source.js';
 const log = pino({ level: 'silent' });
 let seq = 0;
 
-function message(publisher: string, instance: string, body: string, opts: { contentType?: string; failed?: boolean; duration?: string } = {}): JsMsg {
+function message(
+  publisher: string,
+  instance: string,
+  body: string,
+  opts: { contentType?: string; failed?: boolean; duration?: string; labels?: Record<string, string> } = {},
+): JsMsg {
   const h = new Map<string, string>([
     [HEADER.publisher, publisher],
     [HEADER.job, 'node'],
@@ -25,7 +30,7 @@ function message(publisher: string, instance: string, body: string, opts: { cont
     [HEADER.duration, opts.duration ?? '0.01'],
     [HEADER.result, opts.failed ? 'failure' : 'success'],
     [HEADER.contentType, opts.contentType ?? 'text/plain; version=0.0.4'],
-    [HEADER.labels, JSON.stringify({ dc: 'x' })],
+    [HEADER.labels, JSON.stringify(opts.labels ?? { dc: 'x' })],
   ]);
   if (!opts.failed) h.set(HEADER.contentEncoding, 'gzip');
   else h.set(HEADER.error, 'connection refused');
@@ -199,6 +204,19 @@ describe('served bodies', () => {
     expect(all.match(/^up\{dc="x",instance="a:1",job="node"\} /gm)?.length).toBe(1);
     expect(got.duplicatesDropped[0]).toBe(want.duplicatesDropped.reduce((a, b) => a + b, 0));
     expect(got.duplicatesDropped[0]).toBeGreaterThan(0);
+  });
+
+  it("serve a target's new labels from the scrape whose header changed them", async () => {
+    await initHash();
+    const { deliver, set } = servingSource(1);
+    deliver(message('edge-1', 'a:1', TEXT_A));
+    deliver(message('edge-1', 'a:1', TEXT_A.replace('1027', '1028')));
+    deliver(message('edge-1', 'a:1', TEXT_A.replace('1027', '1029'), { labels: { dc: 'y', rack: 'r1' } }));
+    await new Promise((r) => setImmediate(r));
+    const all = text(set().shards[0].text);
+    expect(all).toContain('app_requests_total{dc="y",instance="a:1",job="node",rack="r1",code="200"} 1029 ');
+    expect(all).toContain('up{dc="y",instance="a:1",job="node",rack="r1"} 1 ');
+    expect(all).not.toContain('dc="x"');
   });
 
   it('gzipped first from a body small enough for Node to take from its shared Buffer pool: no other Buffer is written over', async () => {
