@@ -110,7 +110,8 @@ class GcTrace {
     const text = this.rest + chunk.toString('latin1');
     const nl = text.lastIndexOf('\n');
     this.rest = text.slice(nl + 1);
-    if (this.on) for (const l of text.slice(0, nl).split('\n')) if (/ ms: /.test(l)) this.lines.push(l);
+    // With --node-flags=--trace-opt or --trace-deopt the (de)optimizations are kept too (read in the lines file).
+    if (this.on) for (const l of text.slice(0, nl).split('\n')) if (/ ms: |optimiz|\[bailout/.test(l)) this.lines.push(l);
   }
 
   /** "Scavenge 123 (456 ms), Mark-Compact 4 (78 ms)": count and summed pause per kind. */
