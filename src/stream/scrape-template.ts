@@ -64,17 +64,27 @@ export function plainValueEnd(b: Uint8Array, p: number): number {
   return c === 10 ? p : -1;
 }
 
-/** One served family part of the template: the samples it holds (by index) and their served series. */
-interface TemplatePart {
+/**
+ * A template's served lines, every part's back to back: line j shows sample samples[j] (the value's
+ * index), and its served series up to the value (`name{labels} `, latin1) is
+ * prefixes[prefixEnds[j - 1], prefixEnds[j]) (from 0 for the first). One Buffer and two Int32Arrays
+ * per template: a typed array or a view per part (three per part, 8,000 parts for 200 targets) were
+ * a sixth of the centre's heap objects, every one marked, and every ArrayBuffer swept, by each full
+ * collection; a view per line before that was 200,000.
+ */
+interface LineTable {
   samples: Int32Array;
-  /**
-   * The served series of each line up to its value (`name{labels} `), latin1, back to back: line
-   * j's is prefixes[prefixEnds[j - 1], prefixEnds[j]) (from 0 for the first). One Buffer and one
-   * Int32Array per part: a view per line kept 200,000 Buffer objects alive for 200 targets of 1,000
-   * series, a third of the centre's heap objects, which every full collection marked again.
-   */
   prefixes: Buffer;
   prefixEnds: Int32Array;
+}
+
+/** One served family part of the template: lines [from, to) of its table; their prefixes are prefixes[prefixStart, prefixEnd). */
+interface TemplatePart {
+  table: LineTable;
+  from: number;
+  to: number;
+  prefixStart: number;
+  prefixEnd: number;
 }
 
 /**
@@ -95,12 +105,13 @@ function fillLines(
   out: Uint8Array,
   o: number,
 ): number {
-  const { samples, prefixes, prefixEnds } = part;
+  const { samples, prefixes, prefixEnds } = part.table;
+  const { from, to, prefixStart } = part;
   const sl = suffix.length;
-  const base = o + bytes - prefixes.length;
-  out.set(prefixes, base);
-  let p = 0;
-  for (let j = 0; j < samples.length; j++) {
+  const base = o + bytes - (part.prefixEnd - prefixStart) - prefixStart;
+  prefixes.copy(out, base + prefixStart, prefixStart, part.prefixEnd);
+  let p = prefixStart;
+  for (let j = from; j < to; j++) {
     const pe = prefixEnds[j];
     out.copyWithin(o, base + p, base + pe);
     o += pe - p;
@@ -116,9 +127,9 @@ function fillLines(
 
 /** The bytes of a templated part's values. */
 function valueBytes(part: TemplatePart, ends: Int32Array): number {
-  const samples = part.samples;
+  const samples = part.table.samples;
   let n = 0;
-  for (let j = 0; j < samples.length; j++) {
+  for (let j = part.from; j < part.to; j++) {
     const i = samples[j];
     n += ends[i] - (i === 0 ? 0 : ends[i - 1]);
   }
@@ -193,7 +204,7 @@ export class ScrapeTemplate {
     readonly fixedLabels: ReadonlyArray<readonly [string, string]>,
   ) {
     this.seriesPerShard = new Array<number>(numShards).fill(0);
-    for (const fam of families) fam.parts.forEach((t, k) => (this.seriesPerShard[k] += t?.samples.length ?? 0));
+    for (const fam of families) fam.parts.forEach((t, k) => (this.seriesPerShard[k] += t ? t.to - t.from : 0));
     this.series = this.seriesPerShard.reduce((a, n) => a + n, 0);
     this.familyKeys = families.map((f) => f.key);
     this.fixedView = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength);
@@ -250,6 +261,9 @@ export class ScrapeTemplate {
     const tsSuffix = ` ${ts}`;
     const seen = new Uint8Array(n);
     const families: TemplateFamily[] = [];
+    const table: LineTable = { samples: new Int32Array(data.series), prefixes: Buffer.alloc(0), prefixEnds: new Int32Array(data.series) };
+    let prefixText = '';
+    let line = 0;
     for (const [key, fam] of data.families) {
       const parts: (TemplatePart | undefined)[] = [];
       for (let k = 0; k < numShards; k++) {
@@ -263,27 +277,27 @@ export class ScrapeTemplate {
           .toString('latin1')
           .split('\n');
         lines.pop();
-        const samples = new Int32Array(lines.length);
-        const prefixEnds = new Int32Array(lines.length);
-        let prefixText = '';
-        for (let j = 0; j < lines.length; j++) {
-          const line = lines[j];
+        if (lines.length !== part.series || line + lines.length > table.samples.length) return undefined;
+        const from = line;
+        const prefixStart = prefixText.length;
+        for (const text of lines) {
           // `<served series> <i> 1`: a line ending otherwise had a timestamp of its own.
-          if (!line.endsWith(tsSuffix)) return undefined;
-          const end = line.length - tsSuffix.length;
-          const sp = line.lastIndexOf(' ', end - 1);
-          const i = Number(line.slice(sp + 1, end));
-          if (!Number.isInteger(i) || i < 0 || i >= n || seen[i] || String(i) !== line.slice(sp + 1, end)) return undefined;
+          if (!text.endsWith(tsSuffix)) return undefined;
+          const end = text.length - tsSuffix.length;
+          const sp = text.lastIndexOf(' ', end - 1);
+          const i = Number(text.slice(sp + 1, end));
+          if (!Number.isInteger(i) || i < 0 || i >= n || seen[i] || String(i) !== text.slice(sp + 1, end)) return undefined;
           seen[i] = 1;
-          samples[j] = i;
-          prefixText += line.slice(0, sp + 1);
-          prefixEnds[j] = prefixText.length;
+          table.samples[line] = i;
+          prefixText += text.slice(0, sp + 1);
+          table.prefixEnds[line++] = prefixText.length;
         }
-        if (samples.length !== part.series) return undefined;
-        parts.push({ samples, prefixes: Buffer.from(prefixText, 'latin1'), prefixEnds });
+        parts.push({ table, from, to: line, prefixStart, prefixEnd: prefixText.length });
       }
       families.push({ key, info: fam.info, parts });
     }
+    if (line !== table.samples.length) return undefined;
+    table.prefixes = Buffer.from(prefixText, 'latin1');
     const fixedEnds = new Int32Array(fixed.length);
     let at = 0;
     fixed.forEach((f, i) => (fixedEnds[i] = at += f.length));
@@ -351,8 +365,8 @@ export class ScrapeTemplate {
           parts.push(undefined);
           continue;
         }
-        const n = t.samples.length;
-        const bytes = t.prefixes.length + valueBytes(t, valueEnds);
+        const n = t.to - t.from;
+        const bytes = t.prefixEnd - t.prefixStart + valueBytes(t, valueEnds);
         const part = new FamilyPart();
         part.series = n;
         part.om = new TemplateLines(t, values, valueEnds, tsOm, bytes + n * tsOm.length);
@@ -402,11 +416,11 @@ export class TemplatedScrape implements TemplatedData<TemplatePart> {
   }
 
   partSeries(part: TemplatePart): number {
-    return part.samples.length;
+    return part.to - part.from;
   }
 
   partBytes(part: TemplatePart, om: boolean): number {
-    return part.prefixes.length + valueBytes(part, this.valueEnds) + part.samples.length * this.suffix(om).length;
+    return part.prefixEnd - part.prefixStart + valueBytes(part, this.valueEnds) + (part.to - part.from) * this.suffix(om).length;
   }
 
   writePart(part: TemplatePart, om: boolean, out: FlatWriter): void {
