@@ -137,7 +137,7 @@ class Plan {
         const groups: string[] = [];
         for (let i = 0; i < e.parts.length; i++) {
           const part = e.parts[i][k];
-          if (part === undefined) continue;
+          if (!part) continue;
           run.parts.push(part);
           run.of.push(e.of[i]);
           groups.push(e.groups[i]);
