@@ -17,6 +17,14 @@ import { ShardService } from '../src/shard/shard-service.js';
 import { HEADER } from '../src/stream/message.js';
 import { NatsSource } from '../src/stream/nats-source.js';
 import { exporterBody, numArg } from './stream-body.js';
+import { headers } from '@nats-io/transport-node';
+
+/** The NATS client's own header object, as a received message carries, holding `h`. */
+function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
+  const out = headers();
+  for (const [k, v] of h) out.set(k, v);
+  return out;
+}
 
 const TARGETS = numArg('targets', 200);
 const SERIES = numArg('series', 1000);
@@ -84,7 +92,7 @@ async function round(r: number): Promise<void> {
       subject: `promfront.scrapes.bench.bench.${i}`,
       seq: ++seq,
       data: variants[(r + i) % VARIANTS],
-      headers: { get: (name: string) => h.get(name) ?? '' },
+      headers: natsHeaders(h),
       redelivered: false,
       info: { deliveryCount: 1 },
       ack: () => acked++,

@@ -217,7 +217,10 @@ export class NatsSource implements PushedSource {
     }
     let h: ScrapeHeaders;
     try {
-      h = readHeaders((name) => m.headers?.get(name) ?? '');
+      // One pass over the headers: the client's get() lists and filters every key for each name asked.
+      const values = new Map<string, string>();
+      if (m.headers) for (const [name, v] of m.headers) values.set(name, v[0] ?? '');
+      h = readHeaders((name) => values.get(name) ?? '');
     } catch (err) {
       this.reject(m, 'bad_headers', natsError(err));
       return;

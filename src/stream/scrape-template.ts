@@ -423,8 +423,7 @@ export class TemplatedScrape implements TemplatedData<TemplatePart> {
     return part.prefixEnd - part.prefixStart + valueBytes(part, this.valueEnds) + (part.to - part.from) * this.suffix(om).length;
   }
 
-  writePart(part: TemplatePart, om: boolean, out: FlatWriter): void {
-    const bytes = this.partBytes(part, om);
+  writePart(part: TemplatePart, om: boolean, out: FlatWriter, bytes = this.partBytes(part, om)): void {
     const from = out.position;
     out.advance(fillLines(part, this.values, this.valueEnds, this.suffix(om), bytes, out.reserve(bytes), from) - from);
   }

@@ -31,7 +31,8 @@ export interface TemplatedData<P> extends SourceData {
   partSeries(part: P): number;
   /** The part's lines' length in OpenMetrics (om) or text. */
   partBytes(part: P, om: boolean): number;
-  writePart(part: P, om: boolean, out: FlatWriter): void;
+  /** `bytes`: partBytes(part, om), when known. */
+  writePart(part: P, om: boolean, out: FlatWriter, bytes?: number): void;
 }
 
 function templated(d: SourceData): TemplatedData<unknown> | undefined {
@@ -46,6 +47,8 @@ interface FamilyRun {
   info: FamilyInfo;
   parts: unknown[];
   of: (TemplatedData<unknown> | undefined)[];
+  /** Each part's OpenMetrics length, as the plan added it up: a templated part's is a loop over its values. */
+  omBytes: number[];
   split: boolean;
 }
 
@@ -64,7 +67,7 @@ function runBytes(run: FamilyRun, i: number, om: boolean): number {
 function writeRun(run: FamilyRun, om: boolean, w: FlatWriter): void {
   for (let i = 0; i < run.parts.length; i++) {
     const of = run.of[i];
-    if (of) of.writePart(run.parts[i], om, w);
+    if (of) of.writePart(run.parts[i], om, w, om ? run.omBytes[i] : undefined);
     else {
       const p = run.parts[i] as FamilyPart;
       (om ? p.om : (p.text ?? p.om)).writeTo(w);
@@ -133,7 +136,7 @@ class Plan {
     for (let k = 0; k < this.numShards; k++) {
       const plan: ShardPlan = { families: [], series: 0, textBytes: undefined, omBytes: EOF_LINE.length };
       for (const [key, e] of fams) {
-        const run: FamilyRun = { info: e.info, parts: [], of: [], split: false };
+        const run: FamilyRun = { info: e.info, parts: [], of: [], omBytes: [], split: false };
         const groups: string[] = [];
         for (let i = 0; i < e.parts.length; i++) {
           const part = e.parts[i][k];
@@ -150,7 +153,7 @@ class Plan {
         }
         plan.families.push(run);
         plan.omBytes += omHeader(e.info).length;
-        for (let i = 0; i < run.parts.length; i++) plan.omBytes += runBytes(run, i, true);
+        for (let i = 0; i < run.parts.length; i++) plan.omBytes += run.omBytes[i] = runBytes(run, i, true);
       }
       shards.push(plan);
     }

@@ -14,6 +14,14 @@ import { ShardService } from '../../../src/shard/shard-service.js';
 import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
 import { HEADER } from '../../../src/stream/message.js';
 import { NatsSource } from '../../../src/stream/nats-source.js';
+import { headers } from '@nats-io/transport-node';
+
+/** The NATS client's own header object, as a received message carries, holding `h`. */
+function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
+  const out = headers();
+  for (const [k, v] of h) out.set(k, v);
+  return out;
+}
 
 const log = pino({ level: 'silent' });
 const stops: (() => Promise<void>)[] = [];
@@ -39,7 +47,7 @@ function message(instance: string, scrapeTimeMs: number, body: string): JsMsg & 
     subject: `promfront.scrapes.edge.node.${instance}`,
     seq: ++seq,
     data: gzipSync(body),
-    headers: { get: (name: string) => h.get(name) ?? '' },
+    headers: natsHeaders(h),
     redelivered: false,
     info: { deliveryCount: 1 },
     ack: () => settled.push('ack'),

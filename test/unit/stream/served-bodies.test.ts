@@ -12,6 +12,14 @@ import { initHash } from '../../../src/shard/hash.js';
 import { madeGzipBytes } from '../../../src/shard/pushed-source.js';
 import { HEADER } from '../../../src/stream/message.js';
 import { NatsSource } from '../../../src/stream/nats-source.js';
+import { headers } from '@nats-io/transport-node';
+
+/** The NATS client's own header object, as a received message carries, holding `h`. */
+function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
+  const out = headers();
+  for (const [k, v] of h) out.set(k, v);
+  return out;
+}
 
 const log = pino({ level: 'silent' });
 let seq = 0;
@@ -38,7 +46,7 @@ function message(
     subject: 's',
     seq: ++seq,
     data: opts.failed ? Buffer.alloc(0) : gzipSync(body),
-    headers: { get: (name: string) => h.get(name) ?? '' },
+    headers: natsHeaders(h),
     redelivered: false,
     info: { deliveryCount: 1 },
     ack: () => undefined,
