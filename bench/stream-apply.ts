@@ -7,24 +7,12 @@
 // (node --cpu-prof, --trace-gc). Values change every round, as an exporter's counters do.
 // Usage: node [--trace-gc] dist-tools/bench/stream-apply.js [--targets=200] [--series=1000] [--rounds=30] [--warmup=5]
 
-import type { JsMsg } from '@nats-io/jetstream';
 import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { parseConfigText } from '../src/config/load.js';
-import { initHash } from '../src/shard/hash.js';
-import { ShardService } from '../src/shard/shard-service.js';
+import { handedMessage, offlineCentre } from '../dev/stream-consumer.js';
 import { HEADER } from '../src/stream/message.js';
-import { NatsSource } from '../src/stream/nats-source.js';
 import { exporterBody, numArg } from './stream-body.js';
-import { headers } from '@nats-io/transport-node';
-
-/** The NATS client's own header object, as a received message carries, holding `h`. */
-function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
-  const out = headers();
-  for (const [k, v] of h) out.set(k, v);
-  return out;
-}
 
 const TARGETS = numArg('targets', 200);
 const SERIES = numArg('series', 1000);
@@ -52,21 +40,9 @@ function threads(): { main: number; others: number } {
   return { main, others };
 }
 
-await initHash();
-const config = parseConfigText(`
-shard:
-  num_shards: 2
-  scrape_interval: 1h
-  sources:
-    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
-      max_age: 1h
-`);
-let src: NatsSource | undefined;
-const svc = new ShardService(config.shard!, pino({ level: 'silent' }), (c, ctx) => (src = new NatsSource(c, ctx.numShards, ctx.log)));
 // Never connected: messages are handed to the consumer's own entry point instead.
-src!.start = () => Promise.resolve();
+const { svc, deliver } = await offlineCentre({ scrapeInterval: '1h', maxAge: '1h', log: pino({ level: 'silent' }) });
 await svc.start();
-const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
 
 const variants = Array.from({ length: VARIANTS }, () => gzipSync(exporterBody(SERIES), { level: 7 }));
 const turn = () => new Promise((r) => setImmediate(r));
@@ -88,17 +64,13 @@ async function round(r: number): Promise<void> {
       [HEADER.contentEncoding, 'gzip'],
       [HEADER.msgId, `bench/bench/${i}/${r}`],
     ]);
-    const m = {
+    const m = handedMessage({
       subject: `promfront.scrapes.bench.bench.${i}`,
       seq: ++seq,
       data: variants[(r + i) % VARIANTS],
-      headers: natsHeaders(h),
-      redelivered: false,
-      info: { deliveryCount: 1 },
-      ack: () => acked++,
-      nak: () => {},
-      term: () => {},
-    } as unknown as JsMsg;
+      headers: h,
+      settle: (how) => how === 'ack' && acked++,
+    });
     deliver(m);
     await turn();
   }

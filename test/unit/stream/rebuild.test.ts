@@ -7,21 +7,14 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JsMsg } from '@nats-io/jetstream';
+import { handedMessage, offlineCentre } from '../../../dev/stream-consumer.js';
 import { parseConfigText } from '../../../src/config/load.js';
 import { buildShards } from '../../../src/shard/build.js';
 import { initHash } from '../../../src/shard/hash.js';
 import { ShardService } from '../../../src/shard/shard-service.js';
 import { StreamingIngest } from '../../../src/shard/stream-ingest.js';
 import { HEADER } from '../../../src/stream/message.js';
-import { NatsSource } from '../../../src/stream/nats-source.js';
-import { headers } from '@nats-io/transport-node';
-
-/** The NATS client's own header object, as a received message carries, holding `h`. */
-function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
-  const out = headers();
-  for (const [k, v] of h) out.set(k, v);
-  return out;
-}
+import type { NatsSource } from '../../../src/stream/nats-source.js';
 
 const log = pino({ level: 'silent' });
 const stops: (() => Promise<void>)[] = [];
@@ -43,39 +36,21 @@ function message(instance: string, scrapeTimeMs: number, body: string): JsMsg & 
     [HEADER.contentEncoding, 'gzip'],
   ]);
   const settled: string[] = [];
-  const m = {
+  const m = handedMessage({
     subject: `promfront.scrapes.edge.node.${instance}`,
     seq: ++seq,
     data: gzipSync(body),
-    headers: natsHeaders(h),
-    redelivered: false,
-    info: { deliveryCount: 1 },
-    ack: () => settled.push('ack'),
-    nak: () => settled.push('nak'),
-    term: () => settled.push('term'),
-    settled,
-  };
-  return m as unknown as JsMsg & { settled: string[] };
+    headers: h,
+    settle: (how) => settled.push(how),
+  });
+  return Object.assign(m, { settled });
 }
 
 async function centre(maxAge = '1m'): Promise<{ svc: ShardService; src: NatsSource; deliver: (m: JsMsg) => void }> {
-  await initHash();
-  const config = parseConfigText(`
-shard:
-  num_shards: 2
-  scrape_interval: 1m
-  sources:
-    - nats: {servers: ["nats://127.0.0.1:1"], subjects: ["promfront.scrapes.>"], durable: central}
-      max_age: ${maxAge}
-`);
-  let src: NatsSource | undefined;
-  const svc = new ShardService(config.shard!, log, (c, ctx) => (src = new NatsSource(c, ctx.numShards, ctx.log)));
-  stops.push(() => svc.stop());
   // Never connected: start() is the consumer's loop, which these tests replace by handing messages over.
-  src!.start = () => Promise.resolve();
-  // The consumer's own entry point: apply, then ack.
-  const deliver = (m: JsMsg): void => (src as unknown as { handle(m: JsMsg): void }).handle(m);
-  return { svc, src: src!, deliver };
+  const { svc, src, deliver } = await offlineCentre({ scrapeInterval: '1m', maxAge, log });
+  stops.push(() => svc.stop());
+  return { svc, src, deliver };
 }
 
 function served(svc: ShardService): string {

@@ -6,20 +6,13 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { JsMsg } from '@nats-io/jetstream';
+import { deliverTo, handedMessage } from '../../../dev/stream-consumer.js';
 import { parseConfigText } from '../../../src/config/load.js';
 import { buildShards, type ShardSet } from '../../../src/shard/build.js';
 import { initHash } from '../../../src/shard/hash.js';
 import { madeGzipBytes } from '../../../src/shard/pushed-source.js';
 import { HEADER } from '../../../src/stream/message.js';
 import { NatsSource } from '../../../src/stream/nats-source.js';
-import { headers } from '@nats-io/transport-node';
-
-/** The NATS client's own header object, as a received message carries, holding `h`. */
-function natsHeaders(h: Map<string, string>): ReturnType<typeof headers> {
-  const out = headers();
-  for (const [k, v] of h) out.set(k, v);
-  return out;
-}
 
 const log = pino({ level: 'silent' });
 let seq = 0;
@@ -42,17 +35,7 @@ function message(
   ]);
   if (!opts.failed) h.set(HEADER.contentEncoding, 'gzip');
   else h.set(HEADER.error, 'connection refused');
-  return {
-    subject: 's',
-    seq: ++seq,
-    data: opts.failed ? Buffer.alloc(0) : gzipSync(body),
-    headers: natsHeaders(h),
-    redelivered: false,
-    info: { deliveryCount: 1 },
-    ack: () => undefined,
-    nak: () => undefined,
-    term: () => undefined,
-  } as unknown as JsMsg;
+  return handedMessage({ subject: 's', seq: ++seq, data: opts.failed ? Buffer.alloc(0) : gzipSync(body), headers: h });
 }
 
 const TEXT_A = `# HELP app_requests_total Requests.
@@ -97,7 +80,7 @@ shard:
   const src = new NatsSource(config.shard!.sources[0] as never, numShards, log);
   let set: ShardSet | undefined;
   src.serveShards((s) => (set = s), { gzipLevel: 1 });
-  return { src, deliver: (m) => (src as unknown as { handle(m: JsMsg): void }).handle(m), set: () => set! };
+  return { src, deliver: deliverTo(src), set: () => set! };
 }
 
 describe('served bodies', () => {
