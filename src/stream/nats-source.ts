@@ -271,7 +271,7 @@ export class NatsSource implements PushedSource {
         const format = formatFromContentType(h.contentType);
         const templatable = format === 'text' && body !== undefined;
         if (templatable && template?.labels === labelsKey) {
-          // From the body's bytes: the data keeps the body (the values are read from it when served).
+          // From the body's bytes: the data keeps only the values, copied out of it.
           data = template.of.apply(body!, h.scrapeTimeMs);
           if (data) {
             this.counts.templated++;

@@ -125,6 +125,12 @@ function fillLines(
   return o;
 }
 
+/** fillLines into a served body, at its position. */
+function writeLines(out: FlatWriter, part: TemplatePart, values: Uint8Array, ends: Int32Array, suffix: Uint8Array, bytes: number): void {
+  const from = out.position;
+  out.advance(fillLines(part, values, ends, suffix, bytes, out.reserve(bytes), from) - from);
+}
+
 /** The bytes of a templated part's values. */
 function valueBytes(part: TemplatePart, ends: Int32Array): number {
   const samples = part.table.samples;
@@ -162,10 +168,8 @@ class TemplateLines extends LineSink {
   }
 
   override writeTo(out: BodyWriter): void {
-    if (out instanceof FlatWriter) {
-      const from = out.position;
-      out.advance(fillLines(this.part, this.values, this.ends, this.suffix, this.bytes, out.reserve(this.bytes), from) - from);
-    } else out.copy(this.flat(), 0, this.bytes);
+    if (out instanceof FlatWriter) writeLines(out, this.part, this.values, this.ends, this.suffix, this.bytes);
+    else out.copy(this.flat(), 0, this.bytes);
   }
 
   override get buffers(): readonly Buffer[] {
@@ -325,11 +329,13 @@ export class ScrapeTemplate {
     let valueBytes = 0;
     let pos = 0;
     let f = 0;
-    for (let i = 0; i < n; i++) {
+    // Segment i of the fixed bytes, then (but after the last segment) value i.
+    for (let i = 0; ; i++) {
       const fe = ends[i];
       if (pos + fe - f > len) return undefined;
       for (; f + 8 <= fe; f += 8, pos += 8) if (bv.getInt32(pos) !== fv.getInt32(f) || bv.getInt32(pos + 4) !== fv.getInt32(f + 4)) return undefined;
       while (f < fe) if (body[pos++] !== fixed[f++]) return undefined;
+      if (i === n) break;
       const nl = plainValueEnd(body, pos);
       if (nl < 0) return undefined;
       at[2 * i] = pos;
@@ -337,10 +343,7 @@ export class ScrapeTemplate {
       valueBytes += nl - pos;
       pos = nl;
     }
-    const last = ends[n];
-    if (len - pos !== last - f) return undefined;
-    for (; f + 8 <= last; f += 8, pos += 8) if (bv.getInt32(pos) !== fv.getInt32(f) || bv.getInt32(pos + 4) !== fv.getInt32(f + 4)) return undefined;
-    while (f < last) if (body[pos++] !== fixed[f++]) return undefined;
+    if (pos !== len) return undefined;
     const values = new Uint8Array(valueBytes);
     const valueEnds = new Int32Array(n);
     for (let i = 0, o = 0; i < n; i++) {
@@ -424,8 +427,7 @@ export class TemplatedScrape implements TemplatedData<TemplatePart> {
   }
 
   writePart(part: TemplatePart, om: boolean, out: FlatWriter, bytes = this.partBytes(part, om)): void {
-    const from = out.position;
-    out.advance(fillLines(part, this.values, this.valueEnds, this.suffix(om), bytes, out.reserve(bytes), from) - from);
+    writeLines(out, part, this.values, this.valueEnds, this.suffix(om), bytes);
   }
 
   get series(): number {

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { dedupeGroup, omHeader, textHeader, type ShardBody, type ShardSet } from '../shard/build.js';
 import { TEXT_SPLIT_SUFFIXES, type FamilyInfo } from '../shard/family.js';
 import type { FamilyPart, SourceData } from '../shard/ingest.js';
-import { BodyWriter } from '../shard/line-sink.js';
+import { BodyWriter, type LineSink } from '../shard/line-sink.js';
 
 /** One target's contribution: its own series (up, scrape_duration_seconds, ...) then its scrape's. */
 export interface ServedTarget {
@@ -57,21 +57,21 @@ function runSeries(run: FamilyRun, i: number): number {
   return of ? of.partSeries(run.parts[i]) : (run.parts[i] as FamilyPart).series;
 }
 
+/** A parsed part's lines in one form: text is the OpenMetrics lines while they are the same bytes. */
+function sinkOf(p: FamilyPart, om: boolean): LineSink {
+  return om ? p.om : (p.text ?? p.om);
+}
+
 function runBytes(run: FamilyRun, i: number, om: boolean): number {
   const of = run.of[i];
-  if (of) return of.partBytes(run.parts[i], om);
-  const p = run.parts[i] as FamilyPart;
-  return (om ? p.om : (p.text ?? p.om)).bytes;
+  return of ? of.partBytes(run.parts[i], om) : sinkOf(run.parts[i] as FamilyPart, om).bytes;
 }
 
 function writeRun(run: FamilyRun, om: boolean, w: FlatWriter): void {
   for (let i = 0; i < run.parts.length; i++) {
     const of = run.of[i];
     if (of) of.writePart(run.parts[i], om, w, om ? run.omBytes[i] : undefined);
-    else {
-      const p = run.parts[i] as FamilyPart;
-      (om ? p.om : (p.text ?? p.om)).writeTo(w);
-    }
+    else sinkOf(run.parts[i] as FamilyPart, om).writeTo(w);
   }
 }
 
